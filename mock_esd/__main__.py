@@ -1,0 +1,5 @@
+"""`python -m mock_esd` runs the CLI."""
+
+from mock_esd.cli import main
+
+main()

@@ -1,0 +1,51 @@
+"""The Flask application factory: wires routes and renders every error as problem+json."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException
+
+from mock_esd.context import EXTENSION, AppConfig, MockState
+from mock_esd.errors import EsdError
+from mock_esd.routes import api
+from mock_esd.tenants import Registry
+
+API_PREFIX = "/api"
+log = logging.getLogger(__name__)
+
+
+def create_app(config: AppConfig | None = None, registry: Registry | None = None) -> Flask:
+    """A mock eSD server; the API lives under `/api` (the base URL of a real eSD host)."""
+    app = Flask(__name__)
+    app.extensions[EXTENSION] = MockState(config or AppConfig(), registry)
+    app.register_blueprint(api, url_prefix=API_PREFIX)
+    app.register_error_handler(EsdError, _esd_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    return app
+
+
+def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> Response:
+    """An RFC 7807 problem+json response."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    response = Response(orjson.dumps(body), status=status, mimetype="application/problem+json")
+    response.headers.update(headers or {})
+    return response
+
+
+def _esd_error(exc: EsdError) -> Response:
+    return problem(exc.status, exc.title, exc.detail, exc.headers)
+
+
+def _http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    headers = {k: v for k, v in exc.get_headers() if k.lower() == "allow"}
+    return problem(status, exc.name, exc.description or exc.name, headers)
+
+
+def _unexpected_error(exc: Exception) -> Response:
+    log.exception("unexpected error")
+    return problem(500, "Internal Server Error", f"{type(exc).__name__}: the mock failed; see its log")

@@ -1,0 +1,105 @@
+"""The `mock-esd` command line: one entry point, subcommands from each package."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from mock_esd.app import create_app
+from mock_esd.context import AppConfig
+from mock_esd.errors import EsdError
+from mock_esd.generator import DEFAULT_SCHOOLS, DEFAULT_SEED, DEFAULT_STUDENTS, DEFAULT_TODAY, DistrictSpec
+from mock_esd.server import LiveServer
+from mock_esd.tenants import Client
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """One line on stderr and an exit code: how every expected error ends."""
+    click.echo(f"mock-esd: error: {message}", err=True)
+    sys.exit(code)
+
+
+def one_line_errors(*expected: type[Exception]) -> Callable[[F], F]:
+    """Turn the expected errors of a command into one line and exit code 2 (never a traceback)."""
+
+    catch: tuple[type[Exception], ...] = (*expected, ValueError, OSError)
+
+    def decorate(command: F) -> F:
+        @wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return command(*args, **kwargs)
+            except catch as exc:
+                fail(str(exc))
+
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mock-esd")
+def main() -> None:
+    """A mock eSchoolData server, an Operoo-style sync, and a contract harness."""
+
+
+def district_options(command: F) -> F:
+    """--seed, --students, --schools, --today: what determines a generated district."""
+    command = click.option(
+        "--today",
+        type=click.DateTime(["%Y-%m-%d"]),
+        default=DEFAULT_TODAY.isoformat(),
+        show_default=True,
+        help="The district's reference date; every generated date derives from it.",
+    )(command)
+    command = click.option("--schools", type=click.IntRange(min=2), default=DEFAULT_SCHOOLS, show_default=True)(command)
+    command = click.option("--students", type=click.IntRange(min=0), default=DEFAULT_STUDENTS, show_default=True)(
+        command
+    )
+    return click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)(command)
+
+
+def spec_from(seed: int, students: int, schools: int, today: dt.datetime) -> DistrictSpec:
+    return DistrictSpec(seed=seed, students=students, schools=schools, today=today.date())
+
+
+def describe_clients(base_url: str, clients: list[Client]) -> str:
+    """The lines `serve` and `demo` print: where the API is and who may call it."""
+    lines = [f"eSD base URL: {base_url}"]
+    for client in clients:
+        kind = "custom endpoints ON " if client.custom_endpoints else "custom endpoints OFF"
+        lines.append(
+            f"  client ({kind}, tenant {client.tenant}): --client-id {client.client_id} --client-secret {client.secret}"
+        )
+    return "\n".join(lines)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="0 picks a free port.")
+@district_options
+@click.option("--no-control", is_flag=True, help="Turn off the /_mock test-control API.")
+@one_line_errors(EsdError)
+def serve(host: str, port: int, seed: int, students: int, schools: int, today: dt.datetime, no_control: bool) -> None:
+    """Serve a generated district until interrupted."""
+    app = create_app(AppConfig(spec=spec_from(seed, students, schools, today), control=not no_control))
+    server = LiveServer(app, host, port, log_requests=True)
+    state = app.extensions["mock_esd"]
+    click.echo(describe_clients(server.base_url, state.registry.clients()))
+    click.echo(f'  try: curl -s -d grant_type=client_credentials -u "ID:SECRET" {server.base_url}/v1/auth/token')
+    click.echo("Serving; Ctrl+C stops.")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+    finally:
+        server.stop()

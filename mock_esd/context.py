@@ -1,0 +1,71 @@
+"""The app's state (configuration, tenants, signing key) and the per-request client."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import orjson
+from flask import Response, current_app, g, request
+
+from mock_esd.errors import Unauthorized
+from mock_esd.generator import DistrictSpec
+from mock_esd.tenants import Client, Registry, default_registry, issue_token, verify_token
+
+EXTENSION = "mock_esd"
+
+
+@dataclass
+class AppConfig:
+    """Everything `create_app` needs; nothing is read from the environment."""
+
+    spec: DistrictSpec = field(default_factory=DistrictSpec)
+    token_ttl: int = 3600
+    signing_key: bytes | None = None
+    clock: Callable[[], float] = time.time
+    control: bool = True
+
+
+class MockState:
+    """What one app instance holds: its configuration and its tenants."""
+
+    def __init__(self, config: AppConfig, registry: Registry | None = None) -> None:
+        self.config = config
+        self.registry = registry or default_registry(config.spec)
+        self.signing_key = config.signing_key or secrets.token_bytes(32)
+
+    def issue(self, client_id: str, secret: str) -> dict[str, object]:
+        client = self.registry.authenticate(client_id, secret)
+        ttl = self.config.token_ttl
+        token = issue_token(client, self.signing_key, self.config.clock(), ttl)
+        return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
+
+    def client_for(self, token: str) -> Client:
+        return self.registry.client(verify_token(token, self.signing_key, self.config.clock()))
+
+
+def current() -> MockState:
+    return cast(MockState, current_app.extensions[EXTENSION])
+
+
+def require_client() -> Client:
+    """The client of the request's bearer token; Unauthorized when missing, invalid or expired."""
+    if "client" in g:
+        return cast(Client, g.client)
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("missing bearer token: POST /v1/auth/token first", {"WWW-Authenticate": "Bearer"})
+    try:
+        g.client = current().client_for(token.strip())
+    except Unauthorized as exc:
+        exc.headers.setdefault("WWW-Authenticate", 'Bearer error="invalid_token"')
+        raise
+    return cast(Client, g.client)
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status=status, mimetype="application/json")

@@ -1,0 +1,68 @@
+"""Run the app on a real socket: in a background thread (tests, demo) or in the foreground (serve)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from types import TracebackType
+
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from mock_esd.app import API_PREFIX
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Tests and benchmarks do not want a line per request."""
+
+
+class LiveServer:
+    """A threaded WSGI server on `host:port` (port 0 picks a free one); a context manager."""
+
+    def __init__(self, app: Flask, host: str = "127.0.0.1", port: int = 0, log_requests: bool = False) -> None:
+        self.app = app
+        try:
+            self._socket = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+        except OSError as exc:
+            raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        self.port = self._socket.getsockname()[1]
+        self.host = host
+        self._server: BaseWSGIServer = make_server(
+            host, self.port, app, threaded=True, fd=self._socket.fileno(),
+            request_handler=WSGIRequestHandler if log_requests else _QuietHandler,
+        )  # fmt: skip
+        self._thread: threading.Thread | None = None
+
+    @property
+    def root_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The eSD base URL clients are given (`.../api`)."""
+        return self.root_url + API_PREFIX
+
+    def start(self) -> LiveServer:
+        self._thread = threading.Thread(target=self._server.serve_forever, name=f"mock-esd:{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._socket.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

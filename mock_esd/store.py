@@ -1,0 +1,273 @@
+"""One district's records and the API views over them; plain Python, no HTTP.
+
+Views (the students of `/v1/students` filtered by school, ...) are computed once per change of the
+district and cached with each record's JSON bytes, so serving a page costs the page, not the district.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import orjson
+
+from contracts import vocabulary as v
+from mock_esd.errors import BadRequest, Conflict, NotFound
+from mock_esd.generator import District, DistrictSpec, Record, generate_district
+
+T = TypeVar("T")
+
+
+@dataclass
+class View:
+    """An ordered list of records with lazily cached JSON bytes per record."""
+
+    records: list[Record]
+    _encoded: list[bytes | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._encoded = [None] * len(self.records)
+
+    def encoded(self, start: int, stop: int) -> list[bytes]:
+        """JSON bytes of records[start:stop]."""
+        out = []
+        for i in range(start, min(stop, len(self.records))):
+            blob = self._encoded[i]
+            if blob is None:
+                blob = self._encoded[i] = orjson.dumps(self.records[i])
+            out.append(blob)
+        return out
+
+
+@dataclass(frozen=True)
+class StudentFilter:
+    """Filters of `/v1/students`; None means any."""
+
+    school_id: str | None = None
+    status: str | None = None
+
+
+class DistrictStore:
+    """A district (tenant): its records, the API's views of them, and changes to them."""
+
+    def __init__(self, spec: DistrictSpec | None = None, district: District | None = None) -> None:
+        self.spec = spec or DistrictSpec()
+        self._district = district if district is not None else generate_district(self.spec)
+        self._version = 0
+        self._changes = 0
+        self._cache: dict[tuple[Any, ...], Any] = {}
+        self._reindex()
+
+    # ----- reading -------------------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        """Increases with every change; workers and caches compare it."""
+        return self._version
+
+    def schools(self) -> View:
+        return self._cached(("schools",), lambda: View(list(self._district.schools)))
+
+    def school_ids(self) -> set[str]:
+        return set(self._schools_by_id)
+
+    def students(self, flt: StudentFilter = StudentFilter()) -> View:
+        """Students with an enrolledId (`/v1/students`), ordered by person id."""
+        if flt.school_id is not None and flt.school_id not in self._schools_by_id:
+            raise BadRequest(f"unknown schoolId {flt.school_id!r}")
+        if flt.status is not None and flt.status not in v.STUDENT_STATUSES:
+            raise BadRequest(f"unknown studentStatus {flt.status!r}; expected one of {', '.join(v.STUDENT_STATUSES)}")
+        return self._cached(("students", flt), lambda: View(self._standard_students(flt)))
+
+    def student(self, enrolled_id: str) -> Record:
+        """One student by enrolledId."""
+        person = self._by_enrolled_id.get(enrolled_id)
+        if person is None:
+            raise NotFound(f"no student with enrolledId {enrolled_id!r}")
+        return person
+
+    def operoo_students(self) -> View:
+        """Application-stage persons (no enrolledId) plus the recently accepted, by person id."""
+        return self._cached(("operoo_students",), lambda: View(self._operoo_students()))
+
+    def contacts(self, student_id: int | None = None) -> View:
+        """Contacts of `/v1/contacts`, linked to students with an enrolledId; by contact id."""
+        return self._contacts_view("contacts", self._standard_person_ids, student_id)
+
+    def operoo_contacts(self, student_id: int | None = None) -> View:
+        """Contacts linked to the persons `/v1/operoo/students` returns."""
+        return self._contacts_view("operoo_contacts", self._operoo_person_ids, student_id)
+
+    def all_students(self) -> list[Record]:
+        """Every person, whatever the endpoints show (for scenarios and the control API)."""
+        return list(self._district.students)
+
+    def all_contacts(self) -> list[Record]:
+        return list(self._district.contacts)
+
+    def recently_accepted(self) -> set[int]:
+        return set(self._district.recently_accepted)
+
+    # ----- views ---------------------------------------------------------------------------
+
+    def _cached(self, key: tuple[Any, ...], build: Callable[[], T]) -> T:
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]  # type: ignore[no-any-return]
+
+    def _standard_students(self, flt: StudentFilter) -> list[Record]:
+        return [
+            s
+            for s in self._district.students
+            if s["enrolledId"] is not None
+            and (flt.school_id is None or s["schoolId"] == flt.school_id)
+            and (flt.status is None or s["studentStatus"] == flt.status)
+        ]
+
+    def _operoo_students(self) -> list[Record]:
+        accepted = self._district.recently_accepted
+        return [s for s in self._district.students if s["enrolledId"] is None or s["id"] in accepted]
+
+    def _standard_person_ids(self) -> set[int]:
+        return self._cached(("standard_ids",), lambda: {s["id"] for s in self.students().records})
+
+    def _operoo_person_ids(self) -> set[int]:
+        return self._cached(("operoo_ids",), lambda: {s["id"] for s in self.operoo_students().records})
+
+    def _contacts_view(self, name: str, persons: Callable[[], set[int]], student_id: int | None) -> View:
+        def build() -> View:
+            visible = persons()
+            out = []
+            for contact in self._district.contacts:
+                links = [link for link in contact["students"] if link["studentId"] in visible]
+                if links and (student_id is None or any(link["studentId"] == student_id for link in links)):
+                    out.append(contact if len(links) == len(contact["students"]) else {**contact, "students": links})
+            return View(out)
+
+        return self._cached((name, student_id), build)
+
+    def _reindex(self) -> None:
+        d = self._district
+        d.schools.sort(key=lambda s: s["id"])
+        d.students.sort(key=lambda s: s["id"])
+        d.contacts.sort(key=lambda c: c["id"])
+        self._schools_by_id = {s["id"]: s for s in d.schools}
+        self._students_by_id = {s["id"]: s for s in d.students}
+        self._contacts_by_id = {c["id"]: c for c in d.contacts}
+        self._by_enrolled_id = {s["enrolledId"]: s for s in d.students if s["enrolledId"] is not None}
+        self._cache.clear()
+
+    # ----- changes (control API, scenarios) --------------------------------------------------
+
+    def _changed(self) -> None:
+        self._version += 1
+        self._reindex()
+
+    def _stamp(self) -> str:
+        """A deterministic lastModified: the district's today plus one second per change."""
+        self._changes += 1
+        start = dt.datetime(self.spec.today.year, self.spec.today.month, self.spec.today.day, tzinfo=dt.UTC)
+        return (start + dt.timedelta(seconds=self._changes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def get_person(self, person_id: int) -> Record:
+        person = self._students_by_id.get(person_id)
+        if person is None:
+            raise NotFound(f"no student with id {person_id}")
+        return person
+
+    def get_contact(self, contact_id: int) -> Record:
+        contact = self._contacts_by_id.get(contact_id)
+        if contact is None:
+            raise NotFound(f"no contact with id {contact_id}")
+        return contact
+
+    def next_person_id(self) -> int:
+        return max(self._students_by_id, default=0) + 1
+
+    def next_contact_id(self) -> int:
+        return max(self._contacts_by_id, default=0) + 1
+
+    def next_enrolled_id(self) -> str:
+        """The smallest unused 8-digit enrolledId above every existing one."""
+        highest = max((int(e) for e in self._by_enrolled_id), default=9_999_999)
+        if highest >= 99_999_999:
+            raise Conflict("no enrolledId left above the highest one in use")
+        return f"{highest + 1:08d}"
+
+    def put_school(self, school: Record) -> Record:
+        self._district.schools = [s for s in self._district.schools if s["id"] != school["id"]] + [school]
+        self._changed()
+        return school
+
+    def delete_school(self, school_id: str) -> None:
+        if school_id not in self._schools_by_id:
+            raise NotFound(f"no school with id {school_id!r}")
+        if any(s["schoolId"] == school_id for s in self._district.students):
+            raise Conflict(f"school {school_id!r} still has students; move or delete them first")
+        self._district.schools = [s for s in self._district.schools if s["id"] != school_id]
+        self._changed()
+
+    def put_student(self, student: Record, recently_accepted: bool | None = None) -> Record:
+        """Create or replace a person; checks references and enrolledId uniqueness."""
+        self._check_student(student)
+        record = {**student, "lastModified": self._stamp()}
+        self._district.students = [s for s in self._district.students if s["id"] != record["id"]] + [record]
+        if recently_accepted is not None:
+            self._district.recently_accepted.discard(record["id"])
+            if recently_accepted:
+                self._district.recently_accepted.add(record["id"])
+        self._changed()
+        return record
+
+    def _check_student(self, student: Record) -> None:
+        school_id = student.get("schoolId")
+        if school_id is not None and school_id not in self._schools_by_id:
+            raise Conflict(f"student {student['id']}: unknown schoolId {school_id!r}")
+        enrolled_id = student.get("enrolledId")
+        holder = self._by_enrolled_id.get(enrolled_id) if enrolled_id is not None else None
+        if holder is not None and holder["id"] != student["id"]:
+            raise Conflict(f"enrolledId {enrolled_id!r} already belongs to student {holder['id']}")
+
+    def delete_student(self, person_id: int) -> None:
+        self.get_person(person_id)
+        self._district.students = [s for s in self._district.students if s["id"] != person_id]
+        self._district.recently_accepted.discard(person_id)
+        for contact in self._district.contacts:
+            contact["students"] = [link for link in contact["students"] if link["studentId"] != person_id]
+        self._changed()
+
+    def put_contact(self, contact: Record) -> Record:
+        unknown = [link["studentId"] for link in contact["students"] if link["studentId"] not in self._students_by_id]
+        if unknown:
+            raise Conflict(f"contact {contact['id']}: unknown studentId {', '.join(map(str, unknown))}")
+        self._district.contacts = [c for c in self._district.contacts if c["id"] != contact["id"]] + [contact]
+        self._changed()
+        return contact
+
+    def delete_contact(self, contact_id: int) -> None:
+        self.get_contact(contact_id)
+        self._district.contacts = [c for c in self._district.contacts if c["id"] != contact_id]
+        self._changed()
+
+    def snapshot(self) -> District:
+        """A deep copy of the district, for export."""
+        return copy.deepcopy(self._district)
+
+
+def page_bounds(total: int, page_no: int, page_size: int) -> tuple[int, int, int]:
+    """(start, stop, pageCount) of a 1-based page."""
+    page_count = -(-total // page_size)
+    start = (page_no - 1) * page_size
+    return start, min(start + page_size, total), page_count
+
+
+def encode_page(key: str, view: View, page_no: int, page_size: int) -> bytes:
+    """The JSON body of one page of a list endpoint."""
+    total = len(view.records)
+    start, stop, page_count = page_bounds(total, page_no, page_size)
+    paging = {"pageNo": page_no, "pageSize": page_size, "pageCount": page_count, "totalCount": total}
+    body: Iterable[bytes] = view.encoded(start, stop) if start < total else []
+    return b"".join((b'{"', key.encode(), b'":[', b",".join(body), b'],"pagingInfo":', orjson.dumps(paging), b"}"))

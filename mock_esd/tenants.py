@@ -1,0 +1,131 @@
+"""Clients, their districts (tenants), and OAuth2 client-credentials tokens.
+
+Tokens are signed, not stored: `<client_id>|<expiry>|<hmac>` in base64url, so every worker process
+that shares the signing key accepts the token any of them issued.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+
+from mock_esd.errors import Conflict, NotFound, Unauthorized
+from mock_esd.generator import DistrictSpec
+from mock_esd.store import DistrictStore
+
+CLIENT_HOST_SUFFIX = ".guru.eschooldata.com/api"
+DEFAULT_TENANT = "default"
+_NAMESPACE = uuid.UUID("6f1c1d4e-7a4b-4e55-9a3e-2f6f3f1b7a10")
+
+
+@dataclass(frozen=True)
+class Client:
+    """An OAuth2 client: belongs to one district; may or may not use the Operoo custom endpoints."""
+
+    client_id: str
+    secret: str
+    tenant: str
+    custom_endpoints: bool
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "clientId": self.client_id,
+            "clientSecret": self.secret,
+            "tenant": self.tenant,
+            "customEndpoints": self.custom_endpoints,
+        }
+
+
+def default_clients(tenant: str) -> tuple[Client, Client]:
+    """The two clients of a tenant, derived from its name: (custom endpoints on, off)."""
+    out = []
+    for custom in (True, False):
+        name = f"{tenant}:{'custom' if custom else 'standard'}"
+        client_id = f"{uuid.uuid5(_NAMESPACE, name)}{CLIENT_HOST_SUFFIX}"
+        secret = hashlib.sha256(f"mock-esd secret {name}".encode()).hexdigest()[:32]
+        out.append(Client(client_id, secret, tenant, custom))
+    return out[0], out[1]
+
+
+class Registry:
+    """Tenants (one district each) and the clients that reach them."""
+
+    def __init__(self) -> None:
+        self._stores: dict[str, DistrictStore] = {}
+        self._clients: dict[str, Client] = {}
+
+    def add_tenant(self, tenant: str, store: DistrictStore) -> tuple[Client, Client]:
+        if tenant in self._stores:
+            raise Conflict(f"tenant {tenant!r} already exists")
+        self._stores[tenant] = store
+        clients = default_clients(tenant)
+        for client in clients:
+            self._clients[client.client_id] = client
+        return clients
+
+    def replace_store(self, tenant: str, store: DistrictStore) -> None:
+        self.store(tenant)
+        self._stores[tenant] = store
+
+    def remove_tenant(self, tenant: str) -> None:
+        self.store(tenant)
+        del self._stores[tenant]
+        self._clients = {k: c for k, c in self._clients.items() if c.tenant != tenant}
+
+    def store(self, tenant: str) -> DistrictStore:
+        try:
+            return self._stores[tenant]
+        except KeyError:
+            raise NotFound(f"no tenant {tenant!r}") from None
+
+    def tenants(self) -> list[str]:
+        return sorted(self._stores)
+
+    def clients(self, tenant: str | None = None) -> list[Client]:
+        return [c for c in self._clients.values() if tenant is None or c.tenant == tenant]
+
+    def authenticate(self, client_id: str, secret: str) -> Client:
+        client = self._clients.get(client_id)
+        if client is None or not hmac.compare_digest(client.secret, secret):
+            raise Unauthorized("invalid client credentials")
+        return client
+
+    def client(self, client_id: str) -> Client:
+        client = self._clients.get(client_id)
+        if client is None:
+            raise Unauthorized("the token's client no longer exists")
+        return client
+
+
+def issue_token(client: Client, key: bytes, now: float, ttl: int) -> str:
+    """A bearer token for `client`, valid for `ttl` seconds from `now`."""
+    payload = f"{client.client_id}|{int(now) + ttl}"
+    signature = hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
+    return base64.urlsafe_b64encode(f"{payload}|{signature}".encode()).decode().rstrip("=")
+
+
+def verify_token(token: str, key: bytes, now: float) -> str:
+    """The client id a valid, unexpired token was issued to; Unauthorized otherwise."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        client_id, expiry, signature = raw.rsplit("|", 2)
+        expected = hmac.new(key, f"{client_id}|{expiry}".encode(), hashlib.sha256).hexdigest()
+        valid = hmac.compare_digest(signature, expected)
+        expires_at = int(expiry)
+    except (ValueError, UnicodeDecodeError):
+        valid, client_id, expires_at = False, "", 0
+    if not valid:
+        raise Unauthorized("invalid access token")
+    if now >= expires_at:
+        raise Unauthorized("access token expired")
+    return client_id
+
+
+def default_registry(spec: DistrictSpec) -> Registry:
+    """A registry with the default tenant's district generated from `spec`."""
+    registry = Registry()
+    registry.add_tenant(DEFAULT_TENANT, DistrictStore(spec))
+    return registry

@@ -1,0 +1,83 @@
+"""Shared fixtures and the Hypothesis profiles (`HYPOTHESIS_PROFILE`: dev, ci, thorough)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, settings
+
+from mock_esd.app import create_app
+from mock_esd.context import AppConfig
+from mock_esd.generator import DistrictSpec
+from mock_esd.tenants import DEFAULT_TENANT, Client, default_clients
+
+settings.register_profile("dev", max_examples=25, deadline=None)
+settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+SMALL = DistrictSpec(seed=7, students=300)
+CUSTOM, STANDARD = default_clients(DEFAULT_TENANT)
+
+
+class Clock:
+    """A hand-moved clock, so token expiry never depends on wall-clock time."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def app(clock: Clock) -> Flask:
+    return create_app(AppConfig(spec=SMALL, clock=clock, token_ttl=600))
+
+
+@pytest.fixture
+def http(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def token_for(http: FlaskClient, client: Client) -> str:
+    form = {"grant_type": "client_credentials", "client_id": client.client_id, "client_secret": client.secret}
+    response = http.post("/api/v1/auth/token", data=form)
+    assert response.status_code == 200, response.data
+    return str(response.json["access_token"])  # type: ignore[index]
+
+
+@pytest.fixture
+def custom_headers(http: FlaskClient) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for(http, CUSTOM)}"}
+
+
+@pytest.fixture
+def standard_headers(http: FlaskClient) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for(http, STANDARD)}"}
+
+
+def walk(
+    http: FlaskClient, path: str, headers: dict[str, str], key: str, page_size: int, **query: Any
+) -> Iterator[dict[str, Any]]:
+    """Every page of a list endpoint, as parsed JSON bodies."""
+    page_no = 1
+    while True:
+        response = http.get(path, headers=headers, query_string={"pageNo": page_no, "pageSize": page_size, **query})
+        assert response.status_code == 200, response.data
+        body = response.json
+        assert body is not None
+        yield body
+        if page_no >= body["pagingInfo"]["pageCount"]:
+            return
+        page_no += 1

@@ -1,0 +1,61 @@
+"""`mock-esd serve` as a user runs it: a real process on a free 127.0.0.1 port, reached with requests."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    command = [sys.executable, "-m", "mock_esd", "serve", "--port", "0", "--students", "200", "--seed", "4"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    lines = [proc.stdout.readline() for _ in range(3)]
+    try:
+        base = re.search(r"eSD base URL: (\S+)", lines[0])
+        assert base, lines
+        clients = re.findall(r"--client-id (\S+) --client-secret (\S+)", "".join(lines[1:]))
+        yield base.group(1), clients
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+
+
+def test_serve_prints_working_credentials_for_both_clients(served: tuple[str, list[tuple[str, str]]]) -> None:
+    base, clients = served
+    assert base.startswith("http://127.0.0.1:") and base.endswith("/api")
+    assert len(clients) == 2
+    statuses = []
+    for client_id, secret in clients:
+        assert client_id.endswith(".guru.eschooldata.com/api")
+        token = requests.post(
+            f"{base}/v1/auth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret), timeout=10
+        )
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        page = requests.get(f"{base}/v1/students", headers=headers, timeout=10)
+        assert page.status_code == 200 and page.json()["pagingInfo"]["totalCount"] > 0
+        statuses.append(requests.get(f"{base}/v1/operoo/students", headers=headers, timeout=10).status_code)
+    assert statuses == [200, 403]
+
+
+def test_serve_refuses_a_busy_port_in_one_line() -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "mock_esd", "serve", "--port", str(port)], capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode == 2
+    assert done.stderr.startswith("mock-esd: error:") and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
