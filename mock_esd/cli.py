@@ -3,48 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, NoReturn, TypeVar
 
 import click
 
 from mock_esd.app import create_app
+from mock_esd.cli_support import F, one_line_errors
 from mock_esd.context import AppConfig
 from mock_esd.errors import EsdError
 from mock_esd.generator import DEFAULT_SCHOOLS, DEFAULT_SEED, DEFAULT_STUDENTS, DEFAULT_TODAY, DistrictSpec
 from mock_esd.server import LiveServer
 from mock_esd.tenants import Client
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    """One line on stderr and an exit code: how every expected error ends."""
-    click.echo(f"mock-esd: error: {message}", err=True)
-    sys.exit(code)
-
-
-def one_line_errors(*expected: type[Exception]) -> Callable[[F], F]:
-    """Turn the expected errors of a command into one line and exit code 2 (never a traceback)."""
-
-    catch: tuple[type[Exception], ...] = (*expected, ValueError, OSError)
-
-    def decorate(command: F) -> F:
-        @wraps(command)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return command(*args, **kwargs)
-            except catch as exc:
-                fail(str(exc))
-
-        return run  # type: ignore[return-value]
-
-    return decorate
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mock-esd")
@@ -103,3 +71,13 @@ def serve(host: str, port: int, seed: int, students: int, schools: int, today: d
         click.echo("stopped")
     finally:
         server.stop()
+
+
+def _register() -> None:
+    from sync.cli import demo, explain, export, sync
+
+    for command in (sync, export, explain, demo):
+        main.add_command(command)
+
+
+_register()

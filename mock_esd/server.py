@@ -49,6 +49,11 @@ class LiveServer:
         self._thread.start()
         return self
 
+    def wait(self) -> None:
+        """Block until the background server stops (or Ctrl+C)."""
+        while self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout=0.5)
+
     def serve_forever(self) -> None:
         self._server.serve_forever()
 

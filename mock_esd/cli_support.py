@@ -1,0 +1,42 @@
+"""What every `mock-esd` subcommand shares: exit codes and one-line errors instead of tracebacks."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """One line on stderr and an exit code: how every expected error ends."""
+    click.echo(f"mock-esd: error: {message}", err=True)
+    sys.exit(code)
+
+
+def one_line_errors(*expected: type[Exception]) -> Callable[[F], F]:
+    """Turn the expected errors of a command into one line and exit code 2 (never a traceback)."""
+
+    catch: tuple[type[Exception], ...] = (*expected, ValueError, OSError)
+
+    def decorate(command: F) -> F:
+        @wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return command(*args, **kwargs)
+            except BrokenPipeError:  # `mock-esd export | head`: the reader left; not an error
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                sys.exit(EXIT_OK)
+            except catch as exc:
+                fail(str(exc))
+
+        return run  # type: ignore[return-value]
+
+    return decorate

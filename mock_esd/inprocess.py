@@ -1,0 +1,41 @@
+"""In-process mode: `requests` calls for a base URL go straight into the Flask app, no socket.
+
+Built on the `responses` library, the way moto's `mock_aws` routes boto calls into its backends.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import responses
+from flask import Flask
+
+from mock_esd.app import API_PREFIX
+
+
+@contextmanager
+def routed(app: Flask, base_url: str = "http://esd.invalid" + API_PREFIX) -> Iterator[responses.RequestsMock]:
+    """Route every requests call under the root of `base_url` into `app`; other URLs pass through unmatched."""
+    root = "{0.scheme}://{0.netloc}".format(urlsplit(base_url))
+    client = app.test_client()
+
+    def forward(request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+        parts = urlsplit(request.url or "")
+        body: Any = request.body
+        response = client.open(
+            parts.path, method=request.method or "GET", query_string=parts.query,
+            headers=dict(request.headers), data=body.encode() if isinstance(body, str) else body,
+        )  # fmt: skip
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        return response.status_code, headers, response.get_data()
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        pattern = re.compile(re.escape(root) + r"(/.*)?$")
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
+            mock.add_callback(method, pattern, callback=forward)
+        yield mock

@@ -1,0 +1,128 @@
+"""`mock-esd sync | export | explain | demo`: thin commands over the sync core."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import requests
+
+from mock_esd.cli_support import EXIT_FAILED, fail, one_line_errors
+from sync.client import EsdClient
+from sync.errors import SyncError
+from sync.explain import explain as explain_student
+from sync.export import export_state, group_sizes
+from sync.report import Progress, change_table, group_table, plan_listing
+from sync.run import Report, run_sync
+from sync.settings import Settings, load_settings
+from sync.store import connect, open_existing
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def execute_sync(
+    url: str, client_id: str, client_secret: str, settings: Settings, db: str, *,
+    dry_run: bool = False, allow_mass_removal: bool = False, progress: Progress | None = None,
+) -> tuple[Report, dict[str, str], list[tuple[str, str | None, int]]]:  # fmt: skip
+    """Run one sync; returns the report, school names and the group sizes afterwards."""
+    conn = connect(db)
+    try:
+        with requests.Session() as session:
+            client = EsdClient(session, url, client_id, client_secret, progress=progress)
+            report = run_sync(
+                client, settings, conn, dry_run=dry_run, allow_mass_removal=allow_mass_removal,
+                on_apply=(lambda: progress.say("applying")) if progress else None,
+            )  # fmt: skip
+        names = dict(conn.execute("SELECT school_id, name FROM buildings").fetchall())
+        return report, names, group_sizes(conn)
+    finally:
+        conn.close()
+
+
+@click.command()
+@click.option("--url", envvar="ESD_URL", required=True, help="eSD base URL, e.g. https://guru.eschooldata.com/api [ESD_URL]")
+@click.option("--client-id", envvar="ESD_CLIENT_ID", required=True, help="[ESD_CLIENT_ID]")
+@click.option("--client-secret", envvar="ESD_CLIENT_SECRET", required=True, help="[ESD_CLIENT_SECRET]")
+@click.option("--settings", "settings_path", required=True, type=click.Path(dir_okay=False), help="Settings TOML (SPEC section 8).")
+@click.option("--db", default="operoo.db", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print only the sync report, as JSON.")
+@click.option("--allow-mass-removal", is_flag=True, help="Apply even if more than max_archive_share would be archived.")
+@one_line_errors(SyncError)
+def sync(url: str, client_id: str, client_secret: str, settings_path: str, db: str, dry_run: bool, as_json: bool, allow_mass_removal: bool) -> None:
+    """Sync students and contacts from an eSD server into the Operoo state database."""
+    settings = load_settings(settings_path)
+    progress = Progress(enabled=None if not as_json else False)
+    report, names, sizes = execute_sync(
+        url, client_id, client_secret, settings, db,
+        dry_run=dry_run, allow_mass_removal=allow_mass_removal, progress=progress,
+    )  # fmt: skip
+    if as_json:
+        _print_json(report.as_json())
+    else:
+        progress.say("done")
+        if report.plan and not report.ok or dry_run:
+            click.echo(plan_listing(report.plan) if report.plan else "")
+        click.echo(change_table(report))
+        if report.status == "applied":
+            click.echo(group_table(sizes, names))
+    if not report.ok:
+        sys.exit(EXIT_FAILED)
+
+
+@click.command()
+@click.option("--db", default="operoo.db", show_default=True, type=click.Path(dir_okay=False))
+@one_line_errors(SyncError)
+def export(db: str) -> None:
+    """Print the Operoo state as JSON, sorted for stable diffs."""
+    conn = open_existing(db)
+    try:
+        _print_json(export_state(conn))
+    finally:
+        conn.close()
+
+
+@click.command()
+@click.option("--db", default="operoo.db", show_default=True, type=click.Path(dir_okay=False))
+@click.argument("ident")
+@one_line_errors(SyncError)
+def explain(db: str, ident: str) -> None:
+    """Say why a student (Operoo ID, eSD enrolledId or person id) is or is not synced, rule by rule."""
+    conn = open_existing(db)
+    try:
+        click.echo("\n".join(explain_student(conn, ident)))
+    finally:
+        conn.close()
+
+
+@click.command()
+@click.option("--db", default="operoo.db", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--students", type=click.IntRange(min=0), default=2000, show_default=True)
+@click.option("--serve", "keep_serving", is_flag=True, help="Keep the mock running after the sync, until Ctrl+C.")
+@one_line_errors(SyncError)
+def demo(db: str, seed: int, students: int, keep_serving: bool) -> None:
+    """Start the mock on a free port, sync its district into a SQLite file, print the groups."""
+    from sync.demo import run_demo
+
+    if not run_demo(db, seed, students, keep_serving):
+        fail("the demo sync did not apply; see above", EXIT_FAILED)
+
+
+def settings_file_text(settings: Settings) -> str:
+    """Settings as the TOML a user would write (for the demo's settings file)."""
+    lines = [f"custom_endpoints = {str(settings.custom_endpoints).lower()}", "", "[schools]"]
+    lines += [f'"{school}" = {json.dumps(sorted(options))}' for school, options in sorted(settings.schools.items())]
+    c = settings.contacts
+    lines += ["", "[contacts]", f'permission_source = "{c.permission_source}"', f"relationships = {json.dumps(sorted(c.relationships))}", f"max_priority = {c.max_priority}"]
+    lines += ["", "[safety]", f"max_archive_share = {settings.max_archive_share}", ""]
+    return "\n".join(lines)
+
+
+def write_settings(path: Path, settings: Settings) -> None:
+    path.write_text(settings_file_text(settings), encoding="utf-8")

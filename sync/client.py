@@ -1,0 +1,207 @@
+"""The only module of `sync/` that talks HTTP: fetch a complete, consistent eSD snapshot or raise.
+
+Retries 429 (honouring Retry-After), 5xx, malformed bodies and connection errors with bounded
+exponential backoff; refreshes the token once on 401; checks every listing is whole (count equals
+totalCount, pageCount right, no duplicate ids, totalCount stable across pages, records well-formed).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+
+from contracts import vocabulary as esd
+from sync.errors import AuthError, FetchError
+from sync.records import Contact, School, Student, parse_contact, parse_school, parse_student
+
+T = TypeVar("T")
+Progress = Callable[[str, int, int, int], None]  # endpoint, page, pageCount, records so far
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    backoff: float = 0.2
+    max_backoff: float = 5.0
+    max_retry_after: float = 30.0
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything one sync read from eSD. The operoo_* fields are None when custom endpoints are off."""
+
+    schools: tuple[School, ...]
+    students: tuple[Student, ...]
+    contacts: tuple[Contact, ...]
+    operoo_students: tuple[Student, ...] | None = None
+    operoo_contacts: tuple[Contact, ...] | None = None
+
+
+class EsdClient:
+    """Reads an eSD-compatible API through an injected `requests.Session`."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        page_size: int = esd.MAX_PAGE_SIZE,
+        retry: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], None] = time.sleep,
+        progress: Progress | None = None,
+    ) -> None:
+        self.session, self.base_url = session, base_url.rstrip("/")
+        self.client_id, self.client_secret = client_id, client_secret
+        self.page_size, self.retry, self.sleep, self.progress = page_size, retry, sleep, progress
+        self._token: str | None = None
+
+    def fetch_snapshot(self, custom_endpoints: bool) -> Snapshot:
+        """Every endpoint the sync needs, read whole; FetchError if any of it cannot be."""
+        schools = self.fetch_all("/v1/schools", esd.SCHOOLS_KEY, parse_school)
+        students = self.fetch_all("/v1/students", esd.STUDENTS_KEY, parse_student)
+        contacts = self.fetch_all("/v1/contacts", esd.CONTACTS_KEY, parse_contact)
+        if not custom_endpoints:
+            return Snapshot(tuple(schools), tuple(students), tuple(contacts))
+        operoo_students = self.fetch_all("/v1/operoo/students", esd.STUDENTS_KEY, parse_student)
+        operoo_contacts = self.fetch_all("/v1/operoo/contacts", esd.CONTACTS_KEY, parse_contact)
+        return Snapshot(tuple(schools), tuple(students), tuple(contacts), tuple(operoo_students), tuple(operoo_contacts))
+
+    def fetch_all(self, path: str, key: str, parse: Callable[[Any, str], T]) -> list[T]:
+        """Walk every page of a list endpoint and parse its records, checking the listing is whole."""
+        records: list[T] = []
+        seen: set[Any] = set()
+        total: int | None = None
+        page_no, page_count = 1, 1
+        while page_no <= page_count:
+            body = self.get_json(path, {"pageNo": page_no, "pageSize": self.page_size})
+            items, info = _page_parts(path, page_no, key, body)
+            if total is None:
+                total, page_count = info["totalCount"], info["pageCount"]
+                _check_page_count(path, total, page_count, info["pageSize"])
+            elif (info["totalCount"], info["pageCount"]) != (total, page_count):
+                raise FetchError(
+                    f"{path}: the listing changed while it was read (page {page_no} says totalCount "
+                    f"{info['totalCount']}, pageCount {info['pageCount']}; page 1 said {total}, {page_count})"
+                )
+            if page_no < page_count and len(items) != info["pageSize"]:
+                raise FetchError(f"{path}: page {page_no} of {page_count} has {len(items)} records, expected {info['pageSize']}")
+            for item in items:
+                record = parse(item, path)
+                ident = item["id"]
+                if ident in seen:
+                    raise FetchError(f"{path}: record {ident} appears twice (page {page_no}); the listing is inconsistent")
+                seen.add(ident)
+                records.append(record)
+            if self.progress:
+                self.progress(path, page_no, page_count, len(records))
+            page_no += 1
+        if len(records) != total:
+            raise FetchError(f"{path}: read {len(records)} records but totalCount is {total}")
+        return records
+
+    def get_json(self, path: str, params: dict[str, Any]) -> Any:
+        """GET with retries; the parsed JSON body of a 200, or FetchError saying why not."""
+        refreshed = False
+        failure = ""
+        for attempt in range(self.retry.attempts):
+            if attempt:
+                self.sleep(min(self.retry.backoff * 2 ** (attempt - 1), self.retry.max_backoff))
+            try:
+                response = self.session.get(
+                    self.base_url + path, params=params, headers=self._auth(), timeout=self.retry.timeout
+                )
+            except requests.RequestException as exc:
+                failure = f"connection failed ({type(exc).__name__})"
+                continue
+            if response.status_code == 401 and not refreshed:
+                refreshed, self._token = True, None
+                failure = "401: token refused"
+                continue
+            if response.status_code == 429:
+                self.sleep(self._retry_after(response))
+                failure = "429: rate limited"
+                continue
+            if response.status_code >= 500:
+                failure = f"{response.status_code}: {_detail(response)}"
+                continue
+            if response.status_code != 200:
+                raise FetchError(f"GET {path} {params}: {response.status_code}: {_detail(response)}")
+            try:
+                return response.json()
+            except ValueError:
+                failure = "200 with a body that is not JSON"
+        raise FetchError(f"GET {path} {params}: gave up after {self.retry.attempts} attempts; last: {failure}")
+
+    def _auth(self) -> dict[str, str]:
+        if self._token is None:
+            self._token = self._fetch_token()
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def _fetch_token(self) -> str:
+        url = self.base_url + "/v1/auth/token"
+        form = {"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret}
+        failure = ""
+        for attempt in range(self.retry.attempts):
+            if attempt:
+                self.sleep(min(self.retry.backoff * 2 ** (attempt - 1), self.retry.max_backoff))
+            try:
+                response = self.session.post(url, data=form, timeout=self.retry.timeout)
+            except requests.RequestException as exc:
+                failure = f"connection failed ({type(exc).__name__}: {exc})"
+                continue
+            if response.status_code in (400, 401, 403):
+                raise AuthError(f"POST {url}: {response.status_code}: {_detail(response)} (check the client id and secret)")
+            if response.status_code != 200:
+                failure = f"{response.status_code}: {_detail(response)}"
+                continue
+            try:
+                token = response.json()["access_token"]
+            except (ValueError, KeyError, TypeError):
+                failure = "200 without an access_token in a JSON body"
+                continue
+            if isinstance(token, str) and token:
+                return token
+            failure = f"access_token is {token!r}"
+        raise FetchError(f"POST {url}: no token after {self.retry.attempts} attempts; last: {failure}")
+
+    def _retry_after(self, response: requests.Response) -> float:
+        try:
+            seconds = float(response.headers.get("Retry-After", self.retry.backoff))
+        except ValueError:
+            seconds = self.retry.backoff
+        return max(0.0, min(seconds, self.retry.max_retry_after))
+
+
+def _page_parts(path: str, page_no: int, key: str, body: Any) -> tuple[list[Any], dict[str, int]]:
+    if not isinstance(body, dict) or not isinstance(body.get(key), list):
+        raise FetchError(f"{path}: page {page_no} has no {key!r} list")
+    info = body.get(esd.PAGING_KEY)
+    fields = ("pageNo", "pageSize", "pageCount", "totalCount")
+    if not isinstance(info, dict) or not all(isinstance(info.get(f), int) and info[f] >= 0 for f in fields):
+        raise FetchError(f"{path}: page {page_no} has no valid pagingInfo ({', '.join(fields)}): {info!r}")
+    if info["pageNo"] != page_no:
+        raise FetchError(f"{path}: asked for page {page_no}, got pageNo {info['pageNo']}")
+    return body[key], info
+
+
+def _check_page_count(path: str, total: int, page_count: int, page_size: int) -> None:
+    expected = -(-total // page_size) if page_size else -1
+    if page_count != expected:
+        raise FetchError(f"{path}: pageCount {page_count} does not fit totalCount {total} at pageSize {page_size}")
+
+
+def _detail(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return (response.text[:120] or "(empty body)").replace("\n", " ")
+    if isinstance(body, dict) and "detail" in body:
+        return str(body["detail"])
+    return str(body)[:120]

@@ -1,0 +1,59 @@
+"""`mock-esd demo`: the main job in one command, for a developer's first minute with the project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mock_esd.app import create_app
+from mock_esd.context import AppConfig
+from mock_esd.generator import DistrictSpec
+from mock_esd.server import LiveServer
+from mock_esd.tenants import DEFAULT_TENANT, default_clients
+from sync import vocabulary as o
+from sync.cli import execute_sync, write_settings
+from sync.report import Progress, change_table, group_table
+from sync.settings import Settings
+
+
+def demo_settings(schools: list[dict[str, object]]) -> Settings:
+    """Custom endpoints on; every regular school with Enrolled and Future; the holding school with Pre-Enrolled."""
+    options = {
+        str(s["id"]): frozenset({o.PRE_ENROLLED}) if s["isHoldingSchool"] else frozenset({o.ENROLLED, o.FUTURE})
+        for s in schools
+    }
+    return Settings(custom_endpoints=True, schools=options)
+
+
+def run_demo(db: str, seed: int, students: int, keep_serving: bool) -> bool:
+    """Serve a district, sync it into `db`, print what happened and what to try next."""
+    app = create_app(AppConfig(spec=DistrictSpec(seed=seed, students=students)))
+    store = app.extensions["mock_esd"].registry.store(DEFAULT_TENANT)
+    settings = demo_settings(store.schools().records)
+    settings_path = Path(db).with_suffix(".settings.toml")
+    write_settings(settings_path, settings)
+    custom, _ = default_clients(DEFAULT_TENANT)
+    with LiveServer(app) as server:
+        click.echo(f"mock eSD serving {students} students (seed {seed}) at {server.base_url}")
+        click.echo(f"syncing with custom endpoints on, settings in {settings_path}, into {db}")
+        report, names, sizes = execute_sync(server.base_url, custom.client_id, custom.secret, settings, db, progress=Progress())
+        click.echo(change_table(report))
+        if report.ok:
+            click.echo(group_table(sizes, names))
+        sample = next((s["id"] for s in store.operoo_students().records if s["enrolledId"] is None), 1)
+        click.echo(
+            "\nNext:\n"
+            f"  mock-esd export --db {db}                   # the Operoo state as JSON\n"
+            f"  mock-esd explain --db {db} student-operoo-{sample}   # why a student is (or is not) synced\n"
+            f"  mock-esd serve --seed {seed} --students {students}      # serve the same district on :8080, then\n"
+            f"  mock-esd sync --url http://127.0.0.1:8080/api --client-id {custom.client_id} \\\n"
+            f"      --client-secret {custom.secret} --settings {settings_path} --db {db}"
+        )
+        if keep_serving and report.ok:
+            click.echo(f"\nStill serving at {server.base_url}; Ctrl+C stops.")
+            try:
+                server.wait()
+            except KeyboardInterrupt:
+                click.echo("stopped")
+    return report.ok

@@ -1,0 +1,39 @@
+"""Errors of the sync core.
+
+    SyncError                         the root
+    ├── SettingsError (ValueError)    invalid settings file or R4 violation; names the school and rule
+    ├── FetchError                    eSD could not be read completely and consistently (R11): abort
+    │   └── AuthError                 the token endpoint refused the credentials
+    ├── RecordError (FetchError)      a record does not have the contract's shape; names endpoint, id, field
+    └── StateError                    the Operoo database is unusable (newer schema, not a database)
+"""
+
+from __future__ import annotations
+
+
+class SyncError(Exception):
+    """Root of the sync core's errors."""
+
+
+class SettingsError(SyncError, ValueError):
+    """The settings are invalid; nothing was changed."""
+
+
+class FetchError(SyncError):
+    """eSD could not be read completely and consistently; the sync aborts and changes nothing."""
+
+
+class AuthError(FetchError):
+    """The token endpoint refused the client credentials."""
+
+
+class RecordError(FetchError):
+    """A record from eSD is malformed."""
+
+    def __init__(self, endpoint: str, record_id: object, field: str, reason: str) -> None:
+        super().__init__(f"{endpoint}: record {record_id}: field {field!r}: {reason}")
+        self.endpoint, self.record_id, self.field, self.reason = endpoint, record_id, field, reason
+
+
+class StateError(SyncError):
+    """The Operoo state database cannot be used."""

@@ -1,0 +1,80 @@
+"""Why a student is or is not synced: the rules replayed on what eSD said at the last sync."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+from sync.errors import StateError
+from sync.plan import MirrorRow, StoredStudent
+from sync.records import Student
+from sync.rules import Person, decide, groups_of
+from sync.settings import parse_settings
+from sync.store import last_settings, load_state
+
+
+def explain(conn: sqlite3.Connection, ident: str) -> list[str]:
+    """Lines explaining the student named by an Operoo ID, an eSD enrolledId or a person id."""
+    raw_settings = last_settings(conn)
+    if raw_settings is None:
+        raise StateError("no sync has been applied to this database yet; run `mock-esd sync` first")
+    settings = parse_settings(raw_settings, source="settings of the last sync")
+    state = load_state(conn)
+    stored = _find_stored(state.students.values(), ident)
+    mirror = _find_mirror(state.mirror.values(), ident, stored)
+    if stored is None and mirror is None:
+        raise StateError(f"no student {ident!r}: not an Operoo ID, eSD enrolledId or person id seen by the last sync")
+    lines = []
+    if mirror is None:
+        assert stored is not None
+        lines.append(f"person {stored.person_id} ({stored.first_name} {stored.last_name}) was not in eSD's listings at the last sync")
+        lines.append("R7: no longer in eSD -> archived, not deleted; it is restored if it comes back")
+    else:
+        person = _person(mirror)
+        where = ", ".join(e for e, on in (("/v1/students", mirror.on_standard), ("/v1/operoo/students", mirror.on_operoo)) if on)
+        lines.append(
+            f"person {mirror.person_id} ({mirror.first_name} {mirror.last_name}): enrolledId {_show(mirror.enrolled_id)}, "
+            f"studentStatus {mirror.status}, schoolId {_show(mirror.school_id)}; listed on {where}"
+        )
+        trace: list[str] = []
+        decision, _ = decide(person, settings, trace)
+        lines += [f"  {line}" for line in trace]
+        if decision is None:
+            lines.append("=> not synced by any rule")
+        else:
+            groups = ", ".join(f"{n} ({s})" if s else n for n, s in groups_of(decision, settings.selected()))
+            lines.append(f"=> synced as {decision.operoo_id} ({decision.status}); groups (R5, R6): {groups}")
+    if stored is not None:
+        state_word = "archived" if stored.archived else "active"
+        lines.append(f"Operoo record: {stored.operoo_id}, {stored.status}, {state_word}")
+    return lines
+
+
+def _show(value: str | None) -> str:
+    return "null" if value is None else value
+
+
+def _find_stored(students: Iterable[StoredStudent], ident: str) -> StoredStudent | None:
+    rows = list(students)
+    for field in ("operoo_id", "esd_id", "person_id"):
+        found = [s for s in rows if str(getattr(s, field)) == ident]
+        if found:
+            return found[0]
+    return None
+
+
+def _find_mirror(rows: Iterable[MirrorRow], ident: str, stored: StoredStudent | None) -> MirrorRow | None:
+    mirror = list(rows)
+    if stored is not None:
+        return next((m for m in mirror if m.person_id == stored.person_id), None)
+    return next((m for m in mirror if m.enrolled_id == ident or str(m.person_id) == ident), None)
+
+
+def _person(m: MirrorRow) -> Person:
+    standard = Student(m.person_id, m.enrolled_id, m.status, m.school_id, m.enrollment_date, m.first_name, m.last_name) if m.on_standard else None
+    operoo = (
+        Student(m.person_id, m.operoo_enrolled_id, m.operoo_status or m.status, m.school_id, m.enrollment_date, m.first_name, m.last_name)
+        if m.on_operoo
+        else None
+    )
+    return Person(m.person_id, standard, operoo)

@@ -1,0 +1,45 @@
+"""The Operoo state as the JSON of SPEC section 8, sorted for stable diffs."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from typing import Any
+
+from sync.plan import group_sort_key
+from sync.store import load_state
+
+
+def export_state(conn: sqlite3.Connection) -> dict[str, Any]:
+    """Students (archived too), groups with sorted members, contacts with their links' permissions."""
+    state = load_state(conn)
+    students = sorted(state.students.values(), key=lambda s: s.operoo_id)
+    contacts = sorted(state.contacts.values(), key=lambda c: c.contact_id)
+    return {
+        "students": [
+            {"operooId": s.operoo_id, "personId": s.person_id, "esdId": s.esd_id, "status": s.status,
+             "schoolId": s.school_id, "archived": s.archived}
+            for s in students
+        ],  # fmt: skip
+        "groups": [
+            {"name": name, "schoolId": school, "members": sorted(state.groups[(name, school)])}
+            for name, school in sorted(state.groups, key=group_sort_key)
+        ],
+        "contacts": [
+            {"contactId": c.contact_id, "archived": c.archived,
+             "students": [{"operooId": k, "permission": v} for k, v in sorted(c.links.items())]}
+            for c in contacts
+        ],  # fmt: skip
+    }
+
+
+def group_sizes(conn: sqlite3.Connection) -> list[tuple[str, str | None, int]]:
+    """(group, school, member count) for every group, district groups first."""
+    sizes: dict[tuple[str, str | None], int] = defaultdict(int)
+    for name, school in conn.execute("SELECT name, school_id FROM groups_"):
+        sizes[(name, school or None)] += 0
+    for name, school, count in conn.execute(
+        "SELECT g.name, g.school_id, count(*) FROM memberships m JOIN groups_ g USING (group_id) GROUP BY g.group_id"
+    ):
+        sizes[(name, school or None)] = count
+    return [(n, s, sizes[(n, s)]) for n, s in sorted(sizes, key=group_sort_key)]

@@ -1,0 +1,259 @@
+"""The plan: the difference between the Operoo state the rules ask for and the one stored, as data.
+
+`compute_plan` is pure and its output is frozen and sorted, so two runs on the same inputs give the
+same plan, a plan can be printed for `--dry-run`, and applying it then planning again gives nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sync import vocabulary as o
+from sync.rules import Decision, Desired, GroupKey, Person
+
+# ----- the stored state, as plain data ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredStudent:
+    operoo_id: str
+    person_id: int
+    esd_id: str | None
+    status: str
+    school_id: str | None
+    first_name: str
+    last_name: str
+    archived: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StoredContact:
+    contact_id: int
+    first_name: str
+    last_name: str
+    email: str | None
+    archived: bool = False
+    links: Mapping[str, str] = field(default_factory=dict)  # Operoo ID -> permission
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorRow:
+    """What eSD last said of a person: kept so `explain` can replay the rules offline."""
+
+    person_id: int
+    enrolled_id: str | None
+    status: str
+    school_id: str | None
+    enrollment_date: str | None
+    first_name: str
+    last_name: str
+    on_standard: bool
+    on_operoo: bool
+    operoo_enrolled_id: str | None
+    operoo_status: str | None
+
+
+@dataclass(frozen=True)
+class State:
+    """The Operoo side as stored."""
+
+    students: Mapping[int, StoredStudent] = field(default_factory=dict)  # by person id, archived too
+    buildings: Mapping[str, str] = field(default_factory=dict)  # active buildings
+    groups: Mapping[GroupKey, frozenset[str]] = field(default_factory=dict)
+    contacts: Mapping[int, StoredContact] = field(default_factory=dict)
+    mirror: Mapping[int, MirrorRow] = field(default_factory=dict)
+
+    def active_count(self) -> int:
+        return sum(1 for s in self.students.values() if not s.archived)
+
+
+# ----- the plan --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StudentChange:
+    """One student's row before and after; the kind of change follows from the two."""
+
+    person_id: int
+    before: StoredStudent | None
+    after: StoredStudent
+    reason: str
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        b, a = self.before, self.after
+        if b is None:
+            return ("created",)
+        kinds = []
+        if a.archived and not b.archived:
+            kinds.append("archived")
+        if b.archived and not a.archived:
+            kinds.append("restored")
+        if b.operoo_id != a.operoo_id:
+            kinds.append("rekeyed")
+        if replace(b, operoo_id=a.operoo_id, archived=a.archived) != a:
+            kinds.append("updated")
+        return tuple(kinds)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"personId": self.person_id, "operooId": self.after.operoo_id, "kinds": list(self.kinds)}
+        if self.before is not None and self.before.operoo_id != self.after.operoo_id:
+            out["previousOperooId"] = self.before.operoo_id
+        out["reason"] = self.reason
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ContactChange:
+    contact_id: int
+    before: StoredContact | None
+    after: StoredContact
+
+
+@dataclass(frozen=True)
+class Plan:
+    students: tuple[StudentChange, ...] = ()
+    buildings_upsert: tuple[tuple[str, str], ...] = ()
+    buildings_remove: tuple[str, ...] = ()
+    groups_create: tuple[GroupKey, ...] = ()
+    groups_remove: tuple[GroupKey, ...] = ()
+    members_add: tuple[tuple[GroupKey, str], ...] = ()
+    members_remove: tuple[tuple[GroupKey, str], ...] = ()
+    contacts: tuple[ContactChange, ...] = ()
+    mirror_upsert: tuple[MirrorRow, ...] = ()
+    mirror_delete: tuple[int, ...] = ()
+    warnings: tuple[str, ...] = ()
+    active_before: int = 0
+
+    def is_empty(self) -> bool:
+        """True when applying would change nothing that Operoo users see (the eSD mirror aside)."""
+        return not (
+            self.students or self.buildings_upsert or self.buildings_remove or self.groups_create
+            or self.groups_remove or self.members_add or self.members_remove or self.contacts
+        )  # fmt: skip
+
+    def counts(self) -> dict[str, int]:
+        kinds = [k for change in self.students for k in change.kinds]
+        return {
+            "created": kinds.count("created"),
+            "updated": kinds.count("updated"),
+            "archived": kinds.count("archived"),
+            "restored": kinds.count("restored"),
+            "rekeyed": kinds.count("rekeyed"),
+            "groupsCreated": len(self.groups_create),
+            "groupsRemoved": len(self.groups_remove),
+            "membershipsAdded": len(self.members_add),
+            "membershipsRemoved": len(self.members_remove),
+            "contactsChanged": sum(1 for c in self.contacts if not c.after.archived),
+            "contactsArchived": sum(1 for c in self.contacts if c.after.archived and not (c.before and c.before.archived)),
+        }
+
+
+_GROUP_RANK = {
+    name: rank
+    for rank, name in enumerate(
+        (o.ALL_DISTRICT_STUDENTS, *o.DISTRICT_STATUS_GROUP.values(), o.ALL_STUDENTS, *o.BUILDING_STATUS_GROUP.values())
+    )
+}
+
+
+def group_sort_key(key: GroupKey) -> tuple[str, int, str]:
+    """District groups first, then by school; "All ..." before the status groups, in option order."""
+    name, school = key
+    return (school or "", _GROUP_RANK.get(name, len(_GROUP_RANK)), name)
+
+
+def _stored(decision: Decision) -> StoredStudent:
+    return StoredStudent(
+        decision.operoo_id, decision.person_id, decision.esd_id, decision.status, decision.school_id,
+        decision.first_name, decision.last_name,
+    )  # fmt: skip
+
+
+def mirror_row(person: Person) -> MirrorRow:
+    r = person.record
+    op = person.operoo
+    return MirrorRow(
+        person.person_id, r.enrolled_id, r.status, r.school_id, r.enrollment_date, r.first_name, r.last_name,
+        person.standard is not None, op is not None, op.enrolled_id if op else None, op.status if op else None,
+    )  # fmt: skip
+
+
+def compute_plan(desired: Desired, state: State) -> Plan:
+    """What to change in `state` so that it becomes `desired` (R7 archive, R8 re-key by person id)."""
+    students = _student_changes(desired, state)
+    renamed = {c.before.operoo_id: c.after.operoo_id for c in students if c.before and c.before.operoo_id != c.after.operoo_id}
+    current_groups = {key: frozenset(renamed.get(m, m) for m in members) for key, members in state.groups.items()}
+    adds, removes = _member_changes(desired.groups, current_groups)
+    mirror = {pid: mirror_row(p) for pid, p in desired.persons.items()}
+    return Plan(
+        students=students,
+        buildings_upsert=tuple(sorted((k, v) for k, v in desired.buildings.items() if state.buildings.get(k) != v)),
+        buildings_remove=tuple(sorted(set(state.buildings) - set(desired.buildings))),
+        groups_create=tuple(sorted(set(desired.groups) - set(state.groups), key=group_sort_key)),
+        groups_remove=tuple(sorted(set(state.groups) - set(desired.groups), key=group_sort_key)),
+        members_add=adds,
+        members_remove=removes,
+        contacts=_contact_changes(desired, state, renamed),
+        mirror_upsert=tuple(row for pid, row in sorted(mirror.items()) if state.mirror.get(pid) != row),
+        mirror_delete=tuple(sorted(set(state.mirror) - set(mirror))),
+        warnings=desired.warnings,
+        active_before=state.active_count(),
+    )
+
+
+def _student_changes(desired: Desired, state: State) -> tuple[StudentChange, ...]:
+    changes: list[StudentChange] = []
+    wanted = {d.person_id: d for d in desired.students.values()}
+    for person_id, decision in wanted.items():
+        before = state.students.get(person_id)
+        after = _stored(decision)
+        if before != after:
+            changes.append(StudentChange(person_id, before, after, decision.reason))
+    for person_id, before in state.students.items():
+        if person_id not in wanted and not before.archived:
+            changes.append(StudentChange(person_id, before, replace(before, archived=True), _why_archived(person_id, desired)))
+    changes.sort(key=lambda c: c.person_id)
+    return tuple(changes)
+
+
+def _why_archived(person_id: int, desired: Desired) -> str:
+    if person_id not in desired.persons:
+        return "R7: no longer in eSD's listings -> archived"
+    return "R7: no longer matches any sync path (status, school or settings changed) -> archived"
+
+
+def _member_changes(
+    desired: Mapping[GroupKey, frozenset[str]], current: Mapping[GroupKey, frozenset[str]]
+) -> tuple[tuple[tuple[GroupKey, str], ...], tuple[tuple[GroupKey, str], ...]]:
+    adds: list[tuple[GroupKey, str]] = []
+    removes: list[tuple[GroupKey, str]] = []
+    for key in set(desired) | set(current):
+        want, have = desired.get(key, frozenset()), current.get(key, frozenset())
+        adds += [(key, m) for m in want - have]
+        if key in desired:  # a removed group takes its memberships with it
+            removes += [(key, m) for m in have - want]
+    order = lambda item: (group_sort_key(item[0]), item[1])  # noqa: E731
+    return tuple(sorted(adds, key=order)), tuple(sorted(removes, key=order))
+
+
+def _contact_changes(desired: Desired, state: State, renamed: Mapping[str, str]) -> tuple[ContactChange, ...]:
+    changes: list[ContactChange] = []
+    for contact_id, want in desired.contacts.items():
+        before = state.contacts.get(contact_id)
+        after = StoredContact(contact_id, want.first_name, want.last_name, want.email, False, dict(want.links))
+        if before is None or _renamed(before, renamed) != after:
+            changes.append(ContactChange(contact_id, before, after))
+    for contact_id, before in state.contacts.items():
+        if contact_id not in desired.contacts and not before.archived:
+            changes.append(ContactChange(contact_id, before, replace(before, archived=True, links={})))
+    changes.sort(key=lambda c: c.contact_id)
+    return tuple(changes)
+
+
+def _renamed(contact: StoredContact, renamed: Mapping[str, str]) -> StoredContact:
+    if not renamed or not any(k in renamed for k in contact.links):
+        return contact
+    return replace(contact, links={renamed.get(k, k): v for k, v in contact.links.items()})

@@ -1,0 +1,132 @@
+"""eSD records as the sync uses them: parsed once from JSON, checked field by field, then frozen.
+
+A record that lacks a field or has the wrong type raises RecordError naming endpoint, record and field:
+a sync must abort rather than act on a half-understood listing (R11).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from contracts import vocabulary as esd
+from sync.errors import RecordError
+
+Raw = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class School:
+    school_id: str
+    name: str
+    school_type: str
+    is_holding: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Student:
+    person_id: int
+    enrolled_id: str | None
+    status: str
+    school_id: str | None
+    enrollment_date: str | None
+    first_name: str
+    last_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    person_id: int
+    relationship: str
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    contact_id: int
+    first_name: str
+    last_name: str
+    email: str | None
+    do_not_contact: bool
+    links: tuple[Link, ...]
+
+
+class _Fields:
+    """Typed access to one raw record, raising RecordError with the record's coordinates."""
+
+    __slots__ = ("endpoint", "raw", "record_id")
+
+    def __init__(self, endpoint: str, raw: Any) -> None:
+        if not isinstance(raw, Mapping):
+            raise RecordError(endpoint, "?", "(record)", f"expected an object, got {type(raw).__name__}")
+        self.endpoint, self.raw = endpoint, raw
+        self.record_id = raw.get("id", "?")
+
+    def _get(self, name: str, types: type | tuple[type, ...], optional: bool) -> Any:
+        if name not in self.raw:
+            raise RecordError(self.endpoint, self.record_id, name, "missing")
+        value = self.raw[name]
+        if value is None and optional:
+            return None
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in _as_tuple(types)):
+            want = "/".join(t.__name__ for t in _as_tuple(types)) + (" or null" if optional else "")
+            raise RecordError(self.endpoint, self.record_id, name, f"expected {want}, got {value!r}")
+        return value
+
+    def int(self, name: str) -> int:
+        return int(self._get(name, int, False))
+
+    def str(self, name: str, optional: bool = False) -> Any:
+        return self._get(name, str, optional)
+
+    def bool(self, name: str) -> bool:
+        return bool(self._get(name, bool, False))
+
+    def list(self, name: str) -> list[Any]:
+        return list(self._get(name, list, False))
+
+
+def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def parse_school(raw: Any, endpoint: str = "/v1/schools") -> School:
+    f = _Fields(endpoint, raw)
+    return School(f.str("id"), f.str("name"), f.str("schoolType"), f.bool("isHoldingSchool"))
+
+
+def parse_student(raw: Any, endpoint: str) -> Student:
+    f = _Fields(endpoint, raw)
+    status = f.str("studentStatus")
+    if status not in esd.STUDENT_STATUSES:
+        raise RecordError(endpoint, f.record_id, "studentStatus", f"unknown value {status!r}")
+    enrolled_id = f.str("enrolledId", optional=True)
+    if enrolled_id is not None and not (len(enrolled_id) == esd.ENROLLED_ID_DIGITS and enrolled_id.isdigit()):
+        raise RecordError(endpoint, f.record_id, "enrolledId", f"expected 8 digits, got {enrolled_id!r}")
+    return Student(
+        f.int("id"),
+        enrolled_id,
+        status,
+        f.str("schoolId", optional=True),
+        f.str("enrollmentDate", optional=True),
+        f.str("firstName"),
+        f.str("lastName"),
+    )
+
+
+def parse_contact(raw: Any, endpoint: str) -> Contact:
+    f = _Fields(endpoint, raw)
+    links = []
+    for item in f.list("students"):
+        link = _Fields(endpoint, item)
+        link.record_id = f.record_id
+        links.append(Link(link.int("studentId"), link.str("relationship"), link.int("priority")))
+    return Contact(
+        f.int("id"),
+        f.str("firstName"),
+        f.str("lastName"),
+        f.str("email", optional=True),
+        f.bool("doNotContact"),
+        tuple(links),
+    )

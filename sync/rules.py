@@ -1,0 +1,226 @@
+"""The sync rules R1-R9 as pure functions: which students sync, with which ID, into which groups.
+
+`decide` is the one place a student's fate is decided; `compute_desired` applies it to a snapshot and
+`explain` replays it with a trace. No I/O, no clock, no randomness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from contracts import vocabulary as esd
+from sync import vocabulary as o
+from sync.client import Snapshot
+from sync.records import Contact, Student
+from sync.settings import PRIORITY, Settings
+
+GroupKey = tuple[str, str | None]  # (group name, school id or None for district groups)
+CUSTOM, BUILDING = "custom", "building"
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """One eSD person as both endpoints showed it."""
+
+    person_id: int
+    standard: Student | None  # from /v1/students (has an enrolledId)
+    operoo: Student | None  # from /v1/operoo/students
+
+    @property
+    def record(self) -> Student:
+        """The fullest view: the standard record when there is one."""
+        record = self.standard or self.operoo
+        assert record is not None
+        return record
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A synced student: its Operoo ID, status, path and the reason in one line."""
+
+    operoo_id: str
+    person_id: int
+    esd_id: str | None
+    status: str
+    school_id: str | None
+    first_name: str
+    last_name: str
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Desired:
+    """The Operoo state the rules ask for."""
+
+    students: Mapping[str, Decision]  # by Operoo ID
+    buildings: Mapping[str, str]  # selected school id -> name
+    groups: Mapping[GroupKey, frozenset[str]]  # group -> member Operoo IDs
+    contacts: Mapping[int, DesiredContact]
+    persons: Mapping[int, Person]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredContact:
+    contact_id: int
+    first_name: str
+    last_name: str
+    email: str | None
+    links: Mapping[str, str] = field(default_factory=dict)  # Operoo ID -> permission
+
+
+def persons_of(snapshot: Snapshot) -> dict[int, Person]:
+    """Join both endpoints' students by person id."""
+    standard = {s.person_id: s for s in snapshot.students}
+    operoo = {s.person_id: s for s in snapshot.operoo_students or ()}
+    return {pid: Person(pid, standard.get(pid), operoo.get(pid)) for pid in sorted(standard.keys() | operoo.keys())}
+
+
+def decide(person: Person, settings: Settings, trace: list[str] | None = None) -> tuple[Decision | None, str | None]:
+    """(decision or None, data warning or None) for one person; appends each rule's verdict to `trace`."""
+    selected = settings.selected()
+    building, warning = _building_path(person.standard, selected, trace)
+    if building is not None:
+        return building, warning
+    custom = _custom_path(person.operoo, settings.custom_endpoints, trace)
+    return custom, warning
+
+
+def _building_path(
+    student: Student | None, selected: Mapping[str, frozenset[str]], trace: list[str] | None
+) -> tuple[Decision | None, str | None]:
+    if student is None:
+        _say(trace, "R3: not on /v1/students (no enrolledId) -> building path does not apply")
+        return None, None
+    school = student.school_id
+    if school is None or school not in selected:
+        _say(trace, f"R3: school {school} is not selected -> building path does not apply")
+        return None, None
+    option = o.OPTION_OF_ESD_STATUS.get(student.status)
+    options = ", ".join(sorted(selected[school]))
+    if option is None or option not in selected[school]:
+        _say(trace, f"R3: school {school} selected with {options}; studentStatus is {student.status} -> not synced by R3")
+        return None, None
+    if option == o.FUTURE and not student.enrollment_date:
+        warning = f"R3: student {student.enrolled_id} (person {student.person_id}) is Pre-Registered without an enrollmentDate; skipped"
+        _say(trace, warning)
+        return None, warning
+    reason = f"R3: school {school} selected with {options}; studentStatus is {student.status} -> synced as {option}"
+    _say(trace, reason)
+    assert student.enrolled_id is not None
+    return _decision(student, student.enrolled_id, option, BUILDING, reason), None
+
+
+def _custom_path(student: Student | None, custom_endpoints: bool, trace: list[str] | None) -> Decision | None:
+    if not custom_endpoints:
+        _say(trace, "R1: custom endpoints are off -> custom path does not apply")
+        return None
+    if student is None:
+        _say(trace, "R1: not on /v1/operoo/students -> custom path does not apply")
+        return None
+    if student.enrolled_id is not None or student.status != esd.PRE_ENROLLED:
+        _say(trace, f"R1: enrolledId is {student.enrolled_id}, studentStatus is {student.status}; needs null and Pre-enrolled -> not synced by R1")
+        return None
+    reason = f"R1: enrolledId is null and studentStatus is Pre-enrolled -> synced with temporary ID {o.temporary_id(student.person_id)} (R2)"
+    _say(trace, reason)
+    return _decision(student, o.temporary_id(student.person_id), o.PRE_ENROLLED, CUSTOM, reason)
+
+
+def _decision(student: Student, operoo_id: str, status: str, path: str, reason: str) -> Decision:
+    return Decision(
+        operoo_id, student.person_id, student.enrolled_id, status, student.school_id,
+        student.first_name, student.last_name, path, reason,
+    )  # fmt: skip
+
+
+def _say(trace: list[str] | None, line: str) -> None:
+    if trace is not None:
+        trace.append(line)
+
+
+def groups_of(decision: Decision, selected: Mapping[str, frozenset[str]]) -> list[GroupKey]:
+    """R5 and R6: the groups one synced student belongs to."""
+    groups: list[GroupKey] = [(o.ALL_DISTRICT_STUDENTS, None), (o.DISTRICT_STATUS_GROUP[decision.status], None)]
+    school = decision.school_id
+    # A building-path student's status is one of its school's options by construction; a custom-path
+    # student (status Pre-Enrolled) joins its school's groups only if the school selects Pre-Enrolled.
+    if school is not None and decision.status in selected.get(school, frozenset()):
+        groups += [(o.ALL_STUDENTS, school), (o.BUILDING_STATUS_GROUP[decision.status], school)]
+    return groups
+
+
+def all_groups(selected: Mapping[str, frozenset[str]]) -> list[GroupKey]:
+    """The groups that exist: the district's, and for each selected building its own and one per option."""
+    groups: list[GroupKey] = [(o.ALL_DISTRICT_STUDENTS, None)] + [(g, None) for g in o.DISTRICT_STATUS_GROUP.values()]
+    for school, options in sorted(selected.items()):
+        groups.append((o.ALL_STUDENTS, school))
+        groups += [(o.BUILDING_STATUS_GROUP[option], school) for option in o.OPTIONS if option in options]
+    return groups
+
+
+def permission(link_relationship: str, link_priority: int, settings: Settings) -> str:
+    """R9: a contact link's permission from the configured source."""
+    c = settings.contacts
+    allowed = link_priority <= c.max_priority if c.permission_source == PRIORITY else link_relationship in c.relationships
+    return o.VIEW_AND_UPDATE if allowed else o.NO_PERMISSION
+
+
+def compute_desired(snapshot: Snapshot, settings: Settings) -> Desired:
+    """The Operoo state R1-R9 ask for, given what eSD says."""
+    persons = persons_of(snapshot)
+    selected = settings.selected()
+    students: dict[str, Decision] = {}
+    warnings: list[str] = []
+    groups: dict[GroupKey, set[str]] = {key: set() for key in all_groups(selected)}
+    for person in persons.values():
+        decision, warning = decide(person, settings)
+        if warning:
+            warnings.append(warning)
+        if decision is None:
+            continue
+        students[decision.operoo_id] = decision
+        for key in groups_of(decision, selected):
+            groups[key].add(decision.operoo_id)
+    names = {s.school_id: s.name for s in snapshot.schools}
+    buildings = {school: names.get(school, school) for school in sorted(selected)}
+    by_person = {d.person_id: d.operoo_id for d in students.values()}
+    contacts = _contacts(_merge_contacts(snapshot.contacts, snapshot.operoo_contacts or ()), by_person, settings)
+    return Desired(
+        students, buildings, {k: frozenset(v) for k, v in groups.items()}, contacts, persons, tuple(warnings)
+    )
+
+
+def _merge_contacts(*listings: Iterable[Contact]) -> dict[int, Contact]:
+    """One contact per id; links from every endpoint, the first listing's fields winning."""
+    merged: dict[int, Contact] = {}
+    for listing in listings:
+        for contact in listing:
+            known = merged.get(contact.contact_id)
+            if known is None:
+                merged[contact.contact_id] = contact
+                continue
+            linked = {link.person_id for link in known.links}
+            extra = tuple(link for link in contact.links if link.person_id not in linked)
+            if extra or contact.do_not_contact != known.do_not_contact:
+                merged[contact.contact_id] = Contact(
+                    known.contact_id, known.first_name, known.last_name, known.email,
+                    known.do_not_contact or contact.do_not_contact, known.links + extra,
+                )  # fmt: skip
+    return merged
+
+
+def _contacts(contacts: Mapping[int, Contact], by_person: Mapping[int, str], settings: Settings) -> dict[int, DesiredContact]:
+    out: dict[int, DesiredContact] = {}
+    for contact in contacts.values():
+        if contact.do_not_contact:
+            continue
+        links = {
+            by_person[link.person_id]: permission(link.relationship, link.priority, settings)
+            for link in contact.links
+            if link.person_id in by_person
+        }
+        if links:
+            out[contact.contact_id] = DesiredContact(contact.contact_id, contact.first_name, contact.last_name, contact.email, links)
+    return out

@@ -1,0 +1,111 @@
+"""One sync: fetch, plan, check safety (R11), apply in one transaction, log the run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sync.client import EsdClient
+from sync.errors import FetchError
+from sync.plan import Plan, compute_plan, group_sort_key
+from sync.rules import compute_desired
+from sync.settings import Settings, check_known_schools
+from sync.store import apply_plan, begin_run, finish_run, load_state
+
+APPLIED, DRY_RUN, HELD, ABORTED = "applied", "dry-run", "held", "aborted"
+MASS_REMOVAL_FLOOR = 10  # below this many archives a sync is never held
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Report:
+    """What a sync did (or would do) and why."""
+
+    status: str
+    plan: Plan | None = None
+    errors: list[str] = field(default_factory=list)
+    run_id: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (APPLIED, DRY_RUN)
+
+    def as_json(self) -> dict[str, Any]:
+        plan = self.plan or Plan()
+        return {
+            "status": self.status,
+            "runId": self.run_id,
+            "counts": plan.counts(),
+            "changes": changes_json(plan),
+            "warnings": list(plan.warnings),
+            "errors": self.errors,
+        }
+
+
+def changes_json(plan: Plan) -> list[dict[str, Any]]:
+    """The changes of a plan, students first, as a user reads them."""
+    out: list[dict[str, Any]] = [{"type": "student", **c.as_json()} for c in plan.students]
+    out += [{"type": "building", "action": "selected", "schoolId": s, "name": n} for s, n in plan.buildings_upsert]
+    out += [{"type": "building", "action": "removed", "schoolId": s} for s in plan.buildings_remove]
+    for action, keys in (("created", plan.groups_create), ("removed", plan.groups_remove)):
+        out += [{"type": "group", "action": action, "name": n, "schoolId": s} for n, s in sorted(keys, key=group_sort_key)]
+    for c in plan.contacts:
+        action = "created" if c.before is None else "archived" if c.after.archived else "updated"
+        out.append({"type": "contact", "action": action, "contactId": c.contact_id, "students": dict(sorted(c.after.links.items()))})
+    return out
+
+
+def mass_removal(plan: Plan, settings: Settings) -> str | None:
+    """R11: why the plan must be held, or None. Counted only when at least MASS_REMOVAL_FLOOR would go."""
+    archived = plan.counts()["archived"]
+    if archived < MASS_REMOVAL_FLOOR or archived <= settings.max_archive_share * plan.active_before:
+        return None
+    share = archived / plan.active_before if plan.active_before else 1.0
+    return (
+        f"R11: this sync would archive {archived} of {plan.active_before} synced students ({share:.0%}), more than "
+        f"max_archive_share {settings.max_archive_share:.0%}; held, nothing changed. Review the plan (--dry-run) "
+        "and re-run with --allow-mass-removal if it is right"
+    )
+
+
+def run_sync(
+    client: EsdClient,
+    settings: Settings,
+    conn: sqlite3.Connection,
+    *,
+    dry_run: bool = False,
+    allow_mass_removal: bool = False,
+    now: Callable[[], str] = utc_now,
+    on_apply: Callable[[], None] | None = None,
+) -> Report:
+    """Fetch eSD, plan, and apply unless dry-run, held or aborted; every outcome is logged as a run."""
+    run_id = begin_run(conn, now(), settings.as_json())
+    report = Report(ABORTED, run_id=run_id)
+    try:
+        snapshot = client.fetch_snapshot(settings.custom_endpoints)
+        check_known_schools(settings, {s.school_id for s in snapshot.schools})
+        report.plan = compute_plan(compute_desired(snapshot, settings), load_state(conn))
+        held = mass_removal(report.plan, settings)
+        if held and not allow_mass_removal:
+            report.status, report.errors = HELD, [held]
+        elif dry_run:
+            report.status = DRY_RUN
+        else:
+            if on_apply:
+                on_apply()
+            apply_plan(conn, report.plan, run_id)
+            report.status = APPLIED
+    except FetchError as exc:
+        report.errors = [f"R11: aborted, nothing changed: {exc}"]
+    except sqlite3.Error as exc:
+        report.errors = [f"applying the plan failed and was rolled back, nothing changed: {exc}"]
+    finally:
+        counts = report.plan.counts() if report.plan else {}
+        finish_run(conn, run_id, now(), report.status, counts, "; ".join(report.errors))
+    return report

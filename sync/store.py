@@ -1,0 +1,251 @@
+"""Operoo's state in SQLite: a versioned schema, loading it as plain data, applying a plan atomically.
+
+A plan is applied in one transaction (BEGIN IMMEDIATE ... COMMIT): a sync killed halfway leaves the
+old state. Students are archived, never deleted (R7); a record keeps its `record_id` across re-keys
+(R8), and memberships and contact links hang on that id.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from sync.errors import StateError
+from sync.plan import MirrorRow, Plan, State, StoredContact, StoredStudent
+from sync.rules import GroupKey
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE students (
+    record_id   INTEGER PRIMARY KEY,
+    operoo_id   TEXT NOT NULL UNIQUE,
+    person_id   INTEGER NOT NULL UNIQUE,
+    esd_id      TEXT,
+    status      TEXT NOT NULL,
+    school_id   TEXT,
+    first_name  TEXT NOT NULL,
+    last_name   TEXT NOT NULL,
+    archived    INTEGER NOT NULL DEFAULT 0,
+    created_run INTEGER NOT NULL,
+    updated_run INTEGER NOT NULL
+);
+CREATE TABLE buildings (school_id TEXT PRIMARY KEY, name TEXT NOT NULL, archived INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE groups_ (
+    group_id  INTEGER PRIMARY KEY,
+    name      TEXT NOT NULL,
+    school_id TEXT NOT NULL DEFAULT '',   -- '' for district groups, so UNIQUE holds
+    UNIQUE (name, school_id)
+);
+CREATE TABLE memberships (
+    group_id  INTEGER NOT NULL REFERENCES groups_ (group_id) ON DELETE CASCADE,
+    record_id INTEGER NOT NULL REFERENCES students (record_id),
+    PRIMARY KEY (group_id, record_id)
+) WITHOUT ROWID;
+CREATE TABLE contacts (
+    contact_id INTEGER PRIMARY KEY,
+    first_name TEXT NOT NULL,
+    last_name  TEXT NOT NULL,
+    email      TEXT,
+    archived   INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE contact_links (
+    contact_id INTEGER NOT NULL REFERENCES contacts (contact_id),
+    record_id  INTEGER NOT NULL REFERENCES students (record_id),
+    permission TEXT NOT NULL,
+    PRIMARY KEY (contact_id, record_id)
+) WITHOUT ROWID;
+CREATE TABLE esd_persons (
+    person_id INTEGER PRIMARY KEY, enrolled_id TEXT, status TEXT NOT NULL, school_id TEXT,
+    enrollment_date TEXT, first_name TEXT NOT NULL, last_name TEXT NOT NULL,
+    on_standard INTEGER NOT NULL, on_operoo INTEGER NOT NULL, operoo_enrolled_id TEXT, operoo_status TEXT
+);
+CREATE TABLE sync_runs (
+    run_id   INTEGER PRIMARY KEY,
+    started  TEXT NOT NULL,
+    finished TEXT,
+    status   TEXT NOT NULL,
+    counts   TEXT,
+    settings TEXT NOT NULL,
+    message  TEXT
+);
+"""
+
+OPEROO_TABLES = ("students", "buildings", "groups_", "memberships", "contacts", "contact_links")
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """Open (creating if new) an Operoo state database with the current schema."""
+    try:
+        conn = sqlite3.connect(str(path), isolation_level=None)
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA journal_mode = WAL")
+        version = _schema_version(conn)
+    except sqlite3.DatabaseError as exc:
+        raise StateError(f"{path} is not an Operoo state database ({exc})") from None
+    if version is None:
+        conn.executescript(f"BEGIN; {_SCHEMA} INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;")
+    elif version != SCHEMA_VERSION:
+        raise StateError(f"{path} has schema version {version}; this mock-esd reads version {SCHEMA_VERSION}")
+    return conn
+
+
+def open_existing(path: str | Path) -> sqlite3.Connection:
+    """Open a database that must already exist (for export and explain)."""
+    if not Path(path).is_file():
+        raise StateError(f"{path} does not exist; run `mock-esd sync --db {path}` first")
+    return connect(path)
+
+
+def _schema_version(conn: sqlite3.Connection) -> int | None:
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() is None:
+        if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            raise sqlite3.DatabaseError("it has tables but no meta table")
+        return None
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else None
+
+
+def load_state(conn: sqlite3.Connection) -> State:
+    """The stored Operoo state as plain data."""
+    students = {
+        row[1]: StoredStudent(row[0], row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]))
+        for row in conn.execute(
+            "SELECT operoo_id, person_id, esd_id, status, school_id, first_name, last_name, archived FROM students"
+        )
+    }
+    buildings = dict(conn.execute("SELECT school_id, name FROM buildings WHERE archived = 0").fetchall())
+    members: dict[GroupKey, set[str]] = {(n, s or None): set() for n, s in conn.execute("SELECT name, school_id FROM groups_")}
+    query = "SELECT g.name, g.school_id, s.operoo_id FROM memberships m JOIN groups_ g USING (group_id) JOIN students s USING (record_id)"
+    for name, school, operoo_id in conn.execute(query):
+        members[(name, school or None)].add(operoo_id)
+    links: dict[int, dict[str, str]] = defaultdict(dict)
+    for contact_id, operoo_id, permission in conn.execute(
+        "SELECT l.contact_id, s.operoo_id, l.permission FROM contact_links l JOIN students s USING (record_id)"
+    ):
+        links[contact_id][operoo_id] = permission
+    contacts = {
+        cid: StoredContact(cid, first, last, email, bool(archived), links.get(cid, {}))
+        for cid, first, last, email, archived in conn.execute("SELECT contact_id, first_name, last_name, email, archived FROM contacts")
+    }
+    mirror = {row[0]: MirrorRow(*row[:7], bool(row[7]), bool(row[8]), row[9], row[10]) for row in conn.execute(
+        "SELECT person_id, enrolled_id, status, school_id, enrollment_date, first_name, last_name, on_standard, on_operoo, operoo_enrolled_id, operoo_status FROM esd_persons"
+    )}  # fmt: skip
+    return State(students, buildings, {k: frozenset(v) for k, v in members.items()}, contacts, mirror)
+
+
+def begin_run(conn: sqlite3.Connection, started: str, settings: dict[str, Any]) -> int:
+    """Log the start of a sync run; its own small transaction."""
+    cursor = conn.execute(
+        "INSERT INTO sync_runs (started, status, settings) VALUES (?, 'running', ?)", (started, json.dumps(settings))
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def finish_run(conn: sqlite3.Connection, run_id: int, finished: str, status: str, counts: dict[str, int], message: str) -> None:
+    conn.execute(
+        "UPDATE sync_runs SET finished = ?, status = ?, counts = ?, message = ? WHERE run_id = ?",
+        (finished, status, json.dumps(counts), message, run_id),
+    )
+
+
+def last_settings(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """The settings of the last applied sync, or None if there was none."""
+    row = conn.execute("SELECT settings FROM sync_runs WHERE status = 'applied' ORDER BY run_id DESC LIMIT 1").fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def apply_plan(conn: sqlite3.Connection, plan: Plan, run_id: int) -> None:
+    """Apply `plan` in one transaction: all of it or none of it."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        _apply_students(conn, plan, run_id)
+        _apply_buildings_and_groups(conn, plan)
+        _apply_memberships(conn, plan)
+        _apply_contacts(conn, plan)
+        _apply_mirror(conn, plan)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _apply_students(conn: sqlite3.Connection, plan: Plan, run_id: int) -> None:
+    creates = [c.after for c in plan.students if c.before is None]
+    updates = [c.after for c in plan.students if c.before is not None]
+    # Two steps, so that two records swapping IDs never collide on UNIQUE(operoo_id).
+    conn.executemany(
+        "UPDATE students SET operoo_id = '~rekey~' || record_id WHERE person_id = ?",
+        [(c.person_id,) for c in plan.students if c.before is not None and c.before.operoo_id != c.after.operoo_id],
+    )
+    conn.executemany(
+        "UPDATE students SET operoo_id = ?, esd_id = ?, status = ?, school_id = ?, first_name = ?, last_name = ?, "
+        "archived = ?, updated_run = ? WHERE person_id = ?",
+        [(s.operoo_id, s.esd_id, s.status, s.school_id, s.first_name, s.last_name, s.archived, run_id, s.person_id) for s in updates],
+    )
+    conn.executemany(
+        "INSERT INTO students (operoo_id, person_id, esd_id, status, school_id, first_name, last_name, archived, "
+        "created_run, updated_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(s.operoo_id, s.person_id, s.esd_id, s.status, s.school_id, s.first_name, s.last_name, s.archived, run_id, run_id) for s in creates],
+    )
+
+
+def _apply_buildings_and_groups(conn: sqlite3.Connection, plan: Plan) -> None:
+    conn.executemany(
+        "INSERT INTO buildings (school_id, name, archived) VALUES (?, ?, 0) "
+        "ON CONFLICT (school_id) DO UPDATE SET name = excluded.name, archived = 0",
+        plan.buildings_upsert,
+    )
+    conn.executemany("UPDATE buildings SET archived = 1 WHERE school_id = ?", [(s,) for s in plan.buildings_remove])
+    conn.executemany("DELETE FROM groups_ WHERE name = ? AND school_id = ?", [(n, s or "") for n, s in plan.groups_remove])
+    conn.executemany("INSERT INTO groups_ (name, school_id) VALUES (?, ?)", [(n, s or "") for n, s in plan.groups_create])
+
+
+def _apply_memberships(conn: sqlite3.Connection, plan: Plan) -> None:
+    group_ids = {(n, s or None): gid for gid, n, s in conn.execute("SELECT group_id, name, school_id FROM groups_")}
+    record = "(SELECT record_id FROM students WHERE operoo_id = ?)"
+    conn.executemany(
+        f"DELETE FROM memberships WHERE group_id = ? AND record_id = {record}",
+        [(group_ids[key], operoo_id) for key, operoo_id in plan.members_remove],
+    )
+    conn.executemany(
+        f"INSERT INTO memberships (group_id, record_id) VALUES (?, {record})",
+        [(group_ids[key], operoo_id) for key, operoo_id in plan.members_add],
+    )
+
+
+def _apply_contacts(conn: sqlite3.Connection, plan: Plan) -> None:
+    conn.executemany(
+        "INSERT INTO contacts (contact_id, first_name, last_name, email, archived) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (contact_id) DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name, "
+        "email = excluded.email, archived = excluded.archived",
+        [(c.contact_id, c.after.first_name, c.after.last_name, c.after.email, c.after.archived) for c in plan.contacts],
+    )
+    conn.executemany("DELETE FROM contact_links WHERE contact_id = ?", [(c.contact_id,) for c in plan.contacts if c.before])
+    conn.executemany(
+        "INSERT INTO contact_links (contact_id, record_id, permission) "
+        "VALUES (?, (SELECT record_id FROM students WHERE operoo_id = ?), ?)",
+        [(c.contact_id, operoo_id, perm) for c in plan.contacts for operoo_id, perm in sorted(c.after.links.items())],
+    )
+
+
+def _apply_mirror(conn: sqlite3.Connection, plan: Plan) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO esd_persons VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (r.person_id, r.enrolled_id, r.status, r.school_id, r.enrollment_date, r.first_name, r.last_name,
+             r.on_standard, r.on_operoo, r.operoo_enrolled_id, r.operoo_status)
+            for r in plan.mirror_upsert
+        ],
+    )  # fmt: skip
+    conn.executemany("DELETE FROM esd_persons WHERE person_id = ?", [(p,) for p in plan.mirror_delete])
+
+
+def snapshot_tables(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the Operoo tables, sorted: to show that a failed sync changed nothing."""
+    return {table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr) for table in (*OPEROO_TABLES, "esd_persons")}
