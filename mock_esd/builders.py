@@ -6,6 +6,7 @@ For tests and scenarios: `student(12, enrolled_id="99992226", status="Enrolled",
 from __future__ import annotations
 
 from collections.abc import Iterable
+from types import EllipsisType
 from typing import Any
 
 from contracts import vocabulary as v
@@ -28,15 +29,15 @@ def student(
     enrolled_id: str | None = None,
     status: str = v.ENROLLED,
     school_id: str | None = None,
-    enrollment_date: str | None = None,
+    enrollment_date: str | EllipsisType | None = ...,
     grade: str = "3",
     first_name: str | None = None,
     last_name: str = "Student",
     **extra: Any,
 ) -> Record:
-    """A student record; Pre-Registered students get an enrollmentDate unless one is given (None kept if passed)."""
-    if status == v.PRE_REGISTERED and "enrollment_date" not in extra and enrollment_date is None:
-        enrollment_date = "2026-10-01"
+    """A student record; unless given, Pre-Registered students get a future enrollmentDate, others none."""
+    if enrollment_date is ...:
+        enrollment_date = "2026-10-01" if status == v.PRE_REGISTERED else None
     record: Record = {
         "id": person_id,
         "enrolledId": enrolled_id,
@@ -57,7 +58,9 @@ def student(
     return record
 
 
-def contact(contact_id: int, links: Iterable[tuple[int, str, int]], do_not_contact: bool = False, **extra: Any) -> Record:
+def contact(
+    contact_id: int, links: Iterable[tuple[int, str, int]], do_not_contact: bool = False, **extra: Any
+) -> Record:
     """A contact linked to students: links are (person id, relationship, priority)."""
     record: Record = {
         "id": contact_id,
@@ -76,5 +79,10 @@ def contact(contact_id: int, links: Iterable[tuple[int, str, int]], do_not_conta
     return record
 
 
-def district(schools: Iterable[Record], students: Iterable[Record], contacts: Iterable[Record] = (), recently_accepted: Iterable[int] = ()) -> District:
+def district(
+    schools: Iterable[Record],
+    students: Iterable[Record],
+    contacts: Iterable[Record] = (),
+    recently_accepted: Iterable[int] = (),
+) -> District:
     return District(list(schools), list(students), list(contacts), set(recently_accepted))

@@ -14,6 +14,7 @@ from mock_esd.generator import DEFAULT_SCHOOLS, DEFAULT_SEED, DEFAULT_STUDENTS, 
 from mock_esd.server import LiveServer
 from mock_esd.tenants import Client
 
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mock-esd")
 def main() -> None:

@@ -6,7 +6,7 @@ Built on the `responses` library, the way moto's `mock_aws` routes boto calls in
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,14 +17,24 @@ from flask import Flask
 
 from mock_esd.app import API_PREFIX
 
+Reply = tuple[int, dict[str, str], bytes]
+Tamper = Callable[[requests.PreparedRequest, Reply], Reply]
+DEFAULT_BASE_URL = "http://esd.invalid" + API_PREFIX
+
 
 @contextmanager
-def routed(app: Flask, base_url: str = "http://esd.invalid" + API_PREFIX) -> Iterator[responses.RequestsMock]:
-    """Route every requests call under the root of `base_url` into `app`; other URLs pass through unmatched."""
+def routed(
+    app: Flask, base_url: str = DEFAULT_BASE_URL, tamper: Tamper | None = None
+) -> Iterator[responses.RequestsMock]:
+    """Route every requests call under the root of `base_url` into `app`, no socket.
+
+    `tamper`, if given, sees each request and the app's reply and returns the reply to deliver:
+    a test's way to make one page fail, shrink or repeat.
+    """
     root = "{0.scheme}://{0.netloc}".format(urlsplit(base_url))
     client = app.test_client()
 
-    def forward(request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+    def forward(request: requests.PreparedRequest) -> Reply:
         parts = urlsplit(request.url or "")
         body: Any = request.body
         response = client.open(
@@ -32,7 +42,8 @@ def routed(app: Flask, base_url: str = "http://esd.invalid" + API_PREFIX) -> Ite
             headers=dict(request.headers), data=body.encode() if isinstance(body, str) else body,
         )  # fmt: skip
         headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
-        return response.status_code, headers, response.get_data()
+        reply = (response.status_code, headers, response.get_data())
+        return tamper(request, reply) if tamper else reply
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         pattern = re.compile(re.escape(root) + r"(/.*)?$")

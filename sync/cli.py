@@ -45,16 +45,33 @@ def execute_sync(
 
 
 @click.command()
-@click.option("--url", envvar="ESD_URL", required=True, help="eSD base URL, e.g. https://guru.eschooldata.com/api [ESD_URL]")
+@click.option(
+    "--url", envvar="ESD_URL", required=True, help="eSD base URL, e.g. https://guru.eschooldata.com/api [ESD_URL]"
+)
 @click.option("--client-id", envvar="ESD_CLIENT_ID", required=True, help="[ESD_CLIENT_ID]")
 @click.option("--client-secret", envvar="ESD_CLIENT_SECRET", required=True, help="[ESD_CLIENT_SECRET]")
-@click.option("--settings", "settings_path", required=True, type=click.Path(dir_okay=False), help="Settings TOML (SPEC section 8).")
+@click.option(
+    "--settings",
+    "settings_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Settings TOML (SPEC section 8).",
+)
 @click.option("--db", default="operoo.db", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print only the sync report, as JSON.")
 @click.option("--allow-mass-removal", is_flag=True, help="Apply even if more than max_archive_share would be archived.")
 @one_line_errors(SyncError)
-def sync(url: str, client_id: str, client_secret: str, settings_path: str, db: str, dry_run: bool, as_json: bool, allow_mass_removal: bool) -> None:
+def sync(
+    url: str,
+    client_id: str,
+    client_secret: str,
+    settings_path: str,
+    db: str,
+    dry_run: bool,
+    as_json: bool,
+    allow_mass_removal: bool,
+) -> None:
     """Sync students and contacts from an eSD server into the Operoo state database."""
     settings = load_settings(settings_path)
     progress = Progress(enabled=None if not as_json else False)
@@ -66,7 +83,7 @@ def sync(url: str, client_id: str, client_secret: str, settings_path: str, db: s
         _print_json(report.as_json())
     else:
         progress.say("done")
-        if report.plan and not report.ok or dry_run:
+        if (report.plan and not report.ok) or dry_run:
             click.echo(plan_listing(report.plan) if report.plan else "")
         click.echo(change_table(report))
         if report.status == "applied":
@@ -119,7 +136,13 @@ def settings_file_text(settings: Settings) -> str:
     lines = [f"custom_endpoints = {str(settings.custom_endpoints).lower()}", "", "[schools]"]
     lines += [f'"{school}" = {json.dumps(sorted(options))}' for school, options in sorted(settings.schools.items())]
     c = settings.contacts
-    lines += ["", "[contacts]", f'permission_source = "{c.permission_source}"', f"relationships = {json.dumps(sorted(c.relationships))}", f"max_priority = {c.max_priority}"]
+    lines += [
+        "",
+        "[contacts]",
+        f'permission_source = "{c.permission_source}"',
+        f"relationships = {json.dumps(sorted(c.relationships))}",
+        f"max_priority = {c.max_priority}",
+    ]
     lines += ["", "[safety]", f"max_archive_share = {settings.max_archive_share}", ""]
     return "\n".join(lines)
 

@@ -71,7 +71,9 @@ class EsdClient:
             return Snapshot(tuple(schools), tuple(students), tuple(contacts))
         operoo_students = self.fetch_all("/v1/operoo/students", esd.STUDENTS_KEY, parse_student)
         operoo_contacts = self.fetch_all("/v1/operoo/contacts", esd.CONTACTS_KEY, parse_contact)
-        return Snapshot(tuple(schools), tuple(students), tuple(contacts), tuple(operoo_students), tuple(operoo_contacts))
+        return Snapshot(
+            tuple(schools), tuple(students), tuple(contacts), tuple(operoo_students), tuple(operoo_contacts)
+        )
 
     def fetch_all(self, path: str, key: str, parse: Callable[[Any, str], T]) -> list[T]:
         """Walk every page of a list endpoint and parse its records, checking the listing is whole."""
@@ -91,12 +93,16 @@ class EsdClient:
                     f"{info['totalCount']}, pageCount {info['pageCount']}; page 1 said {total}, {page_count})"
                 )
             if page_no < page_count and len(items) != info["pageSize"]:
-                raise FetchError(f"{path}: page {page_no} of {page_count} has {len(items)} records, expected {info['pageSize']}")
+                raise FetchError(
+                    f"{path}: page {page_no} of {page_count} has {len(items)} records, expected {info['pageSize']}"
+                )
             for item in items:
                 record = parse(item, path)
                 ident = item["id"]
                 if ident in seen:
-                    raise FetchError(f"{path}: record {ident} appears twice (page {page_no}); the listing is inconsistent")
+                    raise FetchError(
+                        f"{path}: record {ident} appears twice (page {page_no}); the listing is inconsistent"
+                    )
                 seen.add(ident)
                 records.append(record)
             if self.progress:
@@ -109,10 +115,11 @@ class EsdClient:
     def get_json(self, path: str, params: dict[str, Any]) -> Any:
         """GET with retries; the parsed JSON body of a 200, or FetchError saying why not."""
         refreshed = False
-        failure = ""
+        failure, wait = "", 0.0
         for attempt in range(self.retry.attempts):
             if attempt:
-                self.sleep(min(self.retry.backoff * 2 ** (attempt - 1), self.retry.max_backoff))
+                self.sleep(wait)
+            wait = self._backoff(attempt)
             try:
                 response = self.session.get(
                     self.base_url + path, params=params, headers=self._auth(), timeout=self.retry.timeout
@@ -121,11 +128,11 @@ class EsdClient:
                 failure = f"connection failed ({type(exc).__name__})"
                 continue
             if response.status_code == 401 and not refreshed:
-                refreshed, self._token = True, None
+                refreshed, self._token, wait = True, None, 0.0
                 failure = "401: token refused"
                 continue
             if response.status_code == 429:
-                self.sleep(self._retry_after(response))
+                wait = self._retry_after(response)
                 failure = "429: rate limited"
                 continue
             if response.status_code >= 500:
@@ -150,14 +157,16 @@ class EsdClient:
         failure = ""
         for attempt in range(self.retry.attempts):
             if attempt:
-                self.sleep(min(self.retry.backoff * 2 ** (attempt - 1), self.retry.max_backoff))
+                self.sleep(self._backoff(attempt))
             try:
                 response = self.session.post(url, data=form, timeout=self.retry.timeout)
             except requests.RequestException as exc:
                 failure = f"connection failed ({type(exc).__name__}: {exc})"
                 continue
             if response.status_code in (400, 401, 403):
-                raise AuthError(f"POST {url}: {response.status_code}: {_detail(response)} (check the client id and secret)")
+                raise AuthError(
+                    f"POST {url}: {response.status_code}: {_detail(response)} (check the client id and secret)"
+                )
             if response.status_code != 200:
                 failure = f"{response.status_code}: {_detail(response)}"
                 continue
@@ -171,9 +180,13 @@ class EsdClient:
             failure = f"access_token is {token!r}"
         raise FetchError(f"POST {url}: no token after {self.retry.attempts} attempts; last: {failure}")
 
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff before attempt number `attempt + 1`, capped."""
+        return float(min(self.retry.backoff * 2.0**attempt, self.retry.max_backoff))
+
     def _retry_after(self, response: requests.Response) -> float:
         try:
-            seconds = float(response.headers.get("Retry-After", self.retry.backoff))
+            seconds = float(str(response.headers.get("Retry-After", self.retry.backoff)))
         except ValueError:
             seconds = self.retry.backoff
         return max(0.0, min(seconds, self.retry.max_retry_after))

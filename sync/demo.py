@@ -37,7 +37,9 @@ def run_demo(db: str, seed: int, students: int, keep_serving: bool) -> bool:
     with LiveServer(app) as server:
         click.echo(f"mock eSD serving {students} students (seed {seed}) at {server.base_url}")
         click.echo(f"syncing with custom endpoints on, settings in {settings_path}, into {db}")
-        report, names, sizes = execute_sync(server.base_url, custom.client_id, custom.secret, settings, db, progress=Progress())
+        report, names, sizes = execute_sync(
+            server.base_url, custom.client_id, custom.secret, settings, db, progress=Progress()
+        )
         click.echo(change_table(report))
         if report.ok:
             click.echo(group_table(sizes, names))

@@ -1,11 +1,11 @@
 """Errors of the sync core.
 
-    SyncError                         the root
-    ├── SettingsError (ValueError)    invalid settings file or R4 violation; names the school and rule
-    ├── FetchError                    eSD could not be read completely and consistently (R11): abort
-    │   └── AuthError                 the token endpoint refused the credentials
-    ├── RecordError (FetchError)      a record does not have the contract's shape; names endpoint, id, field
-    └── StateError                    the Operoo database is unusable (newer schema, not a database)
+SyncError                         the root
+├── SettingsError (ValueError)    invalid settings file or R4 violation; names the school and rule
+├── FetchError                    eSD could not be read completely and consistently (R11): abort
+│   └── AuthError                 the token endpoint refused the credentials
+├── RecordError (FetchError)      a record does not have the contract's shape; names endpoint, id, field
+└── StateError                    the Operoo database is unusable (newer schema, not a database)
 """
 
 from __future__ import annotations

@@ -27,11 +27,15 @@ def explain(conn: sqlite3.Connection, ident: str) -> list[str]:
     lines = []
     if mirror is None:
         assert stored is not None
-        lines.append(f"person {stored.person_id} ({stored.first_name} {stored.last_name}) was not in eSD's listings at the last sync")
+        lines.append(
+            f"person {stored.person_id} ({stored.first_name} {stored.last_name}) was not in eSD's listings at the last sync"
+        )
         lines.append("R7: no longer in eSD -> archived, not deleted; it is restored if it comes back")
     else:
         person = _person(mirror)
-        where = ", ".join(e for e, on in (("/v1/students", mirror.on_standard), ("/v1/operoo/students", mirror.on_operoo)) if on)
+        where = ", ".join(
+            e for e, on in (("/v1/students", mirror.on_standard), ("/v1/operoo/students", mirror.on_operoo)) if on
+        )
         lines.append(
             f"person {mirror.person_id} ({mirror.first_name} {mirror.last_name}): enrolledId {_show(mirror.enrolled_id)}, "
             f"studentStatus {mirror.status}, schoolId {_show(mirror.school_id)}; listed on {where}"
@@ -71,9 +75,21 @@ def _find_mirror(rows: Iterable[MirrorRow], ident: str, stored: StoredStudent | 
 
 
 def _person(m: MirrorRow) -> Person:
-    standard = Student(m.person_id, m.enrolled_id, m.status, m.school_id, m.enrollment_date, m.first_name, m.last_name) if m.on_standard else None
+    standard = (
+        Student(m.person_id, m.enrolled_id, m.status, m.school_id, m.enrollment_date, m.first_name, m.last_name)
+        if m.on_standard
+        else None
+    )
     operoo = (
-        Student(m.person_id, m.operoo_enrolled_id, m.operoo_status or m.status, m.school_id, m.enrollment_date, m.first_name, m.last_name)
+        Student(
+            m.person_id,
+            m.operoo_enrolled_id,
+            m.operoo_status or m.status,
+            m.school_id,
+            m.enrollment_date,
+            m.first_name,
+            m.last_name,
+        )
         if m.on_operoo
         else None
     )

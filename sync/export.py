@@ -17,19 +17,28 @@ def export_state(conn: sqlite3.Connection) -> dict[str, Any]:
     contacts = sorted(state.contacts.values(), key=lambda c: c.contact_id)
     return {
         "students": [
-            {"operooId": s.operoo_id, "personId": s.person_id, "esdId": s.esd_id, "status": s.status,
-             "schoolId": s.school_id, "archived": s.archived}
+            {
+                "operooId": s.operoo_id,
+                "personId": s.person_id,
+                "esdId": s.esd_id,
+                "status": s.status,
+                "schoolId": s.school_id,
+                "archived": s.archived,
+            }
             for s in students
-        ],  # fmt: skip
+        ],
         "groups": [
             {"name": name, "schoolId": school, "members": sorted(state.groups[(name, school)])}
             for name, school in sorted(state.groups, key=group_sort_key)
         ],
         "contacts": [
-            {"contactId": c.contact_id, "archived": c.archived,
-             "students": [{"operooId": k, "permission": v} for k, v in sorted(c.links.items())]}
+            {
+                "contactId": c.contact_id,
+                "archived": c.archived,
+                "students": [{"operooId": k, "permission": v} for k, v in sorted(c.links.items())],
+            }
             for c in contacts
-        ],  # fmt: skip
+        ],
     }
 
 

@@ -147,7 +147,9 @@ class Plan:
             "membershipsAdded": len(self.members_add),
             "membershipsRemoved": len(self.members_remove),
             "contactsChanged": sum(1 for c in self.contacts if not c.after.archived),
-            "contactsArchived": sum(1 for c in self.contacts if c.after.archived and not (c.before and c.before.archived)),
+            "contactsArchived": sum(
+                1 for c in self.contacts if c.after.archived and not (c.before and c.before.archived)
+            ),
         }
 
 
@@ -184,7 +186,9 @@ def mirror_row(person: Person) -> MirrorRow:
 def compute_plan(desired: Desired, state: State) -> Plan:
     """What to change in `state` so that it becomes `desired` (R7 archive, R8 re-key by person id)."""
     students = _student_changes(desired, state)
-    renamed = {c.before.operoo_id: c.after.operoo_id for c in students if c.before and c.before.operoo_id != c.after.operoo_id}
+    renamed = {
+        c.before.operoo_id: c.after.operoo_id for c in students if c.before and c.before.operoo_id != c.after.operoo_id
+    }
     current_groups = {key: frozenset(renamed.get(m, m) for m in members) for key, members in state.groups.items()}
     adds, removes = _member_changes(desired.groups, current_groups)
     mirror = {pid: mirror_row(p) for pid, p in desired.persons.items()}
@@ -214,7 +218,9 @@ def _student_changes(desired: Desired, state: State) -> tuple[StudentChange, ...
             changes.append(StudentChange(person_id, before, after, decision.reason))
     for person_id, before in state.students.items():
         if person_id not in wanted and not before.archived:
-            changes.append(StudentChange(person_id, before, replace(before, archived=True), _why_archived(person_id, desired)))
+            changes.append(
+                StudentChange(person_id, before, replace(before, archived=True), _why_archived(person_id, desired))
+            )
     changes.sort(key=lambda c: c.person_id)
     return tuple(changes)
 

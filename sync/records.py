@@ -74,16 +74,16 @@ class _Fields:
             raise RecordError(self.endpoint, self.record_id, name, f"expected {want}, got {value!r}")
         return value
 
-    def int(self, name: str) -> int:
+    def integer(self, name: str) -> int:
         return int(self._get(name, int, False))
 
-    def str(self, name: str, optional: bool = False) -> Any:
+    def text(self, name: str, optional: bool = False) -> Any:
         return self._get(name, str, optional)
 
-    def bool(self, name: str) -> bool:
+    def flag(self, name: str) -> bool:
         return bool(self._get(name, bool, False))
 
-    def list(self, name: str) -> list[Any]:
+    def items(self, name: str) -> list[Any]:
         return list(self._get(name, list, False))
 
 
@@ -93,40 +93,40 @@ def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
 
 def parse_school(raw: Any, endpoint: str = "/v1/schools") -> School:
     f = _Fields(endpoint, raw)
-    return School(f.str("id"), f.str("name"), f.str("schoolType"), f.bool("isHoldingSchool"))
+    return School(f.text("id"), f.text("name"), f.text("schoolType"), f.flag("isHoldingSchool"))
 
 
 def parse_student(raw: Any, endpoint: str) -> Student:
     f = _Fields(endpoint, raw)
-    status = f.str("studentStatus")
+    status = f.text("studentStatus")
     if status not in esd.STUDENT_STATUSES:
         raise RecordError(endpoint, f.record_id, "studentStatus", f"unknown value {status!r}")
-    enrolled_id = f.str("enrolledId", optional=True)
+    enrolled_id = f.text("enrolledId", optional=True)
     if enrolled_id is not None and not (len(enrolled_id) == esd.ENROLLED_ID_DIGITS and enrolled_id.isdigit()):
         raise RecordError(endpoint, f.record_id, "enrolledId", f"expected 8 digits, got {enrolled_id!r}")
     return Student(
-        f.int("id"),
+        f.integer("id"),
         enrolled_id,
         status,
-        f.str("schoolId", optional=True),
-        f.str("enrollmentDate", optional=True),
-        f.str("firstName"),
-        f.str("lastName"),
+        f.text("schoolId", optional=True),
+        f.text("enrollmentDate", optional=True),
+        f.text("firstName"),
+        f.text("lastName"),
     )
 
 
 def parse_contact(raw: Any, endpoint: str) -> Contact:
     f = _Fields(endpoint, raw)
     links = []
-    for item in f.list("students"):
+    for item in f.items("students"):
         link = _Fields(endpoint, item)
         link.record_id = f.record_id
-        links.append(Link(link.int("studentId"), link.str("relationship"), link.int("priority")))
+        links.append(Link(link.integer("studentId"), link.text("relationship"), link.integer("priority")))
     return Contact(
-        f.int("id"),
-        f.str("firstName"),
-        f.str("lastName"),
-        f.str("email", optional=True),
-        f.bool("doNotContact"),
+        f.integer("id"),
+        f.text("firstName"),
+        f.text("lastName"),
+        f.text("email", optional=True),
+        f.flag("doNotContact"),
         tuple(links),
     )

@@ -101,7 +101,9 @@ def _building_path(
     option = o.OPTION_OF_ESD_STATUS.get(student.status)
     options = ", ".join(sorted(selected[school]))
     if option is None or option not in selected[school]:
-        _say(trace, f"R3: school {school} selected with {options}; studentStatus is {student.status} -> not synced by R3")
+        _say(
+            trace, f"R3: school {school} selected with {options}; studentStatus is {student.status} -> not synced by R3"
+        )
         return None, None
     if option == o.FUTURE and not student.enrollment_date:
         warning = f"R3: student {student.enrolled_id} (person {student.person_id}) is Pre-Registered without an enrollmentDate; skipped"
@@ -121,7 +123,10 @@ def _custom_path(student: Student | None, custom_endpoints: bool, trace: list[st
         _say(trace, "R1: not on /v1/operoo/students -> custom path does not apply")
         return None
     if student.enrolled_id is not None or student.status != esd.PRE_ENROLLED:
-        _say(trace, f"R1: enrolledId is {student.enrolled_id}, studentStatus is {student.status}; needs null and Pre-enrolled -> not synced by R1")
+        _say(
+            trace,
+            f"R1: enrolledId is {student.enrolled_id}, studentStatus is {student.status}; needs null and Pre-enrolled -> not synced by R1",
+        )
         return None
     reason = f"R1: enrolledId is null and studentStatus is Pre-enrolled -> synced with temporary ID {o.temporary_id(student.person_id)} (R2)"
     _say(trace, reason)
@@ -153,7 +158,8 @@ def groups_of(decision: Decision, selected: Mapping[str, frozenset[str]]) -> lis
 
 def all_groups(selected: Mapping[str, frozenset[str]]) -> list[GroupKey]:
     """The groups that exist: the district's, and for each selected building its own and one per option."""
-    groups: list[GroupKey] = [(o.ALL_DISTRICT_STUDENTS, None)] + [(g, None) for g in o.DISTRICT_STATUS_GROUP.values()]
+    district: list[GroupKey] = [(g, None) for g in o.DISTRICT_STATUS_GROUP.values()]
+    groups: list[GroupKey] = [(o.ALL_DISTRICT_STUDENTS, None), *district]
     for school, options in sorted(selected.items()):
         groups.append((o.ALL_STUDENTS, school))
         groups += [(o.BUILDING_STATUS_GROUP[option], school) for option in o.OPTIONS if option in options]
@@ -163,7 +169,9 @@ def all_groups(selected: Mapping[str, frozenset[str]]) -> list[GroupKey]:
 def permission(link_relationship: str, link_priority: int, settings: Settings) -> str:
     """R9: a contact link's permission from the configured source."""
     c = settings.contacts
-    allowed = link_priority <= c.max_priority if c.permission_source == PRIORITY else link_relationship in c.relationships
+    allowed = (
+        link_priority <= c.max_priority if c.permission_source == PRIORITY else link_relationship in c.relationships
+    )
     return o.VIEW_AND_UPDATE if allowed else o.NO_PERMISSION
 
 
@@ -211,7 +219,9 @@ def _merge_contacts(*listings: Iterable[Contact]) -> dict[int, Contact]:
     return merged
 
 
-def _contacts(contacts: Mapping[int, Contact], by_person: Mapping[int, str], settings: Settings) -> dict[int, DesiredContact]:
+def _contacts(
+    contacts: Mapping[int, Contact], by_person: Mapping[int, str], settings: Settings
+) -> dict[int, DesiredContact]:
     out: dict[int, DesiredContact] = {}
     for contact in contacts.values():
         if contact.do_not_contact:
@@ -222,5 +232,7 @@ def _contacts(contacts: Mapping[int, Contact], by_person: Mapping[int, str], set
             if link.person_id in by_person
         }
         if links:
-            out[contact.contact_id] = DesiredContact(contact.contact_id, contact.first_name, contact.last_name, contact.email, links)
+            out[contact.contact_id] = DesiredContact(
+                contact.contact_id, contact.first_name, contact.last_name, contact.email, links
+            )
     return out

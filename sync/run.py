@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sync.client import EsdClient
-from sync.errors import FetchError
+from sync.errors import AuthError, FetchError
 from sync.plan import Plan, compute_plan, group_sort_key
 from sync.rules import compute_desired
 from sync.settings import Settings, check_known_schools
@@ -54,10 +54,19 @@ def changes_json(plan: Plan) -> list[dict[str, Any]]:
     out += [{"type": "building", "action": "selected", "schoolId": s, "name": n} for s, n in plan.buildings_upsert]
     out += [{"type": "building", "action": "removed", "schoolId": s} for s in plan.buildings_remove]
     for action, keys in (("created", plan.groups_create), ("removed", plan.groups_remove)):
-        out += [{"type": "group", "action": action, "name": n, "schoolId": s} for n, s in sorted(keys, key=group_sort_key)]
+        out += [
+            {"type": "group", "action": action, "name": n, "schoolId": s} for n, s in sorted(keys, key=group_sort_key)
+        ]
     for c in plan.contacts:
         action = "created" if c.before is None else "archived" if c.after.archived else "updated"
-        out.append({"type": "contact", "action": action, "contactId": c.contact_id, "students": dict(sorted(c.after.links.items()))})
+        out.append(
+            {
+                "type": "contact",
+                "action": action,
+                "contactId": c.contact_id,
+                "students": dict(sorted(c.after.links.items())),
+            }
+        )
     return out
 
 
@@ -101,6 +110,8 @@ def run_sync(
                 on_apply()
             apply_plan(conn, report.plan, run_id)
             report.status = APPLIED
+    except AuthError:
+        raise  # bad credentials are a configuration error (exit 2), not an incomplete read
     except FetchError as exc:
         report.errors = [f"R11: aborted, nothing changed: {exc}"]
     except sqlite3.Error as exc:

@@ -113,7 +113,9 @@ def _schools(raw: Any, custom: bool, problems: list[str]) -> dict[str, frozenset
             continue
         unknown = [x for x in options if x not in o.OPTIONS]
         if unknown:
-            problems.append(f"school {school}: unknown option {', '.join(map(repr, unknown))} (expected {', '.join(o.OPTIONS)})")
+            problems.append(
+                f"school {school}: unknown option {', '.join(map(repr, unknown))} (expected {', '.join(o.OPTIONS)})"
+            )
             continue
         _check_options(school, frozenset(options), custom, problems)
         schools[str(school)] = frozenset(options)

@@ -119,7 +119,9 @@ def load_state(conn: sqlite3.Connection) -> State:
         )
     }
     buildings = dict(conn.execute("SELECT school_id, name FROM buildings WHERE archived = 0").fetchall())
-    members: dict[GroupKey, set[str]] = {(n, s or None): set() for n, s in conn.execute("SELECT name, school_id FROM groups_")}
+    members: dict[GroupKey, set[str]] = {
+        (n, s or None): set() for n, s in conn.execute("SELECT name, school_id FROM groups_")
+    }
     query = "SELECT g.name, g.school_id, s.operoo_id FROM memberships m JOIN groups_ g USING (group_id) JOIN students s USING (record_id)"
     for name, school, operoo_id in conn.execute(query):
         members[(name, school or None)].add(operoo_id)
@@ -130,12 +132,22 @@ def load_state(conn: sqlite3.Connection) -> State:
         links[contact_id][operoo_id] = permission
     contacts = {
         cid: StoredContact(cid, first, last, email, bool(archived), links.get(cid, {}))
-        for cid, first, last, email, archived in conn.execute("SELECT contact_id, first_name, last_name, email, archived FROM contacts")
+        for cid, first, last, email, archived in conn.execute(
+            "SELECT contact_id, first_name, last_name, email, archived FROM contacts"
+        )
     }
-    mirror = {row[0]: MirrorRow(*row[:7], bool(row[7]), bool(row[8]), row[9], row[10]) for row in conn.execute(
-        "SELECT person_id, enrolled_id, status, school_id, enrollment_date, first_name, last_name, on_standard, on_operoo, operoo_enrolled_id, operoo_status FROM esd_persons"
-    )}  # fmt: skip
+    mirror = {m.person_id: m for m in map(_mirror_row, conn.execute(
+        "SELECT person_id, enrolled_id, status, school_id, enrollment_date, first_name, last_name, on_standard, "
+        "on_operoo, operoo_enrolled_id, operoo_status FROM esd_persons"
+    ))}  # fmt: skip
     return State(students, buildings, {k: frozenset(v) for k, v in members.items()}, contacts, mirror)
+
+
+def _mirror_row(row: tuple[Any, ...]) -> MirrorRow:
+    pid, enrolled, status, school, date, first, last, on_standard, on_operoo, op_enrolled, op_status = row
+    return MirrorRow(
+        pid, enrolled, status, school, date, first, last, bool(on_standard), bool(on_operoo), op_enrolled, op_status
+    )
 
 
 def begin_run(conn: sqlite3.Connection, started: str, settings: dict[str, Any]) -> int:
@@ -147,7 +159,9 @@ def begin_run(conn: sqlite3.Connection, started: str, settings: dict[str, Any]) 
     return cursor.lastrowid
 
 
-def finish_run(conn: sqlite3.Connection, run_id: int, finished: str, status: str, counts: dict[str, int], message: str) -> None:
+def finish_run(
+    conn: sqlite3.Connection, run_id: int, finished: str, status: str, counts: dict[str, int], message: str
+) -> None:
     conn.execute(
         "UPDATE sync_runs SET finished = ?, status = ?, counts = ?, message = ? WHERE run_id = ?",
         (finished, status, json.dumps(counts), message, run_id),
@@ -156,7 +170,9 @@ def finish_run(conn: sqlite3.Connection, run_id: int, finished: str, status: str
 
 def last_settings(conn: sqlite3.Connection) -> dict[str, Any] | None:
     """The settings of the last applied sync, or None if there was none."""
-    row = conn.execute("SELECT settings FROM sync_runs WHERE status = 'applied' ORDER BY run_id DESC LIMIT 1").fetchone()
+    row = conn.execute(
+        "SELECT settings FROM sync_runs WHERE status = 'applied' ORDER BY run_id DESC LIMIT 1"
+    ).fetchone()
     return json.loads(row[0]) if row else None
 
 
@@ -186,12 +202,29 @@ def _apply_students(conn: sqlite3.Connection, plan: Plan, run_id: int) -> None:
     conn.executemany(
         "UPDATE students SET operoo_id = ?, esd_id = ?, status = ?, school_id = ?, first_name = ?, last_name = ?, "
         "archived = ?, updated_run = ? WHERE person_id = ?",
-        [(s.operoo_id, s.esd_id, s.status, s.school_id, s.first_name, s.last_name, s.archived, run_id, s.person_id) for s in updates],
+        [
+            (s.operoo_id, s.esd_id, s.status, s.school_id, s.first_name, s.last_name, s.archived, run_id, s.person_id)
+            for s in updates
+        ],
     )
     conn.executemany(
         "INSERT INTO students (operoo_id, person_id, esd_id, status, school_id, first_name, last_name, archived, "
         "created_run, updated_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(s.operoo_id, s.person_id, s.esd_id, s.status, s.school_id, s.first_name, s.last_name, s.archived, run_id, run_id) for s in creates],
+        [
+            (
+                s.operoo_id,
+                s.person_id,
+                s.esd_id,
+                s.status,
+                s.school_id,
+                s.first_name,
+                s.last_name,
+                s.archived,
+                run_id,
+                run_id,
+            )
+            for s in creates
+        ],
     )
 
 
@@ -202,8 +235,12 @@ def _apply_buildings_and_groups(conn: sqlite3.Connection, plan: Plan) -> None:
         plan.buildings_upsert,
     )
     conn.executemany("UPDATE buildings SET archived = 1 WHERE school_id = ?", [(s,) for s in plan.buildings_remove])
-    conn.executemany("DELETE FROM groups_ WHERE name = ? AND school_id = ?", [(n, s or "") for n, s in plan.groups_remove])
-    conn.executemany("INSERT INTO groups_ (name, school_id) VALUES (?, ?)", [(n, s or "") for n, s in plan.groups_create])
+    conn.executemany(
+        "DELETE FROM groups_ WHERE name = ? AND school_id = ?", [(n, s or "") for n, s in plan.groups_remove]
+    )
+    conn.executemany(
+        "INSERT INTO groups_ (name, school_id) VALUES (?, ?)", [(n, s or "") for n, s in plan.groups_create]
+    )
 
 
 def _apply_memberships(conn: sqlite3.Connection, plan: Plan) -> None:
@@ -226,7 +263,9 @@ def _apply_contacts(conn: sqlite3.Connection, plan: Plan) -> None:
         "email = excluded.email, archived = excluded.archived",
         [(c.contact_id, c.after.first_name, c.after.last_name, c.after.email, c.after.archived) for c in plan.contacts],
     )
-    conn.executemany("DELETE FROM contact_links WHERE contact_id = ?", [(c.contact_id,) for c in plan.contacts if c.before])
+    conn.executemany(
+        "DELETE FROM contact_links WHERE contact_id = ?", [(c.contact_id,) for c in plan.contacts if c.before]
+    )
     conn.executemany(
         "INSERT INTO contact_links (contact_id, record_id, permission) "
         "VALUES (?, (SELECT record_id FROM students WHERE operoo_id = ?), ?)",
@@ -248,4 +287,7 @@ def _apply_mirror(conn: sqlite3.Connection, plan: Plan) -> None:
 
 def snapshot_tables(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the Operoo tables, sorted: to show that a failed sync changed nothing."""
-    return {table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr) for table in (*OPEROO_TABLES, "esd_persons")}
+    return {
+        table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+        for table in (*OPEROO_TABLES, "esd_persons")
+    }

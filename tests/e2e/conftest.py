@@ -1,0 +1,43 @@
+"""A `mock-esd serve` process shared by the e2e tests of a module, on a free 127.0.0.1 port."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+
+@dataclass(frozen=True)
+class Served:
+    base_url: str
+    custom: tuple[str, str]
+    standard: tuple[str, str]
+
+
+def mock_esd(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "mock_esd", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Served]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mock_esd", "serve", "--port", "0", "--students", "400", "--seed", "11"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        head = "".join(proc.stdout.readline() for _ in range(3))
+        base = re.search(r"eSD base URL: (\S+)", head)
+        clients = re.findall(r"--client-id (\S+) --client-secret (\S+)", head)
+        assert base and len(clients) == 2, head
+        yield Served(base.group(1), clients[0], clients[1])
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)

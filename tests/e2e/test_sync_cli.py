@@ -1,0 +1,207 @@
+"""`mock-esd sync | export | explain` against `mock-esd serve` over a real socket."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.e2e.conftest import Served, mock_esd
+
+pytestmark = pytest.mark.e2e
+
+SETTINGS = """
+custom_endpoints = true
+
+[schools]
+"0101" = ["Enrolled", "Future"]
+"0201" = ["Enrolled"]
+"0900" = ["Pre-Enrolled"]
+"""
+
+
+def fetch_all(served: Served, path: str, key: str) -> list[dict[str, Any]]:
+    client_id, secret = served.custom
+    token = requests.post(
+        f"{served.base_url}/v1/auth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client_id, secret),
+        timeout=10,
+    ).json()["access_token"]
+    body = requests.get(
+        f"{served.base_url}{path}", params={"pageSize": 1000}, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ).json()
+    assert body["pagingInfo"]["pageCount"] <= 1
+    return list(body[key])
+
+
+def sync_args(served: Served, settings: Path, db: Path, *extra: str) -> list[str]:
+    client_id, secret = served.custom
+    return [
+        "sync",
+        "--url",
+        served.base_url,
+        "--client-id",
+        client_id,
+        "--client-secret",
+        secret,
+        "--settings",
+        str(settings),
+        "--db",
+        str(db),
+        *extra,
+    ]
+
+
+@pytest.fixture
+def settings_file(tmp_path: Path) -> Path:
+    path = tmp_path / "settings.toml"
+    path.write_text(SETTINGS)
+    return path
+
+
+def test_sync_then_export_follows_the_rules(served: Served, settings_file: Path, tmp_path: Path) -> None:
+    db = tmp_path / "operoo.db"
+    done = mock_esd(*sync_args(served, settings_file, db, "--json"))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["status"] == "applied" and report["counts"]["created"] > 0 and report["errors"] == []
+
+    exported = json.loads(mock_esd("export", "--db", str(db)).stdout)
+    standard = fetch_all(served, "/v1/students", "students")
+    operoo = fetch_all(served, "/v1/operoo/students", "students")
+    expected = {
+        s["enrolledId"]
+        for s in standard
+        if (s["schoolId"], s["studentStatus"]) in {("0101", "Enrolled"), ("0201", "Enrolled"), ("0900", "Pre-enrolled")}
+    }
+    expected |= {
+        s["enrolledId"]
+        for s in standard
+        if s["schoolId"] == "0101" and s["studentStatus"] == "Pre-Registered" and s["enrollmentDate"]
+    }
+    expected |= {
+        f"student-operoo-{s['id']}" for s in operoo if s["enrolledId"] is None and s["studentStatus"] == "Pre-enrolled"
+    }
+    groups = {(g["name"], g["schoolId"]): set(g["members"]) for g in exported["groups"]}
+    assert groups[("All District Students", None)] == expected == {s["operooId"] for s in exported["students"]}
+    assert ("All Pre-Enrolled Students", "0201") not in groups
+
+    again = json.loads(mock_esd(*sync_args(served, settings_file, db, "--json")).stdout)
+    assert again["status"] == "applied" and set(again["counts"].values()) == {0}, "R10"
+
+    some_temp = sorted(i for i in expected if i.startswith("student-operoo-"))[0]
+    explained = mock_esd("explain", "--db", str(db), some_temp)
+    assert explained.returncode == 0 and "R1: enrolledId is null and studentStatus is Pre-enrolled" in explained.stdout
+
+
+def test_human_output_shows_changes_and_groups(served: Served, settings_file: Path, tmp_path: Path) -> None:
+    done = mock_esd(*sync_args(served, settings_file, tmp_path / "o.db"))
+    assert done.returncode == 0
+    assert "sync applied" in done.stdout and "All District Students" in done.stdout and "created" in done.stdout
+
+
+def test_dry_run_changes_nothing(served: Served, settings_file: Path, tmp_path: Path) -> None:
+    db = tmp_path / "o.db"
+    done = mock_esd(*sync_args(served, settings_file, db, "--dry-run", "--json"))
+    assert json.loads(done.stdout)["status"] == "dry-run"
+    assert json.loads(mock_esd("export", "--db", str(db)).stdout)["students"] == []
+
+
+def test_credentials_from_the_environment(served: Served, settings_file: Path, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "ESD_URL": served.base_url,
+        "ESD_CLIENT_ID": served.custom[0],
+        "ESD_CLIENT_SECRET": served.custom[1],
+    }
+    done = mock_esd("sync", "--settings", str(settings_file), "--db", str(tmp_path / "o.db"), "--json", env=env)
+    assert done.returncode == 0 and json.loads(done.stdout)["status"] == "applied"
+
+
+def one_line_error(done: Any, code: int, text: str) -> None:
+    assert done.returncode == code, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and text in lines[0], done.stderr
+
+
+def test_wrong_secret_is_exit_2_in_one_line(served: Served, settings_file: Path, tmp_path: Path) -> None:
+    done = mock_esd(
+        "sync",
+        "--url",
+        served.base_url,
+        "--client-id",
+        served.custom[0],
+        "--client-secret",
+        "nope",
+        "--settings",
+        str(settings_file),
+        "--db",
+        str(tmp_path / "o.db"),
+    )
+    one_line_error(done, 2, "401")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            'custom_endpoints = false\n[schools]\n"0101" = ["Enrolled", "Pre-Enrolled"]\n',
+            "R4: school 0101 selects both",
+        ),
+        ('[schools]\n"7777" = ["Enrolled"]\n', "R4: selected school 7777 is not known to eSD"),
+        ("custom_endpoints = maybe\n", "not valid TOML"),
+        ('[schools]\n"0101" = ["Everyone"]\n', "unknown option 'Everyone'"),
+    ],
+)
+def test_bad_settings_are_exit_2_in_one_line_and_change_nothing(
+    served: Served, tmp_path: Path, text: str, message: str
+) -> None:
+    settings = tmp_path / "bad.toml"
+    settings.write_text(text)
+    db = tmp_path / "o.db"
+    one_line_error(mock_esd(*sync_args(served, settings, db)), 2, message)
+
+
+def test_a_missing_settings_file_is_exit_2(served: Served, tmp_path: Path) -> None:
+    one_line_error(mock_esd(*sync_args(served, tmp_path / "none.toml", tmp_path / "o.db")), 2, "does not exist")
+
+
+def test_an_unreachable_server_aborts_with_exit_1(settings_file: Path, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening: connections are refused
+        done = mock_esd(
+            "sync",
+            "--url",
+            f"http://127.0.0.1:{port}/api",
+            "--client-id",
+            "x",
+            "--client-secret",
+            "y",
+            "--settings",
+            str(settings_file),
+            "--db",
+            str(tmp_path / "o.db"),
+            "--json",
+        )
+    assert done.returncode in (1, 2) and "Traceback" not in done.stderr
+    assert "connection failed" in done.stdout + done.stderr
+
+
+def test_export_and_explain_without_a_database_are_exit_2(tmp_path: Path) -> None:
+    one_line_error(mock_esd("export", "--db", str(tmp_path / "nothing.db")), 2, "does not exist")
+    one_line_error(mock_esd("explain", "--db", str(tmp_path / "nothing.db"), "1"), 2, "does not exist")
+
+
+def test_a_file_that_is_not_a_database_is_exit_2(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_text("hello, I am not SQLite" * 100)
+    one_line_error(mock_esd("export", "--db", str(junk)), 2, "not an Operoo state database")

@@ -1,0 +1,254 @@
+"""One test (at least) per sync rule R1-R10, each on a small hand-built district, groups written out.
+
+Runs the real client, plan and SQLite apply, with the mock in-process (no socket).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from contracts import vocabulary as v
+from mock_esd.builders import contact, district, school, student
+from sync.errors import SettingsError
+from tests.world import STANDARD, World, settings
+
+E, P, F = "Enrolled", "Pre-Enrolled", "Future"
+ADS, ADE, ADP, ADF = (
+    "All District Students",
+    "All District Enrolled Students",
+    "All District Pre-Enrolled Students",
+    "All District Future Students",
+)
+AS, AE, AP, AF = "All Students", "All Enrolled Students", "All Pre-Enrolled Students", "All Future Students"
+
+
+def base_district() -> object:
+    return district(
+        [
+            school("0101", "Lincoln Elementary"),
+            school("0201", "District Middle School", v.MIDDLE),
+            school("0900", "Document School", v.HOLDING),
+        ],
+        [
+            student(1, enrolled_id="10000001", status=v.ENROLLED, school_id="0101"),
+            student(2, enrolled_id="10000002", status=v.PRE_ENROLLED, school_id="0101"),
+            student(3, enrolled_id="10000003", status=v.PRE_REGISTERED, school_id="0101", enrollment_date="2026-10-01"),
+            student(4, enrolled_id="10000004", status=v.PRE_REGISTERED, school_id="0101", enrollment_date=None),
+            student(5, enrolled_id="10000005", status=v.ENROLLED, school_id="0201"),
+            student(6, enrolled_id="10000006", status=v.PRE_ENROLLED, school_id="0900"),
+            student(7, status=v.PRE_ENROLLED),
+            student(8, status=v.PRE_ENROLLED, school_id="0101"),
+            student(9, status=v.DENIED),
+            student(10, enrolled_id="10000010", status=v.WITHDRAWN, school_id="0101"),
+            student(11, status=v.PRE_ENROLLED, school_id="0900"),
+        ],
+        [
+            contact(1, [(1, "Mother", 1), (5, "Mother", 1)]),
+            contact(2, [(1, "Father", 2)]),
+            contact(3, [(7, "Grandparent", 1)]),
+            contact(4, [(7, "Mother", 2)], do_not_contact=True),
+            contact(5, [(9, "Mother", 1)]),
+        ],
+    )
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return World(base_district(), tmp_path / "operoo.db")  # type: ignore[arg-type]
+
+
+def tmp(*ids: int) -> set[str]:
+    return {f"student-operoo-{i}" for i in ids}
+
+
+def test_r1_custom_path_takes_null_enrolled_id_pre_enrolled_with_or_without_school(world: World) -> None:
+    report = world.sync(settings(custom=True))
+    assert report.status == "applied"
+    assert world.groups() == {ADS: tmp(7, 8, 11), ADE: set(), ADP: tmp(7, 8, 11), ADF: set()}
+
+
+def test_r1_custom_path_is_off_without_custom_endpoints_and_never_calls_them(world: World) -> None:
+    world.sync(settings(custom=False), client=STANDARD)
+    assert world.groups() == {ADS: set(), ADE: set(), ADP: set(), ADF: set()}
+    assert not [r for r in world.requests if "/operoo/" in r]
+
+
+def test_r2_temporary_ids_come_from_the_person_id_and_stay_stable(world: World) -> None:
+    world.sync(settings(custom=True, schools={"0101": [E]}))
+    ids = world.record_ids()
+    world.put({**world.store.get_person(7), "firstName": "Renamed", "lastName": "Applicant"})
+    world.sync(settings(custom=True, schools={"0101": [E]}))
+    assert world.record_ids() == ids
+    assert {i for i in ids if i.startswith("student-operoo-")} == tmp(7, 8, 11)
+    assert "10000001" in ids, "building-path students keep their eSD ID"
+
+
+def test_r3_building_path_per_option_with_future_needing_an_enrollment_date(world: World) -> None:
+    report = world.sync(settings(custom=False, schools={"0101": [E, F], "0900": [P]}), client=STANDARD)
+    assert world.groups() == {
+        ADS: {"10000001", "10000003", "10000006"},
+        ADE: {"10000001"},
+        ADP: {"10000006"},
+        ADF: {"10000003"},
+        (AS, "0101"): {"10000001", "10000003"},
+        (AE, "0101"): {"10000001"},
+        (AF, "0101"): {"10000003"},
+        (AS, "0900"): {"10000006"},
+        (AP, "0900"): {"10000006"},
+    }
+    assert report.plan is not None
+    assert [w for w in report.plan.warnings if "10000004" in w and "enrollmentDate" in w]
+
+
+def test_r3_works_the_same_with_custom_endpoints_on(world: World) -> None:
+    world.sync(settings(custom=True, schools={"0101": [E, F], "0900": [P]}))
+    groups = world.groups()
+    assert groups[(AS, "0101")] == {"10000001", "10000003"}
+    assert groups[(AS, "0900")] == {"10000006"} | tmp(11)
+    assert groups[ADS] == {"10000001", "10000003", "10000006"} | tmp(7, 8, 11)
+
+
+def test_r4_enrolled_and_pre_enrolled_together_need_custom_endpoints() -> None:
+    with pytest.raises(SettingsError, match=r"R4: school 0101 selects both Enrolled and Pre-Enrolled"):
+        settings(custom=False, schools={"0101": [E, P]})
+    assert settings(custom=True, schools={"0101": [E, P, F]}).selected()["0101"] == {E, P, F}
+    assert settings(custom=False, schools={"0101": [P, F], "0201": [E, F]}).selected()
+
+
+def test_r4_every_problem_is_named_at_once() -> None:
+    with pytest.raises(SettingsError) as err:
+        settings(
+            custom=False, schools={"0101": [E, P], "0201": ["Enroled"], "0301": [E, P]}, safety={"max_archive_share": 3}
+        )
+    message = str(err.value)
+    assert (
+        "school 0101" in message
+        and "school 0301" in message
+        and "'Enroled'" in message
+        and "max_archive_share" in message
+    )
+
+
+def test_r4_a_selected_school_unknown_to_esd_is_an_error_and_nothing_changes(world: World) -> None:
+    world.sync(settings(custom=True, schools={"0101": [E]}))
+    before = world.tables()
+    with pytest.raises(SettingsError, match="R4: selected school 0404 is not known to eSD"):
+        world.sync(settings(custom=True, schools={"0101": [E], "0404": [E]}))
+    assert world.tables() == before
+
+
+def test_r5_every_synced_student_is_in_all_district_and_exactly_one_status_group(world: World) -> None:
+    world.sync(settings(custom=True, schools={"0101": [E, P, F], "0201": [E], "0900": [P]}))
+    groups = world.groups()
+    synced = world.active()
+    assert groups[ADS] == synced
+    for operoo_id in synced:
+        assert sum(operoo_id in groups[g] for g in (ADE, ADP, ADF)) == 1
+    assert groups[ADE] | groups[ADP] | groups[ADF] == synced
+
+
+def test_r6_building_groups_for_selected_options_and_custom_students_of_a_pre_enrolled_building(world: World) -> None:
+    world.sync(settings(custom=True, schools={"0101": [E, P]}))
+    groups = world.groups()
+    assert groups[(AS, "0101")] == {"10000001", "10000002"} | tmp(8)
+    assert groups[(AP, "0101")] == {"10000002"} | tmp(8)
+    assert groups[(AE, "0101")] == {"10000001"}
+    assert (AF, "0101") not in groups, "no group for an option that is not selected"
+    assert not [k for k in groups if k[1] in ("0201", "0900")], "no groups for unselected buildings"
+
+
+def test_r6_custom_student_stays_out_of_a_building_selected_without_pre_enrolled(world: World) -> None:
+    world.sync(settings(custom=True, schools={"0101": [E]}))
+    assert world.groups()[(AS, "0101")] == {"10000001"}
+    assert tmp(8) <= world.groups()[ADP]
+
+
+def test_r7_removed_student_is_archived_then_restored_as_the_same_record(world: World) -> None:
+    s = settings(custom=True, schools={"0101": [E]})
+    world.sync(s)
+    record = world.record_ids()["10000001"]
+    saved = world.store.get_person(1)
+    world.store.delete_student(1)
+    report = world.sync(s)
+    assert report.plan is not None and report.plan.counts()["archived"] == 1
+    assert "10000001" in world.archived()
+    assert all("10000001" not in members for members in world.groups().values())
+    world.put(saved)
+    report = world.sync(s)
+    assert report.plan is not None and report.plan.counts()["restored"] == 1
+    assert world.record_ids()["10000001"] == record
+    assert "10000001" in world.groups()[(AS, "0101")]
+
+
+def test_r7_status_change_archives(world: World) -> None:
+    s = settings(custom=True, schools={"0101": [E]})
+    world.sync(s)
+    world.put({**world.store.get_person(1), "studentStatus": v.WITHDRAWN})
+    world.sync(s)
+    assert "10000001" in world.archived()
+
+
+def test_r7_three_white_crosses_remove_the_building_its_groups_and_students_but_not_custom_ones(world: World) -> None:
+    world.sync(settings(custom=True, schools={"0101": [E, P], "0201": [E]}))
+    report = world.sync(settings(custom=True, schools={"0101": [], "0201": [E]}))
+    groups = world.groups()
+    assert not [k for k in groups if k[1] == "0101"]
+    assert world.archived() == {"10000001", "10000002"}
+    assert groups[ADS] == {"10000005"} | tmp(7, 8, 11), "custom-path students are unaffected by building selection"
+    assert report.plan is not None and report.plan.buildings_remove == ("0101",)
+
+
+def test_r8_an_accepted_application_is_rekeyed_not_recreated(world: World) -> None:
+    s = settings(custom=True, schools={"0900": [P]})
+    world.sync(s)
+    record = world.record_ids()["student-operoo-7"]
+    world.put({**world.store.get_person(7), "enrolledId": "10000077", "schoolId": "0900"})
+    report = world.sync(s)
+    assert report.plan is not None
+    counts = report.plan.counts()
+    assert (counts["rekeyed"], counts["created"], counts["archived"]) == (1, 0, 0)
+    ids = world.record_ids()
+    assert "student-operoo-7" not in ids and ids["10000077"] == record
+    assert "10000077" in world.groups()[(AP, "0900")]
+    contacts = {c["contactId"]: c for c in world.export()["contacts"]}
+    assert contacts[3]["students"] == [{"operooId": "10000077", "permission": "No Permission"}], (
+        "contacts follow the re-key"
+    )
+
+
+def test_r9_contact_permissions_by_relationship_and_do_not_contact(world: World) -> None:
+    world.sync(settings(custom=True, schools={"0101": [E], "0201": [E]}))
+    contacts = {c["contactId"]: c for c in world.export()["contacts"]}
+    assert contacts[1]["students"] == [
+        {"operooId": "10000001", "permission": "View and Update"},
+        {"operooId": "10000005", "permission": "View and Update"},
+    ]
+    assert contacts[2]["students"] == [{"operooId": "10000001", "permission": "View and Update"}]
+    assert contacts[3]["students"] == [{"operooId": "student-operoo-7", "permission": "No Permission"}]
+    assert 4 not in contacts, "doNotContact"
+    assert 5 not in contacts, "linked only to a student that does not sync"
+
+
+def test_r9_permission_by_priority_and_archive_when_unlinked(world: World) -> None:
+    s = settings(custom=True, schools={"0101": [E]}, contacts={"permission_source": "priority", "max_priority": 1})
+    world.sync(s)
+    contacts = {c["contactId"]: c for c in world.export()["contacts"]}
+    assert contacts[2]["students"] == [{"operooId": "10000001", "permission": "No Permission"}]
+    assert contacts[3]["students"] == [{"operooId": "student-operoo-7", "permission": "View and Update"}]
+    world.store.delete_student(1)
+    world.sync(s)
+    contacts = {c["contactId"]: c for c in world.export()["contacts"]}
+    assert contacts[2] == {"contactId": 2, "archived": True, "students": []}
+
+
+def test_r10_a_second_sync_with_no_change_changes_nothing(world: World) -> None:
+    s = settings(custom=True, schools={"0101": [E, P, F], "0201": [E], "0900": [P]})
+    world.sync(s)
+    before = world.tables()
+    report = world.sync(s)
+    assert report.status == "applied" and report.plan is not None
+    assert report.plan.is_empty() and not report.plan.mirror_upsert
+    assert set(report.plan.counts().values()) == {0}
+    assert world.tables() == before

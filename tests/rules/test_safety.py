@@ -1,0 +1,215 @@
+"""R11: an incomplete or inconsistent read changes nothing; a mass removal is held; apply is atomic.
+
+Faults are made with the `responses` library: the in-process mock's replies are tampered with.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from contracts import vocabulary as v
+from mock_esd.builders import contact, district, school, student
+from mock_esd.inprocess import Reply
+from sync import store as sync_store
+from tests.world import World, settings
+
+SETTINGS = settings(custom=True, schools={"0101": ["Enrolled"]})
+
+
+def big_district(n: int = 40) -> Any:
+    students = [student(i, enrolled_id=f"{10000000 + i}", school_id="0101") for i in range(1, n + 1)]
+    students += [student(100 + i, status=v.PRE_ENROLLED) for i in range(1, 6)]
+    return district([school("0101")], students, [contact(i, [(i, "Mother", 1)]) for i in range(1, n + 1)])
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    w = World(big_district(), tmp_path / "operoo.db")
+    assert w.sync(SETTINGS).status == "applied"
+    # a change waiting in eSD, so that an aborted sync that applied anything would show
+    w.store.delete_student(40)
+    w.put(student(41, enrolled_id="10000041", school_id="0101"))
+    return w
+
+
+def on(path: str, page: int | None = None, times: int | None = None) -> Callable[[requests.PreparedRequest], bool]:
+    """A matcher for requests to `path` (and page), firing at most `times` times."""
+    fired = [0]
+
+    def match(request: requests.PreparedRequest) -> bool:
+        hit = request.path_url.split("?")[0].endswith(path) and (
+            page is None or f"pageNo={page}&" in request.path_url + "&"
+        )
+        if hit and (times is None or fired[0] < times):
+            fired[0] += 1
+            return True
+        return False
+
+    return match
+
+
+def tamper_with(
+    match: Callable[[requests.PreparedRequest], bool], change: Callable[[Reply], Reply]
+) -> Callable[[requests.PreparedRequest, Reply], Reply]:
+    return lambda request, reply: change(reply) if match(request) else reply
+
+
+def body_edit(edit: Callable[[dict[str, Any]], None]) -> Callable[[Reply], Reply]:
+    def change(reply: Reply) -> Reply:
+        body = json.loads(reply[2])
+        edit(body)
+        return reply[0], reply[1], json.dumps(body).encode()
+
+    return change
+
+
+def status(code: int, headers: dict[str, str] | None = None) -> Callable[[Reply], Reply]:
+    return lambda reply: (
+        code,
+        {"Content-Type": "application/problem+json", **(headers or {})},
+        b'{"title": "x", "status": %d, "detail": "injected"}' % code,
+    )
+
+
+def clean_result(tmp_path: Path) -> dict[str, Any]:
+    w = World(big_district(), tmp_path / "clean.db")
+    w.sync(SETTINGS)
+    w.store.delete_student(40)
+    w.put(student(41, enrolled_id="10000041", school_id="0101"))
+    w.sync(SETTINGS)
+    return w.export()
+
+
+# Factories: each test gets fresh matchers, whose "fire N times" counters must not leak between tests.
+RECOVERABLE: dict[str, Callable[[], Any]] = {
+    "a 500 on page 3, once": lambda: tamper_with(on("/v1/students", 3, times=1), status(500)),
+    "an expired token mid-walk": lambda: tamper_with(on("/v1/students", 2, times=1), status(401)),
+    "a 429 storm with Retry-After": lambda: tamper_with(on("/v1/schools", times=3), status(429, {"Retry-After": "2"})),
+    "a truncated body, once": lambda: tamper_with(on("/v1/contacts", 2, times=1), lambda r: (200, r[1], r[2][:40])),
+}
+
+FATAL = {
+    "a 500 on page 3, always": (tamper_with(on("/v1/students", 3), status(500)), "gave up after 4 attempts; last: 500"),
+    "a short page": (
+        tamper_with(on("/v1/students", 2), body_edit(lambda b: b["students"].pop())),
+        "page 2 of 8 has 4 records, expected 5",
+    ),
+    "a short listing": (
+        tamper_with(
+            on("/v1/students"),
+            body_edit(lambda b: b["pagingInfo"].update(totalCount=b["pagingInfo"]["totalCount"] + 1)),
+        ),
+        "pageCount",
+    ),
+    "a duplicate id across pages": (
+        tamper_with(
+            on("/v1/students", 2), body_edit(lambda b: b["students"].__setitem__(0, {**b["students"][0], "id": 1}))
+        ),
+        "record 1 appears twice",
+    ),
+    "a malformed record": (
+        tamper_with(on("/v1/operoo/students", 1), body_edit(lambda b: b["students"][0].pop("studentStatus"))),
+        "field 'studentStatus': missing",
+    ),
+    "a bad enrolledId": (
+        tamper_with(on("/v1/students", 1), body_edit(lambda b: b["students"][0].update(enrolledId="12"))),
+        "field 'enrolledId': expected 8 digits",
+    ),
+    "records inserted between pages": (
+        tamper_with(
+            on("/v1/contacts", 2),
+            body_edit(
+                lambda b: b["pagingInfo"].update(
+                    totalCount=b["pagingInfo"]["totalCount"] + 5, pageCount=b["pagingInfo"]["pageCount"] + 1
+                )
+            ),
+        ),
+        "the listing changed while it was read",
+    ),
+    "a 429 that never ends": (tamper_with(on("/v1/schools"), status(429, {"Retry-After": "1"})), "429: rate limited"),
+    "HTML instead of JSON": (
+        tamper_with(on("/v1/schools"), lambda r: (200, {"Content-Type": "text/html"}, b"<html>oops</html>")),
+        "not JSON",
+    ),
+    "a 403 on the custom endpoints": (tamper_with(on("/v1/operoo/contacts"), status(403)), "403: injected"),
+}
+
+
+@pytest.mark.parametrize("fault", list(RECOVERABLE))
+def test_recoverable_faults_end_in_the_fault_free_state(world: World, tmp_path: Path, fault: str) -> None:
+    report = world.sync(SETTINGS, tamper=RECOVERABLE[fault]())
+    assert report.status == "applied", report.errors
+    assert world.sleeps, "the fault never fired, or was not retried"
+    assert world.export() == clean_result(tmp_path)
+
+
+def test_retry_after_is_honoured(world: World) -> None:
+    world.sync(SETTINGS, tamper=RECOVERABLE["a 429 storm with Retry-After"]())
+    assert world.sleeps == [2.0, 2.0, 2.0], "Retry-After, not the backoff, decides the wait"
+
+
+@pytest.mark.parametrize("fault", list(FATAL))
+def test_unrecoverable_faults_abort_and_change_nothing(world: World, fault: str) -> None:
+    tamper, reason = FATAL[fault]
+    before = world.tables()
+    report = world.sync(SETTINGS, tamper=tamper)
+    assert report.status == "aborted"
+    assert report.errors and "nothing changed" in report.errors[0] and reason in report.errors[0], report.errors
+    assert world.tables() == before
+
+
+def test_a_mass_removal_is_held_with_the_plan_unless_allowed(world: World) -> None:
+    for i in range(1, 20):
+        world.store.delete_student(i)
+    before = world.tables()
+    report = world.sync(SETTINGS)
+    assert report.status == "held"
+    assert "R11: this sync would archive 20 of 45 synced students" in report.errors[0]
+    assert report.plan is not None and report.plan.counts()["archived"] == 20
+    assert world.tables() == before
+    assert world.sync(SETTINGS, allow_mass_removal=True).status == "applied"
+    assert len(world.archived()) == 20
+
+
+def test_fewer_than_ten_removals_are_never_held(tmp_path: Path) -> None:
+    w = World(
+        district([school("0101")], [student(i, enrolled_id=f"{10000000 + i}", school_id="0101") for i in range(1, 6)]),
+        tmp_path / "o.db",
+    )
+    w.sync(SETTINGS)
+    for i in range(1, 6):
+        w.store.delete_student(i)
+    assert w.sync(SETTINGS).status == "applied"
+    assert len(w.archived()) == 5
+
+
+def test_dry_run_reports_the_plan_and_changes_nothing(world: World) -> None:
+    before = world.tables()
+    report = world.sync(SETTINGS, dry_run=True)
+    assert report.status == "dry-run" and report.plan is not None
+    assert report.plan.counts()["archived"] == 1 and report.plan.counts()["created"] == 1
+    assert world.tables() == before
+
+
+@pytest.mark.parametrize("step", ["_apply_memberships", "_apply_contacts", "_apply_mirror"])
+@pytest.mark.parametrize("error", [RuntimeError("disk on fire"), KeyboardInterrupt()])
+def test_an_apply_killed_halfway_leaves_the_old_state(
+    world: World, monkeypatch: pytest.MonkeyPatch, step: str, error: BaseException
+) -> None:
+    before = world.tables()
+
+    def boom(*args: Any) -> None:
+        raise error
+
+    monkeypatch.setattr(sync_store, step, boom)
+    with pytest.raises(type(error)):
+        world.sync(SETTINGS)
+    assert world.tables() == before
+    monkeypatch.undo()
+    assert world.sync(SETTINGS).status == "applied"
