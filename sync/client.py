@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import orjson
 import requests
 
 from contracts import vocabulary as esd
@@ -141,8 +142,8 @@ class EsdClient:
             if response.status_code != 200:
                 raise FetchError(f"GET {path} {params}: {response.status_code}: {_detail(response)}")
             try:
-                return response.json()
-            except ValueError:
+                return orjson.loads(response.content)
+            except orjson.JSONDecodeError:
                 failure = "200 with a body that is not JSON"
         raise FetchError(f"GET {path} {params}: gave up after {self.retry.attempts} attempts; last: {failure}")
 

@@ -10,7 +10,7 @@ from sync.plan import MirrorRow, StoredStudent
 from sync.records import Student
 from sync.rules import Person, decide, groups_of
 from sync.settings import parse_settings
-from sync.store import last_settings, load_state
+from sync.store import last_settings, load_mirror, load_state
 
 
 def explain(conn: sqlite3.Connection, ident: str) -> list[str]:
@@ -21,7 +21,7 @@ def explain(conn: sqlite3.Connection, ident: str) -> list[str]:
     settings = parse_settings(raw_settings, source="settings of the last sync")
     state = load_state(conn)
     stored = _find_stored(state.students.values(), ident)
-    mirror = _find_mirror(state.mirror.values(), ident, stored)
+    mirror = _find_mirror(load_mirror(conn).values(), ident, stored)
     if stored is None and mirror is None:
         raise StateError(f"no student {ident!r}: not an Operoo ID, eSD enrolledId or person id seen by the last sync")
     lines = []
@@ -46,7 +46,7 @@ def explain(conn: sqlite3.Connection, ident: str) -> list[str]:
         if decision is None:
             lines.append("=> not synced by any rule")
         else:
-            groups = ", ".join(f"{n} ({s})" if s else n for n, s in groups_of(decision, settings.selected()))
+            groups = ", ".join(f"{n} ({s})" if s else n for n, s in groups_of(decision, settings.selected))
             lines.append(f"=> synced as {decision.operoo_id} ({decision.status}); groups (R5, R6): {groups}")
     if stored is not None:
         state_word = "archived" if stored.archived else "active"

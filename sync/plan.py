@@ -6,9 +6,12 @@ same plan, a plan can be printed for `--dry-run`, and applying it then planning 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+import orjson
 
 from sync import vocabulary as o
 from sync.rules import Decision, Desired, GroupKey, Person
@@ -63,7 +66,7 @@ class State:
     buildings: Mapping[str, str] = field(default_factory=dict)  # active buildings
     groups: Mapping[GroupKey, frozenset[str]] = field(default_factory=dict)
     contacts: Mapping[int, StoredContact] = field(default_factory=dict)
-    mirror: Mapping[int, MirrorRow] = field(default_factory=dict)
+    mirror_digest: str = ""  # digest of the eSD mirror stored at the last applied sync
 
     def active_count(self) -> int:
         return sum(1 for s in self.students.values() if not s.archived)
@@ -122,8 +125,8 @@ class Plan:
     members_add: tuple[tuple[GroupKey, str], ...] = ()
     members_remove: tuple[tuple[GroupKey, str], ...] = ()
     contacts: tuple[ContactChange, ...] = ()
-    mirror_upsert: tuple[MirrorRow, ...] = ()
-    mirror_delete: tuple[int, ...] = ()
+    mirror: bytes | None = None  # the new eSD mirror, when it differs from the stored one
+    mirror_digest: str = ""
     warnings: tuple[str, ...] = ()
     active_before: int = 0
 
@@ -174,13 +177,20 @@ def _stored(decision: Decision) -> StoredStudent:
     )  # fmt: skip
 
 
-def mirror_row(person: Person) -> MirrorRow:
-    r = person.record
-    op = person.operoo
-    return MirrorRow(
-        person.person_id, r.enrolled_id, r.status, r.school_id, r.enrollment_date, r.first_name, r.last_name,
-        person.standard is not None, op is not None, op.enrolled_id if op else None, op.status if op else None,
-    )  # fmt: skip
+def encode_mirror(persons: Mapping[int, Person]) -> bytes:
+    """The eSD mirror as one blob: a row per person, as `MirrorRow` fields (see `decode_mirror`)."""
+    rows = []
+    for pid, person in persons.items():
+        r, op = person.record, person.operoo
+        rows.append((
+            pid, r.enrolled_id, r.status, r.school_id, r.enrollment_date, r.first_name, r.last_name,
+            person.standard is not None, op is not None, op.enrolled_id if op else None, op.status if op else None,
+        ))  # fmt: skip
+    return orjson.dumps(rows)
+
+
+def decode_mirror(blob: bytes) -> dict[int, MirrorRow]:
+    return {row[0]: MirrorRow(*row) for row in orjson.loads(blob)}
 
 
 def compute_plan(desired: Desired, state: State) -> Plan:
@@ -191,7 +201,8 @@ def compute_plan(desired: Desired, state: State) -> Plan:
     }
     current_groups = {key: frozenset(renamed.get(m, m) for m in members) for key, members in state.groups.items()}
     adds, removes = _member_changes(desired.groups, current_groups)
-    mirror = {pid: mirror_row(p) for pid, p in desired.persons.items()}
+    mirror = encode_mirror(desired.persons)
+    digest = hashlib.sha256(mirror).hexdigest()
     return Plan(
         students=students,
         buildings_upsert=tuple(sorted((k, v) for k, v in desired.buildings.items() if state.buildings.get(k) != v)),
@@ -201,8 +212,8 @@ def compute_plan(desired: Desired, state: State) -> Plan:
         members_add=adds,
         members_remove=removes,
         contacts=_contact_changes(desired, state, renamed),
-        mirror_upsert=tuple(row for pid, row in sorted(mirror.items()) if state.mirror.get(pid) != row),
-        mirror_delete=tuple(sorted(set(state.mirror) - set(mirror))),
+        mirror=None if digest == state.mirror_digest else mirror,
+        mirror_digest=digest,
         warnings=desired.warnings,
         active_before=state.active_count(),
     )
@@ -236,13 +247,12 @@ def _member_changes(
 ) -> tuple[tuple[tuple[GroupKey, str], ...], tuple[tuple[GroupKey, str], ...]]:
     adds: list[tuple[GroupKey, str]] = []
     removes: list[tuple[GroupKey, str]] = []
-    for key in set(desired) | set(current):
+    for key in sorted(set(desired) | set(current), key=group_sort_key):
         want, have = desired.get(key, frozenset()), current.get(key, frozenset())
-        adds += [(key, m) for m in want - have]
+        adds += [(key, m) for m in sorted(want - have)]
         if key in desired:  # a removed group takes its memberships with it
-            removes += [(key, m) for m in have - want]
-    order = lambda item: (group_sort_key(item[0]), item[1])  # noqa: E731
-    return tuple(sorted(adds, key=order)), tuple(sorted(removes, key=order))
+            removes += [(key, m) for m in sorted(have - want)]
+    return tuple(adds), tuple(removes)
 
 
 def _contact_changes(desired: Desired, state: State, renamed: Mapping[str, str]) -> tuple[ContactChange, ...]:

@@ -96,7 +96,30 @@ def parse_school(raw: Any, endpoint: str = "/v1/schools") -> School:
     return School(f.text("id"), f.text("name"), f.text("schoolType"), f.flag("isHoldingSchool"))
 
 
+_STATUSES = frozenset(esd.STUDENT_STATUSES)
+
+
+def _optional_str(value: Any) -> bool:
+    return value is None or type(value) is str
+
+
 def parse_student(raw: Any, endpoint: str) -> Student:
+    """A student record; the fast path checks types inline, the careful one names what is wrong."""
+    try:
+        pid, enrolled, status = raw["id"], raw["enrolledId"], raw["studentStatus"]
+        school, date, first, last = raw["schoolId"], raw["enrollmentDate"], raw["firstName"], raw["lastName"]
+    except (KeyError, TypeError):
+        return _parse_student_carefully(raw, endpoint)
+    if (
+        type(pid) is int and type(status) is str and status in _STATUSES and type(first) is str and type(last) is str
+        and (enrolled is None or (type(enrolled) is str and len(enrolled) == esd.ENROLLED_ID_DIGITS and enrolled.isdigit()))
+        and _optional_str(school) and _optional_str(date)
+    ):  # fmt: skip
+        return Student(pid, enrolled, status, school, date, first, last)
+    return _parse_student_carefully(raw, endpoint)
+
+
+def _parse_student_carefully(raw: Any, endpoint: str) -> Student:
     f = _Fields(endpoint, raw)
     status = f.text("studentStatus")
     if status not in esd.STUDENT_STATUSES:
@@ -116,6 +139,23 @@ def parse_student(raw: Any, endpoint: str) -> Student:
 
 
 def parse_contact(raw: Any, endpoint: str) -> Contact:
+    """A contact record with its links; fast path first, as for students."""
+    try:
+        cid, first, last, email, dnc, items = (
+            raw["id"], raw["firstName"], raw["lastName"], raw["email"], raw["doNotContact"], raw["students"]
+        )  # fmt: skip
+        links = tuple(Link(i["studentId"], i["relationship"], i["priority"]) for i in items)
+    except (KeyError, TypeError):
+        return _parse_contact_carefully(raw, endpoint)
+    if (
+        type(cid) is int and type(first) is str and type(last) is str and _optional_str(email) and type(dnc) is bool
+        and all(type(k.person_id) is int and type(k.relationship) is str and type(k.priority) is int for k in links)
+    ):  # fmt: skip
+        return Contact(cid, first, last, email, dnc, links)
+    return _parse_contact_carefully(raw, endpoint)
+
+
+def _parse_contact_carefully(raw: Any, endpoint: str) -> Contact:
     f = _Fields(endpoint, raw)
     links = []
     for item in f.items("students"):

@@ -80,7 +80,7 @@ def persons_of(snapshot: Snapshot) -> dict[int, Person]:
 
 def decide(person: Person, settings: Settings, trace: list[str] | None = None) -> tuple[Decision | None, str | None]:
     """(decision or None, data warning or None) for one person; appends each rule's verdict to `trace`."""
-    selected = settings.selected()
+    selected = settings.selected
     building, warning = _building_path(person.standard, selected, trace)
     if building is not None:
         return building, warning
@@ -178,7 +178,7 @@ def permission(link_relationship: str, link_priority: int, settings: Settings) -
 def compute_desired(snapshot: Snapshot, settings: Settings) -> Desired:
     """The Operoo state R1-R9 ask for, given what eSD says."""
     persons = persons_of(snapshot)
-    selected = settings.selected()
+    selected = settings.selected
     students: dict[str, Decision] = {}
     warnings: list[str] = []
     groups: dict[GroupKey, set[str]] = {key: set() for key in all_groups(selected)}

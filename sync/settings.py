@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ class Settings:
     contacts: ContactSettings = field(default_factory=ContactSettings)
     max_archive_share: float = 0.10
 
+    @cached_property
     def selected(self) -> dict[str, frozenset[str]]:
         """Schools with at least one option: an empty set is "three white crosses", not selected."""
         return {school: options for school, options in self.schools.items() if options}
@@ -88,7 +90,7 @@ def check_settings(settings: Settings) -> None:
 
 def check_known_schools(settings: Settings, known: set[str]) -> None:
     """R4: a selected school that eSD does not know is an error."""
-    unknown = sorted(set(settings.selected()) - known)
+    unknown = sorted(set(settings.selected) - known)
     if unknown:
         raise SettingsError(
             "R4: selected school "

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.errors import StateError
-from sync.plan import MirrorRow, Plan, State, StoredContact, StoredStudent
+from sync.plan import MirrorRow, Plan, State, StoredContact, StoredStudent, decode_mirror
 from sync.rules import GroupKey
 
 SCHEMA_VERSION = 1
@@ -59,10 +59,10 @@ CREATE TABLE contact_links (
     permission TEXT NOT NULL,
     PRIMARY KEY (contact_id, record_id)
 ) WITHOUT ROWID;
-CREATE TABLE esd_persons (
-    person_id INTEGER PRIMARY KEY, enrolled_id TEXT, status TEXT NOT NULL, school_id TEXT,
-    enrollment_date TEXT, first_name TEXT NOT NULL, last_name TEXT NOT NULL,
-    on_standard INTEGER NOT NULL, on_operoo INTEGER NOT NULL, operoo_enrolled_id TEXT, operoo_status TEXT
+CREATE TABLE esd_mirror (                 -- what eSD said at the last applied sync, for `explain`
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    digest TEXT NOT NULL,
+    body   BLOB NOT NULL                     -- JSON rows, see sync.plan.encode_mirror
 );
 CREATE TABLE sync_runs (
     run_id   INTEGER PRIMARY KEY,
@@ -112,42 +112,41 @@ def _schema_version(conn: sqlite3.Connection) -> int | None:
 
 def load_state(conn: sqlite3.Connection) -> State:
     """The stored Operoo state as plain data."""
-    students = {
-        row[1]: StoredStudent(row[0], row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]))
-        for row in conn.execute(
-            "SELECT operoo_id, person_id, esd_id, status, school_id, first_name, last_name, archived FROM students"
-        )
-    }
-    buildings = dict(conn.execute("SELECT school_id, name FROM buildings WHERE archived = 0").fetchall())
-    members: dict[GroupKey, set[str]] = {
-        (n, s or None): set() for n, s in conn.execute("SELECT name, school_id FROM groups_")
-    }
-    query = "SELECT g.name, g.school_id, s.operoo_id FROM memberships m JOIN groups_ g USING (group_id) JOIN students s USING (record_id)"
-    for name, school, operoo_id in conn.execute(query):
-        members[(name, school or None)].add(operoo_id)
-    links: dict[int, dict[str, str]] = defaultdict(dict)
-    for contact_id, operoo_id, permission in conn.execute(
-        "SELECT l.contact_id, s.operoo_id, l.permission FROM contact_links l JOIN students s USING (record_id)"
+    students: dict[int, StoredStudent] = {}
+    operoo_ids: dict[int, str] = {}
+    for record_id, *row in conn.execute(
+        "SELECT record_id, operoo_id, person_id, esd_id, status, school_id, first_name, last_name, archived FROM students"
     ):
-        links[contact_id][operoo_id] = permission
+        student = StoredStudent(*row)
+        students[student.person_id] = student
+        operoo_ids[record_id] = student.operoo_id
+    buildings = dict(conn.execute("SELECT school_id, name FROM buildings WHERE archived = 0").fetchall())
+    keys: dict[int, GroupKey] = {
+        gid: (n, s or None) for gid, n, s in conn.execute("SELECT group_id, name, school_id FROM groups_")
+    }
+    members: dict[int, list[str]] = {gid: [] for gid in keys}
+    for group_id, record_id in conn.execute("SELECT group_id, record_id FROM memberships"):
+        members[group_id].append(operoo_ids[record_id])
+    links: dict[int, dict[str, str]] = defaultdict(dict)
+    for contact_id, record_id, permission in conn.execute(
+        "SELECT contact_id, record_id, permission FROM contact_links"
+    ):
+        links[contact_id][operoo_ids[record_id]] = permission
     contacts = {
         cid: StoredContact(cid, first, last, email, bool(archived), links.get(cid, {}))
         for cid, first, last, email, archived in conn.execute(
             "SELECT contact_id, first_name, last_name, email, archived FROM contacts"
         )
     }
-    mirror = {m.person_id: m for m in map(_mirror_row, conn.execute(
-        "SELECT person_id, enrolled_id, status, school_id, enrollment_date, first_name, last_name, on_standard, "
-        "on_operoo, operoo_enrolled_id, operoo_status FROM esd_persons"
-    ))}  # fmt: skip
-    return State(students, buildings, {k: frozenset(v) for k, v in members.items()}, contacts, mirror)
+    digest = conn.execute("SELECT digest FROM esd_mirror").fetchone()
+    groups = {keys[gid]: frozenset(m) for gid, m in members.items()}
+    return State(students, buildings, groups, contacts, digest[0] if digest else "")
 
 
-def _mirror_row(row: tuple[Any, ...]) -> MirrorRow:
-    pid, enrolled, status, school, date, first, last, on_standard, on_operoo, op_enrolled, op_status = row
-    return MirrorRow(
-        pid, enrolled, status, school, date, first, last, bool(on_standard), bool(on_operoo), op_enrolled, op_status
-    )
+def load_mirror(conn: sqlite3.Connection) -> dict[int, MirrorRow]:
+    """What eSD said of each person at the last applied sync."""
+    row = conn.execute("SELECT body FROM esd_mirror").fetchone()
+    return decode_mirror(row[0]) if row else {}
 
 
 def begin_run(conn: sqlite3.Connection, started: str, settings: dict[str, Any]) -> int:
@@ -243,20 +242,28 @@ def _apply_buildings_and_groups(conn: sqlite3.Connection, plan: Plan) -> None:
     )
 
 
+def _record_ids(conn: sqlite3.Connection) -> dict[str, int]:
+    return dict(conn.execute("SELECT operoo_id, record_id FROM students").fetchall())
+
+
 def _apply_memberships(conn: sqlite3.Connection, plan: Plan) -> None:
+    if not (plan.members_add or plan.members_remove):
+        return
     group_ids = {(n, s or None): gid for gid, n, s in conn.execute("SELECT group_id, name, school_id FROM groups_")}
-    record = "(SELECT record_id FROM students WHERE operoo_id = ?)"
+    records = _record_ids(conn)
     conn.executemany(
-        f"DELETE FROM memberships WHERE group_id = ? AND record_id = {record}",
-        [(group_ids[key], operoo_id) for key, operoo_id in plan.members_remove],
+        "DELETE FROM memberships WHERE group_id = ? AND record_id = ?",
+        [(group_ids[key], records[operoo_id]) for key, operoo_id in plan.members_remove],
     )
     conn.executemany(
-        f"INSERT INTO memberships (group_id, record_id) VALUES (?, {record})",
-        [(group_ids[key], operoo_id) for key, operoo_id in plan.members_add],
+        "INSERT INTO memberships (group_id, record_id) VALUES (?, ?)",
+        [(group_ids[key], records[operoo_id]) for key, operoo_id in plan.members_add],
     )
 
 
 def _apply_contacts(conn: sqlite3.Connection, plan: Plan) -> None:
+    if not plan.contacts:
+        return
     conn.executemany(
         "INSERT INTO contacts (contact_id, first_name, last_name, email, archived) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (contact_id) DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name, "
@@ -266,28 +273,23 @@ def _apply_contacts(conn: sqlite3.Connection, plan: Plan) -> None:
     conn.executemany(
         "DELETE FROM contact_links WHERE contact_id = ?", [(c.contact_id,) for c in plan.contacts if c.before]
     )
+    records = _record_ids(conn)
     conn.executemany(
-        "INSERT INTO contact_links (contact_id, record_id, permission) "
-        "VALUES (?, (SELECT record_id FROM students WHERE operoo_id = ?), ?)",
-        [(c.contact_id, operoo_id, perm) for c in plan.contacts for operoo_id, perm in sorted(c.after.links.items())],
+        "INSERT INTO contact_links (contact_id, record_id, permission) VALUES (?, ?, ?)",
+        [(c.contact_id, records[operoo_id], perm) for c in plan.contacts for operoo_id, perm in c.after.links.items()],
     )
 
 
 def _apply_mirror(conn: sqlite3.Connection, plan: Plan) -> None:
-    conn.executemany(
-        "INSERT OR REPLACE INTO esd_persons VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (r.person_id, r.enrolled_id, r.status, r.school_id, r.enrollment_date, r.first_name, r.last_name,
-             r.on_standard, r.on_operoo, r.operoo_enrolled_id, r.operoo_status)
-            for r in plan.mirror_upsert
-        ],
-    )  # fmt: skip
-    conn.executemany("DELETE FROM esd_persons WHERE person_id = ?", [(p,) for p in plan.mirror_delete])
+    if plan.mirror is not None:
+        conn.execute(
+            "INSERT OR REPLACE INTO esd_mirror (id, digest, body) VALUES (1, ?, ?)", (plan.mirror_digest, plan.mirror)
+        )
 
 
 def snapshot_tables(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the Operoo tables, sorted: to show that a failed sync changed nothing."""
     return {
         table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
-        for table in (*OPEROO_TABLES, "esd_persons")
+        for table in (*OPEROO_TABLES, "esd_mirror")
     }

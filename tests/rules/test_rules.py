@@ -113,8 +113,8 @@ def test_r3_works_the_same_with_custom_endpoints_on(world: World) -> None:
 def test_r4_enrolled_and_pre_enrolled_together_need_custom_endpoints() -> None:
     with pytest.raises(SettingsError, match=r"R4: school 0101 selects both Enrolled and Pre-Enrolled"):
         settings(custom=False, schools={"0101": [E, P]})
-    assert settings(custom=True, schools={"0101": [E, P, F]}).selected()["0101"] == {E, P, F}
-    assert settings(custom=False, schools={"0101": [P, F], "0201": [E, F]}).selected()
+    assert settings(custom=True, schools={"0101": [E, P, F]}).selected["0101"] == {E, P, F}
+    assert settings(custom=False, schools={"0101": [P, F], "0201": [E, F]}).selected
 
 
 def test_r4_every_problem_is_named_at_once() -> None:
@@ -249,6 +249,6 @@ def test_r10_a_second_sync_with_no_change_changes_nothing(world: World) -> None:
     before = world.tables()
     report = world.sync(s)
     assert report.status == "applied" and report.plan is not None
-    assert report.plan.is_empty() and not report.plan.mirror_upsert
+    assert report.plan.is_empty() and report.plan.mirror is None
     assert set(report.plan.counts().values()) == {0}
     assert world.tables() == before
