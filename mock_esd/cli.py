@@ -75,9 +75,10 @@ def serve(host: str, port: int, seed: int, students: int, schools: int, today: d
 
 
 def _register() -> None:
+    from contracts.cli import verify_command
     from sync.cli import demo, explain, export, sync
 
-    for command in (sync, export, explain, demo):
+    for command in (sync, export, explain, demo, verify_command):
         main.add_command(command)
 
 

@@ -1,0 +1,46 @@
+"""`mock-esd verify`: one command that says whether a server keeps the contract, and what breaks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from contracts.errors import ContractError
+from contracts.probe import Target
+from contracts.verify import failed, json_report, junit_report, text_report, verify
+from mock_esd.cli_support import EXIT_FAILED, one_line_errors
+
+
+@click.command()
+@click.option("--url", envvar="ESD_URL", required=True, help="Base URL of the server, e.g. https://host/api [ESD_URL]")
+@click.option(
+    "--client-id", envvar="ESD_CLIENT_ID", required=True, help="A client with the custom endpoints [ESD_CLIENT_ID]"
+)
+@click.option("--client-secret", envvar="ESD_CLIENT_SECRET", required=True, help="[ESD_CLIENT_SECRET]")
+@click.option("--client-id-standard", help="A client without the custom endpoints: checks they answer 403.")
+@click.option("--client-secret-standard")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Also write a JUnit XML report here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--max-pages", type=click.IntRange(min=1), help="Read only the first N pages of each listing.")
+@click.option("--page-size", type=click.IntRange(1, 1000), default=100, show_default=True)
+@one_line_errors(ContractError)
+def verify_command(
+    url: str, client_id: str, client_secret: str, client_id_standard: str | None, client_secret_standard: str | None,
+    junit_path: str | None, as_json: bool, max_pages: int | None, page_size: int,
+) -> None:  # fmt: skip
+    """Check an eSD-compatible server against the contract (exit 0 all pass, 1 a check failed, 2 cannot run)."""
+    if (client_id_standard is None) != (client_secret_standard is None):
+        raise click.UsageError("give both --client-id-standard and --client-secret-standard, or neither")
+    target = Target(url, client_id, client_secret, client_id_standard, client_secret_standard, max_pages, page_size)
+    results = verify(target)
+    if junit_path:
+        Path(junit_path).write_bytes(junit_report(results))
+    click.echo(json.dumps(json_report(results, target), indent=2) if as_json else text_report(results, target))
+    if failed(results):
+        sys.exit(EXIT_FAILED)
+
+
+verify_command.name = "verify"

@@ -1,0 +1,158 @@
+"""The verifier's view of a server: HTTP calls, tokens, and cached walks of each listing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from contracts.errors import CannotRun
+
+JSON = Any
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: str
+    key: str
+    component: str
+    custom: bool
+
+
+ENDPOINTS = (
+    Endpoint("/v1/schools", "schools", "School", False),
+    Endpoint("/v1/students", "students", "Student", False),
+    Endpoint("/v1/contacts", "contacts", "Contact", False),
+    Endpoint("/v1/operoo/students", "students", "Student", True),
+    Endpoint("/v1/operoo/contacts", "contacts", "Contact", True),
+)
+BY_PATH = {e.path: e for e in ENDPOINTS}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and as whom to verify; the standard client (without custom endpoints) is optional."""
+
+    base_url: str
+    client_id: str
+    client_secret: str
+    standard_client_id: str | None = None
+    standard_client_secret: str | None = None
+    max_pages: int | None = None
+    page_size: int = 100
+
+
+@dataclass
+class Walk:
+    """One listing as read: records in order, each page's pagingInfo, and why it stopped early if so."""
+
+    records: list[JSON] = field(default_factory=list)
+    pages: list[dict[str, Any]] = field(default_factory=list)
+    failure: str | None = None
+    truncated: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return self.failure is None and not self.truncated
+
+
+class Probe:
+    """HTTP access for the checks; walks are read once and shared."""
+
+    def __init__(self, session: requests.Session, target: Target, timeout: float = 30) -> None:
+        self.session, self.target, self.timeout = session, target, timeout
+        self.base = target.base_url.rstrip("/")
+        self._tokens: dict[str, str] = {}
+        self._walks: dict[tuple[str, tuple[tuple[str, Any], ...]], Walk] = {}
+
+    def request(self, method: str, path: str, **kw: Any) -> requests.Response:
+        """One HTTP call; a connection failure is CannotRun (the verifier cannot judge a silent server)."""
+        try:
+            return self.session.request(method, self.base + path, timeout=self.timeout, **kw)
+        except requests.RequestException as exc:
+            raise CannotRun(f"{method} {self.base}{path}: {type(exc).__name__}: {exc}") from None
+
+    def fetch_token(self, client_id: str, secret: str, basic: bool = False) -> requests.Response:
+        form = {"grant_type": "client_credentials"}
+        if basic:
+            return self.request("POST", "/v1/auth/token", data=form, auth=(client_id, secret))
+        return self.request("POST", "/v1/auth/token", data={**form, "client_id": client_id, "client_secret": secret})
+
+    def token(self, standard: bool = False) -> str:
+        """A bearer token for the main (or the standard) client; CannotRun if none can be had."""
+        t = self.target
+        client_id, secret = (
+            (t.standard_client_id, t.standard_client_secret) if standard else (t.client_id, t.client_secret)
+        )
+        assert client_id is not None and secret is not None
+        if client_id not in self._tokens:
+            for basic in (False, True):  # either way will do, so the token checks can judge each one
+                response = self.fetch_token(client_id, secret, basic=basic)
+                body = json_body(response)
+                token = body.get("access_token") if isinstance(body, dict) else None
+                if response.status_code == 200 and isinstance(token, str) and token:
+                    self._tokens[client_id] = token
+                    break
+            else:
+                raise CannotRun(
+                    f"no token for client {client_id}: POST /v1/auth/token answered {response.status_code} {_excerpt(response)}"
+                )
+        return self._tokens[client_id]
+
+    def get(self, path: str, params: dict[str, Any] | None = None, token: str | None = "main") -> requests.Response:
+        headers = {}
+        if token == "main":
+            headers["Authorization"] = f"Bearer {self.token()}"
+        elif token == "standard":
+            headers["Authorization"] = f"Bearer {self.token(standard=True)}"
+        elif token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.request("GET", path, params=params, headers=headers)
+
+    def walk(self, path: str, fresh: bool = False, **filters: Any) -> Walk:
+        """Every page of a listing (or the first max_pages), cached unless `fresh`."""
+        key = (path, tuple(sorted(filters.items())))
+        if fresh or key not in self._walks:
+            walk = self._read(path, filters)
+            if fresh:
+                return walk
+            self._walks[key] = walk
+        return self._walks[key]
+
+    def _read(self, path: str, filters: dict[str, Any]) -> Walk:
+        walk, endpoint = Walk(), BY_PATH[path]
+        page_no, page_count = 1, 1
+        while page_no <= page_count:
+            if self.target.max_pages is not None and page_no > self.target.max_pages:
+                walk.truncated = True
+                break
+            response = self.get(path, {"pageNo": page_no, "pageSize": self.target.page_size, **filters})
+            body = json_body(response)
+            if (
+                response.status_code != 200
+                or not isinstance(body, dict)
+                or not isinstance(body.get(endpoint.key), list)
+            ):
+                walk.failure = f"GET {path} page {page_no}: {response.status_code} {_excerpt(response)}"
+                break
+            info = body.get("pagingInfo")
+            if not isinstance(info, dict) or not isinstance(info.get("pageCount"), int):
+                walk.failure = f"GET {path} page {page_no}: no usable pagingInfo ({info!r})"
+                break
+            walk.pages.append(info)
+            walk.records += body[endpoint.key]
+            page_count = info["pageCount"]
+            page_no += 1
+        return walk
+
+
+def json_body(response: requests.Response) -> JSON:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _excerpt(response: requests.Response) -> str:
+    return (response.text[:100] or "(empty body)").replace("\n", " ")

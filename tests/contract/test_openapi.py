@@ -1,0 +1,48 @@
+"""One source of truth: the mock's own answers validate against the OpenAPI document it serves."""
+
+from __future__ import annotations
+
+import pytest
+from flask.testing import FlaskClient
+from jsonschema import Draft202012Validator
+
+from contracts import schema
+from tests.conftest import walk
+
+LISTS = [("/v1/schools", "schools", "School"), ("/v1/students", "students", "Student"), ("/v1/contacts", "contacts", "Contact"),
+         ("/v1/operoo/students", "students", "Student"), ("/v1/operoo/contacts", "contacts", "Contact")]  # fmt: skip
+
+
+def test_the_mock_serves_the_contract(http: FlaskClient) -> None:
+    doc = http.get("/openapi.json").json
+    assert doc == schema.openapi()
+    assert doc is not None and doc["openapi"].startswith("3.1")
+    for component in doc["components"]["schemas"].values():
+        Draft202012Validator.check_schema(component)
+    assert set(doc["paths"]) == {"/v1/auth/token", *(p for p, _, _ in LISTS), "/v1/students/{enrolledId}"}
+
+
+@pytest.mark.parametrize(("path", "key", "component"), LISTS)
+def test_every_record_of_the_mock_conforms_strictly(
+    http: FlaskClient, custom_headers: dict[str, str], path: str, key: str, component: str
+) -> None:
+    for body in walk(http, f"/api{path}", custom_headers, key, 1000):
+        assert schema.errors(f"{key[:-1].capitalize()}Page", body) == []
+        for record in body[key]:
+            assert schema.errors(component, record) == []
+
+
+def test_the_mock_s_errors_conform(http: FlaskClient, custom_headers: dict[str, str]) -> None:
+    for response in (
+        http.get("/api/v1/students?pageSize=0", headers=custom_headers),
+        http.get("/api/v1/students"),
+        http.get("/api/v1/students/1", headers=custom_headers),
+    ):
+        assert schema.errors("Problem", response.json) == []
+
+
+def test_a_bad_record_is_reported_by_field() -> None:
+    assert schema.errors("School", {"id": "1", "name": "x", "schoolType": "Castle", "isHoldingSchool": "no"}) == [
+        "isHoldingSchool: 'no' is not of type 'boolean'",
+        "schoolType: 'Castle' is not one of ['Elementary', 'Middle', 'High', 'Holding']",
+    ]

@@ -1,0 +1,69 @@
+"""`mock-esd verify` as a partner runs it, against real sockets."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+from flask import Flask
+
+from mock_esd.server import LiveServer
+from tests.e2e.conftest import Served, mock_esd
+
+pytestmark = pytest.mark.e2e
+
+
+def test_verify_passes_against_the_mock_with_json_and_junit(served: Served, tmp_path: Path) -> None:
+    junit = tmp_path / "contract.xml"
+    done = mock_esd(
+        "verify", "--url", served.base_url, "--client-id", served.custom[0], "--client-secret", served.custom[1],
+        "--client-id-standard", served.standard[0], "--client-secret-standard", served.standard[1],
+        "--json", "--junit", str(junit),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["passed"] and {c["result"] for c in report["checks"]} == {"pass"}
+    suite = ET.parse(junit).getroot()
+    assert suite.get("failures") == "0" and len(list(suite.iter("testcase"))) == len(report["checks"])
+
+
+def test_text_report_and_max_pages(served: Served) -> None:
+    done = mock_esd(
+        "verify",
+        "--url",
+        served.base_url,
+        "--client-id",
+        served.custom[0],
+        "--client-secret",
+        served.custom[1],
+        "--max-pages",
+        "1",
+    )
+    assert done.returncode == 0, done.stdout
+    assert "PASS  token-form" in done.stdout and "SKIP  filters" in done.stdout and "needs every page" in done.stdout
+
+
+def test_a_closed_port_is_exit_2_in_one_line() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        done = mock_esd("verify", "--url", f"http://127.0.0.1:{port}/api", "--client-id", "a", "--client-secret", "b")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "ConnectionError" in done.stderr
+
+
+def test_an_html_500_server_is_exit_2_with_what_it_said() -> None:
+    app = Flask("broken")
+    app.add_url_rule(
+        "/<path:anything>",
+        "all",
+        lambda anything: ("<html><body>Internal error</body></html>", 500),
+        methods=["GET", "POST"],
+    )
+    with LiveServer(app) as server:
+        done = mock_esd("verify", "--url", server.base_url, "--client-id", "a", "--client-secret", "b")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "no token" in done.stderr and "500" in done.stderr and "<html>" in done.stderr
