@@ -139,7 +139,7 @@ def paging_complete(probe: Probe) -> Iterator[str]:
             continue
         first = walk.pages[0]
         total, size, count = first.get("totalCount"), first.get("pageSize"), first.get("pageCount")
-        if not all(isinstance(x, int) for x in (total, size, count)) or not size:
+        if not (isinstance(total, int) and isinstance(size, int) and isinstance(count, int)) or not size:
             yield f"{endpoint.path}: pagingInfo {first!r} is not usable"
             continue
         if count != -(-total // size):
@@ -197,8 +197,8 @@ def filters(probe: Probe) -> Iterator[str]:
     schools = sorted({s.get("schoolId") for s in students if s.get("schoolId")})[:3]
     statuses = sorted({s.get("studentStatus") for s in students if s.get("studentStatus")})[:4]
     cases: list[tuple[str, dict[str, Any], Callable[[Any], bool]]] = []
-    cases += [("/v1/students", {"schoolId": s}, lambda r, s=s: r.get("schoolId") == s) for s in schools]
-    cases += [("/v1/students", {"studentStatus": s}, lambda r, s=s: r.get("studentStatus") == s) for s in statuses]
+    cases += [("/v1/students", {"schoolId": s}, _field_is("schoolId", s)) for s in schools]
+    cases += [("/v1/students", {"studentStatus": s}, _field_is("studentStatus", s)) for s in statuses]
     contacts = full_walk(probe, "/v1/contacts").records
     person = next((c["students"][0].get("studentId") for c in contacts if c.get("students")), None)
     if person is not None:
@@ -221,6 +221,10 @@ def filters(probe: Probe) -> Iterator[str]:
         expected = [_id(r) for r in every if matches(r)]
         if [_id(r) for r in got.records] != expected and all(matches(r) for r in got.records):
             yield f"GET {path} {params}: {len(got.records)} records, the full listing has {len(expected)} that match"
+
+
+def _field_is(name: str, value: Any) -> Callable[[Any], bool]:
+    return lambda record: bool(record.get(name) == value)
 
 
 # ----- data ---------------------------------------------------------------------------------------

@@ -88,4 +88,4 @@ def junit_report(results: list[Result]) -> bytes:
             ET.SubElement(case, "failure", message=r.reasons[0][:200]).text = "\n".join(r.reasons)
         elif r.status == SKIP:
             ET.SubElement(case, "skipped", message=r.reasons[0][:200])
-    return ET.tostring(ET.ElementTree(suite).getroot(), encoding="utf-8", xml_declaration=True)
+    return bytes(ET.tostring(suite, encoding="utf-8", xml_declaration=True))
