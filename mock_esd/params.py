@@ -8,6 +8,7 @@ from contracts import vocabulary as v
 from mock_esd.errors import BadRequest
 
 PAGING_PARAMS = ("pageNo", "pageSize")
+MAX_INT = 2**31 - 1  # ids and page numbers are 32-bit in the contract; larger ones are refused, not overflowed
 
 
 def check_known(args: Mapping[str, str], allowed: tuple[str, ...]) -> None:
@@ -37,7 +38,7 @@ def positive_int(
 
 def paging(args: Mapping[str, str]) -> tuple[int, int]:
     """(pageNo, pageSize) with the API's defaults and bounds."""
-    page_no = positive_int(args, "pageNo", default=1)
+    page_no = positive_int(args, "pageNo", default=1, maximum=MAX_INT)
     page_size = positive_int(args, "pageSize", default=v.DEFAULT_PAGE_SIZE, maximum=v.MAX_PAGE_SIZE)
     assert page_no is not None and page_size is not None
     return page_no, page_size

@@ -55,7 +55,9 @@ def student(enrolled_id: str) -> Response:
 @api.get("/v1/contacts")
 def contacts() -> Response:
     params.check_known(request.args, (*params.PAGING_PARAMS, "studentId"))
-    return _page(v.CONTACTS_KEY, _store().contacts(params.positive_int(request.args, "studentId")))
+    return _page(
+        v.CONTACTS_KEY, _store().contacts(params.positive_int(request.args, "studentId", maximum=params.MAX_INT))
+    )
 
 
 @api.get("/v1/operoo/students")
@@ -67,7 +69,10 @@ def operoo_students() -> Response:
 @api.get("/v1/operoo/contacts")
 def operoo_contacts() -> Response:
     params.check_known(request.args, (*params.PAGING_PARAMS, "studentId"))
-    return _page(v.CONTACTS_KEY, _store(custom=True).operoo_contacts(params.positive_int(request.args, "studentId")))
+    return _page(
+        v.CONTACTS_KEY,
+        _store(custom=True).operoo_contacts(params.positive_int(request.args, "studentId", maximum=params.MAX_INT)),
+    )
 
 
 def _store(custom: bool = False) -> DistrictStore:
