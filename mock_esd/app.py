@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from contracts.schema import openapi_bytes
 from mock_esd.context import EXTENSION, AppConfig, MockState
+from mock_esd.control import control
 from mock_esd.errors import EsdError
 from mock_esd.routes import api
 from mock_esd.tenants import Registry
@@ -23,6 +24,8 @@ def create_app(config: AppConfig | None = None, registry: Registry | None = None
     app = Flask(__name__)
     app.extensions[EXTENSION] = MockState(config or AppConfig(), registry)
     app.register_blueprint(api, url_prefix=API_PREFIX)
+    if app.extensions[EXTENSION].config.control:
+        app.register_blueprint(control, url_prefix="/_mock")
     app.add_url_rule("/openapi.json", "openapi", lambda: Response(openapi_bytes(), mimetype="application/json"))
     app.register_error_handler(EsdError, _esd_error)
     app.register_error_handler(HTTPException, _http_error)

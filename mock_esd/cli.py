@@ -12,7 +12,8 @@ from mock_esd.context import AppConfig
 from mock_esd.errors import EsdError
 from mock_esd.generator import DEFAULT_SCHOOLS, DEFAULT_SEED, DEFAULT_STUDENTS, DEFAULT_TODAY, DistrictSpec
 from mock_esd.server import LiveServer
-from mock_esd.tenants import Client
+from mock_esd import scenario
+from mock_esd.tenants import DEFAULT_TENANT, Client
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -56,11 +57,15 @@ def describe_clients(base_url: str, clients: list[Client]) -> str:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="0 picks a free port.")
 @district_options
+@click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False), help="Load a scenario file (YAML or JSON).")
 @click.option("--no-control", is_flag=True, help="Turn off the /_mock test-control API.")
 @one_line_errors(EsdError)
-def serve(host: str, port: int, seed: int, students: int, schools: int, today: dt.datetime, no_control: bool) -> None:
-    """Serve a generated district until interrupted."""
+def serve(host: str, port: int, seed: int, students: int, schools: int, today: dt.datetime, scenario_path: str | None, no_control: bool) -> None:
+    """Serve a generated district (or a scenario) until interrupted."""
     app = create_app(AppConfig(spec=spec_from(seed, students, schools, today), control=not no_control))
+    if scenario_path:
+        registry = app.extensions["mock_esd"].registry
+        registry.replace_store(DEFAULT_TENANT, scenario.build_store(scenario.read_file(scenario_path)))
     server = LiveServer(app, host, port, log_requests=True)
     state = app.extensions["mock_esd"]
     click.echo(describe_clients(server.base_url, state.registry.clients()))

@@ -12,6 +12,8 @@ import orjson
 from flask import Response, current_app, g, request
 
 from mock_esd.errors import Unauthorized
+from mock_esd.faults import FaultBook
+from mock_esd.journal import Journal
 from mock_esd.generator import DistrictSpec
 from mock_esd.tenants import Client, Registry, default_registry, issue_token, verify_token
 
@@ -26,6 +28,7 @@ class AppConfig:
     token_ttl: int = 3600
     signing_key: bytes | None = None
     clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep  # latency faults; tests pass a recorder
     control: bool = True
 
 
@@ -36,6 +39,8 @@ class MockState:
         self.config = config
         self.registry = registry or default_registry(config.spec)
         self.signing_key = config.signing_key or secrets.token_bytes(32)
+        self.faults = FaultBook()
+        self.journal = Journal()
 
     def issue(self, client_id: str, secret: str) -> dict[str, object]:
         client = self.registry.authenticate(client_id, secret)

@@ -16,6 +16,7 @@ import responses
 from flask import Flask
 
 from mock_esd.app import API_PREFIX
+from mock_esd.hooks import ConnectionDropped
 
 Reply = tuple[int, dict[str, str], bytes]
 Tamper = Callable[[requests.PreparedRequest, Reply], Reply]
@@ -37,15 +38,20 @@ def routed(
     def forward(request: requests.PreparedRequest) -> Reply:
         parts = urlsplit(request.url or "")
         body: Any = request.body
-        response = client.open(
-            parts.path, method=request.method or "GET", query_string=parts.query,
-            headers=dict(request.headers), data=body.encode() if isinstance(body, str) else body,
-        )  # fmt: skip
+        try:
+            response = client.open(
+                parts.path, method=request.method or "GET", query_string=parts.query,
+                headers=dict(request.headers), data=body.encode() if isinstance(body, str) else body,
+            )  # fmt: skip
+            data = response.get_data()
+        except ConnectionDropped as exc:
+            raise requests.ConnectionError(str(exc)) from None
         headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
-        reply = (response.status_code, headers, response.get_data())
+        reply = (response.status_code, headers, data)
         return tamper(request, reply) if tamper else reply
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_passthru(re.compile(r"^(?!" + re.escape(root) + r"(/|$))"))  # other hosts, e.g. a live mock, go out
         pattern = re.compile(re.escape(root) + r"(/.*)?$")
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
             mock.add_callback(method, pattern, callback=forward)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from contracts import vocabulary as v
-from mock_esd import params
+from mock_esd import hooks, params
 from mock_esd.context import current, json_response, require_client
 from mock_esd.errors import BadRequest, Forbidden
 from mock_esd.store import DistrictStore, StudentFilter, View, encode_page
@@ -18,6 +18,11 @@ def authenticate() -> None:
     """Every route but the token endpoint needs a valid bearer token, checked before anything else."""
     if request.endpoint != "esd_api.token":
         require_client()
+
+
+api.before_request(hooks.faults_before)
+api.after_request(hooks.faults_after)
+api.after_request(hooks.journal_after)
 
 
 @api.post("/v1/auth/token")

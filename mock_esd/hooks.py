@@ -1,0 +1,103 @@
+"""Per-request hooks of the eSD API: fault rules before and after the handler, and the journal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flask import Response, g, request
+
+from contracts import vocabulary as v
+from mock_esd import builders
+from mock_esd.context import current
+from mock_esd.errors import EsdError, TooManyRequests, Unauthorized
+from mock_esd.faults import FaultRule
+from mock_esd.store import DistrictStore
+
+
+class InjectedError(EsdError):
+    """A 5xx answer a fault rule asked for."""
+
+    title = "Injected Server Error"
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+
+
+class ConnectionDropped(ConnectionError):
+    """Raised mid-body to drop the connection; the in-process router turns it into a requests error."""
+
+
+def _api_path() -> str:
+    return request.path.removeprefix("/api")
+
+
+def _tenant() -> str | None:
+    client = g.get("client")
+    return client.tenant if client is not None else None
+
+
+def faults_before() -> None:
+    """Fire the matching rules whose effect replaces the answer (or delays it)."""
+    rules = current().faults.firing(_api_path(), request.method, _tenant())
+    g.faults = rules
+    for rule in rules:
+        if rule.kind == "latency":
+            current().config.sleep(rule.params.get("ms", 100) / 1000)
+        elif rule.kind == "status":
+            raise InjectedError(int(rule.params.get("status", 500)), f"fault rule {rule.rule_id}: injected")
+        elif rule.kind == "rate_limit":
+            seconds = str(int(rule.params.get("retry_after", 1)))
+            raise TooManyRequests(f"fault rule {rule.rule_id}: rate limited", {"Retry-After": seconds})
+        elif rule.kind == "expire_token":
+            raise Unauthorized(f"access token expired (fault rule {rule.rule_id})", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+def faults_after(response: Response) -> Response:
+    """Fire the rules that damage or follow the answer: malformed body, dropped connection, drift."""
+    for rule in g.get("faults", []):
+        if rule.kind == "malformed":
+            data = response.get_data()
+            response.set_data(data[: int(len(data) * rule.params.get("keep", 0.5))])
+        elif rule.kind == "drop":
+            response = _dropped(response, rule)
+        elif rule.kind == "drift" and _tenant() is not None:
+            _drift(current().registry.store(str(_tenant())), rule)
+    return response
+
+
+def _dropped(response: Response, rule: FaultRule) -> Response:
+    data = response.get_data()
+    cut = int(len(data) * rule.params.get("keep", 0.5))
+
+    def body() -> Iterator[bytes]:
+        yield data[:cut]
+        raise ConnectionDropped(f"fault rule {rule.rule_id}: connection dropped after {cut} of {len(data)} bytes")
+
+    dropped = Response(body(), status=response.status_code, headers=dict(response.headers))
+    dropped.headers["Content-Length"] = str(len(data))
+    return dropped
+
+
+def _drift(store: DistrictStore, rule: FaultRule) -> None:
+    """Records inserted or removed between two page requests, as a live district does."""
+    operoo = "/operoo/" in request.path
+    for _ in range(int(rule.params.get("insert", 0))):
+        person_id = store.next_person_id()
+        if operoo:
+            store.put_student(builders.student(person_id, status=v.PRE_ENROLLED))
+        else:
+            school = min(store.school_ids())
+            store.put_student(builders.student(person_id, enrolled_id=store.next_enrolled_id(), school_id=school))
+    view = store.operoo_students() if operoo else store.students()
+    for record in list(view.records[: int(rule.params.get("remove", 0))]):
+        store.delete_student(record["id"])
+
+
+def journal_after(response: Response) -> Response:
+    client = g.get("client")
+    current().journal.record(
+        current().config.clock(), request.method, request.path, request.query_string.decode(errors="replace"),
+        client.client_id if client else None, client.tenant if client else None, response.status_code,
+    )  # fmt: skip
+    return response

@@ -1,0 +1,135 @@
+"""Scenario files (YAML or JSON): explicit schools, students and contacts, optionally over a seeded district.
+
+The format's JSON Schema is `contracts/scenario.schema.json`. Records merge by id onto the base
+district; fields left out take the defaults of `mock_esd.builders`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from mock_esd import builders
+from mock_esd.errors import BadRequest
+from mock_esd.generator import DEFAULT_TODAY, District, DistrictSpec, Record, generate_district
+from mock_esd.store import DistrictStore
+
+_VALIDATOR = Draft202012Validator(json.loads(resources.files("contracts").joinpath("scenario.schema.json").read_text(encoding="utf-8")))
+
+
+def parse_text(text: str, source: str = "scenario") -> dict[str, Any]:
+    """YAML or JSON (JSON is YAML) into plain data with dates as ISO strings."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise BadRequest(f"{source} is neither YAML nor JSON: {exc}") from None
+    return _dates_to_text(data if data is not None else {})  # type: ignore[no-any-return]
+
+
+def read_file(path: str | Path) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadRequest(f"cannot read scenario {path}: {exc.strerror}") from None
+    return parse_text(text, str(path))
+
+
+def _dates_to_text(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _dates_to_text(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_dates_to_text(v) for v in node]
+    if isinstance(node, dt.date):
+        return node.isoformat()
+    return node
+
+
+def build_store(scenario: dict[str, Any], base: DistrictStore | None = None) -> DistrictStore:
+    """A district from a scenario: over `base` if given, else over its `base` spec, else empty."""
+    problems = [f"{'.'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in _VALIDATOR.iter_errors(scenario)]
+    if problems:
+        raise BadRequest("invalid scenario: " + "; ".join(problems[:10]))
+    today = dt.date.fromisoformat(scenario["today"]) if "today" in scenario else (base.spec.today if base else DEFAULT_TODAY)
+    if base is not None:
+        district, spec = base.snapshot(), base.spec
+    elif "base" in scenario:
+        spec = DistrictSpec(**scenario["base"], today=today)
+        district = generate_district(spec)
+    else:
+        spec = DistrictSpec(students=0, today=today)
+        district = District([], [], [])
+    _merge(district, scenario)
+    _check(district)
+    return DistrictStore(spec, district)
+
+
+def _merge(district: District, scenario: dict[str, Any]) -> None:
+    schools = {s["id"]: s for s in district.schools}
+    for given in scenario.get("schools", []):
+        schools[given["id"]] = {**builders.school(given["id"], given.get("name"), given.get("schoolType", "Elementary")), **given}
+        schools[given["id"]]["isHoldingSchool"] = schools[given["id"]]["schoolType"] == "Holding"
+    students = {s["id"]: s for s in district.students}
+    for given in scenario.get("students", []):
+        record = {k: v for k, v in given.items() if k != "recentlyAccepted"}
+        default = builders.student(record["id"], status=record.get("studentStatus", "Enrolled"))
+        students[record["id"]] = {**students.get(record["id"], default), **record}
+        district.recently_accepted.discard(record["id"])
+        if given.get("recentlyAccepted"):
+            district.recently_accepted.add(record["id"])
+    contacts = {c["id"]: c for c in district.contacts}
+    for given in scenario.get("contacts", []):
+        links = [(x["studentId"], x["relationship"], x["priority"]) for x in given["students"]]
+        record = builders.contact(given["id"], links, **{k: v for k, v in given.items() if k not in ("id", "students")})
+        for built, raw in zip(record["students"], given["students"], strict=True):
+            built.update(raw)
+        contacts[given["id"]] = record
+    district.schools, district.students, district.contacts = list(schools.values()), list(students.values()), list(contacts.values())
+
+
+def _check(district: District) -> None:
+    """Every reference resolves and every enrolledId is unique: say every problem."""
+    problems = []
+    school_ids = {s["id"] for s in district.schools}
+    person_ids = {s["id"] for s in district.students}
+    seen: dict[str, int] = {}
+    for s in district.students:
+        if s["schoolId"] is not None and s["schoolId"] not in school_ids:
+            problems.append(f"student {s['id']}: unknown schoolId {s['schoolId']!r}")
+        if s["enrolledId"] is not None:
+            if s["enrolledId"] in seen:
+                problems.append(f"student {s['id']}: enrolledId {s['enrolledId']} already belongs to student {seen[s['enrolledId']]}")
+            seen[s["enrolledId"]] = s["id"]
+    for c in district.contacts:
+        problems += [f"contact {c['id']}: unknown studentId {x['studentId']}" for x in c["students"] if x["studentId"] not in person_ids]
+    problems += [f"recentlyAccepted {p}: has no enrolledId" for p in district.recently_accepted if p in person_ids and not _by_id(district, p)["enrolledId"]]
+    if problems:
+        raise BadRequest("invalid scenario: " + "; ".join(problems[:10]))
+
+
+def _by_id(district: District, person_id: int) -> Record:
+    return next(s for s in district.students if s["id"] == person_id)
+
+
+def export(store: DistrictStore) -> dict[str, Any]:
+    """The district as a scenario file that rebuilds it exactly."""
+    accepted = store.recently_accepted()
+    return {
+        "today": store.spec.today.isoformat(),
+        "schools": [{"id": s["id"], "name": s["name"], "schoolType": s["schoolType"]} for s in store.schools().records],
+        "students": [{**s, **({"recentlyAccepted": True} if s["id"] in accepted else {})} for s in store.all_students()],
+        "contacts": store.all_contacts(),
+    }
+
+
+def check_record(kind: str, record: dict[str, Any]) -> None:
+    """Validate one school, student or contact against the scenario format (for the control API)."""
+    item = _VALIDATOR.schema["properties"][kind]["items"]
+    problems = [f"{'.'.join(map(str, e.absolute_path)) or '(record)'}: {e.message}" for e in Draft202012Validator(item).iter_errors(record)]
+    if problems:
+        raise BadRequest(f"invalid {kind[:-1]}: " + "; ".join(problems))

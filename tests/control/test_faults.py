@@ -1,0 +1,152 @@
+"""Each fault kind: the client sees exactly what the rule says, and the rule stops when it should."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import requests
+from flask.testing import FlaskClient
+
+from mock_esd.app import create_app
+from mock_esd.context import AppConfig
+from mock_esd.inprocess import DEFAULT_BASE_URL, routed
+from mock_esd.server import LiveServer
+from tests.conftest import CUSTOM, SMALL, Clock, token_for
+
+
+def add(http: FlaskClient, **rule: Any) -> int:
+    response = http.post("/_mock/faults", json=rule)
+    assert response.status_code == 201, response.data
+    return int(response.json["id"])  # type: ignore[index]
+
+
+def statuses(http: FlaskClient, headers: dict[str, str], n: int, path: str = "/api/v1/schools") -> list[int]:
+    return [http.get(path, headers=headers).status_code for _ in range(n)]
+
+
+def test_status_always_until_removed(http: FlaskClient, custom_headers: dict[str, str]) -> None:
+    rule = add(http, endpoint="/v1/schools", kind="status", params={"status": 503})
+    response = http.get("/api/v1/schools", headers=custom_headers)
+    assert response.status_code == 503 and response.content_type == "application/problem+json"
+    assert http.get("/api/v1/students", headers=custom_headers).status_code == 200, "other endpoints unaffected"
+    assert http.delete(f"/_mock/faults/{rule}").status_code == 204
+    assert statuses(http, custom_headers, 2) == [200, 200]
+
+
+def test_on_the_nth_call_only(http: FlaskClient, custom_headers: dict[str, str]) -> None:
+    add(http, endpoint="/v1/schools", kind="status", mode="nth", n=2)
+    assert statuses(http, custom_headers, 4) == [200, 500, 200, 200]
+
+
+def test_for_n_calls(http: FlaskClient, custom_headers: dict[str, str]) -> None:
+    add(http, endpoint="/v1/*", kind="status", mode="times", n=3, params={"status": 502})
+    assert statuses(http, custom_headers, 5) == [502, 502, 502, 200, 200]
+    rules = http.get("/_mock/faults").json
+    assert rules is not None and rules[0]["calls"] == 5 and rules[0]["fired"] == 3
+
+
+def test_probability_is_reproducible_from_its_seed() -> None:
+    def run() -> list[int]:
+        http = create_app(AppConfig(spec=SMALL, clock=Clock())).test_client()
+        add(http, endpoint="/v1/schools", kind="status", mode="probability", probability=0.5, seed=42)
+        return statuses(http, {"Authorization": f"Bearer {token_for(http, CUSTOM)}"}, 30)
+
+    first = run()
+    assert first == run() and 5 < first.count(500) < 25
+
+
+def test_rate_limit_with_retry_after(http: FlaskClient, custom_headers: dict[str, str]) -> None:
+    add(http, endpoint="/v1/students", kind="rate_limit", mode="times", n=1, params={"retry_after": 7})
+    response = http.get("/api/v1/students", headers=custom_headers)
+    assert response.status_code == 429 and response.headers["Retry-After"] == "7"
+    assert http.get("/api/v1/students", headers=custom_headers).status_code == 200
+
+
+def test_a_token_that_expires_early(http: FlaskClient, custom_headers: dict[str, str]) -> None:
+    add(http, endpoint="/v1/students", kind="expire_token", mode="nth", n=1)
+    response = http.get("/api/v1/students", headers=custom_headers)
+    assert response.status_code == 401 and "expired" in response.json["detail"]  # type: ignore[index]
+    assert http.get("/api/v1/students", headers=custom_headers).status_code == 200
+
+
+def test_latency_is_added_through_the_configured_sleep() -> None:
+    slept: list[float] = []
+    http = create_app(AppConfig(spec=SMALL, clock=Clock(), sleep=slept.append)).test_client()
+    add(http, endpoint="/v1/schools", kind="latency", params={"ms": 250})
+    assert statuses(http, {"Authorization": f"Bearer {token_for(http, CUSTOM)}"}, 2) == [200, 200]
+    assert slept == [0.25, 0.25]
+
+
+def test_a_malformed_body(http: FlaskClient, custom_headers: dict[str, str]) -> None:
+    add(http, endpoint="/v1/schools", kind="malformed", mode="times", n=1, params={"keep": 0.5})
+    broken = http.get("/api/v1/schools", headers=custom_headers)
+    whole = http.get("/api/v1/schools", headers=custom_headers)
+    assert broken.status_code == 200 and len(broken.data) == len(whole.data) // 2
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(broken.data)
+
+
+def test_drift_inserts_and_removes_records_between_pages(http: FlaskClient, custom_headers: dict[str, str]) -> None:
+    total = lambda: http.get("/api/v1/students?pageSize=10", headers=custom_headers).json["pagingInfo"]["totalCount"]  # type: ignore[index]  # noqa: E731
+    before = total()
+    add(http, endpoint="/v1/students", kind="drift", mode="nth", n=2, params={"insert": 3})
+    assert total() == before  # call 1: nothing
+    assert total() == before, "the drifting call answers before the change"
+    assert total() == before + 3
+    add(http, endpoint="/v1/students", kind="drift", mode="nth", n=1, params={"remove": 2})
+    assert total() == before + 3
+    assert total() == before + 1
+
+
+def test_a_rule_for_one_tenant_leaves_the_others_alone(http: FlaskClient, custom_headers: dict[str, str]) -> None:
+    created = http.post("/_mock/tenants", json={"name": "other", "students": 20}).json
+    assert created is not None
+    add(http, endpoint="/v1/schools", kind="status", tenant="other")
+    client = created["clients"][0]
+    form = {"grant_type": "client_credentials", "client_id": client["clientId"], "client_secret": client["clientSecret"]}
+    other = {"Authorization": f"Bearer {http.post('/api/v1/auth/token', data=form).json['access_token']}"}  # type: ignore[index]
+    assert statuses(http, other, 1) == [500]
+    assert statuses(http, custom_headers, 1) == [200]
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ({"endpoint": "/v1/schools", "kind": "explode"}, "kind must be one of"),
+        ({"endpoint": "v1/schools", "kind": "status"}, "endpoint must be an API path"),
+        ({"endpoint": "/v1/schools", "kind": "status", "params": {"status": 404}}, "answers 5xx"),
+        ({"endpoint": "/v1/schools", "kind": "latency", "params": {"seconds": 1}}, "takes params ms"),
+        ({"endpoint": "/v1/schools", "kind": "status", "mode": "nth", "n": 0}, "n must be an integer >= 1"),
+    ],
+)
+def test_a_bad_rule_is_refused_clearly(http: FlaskClient, rule: dict[str, Any], message: str) -> None:
+    response = http.post("/_mock/faults", json=rule)
+    assert response.status_code == 400 and message in response.json["detail"]  # type: ignore[index]
+    assert http.get("/_mock/faults").json == []
+
+
+def token(session: requests.Session, base: str) -> dict[str, str]:
+    body = session.post(f"{base}/v1/auth/token", data={"grant_type": "client_credentials"}, auth=(CUSTOM.client_id, CUSTOM.secret)).json()
+    return {"Authorization": f"Bearer {body['access_token']}"}
+
+
+def test_a_dropped_connection_in_process_is_a_requests_connection_error() -> None:
+    app = create_app(AppConfig(spec=SMALL))
+    with routed(app), requests.Session() as session:
+        session.post(DEFAULT_BASE_URL.removesuffix("/api") + "/_mock/faults", json={"endpoint": "/v1/students", "kind": "drop", "mode": "times", "n": 1})
+        headers = token(session, DEFAULT_BASE_URL)
+        with pytest.raises(requests.ConnectionError, match="connection dropped"):
+            session.get(f"{DEFAULT_BASE_URL}/v1/students", headers=headers)
+        assert session.get(f"{DEFAULT_BASE_URL}/v1/students", headers=headers).status_code == 200
+
+
+@pytest.mark.e2e
+def test_a_dropped_connection_over_a_socket_breaks_the_read() -> None:
+    with LiveServer(create_app(AppConfig(spec=SMALL))) as server, requests.Session() as session:
+        session.post(f"{server.root_url}/_mock/faults", json={"endpoint": "/v1/students", "kind": "drop", "mode": "times", "n": 1})
+        headers = token(session, server.base_url)
+        with pytest.raises(requests.RequestException):
+            session.get(f"{server.base_url}/v1/students", headers=headers, timeout=10).json()
+        assert session.get(f"{server.base_url}/v1/students", headers=headers, timeout=10).status_code == 200
