@@ -6,13 +6,13 @@ import datetime as dt
 
 import click
 
+from mock_esd import scenario
 from mock_esd.app import create_app
 from mock_esd.cli_support import F, one_line_errors
 from mock_esd.context import AppConfig
 from mock_esd.errors import EsdError
 from mock_esd.generator import DEFAULT_SCHOOLS, DEFAULT_SEED, DEFAULT_STUDENTS, DEFAULT_TODAY, DistrictSpec
 from mock_esd.server import LiveServer
-from mock_esd import scenario
 from mock_esd.tenants import DEFAULT_TENANT, Client
 
 
@@ -57,10 +57,21 @@ def describe_clients(base_url: str, clients: list[Client]) -> str:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="0 picks a free port.")
 @district_options
-@click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False), help="Load a scenario file (YAML or JSON).")
+@click.option(
+    "--scenario", "scenario_path", type=click.Path(dir_okay=False), help="Load a scenario file (YAML or JSON)."
+)
 @click.option("--no-control", is_flag=True, help="Turn off the /_mock test-control API.")
 @one_line_errors(EsdError)
-def serve(host: str, port: int, seed: int, students: int, schools: int, today: dt.datetime, scenario_path: str | None, no_control: bool) -> None:
+def serve(
+    host: str,
+    port: int,
+    seed: int,
+    students: int,
+    schools: int,
+    today: dt.datetime,
+    scenario_path: str | None,
+    no_control: bool,
+) -> None:
     """Serve a generated district (or a scenario) until interrupted."""
     app = create_app(AppConfig(spec=spec_from(seed, students, schools, today), control=not no_control))
     if scenario_path:

@@ -13,8 +13,8 @@ from flask import Response, current_app, g, request
 
 from mock_esd.errors import Unauthorized
 from mock_esd.faults import FaultBook
-from mock_esd.journal import Journal
 from mock_esd.generator import DistrictSpec
+from mock_esd.journal import Journal
 from mock_esd.tenants import Client, Registry, default_registry, issue_token, verify_token
 
 EXTENSION = "mock_esd"

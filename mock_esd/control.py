@@ -56,7 +56,12 @@ def _spec(body: dict[str, Any], base: DistrictSpec) -> DistrictSpec:
         raise BadRequest(f"unknown field {', '.join(unknown)}; use seed, students, schools, today")
     try:
         today = dt.date.fromisoformat(body["today"]) if "today" in body else base.today
-        return DistrictSpec(int(body.get("seed", base.seed)), int(body.get("students", base.students)), int(body.get("schools", base.schools)), today)
+        return DistrictSpec(
+            int(body.get("seed", base.seed)),
+            int(body.get("students", base.students)),
+            int(body.get("schools", base.schools)),
+            today,
+        )
     except (TypeError, ValueError) as exc:
         raise BadRequest(f"bad district size or date: {exc}") from None
 
@@ -85,7 +90,9 @@ def reset() -> Response:
 @control.get("/tenants")
 def tenants() -> Response:
     registry = current().registry
-    return json_response([{"tenant": t, "clients": [c.as_json() for c in registry.clients(t)]} for t in registry.tenants()])
+    return json_response(
+        [{"tenant": t, "clients": [c.as_json() for c in registry.clients(t)]} for t in registry.tenants()]
+    )
 
 
 @control.post("/tenants")
@@ -117,7 +124,9 @@ def load_scenario() -> Response:
     base = _store() if request.args.get("merge") == "true" else None
     current().registry.replace_store(_tenant(), scenario.build_store(data, base))
     store = _store()
-    return json_response({"tenant": _tenant(), "schools": len(store.schools().records), "students": len(store.all_students())})
+    return json_response(
+        {"tenant": _tenant(), "schools": len(store.schools().records), "students": len(store.all_students())}
+    )
 
 
 @control.get("/scenario")
@@ -190,7 +199,9 @@ def submit_application() -> Response:
     body = _body()
     unknown = sorted(set(body) - {"firstName", "lastName", "schoolId", "grade"})
     if unknown:
-        raise BadRequest(f"unknown field {', '.join(unknown)}; an application takes firstName, lastName, schoolId, grade")
+        raise BadRequest(
+            f"unknown field {', '.join(unknown)}; an application takes firstName, lastName, schoolId, grade"
+        )
     record = builders.student(store.next_person_id(), status=v.PRE_ENROLLED, enrolled_id=None)
     record.update({k: body[k] for k in ("firstName", "lastName", "schoolId", "grade") if k in body})
     return json_response(store.put_student(_validated("students", record)), 201)
@@ -207,7 +218,12 @@ def accept(person_id: int) -> Response:
     if school_id not in schools:
         raise BadRequest(f"accept needs a known schoolId, got {school_id!r}")
     status = body.get("studentStatus", v.PRE_ENROLLED if schools[school_id]["isHoldingSchool"] else v.ENROLLED)
-    record = {**person, "enrolledId": body.get("enrolledId") or store.next_enrolled_id(), "schoolId": school_id, "studentStatus": status}
+    record = {
+        **person,
+        "enrolledId": body.get("enrolledId") or store.next_enrolled_id(),
+        "schoolId": school_id,
+        "studentStatus": status,
+    }
     return json_response(store.put_student(_validated("students", record), recently_accepted=True))
 
 
@@ -223,7 +239,9 @@ def move(person_id: int) -> Response:
 @control.post("/students/<int:person_id>/withdraw")
 def withdraw(person_id: int) -> Response:
     store = _store()
-    return json_response(store.put_student({**store.get_person(person_id), "studentStatus": v.WITHDRAWN}, recently_accepted=False))
+    return json_response(
+        store.put_student({**store.get_person(person_id), "studentStatus": v.WITHDRAWN}, recently_accepted=False)
+    )
 
 
 @control.post("/contacts")
@@ -232,7 +250,9 @@ def put_contact() -> Response:
     body = {"id": store.next_contact_id(), **_body()}
     _validated("contacts", body)
     links = [(x["studentId"], x["relationship"], x["priority"]) for x in body["students"]]
-    record: Record = builders.contact(body["id"], links, **{k: val for k, val in body.items() if k not in ("id", "students")})
+    record: Record = builders.contact(
+        body["id"], links, **{k: val for k, val in body.items() if k not in ("id", "students")}
+    )
     for built, raw in zip(record["students"], body["students"], strict=True):
         built.update(raw)
     return json_response(store.put_contact(record), 201)

@@ -28,7 +28,12 @@ class ControlClient:
 
     def call(self, method: str, path: str, json: Any = None, data: str | bytes | None = None, **params: Any) -> Any:
         response = self.session.request(
-            method, f"{self.root}/_mock{path}", params={"tenant": self.tenant, **params}, json=json, data=data, timeout=60
+            method,
+            f"{self.root}/_mock{path}",
+            params={"tenant": self.tenant, **params},
+            json=json,
+            data=data,
+            timeout=60,
         )
         if response.status_code >= 400:
             try:
@@ -103,7 +108,11 @@ class ControlClient:
 
     def requests(self, **filters: Any) -> list[dict[str, Any]]:
         """Journal entries of this tenant, filtered by method, path (prefix with *), client, status."""
-        return list(self.session.get(f"{self.root}/_mock/requests", params={"tenant": self.tenant, **filters}, timeout=60).json())
+        return list(
+            self.session.get(
+                f"{self.root}/_mock/requests", params={"tenant": self.tenant, **filters}, timeout=60
+            ).json()
+        )
 
     def clear_requests(self) -> None:
         self.call("DELETE", "/requests")

@@ -92,7 +92,9 @@ def parse_rule(rule_id: int, body: Any) -> FaultRule:
         problems.append(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     endpoint = body.get("endpoint")
     if not isinstance(endpoint, str) or not endpoint.startswith("/"):
-        problems.append(f"endpoint must be an API path such as /v1/students (or a prefix ending in *), got {endpoint!r}")
+        problems.append(
+            f"endpoint must be an API path such as /v1/students (or a prefix ending in *), got {endpoint!r}"
+        )
     params = body.get("params", {})
     allowed = _PARAMS.get(str(kind), {})
     if not isinstance(params, dict):
@@ -113,7 +115,7 @@ def parse_rule(rule_id: int, body: Any) -> FaultRule:
     if problems:
         raise BadRequest("; ".join(problems))
     return FaultRule(
-        rule_id, endpoint, str(kind), str(mode), n, float(probability), int(body.get("seed", 0)),
+        rule_id, str(endpoint), str(kind), str(mode), n, float(probability), int(body.get("seed", 0)),
         body.get("tenant"), body.get("method"), dict(params),
     )  # fmt: skip
 

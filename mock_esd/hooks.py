@@ -50,7 +50,10 @@ def faults_before() -> None:
             seconds = str(int(rule.params.get("retry_after", 1)))
             raise TooManyRequests(f"fault rule {rule.rule_id}: rate limited", {"Retry-After": seconds})
         elif rule.kind == "expire_token":
-            raise Unauthorized(f"access token expired (fault rule {rule.rule_id})", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            raise Unauthorized(
+                f"access token expired (fault rule {rule.rule_id})",
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
 
 
 def faults_after(response: Response) -> Response:

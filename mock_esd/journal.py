@@ -36,7 +36,9 @@ class Journal:
         self._seq = 0
         self._lock = threading.Lock()
 
-    def record(self, time: float, method: str, path: str, query: str, client: str | None, tenant: str | None, status: int) -> None:
+    def record(
+        self, time: float, method: str, path: str, query: str, client: str | None, tenant: str | None, status: int
+    ) -> None:
         with self._lock:
             self._seq += 1
             self._entries.append(Entry(self._seq, time, method, path, query, client, tenant, status))

@@ -55,7 +55,9 @@ def esd_live_server(pytestconfig: pytest.Config) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def esd_server(esd_live_server: LiveServer, pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Iterator[EsdDistrict]:
+def esd_server(
+    esd_live_server: LiveServer, pytestconfig: pytest.Config, request: pytest.FixtureRequest
+) -> Iterator[EsdDistrict]:
     """A fresh tenant on the live server, deleted after the test."""
     spec = _spec(pytestconfig)
     with requests.Session() as session:

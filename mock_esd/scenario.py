@@ -20,7 +20,8 @@ from mock_esd.errors import BadRequest
 from mock_esd.generator import DEFAULT_TODAY, District, DistrictSpec, Record, generate_district
 from mock_esd.store import DistrictStore
 
-_VALIDATOR = Draft202012Validator(json.loads(resources.files("contracts").joinpath("scenario.schema.json").read_text(encoding="utf-8")))
+_SCHEMA_TEXT = resources.files("contracts").joinpath("scenario.schema.json").read_text(encoding="utf-8")
+_VALIDATOR = Draft202012Validator(json.loads(_SCHEMA_TEXT))
 
 
 def parse_text(text: str, source: str = "scenario") -> dict[str, Any]:
@@ -52,10 +53,16 @@ def _dates_to_text(node: Any) -> Any:
 
 def build_store(scenario: dict[str, Any], base: DistrictStore | None = None) -> DistrictStore:
     """A district from a scenario: over `base` if given, else over its `base` spec, else empty."""
-    problems = [f"{'.'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in _VALIDATOR.iter_errors(scenario)]
+    problems = [
+        f"{'.'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in _VALIDATOR.iter_errors(scenario)
+    ]
     if problems:
         raise BadRequest("invalid scenario: " + "; ".join(problems[:10]))
-    today = dt.date.fromisoformat(scenario["today"]) if "today" in scenario else (base.spec.today if base else DEFAULT_TODAY)
+    today = (
+        dt.date.fromisoformat(scenario["today"])
+        if "today" in scenario
+        else (base.spec.today if base else DEFAULT_TODAY)
+    )
     if base is not None:
         district, spec = base.snapshot(), base.spec
     elif "base" in scenario:
@@ -72,7 +79,10 @@ def build_store(scenario: dict[str, Any], base: DistrictStore | None = None) -> 
 def _merge(district: District, scenario: dict[str, Any]) -> None:
     schools = {s["id"]: s for s in district.schools}
     for given in scenario.get("schools", []):
-        schools[given["id"]] = {**builders.school(given["id"], given.get("name"), given.get("schoolType", "Elementary")), **given}
+        schools[given["id"]] = {
+            **builders.school(given["id"], given.get("name"), given.get("schoolType", "Elementary")),
+            **given,
+        }
         schools[given["id"]]["isHoldingSchool"] = schools[given["id"]]["schoolType"] == "Holding"
     students = {s["id"]: s for s in district.students}
     for given in scenario.get("students", []):
@@ -89,7 +99,11 @@ def _merge(district: District, scenario: dict[str, Any]) -> None:
         for built, raw in zip(record["students"], given["students"], strict=True):
             built.update(raw)
         contacts[given["id"]] = record
-    district.schools, district.students, district.contacts = list(schools.values()), list(students.values()), list(contacts.values())
+    district.schools, district.students, district.contacts = (
+        list(schools.values()),
+        list(students.values()),
+        list(contacts.values()),
+    )
 
 
 def _check(district: District) -> None:
@@ -103,11 +117,21 @@ def _check(district: District) -> None:
             problems.append(f"student {s['id']}: unknown schoolId {s['schoolId']!r}")
         if s["enrolledId"] is not None:
             if s["enrolledId"] in seen:
-                problems.append(f"student {s['id']}: enrolledId {s['enrolledId']} already belongs to student {seen[s['enrolledId']]}")
+                problems.append(
+                    f"student {s['id']}: enrolledId {s['enrolledId']} already belongs to student {seen[s['enrolledId']]}"
+                )
             seen[s["enrolledId"]] = s["id"]
     for c in district.contacts:
-        problems += [f"contact {c['id']}: unknown studentId {x['studentId']}" for x in c["students"] if x["studentId"] not in person_ids]
-    problems += [f"recentlyAccepted {p}: has no enrolledId" for p in district.recently_accepted if p in person_ids and not _by_id(district, p)["enrolledId"]]
+        problems += [
+            f"contact {c['id']}: unknown studentId {x['studentId']}"
+            for x in c["students"]
+            if x["studentId"] not in person_ids
+        ]
+    problems += [
+        f"recentlyAccepted {p}: has no enrolledId"
+        for p in district.recently_accepted
+        if p in person_ids and not _by_id(district, p)["enrolledId"]
+    ]
     if problems:
         raise BadRequest("invalid scenario: " + "; ".join(problems[:10]))
 
@@ -122,14 +146,19 @@ def export(store: DistrictStore) -> dict[str, Any]:
     return {
         "today": store.spec.today.isoformat(),
         "schools": [{"id": s["id"], "name": s["name"], "schoolType": s["schoolType"]} for s in store.schools().records],
-        "students": [{**s, **({"recentlyAccepted": True} if s["id"] in accepted else {})} for s in store.all_students()],
+        "students": [
+            {**s, **({"recentlyAccepted": True} if s["id"] in accepted else {})} for s in store.all_students()
+        ],
         "contacts": store.all_contacts(),
     }
 
 
 def check_record(kind: str, record: dict[str, Any]) -> None:
     """Validate one school, student or contact against the scenario format (for the control API)."""
-    item = _VALIDATOR.schema["properties"][kind]["items"]
-    problems = [f"{'.'.join(map(str, e.absolute_path)) or '(record)'}: {e.message}" for e in Draft202012Validator(item).iter_errors(record)]
+    item = json.loads(_SCHEMA_TEXT)["properties"][kind]["items"]
+    problems = [
+        f"{'.'.join(map(str, e.absolute_path)) or '(record)'}: {e.message}"
+        for e in Draft202012Validator(item).iter_errors(record)
+    ]
     if problems:
         raise BadRequest(f"invalid {kind[:-1]}: " + "; ".join(problems))

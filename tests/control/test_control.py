@@ -34,7 +34,11 @@ def test_reset_to_another_seed_changes_the_district(http: FlaskClient, custom_he
 def test_a_new_tenant_is_isolated(http: FlaskClient, custom_headers: dict[str, str]) -> None:
     created = ok(http.post("/_mock/tenants", json={"name": "qa1", "seed": 3, "students": 40}), 201)
     client = created["clients"][0]
-    form = {"grant_type": "client_credentials", "client_id": client["clientId"], "client_secret": client["clientSecret"]}
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": client["clientId"],
+        "client_secret": client["clientSecret"],
+    }
     other = {"Authorization": f"Bearer {http.post('/api/v1/auth/token', data=form).json['access_token']}"}  # type: ignore[index]
     default_before = students(http, custom_headers)
     ok(http.post("/_mock/students/2/withdraw?tenant=qa1"))
@@ -54,7 +58,10 @@ def test_schools_create_and_delete(http: FlaskClient, custom_headers: dict[str, 
 
 
 def test_students_create_patch_delete_with_validation(http: FlaskClient, custom_headers: dict[str, str]) -> None:
-    created = ok(http.post("/_mock/students", json={"enrolledId": "99992226", "studentStatus": "Enrolled", "schoolId": "0101"}), 201)
+    created = ok(
+        http.post("/_mock/students", json={"enrolledId": "99992226", "studentStatus": "Enrolled", "schoolId": "0101"}),
+        201,
+    )
     assert students(http, custom_headers)[created["id"]]["enrolledId"] == "99992226"
     ok(http.patch(f"/_mock/students/{created['id']}", json={"firstName": "Zoë"}))
     assert http.get("/api/v1/students/99992226", headers=custom_headers).json["firstName"] == "Zoë"  # type: ignore[index]
@@ -73,7 +80,9 @@ def test_the_application_workflow(http: FlaskClient, custom_headers: dict[str, s
     accepted = ok(http.post(f"/_mock/students/{pid}/accept", json={"schoolId": "0900"}))
     assert accepted["studentStatus"] == "Pre-enrolled" and len(accepted["enrolledId"]) == 8
     assert students(http, custom_headers)[pid]["enrolledId"] == accepted["enrolledId"]
-    assert students(http, custom_headers, "/api/v1/operoo/students")[pid]["enrolledId"] == accepted["enrolledId"], "recently accepted"
+    assert students(http, custom_headers, "/api/v1/operoo/students")[pid]["enrolledId"] == accepted["enrolledId"], (
+        "recently accepted"
+    )
     moved = ok(http.post(f"/_mock/students/{pid}/move", json={"schoolId": "0101"}))
     assert moved["schoolId"] == "0101"
     assert ok(http.post(f"/_mock/students/{pid}/withdraw"))["studentStatus"] == "Withdrawn"
@@ -83,10 +92,24 @@ def test_the_application_workflow(http: FlaskClient, custom_headers: dict[str, s
 
 def test_contacts_create_and_delete(http: FlaskClient, custom_headers: dict[str, str]) -> None:
     target = next(iter(students(http, custom_headers)))
-    made = ok(http.post("/_mock/contacts", json={"students": [{"studentId": target, "relationship": "Guardian", "priority": 1}]}), 201)
-    linked = [c for p in walk(http, "/api/v1/contacts", custom_headers, "contacts", 1000, studentId=target) for c in p["contacts"]]
+    made = ok(
+        http.post(
+            "/_mock/contacts", json={"students": [{"studentId": target, "relationship": "Guardian", "priority": 1}]}
+        ),
+        201,
+    )
+    linked = [
+        c
+        for p in walk(http, "/api/v1/contacts", custom_headers, "contacts", 1000, studentId=target)
+        for c in p["contacts"]
+    ]
     assert made["id"] in {c["id"] for c in linked}
-    assert http.post("/_mock/contacts", json={"students": [{"studentId": 999999, "relationship": "Mother", "priority": 1}]}).status_code == 409
+    assert (
+        http.post(
+            "/_mock/contacts", json={"students": [{"studentId": 999999, "relationship": "Mother", "priority": 1}]}
+        ).status_code
+        == 409
+    )
     assert http.delete(f"/_mock/contacts/{made['id']}").status_code == 204
 
 
@@ -103,7 +126,9 @@ contacts:
 """
 
 
-def test_a_yaml_scenario_replaces_the_district_and_exports_back(http: FlaskClient, custom_headers: dict[str, str]) -> None:
+def test_a_yaml_scenario_replaces_the_district_and_exports_back(
+    http: FlaskClient, custom_headers: dict[str, str]
+) -> None:
     ok(http.post("/_mock/scenario", data=SCENARIO))
     assert set(students(http, custom_headers)) == {12}
     assert set(students(http, custom_headers, "/api/v1/operoo/students")) == {1009}
@@ -124,7 +149,9 @@ def test_a_yaml_scenario_replaces_the_district_and_exports_back(http: FlaskClien
         ("colour: blue", "Additional properties are not allowed"),
     ],
 )
-def test_a_bad_scenario_is_refused_with_reasons_and_changes_nothing(http: FlaskClient, custom_headers: dict[str, str], text: str, message: str) -> None:
+def test_a_bad_scenario_is_refused_with_reasons_and_changes_nothing(
+    http: FlaskClient, custom_headers: dict[str, str], text: str, message: str
+) -> None:
     before = students(http, custom_headers)
     response = http.post("/_mock/scenario", data=text)
     assert response.status_code == 400 and message in response.json["detail"]  # type: ignore[index]
@@ -140,7 +167,11 @@ def test_the_journal_records_filters_and_clears(http: FlaskClient, custom_header
     assert [(e["method"], e["path"], e["status"]) for e in entries] == [
         ("GET", "/api/v1/students", 200), ("GET", "/api/v1/schools", 200), ("GET", "/api/v1/students", 400),
     ]  # fmt: skip
-    assert entries[0]["query"] == "pageNo=2" and entries[0]["client"] == CUSTOM.client_id and entries[0]["tenant"] == "default"
+    assert (
+        entries[0]["query"] == "pageNo=2"
+        and entries[0]["client"] == CUSTOM.client_id
+        and entries[0]["tenant"] == "default"
+    )
     assert len(ok(http.get("/_mock/requests?path=/api/v1/students"))) == 2
     assert len(ok(http.get("/_mock/requests?status=400"))) == 1
     assert http.get("/_mock/requests?colour=red").status_code == 400

@@ -105,7 +105,11 @@ def test_a_rule_for_one_tenant_leaves_the_others_alone(http: FlaskClient, custom
     assert created is not None
     add(http, endpoint="/v1/schools", kind="status", tenant="other")
     client = created["clients"][0]
-    form = {"grant_type": "client_credentials", "client_id": client["clientId"], "client_secret": client["clientSecret"]}
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": client["clientId"],
+        "client_secret": client["clientSecret"],
+    }
     other = {"Authorization": f"Bearer {http.post('/api/v1/auth/token', data=form).json['access_token']}"}  # type: ignore[index]
     assert statuses(http, other, 1) == [500]
     assert statuses(http, custom_headers, 1) == [200]
@@ -128,14 +132,19 @@ def test_a_bad_rule_is_refused_clearly(http: FlaskClient, rule: dict[str, Any], 
 
 
 def token(session: requests.Session, base: str) -> dict[str, str]:
-    body = session.post(f"{base}/v1/auth/token", data={"grant_type": "client_credentials"}, auth=(CUSTOM.client_id, CUSTOM.secret)).json()
+    body = session.post(
+        f"{base}/v1/auth/token", data={"grant_type": "client_credentials"}, auth=(CUSTOM.client_id, CUSTOM.secret)
+    ).json()
     return {"Authorization": f"Bearer {body['access_token']}"}
 
 
 def test_a_dropped_connection_in_process_is_a_requests_connection_error() -> None:
     app = create_app(AppConfig(spec=SMALL))
     with routed(app), requests.Session() as session:
-        session.post(DEFAULT_BASE_URL.removesuffix("/api") + "/_mock/faults", json={"endpoint": "/v1/students", "kind": "drop", "mode": "times", "n": 1})
+        session.post(
+            DEFAULT_BASE_URL.removesuffix("/api") + "/_mock/faults",
+            json={"endpoint": "/v1/students", "kind": "drop", "mode": "times", "n": 1},
+        )
         headers = token(session, DEFAULT_BASE_URL)
         with pytest.raises(requests.ConnectionError, match="connection dropped"):
             session.get(f"{DEFAULT_BASE_URL}/v1/students", headers=headers)
@@ -145,7 +154,10 @@ def test_a_dropped_connection_in_process_is_a_requests_connection_error() -> Non
 @pytest.mark.e2e
 def test_a_dropped_connection_over_a_socket_breaks_the_read() -> None:
     with LiveServer(create_app(AppConfig(spec=SMALL))) as server, requests.Session() as session:
-        session.post(f"{server.root_url}/_mock/faults", json={"endpoint": "/v1/students", "kind": "drop", "mode": "times", "n": 1})
+        session.post(
+            f"{server.root_url}/_mock/faults",
+            json={"endpoint": "/v1/students", "kind": "drop", "mode": "times", "n": 1},
+        )
         headers = token(session, server.base_url)
         with pytest.raises(requests.RequestException):
             session.get(f"{server.base_url}/v1/students", headers=headers, timeout=10).json()
