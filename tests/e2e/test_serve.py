@@ -62,7 +62,12 @@ def test_serve_refuses_a_busy_port_in_one_line() -> None:
 
 
 def _start(*args: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "mock_esd", "serve", "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mock_esd", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     base = re.search(r"eSD base URL: (\S+)", proc.stdout.readline())
     assert base
@@ -78,8 +83,15 @@ def test_serve_a_scenario_and_no_control(tmp_path: object) -> None:
         from mock_esd.tenants import DEFAULT_TENANT, default_clients
 
         _, standard = default_clients(DEFAULT_TENANT)
-        token = requests.post(f"{base}/v1/auth/token", data={"grant_type": "client_credentials"}, auth=(standard.client_id, standard.secret), timeout=10).json()
-        students = requests.get(f"{base}/v1/students", headers={"Authorization": f"Bearer {token['access_token']}"}, timeout=10).json()
+        token = requests.post(
+            f"{base}/v1/auth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(standard.client_id, standard.secret),
+            timeout=10,
+        ).json()
+        students = requests.get(
+            f"{base}/v1/students", headers={"Authorization": f"Bearer {token['access_token']}"}, timeout=10
+        ).json()
         assert sorted(s["enrolledId"] for s in students["students"]) == ["99992226", "99992227"]
         control = requests.get(base.removesuffix("/api") + "/_mock/", timeout=10)
         assert control.status_code == 404 and control.headers["Content-Type"] == "application/problem+json"
@@ -93,5 +105,10 @@ def test_serve_refuses_a_bad_scenario_in_one_line(tmp_path: object) -> None:
 
     bad = Path(str(tmp_path)) / "bad.yaml"
     bad.write_text("students: [{id: 1, schoolId: '0404'}]\n")
-    done = subprocess.run([sys.executable, "-m", "mock_esd", "serve", "--port", "0", "--scenario", str(bad)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "mock_esd", "serve", "--port", "0", "--scenario", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "unknown schoolId '0404'" in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,179 @@
+"""A stateful test: the district lives on (applications, acceptances, moves, withdrawals, deletions),
+settings change (a school's options cleared, custom endpoints toggled), faults strike, and after every
+sync the Operoo state must match the independent model, keep temporary IDs and records stable
+(R2, R8), archive rather than delete (R7), and an aborted sync must have changed nothing (R11).
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import requests
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from mock_esd import builders
+from mock_esd.app import create_app
+from mock_esd.context import AppConfig
+from mock_esd.control_client import ControlClient
+from mock_esd.inprocess import DEFAULT_BASE_URL, routed
+from mock_esd.store import DistrictStore
+from mock_esd.tenants import DEFAULT_TENANT, Registry
+from sync.client import EsdClient, RetryPolicy
+from sync.errors import SettingsError
+from sync.run import run_sync
+from sync.settings import parse_settings
+from sync.store import connect, snapshot_tables
+from tests.conftest import CUSTOM
+from tests.properties.model import model, r4_valid
+
+SCHOOLS = ["0101", "0201", "0900"]
+OPTIONS = st.lists(st.sampled_from(["Enrolled", "Pre-Enrolled", "Future"]), unique=True, max_size=3)
+LISTS = ["/v1/schools", "/v1/students", "/v1/contacts", "/v1/operoo/students", "/v1/operoo/contacts"]
+
+
+def start_district() -> Any:
+    return builders.district(
+        [
+            builders.school("0101"),
+            builders.school("0201", school_type="Middle"),
+            builders.school("0900", "Document School", "Holding"),
+        ],
+        [
+            builders.student(1, enrolled_id="10000001", school_id="0101"),
+            builders.student(2, enrolled_id="10000002", status="Pre-enrolled", school_id="0900"),
+            builders.student(3, enrolled_id="10000003", status="Pre-Registered", school_id="0201"),
+            builders.student(4, status="Pre-enrolled"),
+            builders.student(5, status="Pre-enrolled", school_id="0101"),
+            builders.student(6, status="Denied"),
+        ],
+        [builders.contact(1, [(1, "Mother", 1), (4, "Mother", 1)]), builders.contact(2, [(2, "Father", 2)])],
+    )
+
+
+class SyncMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        registry = Registry()
+        self.store = DistrictStore(district=start_district())
+        registry.add_tenant(DEFAULT_TENANT, self.store)
+        self.routing = routed(create_app(AppConfig(sleep=lambda _: None), registry))
+        self.routing.__enter__()
+        self.session = requests.Session()
+        self.control = ControlClient(self.session, DEFAULT_BASE_URL.removesuffix("/api"))
+        self.tmp = tempfile.TemporaryDirectory()
+        self.conn = connect(Path(self.tmp.name) / "operoo.db")
+        self.raw: dict[str, Any] = {
+            "custom_endpoints": True,
+            "schools": {"0101": ["Enrolled"], "0900": ["Pre-Enrolled"]},
+        }
+        self.faults: list[str] = []  # endpoints that fault rules break until the next sync
+        self.temporary: dict[int, str] = {}  # person -> temporary ID last seen, while on the custom path
+        self.records: dict[int, int] = {}  # person -> record id: one Operoo record per person, for life
+
+    def teardown(self) -> None:
+        self.conn.close()
+        self.session.close()
+        self.routing.__exit__(None, None, None)
+        self.tmp.cleanup()
+
+    # ----- eSD changes ------------------------------------------------------------------------------
+
+    def persons(self, **match: Any) -> list[dict[str, Any]]:
+        return [p for p in self.store.all_students() if all(p.get(k) == v for k, v in match.items())]
+
+    @rule(school=st.one_of(st.none(), st.sampled_from(SCHOOLS)))
+    def submit(self, school: str | None) -> None:
+        self.control.submit_application(**({"schoolId": school} if school else {}))
+
+    @precondition(lambda self: self.persons(enrolledId=None))
+    @rule(data=st.data(), school=st.sampled_from(SCHOOLS))
+    def accept(self, data: st.DataObject, school: str) -> None:
+        person = data.draw(st.sampled_from(self.persons(enrolledId=None)))
+        self.control.accept(person["id"], school)
+
+    @precondition(lambda self: self.persons())
+    @rule(data=st.data(), school=st.sampled_from(SCHOOLS))
+    def move(self, data: st.DataObject, school: str) -> None:
+        self.control.move(data.draw(st.sampled_from(self.persons()))["id"], school)
+
+    @precondition(lambda self: self.persons())
+    @rule(data=st.data())
+    def withdraw(self, data: st.DataObject) -> None:
+        self.control.withdraw(data.draw(st.sampled_from(self.persons()))["id"])
+
+    @precondition(lambda self: self.persons())
+    @rule(data=st.data())
+    def delete(self, data: st.DataObject) -> None:
+        self.control.delete_student(data.draw(st.sampled_from(self.persons()))["id"])
+
+    # ----- Operoo settings and faults -------------------------------------------------------------
+
+    @rule(school=st.sampled_from(SCHOOLS), options=OPTIONS)
+    def select(self, school: str, options: list[str]) -> None:
+        """Includes [] ("three white crosses") and, with custom endpoints off, invalid combinations."""
+        self.raw = {**self.raw, "schools": {**self.raw["schools"], school: options}}
+
+    @rule()
+    def toggle_custom_endpoints(self) -> None:
+        self.raw = {**self.raw, "custom_endpoints": not self.raw["custom_endpoints"]}
+
+    @rule(endpoint=st.sampled_from(LISTS))
+    def inject_fault(self, endpoint: str) -> None:
+        self.control.add_fault(endpoint, "status", params={"status": 503})
+        self.faults.append(endpoint)
+
+    # ----- the sync and what must hold after it ---------------------------------------------------
+
+    @rule()
+    def sync(self) -> None:
+        before = snapshot_tables(self.conn)
+        esd = EsdClient(self.session, DEFAULT_BASE_URL, CUSTOM.client_id, CUSTOM.secret, page_size=4,
+                        retry=RetryPolicy(attempts=2), sleep=lambda _: None)  # fmt: skip
+        if not r4_valid(self.raw):
+            try:
+                parse_settings(self.raw)
+            except SettingsError:
+                return  # the faults stay armed for the next sync
+            raise AssertionError(f"R4: invalid settings accepted: {self.raw}")
+        report = run_sync(esd, parse_settings(self.raw), self.conn, allow_mass_removal=True)
+        faults, self.faults = self.faults, []
+        self.control.clear_faults()
+        if any(self.raw["custom_endpoints"] or not f.startswith("/v1/operoo") for f in faults):
+            assert report.status == "aborted", "R11: a sync that could not read every page must abort"
+            assert snapshot_tables(self.conn) == before, "R11: an aborted sync changed the state"
+            return
+        assert report.status == "applied", report.errors
+        self.check_state()
+
+    def check_state(self) -> None:
+        district = copy.deepcopy(self.store.snapshot())
+        ids, groups = model(district, self.raw)
+        rows = self.conn.execute("SELECT person_id, operoo_id, record_id, archived FROM students").fetchall()
+        active = {pid: oid for pid, oid, _, archived in rows if not archived}
+        assert active == ids, "the synced students differ from the model's"
+        stored = {(n, s or None): set() for n, s in self.conn.execute("SELECT name, school_id FROM groups_")}
+        for name, school, oid in self.conn.execute(
+            "SELECT g.name, g.school_id, s.operoo_id FROM memberships JOIN groups_ g USING (group_id) JOIN students s USING (record_id)"
+        ):
+            stored[(name, school or None)].add(oid)
+        assert stored == groups, "the groups differ from the model's"
+        for pid, oid in ids.items():
+            if oid.startswith("student-operoo-"):
+                assert self.temporary.setdefault(pid, oid) == oid, "R2: a temporary ID changed"
+
+    @invariant()
+    def one_record_per_person_for_life(self) -> None:
+        rows = dict(self.conn.execute("SELECT person_id, record_id FROM students").fetchall())
+        for pid, record in self.records.items():
+            assert pid in rows, f"R7: person {pid}'s Operoo record was deleted, not archived"
+            assert rows[pid] == record, f"R8: person {pid} has a new Operoo record instead of a re-key"
+        self.records.update(rows)
+
+
+SyncMachine.TestCase.settings = hypothesis_settings(stateful_step_count=25)
+TestSyncMachine = SyncMachine.TestCase
