@@ -78,9 +78,10 @@ def settings_dicts(
 ) -> dict[str, Any]:
     """Raw settings (as parsed from TOML); `valid` True, False or None (either)."""
     chosen = draw(st.lists(st.sampled_from(list(school_ids)), unique=True)) if school_ids else []
-    raw = {
+    schools: dict[str, list[str]] = {s: draw(st.lists(st.sampled_from(o.OPTIONS), unique=True, max_size=3)) for s in chosen}
+    raw: dict[str, Any] = {
         "custom_endpoints": draw(st.booleans()),
-        "schools": {s: draw(st.lists(st.sampled_from(o.OPTIONS), unique=True, max_size=3)) for s in chosen},
+        "schools": schools,
         "contacts": draw(
             st.sampled_from([{}, {"permission_source": "priority", "max_priority": 1}, {"relationships": ["Guardian"]}])
         ),
@@ -90,7 +91,7 @@ def settings_dicts(
             raw["custom_endpoints"] = True
         else:
             raw["custom_endpoints"] = False
-            raw["schools"][draw(st.sampled_from(list(school_ids)))] = [o.ENROLLED, o.PRE_ENROLLED]
+            schools[draw(st.sampled_from(list(school_ids)))] = [o.ENROLLED, o.PRE_ENROLLED]
     return raw
 
 
