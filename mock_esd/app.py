@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import orjson
 from flask import Flask, Response
@@ -27,6 +28,9 @@ def create_app(config: AppConfig | None = None, registry: Registry | None = None
     if app.extensions[EXTENSION].config.control:
         app.register_blueprint(control, url_prefix="/_mock")
     app.add_url_rule("/openapi.json", "openapi", lambda: Response(openapi_bytes(), mimetype="application/json"))
+    app.before_request(lambda: app.extensions[EXTENSION].catch_up())
+    if app.extensions[EXTENSION].log is not None:
+        app.after_request(_worker_header)
     app.register_error_handler(EsdError, _esd_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
@@ -38,6 +42,12 @@ def problem(status: int, title: str, detail: str, headers: dict[str, str] | None
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     response = Response(orjson.dumps(body), status=status, mimetype="application/problem+json")
     response.headers.update(headers or {})
+    return response
+
+
+def _worker_header(response: Response) -> Response:
+    """Which worker answered: lets a test see that every worker serves the same district."""
+    response.headers["X-Mock-Worker"] = str(os.getpid())
     return response
 
 

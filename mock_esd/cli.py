@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
+import tempfile
+from pathlib import Path
 
 import click
+from flask import Flask
 
 from mock_esd import scenario
 from mock_esd.app import create_app
@@ -14,6 +18,7 @@ from mock_esd.errors import EsdError
 from mock_esd.generator import DEFAULT_SCHOOLS, DEFAULT_SEED, DEFAULT_STUDENTS, DEFAULT_TODAY, DistrictSpec
 from mock_esd.server import LiveServer
 from mock_esd.tenants import DEFAULT_TENANT, Client
+from mock_esd.workers import serve_with_workers
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -61,29 +66,38 @@ def describe_clients(base_url: str, clients: list[Client]) -> str:
     "--scenario", "scenario_path", type=click.Path(dir_okay=False), help="Load a scenario file (YAML or JSON)."
 )
 @click.option("--no-control", is_flag=True, help="Turn off the /_mock test-control API.")
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Serve with gunicorn and N worker processes sharing one district."
+)
 @one_line_errors(EsdError)
 def serve(
-    host: str,
-    port: int,
-    seed: int,
-    students: int,
-    schools: int,
-    today: dt.datetime,
-    scenario_path: str | None,
-    no_control: bool,
-) -> None:
+    host: str, port: int, seed: int, students: int, schools: int, today: dt.datetime, scenario_path: str | None,
+    no_control: bool, workers: int | None,
+) -> None:  # fmt: skip
     """Serve a generated district (or a scenario) until interrupted."""
-    app = create_app(AppConfig(spec=spec_from(seed, students, schools, today), control=not no_control))
-    if scenario_path:
-        registry = app.extensions["mock_esd"].registry
-        registry.replace_store(DEFAULT_TENANT, scenario.build_store(scenario.read_file(scenario_path)))
-    server = LiveServer(app, host, port, log_requests=True)
+    with tempfile.TemporaryDirectory(prefix="mock-esd-") as shared:
+        config = AppConfig(
+            spec=spec_from(seed, students, schools, today), control=not no_control,
+            shared_state=str(Path(shared) / "changes.db") if workers else None,
+        )  # fmt: skip
+        _serve(create_app(config), host, port, scenario_path, workers)
+
+
+def _serve(app: Flask, host: str, port: int, scenario_path: str | None, workers: int | None) -> None:
     state = app.extensions["mock_esd"]
+    if scenario_path:
+        recipe = {"scenario": scenario.read_file(scenario_path)}
+        state.registry.replace_store(DEFAULT_TENANT, scenario.build_store(recipe["scenario"]), recipe)
+    server = LiveServer(app, host, port, log_requests=True)
     click.echo(describe_clients(server.base_url, state.registry.clients()))
     click.echo(f'  try: curl -s -d grant_type=client_credentials -u "ID:SECRET" {server.base_url}/v1/auth/token')
-    click.echo("Serving; Ctrl+C stops.")
+    click.echo(f"Serving{f' with {workers} gunicorn workers' if workers else ''}; Ctrl+C stops.")
+    sys.stdout.flush()
     try:
-        server.serve_forever()
+        if workers:
+            serve_with_workers(app, server.socket, workers)
+        else:
+            server.serve_forever()
     except KeyboardInterrupt:
         click.echo("stopped")
     finally:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import orjson
 from flask import Response, current_app, g, request
 
+from mock_esd.changelog import ChangeLog, SharedFaults, SharedJournal
 from mock_esd.errors import Unauthorized
 from mock_esd.faults import FaultBook
 from mock_esd.generator import DistrictSpec
@@ -30,6 +33,7 @@ class AppConfig:
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep  # latency faults; tests pass a recorder
     control: bool = True
+    shared_state: str | None = None  # a change-log file shared by worker processes (serve --workers N)
 
 
 class MockState:
@@ -39,8 +43,29 @@ class MockState:
         self.config = config
         self.registry = registry or default_registry(config.spec)
         self.signing_key = config.signing_key or secrets.token_bytes(32)
-        self.faults = FaultBook()
-        self.journal = Journal()
+        self.log = ChangeLog(config.shared_state) if config.shared_state else None
+        self.faults: FaultBook | SharedFaults = SharedFaults(self.log) if self.log else FaultBook()
+        self.journal: Journal = SharedJournal(self.log) if self.log else Journal()
+        if self.log is not None:
+            log = self.log
+            self.registry.listener = log.append
+        self._lock = threading.RLock()
+
+    def catch_up(self) -> None:
+        """Apply the changes other worker processes made (nothing to do in one process)."""
+        if self.log is not None:
+            self.log.catch_up(self.registry)
+
+    @contextmanager
+    def changing(self) -> Iterator[None]:
+        """Make changes to districts: exclusive across threads and worker processes, after catching up."""
+        if self.log is None:
+            with self._lock:
+                yield
+            return
+        with self.log.exclusive():
+            self.log.catch_up(self.registry)
+            yield
 
     def issue(self, client_id: str, secret: str) -> dict[str, object]:
         client = self.registry.authenticate(client_id, secret)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from contextlib import ExitStack
 from typing import Any
 
 import yaml
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, request
 
 from contracts import vocabulary as v
-from mock_esd import builders, scenario
+from mock_esd import builders, changelog, scenario
 from mock_esd.context import current, json_response
 from mock_esd.errors import BadRequest, Conflict, NotFound
 from mock_esd.generator import DistrictSpec, Record
@@ -31,6 +32,19 @@ def loopback_only() -> None:
         loopback = False
     if not loopback:
         raise NotFound("the control API answers on loopback only")
+
+
+@control.before_request
+def exclusive() -> None:
+    """A control request changes districts alone: across threads and worker processes."""
+    g.changing = ExitStack()
+    g.changing.enter_context(current().changing())
+
+
+@control.teardown_request
+def release(_: BaseException | None) -> None:
+    if "changing" in g:
+        g.changing.close()
 
 
 def _tenant() -> str:
@@ -83,7 +97,7 @@ def index() -> Response:
 def reset() -> Response:
     """Regenerate the tenant's district, optionally with another seed or size; faults stay."""
     spec = _spec(_body(), current().registry.store(_tenant()).spec)
-    current().registry.replace_store(_tenant(), DistrictStore(spec))
+    current().registry.replace_store(_tenant(), DistrictStore(spec), changelog.spec_recipe(spec))
     return json_response({"tenant": _tenant(), "seed": spec.seed, "students": spec.students, "schools": spec.schools})
 
 
@@ -104,10 +118,10 @@ def create_tenant() -> Response:
     while "name" not in body and name in registry.tenants():
         name += "x"
     if "scenario" in body:
-        store = scenario.build_store(body["scenario"])
+        recipe = {"scenario": body["scenario"]}
     else:
-        store = DistrictStore(_spec(body, DistrictSpec(seed=current().config.spec.seed)))
-    clients = registry.add_tenant(name, store)
+        recipe = changelog.spec_recipe(_spec(body, DistrictSpec(seed=current().config.spec.seed)))
+    clients = registry.add_tenant(name, changelog.build_store(recipe), recipe)
     return json_response({"tenant": name, "clients": [c.as_json() for c in clients]}, 201)
 
 
@@ -120,9 +134,11 @@ def delete_tenant(name: str) -> Response:
 @control.post("/scenario")
 def load_scenario() -> Response:
     """Replace the tenant's district with a scenario (YAML or JSON body); `?merge=true` adds to it instead."""
-    data = scenario.parse_text(request.get_data(as_text=True), "the request body")
-    base = _store() if request.args.get("merge") == "true" else None
-    current().registry.replace_store(_tenant(), scenario.build_store(data, base))
+    recipe = {
+        "scenario": scenario.parse_text(request.get_data(as_text=True), "the request body"),
+        "merge": request.args.get("merge") == "true",
+    }
+    current().registry.replace_store(_tenant(), changelog.build_store(recipe, _store()), recipe)
     store = _store()
     return json_response(
         {"tenant": _tenant(), "schools": len(store.schools().records), "students": len(store.all_students())}

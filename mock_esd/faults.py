@@ -34,10 +34,6 @@ class FaultRule:
     params: dict[str, Any] = field(default_factory=dict)
     calls: int = 0
     fired: int = 0
-    _rng: random.Random = field(default_factory=random.Random, repr=False)
-
-    def __post_init__(self) -> None:
-        self._rng = random.Random(self.seed)
 
     def matches(self, path: str, method: str, tenant: str | None) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
@@ -55,7 +51,9 @@ class FaultRule:
             "always": True,
             "nth": self.calls == self.n,
             "times": self.fired < self.n,
-            "probability": self._rng.random() < self.probability,
+            # a draw per call number, not a generator's state: worker processes sharing the
+            # counters make the same decisions as one process would
+            "probability": random.Random(f"{self.seed}:{self.calls}").random() < self.probability,
         }[self.mode]
         if fire:
             self.fired += 1

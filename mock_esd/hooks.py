@@ -65,7 +65,8 @@ def faults_after(response: Response) -> Response:
         elif rule.kind == "drop":
             response = _dropped(response, rule)
         elif rule.kind == "drift" and _tenant() is not None:
-            _drift(current().registry.store(str(_tenant())), rule)
+            with current().changing():
+                _drift(current().registry.store(str(_tenant())), rule)
     return response
 
 

@@ -57,6 +57,10 @@ class Journal:
             raise BadRequest(f"unknown journal filter {', '.join(unknown)}; use {', '.join(FILTERS)}")
         with self._lock:
             entries = list(self._entries)
+        return self.filter(entries, filters)
+
+    @staticmethod
+    def filter(entries: list[Entry], filters: Mapping[str, str]) -> list[Entry]:
         return [e for e in entries if all(_match(e, k, v) for k, v in filters.items())]
 
 

@@ -33,6 +33,12 @@ class LiveServer:
             request_handler=WSGIRequestHandler if log_requests else _QuietHandler,
         )  # fmt: skip
         self._thread: threading.Thread | None = None
+        self._serving = False  # shutdown() would wait forever for a loop that never ran
+
+    @property
+    def socket(self) -> socket.socket:
+        """The listening socket (gunicorn serves on it with --workers)."""
+        return self._socket
 
     @property
     def root_url(self) -> str:
@@ -45,6 +51,7 @@ class LiveServer:
         return self.root_url + API_PREFIX
 
     def start(self) -> LiveServer:
+        self._serving = True
         self._thread = threading.Thread(target=self._server.serve_forever, name=f"mock-esd:{self.port}", daemon=True)
         self._thread.start()
         return self
@@ -55,10 +62,12 @@ class LiveServer:
             self._thread.join(timeout=0.5)
 
     def serve_forever(self) -> None:
+        self._serving = True
         self._server.serve_forever()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._serving:
+            self._server.shutdown()
         self._server.server_close()
         self._socket.close()
         if self._thread is not None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -19,6 +21,21 @@ from mock_esd.errors import BadRequest, Conflict, NotFound
 from mock_esd.generator import District, DistrictSpec, Record, generate_district
 
 T = TypeVar("T")
+_replay = threading.local()
+
+
+def replaying() -> bool:
+    """True while a worker replays changes another worker made (they carry their own stamps)."""
+    return bool(getattr(_replay, "active", False))
+
+
+@contextmanager
+def replay_mode() -> Iterator[None]:
+    _replay.active = True
+    try:
+        yield
+    finally:
+        _replay.active = False
 
 
 @dataclass
@@ -59,6 +76,7 @@ class DistrictStore:
         self._version = 0
         self._changes = 0
         self._cache: dict[tuple[Any, ...], Any] = {}
+        self.on_change: Callable[[str, list[Any]], None] | None = None  # set by the registry: the change log
         self._reindex()
 
     # ----- reading -------------------------------------------------------------------------
@@ -156,13 +174,18 @@ class DistrictStore:
         self._students_by_id = {s["id"]: s for s in d.students}
         self._contacts_by_id = {c["id"]: c for c in d.contacts}
         self._by_enrolled_id = {s["enrolledId"]: s for s in d.students if s["enrolledId"] is not None}
+        numeric = [int(e) for e in self._by_enrolled_id if e.isdigit()]
+        self._highest_enrolled = max([getattr(self, "_highest_enrolled", 9_999_999), *numeric])
         self._cache.clear()
 
     # ----- changes (control API, scenarios) --------------------------------------------------
 
-    def _changed(self) -> None:
+    def _changed(self, op: str, *args: Any) -> None:
+        """Every change is an operation with JSON arguments, so other worker processes can replay it."""
         self._version += 1
         self._reindex()
+        if self.on_change is not None and not replaying():
+            self.on_change(op, list(args))
 
     def _stamp(self) -> str:
         """A deterministic lastModified: the district's today plus one second per change."""
@@ -189,15 +212,15 @@ class DistrictStore:
         return max(self._contacts_by_id, default=0) + 1
 
     def next_enrolled_id(self) -> str:
-        """The smallest unused 8-digit enrolledId above every existing one."""
-        highest = max((int(e) for e in self._by_enrolled_id), default=9_999_999)
+        """A new 8-digit enrolledId above every one this district has ever used: eSD never reuses them."""
+        highest = max(self._highest_enrolled, max((int(e) for e in self._by_enrolled_id), default=9_999_999))
         if highest >= 99_999_999:
             raise Conflict("no enrolledId left above the highest one in use")
         return f"{highest + 1:08d}"
 
     def put_school(self, school: Record) -> Record:
         self._district.schools = [s for s in self._district.schools if s["id"] != school["id"]] + [school]
-        self._changed()
+        self._changed("put_school", school)
         return school
 
     def delete_school(self, school_id: str) -> None:
@@ -206,7 +229,7 @@ class DistrictStore:
         if any(s["schoolId"] == school_id for s in self._district.students):
             raise Conflict(f"school {school_id!r} still has students; move or delete them first")
         self._district.schools = [s for s in self._district.schools if s["id"] != school_id]
-        self._changed()
+        self._changed("delete_school", school_id)
 
     def put_student(self, student: Record, recently_accepted: bool | None = None) -> Record:
         """Create or replace a person; checks references and enrolledId uniqueness."""
@@ -217,7 +240,7 @@ class DistrictStore:
             self._district.recently_accepted.discard(record["id"])
             if recently_accepted:
                 self._district.recently_accepted.add(record["id"])
-        self._changed()
+        self._changed("put_student", record, recently_accepted)
         return record
 
     def _check_student(self, student: Record) -> None:
@@ -235,20 +258,20 @@ class DistrictStore:
         self._district.recently_accepted.discard(person_id)
         for contact in self._district.contacts:
             contact["students"] = [link for link in contact["students"] if link["studentId"] != person_id]
-        self._changed()
+        self._changed("delete_student", person_id)
 
     def put_contact(self, contact: Record) -> Record:
         unknown = [link["studentId"] for link in contact["students"] if link["studentId"] not in self._students_by_id]
         if unknown:
             raise Conflict(f"contact {contact['id']}: unknown studentId {', '.join(map(str, unknown))}")
         self._district.contacts = [c for c in self._district.contacts if c["id"] != contact["id"]] + [contact]
-        self._changed()
+        self._changed("put_contact", contact)
         return contact
 
     def delete_contact(self, contact_id: int) -> None:
         self.get_contact(contact_id)
         self._district.contacts = [c for c in self._district.contacts if c["id"] != contact_id]
-        self._changed()
+        self._changed("delete_contact", contact_id)
 
     def snapshot(self) -> District:
         """A deep copy of the district, for export."""

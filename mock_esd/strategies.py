@@ -78,7 +78,9 @@ def settings_dicts(
 ) -> dict[str, Any]:
     """Raw settings (as parsed from TOML); `valid` True, False or None (either)."""
     chosen = draw(st.lists(st.sampled_from(list(school_ids)), unique=True)) if school_ids else []
-    schools: dict[str, list[str]] = {s: draw(st.lists(st.sampled_from(o.OPTIONS), unique=True, max_size=3)) for s in chosen}
+    schools: dict[str, list[str]] = {
+        s: draw(st.lists(st.sampled_from(o.OPTIONS), unique=True, max_size=3)) for s in chosen
+    }
     raw: dict[str, Any] = {
         "custom_endpoints": draw(st.booleans()),
         "schools": schools,

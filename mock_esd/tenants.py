@@ -10,11 +10,13 @@ import base64
 import hashlib
 import hmac
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from mock_esd.errors import Conflict, NotFound, Unauthorized
 from mock_esd.generator import DistrictSpec
-from mock_esd.store import DistrictStore
+from mock_esd.store import DistrictStore, replaying
 
 CLIENT_HOST_SUFFIX = ".guru.eschooldata.com/api"
 DEFAULT_TENANT = "default"
@@ -50,30 +52,50 @@ def default_clients(tenant: str) -> tuple[Client, Client]:
     return out[0], out[1]
 
 
-class Registry:
-    """Tenants (one district each) and the clients that reach them."""
+Recipe = dict[str, Any]  # how to rebuild a district: {"spec": {...}} or {"scenario": {...}, "merge": bool}
+ChangeListener = Callable[[str, str, list[Any]], None]  # tenant, operation, JSON arguments
 
-    def __init__(self) -> None:
+
+class Registry:
+    """Tenants (one district each) and the clients that reach them.
+
+    Every change (here and in each tenant's store) is reported to `listener` as an operation with
+    JSON arguments; `mock_esd.changelog` appends them to a log that other worker processes replay.
+    """
+
+    def __init__(self, listener: ChangeListener | None = None) -> None:
         self._stores: dict[str, DistrictStore] = {}
         self._clients: dict[str, Client] = {}
+        self.listener = listener
 
-    def add_tenant(self, tenant: str, store: DistrictStore) -> tuple[Client, Client]:
+    def _notify(self, tenant: str, op: str, args: list[Any]) -> None:
+        if self.listener is not None and not replaying():
+            self.listener(tenant, op, args)
+
+    def _attach(self, tenant: str, store: DistrictStore) -> None:
+        self._stores[tenant] = store
+        store.on_change = lambda op, args: self._notify(tenant, op, args)
+
+    def add_tenant(self, tenant: str, store: DistrictStore, recipe: Recipe | None = None) -> tuple[Client, Client]:
         if tenant in self._stores:
             raise Conflict(f"tenant {tenant!r} already exists")
-        self._stores[tenant] = store
+        self._attach(tenant, store)
         clients = default_clients(tenant)
         for client in clients:
             self._clients[client.client_id] = client
+        self._notify(tenant, "add_tenant", [recipe])
         return clients
 
-    def replace_store(self, tenant: str, store: DistrictStore) -> None:
+    def replace_store(self, tenant: str, store: DistrictStore, recipe: Recipe | None = None) -> None:
         self.store(tenant)
-        self._stores[tenant] = store
+        self._attach(tenant, store)
+        self._notify(tenant, "replace_store", [recipe])
 
     def remove_tenant(self, tenant: str) -> None:
         self.store(tenant)
         del self._stores[tenant]
         self._clients = {k: c for k, c in self._clients.items() if c.tenant != tenant}
+        self._notify(tenant, "remove_tenant", [])
 
     def store(self, tenant: str) -> DistrictStore:
         try:

@@ -37,3 +37,7 @@ class RecordError(FetchError):
 
 class StateError(SyncError):
     """The Operoo state database cannot be used."""
+
+
+class IdentityConflict(FetchError):
+    """eSD's data would give one Operoo ID to two persons; the sync aborts."""

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from sync import vocabulary as o
+from sync.errors import IdentityConflict
 from sync.rules import Decision, Desired, GroupKey, Person
 
 # ----- the stored state, as plain data ---------------------------------------------------------
@@ -222,6 +223,7 @@ def compute_plan(desired: Desired, state: State) -> Plan:
 def _student_changes(desired: Desired, state: State) -> tuple[StudentChange, ...]:
     changes: list[StudentChange] = []
     wanted = {d.person_id: d for d in desired.students.values()}
+    _check_identities(wanted, state)
     for person_id, decision in wanted.items():
         before = state.students.get(person_id)
         after = _stored(decision)
@@ -234,6 +236,20 @@ def _student_changes(desired: Desired, state: State) -> tuple[StudentChange, ...
             )
     changes.sort(key=lambda c: c.person_id)
     return tuple(changes)
+
+
+def _check_identities(wanted: Mapping[int, Decision], state: State) -> None:
+    """An Operoo ID names one person for life: eSD giving a kept record's ID to another person is an error."""
+    holders = {s.operoo_id: s.person_id for s in state.students.values() if s.person_id not in wanted}
+    clashes = [(d.operoo_id, pid, holders[d.operoo_id]) for pid, d in sorted(wanted.items()) if d.operoo_id in holders]
+    if clashes:
+        raise IdentityConflict(
+            "; ".join(
+                f"eSD gives ID {oid} to person {pid}, but Operoo's record {oid} belongs to person {other}"
+                for oid, pid, other in clashes[:5]
+            )
+            + " (an enrolledId must never be reused)"
+        )
 
 
 def _why_archived(person_id: int, desired: Desired) -> str:

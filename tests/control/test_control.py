@@ -192,3 +192,20 @@ def test_control_refuses_non_loopback_callers(app: Flask) -> None:
     response = http.post("/_mock/reset", environ_base={"REMOTE_ADDR": "10.1.2.3"})
     assert response.status_code == 404 and "loopback" in response.json["detail"]  # type: ignore[index]
     assert token_for(http, CUSTOM)
+
+
+def test_an_accepted_applicant_never_gets_a_deleted_student_s_enrolled_id(http: FlaskClient) -> None:
+    first = ok(
+        http.post(
+            "/_mock/students/" + str(ok(http.post("/_mock/applications", json={}), 201)["id"]) + "/accept",
+            json={"schoolId": "0101"},
+        )
+    )
+    assert http.delete(f"/_mock/students/{first['id']}").status_code == 204
+    second = ok(
+        http.post(
+            "/_mock/students/" + str(ok(http.post("/_mock/applications", json={}), 201)["id"]) + "/accept",
+            json={"schoolId": "0101"},
+        )
+    )
+    assert int(second["enrolledId"]) > int(first["enrolledId"])

@@ -213,3 +213,14 @@ def test_an_apply_killed_halfway_leaves_the_old_state(
     assert world.tables() == before
     monkeypatch.undo()
     assert world.sync(SETTINGS).status == "applied"
+
+
+def test_an_enrolled_id_reused_for_another_person_aborts_with_both_named(world: World) -> None:
+    world.store.delete_student(1)
+    world.sync(SETTINGS)
+    before = world.tables()
+    world.put(student(77, enrolled_id="10000001", school_id="0101"))
+    report = world.sync(SETTINGS)
+    assert report.status == "aborted"
+    assert "eSD gives ID 10000001 to person 77, but Operoo's record 10000001 belongs to person 1" in report.errors[0]
+    assert world.tables() == before

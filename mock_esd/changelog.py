@@ -1,0 +1,195 @@
+"""State shared by worker processes (`mock-esd serve --workers N`): a change log, fault rules, journal.
+
+Every worker generates the same district from the same seed, then replays the change log (kept in
+one SQLite file) before each request, so a change made through the control API on one worker is
+seen by all. Changes are made under an exclusive file lock (`fcntl.flock`), after catching up, so
+every worker applies the same operations in the same order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from mock_esd import scenario
+from mock_esd.faults import FaultRule, parse_rule
+from mock_esd.generator import DistrictSpec
+from mock_esd.journal import Entry, Journal
+from mock_esd.store import DistrictStore, replay_mode
+from mock_esd.tenants import Recipe, Registry
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ops (seq INTEGER PRIMARY KEY, tenant TEXT NOT NULL, op TEXT NOT NULL, args TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS faults (rule_id INTEGER PRIMARY KEY, body TEXT NOT NULL, calls INTEGER NOT NULL DEFAULT 0,
+                                   fired INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, time REAL, method TEXT, path TEXT, query TEXT,
+                                    client TEXT, tenant TEXT, status INTEGER);
+"""
+
+
+def build_store(recipe: Recipe, base: DistrictStore | None = None) -> DistrictStore:
+    """A district from its recipe: a generator spec, or a scenario (merged onto `base` if asked)."""
+    if "scenario" in recipe:
+        return scenario.build_store(recipe["scenario"], base if recipe.get("merge") else None)
+    spec = dict(recipe["spec"])
+    return DistrictStore(DistrictSpec(**{**spec, "today": dt.date.fromisoformat(spec["today"])}))
+
+
+def spec_recipe(spec: DistrictSpec) -> Recipe:
+    return {
+        "spec": {"seed": spec.seed, "students": spec.students, "schools": spec.schools, "today": spec.today.isoformat()}
+    }
+
+
+def replay(registry: Registry, tenant: str, op: str, args: list[Any]) -> None:
+    """Apply one logged operation without logging it again."""
+    with replay_mode():
+        if op == "add_tenant":
+            registry.add_tenant(tenant, build_store(args[0]))
+        elif op == "replace_store":
+            registry.replace_store(tenant, build_store(args[0], registry.store(tenant)))
+        elif op == "remove_tenant":
+            registry.remove_tenant(tenant)
+        else:
+            getattr(registry.store(tenant), op)(*args)
+
+
+class ChangeLog:
+    """The SQLite file and lock file that worker processes share."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._thread_lock = threading.RLock()
+        self.seen = 0
+        with sqlite3.connect(self.path) as conn:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.executescript(_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        """One connection per thread, opened lazily (so also after a fork)."""
+        conn, pid = getattr(self._local, "conn", None), getattr(self._local, "pid", None)
+        if conn is None or pid != os.getpid():  # a connection never crosses a fork
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the change lock across processes (flock) and threads; re-entrant within a thread."""
+        with self._thread_lock:
+            if getattr(self._local, "depth", 0):
+                self._local.depth += 1
+                try:
+                    yield
+                finally:
+                    self._local.depth -= 1
+                return
+            with open(self.path.with_suffix(".lock"), "a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                self._local.depth = 1
+                try:
+                    yield
+                finally:
+                    self._local.depth = 0
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def append(self, tenant: str, op: str, args: list[Any]) -> None:
+        cursor = self._conn().execute(
+            "INSERT INTO ops (tenant, op, args) VALUES (?, ?, ?)", (tenant, op, json.dumps(args))
+        )
+        self.seen = int(cursor.lastrowid or self.seen)
+
+    def catch_up(self, registry: Registry) -> None:
+        """Replay every operation this process has not applied yet."""
+        conn = self._conn()
+        latest = conn.execute("SELECT max(seq) FROM ops").fetchone()[0] or 0
+        if latest <= self.seen:
+            return
+        with self._thread_lock:
+            for seq, tenant, op, args in conn.execute(
+                "SELECT seq, tenant, op, args FROM ops WHERE seq > ? ORDER BY seq", (self.seen,)
+            ):
+                replay(registry, tenant, op, json.loads(args))
+                self.seen = seq
+
+
+class SharedFaults:
+    """FaultBook's interface over the shared file: counters are shared, so 'the 3rd call' is global."""
+
+    def __init__(self, log: ChangeLog) -> None:
+        self.log = log
+
+    def add(self, body: Any) -> FaultRule:
+        with self.log.exclusive():
+            conn = self.log._conn()
+            rule_id = (conn.execute("SELECT max(rule_id) FROM faults").fetchone()[0] or 0) + 1
+            rule = parse_rule(rule_id, body)
+            conn.execute("INSERT INTO faults (rule_id, body) VALUES (?, ?)", (rule_id, json.dumps(body)))
+            return rule
+
+    def remove(self, rule_id: int) -> bool:
+        return self.log._conn().execute("DELETE FROM faults WHERE rule_id = ?", (rule_id,)).rowcount > 0
+
+    def clear(self) -> None:
+        self.log._conn().execute("DELETE FROM faults")
+
+    def rules(self) -> list[FaultRule]:
+        rows = self.log._conn().execute("SELECT rule_id, body, calls, fired FROM faults ORDER BY rule_id").fetchall()
+        out = []
+        for rule_id, body, calls, fired in rows:
+            rule = parse_rule(rule_id, json.loads(body))
+            rule.calls, rule.fired = calls, fired
+            out.append(rule)
+        return out
+
+    def firing(self, path: str, method: str, tenant: str | None) -> list[FaultRule]:
+        conn = self.log._conn()
+        if conn.execute("SELECT 1 FROM faults LIMIT 1").fetchone() is None:
+            return []
+        with self.log.exclusive():
+            matched = [r for r in self.rules() if r.matches(path, method, tenant)]
+            fired = [r for r in matched if r.should_fire()]  # counts calls and firings on the loaded rules
+            conn.executemany(
+                "UPDATE faults SET calls = ?, fired = ? WHERE rule_id = ?",
+                [(r.calls, r.fired, r.rule_id) for r in matched],
+            )
+            return fired
+
+
+class SharedJournal(Journal):
+    """Journal's interface over the shared file."""
+
+    def __init__(self, log: ChangeLog) -> None:
+        super().__init__()
+        self.log = log
+
+    def record(
+        self, time: float, method: str, path: str, query: str, client: str | None, tenant: str | None, status: int
+    ) -> None:
+        self.log._conn().execute(
+            "INSERT INTO journal (time, method, path, query, client, tenant, status) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (time, method, path, query, client, tenant, status),
+        )
+
+    def clear(self, tenant: str | None = None) -> None:
+        if tenant is None:
+            self.log._conn().execute("DELETE FROM journal")
+        else:
+            self.log._conn().execute("DELETE FROM journal WHERE tenant = ?", (tenant,))
+
+    def entries(self, filters: Mapping[str, str]) -> list[Entry]:
+        super().entries(filters)  # validates the filter names
+        rows = self.log._conn().execute(
+            "SELECT seq, time, method, path, query, client, tenant, status FROM journal ORDER BY seq"
+        )
+        return Journal.filter([Entry(*row) for row in rows], filters)

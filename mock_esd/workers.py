@@ -1,0 +1,43 @@
+"""`mock-esd serve --workers N`: the app under gunicorn, N worker processes sharing one district.
+
+The app is built once in the master (preload) and forked, so every worker holds the same district
+and token key; changes made later reach every worker through `mock_esd.changelog`.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
+        self.application, self.options = app, options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self.application
+
+
+def serve_with_workers(app: Flask, sock: socket.socket, workers: int, threads: int = 4) -> None:
+    """Serve `app` on an already bound socket with `workers` processes of `threads` threads each."""
+    sock.set_inheritable(True)
+    options = {
+        "bind": f"fd://{sock.fileno()}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "preload_app": True,
+        "keepalive": 5,
+        "graceful_timeout": 3,
+        "loglevel": "warning",
+        "accesslog": None,
+    }
+    _Gunicorn(app, options).run()

@@ -1,0 +1,85 @@
+"""`mock-esd serve --workers 2`: two gunicorn processes serve one district, changes and faults included."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def workers() -> Iterator[tuple[str, dict[str, str]]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mock_esd", "serve", "--workers", "2", "--port", "0", "--students", "120"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        head = "".join(proc.stdout.readline() for _ in range(5))
+        base = re.search(r"eSD base URL: (\S+)", head)
+        client = re.search(r"--client-id (\S+) --client-secret (\S+)", head)
+        assert base and client and "2 gunicorn workers" in head, head
+        token = requests.post(
+            f"{base.group(1)}/v1/auth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client.group(1), client.group(2)),
+            timeout=30,
+        ).json()
+        yield base.group(1), {"Authorization": f"Bearer {token['access_token']}", "Connection": "close"}
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+def many(url: str, headers: dict[str, str], n: int) -> list[requests.Response]:
+    """n requests, 8 at a time, each on a new connection, so both workers take some."""
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(lambda _: requests.get(url, headers=headers, timeout=30), range(n)))
+
+
+def workers_of(responses: list[requests.Response]) -> set[str]:
+    return {r.headers["X-Mock-Worker"] for r in responses}
+
+
+def test_both_workers_answer_and_accept_each_other_s_tokens(workers: tuple[str, dict[str, str]]) -> None:
+    base, headers = workers
+    answers = many(f"{base}/v1/schools", headers, 200)
+    assert {r.status_code for r in answers} == {200}
+    assert len(workers_of(answers)) == 2
+
+
+def test_a_control_change_is_seen_by_every_worker(workers: tuple[str, dict[str, str]]) -> None:
+    base, headers = workers
+    root = base.removesuffix("/api")
+    person = requests.post(f"{root}/_mock/applications", json={"firstName": "Ada"}, timeout=30).json()["id"]
+    answers = many(f"{base}/v1/operoo/students?pageSize=1000", headers, 60)
+    assert len(workers_of(answers)) == 2
+    assert all(person in {s["id"] for s in r.json()["students"]} for r in answers)
+    accepted = requests.post(f"{root}/_mock/students/{person}/accept", json={"schoolId": "0900"}, timeout=30).json()
+    bodies: list[Any] = [r.json() for r in many(f"{base}/v1/students/{accepted['enrolledId']}", headers, 40)]
+    assert all(b == bodies[0] and b["lastModified"] == accepted["lastModified"] for b in bodies)
+
+
+def test_fault_counters_and_the_journal_are_shared(workers: tuple[str, dict[str, str]]) -> None:
+    base, headers = workers
+    root = base.removesuffix("/api")
+    requests.delete(f"{root}/_mock/requests", timeout=30)
+    requests.post(
+        f"{root}/_mock/faults",
+        json={"endpoint": "/v1/contacts", "kind": "status", "mode": "nth", "n": 7, "params": {"status": 503}},
+        timeout=30,
+    )
+    answers = many(f"{base}/v1/contacts?pageSize=5", headers, 40)
+    assert len(workers_of(answers)) == 2
+    assert sorted(r.status_code for r in answers).count(503) == 1, "the 7th call across both workers, once"
+    journal = requests.get(f"{root}/_mock/requests", params={"path": "/api/v1/contacts"}, timeout=30).json()
+    assert len(journal) == 40 and sum(e["status"] == 503 for e in journal) == 1
+    requests.delete(f"{root}/_mock/faults", timeout=30)
