@@ -29,7 +29,9 @@ names = st.text(st.characters(codec="utf-8", categories=["L", "M", "Zs", "Pd"]),
 
 @st.composite
 def students(draw: st.DrawFn, person_id: int, school_ids: Sequence[str]) -> Record:
-    status = draw(st.sampled_from(v.STUDENT_STATUSES))
+    status = draw(
+        st.sampled_from([*v.STUDENT_STATUSES, v.ENROLLED, v.PRE_ENROLLED, v.PRE_REGISTERED])
+    )  # the synced ones twice
     enrolled = draw(st.booleans())
     date = draw(st.one_of(st.none(), st.dates(dt.date(2020, 1, 1), dt.date(2027, 12, 31)).map(dt.date.isoformat)))
     if status == v.PRE_REGISTERED and draw(st.integers(0, 9)) > 0:
@@ -38,7 +40,7 @@ def students(draw: st.DrawFn, person_id: int, school_ids: Sequence[str]) -> Reco
         person_id,
         enrolled_id=f"{10_000_000 + person_id}" if enrolled else None,
         status=status,
-        school_id=draw(st.one_of(st.none(), st.sampled_from(list(school_ids)))) if school_ids else None,
+        school_id=draw(st.sampled_from([None, *school_ids, *school_ids])) if school_ids else None,
         enrollment_date=date,
         first_name=draw(names) or "A",
         last_name=draw(names),
@@ -52,7 +54,7 @@ def districts(draw: st.DrawFn, max_students: int = 12, max_contacts: int = 8) ->
     """A small district exercising every path of the sync rules."""
     school_ids = draw(st.lists(st.sampled_from(sorted(SCHOOLS)), min_size=1, max_size=len(SCHOOLS), unique=True))
     schools = [builders.school(s, f"School {s}", SCHOOLS[s]) for s in sorted(school_ids)]
-    count = draw(st.integers(0, max_students))
+    count = draw(st.integers(0, max_students) | st.integers(4, max_students))  # empty districts, but mostly busy ones
     people = [draw(students(pid, school_ids)) for pid in range(1, count + 1)]
     with_id = [p["id"] for p in people if p["enrolledId"]]
     accepted = draw(st.sets(st.sampled_from(with_id))) if with_id else set()
