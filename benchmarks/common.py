@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -10,13 +11,28 @@ from dataclasses import dataclass
 
 @dataclass
 class Row:
+    """One measurement; `value` is seconds unless `unit` says bytes, req/s or us (seconds shown in µs)."""
+
     name: str
-    seconds: float
+    value: float
     compared_to: str | None = None
     target: str = ""
+    unit: str = "s"
 
-    def unit(self) -> str:
-        return f"{self.seconds * 1000:10.2f} ms" if self.seconds < 10 else f"{self.seconds:10.2f} s "
+    @property
+    def seconds(self) -> float:
+        return self.value
+
+    def shown(self) -> str:
+        if math.isnan(self.value):
+            return "n/a"
+        if self.unit == "bytes":
+            return f"{self.value / 2**20:10.0f} MB"
+        if self.unit == "req/s":
+            return f"{self.value:10.0f} /s"
+        if self.unit == "us":
+            return f"{self.value * 1e6:10.2f} µs"
+        return f"{self.value * 1000:10.2f} ms" if self.value < 10 else f"{self.value:10.2f} s "
 
 
 def median_time(fn: Callable[[], object], repeat: int, warmup: int = 1) -> float:
@@ -33,9 +49,9 @@ def median_time(fn: Callable[[], object], repeat: int, warmup: int = 1) -> float
 
 def print_table(rows: list[Row]) -> None:
     by_name = {r.name: r for r in rows}
-    print(f"{'measurement':58} {'median':>13} {'ratio':>8}  {'vs / target'}")
+    print(f"{'measurement':66} {'median':>14} {'ratio':>8}  vs / target")
     for row in rows:
         base = by_name.get(row.compared_to or "")
-        ratio = f"{row.seconds / base.seconds:7.2f}x" if base else ""
+        ratio = f"{row.value / base.value:7.2f}x" if base and base.value else ""
         versus = f"vs {row.compared_to}" if base else ""
-        print(f"{row.name:58} {row.unit():>13} {ratio:>8}  {versus} {row.target}".rstrip())
+        print(f"{row.name:66} {row.shown():>14} {ratio:>8}  {versus} {row.target}".rstrip())
