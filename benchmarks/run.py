@@ -64,7 +64,9 @@ def served(students: int, *extra: str) -> Iterator[tuple[str, str, str]]:
 
 
 def token(base: str, client_id: str, secret: str) -> str:
-    response = requests.post(f"{base}/v1/auth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret), timeout=30)
+    response = requests.post(
+        f"{base}/v1/auth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret), timeout=30
+    )
     return str(response.json()["access_token"])
 
 
@@ -82,7 +84,11 @@ def wrk(url: str, seconds: int, headers: dict[str, str]) -> float | None:
 
 
 def sync_rows(args: argparse.Namespace, rows: list[Row]) -> None:
-    with served(args.students) as (base, client_id, secret), requests.Session() as session, tempfile.TemporaryDirectory() as tmp:
+    with (
+        served(args.students) as (base, client_id, secret),
+        requests.Session() as session,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         client = EsdClient(session, base, client_id, secret)
         schools = [{"id": s.school_id, "isHoldingSchool": s.is_holding} for s in client.fetch_snapshot(False).schools]
         settings = demo_settings(schools)  # type: ignore[arg-type]
@@ -98,11 +104,20 @@ def sync_rows(args: argparse.Namespace, rows: list[Row]) -> None:
             assert run_sync(client, settings, conn).status == "applied"
             conn.close()
 
-        fetch = Row(f"walk every page, {args.students} students (fetch-only floor)", median_time(fetch_only, args.repeat))
+        fetch = Row(
+            f"walk every page, {args.students} students (fetch-only floor)", median_time(fetch_only, args.repeat)
+        )
         rows += [fetch, Row("first full sync", median_time(first_sync, args.repeat, 0), fetch.name, "target <= 1.5x")]
         conn = connect(Path(tmp) / "resync.db")
         run_sync(client, settings, conn)
-        rows.append(Row("no-change re-sync", median_time(lambda: run_sync(client, settings, conn), args.repeat), fetch.name, "target <= 1.2x"))
+        rows.append(
+            Row(
+                "no-change re-sync",
+                median_time(lambda: run_sync(client, settings, conn), args.repeat),
+                fetch.name,
+                "target <= 1.2x",
+            )
+        )
         changed = change_one_percent(base, args.students)
         times = []
         for _ in range(args.repeat):
@@ -118,7 +133,14 @@ def sync_rows(args: argparse.Namespace, rows: list[Row]) -> None:
         subprocess.run([sys.executable, "-m", "mock_esd", "sync", "--url", base, "--client-id", client_id, "--client-secret", secret,
                         "--settings", str(path), "--db", str(Path(tmp) / "cli.db"), "--json"], capture_output=True, check=True)  # fmt: skip
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        rows.append(Row("peak memory of `mock-esd sync` (first sync)", peak * 1024 if peak > before else float("nan"), unit="bytes", target="target < 500 MB"))
+        rows.append(
+            Row(
+                "peak memory of `mock-esd sync` (first sync)",
+                peak * 1024 if peak > before else float("nan"),
+                unit="bytes",
+                target="target < 500 MB",
+            )
+        )
 
 
 def change_one_percent(base: str, students: int) -> Any:
@@ -129,7 +151,9 @@ def change_one_percent(base: str, students: int) -> Any:
     def change() -> None:
         n = next(rounds)
         people = [{"id": pid, "lastName": f"Changed{n}"} for pid in range(1 + n, students + 1, 100)]
-        requests.post(f"{root}/_mock/scenario", params={"merge": "true"}, data=orjson.dumps({"students": people}), timeout=120).raise_for_status()
+        requests.post(
+            f"{root}/_mock/scenario", params={"merge": "true"}, data=orjson.dumps({"students": people}), timeout=120
+        ).raise_for_status()
 
     return change
 
@@ -144,9 +168,14 @@ def page_rows(args: argparse.Namespace, rows: list[Row]) -> None:
         body = orjson.dumps({"students": records})
         floor = Flask("floor")
         floor.add_url_rule("/page", "page", lambda: Response(body, mimetype="application/json"))
-        serialize = Row("serialize 1,000 records with orjson (floor)", median_time(lambda: orjson.dumps({"students": records}), 200))
+        serialize = Row(
+            "serialize 1,000 records with orjson (floor)", median_time(lambda: orjson.dumps({"students": records}), 200)
+        )
         with LiveServer(floor) as bare:
-            http = Row("bare Flask route, pre-built bytes (HTTP floor)", median_time(lambda: session.get(f"{bare.root_url}/page").content, 200))
+            http = Row(
+                "bare Flask route, pre-built bytes (HTTP floor)",
+                median_time(lambda: session.get(f"{bare.root_url}/page").content, 200),
+            )
         page = median_time(lambda: session.get(url).content, 200)
         rows += [serialize, http, Row("one 1,000-record page from the mock", page, http.name, "target <= 1.5x")]
 
@@ -157,7 +186,11 @@ def throughput_rows(args: argparse.Namespace, rows: list[Row]) -> None:
         return
     results: dict[str, float | None] = {}
     pages: dict[int, Any] = {}
-    for name, extra in (("single process (werkzeug, threaded)", ()), ("--workers 1 (gunicorn)", ("--workers", "1")), ("--workers 2 (gunicorn)", ("--workers", "2"))):
+    for name, extra in (
+        ("single process (werkzeug, threaded)", ()),
+        ("--workers 1 (gunicorn)", ("--workers", "1")),
+        ("--workers 2 (gunicorn)", ("--workers", "2")),
+    ):
         with served(args.students, *extra) as (base, client_id, secret):
             headers = {"Authorization": f"Bearer {token(base, client_id, secret)}"}
             for size in (100, 1000):
@@ -167,23 +200,46 @@ def throughput_rows(args: argparse.Namespace, rows: list[Row]) -> None:
     prism = prism_throughput(args, pages) if not args.skip_prism else None
     for size in (100, 1000):
         single = f"single process (werkzeug, threaded), {size}-record pages"
-        for name in (single, f"--workers 1 (gunicorn), {size}-record pages", f"--workers 2 (gunicorn), {size}-record pages"):
+        for name in (
+            single,
+            f"--workers 1 (gunicorn), {size}-record pages",
+            f"--workers 2 (gunicorn), {size}-record pages",
+        ):
             if results.get(name):
                 compared = single if name != single else None
                 rows.append(Row(f"req/s: {name}", results[name] or 0.0, compared, unit="req/s"))
         two = results.get(f"--workers 2 (gunicorn), {size}-record pages")
         if two and results.get(f"--workers 1 (gunicorn), {size}-record pages"):
-            rows.append(Row(f"req/s: --workers 2 vs --workers 1, {size}-record pages", two, f"req/s: --workers 1 (gunicorn), {size}-record pages", unit="req/s", target="target >= 1.6x"))
+            rows.append(
+                Row(
+                    f"req/s: --workers 2 vs --workers 1, {size}-record pages",
+                    two,
+                    f"req/s: --workers 1 (gunicorn), {size}-record pages",
+                    unit="req/s",
+                    target="target >= 1.6x",
+                )
+            )
         if prism and prism.get(size):
             rows.append(Row(f"req/s: Stoplight Prism, {size}-record pages", prism[size] or 0.0, unit="req/s"))
             if two:
-                rows.append(Row(f"req/s: --workers 2 vs Prism, {size}-record pages", two, f"req/s: Stoplight Prism, {size}-record pages", unit="req/s", target="target >= 3x"))
+                rows.append(
+                    Row(
+                        f"req/s: --workers 2 vs Prism, {size}-record pages",
+                        two,
+                        f"req/s: Stoplight Prism, {size}-record pages",
+                        unit="req/s",
+                        target="target >= 3x",
+                    )
+                )
 
 
 def prism_throughput(args: argparse.Namespace, pages: dict[int, Any]) -> dict[int, float | None] | None:
     """Prism mocking the project's OpenAPI document, with the mock's own page as the response example,
     so both serve the same bytes under the same load."""
-    prism = shutil.which("prism") or next((str(p) for p in (Path("/tmp/prism/node_modules/.bin/prism"), ROOT / "node_modules/.bin/prism") if p.exists()), None)
+    prism = shutil.which("prism") or next(
+        (str(p) for p in (Path("/tmp/prism/node_modules/.bin/prism"), ROOT / "node_modules/.bin/prism") if p.exists()),
+        None,
+    )
     if prism is None:
         print("skipped Prism rows: prism not found (npm install @stoplight/prism-cli)", file=sys.stderr)
         return None
@@ -205,7 +261,9 @@ def prism_throughput(args: argparse.Namespace, pages: dict[int, Any]) -> dict[in
                 url = f"http://127.0.0.1:{port}/v1/students?pageNo=3&pageSize={size}"
                 for _ in range(120):
                     try:
-                        if len(requests.get(url, headers={"Authorization": "Bearer x"}, timeout=5).json()["students"]) == len(page["students"]):
+                        if len(
+                            requests.get(url, headers={"Authorization": "Bearer x"}, timeout=5).json()["students"]
+                        ) == len(page["students"]):
                             break
                     except (requests.RequestException, ValueError, KeyError):
                         time.sleep(0.5)
@@ -221,31 +279,59 @@ def scaling_rows(args: argparse.Namespace, rows: list[Row]) -> None:
     for size in (1_000, 10_000, 100_000):
         if size > args.students:
             continue
-        with served(size) as (base, client_id, secret), requests.Session() as session, tempfile.TemporaryDirectory() as tmp:
+        with (
+            served(size) as (base, client_id, secret),
+            requests.Session() as session,
+            tempfile.TemporaryDirectory() as tmp,
+        ):
             client = EsdClient(session, base, client_id, secret)
-            settings = demo_settings([{"id": s.school_id, "isHoldingSchool": s.is_holding} for s in client.fetch_snapshot(False).schools])  # type: ignore[arg-type]
-            counter = iter(range(100))
-
-            def first() -> None:
-                conn = connect(Path(tmp) / f"s{next(counter)}.db")
-                run_sync(client, settings, conn)
-                conn.close()
-
-            seconds = median_time(first, args.repeat, 0)
+            settings = demo_settings(
+                [{"id": s.school_id, "isHoldingSchool": s.is_holding} for s in client.fetch_snapshot(False).schools]
+            )  # type: ignore[arg-type]
+            seconds = median_time(_first_sync(client, settings, Path(tmp)), args.repeat, 0)
             per_student[size] = seconds / size
-            rows.append(Row(f"first sync, {size} students (per student)", seconds / size, "first sync, 1000 students (per student)" if size > 1000 else None, unit="us", target="target 100k/1k < 1.3x" if size == 100_000 else ""))
+            rows.append(
+                Row(
+                    f"first sync, {size} students (per student)",
+                    seconds / size,
+                    "first sync, 1000 students (per student)" if size > 1000 else None,
+                    unit="us",
+                    target="target 100k/1k < 1.3x" if size == 100_000 else "",
+                )
+            )
+
+
+def _first_sync(client: EsdClient, settings: Any, tmp: Path) -> Any:
+    """A function running a first sync into a new database each call."""
+    counter = iter(range(1000))
+
+    def first() -> None:
+        conn = connect(tmp / f"s{next(counter)}.db")
+        run_sync(client, settings, conn)
+        conn.close()
+
+    return first
 
 
 def end_to_end_row(args: argparse.Namespace, rows: list[Row]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         with served(args.students) as (base, client_id, secret):
-            schools = [{"id": s.school_id, "isHoldingSchool": s.is_holding} for s in EsdClient(requests.Session(), base, client_id, secret).fetch_snapshot(False).schools]
+            schools = [
+                {"id": s.school_id, "isHoldingSchool": s.is_holding}
+                for s in EsdClient(requests.Session(), base, client_id, secret).fetch_snapshot(False).schools
+            ]
             path = Path(tmp) / "settings.toml"
             write_settings(path, demo_settings(schools))  # type: ignore[arg-type]
             subprocess.run([sys.executable, "-m", "mock_esd", "sync", "--url", base, "--client-id", client_id, "--client-secret", secret,
                             "--settings", str(path), "--db", str(Path(tmp) / "e2e.db"), "--json"], capture_output=True, check=True)  # fmt: skip
-            rows.append(Row(f"generate, serve and fully sync {args.students} students, end to end", time.perf_counter() - start, target="target < 10 s (stretch 5 s)"))
+            rows.append(
+                Row(
+                    f"generate, serve and fully sync {args.students} students, end to end",
+                    time.perf_counter() - start,
+                    target="target < 10 s (stretch 5 s)",
+                )
+            )
 
 
 def main() -> None:
@@ -254,14 +340,28 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
     parser.add_argument("--skip-prism", action="store_true")
-    parser.add_argument("--only", choices=["generate", "pages", "sync", "throughput", "scaling", "e2e"], action="append")
+    parser.add_argument(
+        "--only", choices=["generate", "pages", "sync", "throughput", "scaling", "e2e"], action="append"
+    )
     args = parser.parse_args()
     rows: list[Row] = []
     parts = args.only or ["generate", "pages", "sync", "throughput", "scaling", "e2e"]
     if "generate" in parts:
         spec = DistrictSpec(students=args.students)
-        rows.append(Row(f"generate a {args.students}-student district with contacts", median_time(lambda: generate_district(spec), args.repeat, 0), target="target < 3 s"))
-    for name, part in (("pages", page_rows), ("sync", sync_rows), ("throughput", throughput_rows), ("scaling", scaling_rows), ("e2e", end_to_end_row)):
+        rows.append(
+            Row(
+                f"generate a {args.students}-student district with contacts",
+                median_time(lambda: generate_district(spec), args.repeat, 0),
+                target="target < 3 s",
+            )
+        )
+    for name, part in (
+        ("pages", page_rows),
+        ("sync", sync_rows),
+        ("throughput", throughput_rows),
+        ("scaling", scaling_rows),
+        ("e2e", end_to_end_row),
+    ):
         if name in parts:
             part(args, rows)
             print(f"... {name} measured", file=sys.stderr)

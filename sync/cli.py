@@ -27,7 +27,7 @@ def _print_json(data: Any) -> None:
 
 def execute_sync(
     url: str, client_id: str, client_secret: str, settings: Settings, db: str, *,
-    dry_run: bool = False, allow_mass_removal: bool = False, progress: Progress | None = None,
+    dry_run: bool = False, allow_mass_removal: bool = False, progress: Progress | None = None, full: bool = False,
 ) -> tuple[Report, dict[str, str], list[tuple[str, str | None, int]]]:  # fmt: skip
     """Run one sync; returns the report, school names and the group sizes afterwards."""
     conn = connect(db)
@@ -35,7 +35,7 @@ def execute_sync(
         with requests.Session() as session:
             client = EsdClient(session, url, client_id, client_secret, progress=progress)
             report = run_sync(
-                client, settings, conn, dry_run=dry_run, allow_mass_removal=allow_mass_removal,
+                client, settings, conn, dry_run=dry_run, allow_mass_removal=allow_mass_removal, full=full,
                 on_apply=(lambda: progress.say("applying")) if progress else None,
             )  # fmt: skip
         names = dict(conn.execute("SELECT school_id, name FROM buildings").fetchall())
@@ -61,6 +61,7 @@ def execute_sync(
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print only the sync report, as JSON.")
 @click.option("--allow-mass-removal", is_flag=True, help="Apply even if more than max_archive_share would be archived.")
+@click.option("--full", is_flag=True, help="Plan again even if eSD answered exactly as at the last applied sync.")
 @one_line_errors(SyncError)
 def sync(
     url: str,
@@ -71,13 +72,14 @@ def sync(
     dry_run: bool,
     as_json: bool,
     allow_mass_removal: bool,
+    full: bool,
 ) -> None:
     """Sync students and contacts from an eSD server into the Operoo state database."""
     settings = load_settings(settings_path)
     progress = Progress(enabled=None if not as_json else False)
     report, names, sizes = execute_sync(
         url, client_id, client_secret, settings, db,
-        dry_run=dry_run, allow_mass_removal=allow_mass_removal, progress=progress,
+        dry_run=dry_run, allow_mass_removal=allow_mass_removal, progress=progress, full=full,
     )  # fmt: skip
     if as_json:
         _print_json(report.as_json())

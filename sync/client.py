@@ -7,6 +7,7 @@ totalCount, pageCount right, no duplicate ids, totalCount stable across pages, r
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import orjson
 import requests
 
 from contracts import vocabulary as esd
-from sync.errors import AuthError, FetchError
+from sync.errors import AuthError, FetchError, RecordError
 from sync.records import Contact, School, Student, parse_contact, parse_school, parse_student
 
 T = TypeVar("T")
@@ -30,6 +31,45 @@ class RetryPolicy:
     max_backoff: float = 5.0
     max_retry_after: float = 30.0
     timeout: float = 30.0
+
+
+_ENDPOINTS = (
+    ("/v1/schools", esd.SCHOOLS_KEY), ("/v1/students", esd.STUDENTS_KEY), ("/v1/contacts", esd.CONTACTS_KEY),
+    ("/v1/operoo/students", esd.STUDENTS_KEY), ("/v1/operoo/contacts", esd.CONTACTS_KEY),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RawSnapshot:
+    """What eSD answered, before parsing; `digest` covers every body, so an unchanged eSD is cheap to spot."""
+
+    listings: dict[str, list[Any]]
+    custom_endpoints: bool
+    digest: str
+
+    def parse(self) -> Snapshot:
+        """Parse every record, releasing the JSON as it goes (a 100k district is hundreds of MB of dicts).
+
+        Consumes the listings; RecordError names the first malformed record.
+        """
+
+        def parsed(path: str, parse: Callable[[Any, str], T]) -> tuple[T, ...]:
+            items = self.listings.pop(path, [])
+            out = tuple(parse(item, path) for item in items)
+            items.clear()
+            return out
+
+        schools = parsed("/v1/schools", parse_school)
+        students, contacts = parsed("/v1/students", parse_student), parsed("/v1/contacts", parse_contact)
+        if not self.custom_endpoints:
+            return Snapshot(schools, students, contacts)
+        return Snapshot(
+            schools,
+            students,
+            contacts,
+            parsed("/v1/operoo/students", parse_student),
+            parsed("/v1/operoo/contacts", parse_contact),
+        )
 
 
 @dataclass(frozen=True)
@@ -62,19 +102,21 @@ class EsdClient:
         self.client_id, self.client_secret = client_id, client_secret
         self.page_size, self.retry, self.sleep, self.progress = page_size, retry, sleep, progress
         self._token: str | None = None
+        self._digest: Any = None  # a blake2b over the bodies of the current fetch_raw
 
     def fetch_snapshot(self, custom_endpoints: bool) -> Snapshot:
-        """Every endpoint the sync needs, read whole; FetchError if any of it cannot be."""
-        schools = self.fetch_all("/v1/schools", esd.SCHOOLS_KEY, parse_school)
-        students = self.fetch_all("/v1/students", esd.STUDENTS_KEY, parse_student)
-        contacts = self.fetch_all("/v1/contacts", esd.CONTACTS_KEY, parse_contact)
-        if not custom_endpoints:
-            return Snapshot(tuple(schools), tuple(students), tuple(contacts))
-        operoo_students = self.fetch_all("/v1/operoo/students", esd.STUDENTS_KEY, parse_student)
-        operoo_contacts = self.fetch_all("/v1/operoo/contacts", esd.CONTACTS_KEY, parse_contact)
-        return Snapshot(
-            tuple(schools), tuple(students), tuple(contacts), tuple(operoo_students), tuple(operoo_contacts)
-        )
+        """Every endpoint the sync needs, read whole and parsed; FetchError if any of it cannot be."""
+        return self.fetch_raw(custom_endpoints).parse()
+
+    def fetch_raw(self, custom_endpoints: bool) -> RawSnapshot:
+        """Every endpoint's records as JSON, listings checked, with a digest of every body read."""
+        self._digest = hashlib.blake2b(digest_size=20)
+        identity: Callable[[Any, str], Any] = lambda raw, _: raw  # noqa: E731
+        listings = {
+            path: self.fetch_all(path, key, identity) for path, key in _ENDPOINTS[: 5 if custom_endpoints else 3]
+        }
+        digest, self._digest = self._digest.hexdigest(), None
+        return RawSnapshot(listings, custom_endpoints, digest)
 
     def fetch_all(self, path: str, key: str, parse: Callable[[Any, str], T]) -> list[T]:
         """Walk every page of a list endpoint and parse its records, checking the listing is whole."""
@@ -98,8 +140,10 @@ class EsdClient:
                     f"{path}: page {page_no} of {page_count} has {len(items)} records, expected {info['pageSize']}"
                 )
             for item in items:
+                if not isinstance(item, dict):
+                    raise RecordError(path, "?", "(record)", f"expected an object, got {type(item).__name__}")
                 record = parse(item, path)
-                ident = item["id"]
+                ident = item.get("id")
                 if ident in seen:
                     raise FetchError(
                         f"{path}: record {ident} appears twice (page {page_no}); the listing is inconsistent"
@@ -142,9 +186,14 @@ class EsdClient:
             if response.status_code != 200:
                 raise FetchError(f"GET {path} {params}: {response.status_code}: {_detail(response)}")
             try:
-                return orjson.loads(response.content)
+                body = orjson.loads(response.content)
             except orjson.JSONDecodeError:
                 failure = "200 with a body that is not JSON"
+                continue
+            if self._digest is not None:
+                self._digest.update(f"{path} {sorted(params.items())}".encode())
+                self._digest.update(response.content)
+            return body
         raise FetchError(f"GET {path} {params}: gave up after {self.retry.attempts} attempts; last: {failure}")
 
     def _auth(self) -> dict[str, str]:

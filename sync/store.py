@@ -17,7 +17,10 @@ from sync.errors import StateError
 from sync.plan import MirrorRow, Plan, State, StoredContact, StoredStudent, decode_mirror
 from sync.rules import GroupKey
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+_MIGRATIONS = {  # from version N to N + 1
+    1: "ALTER TABLE sync_runs ADD COLUMN input_digest TEXT; ALTER TABLE sync_runs ADD COLUMN warnings TEXT;",
+}
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -71,7 +74,9 @@ CREATE TABLE sync_runs (
     status   TEXT NOT NULL,
     counts   TEXT,
     settings TEXT NOT NULL,
-    message  TEXT
+    message  TEXT,
+    input_digest TEXT,                   -- what eSD answered and the settings, for an applied run
+    warnings TEXT
 );
 """
 
@@ -89,7 +94,12 @@ def connect(path: str | Path) -> sqlite3.Connection:
         raise StateError(f"{path} is not an Operoo state database ({exc})") from None
     if version is None:
         conn.executescript(f"BEGIN; {_SCHEMA} INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;")
-    elif version != SCHEMA_VERSION:
+    while version is not None and version in _MIGRATIONS:
+        conn.executescript(
+            f"BEGIN; {_MIGRATIONS[version]} UPDATE meta SET value = '{version + 1}' WHERE key = 'schema_version'; COMMIT;"
+        )
+        version += 1
+    if version is not None and version != SCHEMA_VERSION:
         raise StateError(f"{path} has schema version {version}; this mock-esd reads version {SCHEMA_VERSION}")
     return conn
 
@@ -159,12 +169,21 @@ def begin_run(conn: sqlite3.Connection, started: str, settings: dict[str, Any]) 
 
 
 def finish_run(
-    conn: sqlite3.Connection, run_id: int, finished: str, status: str, counts: dict[str, int], message: str
-) -> None:
+    conn: sqlite3.Connection, run_id: int, finished: str, status: str, counts: dict[str, int], message: str,
+    input_digest: str | None = None, warnings: tuple[str, ...] = (),
+) -> None:  # fmt: skip
     conn.execute(
-        "UPDATE sync_runs SET finished = ?, status = ?, counts = ?, message = ? WHERE run_id = ?",
-        (finished, status, json.dumps(counts), message, run_id),
+        "UPDATE sync_runs SET finished = ?, status = ?, counts = ?, message = ?, input_digest = ?, warnings = ? WHERE run_id = ?",
+        (finished, status, json.dumps(counts), message, input_digest, json.dumps(list(warnings)), run_id),
     )
+
+
+def last_applied(conn: sqlite3.Connection) -> tuple[str | None, tuple[str, ...]]:
+    """The input digest and warnings of the last applied sync (None if there was none)."""
+    row = conn.execute(
+        "SELECT input_digest, warnings FROM sync_runs WHERE status = 'applied' ORDER BY run_id DESC LIMIT 1"
+    ).fetchone()
+    return (row[0], tuple(json.loads(row[1] or "[]"))) if row else (None, ())
 
 
 def last_settings(conn: sqlite3.Connection) -> dict[str, Any] | None:

@@ -243,12 +243,20 @@ def test_r9_permission_by_priority_and_archive_when_unlinked(world: World) -> No
     assert contacts[2] == {"contactId": 2, "archived": True, "students": []}
 
 
-def test_r10_a_second_sync_with_no_change_changes_nothing(world: World) -> None:
+@pytest.mark.parametrize("full", [True, False], ids=["planned-again", "unchanged-input-shortcut"])
+def test_r10_a_second_sync_with_no_change_changes_nothing(world: World, full: bool) -> None:
     s = settings(custom=True, schools={"0101": [E, P, F], "0201": [E], "0900": [P]})
-    world.sync(s)
+    first = world.sync(s)
     before = world.tables()
-    report = world.sync(s)
+    report = world.sync(s, full=full)
     assert report.status == "applied" and report.plan is not None
     assert report.plan.is_empty() and report.plan.mirror is None
     assert set(report.plan.counts().values()) == {0}
     assert world.tables() == before
+    assert first.plan is not None and report.plan.warnings == first.plan.warnings != (), "warnings are still reported"
+
+
+def test_r10_shortcut_is_not_taken_when_settings_change(world: World) -> None:
+    world.sync(settings(custom=True, schools={"0101": [E]}))
+    report = world.sync(settings(custom=True, schools={"0101": [E, F]}))
+    assert report.plan is not None and report.plan.counts()["created"] == 1
