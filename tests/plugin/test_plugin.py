@@ -59,3 +59,15 @@ def test_fixtures_work_under_xdist(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_qa=QA_TESTS.replace("SEED", "1"))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--esd-students=60")
     result.assert_outcomes(passed=4)
+
+
+def test_the_readme_s_ten_line_regression_test_runs(pytester: pytest.Pytester) -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("A regression test in ten lines:", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    assert len(code.strip().splitlines()) <= 10
+    pytester.makepyfile(test_readme=code)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--esd-students=60")
+    result.assert_outcomes(passed=1)
