@@ -84,3 +84,14 @@ def walk(
         if page_no >= body["pagingInfo"]["pageCount"]:
             return
         page_no += 1
+
+
+def tenant_headers(http: FlaskClient, created: dict[str, Any]) -> dict[str, str]:
+    """Bearer headers for the custom client of a tenant made with POST /_mock/tenants."""
+    client = created["clients"][0]
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": client["clientId"],
+        "client_secret": client["clientSecret"],
+    }
+    return {"Authorization": f"Bearer {http.post('/api/v1/auth/token', data=form).json['access_token']}"}  # type: ignore[index]

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from mock_esd.app import create_app
 from mock_esd.context import AppConfig
-from tests.conftest import CUSTOM, SMALL, token_for, walk
+from tests.conftest import CUSTOM, SMALL, tenant_headers, token_for, walk
 
 
 def ok(response: Any, status: int = 200) -> Any:
@@ -33,13 +33,7 @@ def test_reset_to_another_seed_changes_the_district(http: FlaskClient, custom_he
 
 def test_a_new_tenant_is_isolated(http: FlaskClient, custom_headers: dict[str, str]) -> None:
     created = ok(http.post("/_mock/tenants", json={"name": "qa1", "seed": 3, "students": 40}), 201)
-    client = created["clients"][0]
-    form = {
-        "grant_type": "client_credentials",
-        "client_id": client["clientId"],
-        "client_secret": client["clientSecret"],
-    }
-    other = {"Authorization": f"Bearer {http.post('/api/v1/auth/token', data=form).json['access_token']}"}  # type: ignore[index]
+    other = tenant_headers(http, created)
     default_before = students(http, custom_headers)
     ok(http.post("/_mock/students/2/withdraw?tenant=qa1"))
     assert students(http, custom_headers) == default_before

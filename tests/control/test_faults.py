@@ -13,7 +13,7 @@ from mock_esd.app import create_app
 from mock_esd.context import AppConfig
 from mock_esd.inprocess import DEFAULT_BASE_URL, routed
 from mock_esd.server import LiveServer
-from tests.conftest import CUSTOM, SMALL, Clock, token_for
+from tests.conftest import CUSTOM, SMALL, Clock, tenant_headers, token_for
 
 
 def add(http: FlaskClient, **rule: Any) -> int:
@@ -104,13 +104,7 @@ def test_a_rule_for_one_tenant_leaves_the_others_alone(http: FlaskClient, custom
     created = http.post("/_mock/tenants", json={"name": "other", "students": 20}).json
     assert created is not None
     add(http, endpoint="/v1/schools", kind="status", tenant="other")
-    client = created["clients"][0]
-    form = {
-        "grant_type": "client_credentials",
-        "client_id": client["clientId"],
-        "client_secret": client["clientSecret"],
-    }
-    other = {"Authorization": f"Bearer {http.post('/api/v1/auth/token', data=form).json['access_token']}"}  # type: ignore[index]
+    other = tenant_headers(http, created)
     assert statuses(http, other, 1) == [500]
     assert statuses(http, custom_headers, 1) == [200]
 

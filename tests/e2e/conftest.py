@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -25,19 +26,26 @@ def mock_esd(*args: str, env: dict[str, str] | None = None, timeout: float = 120
     )
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[Served]:
+@contextmanager
+def serving(*args: str, lines: int = 3) -> Iterator[tuple[Served, str]]:
+    """`mock-esd serve --port 0 ARGS` in the background: where it listens, who may call, what it printed."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mock_esd", "serve", "--port", "0", "--students", "400", "--seed", "11"],
+        [sys.executable, "-m", "mock_esd", "serve", "--port", "0", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
     try:
-        head = "".join(proc.stdout.readline() for _ in range(3))
+        head = "".join(proc.stdout.readline() for _ in range(lines))
         base = re.search(r"eSD base URL: (\S+)", head)
         clients = re.findall(r"--client-id (\S+) --client-secret (\S+)", head)
         assert base and len(clients) == 2, head
-        yield Served(base.group(1), clients[0], clients[1])
+        yield Served(base.group(1), clients[0], clients[1]), head
     finally:
         proc.terminate()
-        proc.communicate(timeout=10)
+        proc.communicate(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Served]:
+    with serving("--students", "400", "--seed", "11") as (server, _):
+        yield server

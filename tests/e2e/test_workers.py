@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,31 +9,23 @@ from typing import Any
 import pytest
 import requests
 
+from tests.e2e.conftest import serving
+
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def workers() -> Iterator[tuple[str, dict[str, str]]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mock_esd", "serve", "--workers", "2", "--port", "0", "--students", "120"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    try:
-        head = "".join(proc.stdout.readline() for _ in range(5))
-        base = re.search(r"eSD base URL: (\S+)", head)
-        client = re.search(r"--client-id (\S+) --client-secret (\S+)", head)
-        assert base and client and "2 gunicorn workers" in head, head
+    with serving("--workers", "2", "--students", "120", lines=5) as (server, head):
+        assert "2 gunicorn workers" in head, head
+        client_id, secret = server.custom
         token = requests.post(
-            f"{base.group(1)}/v1/auth/token",
+            f"{server.base_url}/v1/auth/token",
             data={"grant_type": "client_credentials"},
-            auth=(client.group(1), client.group(2)),
+            auth=(client_id, secret),
             timeout=30,
         ).json()
-        yield base.group(1), {"Authorization": f"Bearer {token['access_token']}", "Connection": "close"}
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=30)
+        yield server.base_url, {"Authorization": f"Bearer {token['access_token']}", "Connection": "close"}
 
 
 def many(url: str, headers: dict[str, str], n: int) -> list[requests.Response]:
