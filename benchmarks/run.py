@@ -346,10 +346,7 @@ def end_to_end_row(args: argparse.Namespace, rows: list[Row]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         with served(args.students) as (base, client_id, secret):
-            schools = [
-                {"id": s.school_id, "isHoldingSchool": s.is_holding}
-                for s in EsdClient(requests.Session(), base, client_id, secret).fetch_snapshot(False).schools
-            ]
+            schools = _schools(EsdClient(requests.Session(), base, client_id, secret))
             path = Path(tmp) / "settings.toml"
             write_settings(path, demo_settings(schools))  # type: ignore[arg-type]
             subprocess.run([sys.executable, "-m", "mock_esd", "sync", "--url", base, "--client-id", client_id, "--client-secret", secret,
