@@ -1,0 +1,18 @@
+"""The Operoo side of the integration: read eSD, apply rules R1-R11, keep the state in SQLite."""
+
+from sync.client import EsdClient, RawSnapshot, RetryPolicy, Snapshot
+from sync.errors import AuthError, FetchError, IdentityConflict, RecordError, SettingsError, StateError, SyncError
+from sync.explain import explain
+from sync.export import export_state
+from sync.plan import Plan, State, compute_plan
+from sync.rules import Desired, compute_desired
+from sync.run import Report, run_sync
+from sync.settings import Settings, load_settings, parse_settings
+from sync.store import apply_plan, connect, load_state
+
+__all__ = [
+    "AuthError", "Desired", "EsdClient", "FetchError", "IdentityConflict", "Plan", "RawSnapshot", "RecordError",
+    "Report", "RetryPolicy", "Settings", "SettingsError", "Snapshot", "State", "StateError", "SyncError", "apply_plan",
+    "compute_desired", "compute_plan", "connect", "explain", "export_state", "load_settings", "load_state",
+    "parse_settings", "run_sync",
+]  # fmt: skip
