@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -41,23 +41,23 @@ _ENDPOINTS = (
 
 @dataclass(frozen=True)
 class RawSnapshot:
-    """What eSD answered, before parsing; `digest` covers every body, so an unchanged eSD is cheap to spot."""
+    """The page bodies eSD answered, checked but not parsed; `digest` covers every body, so an
+    unchanged eSD is cheap to spot."""
 
-    listings: dict[str, list[Any]]
+    pages: dict[str, list[bytes]]
     custom_endpoints: bool
     digest: str
 
     def parse(self) -> Snapshot:
-        """Parse every record, releasing the JSON as it goes (a 100k district is hundreds of MB of dicts).
+        """Parse every record, page by page, releasing each page's bytes; RecordError names the first bad record."""
 
-        Consumes the listings; RecordError names the first malformed record.
-        """
+        keys = dict(_ENDPOINTS)
 
         def parsed(path: str, parse: Callable[[Any, str], T]) -> tuple[T, ...]:
-            items = self.listings.pop(path, [])
-            out = tuple(parse(item, path) for item in items)
-            items.clear()
-            return out
+            out: list[T] = []
+            for body in self.pages.pop(path, []):
+                out += [parse(item, path) for item in orjson.loads(body)[keys[path]]]
+            return tuple(out)
 
         schools = parsed("/v1/schools", parse_school)
         students, contacts = parsed("/v1/students", parse_student), parsed("/v1/contacts", parse_contact)
@@ -103,24 +103,27 @@ class EsdClient:
         self.page_size, self.retry, self.sleep, self.progress = page_size, retry, sleep, progress
         self._token: str | None = None
         self._digest: Any = None  # a blake2b over the bodies of the current fetch_raw
+        self._last_body = b""
 
     def fetch_snapshot(self, custom_endpoints: bool) -> Snapshot:
         """Every endpoint the sync needs, read whole and parsed; FetchError if any of it cannot be."""
         return self.fetch_raw(custom_endpoints).parse()
 
     def fetch_raw(self, custom_endpoints: bool) -> RawSnapshot:
-        """Every endpoint's records as JSON, listings checked, with a digest of every body read."""
+        """Every endpoint's page bodies, listings checked, with a digest of every body read."""
         self._digest = hashlib.blake2b(digest_size=20)
-        identity: Callable[[Any, str], Any] = lambda raw, _: raw  # noqa: E731
-        listings = {
-            path: self.fetch_all(path, key, identity) for path, key in _ENDPOINTS[: 5 if custom_endpoints else 3]
-        }
+        endpoints = _ENDPOINTS[: 5 if custom_endpoints else 3]
+        # Keep each page's bytes, not its parsed JSON: a 100k district is ~60 MB of bytes, ~10x as dicts.
+        pages = {path: [body for _, body in self._pages(path, key)] for path, key in endpoints}
         digest, self._digest = self._digest.hexdigest(), None
-        return RawSnapshot(listings, custom_endpoints, digest)
+        return RawSnapshot(pages, custom_endpoints, digest)
 
     def fetch_all(self, path: str, key: str, parse: Callable[[Any, str], T]) -> list[T]:
         """Walk every page of a list endpoint and parse its records, checking the listing is whole."""
-        records: list[T] = []
+        return [parse(item, path) for items, _ in self._pages(path, key) for item in items]
+
+    def _pages(self, path: str, key: str) -> Iterator[tuple[list[Any], bytes]]:
+        """Each page's records and body, after checking it against the pages before (R11)."""
         seen: set[Any] = set()
         total: int | None = None
         page_no, page_count = 1, 1
@@ -142,20 +145,18 @@ class EsdClient:
             for item in items:
                 if not isinstance(item, dict):
                     raise RecordError(path, "?", "(record)", f"expected an object, got {type(item).__name__}")
-                record = parse(item, path)
                 ident = item.get("id")
                 if ident in seen:
                     raise FetchError(
                         f"{path}: record {ident} appears twice (page {page_no}); the listing is inconsistent"
                     )
                 seen.add(ident)
-                records.append(record)
             if self.progress:
-                self.progress(path, page_no, page_count, len(records))
+                self.progress(path, page_no, page_count, len(seen))
+            yield items, self._last_body
             page_no += 1
-        if len(records) != total:
-            raise FetchError(f"{path}: read {len(records)} records but totalCount is {total}")
-        return records
+        if len(seen) != total:
+            raise FetchError(f"{path}: read {len(seen)} records but totalCount is {total}")
 
     def get_json(self, path: str, params: dict[str, Any]) -> Any:
         """GET with retries; the parsed JSON body of a 200, or FetchError saying why not."""
@@ -193,6 +194,7 @@ class EsdClient:
             if self._digest is not None:
                 self._digest.update(f"{path} {sorted(params.items())}".encode())
                 self._digest.update(response.content)
+            self._last_body = response.content
             return body
         raise FetchError(f"GET {path} {params}: gave up after {self.retry.attempts} attempts; last: {failure}")
 

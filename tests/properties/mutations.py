@@ -75,15 +75,15 @@ def promotion_creates_a_new_record(mp: pytest.MonkeyPatch) -> None:
 
 
 def aborted_read_archives_students(mp: pytest.MonkeyPatch) -> None:
-    original = client.EsdClient.fetch_all
+    original = client.EsdClient._pages
 
-    def fetch_all(self: client.EsdClient, path: str, key: str, parse: Any) -> Any:
+    def pages(self: client.EsdClient, path: str, key: str) -> Any:
         try:
-            return original(self, path, key, parse)
+            yield from original(self, path, key)
         except FetchError:
-            return []  # "treat an unreadable listing as empty": the classic mass-removal bug
+            return  # "treat an unreadable listing as what was read so far": the classic mass-removal bug
 
-    mp.setattr(client.EsdClient, "fetch_all", fetch_all)
+    mp.setattr(client.EsdClient, "_pages", pages)
 
 
 def r4_not_checked(mp: pytest.MonkeyPatch) -> None:

@@ -34,7 +34,7 @@ def synced(district: District, raw: dict[str, Any], db: Path) -> World:
     """Sync `district` into `db` with the real client, plan and apply."""
     settings = parse_settings(raw)
     world = World(copy.deepcopy(district), db)
-    report = world.sync(settings, page_size=4, allow_mass_removal=True)
+    report = world.sync(settings, page_size=100, allow_mass_removal=True)
     assert report.status == "applied", report.errors
     return world
 
@@ -136,7 +136,7 @@ def test_r10_a_second_sync_changes_nothing(world_input: District_and_settings) -
         tmp = Path(name)
         world = synced(*world_input, tmp / "o.db")
         before = world.tables()
-        report = world.sync(parse_settings(world_input[1]), page_size=4, full=True)  # plan again, no shortcut
+        report = world.sync(parse_settings(world_input[1]), page_size=100, full=True)  # plan again, no shortcut
         assert report.plan is not None and report.plan.is_empty() and world.tables() == before
 
 
@@ -160,7 +160,7 @@ def test_a_sync_from_any_earlier_state_reaches_the_groups_of_a_sync_from_scratch
     with fresh_dir() as name:
         tmp = Path(name)
         World(copy.deepcopy(earlier), tmp / "after.db").sync(
-            parse_settings(earlier_raw), page_size=4, allow_mass_removal=True
+            parse_settings(earlier_raw), page_size=100, allow_mass_removal=True
         )
         from_scratch = groups_of(synced(district, raw, tmp / "scratch.db"))
         assert groups_of(synced(district, raw, tmp / "after.db")) == from_scratch

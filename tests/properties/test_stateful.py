@@ -132,7 +132,7 @@ class SyncMachine(RuleBasedStateMachine):
     @rule()
     def sync(self) -> None:
         before = snapshot_tables(self.conn)
-        esd = EsdClient(self.session, DEFAULT_BASE_URL, CUSTOM.client_id, CUSTOM.secret, page_size=4,
+        esd = EsdClient(self.session, DEFAULT_BASE_URL, CUSTOM.client_id, CUSTOM.secret, page_size=100,
                         retry=RetryPolicy(attempts=2), sleep=lambda _: None)  # fmt: skip
         if not r4_valid(self.raw):
             try:
