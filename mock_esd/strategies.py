@@ -40,7 +40,7 @@ def students(draw: st.DrawFn, person_id: int, school_ids: Sequence[str]) -> Reco
         person_id,
         enrolled_id=f"{10_000_000 + person_id}" if enrolled else None,
         status=status,
-        school_id=draw(st.sampled_from([None, *school_ids, *school_ids])) if school_ids else None,
+        school_id=draw(st.none() | st.sampled_from(list(school_ids))) if school_ids else None,
         enrollment_date=date,
         first_name=draw(names) or "A",
         last_name=draw(names),
