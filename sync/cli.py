@@ -16,7 +16,7 @@ from sync.errors import SyncError
 from sync.explain import explain as explain_student
 from sync.export import export_state, group_sizes
 from sync.report import Progress, change_table, group_table, plan_listing
-from sync.run import Report, run_sync
+from sync.run import Report, run_sync, write_json
 from sync.settings import Settings, load_settings
 from sync.store import connect, open_existing
 
@@ -82,7 +82,8 @@ def sync(
         dry_run=dry_run, allow_mass_removal=allow_mass_removal, progress=progress, full=full,
     )  # fmt: skip
     if as_json:
-        _print_json(report.as_json())
+        write_json(report, sys.stdout.buffer)
+        sys.stdout.flush()
     else:
         progress.say("done")
         if (report.plan and not report.ok) or dry_run:

@@ -7,9 +7,11 @@ import gc
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
+
+import orjson
 
 from sync.client import EsdClient
 from sync.errors import AuthError, FetchError
@@ -39,38 +41,54 @@ class Report:
     def ok(self) -> bool:
         return self.status in (APPLIED, DRY_RUN)
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, with_changes: bool = True) -> dict[str, Any]:
         plan = self.plan or Plan()
-        return {
+        out: dict[str, Any] = {
             "status": self.status,
             "runId": self.run_id,
             "counts": plan.counts(),
-            "changes": changes_json(plan),
             "warnings": list(plan.warnings),
             "errors": self.errors,
+        }
+        if with_changes:
+            out["changes"] = changes_json(plan)
+        return out
+
+
+def iter_changes(plan: Plan) -> Iterator[dict[str, Any]]:
+    """The changes of a plan, students first, as a user reads them (one at a time: a first sync has ~10^5)."""
+    for change in plan.students:
+        yield {"type": "student", **change.as_json()}
+    for s, n in plan.buildings_upsert:
+        yield {"type": "building", "action": "selected", "schoolId": s, "name": n}
+    for s in plan.buildings_remove:
+        yield {"type": "building", "action": "removed", "schoolId": s}
+    for action, keys in (("created", plan.groups_create), ("removed", plan.groups_remove)):
+        for name, school in sorted(keys, key=group_sort_key):
+            yield {"type": "group", "action": action, "name": name, "schoolId": school}
+    for c in plan.contacts:
+        action = "created" if c.before is None else "archived" if c.after.archived else "updated"
+        yield {
+            "type": "contact",
+            "action": action,
+            "contactId": c.contact_id,
+            "students": dict(sorted(c.after.links.items())),
         }
 
 
 def changes_json(plan: Plan) -> list[dict[str, Any]]:
-    """The changes of a plan, students first, as a user reads them."""
-    out: list[dict[str, Any]] = [{"type": "student", **c.as_json()} for c in plan.students]
-    out += [{"type": "building", "action": "selected", "schoolId": s, "name": n} for s, n in plan.buildings_upsert]
-    out += [{"type": "building", "action": "removed", "schoolId": s} for s in plan.buildings_remove]
-    for action, keys in (("created", plan.groups_create), ("removed", plan.groups_remove)):
-        out += [
-            {"type": "group", "action": action, "name": n, "schoolId": s} for n, s in sorted(keys, key=group_sort_key)
-        ]
-    for c in plan.contacts:
-        action = "created" if c.before is None else "archived" if c.after.archived else "updated"
-        out.append(
-            {
-                "type": "contact",
-                "action": action,
-                "contactId": c.contact_id,
-                "students": dict(sorted(c.after.links.items())),
-            }
-        )
-    return out
+    return list(iter_changes(plan))
+
+
+def write_json(report: Report, out: IO[bytes]) -> None:
+    """The report as JSON (the shape of `Report.as_json`), written change by change to bound memory."""
+    head = {k: v for k, v in report.as_json(with_changes=False).items()}
+    out.write(orjson.dumps(head, option=orjson.OPT_INDENT_2)[:-2])  # drop the closing "\n}"
+    out.write(b',\n  "changes": [')
+    for n, change in enumerate(iter_changes(report.plan or Plan())):
+        out.write(b"\n    " if n == 0 else b",\n    ")
+        out.write(orjson.dumps(change))
+    out.write(b"\n  ]\n}\n")
 
 
 def mass_removal(plan: Plan, settings: Settings) -> str | None:

@@ -260,3 +260,16 @@ def test_r10_shortcut_is_not_taken_when_settings_change(world: World) -> None:
     world.sync(settings(custom=True, schools={"0101": [E]}))
     report = world.sync(settings(custom=True, schools={"0101": [E, F]}))
     assert report.plan is not None and report.plan.counts()["created"] == 1
+
+
+def test_the_streamed_json_report_equals_the_report(world: World) -> None:
+    import io
+    import json
+
+    from sync.run import write_json
+
+    report = world.sync(settings(custom=True, schools={"0101": [E, F], "0900": [P]}))
+    out = io.BytesIO()
+    write_json(report, out)
+    streamed = json.loads(out.getvalue())
+    assert streamed == report.as_json() and len(streamed["changes"]) > 5
