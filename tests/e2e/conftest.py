@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
+import requests
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,17 @@ class Served:
     base_url: str
     custom: tuple[str, str]
     standard: tuple[str, str]
+
+    def bearer(self) -> dict[str, str]:
+        """Authorization headers for the custom client."""
+        client_id, secret = self.custom
+        body = requests.post(
+            f"{self.base_url}/v1/auth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client_id, secret),
+            timeout=30,
+        ).json()
+        return {"Authorization": f"Bearer {body['access_token']}"}
 
 
 def mock_esd(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:

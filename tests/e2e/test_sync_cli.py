@@ -25,15 +25,8 @@ custom_endpoints = true
 
 
 def fetch_all(served: Served, path: str, key: str) -> list[dict[str, Any]]:
-    client_id, secret = served.custom
-    token = requests.post(
-        f"{served.base_url}/v1/auth/token",
-        data={"grant_type": "client_credentials"},
-        auth=(client_id, secret),
-        timeout=10,
-    ).json()["access_token"]
     body = requests.get(
-        f"{served.base_url}{path}", params={"pageSize": 1000}, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        f"{served.base_url}{path}", params={"pageSize": 1000}, headers=served.bearer(), timeout=10
     ).json()
     assert body["pagingInfo"]["pageCount"] <= 1
     return list(body[key])

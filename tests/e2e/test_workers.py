@@ -18,14 +18,7 @@ pytestmark = pytest.mark.e2e
 def workers() -> Iterator[tuple[str, dict[str, str]]]:
     with serving("--workers", "2", "--students", "120", lines=5) as (server, head):
         assert "2 gunicorn workers" in head, head
-        client_id, secret = server.custom
-        token = requests.post(
-            f"{server.base_url}/v1/auth/token",
-            data={"grant_type": "client_credentials"},
-            auth=(client_id, secret),
-            timeout=30,
-        ).json()
-        yield server.base_url, {"Authorization": f"Bearer {token['access_token']}", "Connection": "close"}
+        yield server.base_url, {**server.bearer(), "Connection": "close"}
 
 
 def many(url: str, headers: dict[str, str], n: int) -> list[requests.Response]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import copy
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +50,18 @@ def fresh_dir() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory()
 
 
+@contextmanager
+def synced_fresh(district: District, raw: dict[str, Any]) -> Iterator[World]:
+    """`district` synced with `raw` settings into a new database."""
+    with fresh_dir() as name:
+        yield synced(district, raw, Path(name) / "o.db")
+
+
 @given(worlds())
 def test_every_synced_student_is_in_all_district_students_and_one_status_group(
     world_input: District_and_settings,
 ) -> None:
-    with fresh_dir() as name:
-        tmp = Path(name)
-        world = synced(*world_input, tmp / "o.db")
+    with synced_fresh(*world_input) as world:
         groups = groups_of(world)
         active = world.active()
         assert groups[("All District Students", None)] == active
@@ -73,10 +80,8 @@ def test_every_synced_student_is_in_all_district_students_and_one_status_group(
 
 @given(worlds())
 def test_temporary_ids_exactly_for_custom_path_students(world_input: District_and_settings) -> None:
-    with fresh_dir() as name:
-        tmp = Path(name)
-        district, raw = world_input
-        world = synced(district, raw, tmp / "o.db")
+    district, raw = world_input
+    with synced_fresh(district, raw) as world:
         students = {s["personId"]: s for s in world.export()["students"] if not s["archived"]}
         by_person = {p["id"]: p for p in district.students}
         for pid, s in students.items():
@@ -95,16 +100,15 @@ def test_temporary_ids_exactly_for_custom_path_students(world_input: District_an
 
 @given(worlds())
 def test_building_groups_only_for_selected_schools_and_options(world_input: District_and_settings) -> None:
-    with fresh_dir() as name:
-        tmp = Path(name)
-        district, raw = world_input
+    district, raw = world_input
+    with synced_fresh(district, raw) as world:
         selected = {s: set(o) for s, o in raw["schools"].items() if o}
         names = {
             "Enrolled": "All Enrolled Students",
             "Pre-Enrolled": "All Pre-Enrolled Students",
             "Future": "All Future Students",
         }
-        for name, school in groups_of(synced(district, raw, tmp / "o.db")):
+        for name, school in groups_of(world):
             if school is not None:
                 assert school in selected, (name, school)
                 assert name == "All Students" or name in {names[o] for o in selected[school]}, (name, school)
@@ -112,10 +116,8 @@ def test_building_groups_only_for_selected_schools_and_options(world_input: Dist
 
 @given(worlds())
 def test_the_sync_s_groups_and_ids_equal_the_model_s(world_input: District_and_settings) -> None:
-    with fresh_dir() as name:
-        tmp = Path(name)
-        district, raw = world_input
-        world = synced(district, raw, tmp / "o.db")
+    district, raw = world_input
+    with synced_fresh(district, raw) as world:
         ids, groups = model(district, raw)
         assert groups_of(world) == groups
         assert {s["personId"]: s["operooId"] for s in world.export()["students"] if not s["archived"]} == ids
@@ -132,9 +134,7 @@ def test_r4_rejects_exactly_the_invalid_settings(raw: dict[str, Any]) -> None:
 
 @given(worlds())
 def test_r10_a_second_sync_changes_nothing(world_input: District_and_settings) -> None:
-    with fresh_dir() as name:
-        tmp = Path(name)
-        world = synced(*world_input, tmp / "o.db")
+    with synced_fresh(*world_input) as world:
         before = world.tables()
         report = world.sync(parse_settings(world_input[1]), page_size=100, full=True)  # plan again, no shortcut
         assert report.plan is not None and report.plan.is_empty() and world.tables() == before
