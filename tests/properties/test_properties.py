@@ -164,3 +164,26 @@ def test_a_sync_from_any_earlier_state_reaches_the_groups_of_a_sync_from_scratch
         )
         from_scratch = groups_of(synced(district, raw, tmp / "scratch.db"))
         assert groups_of(synced(district, raw, tmp / "after.db")) == from_scratch
+
+
+@st.composite
+def pre_registered_worlds(draw: st.DrawFn) -> District_and_settings:
+    """Districts of Pre-Registered students only, each in a school: R3's Future option decides everything."""
+    district = draw(districts())
+    ids = [s["id"] for s in district.schools]
+    for i, person in enumerate(district.students):
+        person.update(
+            studentStatus="Pre-Registered", enrolledId=f"{20_000_000 + i}", schoolId=draw(st.sampled_from(ids))
+        )
+    district.recently_accepted.clear()
+    return district, draw(settings_dicts(ids))
+
+
+@given(pre_registered_worlds())
+def test_r3_pre_registered_students_sync_exactly_where_future_is_selected(world_input: District_and_settings) -> None:
+    district, raw = world_input
+    with synced_fresh(district, raw) as world:
+        synced = world.active()
+        for p in district.students:
+            wanted = "Future" in raw["schools"].get(p["schoolId"], []) and bool(p["enrollmentDate"])
+            assert (p["enrolledId"] in synced) == wanted, (p["enrolledId"], p["schoolId"], raw["schools"])

@@ -20,7 +20,8 @@ CATCHER = {
     "custom_students_not_in_all_district": PROPERTIES
     + "test_every_synced_student_is_in_all_district_students_and_one_status_group",
     "temporary_id_from_the_wrong_field": PROPERTIES + "test_temporary_ids_exactly_for_custom_path_students",
-    "pre_registered_without_future": PROPERTIES + "test_the_sync_s_groups_and_ids_equal_the_model_s",
+    "pre_registered_without_future": PROPERTIES
+    + "test_r3_pre_registered_students_sync_exactly_where_future_is_selected",
     "deselected_school_keeps_its_groups": PROPERTIES
     + "test_a_sync_from_any_earlier_state_reaches_the_groups_of_a_sync_from_scratch",
     "promotion_creates_a_new_record": "tests/properties/test_stateful.py",
