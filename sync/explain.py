@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from sync.errors import StateError
 from sync.plan import MirrorRow, StoredStudent
@@ -13,45 +13,74 @@ from sync.settings import parse_settings
 from sync.store import last_settings, load_mirror, load_state
 
 
+class Explainer:
+    """The last applied sync's settings, stored students and eSD mirror, loaded once to explain many students."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        raw_settings = last_settings(conn)
+        if raw_settings is None:
+            raise StateError("no sync has been applied to this database yet; run `mock-esd sync` first")
+        self.settings = parse_settings(raw_settings, source="settings of the last sync")
+        self.state = load_state(conn)
+        self.mirror = load_mirror(conn)
+
+    def find(self, ident: str) -> tuple[StoredStudent | None, MirrorRow | None]:
+        """The stored student and eSD's last word on the person named by an Operoo ID, enrolledId or person id."""
+        stored = _find_stored(self.state.students.values(), ident)
+        mirror = _find_mirror(self.mirror.values(), ident, stored)
+        if stored is None and mirror is None:
+            raise StateError(
+                f"no student {ident!r}: not an Operoo ID, eSD enrolledId or person id seen by the last sync"
+            )
+        return stored, mirror
+
+    def everyone(self) -> Iterator[tuple[StoredStudent | None, MirrorRow | None]]:
+        """Every person the last sync saw or Operoo keeps, by person id."""
+        for person_id in sorted(self.state.students.keys() | self.mirror.keys()):
+            yield self.state.students.get(person_id), self.mirror.get(person_id)
+
+    def lines(self, stored: StoredStudent | None, mirror: MirrorRow | None) -> list[str]:
+        """Why the person is or is not synced, rule by rule."""
+        lines = []
+        if mirror is None:
+            assert stored is not None
+            lines.append(
+                f"person {stored.person_id} ({stored.first_name} {stored.last_name}) was not in eSD's listings at the last sync"
+            )
+            lines.append("R7: no longer in eSD -> archived, not deleted; it is restored if it comes back")
+        else:
+            lines.append(
+                f"person {mirror.person_id} ({mirror.first_name} {mirror.last_name}): enrolledId {_show(mirror.enrolled_id)}, "
+                f"studentStatus {mirror.status}, schoolId {_show(mirror.school_id)}; listed on {_listed_on(mirror)}"
+            )
+            trace: list[str] = []
+            decision, _ = decide(_person(mirror), self.settings, trace)
+            lines += [f"  {line}" for line in trace]
+            if decision is None:
+                lines.append("=> not synced by any rule")
+                if stored is not None:
+                    lines.append(
+                        "R7: matches no sync path any more -> archived, not deleted; restored if it matches again"
+                    )
+            else:
+                groups = ", ".join(f"{n} ({s})" if s else n for n, s in groups_of(decision, self.settings.selected))
+                lines.append(f"=> synced as {decision.operoo_id} ({decision.status}); groups (R5, R6): {groups}")
+        if stored is not None:
+            state_word = "archived" if stored.archived else "active"
+            lines.append(f"Operoo record: {stored.operoo_id}, {stored.status}, {state_word}")
+        return lines
+
+
 def explain(conn: sqlite3.Connection, ident: str) -> list[str]:
     """Lines explaining the student named by an Operoo ID, an eSD enrolledId or a person id."""
-    raw_settings = last_settings(conn)
-    if raw_settings is None:
-        raise StateError("no sync has been applied to this database yet; run `mock-esd sync` first")
-    settings = parse_settings(raw_settings, source="settings of the last sync")
-    state = load_state(conn)
-    stored = _find_stored(state.students.values(), ident)
-    mirror = _find_mirror(load_mirror(conn).values(), ident, stored)
-    if stored is None and mirror is None:
-        raise StateError(f"no student {ident!r}: not an Operoo ID, eSD enrolledId or person id seen by the last sync")
-    lines = []
-    if mirror is None:
-        assert stored is not None
-        lines.append(
-            f"person {stored.person_id} ({stored.first_name} {stored.last_name}) was not in eSD's listings at the last sync"
-        )
-        lines.append("R7: no longer in eSD -> archived, not deleted; it is restored if it comes back")
-    else:
-        person = _person(mirror)
-        where = ", ".join(
-            e for e, on in (("/v1/students", mirror.on_standard), ("/v1/operoo/students", mirror.on_operoo)) if on
-        )
-        lines.append(
-            f"person {mirror.person_id} ({mirror.first_name} {mirror.last_name}): enrolledId {_show(mirror.enrolled_id)}, "
-            f"studentStatus {mirror.status}, schoolId {_show(mirror.school_id)}; listed on {where}"
-        )
-        trace: list[str] = []
-        decision, _ = decide(person, settings, trace)
-        lines += [f"  {line}" for line in trace]
-        if decision is None:
-            lines.append("=> not synced by any rule")
-        else:
-            groups = ", ".join(f"{n} ({s})" if s else n for n, s in groups_of(decision, settings.selected))
-            lines.append(f"=> synced as {decision.operoo_id} ({decision.status}); groups (R5, R6): {groups}")
-    if stored is not None:
-        state_word = "archived" if stored.archived else "active"
-        lines.append(f"Operoo record: {stored.operoo_id}, {stored.status}, {state_word}")
-    return lines
+    explainer = Explainer(conn)
+    return explainer.lines(*explainer.find(ident))
+
+
+def _listed_on(mirror: MirrorRow) -> str:
+    return ", ".join(
+        e for e, on in (("/v1/students", mirror.on_standard), ("/v1/operoo/students", mirror.on_operoo)) if on
+    )
 
 
 def _show(value: str | None) -> str:

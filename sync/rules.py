@@ -125,7 +125,7 @@ def _custom_path(student: Student | None, custom_endpoints: bool, trace: list[st
     if student.enrolled_id is not None or student.status != esd.PRE_ENROLLED:
         _say(
             trace,
-            f"R1: enrolledId is {student.enrolled_id}, studentStatus is {student.status}; needs null and Pre-enrolled -> not synced by R1",
+            f"R1: enrolledId is {student.enrolled_id or 'null'}, studentStatus is {student.status}; needs null and Pre-enrolled -> not synced by R1",
         )
         return None
     reason = f"R1: enrolledId is null and studentStatus is Pre-enrolled -> synced with temporary ID {o.temporary_id(student.person_id)} (R2)"
@@ -236,3 +236,37 @@ def _contacts(
                 contact.contact_id, contact.first_name, contact.last_name, contact.email, links
             )
     return out
+
+
+@dataclass(frozen=True)
+class PathCheck:
+    """Whether one sync path can take a person, and under which setting, with the rule's own trace."""
+
+    path: str  # CUSTOM or BUILDING
+    condition: str  # the setting under which the trace was taken
+    trace: tuple[str, ...]
+    decision: Decision | None
+
+
+def possible_paths(person: Person) -> list[PathCheck]:
+    """Each sync path replayed under the settings most favourable to it (for a view of eSD, before any settings).
+
+    The building path is tried with the person's school selected with every option, the custom path with
+    the custom endpoints on; `decide`'s own path functions do the work, so a view never disagrees with a sync.
+    """
+    standard, school = person.standard, person.record.school_id
+    building_trace: list[str] = []
+    all_options = {school: frozenset(o.OPTIONS)} if school is not None else {}
+    building, _ = _building_path(standard, all_options, building_trace)
+    option = o.OPTION_OF_ESD_STATUS.get(standard.status) if standard else None
+    condition = (
+        f"school {school} selected with {option}"
+        if building is not None
+        else f"school {school} selected with any option"
+    )
+    custom_trace: list[str] = []
+    custom = _custom_path(person.operoo, True, custom_trace)
+    return [
+        PathCheck(BUILDING, condition, tuple(building_trace), building),
+        PathCheck(CUSTOM, "custom endpoints on", tuple(custom_trace), custom),
+    ]
