@@ -6,7 +6,8 @@ import logging
 import os
 
 import orjson
-from flask import Flask, Response
+from flask import Flask, Response, redirect
+from jinja2 import ChoiceLoader, PackageLoader
 from werkzeug.exceptions import HTTPException
 
 from contracts.schema import openapi_bytes
@@ -15,18 +16,23 @@ from mock_esd.control import control
 from mock_esd.errors import EsdError
 from mock_esd.routes import api
 from mock_esd.tenants import Registry
+from mock_esd.views import guru
 
 API_PREFIX = "/api"
 log = logging.getLogger(__name__)
 
 
 def create_app(config: AppConfig | None = None, registry: Registry | None = None) -> Flask:
-    """A mock eSD server; the API lives under `/api` (the base URL of a real eSD host)."""
+    """A mock eSD server: the API under `/api` (the base URL of a real eSD host), a browser view under `/guru/`."""
     app = Flask(__name__)
     app.extensions[EXTENSION] = MockState(config or AppConfig(), registry)
     app.register_blueprint(api, url_prefix=API_PREFIX)
     if app.extensions[EXTENSION].config.control:
         app.register_blueprint(control, url_prefix="/_mock")
+    app.register_blueprint(guru, url_prefix="/guru")
+    # The browser view's pages, and the stylesheet they share with the sync's HTML report.
+    app.jinja_loader = ChoiceLoader([PackageLoader("mock_esd"), PackageLoader("sync")])
+    app.add_url_rule("/", "root", lambda: redirect("/guru/"))
     app.add_url_rule("/openapi.json", "openapi", lambda: Response(openapi_bytes(), mimetype="application/json"))
     app.before_request(lambda: app.extensions[EXTENSION].catch_up())
     if app.extensions[EXTENSION].log is not None:

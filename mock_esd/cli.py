@@ -91,6 +91,7 @@ def _serve(app: Flask, host: str, port: int, scenario_path: str | None, workers:
     server = LiveServer(app, host, port, log_requests=True)
     click.echo(describe_clients(server.base_url, state.registry.clients()))
     click.echo(f'  try: curl -s -d grant_type=client_credentials -u "ID:SECRET" {server.base_url}/v1/auth/token')
+    click.echo(f"Browse the district: {server.root_url}/guru/")
     click.echo(f"Serving{f' with {workers} gunicorn workers' if workers else ''}; Ctrl+C stops.")
     sys.stdout.flush()
     try:

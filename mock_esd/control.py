@@ -7,7 +7,6 @@ by `?tenant=` (default: the default tenant).
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 from contextlib import ExitStack
 from typing import Any
 
@@ -16,7 +15,7 @@ from flask import Blueprint, Response, g, request
 
 from contracts import vocabulary as v
 from mock_esd import builders, changelog, scenario
-from mock_esd.context import current, json_response
+from mock_esd.context import current, from_loopback, json_response
 from mock_esd.errors import BadRequest, Conflict, NotFound
 from mock_esd.generator import DistrictSpec, Record
 from mock_esd.store import DistrictStore
@@ -26,11 +25,7 @@ control = Blueprint("mock_control", __name__)
 
 @control.before_request
 def loopback_only() -> None:
-    try:
-        loopback = ipaddress.ip_address(request.remote_addr or "").is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if not from_loopback():
         raise NotFound("the control API answers on loopback only")
 
 

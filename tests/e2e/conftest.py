@@ -39,7 +39,7 @@ def mock_esd(*args: str, env: dict[str, str] | None = None, timeout: float = 120
 
 
 @contextmanager
-def serving(*args: str, lines: int = 3) -> Iterator[tuple[Served, str]]:
+def serving(*args: str) -> Iterator[tuple[Served, str]]:
     """`mock-esd serve --port 0 ARGS` in the background: where it listens, who may call, what it printed."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "mock_esd", "serve", "--port", "0", *args],
@@ -47,7 +47,12 @@ def serving(*args: str, lines: int = 3) -> Iterator[tuple[Served, str]]:
     )  # fmt: skip
     assert proc.stdout is not None
     try:
-        head = "".join(proc.stdout.readline() for _ in range(lines))
+        head = ""
+        while not head.splitlines()[-1:] or not head.splitlines()[-1].startswith("Serving"):
+            line = proc.stdout.readline()
+            if not line:
+                break
+            head += line
         base = re.search(r"eSD base URL: (\S+)", head)
         clients = re.findall(r"--client-id (\S+) --client-secret (\S+)", head)
         assert base and len(clients) == 2, head

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def workers() -> Iterator[tuple[str, dict[str, str]]]:
-    with serving("--workers", "2", "--students", "120", lines=5) as (server, head):
+    with serving("--workers", "2", "--students", "120") as (server, head):
         assert "2 gunicorn workers" in head, head
         yield server.base_url, {**server.bearer(), "Connection": "close"}
 
@@ -65,3 +65,15 @@ def test_fault_counters_and_the_journal_are_shared(workers: tuple[str, dict[str,
     journal = requests.get(f"{root}/_mock/requests", params={"path": "/api/v1/contacts"}, timeout=30).json()
     assert len(journal) == 40 and sum(e["status"] == 503 for e in journal) == 1
     requests.delete(f"{root}/_mock/faults", timeout=30)
+
+
+def test_the_browser_view_shows_and_clears_what_every_worker_shares(workers: tuple[str, dict[str, str]]) -> None:
+    base, headers = workers
+    root = base.removesuffix("/api")
+    requests.post(f"{root}/_mock/faults", json={"endpoint": "/v1/schools", "kind": "latency"}, timeout=30)
+    pages = many(f"{root}/guru/activity", {"Connection": "close"}, 20)
+    assert len(workers_of(pages)) == 2
+    assert all(p.status_code == 200 and "/v1/schools" in p.text and "no-faults" not in p.text for p in pages)
+    cleared = requests.post(f"{root}/guru/faults/clear", timeout=30)
+    assert cleared.status_code == 200 and 'id="no-faults"' in cleared.text  # followed the 303
+    assert all('id="no-faults"' in p.text for p in many(f"{root}/guru/activity", {"Connection": "close"}, 20))
