@@ -15,6 +15,7 @@ from sync.client import EsdClient
 from sync.errors import SyncError
 from sync.explain import explain as explain_student
 from sync.export import export_state, group_sizes
+from sync.html_report import write_report
 from sync.report import Progress, change_table, group_table, plan_listing
 from sync.run import Report, run_sync, write_json
 from sync.settings import Settings, load_settings
@@ -28,8 +29,9 @@ def _print_json(data: Any) -> None:
 def execute_sync(
     url: str, client_id: str, client_secret: str, settings: Settings, db: str, *,
     dry_run: bool = False, allow_mass_removal: bool = False, progress: Progress | None = None, full: bool = False,
+    html_report: str | None = None,
 ) -> tuple[Report, dict[str, str], list[tuple[str, str | None, int]]]:  # fmt: skip
-    """Run one sync; returns the report, school names and the group sizes afterwards."""
+    """Run one sync; returns the report, school names and the group sizes afterwards (and writes `html_report`)."""
     conn = connect(db)
     try:
         with requests.Session() as session:
@@ -39,6 +41,8 @@ def execute_sync(
                 on_apply=(lambda: progress.say("applying")) if progress else None,
             )  # fmt: skip
         names = dict(conn.execute("SELECT school_id, name FROM buildings").fetchall())
+        if html_report:
+            write_report(html_report, report, conn)
         return report, names, group_sizes(conn)
     finally:
         conn.close()
@@ -62,6 +66,12 @@ def execute_sync(
 @click.option("--json", "as_json", is_flag=True, help="Print only the sync report, as JSON.")
 @click.option("--allow-mass-removal", is_flag=True, help="Apply even if more than max_archive_share would be archived.")
 @click.option("--full", is_flag=True, help="Plan again even if eSD answered exactly as at the last applied sync.")
+@click.option(
+    "--report",
+    "html_report",
+    type=click.Path(dir_okay=False),
+    help="Also write an HTML report of the run to this file.",
+)
 @one_line_errors(SyncError)
 def sync(
     url: str,
@@ -73,13 +83,16 @@ def sync(
     as_json: bool,
     allow_mass_removal: bool,
     full: bool,
+    html_report: str | None,
 ) -> None:
     """Sync students and contacts from an eSD server into the Operoo state database."""
     settings = load_settings(settings_path)
+    if html_report and not Path(html_report).absolute().parent.is_dir():
+        fail(f"--report {html_report}: the directory {Path(html_report).absolute().parent} does not exist")
     progress = Progress(enabled=None if not as_json else False)
     report, names, sizes = execute_sync(
         url, client_id, client_secret, settings, db,
-        dry_run=dry_run, allow_mass_removal=allow_mass_removal, progress=progress, full=full,
+        dry_run=dry_run, allow_mass_removal=allow_mass_removal, progress=progress, full=full, html_report=html_report,
     )  # fmt: skip
     if as_json:
         write_json(report, sys.stdout.buffer)

@@ -32,28 +32,33 @@ def run_demo(db: str, seed: int, students: int, keep_serving: bool) -> bool:
     store = app.extensions["mock_esd"].registry.store(DEFAULT_TENANT)
     settings = demo_settings(store.schools().records)
     settings_path = Path(db).with_suffix(".settings.toml")
+    report_path = Path(db).with_suffix(".report.html")
     write_settings(settings_path, settings)
     custom, _ = default_clients(DEFAULT_TENANT)
     with LiveServer(app) as server:
         click.echo(f"mock eSD serving {students} students (seed {seed}) at {server.base_url}")
         click.echo(f"syncing with custom endpoints on, settings in {settings_path}, into {db}")
         report, names, sizes = execute_sync(
-            server.base_url, custom.client_id, custom.secret, settings, db, progress=Progress()
-        )
+            server.base_url, custom.client_id, custom.secret, settings, db, progress=Progress(),
+            html_report=str(report_path),
+        )  # fmt: skip
         click.echo(change_table(report))
         if report.ok:
             click.echo(group_table(sizes, names))
         sample = next((s["id"] for s in store.operoo_students().records if s["enrolledId"] is None), 1)
         click.echo(
             "\nNext:\n"
+            f"  open {report_path} in a browser               # the sync report: groups, changes, find a student\n"
             f"  mock-esd export --db {db}                   # the Operoo state as JSON\n"
             f"  mock-esd explain --db {db} student-operoo-{sample}   # why a student is (or is not) synced\n"
-            f"  mock-esd serve --seed {seed} --students {students}      # serve the same district on :8080, then\n"
+            f"  mock-esd serve --seed {seed} --students {students}      # serve it on :8080 (browser view: /guru/), then\n"
             f"  mock-esd sync --url http://127.0.0.1:8080/api --client-id {custom.client_id} \\\n"
             f"      --client-secret {custom.secret} --settings {settings_path} --db {db}"
         )
         if keep_serving and report.ok:
-            click.echo(f"\nStill serving at {server.base_url}; Ctrl+C stops.")
+            click.echo(
+                f"\nStill serving at {server.base_url}; browse the district at {server.root_url}/guru/; Ctrl+C stops."
+            )
             try:
                 server.wait()
             except KeyboardInterrupt:

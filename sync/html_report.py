@@ -1,0 +1,118 @@
+"""`mock-esd sync --report FILE.html`: one self-contained page (no network, no files beside it).
+
+It shows the run (status, counts, warnings, errors), the groups and their sizes, the students archived,
+restored and re-keyed, and a search box over every student with its groups and its `explain` trace.
+Groups and the search come from the database after the run; a run that applied nothing says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from sync.errors import StateError
+from sync.explain import Explainer
+from sync.export import group_sizes
+from sync.plan import Plan, StudentChange, group_sort_key
+from sync.rules import GroupKey
+from sync.run import APPLIED, Report
+
+LISTED_CHANGES = 1000  # archived / restored / re-keyed rows shown per kind; the rest are counted
+_env = Environment(loader=PackageLoader("sync"), autoescape=select_autoescape(["html"]))
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    name: str
+    school_id: str | None
+    school_name: str
+    members: int
+
+
+def write_report(path: str | Path, report: Report, conn: sqlite3.Connection) -> None:
+    """Write the report atomically: a killed sync never leaves half a page behind."""
+    target = Path(path)
+    page = render_report(report, conn)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(page)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def render_report(report: Report, conn: sqlite3.Connection) -> str:
+    """The report page as HTML text; the same run and database give the same bytes."""
+    plan = report.plan or Plan()
+    names = dict(conn.execute("SELECT school_id, name FROM buildings").fetchall())
+    groups = [GroupRow(n, s, names.get(s, "") if s else "", count) for n, s, count in group_sizes(conn)]
+    data = search_data(conn, names)
+    run = conn.execute(
+        "SELECT started, finished, settings FROM sync_runs WHERE run_id = ?", (report.run_id,)
+    ).fetchone()
+    return _env.get_template("report.html").render(
+        report=report,
+        applied=report.status == APPLIED,
+        counts=plan.counts(),
+        district_groups=[g for g in groups if g.school_id is None],
+        building_groups=[g for g in groups if g.school_id is not None],
+        changes={kind: _changes_of(plan.students, kind) for kind in ("archived", "restored", "rekeyed")},
+        limit=LISTED_CHANGES,
+        run=run,
+        settings=json.dumps(json.loads(run[2]), indent=2) if run else "",
+        search_data=None if data is None else _script_json(data),
+    )
+
+
+def _changes_of(changes: Iterable[StudentChange], kind: str) -> list[StudentChange]:
+    return [c for c in changes if kind in c.kinds]
+
+
+def search_data(conn: sqlite3.Connection, names: dict[str, str]) -> dict[str, Any] | None:
+    """Every student with its groups and explanation, compact: lines and groups are tables indexed by number.
+
+    None when no sync has been applied (there is nothing to explain yet).
+    """
+    try:
+        explainer = Explainer(conn)
+    except StateError:
+        return None
+    keys = sorted(explainer.state.groups, key=group_sort_key)
+    member_of: dict[str, list[int]] = {}
+    for index, key in enumerate(keys):
+        for member in explainer.state.groups[key]:
+            member_of.setdefault(member, []).append(index)
+    lines: dict[str, int] = {}
+    students = []
+    for stored, mirror in explainer.everyone():
+        known = stored or mirror
+        assert known is not None
+        trace = [lines.setdefault(line, len(lines)) for line in explainer.lines(stored, mirror)]
+        operoo_id = stored.operoo_id if stored else None
+        esd_id = stored.esd_id if stored else mirror.enrolled_id if mirror else None
+        students.append([
+            known.person_id, operoo_id, esd_id, f"{known.first_name} {known.last_name}",
+            stored.archived if stored else None, trace, sorted(member_of.get(operoo_id or "", [])),
+        ])  # fmt: skip
+    return {"groups": [_group_label(key, names) for key in keys], "lines": list(lines), "students": students}
+
+
+def _group_label(key: GroupKey, names: dict[str, str]) -> str:
+    name, school = key
+    return name if school is None else f"{name} ({school} {names.get(school, '')})".replace(" )", ")")
+
+
+def _script_json(data: Any) -> str:
+    """JSON safe inside <script>: no "<" at all, so nothing in a name can end the element early."""
+    return orjson.dumps(data).decode().replace("<", "\\u003c")
