@@ -68,7 +68,7 @@ def test_fault_counters_and_the_journal_are_shared(workers: tuple[str, dict[str,
 
 
 def test_the_browser_view_shows_and_clears_what_every_worker_shares(workers: tuple[str, dict[str, str]]) -> None:
-    base, headers = workers
+    base, _ = workers
     root = base.removesuffix("/api")
     requests.post(f"{root}/_mock/faults", json={"endpoint": "/v1/schools", "kind": "latency"}, timeout=30)
     pages = many(f"{root}/guru/activity", {"Connection": "close"}, 20)
