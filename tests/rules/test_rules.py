@@ -200,6 +200,20 @@ def test_r7_three_white_crosses_remove_the_building_its_groups_and_students_but_
     assert report.plan is not None and report.plan.buildings_remove == ("0101",)
 
 
+def test_removing_a_group_removes_its_memberships(world: World) -> None:
+    world.sync(settings(custom=True, schools={"0101": [E, P]}))
+    assert world.groups()[(AP, "0101")] == {"10000002"} | tmp(8)
+    assert world.sync(settings(custom=True, schools={"0101": [E]})).status == "applied"
+    assert (AP, "0101") not in world.groups()
+    conn = world.conn()
+    try:
+        orphans = conn.execute("SELECT count(*) FROM memberships WHERE group_id NOT IN (SELECT group_id FROM groups_)")
+        assert orphans.fetchone() == (0,)
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    finally:
+        conn.close()
+
+
 def test_r8_an_accepted_application_is_rekeyed_not_recreated(world: World) -> None:
     s = settings(custom=True, schools={"0900": [P]})
     world.sync(s)

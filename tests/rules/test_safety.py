@@ -6,6 +6,7 @@ Faults are made with the `responses` library: the in-process mock's replies are 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from contracts import vocabulary as v
 from mock_esd.builders import contact, district, school, student
 from mock_esd.inprocess import Reply
 from sync import store as sync_store
+from sync.plan import Plan
 from tests.world import World, settings
 
 SETTINGS = settings(custom=True, schools={"0101": ["Enrolled"]})
@@ -224,3 +226,29 @@ def test_an_enrolled_id_reused_for_another_person_aborts_with_both_named(world: 
     assert report.status == "aborted"
     assert "eSD gives ID 10000001 to person 77, but Operoo's record 10000001 belongs to person 1" in report.errors[0]
     assert world.tables() == before
+
+
+def test_an_apply_that_would_leave_a_dangling_reference_is_rolled_back(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.sync(SETTINGS)
+    world.store.delete_student(1)
+    before = world.tables()
+    apply_memberships = sync_store._apply_memberships
+
+    def and_a_stray_row(conn: sqlite3.Connection, plan: Any) -> None:
+        apply_memberships(conn, plan)
+        conn.execute("INSERT INTO memberships (group_id, record_id) VALUES (1, 999999)")
+
+    monkeypatch.setattr(sync_store, "_apply_memberships", and_a_stray_row)
+    report = world.sync(SETTINGS)
+    assert report.status == "aborted"
+    assert "would reference missing records, e.g. memberships" in report.errors[0]
+    assert world.tables() == before
+
+
+def test_apply_leaves_reference_enforcement_on(tmp_path: Path) -> None:
+    conn = sync_store.connect(tmp_path / "operoo.db")
+    sync_store.apply_plan(conn, Plan(), sync_store.begin_run(conn, "2026-09-01T00:00:00Z", {}))
+    assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
+    conn.close()
