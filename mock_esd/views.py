@@ -31,13 +31,18 @@ def _store() -> DistrictStore:
     return current().registry.store(_tenant())
 
 
-def _render(template: str, **context: Any) -> str:
+def _here() -> dict[str, Any]:
+    """Query parameters that keep a link in the same district (none for the default one)."""
     tenant = _tenant()
+    return {} if tenant == DEFAULT_TENANT else {"tenant": tenant}
+
+
+def _render(template: str, **context: Any) -> str:
     return render_template(
         template,
-        tenant=tenant,
+        tenant=_tenant(),
         tenants=current().registry.tenants(),
-        here=({} if tenant == DEFAULT_TENANT else {"tenant": tenant}),
+        here=_here(),
         control=current().config.control,
         **context,
     )
@@ -57,11 +62,10 @@ def overview() -> str:
 def students() -> str:
     store = _store()
     query = browse.StudentQuery.from_args(request.args, store.school_ids())
-    here: dict[str, Any] = {k: val for k, val in request.args.items() if k == "tenant"}
     return _render(
         "students.html", query=query, found=browse.find_students(store, query), statuses=v.STUDENT_STATUSES,
         schools=store.schools().records, no_school=browse.NO_SCHOOL,
-        page_url=lambda n: url_for("guru.students", **{**query.link(page=n), **here}),
+        page_url=lambda n: url_for("guru.students", **{**query.link(page=n), **_here()}),
     )  # fmt: skip
 
 

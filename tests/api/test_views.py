@@ -182,3 +182,8 @@ def test_each_tenant_has_its_own_view(http: FlaskClient) -> None:
     assert 'id="count-students">12<' in html
     assert "/guru/students?tenant=tiny" in html.replace("&amp;", "&")
     assert http.get("/guru/", query_string={"tenant": "nope"}).status_code == 404
+    http.post("/_mock/tenants", json={"name": "bigger", "seed": 3, "students": 120})
+    listing = page(http, "/guru/students", tenant="bigger")
+    following = re.search(r'rel="next" href="([^"]+)"', listing)
+    assert following and "tenant=bigger" in following.group(1), "paging stays in the district"
+    assert 'name="tenant" value="bigger"' in listing, "so does filtering"
