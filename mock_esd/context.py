@@ -19,7 +19,7 @@ from mock_esd.errors import Unauthorized
 from mock_esd.faults import FaultBook
 from mock_esd.generator import DistrictSpec
 from mock_esd.journal import Journal
-from mock_esd.tenants import Client, Registry, default_registry, issue_token, verify_token
+from mock_esd.tenants import Client, Registry, TokenVerifier, default_registry, issue_token
 
 EXTENSION = "mock_esd"
 
@@ -44,6 +44,7 @@ class MockState:
         self.config = config
         self.registry = registry or default_registry(config.spec)
         self.signing_key = config.signing_key or secrets.token_bytes(32)
+        self._verify = TokenVerifier(self.signing_key)
         self.log = ChangeLog(config.shared_state) if config.shared_state else None
         self.faults: FaultBook | SharedFaults = SharedFaults(self.log) if self.log else FaultBook()
         self.journal: Journal = SharedJournal(self.log) if self.log else Journal()
@@ -75,7 +76,7 @@ class MockState:
         return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
 
     def client_for(self, token: str) -> Client:
-        return self.registry.client(verify_token(token, self.signing_key, self.config.clock()))
+        return self.registry.client(self._verify(token, self.config.clock()))
 
 
 def current() -> MockState:

@@ -44,18 +44,29 @@ class View:
 
     records: list[Record]
     _encoded: list[bytes | None] = field(default_factory=list)
+    _missing: int = 0  # about how many records are not encoded yet
+    _complete: bool = False  # every record is encoded: a page is a slice
 
     def __post_init__(self) -> None:
         self._encoded = [None] * len(self.records)
+        self._missing = len(self.records)
+        self._complete = not self.records
 
     def encoded(self, start: int, stop: int) -> list[bytes]:
         """JSON bytes of records[start:stop]."""
+        if self._complete:
+            return self._encoded[start:stop]  # type: ignore[return-value]
         out = []
         for i in range(start, min(stop, len(self.records))):
             blob = self._encoded[i]
             if blob is None:
                 blob = self._encoded[i] = orjson.dumps(self.records[i])
+                self._missing -= 1
             out.append(blob)
+        if self._missing <= 0:
+            # Two threads may encode (and count) the same record: trust the count only once checked.
+            self._missing = self._encoded.count(None)
+            self._complete = not self._missing
         return out
 
 
