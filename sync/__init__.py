@@ -4,6 +4,7 @@ from sync.client import EsdClient, RawSnapshot, RetryPolicy, Snapshot
 from sync.errors import AuthError, FetchError, IdentityConflict, RecordError, SettingsError, StateError, SyncError
 from sync.explain import explain
 from sync.export import export_state
+from sync.html_report import render_report, write_report
 from sync.plan import Plan, State, compute_plan
 from sync.rules import Desired, compute_desired
 from sync.run import Report, run_sync
@@ -14,5 +15,5 @@ __all__ = [
     "AuthError", "Desired", "EsdClient", "FetchError", "IdentityConflict", "Plan", "RawSnapshot", "RecordError",
     "Report", "RetryPolicy", "Settings", "SettingsError", "Snapshot", "State", "StateError", "SyncError", "apply_plan",
     "compute_desired", "compute_plan", "connect", "explain", "export_state", "load_settings", "load_state",
-    "parse_settings", "run_sync",
+    "parse_settings", "render_report", "run_sync", "write_report",
 ]  # fmt: skip
