@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from contracts import vocabulary as esd
 from mock_esd.app import create_app
 from mock_esd.context import AppConfig
 from mock_esd.generator import DistrictSpec
@@ -45,13 +46,20 @@ def run_demo(db: str, seed: int, students: int, keep_serving: bool) -> bool:
         click.echo(change_table(report))
         if report.ok:
             click.echo(group_table(sizes, names))
-        sample = next((s["id"] for s in store.operoo_students().records if s["enrolledId"] is None), 1)
+        applicants = (s for s in store.operoo_students().records if s["enrolledId"] is None)
+        sample = next((f"student-operoo-{s['id']}" for s in applicants if s["studentStatus"] == esd.PRE_ENROLLED), None)
+        sample = sample or next(
+            (str(s["enrolledId"]) for s in store.students().records), "1"
+        )  # no applicant: an eSD ID
+        hints = [
+            (f"open {report_path} in a browser", "the sync report: groups, changes, find a student"),
+            (f"mock-esd export --db {db}", "the Operoo state as JSON"),
+            (f"mock-esd explain --db {db} {sample}", "why a student is (or is not) synced"),
+            (f"mock-esd serve --seed {seed} --students {students}", "serve it on :8080 (browser view: /guru/), then"),
+        ]
+        width = max(len(command) for command, _ in hints)
+        click.echo("\nNext:\n" + "".join(f"  {command.ljust(width)}   # {why}\n" for command, why in hints), nl=False)
         click.echo(
-            "\nNext:\n"
-            f"  open {report_path} in a browser               # the sync report: groups, changes, find a student\n"
-            f"  mock-esd export --db {db}                   # the Operoo state as JSON\n"
-            f"  mock-esd explain --db {db} student-operoo-{sample}   # why a student is (or is not) synced\n"
-            f"  mock-esd serve --seed {seed} --students {students}      # serve it on :8080 (browser view: /guru/), then\n"
             f"  mock-esd sync --url http://127.0.0.1:8080/api --client-id {custom.client_id} \\\n"
             f"      --client-secret {custom.secret} --settings {settings_path} --db {db}"
         )
