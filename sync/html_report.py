@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,13 +41,12 @@ def write_report(path: str | Path, report: Report, conn: sqlite3.Connection) -> 
     """Write the report atomically: a killed sync never leaves half a page behind."""
     target = Path(path)
     page = render_report(report, conn)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # opened as usual: the file gets the usual mode
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(page)
+        tmp.write_text(page, encoding="utf-8")
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

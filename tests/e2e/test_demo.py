@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import stat
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,11 @@ def test_the_demo_syncs_writes_a_report_and_a_second_run_changes_nothing(tmp_pat
     assert re.search(r"All District Students\s+district\s+\d+", first.stdout)
     report = db.with_suffix(".report.html").read_text(encoding="utf-8")
     assert "Applied: Operoo now holds the groups below." in report
-    assert db.with_suffix(".settings.toml").is_file()
+    settings = db.with_suffix(".settings.toml")
+    assert settings.is_file()
+    mode = stat.S_IMODE(db.with_suffix(".report.html").stat().st_mode)
+    assert mode == stat.S_IMODE(settings.stat().st_mode), "the report is as readable as any file the demo writes"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [], "no temporary file left"
 
     explain_hint = re.search(r"^  (mock-esd explain .+?)\s+#", first.stdout, re.M)
     assert explain_hint, first.stdout
