@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import re
 import subprocess
@@ -36,9 +38,10 @@ def render(world: World, report: Report) -> str:
 
 
 def embedded(html: str) -> dict[str, Any]:
-    match = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S)
+    """The search data as the page's script unpacks it: base64, then gzip, then JSON."""
+    match = re.search(r'<script type="application/octet-stream" id="report-data"[^>]*>(.*?)</script>', html, re.S)
     assert match, "the report carries its search data"
-    return json.loads(match.group(1))  # type: ignore[no-any-return]
+    return json.loads(gzip.decompress(base64.b64decode(match.group(1))))  # type: ignore[no-any-return]
 
 
 SCHOOL_NAMES = {"0101": "Lincoln Elementary", "0201": "District Middle School", "0900": "Document School"}
