@@ -19,7 +19,8 @@ from mock_esd.errors import Unauthorized
 from mock_esd.faults import FaultBook
 from mock_esd.generator import DistrictSpec
 from mock_esd.journal import Journal
-from mock_esd.tenants import Client, Registry, TokenVerifier, default_registry, issue_token
+from mock_esd.store import DistrictStore
+from mock_esd.tenants import DEFAULT_TENANT, Client, Registry, TokenVerifier, default_registry, issue_token
 
 EXTENSION = "mock_esd"
 
@@ -109,3 +110,13 @@ def from_loopback() -> bool:
         return ipaddress.ip_address(request.remote_addr or "").is_loopback
     except ValueError:
         return False
+
+
+def requested_tenant() -> str:
+    """The tenant a control or browser-view request names with `?tenant=` (default: the default tenant)."""
+    return request.args.get("tenant", DEFAULT_TENANT)
+
+
+def requested_store() -> DistrictStore:
+    """The district of `requested_tenant()`; NotFound for an unknown tenant."""
+    return current().registry.store(requested_tenant())

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, g, request
 
 from contracts import vocabulary as v
 from mock_esd import builders, changelog, scenario
-from mock_esd.context import current, from_loopback, json_response
+from mock_esd.context import current, from_loopback, json_response, requested_store, requested_tenant
 from mock_esd.errors import BadRequest, Conflict, NotFound
 from mock_esd.generator import DistrictSpec, Record
 from mock_esd.store import DistrictStore
@@ -40,14 +40,6 @@ def exclusive() -> None:
 def release(_: BaseException | None) -> None:
     if "changing" in g:
         g.changing.close()
-
-
-def _tenant() -> str:
-    return request.args.get("tenant", "default")
-
-
-def _store() -> DistrictStore:
-    return current().registry.store(_tenant())
 
 
 def _body() -> dict[str, Any]:
@@ -91,9 +83,11 @@ def index() -> Response:
 @control.post("/reset")
 def reset() -> Response:
     """Regenerate the tenant's district, optionally with another seed or size; faults stay."""
-    spec = _spec(_body(), current().registry.store(_tenant()).spec)
-    current().registry.replace_store(_tenant(), DistrictStore(spec), changelog.spec_recipe(spec))
-    return json_response({"tenant": _tenant(), "seed": spec.seed, "students": spec.students, "schools": spec.schools})
+    spec = _spec(_body(), requested_store().spec)
+    current().registry.replace_store(requested_tenant(), DistrictStore(spec), changelog.spec_recipe(spec))
+    return json_response(
+        {"tenant": requested_tenant(), "seed": spec.seed, "students": spec.students, "schools": spec.schools}
+    )
 
 
 @control.get("/tenants")
@@ -133,16 +127,16 @@ def load_scenario() -> Response:
         "scenario": scenario.parse_text(request.get_data(as_text=True), "the request body"),
         "merge": request.args.get("merge") == "true",
     }
-    current().registry.replace_store(_tenant(), changelog.build_store(recipe, _store()), recipe)
-    store = _store()
+    current().registry.replace_store(requested_tenant(), changelog.build_store(recipe, requested_store()), recipe)
+    store = requested_store()
     return json_response(
-        {"tenant": _tenant(), "schools": len(store.schools().records), "students": len(store.all_students())}
+        {"tenant": requested_tenant(), "schools": len(store.schools().records), "students": len(store.all_students())}
     )
 
 
 @control.get("/scenario")
 def export_scenario() -> Response:
-    data = scenario.export(_store())
+    data = scenario.export(requested_store())
     if request.args.get("format") == "yaml":
         return Response(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), mimetype="application/yaml")
     return json_response(data)
@@ -160,18 +154,18 @@ def _validated(kind: str, record: dict[str, Any]) -> dict[str, Any]:
 def put_school() -> Response:
     body = _validated("schools", _body())
     record = builders.school(body["id"], body.get("name"), body.get("schoolType", v.ELEMENTARY))
-    return json_response(_store().put_school(record), 201)
+    return json_response(requested_store().put_school(record), 201)
 
 
 @control.delete("/schools/<school_id>")
 def delete_school(school_id: str) -> Response:
-    _store().delete_school(school_id)
+    requested_store().delete_school(school_id)
     return Response(status=204)
 
 
 @control.post("/students")
 def create_student() -> Response:
-    store = _store()
+    store = requested_store()
     body = {"id": store.next_person_id(), **_body()}
     accepted = body.pop("recentlyAccepted", None)
     _validated("students", body)
@@ -183,13 +177,13 @@ def create_student() -> Response:
 
 @control.get("/students/<int:person_id>")
 def get_student(person_id: int) -> Response:
-    store = _store()
+    store = requested_store()
     return json_response({**store.get_person(person_id), "recentlyAccepted": person_id in store.recently_accepted()})
 
 
 @control.patch("/students/<int:person_id>")
 def patch_student(person_id: int) -> Response:
-    store = _store()
+    store = requested_store()
     body = _body()
     accepted = body.pop("recentlyAccepted", None)
     merged = {**store.get_person(person_id), **body, "id": person_id}
@@ -199,14 +193,14 @@ def patch_student(person_id: int) -> Response:
 
 @control.delete("/students/<int:person_id>")
 def delete_student(person_id: int) -> Response:
-    _store().delete_student(person_id)
+    requested_store().delete_student(person_id)
     return Response(status=204)
 
 
 @control.post("/applications")
 def submit_application() -> Response:
     """A parent applies online: a new person without enrolledId, Pre-enrolled, usually without a school."""
-    store = _store()
+    store = requested_store()
     body = _body()
     unknown = sorted(set(body) - {"firstName", "lastName", "schoolId", "grade"})
     if unknown:
@@ -221,7 +215,7 @@ def submit_application() -> Response:
 @control.post("/students/<int:person_id>/accept")
 def accept(person_id: int) -> Response:
     """The district accepts an application into a school with a new enrolledId (Pre-enrolled in a holding school)."""
-    store = _store()
+    store = requested_store()
     body = _body()
     person = store.get_person(person_id)
     school_id = body.get("schoolId", person["schoolId"])
@@ -240,7 +234,7 @@ def accept(person_id: int) -> Response:
 
 @control.post("/students/<int:person_id>/move")
 def move(person_id: int) -> Response:
-    store = _store()
+    store = requested_store()
     school_id = _body().get("schoolId")
     if school_id not in store.school_ids():
         raise BadRequest(f"move needs a known schoolId, got {school_id!r}")
@@ -249,7 +243,7 @@ def move(person_id: int) -> Response:
 
 @control.post("/students/<int:person_id>/withdraw")
 def withdraw(person_id: int) -> Response:
-    store = _store()
+    store = requested_store()
     return json_response(
         store.put_student({**store.get_person(person_id), "studentStatus": v.WITHDRAWN}, recently_accepted=False)
     )
@@ -257,7 +251,7 @@ def withdraw(person_id: int) -> Response:
 
 @control.post("/contacts")
 def put_contact() -> Response:
-    store = _store()
+    store = requested_store()
     body = {"id": store.next_contact_id(), **_body()}
     _validated("contacts", body)
     links = [(x["studentId"], x["relationship"], x["priority"]) for x in body["students"]]
@@ -271,7 +265,7 @@ def put_contact() -> Response:
 
 @control.delete("/contacts/<int:contact_id>")
 def delete_contact(contact_id: int) -> Response:
-    _store().delete_contact(contact_id)
+    requested_store().delete_contact(contact_id)
     return Response(status=204)
 
 

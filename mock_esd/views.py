@@ -14,33 +14,24 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 
 from contracts import vocabulary as v
 from mock_esd import browse
-from mock_esd.context import current, from_loopback
+from mock_esd.context import current, from_loopback, requested_store, requested_tenant
 from mock_esd.errors import NotFound
-from mock_esd.store import DistrictStore
 from mock_esd.tenants import DEFAULT_TENANT
 
 guru = Blueprint("guru", __name__)
 JOURNAL_ROWS = 200
 
 
-def _tenant() -> str:
-    return request.args.get("tenant", DEFAULT_TENANT)
-
-
-def _store() -> DistrictStore:
-    return current().registry.store(_tenant())
-
-
 def _here() -> dict[str, Any]:
     """Query parameters that keep a link in the same district (none for the default one)."""
-    tenant = _tenant()
+    tenant = requested_tenant()
     return {} if tenant == DEFAULT_TENANT else {"tenant": tenant}
 
 
 def _render(template: str, **context: Any) -> str:
     return render_template(
         template,
-        tenant=_tenant(),
+        tenant=requested_tenant(),
         tenants=current().registry.tenants(),
         here=_here(),
         control=current().config.control,
@@ -50,17 +41,17 @@ def _render(template: str, **context: Any) -> str:
 
 @guru.get("/")
 def overview() -> str:
-    store = _store()
+    store = requested_store()
     return _render(
         "overview.html", overview=browse.overview(store), statuses=v.STUDENT_STATUSES,
-        clients=current().registry.clients(_tenant()), api=request.host_url + "api",
+        clients=current().registry.clients(requested_tenant()), api=request.host_url + "api",
         no_school=browse.NO_SCHOOL,
     )  # fmt: skip
 
 
 @guru.get("/students")
 def students() -> str:
-    store = _store()
+    store = requested_store()
     query = browse.StudentQuery.from_args(request.args, store.school_ids())
     return _render(
         "students.html", query=query, found=browse.find_students(store, query), statuses=v.STUDENT_STATUSES,
@@ -71,7 +62,7 @@ def students() -> str:
 
 @guru.get("/students/<int:person_id>")
 def student(person_id: int) -> str:
-    return _render("student.html", detail=browse.student_detail(_store(), person_id))
+    return _render("student.html", detail=browse.student_detail(requested_store(), person_id))
 
 
 @guru.get("/activity")

@@ -19,7 +19,7 @@ from sync.html_report import write_report
 from sync.report import Progress, change_table, group_table, plan_listing
 from sync.run import Report, run_sync, write_json
 from sync.settings import Settings, load_settings
-from sync.store import connect, open_existing
+from sync.store import building_names, connect, open_existing
 
 
 def _print_json(data: Any) -> None:
@@ -40,7 +40,7 @@ def execute_sync(
                 client, settings, conn, dry_run=dry_run, allow_mass_removal=allow_mass_removal, full=full,
                 on_apply=(lambda: progress.say("applying")) if progress else None,
             )  # fmt: skip
-        names = dict(conn.execute("SELECT school_id, name FROM buildings").fetchall())
+        names = building_names(conn)
         if html_report:
             write_report(html_report, report, conn)
         return report, names, group_sizes(conn)

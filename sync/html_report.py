@@ -26,6 +26,7 @@ from sync.export import group_sizes
 from sync.plan import Plan, StudentChange, group_sort_key
 from sync.rules import GroupKey
 from sync.run import APPLIED, Report
+from sync.store import building_names
 
 LISTED_CHANGES = 1000  # archived / restored / re-keyed rows shown per kind; the rest are counted
 _env = Environment(loader=PackageLoader("sync"), autoescape=select_autoescape(["html"]))
@@ -55,7 +56,7 @@ def write_report(path: str | Path, report: Report, conn: sqlite3.Connection) -> 
 def render_report(report: Report, conn: sqlite3.Connection) -> str:
     """The report page as HTML text; the same run and database give the same bytes."""
     plan = report.plan or Plan()
-    names = dict(conn.execute("SELECT school_id, name FROM buildings").fetchall())
+    names = building_names(conn)
     groups = [GroupRow(n, s, names.get(s, "") if s else "", count) for n, s, count in group_sizes(conn)]
     data = search_data(conn, names)
     run = conn.execute(

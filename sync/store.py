@@ -153,6 +153,11 @@ def load_state(conn: sqlite3.Connection) -> State:
     return State(students, buildings, groups, contacts, digest[0] if digest else "")
 
 
+def building_names(conn: sqlite3.Connection) -> dict[str, str]:
+    """Every building's name by school id, removed ones too (for reports)."""
+    return dict(conn.execute("SELECT school_id, name FROM buildings").fetchall())
+
+
 def load_mirror(conn: sqlite3.Connection) -> dict[int, MirrorRow]:
     """What eSD said of each person at the last applied sync."""
     row = conn.execute("SELECT body FROM esd_mirror").fetchone()
