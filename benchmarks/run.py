@@ -34,11 +34,11 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import Row, median_time  # noqa: E402
 from mock_esd.generator import DistrictSpec, generate_district  # noqa: E402
 from mock_esd.server import LiveServer  # noqa: E402
-from sync.cli import write_settings  # noqa: E402
 from sync.client import EsdClient  # noqa: E402
-from sync.demo import demo_settings  # noqa: E402
 from sync.run import run_sync  # noqa: E402
 from sync.store import connect  # noqa: E402
+from workbench.demo import demo_settings  # noqa: E402
+from workbench.sync_commands import write_settings  # noqa: E402
 
 ENDPOINTS = [("/v1/schools", "schools"), ("/v1/students", "students"), ("/v1/contacts", "contacts"),
              ("/v1/operoo/students", "students"), ("/v1/operoo/contacts", "contacts")]  # fmt: skip

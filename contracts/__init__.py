@@ -2,7 +2,7 @@
 
 from contracts.errors import CannotRun, ContractError
 from contracts.probe import Target
-from contracts.schema import errors, openapi
-from contracts.verify import Result, verify
+from contracts.schema import openapi, violations
+from contracts.verifier import Result, verify
 
-__all__ = ["CannotRun", "ContractError", "Result", "Target", "errors", "openapi", "verify"]
+__all__ = ["CannotRun", "ContractError", "Result", "Target", "openapi", "verify", "violations"]

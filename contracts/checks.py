@@ -51,7 +51,7 @@ def problem_reasons(where: str, response: requests.Response, status: int) -> Ite
         return
     if not response.headers.get("Content-Type", "").startswith("application/problem+json"):
         yield f"{where}: Content-Type {response.headers.get('Content-Type')!r}, expected application/problem+json"
-    for error in schema.errors("Problem", json_body(response)):
+    for error in schema.violations("Problem", json_body(response)):
         yield f"{where}: problem body: {error}"
 
 
@@ -89,7 +89,7 @@ def _token_reasons(response: requests.Response, how: str) -> Iterator[str]:
     if response.status_code != 200:
         yield f"{where}: status {response.status_code}, expected 200"
         return
-    for error in schema.errors("Token", json_body(response)):
+    for error in schema.violations("Token", json_body(response)):
         yield f"{where}: {error}"
 
 
@@ -124,10 +124,10 @@ def records_schema(probe: Probe) -> Iterator[str]:
     for endpoint in ENDPOINTS:
         walk = complete_walk(probe, endpoint.path)
         for n, info in enumerate(walk.pages, start=1):
-            for error in schema.errors("PagingInfo", info, structural=True):
+            for error in schema.violations("PagingInfo", info, structural=True):
                 yield f"{endpoint.path} page {n}: pagingInfo.{error}"
         for record in walk.records:
-            for error in schema.errors(endpoint.component, record, structural=True):
+            for error in schema.violations(endpoint.component, record, structural=True):
                 yield f"{endpoint.path} record {_id(record)}: {error}"
 
 

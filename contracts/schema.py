@@ -43,7 +43,7 @@ def _strip(node: Any) -> Any:
     return node
 
 
-def errors(component: str, instance: Any, structural: bool = False) -> list[str]:
+def violations(component: str, instance: Any, structural: bool = False) -> list[str]:
     """Every violation, each as 'field: message'."""
     out = []
     for error in sorted(validator(component, structural).iter_errors(instance), key=lambda e: list(e.absolute_path)):

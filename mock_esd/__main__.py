@@ -1,5 +1,8 @@
-"""`python -m mock_esd` runs the CLI."""
+"""`python -m mock_esd` runs the `mock-esd` command, which lives in the composition layer above the mock.
 
-from mock_esd.cli import main
+The one import from the mock upward, allowed by name in the import-linter contract (pyproject.toml).
+"""
+
+from workbench.cli import main
 
 main()

@@ -30,8 +30,8 @@ def create_app(config: AppConfig | None = None, registry: Registry | None = None
     if app.extensions[EXTENSION].config.control:
         app.register_blueprint(control, url_prefix="/_mock")
     app.register_blueprint(guru, url_prefix="/guru")
-    # The browser view's pages, and the stylesheet they share with the sync's HTML report.
-    app.jinja_loader = ChoiceLoader([PackageLoader("mock_esd"), PackageLoader("sync")])
+    # The browser view's pages, and the house stylesheet they share with the sync's HTML report.
+    app.jinja_loader = ChoiceLoader([PackageLoader("mock_esd"), PackageLoader("contracts")])
     app.add_url_rule("/", "root", lambda: redirect("/guru/"))
     app.add_url_rule("/openapi.json", "openapi", lambda: Response(openapi_bytes(), mimetype="application/json"))
     app.before_request(lambda: app.extensions[EXTENSION].catch_up())

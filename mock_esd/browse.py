@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from contracts import vocabulary as v
 from mock_esd.errors import BadRequest
 from mock_esd.generator import Record
 from mock_esd.store import DistrictStore
-from sync.records import parse_student
-from sync.rules import PathCheck, Person, possible_paths
 
 PAGE_SIZE = 50
 NO_SCHOOL = "none"  # the school filter's value for persons without a school (most applicants)
@@ -143,6 +141,20 @@ class ContactLine:
 
 
 @dataclass(frozen=True)
+class PathRow:
+    """One row of the student page's "sync paths" panel: a path, the setting it was tried under, its outcome."""
+
+    title: str  # e.g. "building (R3)"
+    condition: str
+    outcome: str | None  # "synced as ..."; None: the path does not take the person
+    trace: tuple[str, ...]
+
+
+# Given a person's record and whether /v1/students and /v1/operoo/students list it, the rows to show.
+PathsFor = Callable[[Record, bool, bool], Sequence[PathRow]]
+
+
+@dataclass(frozen=True)
 class StudentDetail:
     record: Record
     school_name: str | None
@@ -150,19 +162,14 @@ class StudentDetail:
     on_operoo: bool  # listed on /v1/operoo/students
     recently_accepted: bool
     contacts: list[ContactLine]
-    paths: list[PathCheck]
+    paths: Sequence[PathRow] | None  # None: no one lent the view a way to replay the sync's rules
 
 
-def student_detail(store: DistrictStore, person_id: int) -> StudentDetail:
-    """A person with every field, their contacts by priority, and the sync paths they can match."""
+def student_detail(store: DistrictStore, person_id: int, paths_for: PathsFor | None = None) -> StudentDetail:
+    """A person with every field, their contacts by priority, and (given `paths_for`) the sync paths they match."""
     record = store.get_person(person_id)
     on_standard = record["enrolledId"] is not None
     on_operoo = any(s["id"] == person_id for s in store.operoo_students().records)
-    person = Person(
-        person_id,
-        parse_student(record, "/v1/students") if on_standard else None,
-        parse_student(record, "/v1/operoo/students") if on_operoo else None,
-    )
     contacts = []
     for contact in store.all_contacts():
         for link in contact["students"]:
@@ -177,5 +184,5 @@ def student_detail(store: DistrictStore, person_id: int) -> StudentDetail:
     schools = {s["id"]: s["name"] for s in store.schools().records}
     return StudentDetail(
         record, schools.get(record["schoolId"]), on_standard, on_operoo, person_id in store.recently_accepted(),
-        contacts, possible_paths(person) if (on_standard or on_operoo) else [],
+        contacts, paths_for(record, on_standard, on_operoo) if paths_for else None,
     )  # fmt: skip

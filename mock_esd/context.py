@@ -14,6 +14,7 @@ from typing import Any, cast
 import orjson
 from flask import Response, current_app, g, request
 
+from mock_esd.browse import PathsFor
 from mock_esd.changelog import ChangeLog, SharedFaults, SharedJournal
 from mock_esd.errors import Unauthorized
 from mock_esd.faults import FaultBook
@@ -36,6 +37,9 @@ class AppConfig:
     sleep: Callable[[float], None] = time.sleep  # latency faults; tests pass a recorder
     control: bool = True
     shared_state: str | None = None  # a change-log file shared by worker processes (serve --workers N)
+    # The browser view's "which sync paths can take this person" panel, lent by whoever composes the app
+    # (the `mock-esd` commands lend the sync's own rule replay); None leaves the panel out.
+    paths_for: PathsFor | None = None
 
 
 class MockState:

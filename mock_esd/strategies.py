@@ -1,6 +1,7 @@
-"""Hypothesis strategies for eSD districts and Operoo settings, for users' own property tests.
+"""Hypothesis strategies for eSD districts, for users' own property tests (settings: `sync.strategies`).
 
-    from mock_esd.strategies import districts, settings
+    from mock_esd.strategies import districts
+    from sync.strategies import settings
     @given(districts(), settings())
     def test_my_sync(district, settings): ...
 
@@ -13,16 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
 
 from hypothesis import strategies as st
 
 from contracts import vocabulary as v
 from mock_esd import builders
 from mock_esd.generator import District, Record
-from sync import vocabulary as o
-from sync.settings import Settings, parse_settings
 
+# School ids and types the districts draw from; `sync.strategies.SCHOOL_IDS` are the same ids.
 SCHOOLS: dict[str, str] = {"0101": v.ELEMENTARY, "0102": v.ELEMENTARY, "0201": v.MIDDLE, "0900": v.HOLDING}
 names = st.text(st.characters(codec="utf-8", categories=["L", "M", "Zs", "Pd"]), max_size=12)
 
@@ -65,40 +64,3 @@ def districts(draw: st.DrawFn, max_students: int = 12, max_contacts: int = 8) ->
         links = [(pid, relationship, draw(st.integers(1, 3))) for pid in family]
         contacts.append(builders.contact(contact_id, links, do_not_contact=draw(st.booleans()), firstName=draw(names)))
     return builders.district(schools, people, contacts, accepted)
-
-
-def is_valid(raw: dict[str, Any]) -> bool:
-    """R4 in one line: without custom endpoints no school may select both Enrolled and Pre-Enrolled."""
-    return bool(raw["custom_endpoints"]) or not any(
-        {o.ENROLLED, o.PRE_ENROLLED} <= set(opts) for opts in raw["schools"].values()
-    )
-
-
-@st.composite
-def settings_dicts(
-    draw: st.DrawFn, school_ids: Sequence[str] = tuple(SCHOOLS), valid: bool | None = True
-) -> dict[str, Any]:
-    """Raw settings (as parsed from TOML); `valid` True, False or None (either)."""
-    chosen = draw(st.lists(st.sampled_from(list(school_ids)), unique=True)) if school_ids else []
-    schools: dict[str, list[str]] = {
-        s: draw(st.lists(st.sampled_from(o.OPTIONS), unique=True, max_size=3)) for s in chosen
-    }
-    raw: dict[str, Any] = {
-        "custom_endpoints": draw(st.booleans()),
-        "schools": schools,
-        "contacts": draw(
-            st.sampled_from([{}, {"permission_source": "priority", "max_priority": 1}, {"relationships": ["Guardian"]}])
-        ),
-    }
-    if valid is not None and is_valid(raw) != valid:
-        if valid:
-            raw["custom_endpoints"] = True
-        else:
-            raw["custom_endpoints"] = False
-            schools[draw(st.sampled_from(list(school_ids)))] = [o.ENROLLED, o.PRE_ENROLLED]
-    return raw
-
-
-def settings(school_ids: Sequence[str] = tuple(SCHOOLS)) -> st.SearchStrategy[Settings]:
-    """Valid Settings objects."""
-    return settings_dicts(school_ids, valid=True).map(parse_settings)

@@ -62,7 +62,9 @@ def students() -> str:
 
 @guru.get("/students/<int:person_id>")
 def student(person_id: int) -> str:
-    return _render("student.html", detail=browse.student_detail(requested_store(), person_id))
+    return _render(
+        "student.html", detail=browse.student_detail(requested_store(), person_id, current().config.paths_for)
+    )
 
 
 @guru.get("/activity")

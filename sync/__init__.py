@@ -2,7 +2,7 @@
 
 from sync.client import EsdClient, RawSnapshot, RetryPolicy, Snapshot
 from sync.errors import AuthError, FetchError, IdentityConflict, RecordError, SettingsError, StateError, SyncError
-from sync.explain import explain
+from sync.explanation import explain
 from sync.export import export_state
 from sync.html_report import render_report, write_report
 from sync.plan import Plan, State, compute_plan

@@ -18,18 +18,22 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 
 from sync.errors import StateError
-from sync.explain import Explainer
+from sync.explanation import Explainer
 from sync.export import group_sizes
 from sync.plan import Plan, StudentChange, group_sort_key
+from sync.rulebook import R7, R8
 from sync.rules import GroupKey
 from sync.run import APPLIED, Report
 from sync.store import building_names
 
 LISTED_CHANGES = 1000  # archived / restored / re-keyed rows shown per kind; the rest are counted
-_env = Environment(loader=PackageLoader("sync"), autoescape=select_autoescape(["html"]))
+# The report's page, and the house stylesheet it shares with the mock's browser view.
+_env = Environment(
+    loader=ChoiceLoader([PackageLoader("sync"), PackageLoader("contracts")]), autoescape=select_autoescape(["html"])
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ def render_report(report: Report, conn: sqlite3.Connection) -> str:
         building_groups=[g for g in groups if g.school_id is not None],
         changes={kind: _changes_of(plan.students, kind) for kind in ("archived", "restored", "rekeyed")},
         limit=LISTED_CHANGES,
+        rule_of={"archived": R7, "restored": R7, "rekeyed": R8},
         run=run,
         settings=json.dumps(json.loads(run[2]), indent=2) if run else "",
         search_data=None if data is None else _packed(data),

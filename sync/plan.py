@@ -15,6 +15,7 @@ import orjson
 
 from sync import vocabulary as o
 from sync.errors import IdentityConflict
+from sync.rulebook import ARCHIVED_GONE, ARCHIVED_UNMATCHED
 from sync.rules import Decision, Desired, GroupKey, Person
 
 # ----- the stored state, as plain data ---------------------------------------------------------
@@ -254,8 +255,8 @@ def _check_identities(wanted: Mapping[int, Decision], state: State) -> None:
 
 def _why_archived(person_id: int, desired: Desired) -> str:
     if person_id not in desired.persons:
-        return "R7: no longer in eSD's listings -> archived"
-    return "R7: no longer matches any sync path (status, school or settings changed) -> archived"
+        return ARCHIVED_GONE
+    return ARCHIVED_UNMATCHED
 
 
 def _member_changes(

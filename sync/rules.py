@@ -13,6 +13,7 @@ from contracts import vocabulary as esd
 from sync import vocabulary as o
 from sync.client import Snapshot
 from sync.records import Contact, Student
+from sync.rulebook import R1, R2, R3
 from sync.settings import PRIORITY, Settings
 
 GroupKey = tuple[str, str | None]  # (group name, school id or None for district groups)
@@ -92,24 +93,25 @@ def _building_path(
     student: Student | None, selected: Mapping[str, frozenset[str]], trace: list[str] | None
 ) -> tuple[Decision | None, str | None]:
     if student is None:
-        _say(trace, "R3: not on /v1/students (no enrolledId) -> building path does not apply")
+        _say(trace, f"{R3}: not on /v1/students (no enrolledId) -> building path does not apply")
         return None, None
     school = student.school_id
     if school is None or school not in selected:
-        _say(trace, f"R3: school {school} is not selected -> building path does not apply")
+        _say(trace, f"{R3}: school {school} is not selected -> building path does not apply")
         return None, None
     option = o.OPTION_OF_ESD_STATUS.get(student.status)
     options = ", ".join(sorted(selected[school]))
     if option is None or option not in selected[school]:
         _say(
-            trace, f"R3: school {school} selected with {options}; studentStatus is {student.status} -> not synced by R3"
+            trace,
+            f"{R3}: school {school} selected with {options}; studentStatus is {student.status} -> not synced by {R3}",
         )
         return None, None
     if option == o.FUTURE and not student.enrollment_date:
-        warning = f"R3: student {student.enrolled_id} (person {student.person_id}) is Pre-Registered without an enrollmentDate; skipped"
+        warning = f"{R3}: student {student.enrolled_id} (person {student.person_id}) is Pre-Registered without an enrollmentDate; skipped"
         _say(trace, warning)
         return None, warning
-    reason = f"R3: school {school} selected with {options}; studentStatus is {student.status} -> synced as {option}"
+    reason = f"{R3}: school {school} selected with {options}; studentStatus is {student.status} -> synced as {option}"
     _say(trace, reason)
     assert student.enrolled_id is not None
     return _decision(student, student.enrolled_id, option, BUILDING, reason), None
@@ -117,18 +119,18 @@ def _building_path(
 
 def _custom_path(student: Student | None, custom_endpoints: bool, trace: list[str] | None) -> Decision | None:
     if not custom_endpoints:
-        _say(trace, "R1: custom endpoints are off -> custom path does not apply")
+        _say(trace, f"{R1}: custom endpoints are off -> custom path does not apply")
         return None
     if student is None:
-        _say(trace, "R1: not on /v1/operoo/students -> custom path does not apply")
+        _say(trace, f"{R1}: not on /v1/operoo/students -> custom path does not apply")
         return None
     if student.enrolled_id is not None or student.status != esd.PRE_ENROLLED:
         _say(
             trace,
-            f"R1: enrolledId is {student.enrolled_id or 'null'}, studentStatus is {student.status}; needs null and Pre-enrolled -> not synced by R1",
+            f"{R1}: enrolledId is {student.enrolled_id or 'null'}, studentStatus is {student.status}; needs null and Pre-enrolled -> not synced by {R1}",
         )
         return None
-    reason = f"R1: enrolledId is null and studentStatus is Pre-enrolled -> synced with temporary ID {o.temporary_id(student.person_id)} (R2)"
+    reason = f"{R1}: enrolledId is null and studentStatus is Pre-enrolled -> synced with temporary ID {o.temporary_id(student.person_id)} ({R2})"
     _say(trace, reason)
     return _decision(student, o.temporary_id(student.person_id), o.PRE_ENROLLED, CUSTOM, reason)
 

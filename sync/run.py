@@ -16,6 +16,7 @@ import orjson
 from sync.client import EsdClient
 from sync.errors import AuthError, FetchError
 from sync.plan import Plan, compute_plan, group_sort_key
+from sync.rulebook import R11
 from sync.rules import compute_desired
 from sync.settings import Settings, check_known_schools
 from sync.store import apply_plan, begin_run, finish_run, last_applied, load_state
@@ -98,7 +99,7 @@ def mass_removal(plan: Plan, settings: Settings) -> str | None:
         return None
     share = archived / plan.active_before if plan.active_before else 1.0
     return (
-        f"R11: this sync would archive {archived} of {plan.active_before} synced students ({share:.0%}), more than "
+        f"{R11}: this sync would archive {archived} of {plan.active_before} synced students ({share:.0%}), more than "
         f"max_archive_share {settings.max_archive_share:.0%}; held, nothing changed. Review the plan (--dry-run) "
         "and re-run with --allow-mass-removal if it is right"
     )
@@ -163,7 +164,7 @@ def _run_sync(
     except AuthError:
         raise  # bad credentials are a configuration error (exit 2), not an incomplete read
     except FetchError as exc:
-        report.errors = [f"R11: aborted, nothing changed: {exc}"]
+        report.errors = [f"{R11}: aborted, nothing changed: {exc}"]
     except sqlite3.Error as exc:
         report.errors = [f"applying the plan failed and was rolled back, nothing changed: {exc}"]
     finally:

@@ -1,4 +1,4 @@
-"""Integration settings (SPEC section 8's TOML), validated by R4 with every reason at once."""
+"""Integration settings (the TOML the README's "Sync" shows), validated by R4 with every reason at once."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from sync import vocabulary as o
 from sync.errors import SettingsError
+from sync.rulebook import R4
 
 RELATIONSHIP, PRIORITY = "relationship", "priority"
 DEFAULT_RELATIONSHIPS = ("Mother", "Father", "Guardian")
@@ -93,7 +94,7 @@ def check_known_schools(settings: Settings, known: set[str]) -> None:
     unknown = sorted(set(settings.selected) - known)
     if unknown:
         raise SettingsError(
-            "R4: selected school "
+            f"{R4}: selected school "
             + ", ".join(unknown)
             + f" is not known to eSD (its schools: {', '.join(sorted(known)) or 'none'})"
         )
@@ -127,7 +128,7 @@ def _schools(raw: Any, custom: bool, problems: list[str]) -> dict[str, frozenset
 def _check_options(school: str, options: frozenset[str], custom: bool, problems: list[str]) -> None:
     if not custom and {o.ENROLLED, o.PRE_ENROLLED} <= options:
         problems.append(
-            f"R4: school {school} selects both Enrolled and Pre-Enrolled, which needs custom_endpoints = true "
+            f"{R4}: school {school} selects both Enrolled and Pre-Enrolled, which needs custom_endpoints = true "
             "(without custom endpoints choose one of them, with or without Future)"
         )
 

@@ -6,6 +6,7 @@ import re
 from collections import Counter
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -14,8 +15,15 @@ from mock_esd.app import create_app
 from mock_esd.browse import PAGE_SIZE
 from mock_esd.context import AppConfig
 from mock_esd.store import DistrictStore
-from tests.conftest import SMALL
+from tests.conftest import SMALL, Clock
 from tests.html import parse, table
+from workbench import with_rule_paths
+
+
+@pytest.fixture
+def app(clock: Clock) -> Flask:
+    """The mock as `mock-esd serve` composes it: its student page lent the sync's rule replay."""
+    return create_app(with_rule_paths(AppConfig(spec=SMALL, clock=clock, token_ttl=600)))
 
 
 def store(app: Flask) -> DistrictStore:
@@ -123,6 +131,14 @@ def test_a_withdrawn_student_matches_no_path(app: Flask, http: FlaskClient) -> N
     rows = table(page(http, f"/guru/students/{withdrawn['id']}"), "paths")[1:]
     assert [row[2] for row in rows] == ["not synced", "not synced"]
     assert "studentStatus is Withdrawn -> not synced by R3" in rows[0][3]
+
+
+def test_the_mock_alone_leaves_the_paths_panel_out(clock: Clock) -> None:
+    alone = create_app(AppConfig(spec=SMALL, clock=clock))
+    person = store(alone).all_students()[0]
+    html = page(alone.test_client(), f"/guru/students/{person['id']}")
+    assert 'id="paths"' not in html
+    assert '<h2 id="contacts">' in html
 
 
 def test_an_unknown_student_is_a_404_problem(http: FlaskClient) -> None:

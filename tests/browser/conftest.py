@@ -21,6 +21,7 @@ from mock_esd.control_client import ControlClient
 from mock_esd.generator import DistrictSpec
 from mock_esd.server import LiveServer
 from tests.conftest import Clock
+from workbench import with_rule_paths
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -73,7 +74,7 @@ def page(browser: Browser) -> Iterator[Page]:
 @pytest.fixture(scope="module")
 def district() -> Iterator[LiveServer]:
     """The default generated district (seed 1, 2,000 students) on a free port, on a clock that never moves."""
-    app = create_app(AppConfig(spec=DistrictSpec(seed=1, students=2000), clock=Clock()))
+    app = create_app(with_rule_paths(AppConfig(spec=DistrictSpec(seed=1, students=2000), clock=Clock())))
     with LiveServer(app) as server:
         yield server
 

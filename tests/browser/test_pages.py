@@ -11,11 +11,11 @@ from contracts import vocabulary as v
 from mock_esd.control_client import ControlClient
 from mock_esd.server import LiveServer
 from mock_esd.tenants import DEFAULT_TENANT, default_clients
-from sync.cli import execute_sync
-from sync.demo import demo_settings
-from sync.explain import explain
+from sync.explanation import explain
 from sync.store import connect
 from tests.browser.conftest import screenshot
+from workbench.demo import demo_settings
+from workbench.sync_commands import execute_sync
 
 CUSTOM, _ = default_clients(DEFAULT_TENANT)
 

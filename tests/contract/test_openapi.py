@@ -27,9 +27,9 @@ def test_every_record_of_the_mock_conforms_strictly(
     http: FlaskClient, custom_headers: dict[str, str], path: str, key: str, component: str
 ) -> None:
     for body in walk(http, f"/api{path}", custom_headers, key, 1000):
-        assert schema.errors(f"{key[:-1].capitalize()}Page", body) == []
+        assert schema.violations(f"{key[:-1].capitalize()}Page", body) == []
         for record in body[key]:
-            assert schema.errors(component, record) == []
+            assert schema.violations(component, record) == []
 
 
 def test_the_mock_s_errors_conform(http: FlaskClient, custom_headers: dict[str, str]) -> None:
@@ -38,11 +38,11 @@ def test_the_mock_s_errors_conform(http: FlaskClient, custom_headers: dict[str, 
         http.get("/api/v1/students"),
         http.get("/api/v1/students/1", headers=custom_headers),
     ):
-        assert schema.errors("Problem", response.json) == []
+        assert schema.violations("Problem", response.json) == []
 
 
 def test_a_bad_record_is_reported_by_field() -> None:
-    assert schema.errors("School", {"id": "1", "name": "x", "schoolType": "Castle", "isHoldingSchool": "no"}) == [
+    assert schema.violations("School", {"id": "1", "name": "x", "schoolType": "Castle", "isHoldingSchool": "no"}) == [
         "isHoldingSchool: 'no' is not of type 'boolean'",
         "schoolType: 'Castle' is not one of ['Elementary', 'Middle', 'High', 'Holding']",
     ]

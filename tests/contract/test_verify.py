@@ -13,7 +13,7 @@ from flask import Flask
 
 from contracts.checks import CHECKS
 from contracts.probe import Target
-from contracts.verify import FAIL, PASS, junit_report, verify
+from contracts.verifier import FAIL, PASS, junit_report, verify
 from mock_esd.app import create_app
 from mock_esd.context import AppConfig
 from mock_esd.generator import DistrictSpec

@@ -17,9 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mock_esd.generator import District
-from mock_esd.strategies import districts, settings_dicts
+from mock_esd.strategies import districts
 from sync.errors import SettingsError
 from sync.settings import parse_settings
+from sync.strategies import settings_dicts
 from tests.properties.model import Key, model, r4_valid
 from tests.world import World
 

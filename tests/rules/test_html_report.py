@@ -15,7 +15,7 @@ import pytest
 
 from contracts import vocabulary as v
 from mock_esd.builders import district, school, student
-from sync.explain import explain
+from sync.explanation import explain
 from sync.export import group_sizes
 from sync.html_report import render_report
 from sync.run import Report

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 import pytest
 
 
-@pytest.mark.parametrize("package", ["mock_esd", "sync", "contracts"])
+@pytest.mark.parametrize("package", ["mock_esd", "sync", "contracts", "workbench"])
 def test_all_names_are_exported_and_real(package: str) -> None:
     module = importlib.import_module(package)
     assert module.__all__ == sorted(module.__all__)
@@ -15,3 +16,13 @@ def test_all_names_are_exported_and_real(package: str) -> None:
         assert getattr(module, name) is not None, name
     public = {n for n in vars(module) if not n.startswith("_") and not isinstance(getattr(module, n), type(module))}
     assert public == set(module.__all__), public ^ set(module.__all__)
+
+
+def test_no_exported_name_shadows_a_submodule() -> None:
+    """`contracts.errors` the module stays reachable: no package re-exports a name equal to one of its modules."""
+    for package in ("mock_esd", "sync", "contracts", "workbench"):
+        module = importlib.import_module(package)
+        for name in module.__all__:
+            assert not isinstance(getattr(module, name), type(module)), f"{package}.{name} is a module"
+            spec = importlib.util.find_spec(f"{package}.{name}")
+            assert spec is None, f"{package}.__all__ names {name!r}, which is also a module of {package}"

@@ -104,3 +104,10 @@ def test_bad_sizes_are_refused_with_a_clear_error() -> None:
         DistrictSpec(schools=1)
     with pytest.raises(ValueError, match="students must be >= 0"):
         DistrictSpec(students=-1)
+
+
+def test_settings_strategies_draw_from_the_schools_the_district_strategies_make() -> None:
+    from mock_esd.strategies import SCHOOLS
+    from sync.strategies import SCHOOL_IDS
+
+    assert tuple(SCHOOLS) == SCHOOL_IDS

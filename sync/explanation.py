@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from sync.errors import StateError
 from sync.plan import MirrorRow, StoredStudent
 from sync.records import Student
+from sync.rulebook import ARCHIVED_GONE, ARCHIVED_UNMATCHED, R5, R6
 from sync.rules import Person, decide, groups_of
 from sync.settings import parse_settings
 from sync.store import last_settings, load_mirror, load_state
@@ -47,7 +48,7 @@ class Explainer:
             lines.append(
                 f"person {stored.person_id} ({stored.first_name} {stored.last_name}) was not in eSD's listings at the last sync"
             )
-            lines.append("R7: no longer in eSD -> archived, not deleted; it is restored if it comes back")
+            lines.append(ARCHIVED_GONE)
         else:
             lines.append(
                 f"person {mirror.person_id} ({mirror.first_name} {mirror.last_name}): enrolledId {_show(mirror.enrolled_id)}, "
@@ -59,12 +60,10 @@ class Explainer:
             if decision is None:
                 lines.append("=> not synced by any rule")
                 if stored is not None:
-                    lines.append(
-                        "R7: matches no sync path any more -> archived, not deleted; restored if it matches again"
-                    )
+                    lines.append(ARCHIVED_UNMATCHED)
             else:
                 groups = ", ".join(f"{n} ({s})" if s else n for n, s in groups_of(decision, self.settings.selected))
-                lines.append(f"=> synced as {decision.operoo_id} ({decision.status}); groups (R5, R6): {groups}")
+                lines.append(f"=> synced as {decision.operoo_id} ({decision.status}); groups ({R5}, {R6}): {groups}")
         if stored is not None:
             state_word = "archived" if stored.archived else "active"
             lines.append(f"Operoo record: {stored.operoo_id}, {stored.status}, {state_word}")

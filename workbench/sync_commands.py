@@ -1,4 +1,4 @@
-"""`mock-esd sync | export | explain | demo`: thin commands over the sync core."""
+"""`mock-esd sync | export | explain`: thin commands over the sync core."""
 
 from __future__ import annotations
 
@@ -10,16 +10,17 @@ from typing import Any
 import click
 import requests
 
-from mock_esd.cli_support import EXIT_FAILED, fail, one_line_errors
 from sync.client import EsdClient
 from sync.errors import SyncError
-from sync.explain import explain as explain_student
+from sync.explanation import explain as explain_student
 from sync.export import export_state, group_sizes
 from sync.html_report import write_report
 from sync.report import Progress, change_table, group_table, plan_listing
+from sync.rulebook import RULES
 from sync.run import Report, run_sync, write_json
 from sync.settings import Settings, load_settings
 from sync.store import building_names, connect, open_existing
+from workbench.cli_support import EXIT_FAILED, fail, one_line_errors
 
 
 def _print_json(data: Any) -> None:
@@ -59,7 +60,7 @@ def execute_sync(
     "settings_path",
     required=True,
     type=click.Path(dir_okay=False),
-    help="Settings TOML (SPEC section 8).",
+    help='Settings TOML (the README\'s "Sync"; the rules it drives: `mock-esd rules`).',
 )
 @click.option("--db", default="operoo.db", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
@@ -109,6 +110,13 @@ def sync(
 
 
 @click.command()
+def rules() -> None:
+    """Print the sync rules R1-R11, one line each (the same text as docs/rules.md)."""
+    for rule in RULES:
+        click.echo(f"{rule.id} {rule.name}: {rule.statement}")
+
+
+@click.command()
 @click.option("--db", default="operoo.db", show_default=True, type=click.Path(dir_okay=False))
 @one_line_errors(SyncError)
 def export(db: str) -> None:
@@ -131,20 +139,6 @@ def explain(db: str, ident: str) -> None:
         click.echo("\n".join(explain_student(conn, ident)))
     finally:
         conn.close()
-
-
-@click.command()
-@click.option("--db", default="operoo.db", show_default=True, type=click.Path(dir_okay=False))
-@click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--students", type=click.IntRange(min=0), default=2000, show_default=True)
-@click.option("--serve", "keep_serving", is_flag=True, help="Keep the mock running after the sync, until Ctrl+C.")
-@one_line_errors(SyncError)
-def demo(db: str, seed: int, students: int, keep_serving: bool) -> None:
-    """Start the mock on a free port, sync its district into a SQLite file, print the groups."""
-    from sync.demo import run_demo
-
-    if not run_demo(db, seed, students, keep_serving):
-        fail("the demo sync did not apply; see above", EXIT_FAILED)
 
 
 def settings_file_text(settings: Settings) -> str:

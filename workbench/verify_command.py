@@ -10,8 +10,8 @@ import click
 
 from contracts.errors import ContractError
 from contracts.probe import Target
-from contracts.verify import failed, json_report, junit_report, text_report, verify
-from mock_esd.cli_support import EXIT_FAILED, one_line_errors
+from contracts.verifier import failed, json_report, junit_report, text_report, verify
+from workbench.cli_support import EXIT_FAILED, one_line_errors
 
 
 @click.command()

@@ -13,9 +13,12 @@ from mock_esd.generator import DistrictSpec
 from mock_esd.server import LiveServer
 from mock_esd.tenants import DEFAULT_TENANT, default_clients
 from sync import vocabulary as o
-from sync.cli import execute_sync, write_settings
+from sync.errors import SyncError
 from sync.report import Progress, change_table, group_table
 from sync.settings import Settings
+from workbench.browser import with_rule_paths
+from workbench.cli_support import EXIT_FAILED, fail, one_line_errors
+from workbench.sync_commands import execute_sync, write_settings
 
 
 def demo_settings(schools: list[dict[str, object]]) -> Settings:
@@ -29,7 +32,7 @@ def demo_settings(schools: list[dict[str, object]]) -> Settings:
 
 def run_demo(db: str, seed: int, students: int, keep_serving: bool) -> bool:
     """Serve a district, sync it into `db`, print what happened and what to try next."""
-    app = create_app(AppConfig(spec=DistrictSpec(seed=seed, students=students)))
+    app = create_app(with_rule_paths(AppConfig(spec=DistrictSpec(seed=seed, students=students))))
     store = app.extensions["mock_esd"].registry.store(DEFAULT_TENANT)
     settings = demo_settings(store.schools().records)
     settings_path = Path(db).with_suffix(".settings.toml")
@@ -72,3 +75,15 @@ def run_demo(db: str, seed: int, students: int, keep_serving: bool) -> bool:
             except KeyboardInterrupt:
                 click.echo("stopped")
     return report.ok
+
+
+@click.command()
+@click.option("--db", default="operoo.db", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--students", type=click.IntRange(min=0), default=2000, show_default=True)
+@click.option("--serve", "keep_serving", is_flag=True, help="Keep the mock running after the sync, until Ctrl+C.")
+@one_line_errors(SyncError)
+def demo(db: str, seed: int, students: int, keep_serving: bool) -> None:
+    """Start the mock on a free port, sync its district into a SQLite file, print the groups."""
+    if not run_demo(db, seed, students, keep_serving):
+        fail("the demo sync did not apply; see above", EXIT_FAILED)

@@ -1,4 +1,4 @@
-"""The `mock-esd` command line: one entry point, subcommands from each package."""
+"""The `mock-esd` command line: one click group, every command (serve here; the others beside this module)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,20 @@ from flask import Flask
 
 from mock_esd import scenario
 from mock_esd.app import create_app
-from mock_esd.cli_support import F, one_line_errors
 from mock_esd.context import AppConfig
 from mock_esd.errors import EsdError
 from mock_esd.generator import DEFAULT_SCHOOLS, DEFAULT_SEED, DEFAULT_STUDENTS, DEFAULT_TODAY, DistrictSpec
 from mock_esd.server import LiveServer
 from mock_esd.tenants import DEFAULT_TENANT, Client
 from mock_esd.workers import serve_with_workers
+from workbench.browser import with_rule_paths
+from workbench.cli_support import F, one_line_errors
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="The sync rules R1-R11 that traces and reports cite: `mock-esd rules`, or docs/rules.md in the repository.",
+)
 @click.version_option(package_name="mock-esd")
 def main() -> None:
     """A mock eSchoolData server, an Operoo-style sync, and a contract harness."""
@@ -80,7 +84,7 @@ def serve(
             spec=spec_from(seed, students, schools, today), control=not no_control,
             shared_state=str(Path(shared) / "changes.db") if workers else None,
         )  # fmt: skip
-        _serve(create_app(config), host, port, scenario_path, workers)
+        _serve(create_app(with_rule_paths(config)), host, port, scenario_path, workers)
 
 
 def _serve(app: Flask, host: str, port: int, scenario_path: str | None, workers: int | None) -> None:
@@ -106,10 +110,11 @@ def _serve(app: Flask, host: str, port: int, scenario_path: str | None, workers:
 
 
 def _register() -> None:
-    from contracts.cli import verify_command
-    from sync.cli import demo, explain, export, sync
+    from workbench.demo import demo
+    from workbench.sync_commands import explain, export, rules, sync
+    from workbench.verify_command import verify_command
 
-    for command in (sync, export, explain, demo, verify_command):
+    for command in (sync, export, explain, rules, demo, verify_command):
         main.add_command(command)
 
 

@@ -1,7 +1,7 @@
 """Run Schemathesis (a tool nobody here wrote) against a server with the project's OpenAPI document.
 
-    python -m contracts.second_opinion                      # against a mock started here
-    python -m contracts.second_opinion --url URL --client-id ID --client-secret S [-- schemathesis args]
+    python -m workbench.second_opinion                      # against a mock started here
+    python -m workbench.second_opinion --url URL --client-id ID --client-secret S [-- schemathesis args]
 
 Fetches an OAuth token first, then runs `schemathesis run contracts/openapi.json --url URL` with it.
 """

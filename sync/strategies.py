@@ -1,0 +1,59 @@
+"""Hypothesis strategies for Operoo settings, for users' own property tests (districts: `mock_esd.strategies`).
+
+from sync.strategies import settings, settings_dicts
+@given(settings_dicts(valid=None))
+def test_my_settings_screen(raw): ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hypothesis import strategies as st
+
+from sync import vocabulary as o
+from sync.errors import SettingsError
+from sync.settings import Settings, parse_settings
+
+# The school ids `mock_esd.strategies.districts()` draws from (a test keeps the two the same).
+SCHOOL_IDS: tuple[str, ...] = ("0101", "0102", "0201", "0900")
+
+
+def is_valid(raw: dict[str, Any]) -> bool:
+    """Whether the sync's own checks (R4) accept these raw settings."""
+    try:
+        parse_settings(raw)
+    except SettingsError:
+        return False
+    return True
+
+
+@st.composite
+def settings_dicts(
+    draw: st.DrawFn, school_ids: Sequence[str] = SCHOOL_IDS, valid: bool | None = True
+) -> dict[str, Any]:
+    """Raw settings (as parsed from TOML); `valid` True, False or None (either)."""
+    chosen = draw(st.lists(st.sampled_from(list(school_ids)), unique=True)) if school_ids else []
+    schools: dict[str, list[str]] = {
+        s: draw(st.lists(st.sampled_from(o.OPTIONS), unique=True, max_size=3)) for s in chosen
+    }
+    raw: dict[str, Any] = {
+        "custom_endpoints": draw(st.booleans()),
+        "schools": schools,
+        "contacts": draw(
+            st.sampled_from([{}, {"permission_source": "priority", "max_priority": 1}, {"relationships": ["Guardian"]}])
+        ),
+    }
+    if valid is not None and is_valid(raw) != valid:
+        if valid:
+            raw["custom_endpoints"] = True
+        else:
+            raw["custom_endpoints"] = False
+            schools[draw(st.sampled_from(list(school_ids)))] = [o.ENROLLED, o.PRE_ENROLLED]
+    return raw
+
+
+def settings(school_ids: Sequence[str] = SCHOOL_IDS) -> st.SearchStrategy[Settings]:
+    """Valid Settings objects."""
+    return settings_dicts(school_ids, valid=True).map(parse_settings)

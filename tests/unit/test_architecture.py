@@ -1,0 +1,61 @@
+"""The walls between the parts hold: import-linter's contract passes, and fails on a new crossing."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("workbench", "mock_esd", "sync", "contracts")
+
+
+def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).parent / "lint-imports"
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "importlinter.cli"]
+    return subprocess.run(
+        [*command, "--no-cache"], cwd=cwd, capture_output=True, text=True, timeout=120,
+        env={"PYTHONPATH": str(cwd), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the four packages and pyproject.toml, to plant crossings in."""
+    root = tmp_path_factory.mktemp("layers")
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, root / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", root)
+    return root
+
+
+def test_the_layers_contract_is_kept() -> None:
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 kept, 0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "crossing"),
+    [
+        ("sync/rules.py", "import mock_esd.store"),  # the sync reaching into the mock
+        ("mock_esd/browse.py", "import sync.rules"),  # the mock reaching into the sync
+        ("contracts/probe.py", "import mock_esd.app"),  # the contract above the bottom
+        ("mock_esd/store.py", "import workbench.cli"),  # a part importing the composition layer
+    ],
+)
+def test_a_new_crossing_breaks_the_contract(checkout: Path, module: str, crossing: str) -> None:
+    path = checkout / module
+    original = path.read_text(encoding="utf-8")
+    path.write_text(original + f"\n{crossing}  # planted by the test\n", encoding="utf-8")
+    try:
+        result = lint_imports(checkout)
+    finally:
+        path.write_text(original, encoding="utf-8")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "BROKEN" in result.stdout and "0 kept, 1 broken" in result.stdout
+    planted = module.removesuffix(".py").replace("/", ".")
+    assert planted in result.stdout
