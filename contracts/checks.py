@@ -270,7 +270,7 @@ def vocabulary(probe: Probe) -> Iterator[str]:
 def pre_registered_dates(probe: Probe) -> Iterator[str]:
     for path in ("/v1/students", "/v1/operoo/students"):
         for record in complete_walk(probe, path).records:
-            if record.get("studentStatus") == v.PRE_REGISTERED and not record.get("enrollmentDate"):
+            if record.get("studentStatus") == v.Status.PRE_REGISTERED and not record.get("enrollmentDate"):
                 yield f"{path} record {_id(record)}: enrollmentDate is {record.get('enrollmentDate')!r} for a Pre-Registered student"
 
 

@@ -5,22 +5,34 @@ Every other module refers to these constants; the literal strings appear here on
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Final
 
-ENROLLED: Final = "Enrolled"
-PRE_ENROLLED: Final = "Pre-enrolled"
-PRE_REGISTERED: Final = "Pre-Registered"
-WITHDRAWN: Final = "Withdrawn"
-GRADUATED: Final = "Graduated"
-DENIED: Final = "Denied"
 
-STUDENT_STATUSES: Final = (ENROLLED, PRE_ENROLLED, PRE_REGISTERED, WITHDRAWN, GRADUATED, DENIED)
+class Status(StrEnum):
+    """eSD's `studentStatus` values (note "Pre-enrolled": Operoo's option is spelt "Pre-Enrolled")."""
 
-ELEMENTARY: Final = "Elementary"
-MIDDLE: Final = "Middle"
-HIGH: Final = "High"
-HOLDING: Final = "Holding"
-SCHOOL_TYPES: Final = (ELEMENTARY, MIDDLE, HIGH, HOLDING)
+    ENROLLED = "Enrolled"
+    PRE_ENROLLED = "Pre-enrolled"
+    PRE_REGISTERED = "Pre-Registered"
+    WITHDRAWN = "Withdrawn"
+    GRADUATED = "Graduated"
+    DENIED = "Denied"
+
+
+STUDENT_STATUSES: Final = tuple(Status)
+
+
+class SchoolType(StrEnum):
+    """eSD's `schoolType` values."""
+
+    ELEMENTARY = "Elementary"
+    MIDDLE = "Middle"
+    HIGH = "High"
+    HOLDING = "Holding"
+
+
+SCHOOL_TYPES: Final = tuple(SchoolType)
 
 RELATIONSHIPS: Final = (
     "Mother",

@@ -13,13 +13,13 @@ from contracts import vocabulary as v
 from mock_esd.generator import District, Record
 
 
-def school(school_id: str, name: str | None = None, school_type: str = v.ELEMENTARY) -> Record:
+def school(school_id: str, name: str | None = None, school_type: str = v.SchoolType.ELEMENTARY) -> Record:
     """A school record; a `Holding` type makes it the holding school."""
     return {
         "id": school_id,
         "name": name or f"School {school_id}",
         "schoolType": school_type,
-        "isHoldingSchool": school_type == v.HOLDING,
+        "isHoldingSchool": school_type == v.SchoolType.HOLDING,
     }
 
 
@@ -27,7 +27,7 @@ def student(
     person_id: int,
     *,
     enrolled_id: str | None = None,
-    status: str = v.ENROLLED,
+    status: str = v.Status.ENROLLED,
     school_id: str | None = None,
     enrollment_date: str | EllipsisType | None = ...,
     grade: str = "3",
@@ -37,7 +37,7 @@ def student(
 ) -> Record:
     """A student record; unless given, Pre-Registered students get a future enrollmentDate, others none."""
     if enrollment_date is ...:
-        enrollment_date = "2026-10-01" if status == v.PRE_REGISTERED else None
+        enrollment_date = "2026-10-01" if status == v.Status.PRE_REGISTERED else None
     record: Record = {
         "id": person_id,
         "enrolledId": enrolled_id,

@@ -153,7 +153,7 @@ def _validated(kind: str, record: dict[str, Any]) -> dict[str, Any]:
 @control.post("/schools")
 def put_school() -> Response:
     body = _validated("schools", _body())
-    record = builders.school(body["id"], body.get("name"), body.get("schoolType", v.ELEMENTARY))
+    record = builders.school(body["id"], body.get("name"), body.get("schoolType", v.SchoolType.ELEMENTARY))
     return json_response(requested_store().put_school(record), 201)
 
 
@@ -171,7 +171,7 @@ def create_student() -> Response:
     _validated("students", body)
     if any(s["id"] == body["id"] for s in store.all_students()):
         raise Conflict(f"student {body['id']} exists; PATCH /_mock/students/{body['id']} changes it")
-    record = {**builders.student(body["id"], status=body.get("studentStatus", v.ENROLLED)), **body}
+    record = {**builders.student(body["id"], status=body.get("studentStatus", v.Status.ENROLLED)), **body}
     return json_response(store.put_student(record, accepted), 201)
 
 
@@ -207,7 +207,7 @@ def submit_application() -> Response:
         raise BadRequest(
             f"unknown field {', '.join(unknown)}; an application takes firstName, lastName, schoolId, grade"
         )
-    record = builders.student(store.next_person_id(), status=v.PRE_ENROLLED, enrolled_id=None)
+    record = builders.student(store.next_person_id(), status=v.Status.PRE_ENROLLED, enrolled_id=None)
     record.update({k: body[k] for k in ("firstName", "lastName", "schoolId", "grade") if k in body})
     return json_response(store.put_student(_validated("students", record)), 201)
 
@@ -222,7 +222,9 @@ def accept(person_id: int) -> Response:
     schools = {s["id"]: s for s in store.schools().records}
     if school_id not in schools:
         raise BadRequest(f"accept needs a known schoolId, got {school_id!r}")
-    status = body.get("studentStatus", v.PRE_ENROLLED if schools[school_id]["isHoldingSchool"] else v.ENROLLED)
+    status = body.get(
+        "studentStatus", v.Status.PRE_ENROLLED if schools[school_id]["isHoldingSchool"] else v.Status.ENROLLED
+    )
     record = {
         **person,
         "enrolledId": body.get("enrolledId") or store.next_enrolled_id(),
@@ -245,7 +247,7 @@ def move(person_id: int) -> Response:
 def withdraw(person_id: int) -> Response:
     store = requested_store()
     return json_response(
-        store.put_student({**store.get_person(person_id), "studentStatus": v.WITHDRAWN}, recently_accepted=False)
+        store.put_student({**store.get_person(person_id), "studentStatus": v.Status.WITHDRAWN}, recently_accepted=False)
     )
 
 

@@ -39,14 +39,26 @@ CATEGORY_SHARES: dict[str, float] = {
 }
 
 _GRADE_RANGES: dict[str, tuple[str, ...]] = {
-    v.ELEMENTARY: v.GRADES[1:7],  # K-5
-    v.MIDDLE: v.GRADES[7:10],  # 6-8
-    v.HIGH: v.GRADES[10:],  # 9-12
-    v.HOLDING: v.GRADES[:7],  # applicants are mostly young
+    v.SchoolType.ELEMENTARY: v.GRADES[1:7],  # K-5
+    v.SchoolType.MIDDLE: v.GRADES[7:10],  # 6-8
+    v.SchoolType.HIGH: v.GRADES[10:],  # 9-12
+    v.SchoolType.HOLDING: v.GRADES[:7],  # applicants are mostly young
 }
-_REGULAR_TYPE_CYCLE = (v.ELEMENTARY, v.MIDDLE, v.HIGH, v.ELEMENTARY, v.ELEMENTARY, v.MIDDLE, v.HIGH)
-_TYPE_PREFIX = {v.ELEMENTARY: "01", v.MIDDLE: "02", v.HIGH: "03"}
-_TYPE_SUFFIX = {v.ELEMENTARY: "Elementary School", v.MIDDLE: "Middle School", v.HIGH: "High School"}
+_REGULAR_TYPE_CYCLE = (
+    v.SchoolType.ELEMENTARY,
+    v.SchoolType.MIDDLE,
+    v.SchoolType.HIGH,
+    v.SchoolType.ELEMENTARY,
+    v.SchoolType.ELEMENTARY,
+    v.SchoolType.MIDDLE,
+    v.SchoolType.HIGH,
+)
+_TYPE_PREFIX = {v.SchoolType.ELEMENTARY: "01", v.SchoolType.MIDDLE: "02", v.SchoolType.HIGH: "03"}
+_TYPE_SUFFIX = {
+    v.SchoolType.ELEMENTARY: "Elementary School",
+    v.SchoolType.MIDDLE: "Middle School",
+    v.SchoolType.HIGH: "High School",
+}
 _FAMILY_SIZES = (1, 1, 1, 1, 1, 2, 2, 2, 3, 4)
 _EMAIL_DOMAINS = ("example.com", "example.org", "example.net", "mail.example.com")
 _SECONDS_PER_YEAR = 365 * 24 * 3600
@@ -125,13 +137,13 @@ def _schools(spec: DistrictSpec, pools: _Pools, rng: random.Random) -> list[Reco
         counters[kind] += 1
         town = towns[i % len(towns)]
         schools.append(_school(f"{_TYPE_PREFIX[kind]}{counters[kind]:02d}", f"{town} {_TYPE_SUFFIX[kind]}", kind))
-    schools.append(_school(HOLDING_SCHOOL_ID, HOLDING_SCHOOL_NAME, v.HOLDING))
+    schools.append(_school(HOLDING_SCHOOL_ID, HOLDING_SCHOOL_NAME, v.SchoolType.HOLDING))
     schools.sort(key=lambda s: s["id"])
     return schools
 
 
 def _school(school_id: str, name: str, kind: str) -> Record:
-    return {"id": school_id, "name": name, "schoolType": kind, "isHoldingSchool": kind == v.HOLDING}
+    return {"id": school_id, "name": name, "schoolType": kind, "isHoldingSchool": kind == v.SchoolType.HOLDING}
 
 
 def category_plan(count: int, rng: random.Random) -> list[str]:
@@ -154,7 +166,7 @@ class _Builder:
         self.spec, self.pools, self.rng = spec, pools, rng
         self.regular = [s for s in schools if not s["isHoldingSchool"]]
         self.holding = next(s for s in schools if s["isHoldingSchool"])
-        self.high = [s for s in schools if s["schoolType"] == v.HIGH] or self.regular
+        self.high = [s for s in schools if s["schoolType"] == v.SchoolType.HIGH] or self.regular
         self.regular_weights = [len(_GRADE_RANGES[s["schoolType"]]) for s in self.regular]
         self.categories = category_plan(spec.students, rng)
         self.enrolled_ids = iter(rng.sample(range(10_000_000, 100_000_000), k=spec.students))
@@ -191,7 +203,7 @@ class _Builder:
         person_id = len(self.students) + 1
         category = self.categories[person_id - 1]
         school, status, enrolled = self._placement(category)
-        grade = rng.choice(_GRADE_RANGES[school["schoolType"]] if school else _GRADE_RANGES[v.HOLDING])
+        grade = rng.choice(_GRADE_RANGES[school["schoolType"]] if school else _GRADE_RANGES[v.SchoolType.HOLDING])
         gender = rng.choice(("F", "F", "M", "M", "X")) if rng.random() < 0.98 else "X"
         first = rng.choice(
             pools.female if gender == "F" else pools.male if gender == "M" else pools.female + pools.male
@@ -225,17 +237,17 @@ class _Builder:
         regular = rng.choices(self.regular, weights=self.regular_weights)[0]
         holding = self.holding
         if category == "holding":
-            return holding, v.PRE_ENROLLED, True
+            return holding, v.Status.PRE_ENROLLED, True
         if category == "application":
-            status = rng.choices((v.PRE_ENROLLED, v.DENIED, v.WITHDRAWN), weights=(7, 2, 1))[0]
+            status = rng.choices((v.Status.PRE_ENROLLED, v.Status.DENIED, v.Status.WITHDRAWN), weights=(7, 2, 1))[0]
             school = None if rng.random() < 0.85 else rng.choice((regular, holding))
             return school, status, False
         if category == "accepted":
-            return (regular, v.ENROLLED, True) if rng.random() < 0.5 else (holding, v.PRE_ENROLLED, True)
+            return (regular, v.Status.ENROLLED, True) if rng.random() < 0.5 else (holding, v.Status.PRE_ENROLLED, True)
         if category == "graduated":
-            return rng.choice(self.high), v.GRADUATED, True
-        by_category = {"future": v.PRE_REGISTERED, "withdrawn": v.WITHDRAWN}
-        return regular, by_category.get(category, v.ENROLLED), True
+            return rng.choice(self.high), v.Status.GRADUATED, True
+        by_category = {"future": v.Status.PRE_REGISTERED, "withdrawn": v.Status.WITHDRAWN}
+        return regular, by_category.get(category, v.Status.ENROLLED), True
 
     def _enrollment_date(self, category: str) -> str | None:
         if category == "application":

@@ -89,7 +89,7 @@ def _drift(store: DistrictStore, rule: FaultRule) -> None:
     for _ in range(int(rule.params.get("insert", 0))):
         person_id = store.next_person_id()
         if operoo:
-            store.put_student(builders.student(person_id, status=v.PRE_ENROLLED))
+            store.put_student(builders.student(person_id, status=v.Status.PRE_ENROLLED))
         else:
             school = min(store.school_ids())
             store.put_student(builders.student(person_id, enrolled_id=store.next_enrolled_id(), school_id=school))

@@ -22,18 +22,23 @@ from mock_esd import builders
 from mock_esd.generator import District, Record
 
 # School ids and types the districts draw from; `sync.strategies.SCHOOL_IDS` are the same ids.
-SCHOOLS: dict[str, str] = {"0101": v.ELEMENTARY, "0102": v.ELEMENTARY, "0201": v.MIDDLE, "0900": v.HOLDING}
+SCHOOLS: dict[str, str] = {
+    "0101": v.SchoolType.ELEMENTARY,
+    "0102": v.SchoolType.ELEMENTARY,
+    "0201": v.SchoolType.MIDDLE,
+    "0900": v.SchoolType.HOLDING,
+}
 names = st.text(st.characters(codec="utf-8", categories=["L", "M", "Zs", "Pd"]), max_size=12)
 
 
 @st.composite
 def students(draw: st.DrawFn, person_id: int, school_ids: Sequence[str]) -> Record:
     status = draw(
-        st.sampled_from([*v.STUDENT_STATUSES, v.ENROLLED, v.PRE_ENROLLED, v.PRE_REGISTERED])
+        st.sampled_from([*v.STUDENT_STATUSES, v.Status.ENROLLED, v.Status.PRE_ENROLLED, v.Status.PRE_REGISTERED])
     )  # the synced ones twice
     enrolled = draw(st.booleans())
     date = draw(st.one_of(st.none(), st.dates(dt.date(2020, 1, 1), dt.date(2027, 12, 31)).map(dt.date.isoformat)))
-    if status == v.PRE_REGISTERED and draw(st.integers(0, 9)) > 0:
+    if status == v.Status.PRE_REGISTERED and draw(st.integers(0, 9)) > 0:
         date = date or "2026-10-01"  # mostly well-formed; sometimes without a date, which the sync skips
     return builders.student(
         person_id,

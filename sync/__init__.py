@@ -1,14 +1,16 @@
 """The Operoo side of the integration: read eSD, apply rules R1-R11, keep the state in SQLite."""
 
-from sync.client import EsdClient, RawSnapshot, RetryPolicy, Snapshot
+from sync.client import EsdClient, RetryPolicy
 from sync.errors import AuthError, FetchError, IdentityConflict, RecordError, SettingsError, StateError, SyncError
 from sync.explanation import explain
 from sync.export import export_state
 from sync.html_report import render_report, write_report
-from sync.plan import Plan, State, compute_plan
+from sync.plan import Plan, compute_plan
+from sync.records import RawSnapshot, Snapshot
 from sync.rules import Desired, compute_desired
 from sync.run import Report, run_sync
 from sync.settings import Settings, load_settings, parse_settings
+from sync.state import State
 from sync.store import apply_plan, connect, load_state
 
 __all__ = [

@@ -18,7 +18,7 @@ import requests
 
 from contracts import vocabulary as esd
 from sync.errors import AuthError, FetchError, RecordError
-from sync.records import Contact, School, Student, parse_contact, parse_school, parse_student
+from sync.records import ENDPOINTS, RawSnapshot, Snapshot
 
 T = TypeVar("T")
 Progress = Callable[[str, int, int, int], None]  # endpoint, page, pageCount, records so far
@@ -31,56 +31,6 @@ class RetryPolicy:
     max_backoff: float = 5.0
     max_retry_after: float = 30.0
     timeout: float = 30.0
-
-
-_ENDPOINTS = (
-    ("/v1/schools", esd.SCHOOLS_KEY), ("/v1/students", esd.STUDENTS_KEY), ("/v1/contacts", esd.CONTACTS_KEY),
-    ("/v1/operoo/students", esd.STUDENTS_KEY), ("/v1/operoo/contacts", esd.CONTACTS_KEY),
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class RawSnapshot:
-    """The page bodies eSD answered, checked but not parsed; `digest` covers every body, so an
-    unchanged eSD is cheap to spot."""
-
-    pages: dict[str, list[bytes]]
-    custom_endpoints: bool
-    digest: str
-
-    def parse(self) -> Snapshot:
-        """Parse every record, page by page, releasing each page's bytes; RecordError names the first bad record."""
-
-        keys = dict(_ENDPOINTS)
-
-        def parsed(path: str, parse: Callable[[Any, str], T]) -> tuple[T, ...]:
-            out: list[T] = []
-            for body in self.pages.pop(path, []):
-                out += [parse(item, path) for item in orjson.loads(body)[keys[path]]]
-            return tuple(out)
-
-        schools = parsed("/v1/schools", parse_school)
-        students, contacts = parsed("/v1/students", parse_student), parsed("/v1/contacts", parse_contact)
-        if not self.custom_endpoints:
-            return Snapshot(schools, students, contacts)
-        return Snapshot(
-            schools,
-            students,
-            contacts,
-            parsed("/v1/operoo/students", parse_student),
-            parsed("/v1/operoo/contacts", parse_contact),
-        )
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Everything one sync read from eSD. The operoo_* fields are None when custom endpoints are off."""
-
-    schools: tuple[School, ...]
-    students: tuple[Student, ...]
-    contacts: tuple[Contact, ...]
-    operoo_students: tuple[Student, ...] | None = None
-    operoo_contacts: tuple[Contact, ...] | None = None
 
 
 class EsdClient:
@@ -112,7 +62,7 @@ class EsdClient:
     def fetch_raw(self, custom_endpoints: bool) -> RawSnapshot:
         """Every endpoint's page bodies, listings checked, with a digest of every body read."""
         self._digest = hashlib.blake2b(digest_size=20)
-        endpoints = _ENDPOINTS[: 5 if custom_endpoints else 3]
+        endpoints = ENDPOINTS[: 5 if custom_endpoints else 3]
         # Keep each page's bytes, not its parsed JSON: a 100k district is ~60 MB of bytes, ~10x as dicts.
         pages = {path: [body for _, body in self._pages(path, key)] for path, key in endpoints}
         digest, self._digest = self._digest.hexdigest(), None

@@ -6,11 +6,11 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 
 from sync.errors import StateError
-from sync.plan import MirrorRow, StoredStudent
-from sync.records import Student
+from sync.records import Person
 from sync.rulebook import ARCHIVED_GONE, ARCHIVED_UNMATCHED, R5, R6
-from sync.rules import Person, decide, groups_of
+from sync.rules import decide, groups_of
 from sync.settings import parse_settings
+from sync.state import StoredStudent
 from sync.store import last_settings, load_mirror, load_state
 
 
@@ -25,7 +25,7 @@ class Explainer:
         self.state = load_state(conn)
         self.mirror = load_mirror(conn)
 
-    def find(self, ident: str) -> tuple[StoredStudent | None, MirrorRow | None]:
+    def find(self, ident: str) -> tuple[StoredStudent | None, Person | None]:
         """The stored student and eSD's last word on the person named by an Operoo ID, enrolledId or person id."""
         stored = _find_stored(self.state.students.values(), ident)
         mirror = _find_mirror(self.mirror.values(), ident, stored)
@@ -35,12 +35,12 @@ class Explainer:
             )
         return stored, mirror
 
-    def everyone(self) -> Iterator[tuple[StoredStudent | None, MirrorRow | None]]:
+    def everyone(self) -> Iterator[tuple[StoredStudent | None, Person | None]]:
         """Every person the last sync saw or Operoo keeps, by person id."""
         for person_id in sorted(self.state.students.keys() | self.mirror.keys()):
             yield self.state.students.get(person_id), self.mirror.get(person_id)
 
-    def lines(self, stored: StoredStudent | None, mirror: MirrorRow | None) -> list[str]:
+    def lines(self, stored: StoredStudent | None, mirror: Person | None) -> list[str]:
         """Why the person is or is not synced, rule by rule."""
         lines = []
         if mirror is None:
@@ -50,12 +50,13 @@ class Explainer:
             )
             lines.append(ARCHIVED_GONE)
         else:
+            r = mirror.record
             lines.append(
-                f"person {mirror.person_id} ({mirror.first_name} {mirror.last_name}): enrolledId {_show(mirror.enrolled_id)}, "
-                f"studentStatus {mirror.status}, schoolId {_show(mirror.school_id)}; listed on {_listed_on(mirror)}"
+                f"person {mirror.person_id} ({r.first_name} {r.last_name}): enrolledId {_show(r.enrolled_id)}, "
+                f"studentStatus {r.status}, schoolId {_show(r.school_id)}; listed on {_listed_on(mirror)}"
             )
             trace: list[str] = []
-            decision, _ = decide(_person(mirror), self.settings, trace)
+            decision, _ = decide(mirror, self.settings, trace)
             lines += [f"  {line}" for line in trace]
             if decision is None:
                 lines.append("=> not synced by any rule")
@@ -76,10 +77,9 @@ def explain(conn: sqlite3.Connection, ident: str) -> list[str]:
     return explainer.lines(*explainer.find(ident))
 
 
-def _listed_on(mirror: MirrorRow) -> str:
-    return ", ".join(
-        e for e, on in (("/v1/students", mirror.on_standard), ("/v1/operoo/students", mirror.on_operoo)) if on
-    )
+def _listed_on(person: Person) -> str:
+    listed = (("/v1/students", person.standard), ("/v1/operoo/students", person.operoo))
+    return ", ".join(endpoint for endpoint, record in listed if record is not None)
 
 
 def _show(value: str | None) -> str:
@@ -95,30 +95,8 @@ def _find_stored(students: Iterable[StoredStudent], ident: str) -> StoredStudent
     return None
 
 
-def _find_mirror(rows: Iterable[MirrorRow], ident: str, stored: StoredStudent | None) -> MirrorRow | None:
+def _find_mirror(rows: Iterable[Person], ident: str, stored: StoredStudent | None) -> Person | None:
     mirror = list(rows)
     if stored is not None:
         return next((m for m in mirror if m.person_id == stored.person_id), None)
-    return next((m for m in mirror if m.enrolled_id == ident or str(m.person_id) == ident), None)
-
-
-def _person(m: MirrorRow) -> Person:
-    standard = (
-        Student(m.person_id, m.enrolled_id, m.status, m.school_id, m.enrollment_date, m.first_name, m.last_name)
-        if m.on_standard
-        else None
-    )
-    operoo = (
-        Student(
-            m.person_id,
-            m.operoo_enrolled_id,
-            m.operoo_status or m.status,
-            m.school_id,
-            m.enrollment_date,
-            m.first_name,
-            m.last_name,
-        )
-        if m.on_operoo
-        else None
-    )
-    return Person(m.person_id, standard, operoo)
+    return next((m for m in mirror if m.record.enrolled_id == ident or str(m.person_id) == ident), None)

@@ -25,8 +25,8 @@ from sync.explanation import Explainer
 from sync.export import group_sizes
 from sync.plan import Plan, StudentChange, group_sort_key
 from sync.rulebook import R7, R8
-from sync.rules import GroupKey
 from sync.run import APPLIED, Report
+from sync.state import GroupKey
 from sync.store import building_names
 
 LISTED_CHANGES = 1000  # archived / restored / re-keyed rows shown per kind; the rest are counted
@@ -102,11 +102,11 @@ def search_data(conn: sqlite3.Connection, names: dict[str, str]) -> dict[str, An
     lines: dict[str, int] = {}
     students = []
     for stored, mirror in explainer.everyone():
-        known = stored or mirror
+        known = stored or (mirror.record if mirror else None)
         assert known is not None
         trace = [lines.setdefault(line, len(lines)) for line in explainer.lines(stored, mirror)]
         operoo_id = stored.operoo_id if stored else None
-        esd_id = stored.esd_id if stored else mirror.enrolled_id if mirror else None
+        esd_id = stored.esd_id if stored else mirror.record.enrolled_id if mirror else None
         students.append([
             known.person_id, operoo_id, esd_id, f"{known.first_name} {known.last_name}",
             stored.archived if stored else None, trace, sorted(member_of.get(operoo_id or "", [])),

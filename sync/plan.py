@@ -8,71 +8,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
-
-import orjson
 
 from sync import vocabulary as o
 from sync.errors import IdentityConflict
 from sync.rulebook import ARCHIVED_GONE, ARCHIVED_UNMATCHED
-from sync.rules import Decision, Desired, GroupKey, Person
-
-# ----- the stored state, as plain data ---------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class StoredStudent:
-    operoo_id: str
-    person_id: int
-    esd_id: str | None
-    status: str
-    school_id: str | None
-    first_name: str
-    last_name: str
-    archived: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class StoredContact:
-    contact_id: int
-    first_name: str
-    last_name: str
-    email: str | None
-    archived: bool = False
-    links: Mapping[str, str] = field(default_factory=dict)  # Operoo ID -> permission
-
-
-@dataclass(frozen=True, slots=True)
-class MirrorRow:
-    """What eSD last said of a person: kept so `explain` can replay the rules offline."""
-
-    person_id: int
-    enrolled_id: str | None
-    status: str
-    school_id: str | None
-    enrollment_date: str | None
-    first_name: str
-    last_name: str
-    on_standard: bool
-    on_operoo: bool
-    operoo_enrolled_id: str | None
-    operoo_status: str | None
-
-
-@dataclass(frozen=True)
-class State:
-    """The Operoo side as stored."""
-
-    students: Mapping[int, StoredStudent] = field(default_factory=dict)  # by person id, archived too
-    buildings: Mapping[str, str] = field(default_factory=dict)  # active buildings
-    groups: Mapping[GroupKey, frozenset[str]] = field(default_factory=dict)
-    contacts: Mapping[int, StoredContact] = field(default_factory=dict)
-    mirror_digest: str = ""  # digest of the eSD mirror stored at the last applied sync
-
-    def active_count(self) -> int:
-        return sum(1 for s in self.students.values() if not s.archived)
-
+from sync.rules import Decision, Desired
+from sync.state import GroupKey, State, StoredContact, StoredStudent, encode_mirror
 
 # ----- the plan --------------------------------------------------------------------------------
 
@@ -172,29 +115,6 @@ def group_sort_key(key: GroupKey) -> tuple[str, int, str]:
     return (school or "", _GROUP_RANK.get(name, len(_GROUP_RANK)), name)
 
 
-def _stored(decision: Decision) -> StoredStudent:
-    return StoredStudent(
-        decision.operoo_id, decision.person_id, decision.esd_id, decision.status, decision.school_id,
-        decision.first_name, decision.last_name,
-    )  # fmt: skip
-
-
-def encode_mirror(persons: Mapping[int, Person]) -> bytes:
-    """The eSD mirror as one blob: a row per person, as `MirrorRow` fields (see `decode_mirror`)."""
-    rows = []
-    for pid, person in persons.items():
-        r, op = person.record, person.operoo
-        rows.append((
-            pid, r.enrolled_id, r.status, r.school_id, r.enrollment_date, r.first_name, r.last_name,
-            person.standard is not None, op is not None, op.enrolled_id if op else None, op.status if op else None,
-        ))  # fmt: skip
-    return orjson.dumps(rows)
-
-
-def decode_mirror(blob: bytes) -> dict[int, MirrorRow]:
-    return {row[0]: MirrorRow(*row) for row in orjson.loads(blob)}
-
-
 def compute_plan(desired: Desired, state: State) -> Plan:
     """What to change in `state` so that it becomes `desired` (R7 archive, R8 re-key by person id)."""
     students = _student_changes(desired, state)
@@ -203,7 +123,7 @@ def compute_plan(desired: Desired, state: State) -> Plan:
     }
     current_groups = {key: frozenset(renamed.get(m, m) for m in members) for key, members in state.groups.items()}
     adds, removes = _member_changes(desired.groups, current_groups)
-    mirror = encode_mirror(desired.persons)
+    mirror = encode_mirror(desired.persons.values())
     digest = hashlib.sha256(mirror).hexdigest()
     return Plan(
         students=students,
@@ -227,7 +147,7 @@ def _student_changes(desired: Desired, state: State) -> tuple[StudentChange, ...
     _check_identities(wanted, state)
     for person_id, decision in wanted.items():
         before = state.students.get(person_id)
-        after = _stored(decision)
+        after = decision.student
         if before != after:
             changes.append(StudentChange(person_id, before, after, decision.reason))
     for person_id, before in state.students.items():

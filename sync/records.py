@@ -6,14 +6,17 @@ a sync must abort rather than act on a half-understood listing (R11).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+import orjson
 
 from contracts import vocabulary as esd
 from sync.errors import RecordError
 
 Raw = Mapping[str, Any]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +31,27 @@ class School:
 class Student:
     person_id: int
     enrolled_id: str | None
-    status: str
+    status: esd.Status
     school_id: str | None
     enrollment_date: str | None
     first_name: str
     last_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """One eSD person as both endpoints showed it."""
+
+    person_id: int
+    standard: Student | None  # from /v1/students (has an enrolledId)
+    operoo: Student | None  # from /v1/operoo/students
+
+    @property
+    def record(self) -> Student:
+        """The fullest view: the standard record when there is one."""
+        record = self.standard or self.operoo
+        assert record is not None
+        return record
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +115,7 @@ def parse_school(raw: Any, endpoint: str = "/v1/schools") -> School:
     return School(f.text("id"), f.text("name"), f.text("schoolType"), f.flag("isHoldingSchool"))
 
 
-_STATUSES = frozenset(esd.STUDENT_STATUSES)
+_STATUS_OF = {status.value: status for status in esd.Status}
 
 
 def _optional_str(value: Any) -> bool:
@@ -110,20 +129,22 @@ def parse_student(raw: Any, endpoint: str) -> Student:
         school, date, first, last = raw["schoolId"], raw["enrollmentDate"], raw["firstName"], raw["lastName"]
     except (KeyError, TypeError):
         return _parse_student_carefully(raw, endpoint)
+    known = _STATUS_OF.get(status) if type(status) is str else None
     if (
-        type(pid) is int and type(status) is str and status in _STATUSES and type(first) is str and type(last) is str
+        type(pid) is int and known is not None and type(first) is str and type(last) is str
         and (enrolled is None or (type(enrolled) is str and len(enrolled) == esd.ENROLLED_ID_DIGITS and enrolled.isdigit()))
         and _optional_str(school) and _optional_str(date)
     ):  # fmt: skip
-        return Student(pid, enrolled, status, school, date, first, last)
+        return Student(pid, enrolled, known, school, date, first, last)
     return _parse_student_carefully(raw, endpoint)
 
 
 def _parse_student_carefully(raw: Any, endpoint: str) -> Student:
     f = _Fields(endpoint, raw)
-    status = f.text("studentStatus")
-    if status not in esd.STUDENT_STATUSES:
-        raise RecordError(endpoint, f.record_id, "studentStatus", f"unknown value {status!r}")
+    text = f.text("studentStatus")
+    status = _STATUS_OF.get(text)
+    if status is None:
+        raise RecordError(endpoint, f.record_id, "studentStatus", f"unknown value {text!r}")
     enrolled_id = f.text("enrolledId", optional=True)
     if enrolled_id is not None and not (len(enrolled_id) == esd.ENROLLED_ID_DIGITS and enrolled_id.isdigit()):
         raise RecordError(endpoint, f.record_id, "enrolledId", f"expected 8 digits, got {enrolled_id!r}")
@@ -170,3 +191,56 @@ def _parse_contact_carefully(raw: Any, endpoint: str) -> Contact:
         f.flag("doNotContact"),
         tuple(links),
     )
+
+
+# ----- a snapshot: every listing one sync read ------------------------------------------------
+
+# Every listing a sync reads, with the key its records come under; the first three are the standard ones.
+ENDPOINTS: tuple[tuple[str, str], ...] = (
+    ("/v1/schools", esd.SCHOOLS_KEY), ("/v1/students", esd.STUDENTS_KEY), ("/v1/contacts", esd.CONTACTS_KEY),
+    ("/v1/operoo/students", esd.STUDENTS_KEY), ("/v1/operoo/contacts", esd.CONTACTS_KEY),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RawSnapshot:
+    """The page bodies eSD answered, checked but not parsed; `digest` covers every body, so an
+    unchanged eSD is cheap to spot."""
+
+    pages: dict[str, list[bytes]]
+    custom_endpoints: bool
+    digest: str
+
+    def parse(self) -> Snapshot:
+        """Parse every record, page by page, releasing each page's bytes; RecordError names the first bad record."""
+
+        keys = dict(ENDPOINTS)
+
+        def parsed(path: str, parse: Callable[[Any, str], T]) -> tuple[T, ...]:
+            out: list[T] = []
+            for body in self.pages.pop(path, []):
+                out += [parse(item, path) for item in orjson.loads(body)[keys[path]]]
+            return tuple(out)
+
+        schools = parsed("/v1/schools", parse_school)
+        students, contacts = parsed("/v1/students", parse_student), parsed("/v1/contacts", parse_contact)
+        if not self.custom_endpoints:
+            return Snapshot(schools, students, contacts)
+        return Snapshot(
+            schools,
+            students,
+            contacts,
+            parsed("/v1/operoo/students", parse_student),
+            parsed("/v1/operoo/contacts", parse_contact),
+        )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything one sync read from eSD. The operoo_* fields are None when custom endpoints are off."""
+
+    schools: tuple[School, ...]
+    students: tuple[Student, ...]
+    contacts: tuple[Contact, ...]
+    operoo_students: tuple[Student, ...] | None = None
+    operoo_contacts: tuple[Contact, ...] | None = None

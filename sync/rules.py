@@ -11,44 +11,37 @@ from dataclasses import dataclass, field
 
 from contracts import vocabulary as esd
 from sync import vocabulary as o
-from sync.client import Snapshot
-from sync.records import Contact, Student
+from sync.records import Contact, Person, Snapshot, Student
 from sync.rulebook import R1, R2, R3
 from sync.settings import PRIORITY, Settings
+from sync.state import GroupKey, StoredStudent
 
-GroupKey = tuple[str, str | None]  # (group name, school id or None for district groups)
 CUSTOM, BUILDING = "custom", "building"
 
 
 @dataclass(frozen=True, slots=True)
-class Person:
-    """One eSD person as both endpoints showed it."""
-
-    person_id: int
-    standard: Student | None  # from /v1/students (has an enrolledId)
-    operoo: Student | None  # from /v1/operoo/students
-
-    @property
-    def record(self) -> Student:
-        """The fullest view: the standard record when there is one."""
-        record = self.standard or self.operoo
-        assert record is not None
-        return record
-
-
-@dataclass(frozen=True, slots=True)
 class Decision:
-    """A synced student: its Operoo ID, status, path and the reason in one line."""
+    """A synced student: the Operoo record the rules ask for, the path that took it, and why in one line."""
 
-    operoo_id: str
-    person_id: int
-    esd_id: str | None
-    status: str
-    school_id: str | None
-    first_name: str
-    last_name: str
+    student: StoredStudent
     path: str
     reason: str
+
+    @property
+    def operoo_id(self) -> str:
+        return self.student.operoo_id
+
+    @property
+    def person_id(self) -> int:
+        return self.student.person_id
+
+    @property
+    def status(self) -> str:
+        return self.student.status
+
+    @property
+    def school_id(self) -> str | None:
+        return self.student.school_id
 
 
 @dataclass(frozen=True)
@@ -107,7 +100,7 @@ def _building_path(
             f"{R3}: school {school} selected with {options}; studentStatus is {student.status} -> not synced by {R3}",
         )
         return None, None
-    if option == o.FUTURE and not student.enrollment_date:
+    if option == o.Option.FUTURE and not student.enrollment_date:
         warning = f"{R3}: student {student.enrolled_id} (person {student.person_id}) is Pre-Registered without an enrollmentDate; skipped"
         _say(trace, warning)
         return None, warning
@@ -124,7 +117,7 @@ def _custom_path(student: Student | None, custom_endpoints: bool, trace: list[st
     if student is None:
         _say(trace, f"{R1}: not on /v1/operoo/students -> custom path does not apply")
         return None
-    if student.enrolled_id is not None or student.status != esd.PRE_ENROLLED:
+    if student.enrolled_id is not None or student.status != esd.Status.PRE_ENROLLED:
         _say(
             trace,
             f"{R1}: enrolledId is {student.enrolled_id or 'null'}, studentStatus is {student.status}; needs null and Pre-enrolled -> not synced by {R1}",
@@ -132,14 +125,15 @@ def _custom_path(student: Student | None, custom_endpoints: bool, trace: list[st
         return None
     reason = f"{R1}: enrolledId is null and studentStatus is Pre-enrolled -> synced with temporary ID {o.temporary_id(student.person_id)} ({R2})"
     _say(trace, reason)
-    return _decision(student, o.temporary_id(student.person_id), o.PRE_ENROLLED, CUSTOM, reason)
+    return _decision(student, o.temporary_id(student.person_id), o.Option.PRE_ENROLLED, CUSTOM, reason)
 
 
-def _decision(student: Student, operoo_id: str, status: str, path: str, reason: str) -> Decision:
-    return Decision(
-        operoo_id, student.person_id, student.enrolled_id, status, student.school_id,
-        student.first_name, student.last_name, path, reason,
+def _decision(student: Student, operoo_id: str, status: o.Option, path: str, reason: str) -> Decision:
+    stored = StoredStudent(
+        operoo_id, student.person_id, student.enrolled_id, status, student.school_id, student.first_name,
+        student.last_name,
     )  # fmt: skip
+    return Decision(stored, path, reason)
 
 
 def _say(trace: list[str] | None, line: str) -> None:

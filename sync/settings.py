@@ -126,7 +126,7 @@ def _schools(raw: Any, custom: bool, problems: list[str]) -> dict[str, frozenset
 
 
 def _check_options(school: str, options: frozenset[str], custom: bool, problems: list[str]) -> None:
-    if not custom and {o.ENROLLED, o.PRE_ENROLLED} <= options:
+    if not custom and {o.Option.ENROLLED, o.Option.PRE_ENROLLED} <= options:
         problems.append(
             f"{R4}: school {school} selects both Enrolled and Pre-Enrolled, which needs custom_endpoints = true "
             "(without custom endpoints choose one of them, with or without Future)"

@@ -14,12 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from sync.errors import StateError
-from sync.plan import MirrorRow, Plan, State, StoredContact, StoredStudent, decode_mirror
-from sync.rules import GroupKey
+from sync.plan import Plan
+from sync.records import Person
+from sync.state import GroupKey, State, StoredContact, StoredStudent, decode_mirror
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _MIGRATIONS = {  # from version N to N + 1
     1: "ALTER TABLE sync_runs ADD COLUMN input_digest TEXT; ALTER TABLE sync_runs ADD COLUMN warnings TEXT;",
+    # The mirror now holds each person's records as parsed (sync.state.encode_mirror). The old one is
+    # dropped, and so are the R10 digests, so that the next sync plans again and writes a new mirror.
+    2: "DELETE FROM esd_mirror; UPDATE sync_runs SET input_digest = NULL;",
 }
 
 _SCHEMA = """
@@ -65,7 +69,7 @@ CREATE TABLE contact_links (
 CREATE TABLE esd_mirror (                 -- what eSD said at the last applied sync, for `explain`
     id     INTEGER PRIMARY KEY CHECK (id = 1),
     digest TEXT NOT NULL,
-    body   BLOB NOT NULL                     -- JSON rows, see sync.plan.encode_mirror
+    body   BLOB NOT NULL                     -- JSON rows, see sync.state.encode_mirror
 );
 CREATE TABLE sync_runs (
     run_id   INTEGER PRIMARY KEY,
@@ -158,7 +162,7 @@ def building_names(conn: sqlite3.Connection) -> dict[str, str]:
     return dict(conn.execute("SELECT school_id, name FROM buildings").fetchall())
 
 
-def load_mirror(conn: sqlite3.Connection) -> dict[int, MirrorRow]:
+def load_mirror(conn: sqlite3.Connection) -> dict[int, Person]:
     """What eSD said of each person at the last applied sync."""
     row = conn.execute("SELECT body FROM esd_mirror").fetchone()
     return decode_mirror(row[0]) if row else {}

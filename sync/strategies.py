@@ -50,7 +50,7 @@ def settings_dicts(
             raw["custom_endpoints"] = True
         else:
             raw["custom_endpoints"] = False
-            schools[draw(st.sampled_from(list(school_ids)))] = [o.ENROLLED, o.PRE_ENROLLED]
+            schools[draw(st.sampled_from(list(school_ids)))] = [o.Option.ENROLLED, o.Option.PRE_ENROLLED]
     return raw
 
 

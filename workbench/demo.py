@@ -24,7 +24,9 @@ from workbench.sync_commands import execute_sync, write_settings
 def demo_settings(schools: list[dict[str, object]]) -> Settings:
     """Custom endpoints on; every regular school with Enrolled and Future; the holding school with Pre-Enrolled."""
     options = {
-        str(s["id"]): frozenset({o.PRE_ENROLLED}) if s["isHoldingSchool"] else frozenset({o.ENROLLED, o.FUTURE})
+        str(s["id"]): frozenset({o.Option.PRE_ENROLLED})
+        if s["isHoldingSchool"]
+        else frozenset({o.Option.ENROLLED, o.Option.FUTURE})
         for s in schools
     }
     return Settings(custom_endpoints=True, schools=options)
@@ -50,7 +52,9 @@ def run_demo(db: str, seed: int, students: int, keep_serving: bool) -> bool:
         if report.ok:
             click.echo(group_table(sizes, names))
         applicants = (s for s in store.operoo_students().records if s["enrolledId"] is None)
-        sample = next((f"student-operoo-{s['id']}" for s in applicants if s["studentStatus"] == esd.PRE_ENROLLED), None)
+        sample = next(
+            (f"student-operoo-{s['id']}" for s in applicants if s["studentStatus"] == esd.Status.PRE_ENROLLED), None
+        )
         sample = sample or next(
             (str(s["enrolledId"]) for s in store.students().records), "1"
         )  # no applicant: an eSD ID

@@ -115,11 +115,17 @@ def test_school_and_status_filters_combine(http: FlaskClient, custom_headers: di
         got = [
             s
             for p in walk(
-                http, "/api/v1/students", custom_headers, "students", 50, schoolId=school_id, studentStatus=v.ENROLLED
+                http,
+                "/api/v1/students",
+                custom_headers,
+                "students",
+                50,
+                schoolId=school_id,
+                studentStatus=v.Status.ENROLLED,
             )
             for s in p["students"]
         ]
-        assert got == [s for s in every if s["schoolId"] == school_id and s["studentStatus"] == v.ENROLLED]
+        assert got == [s for s in every if s["schoolId"] == school_id and s["studentStatus"] == v.Status.ENROLLED]
 
 
 @pytest.mark.parametrize(

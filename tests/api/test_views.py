@@ -64,12 +64,12 @@ def test_the_overview_counts_every_person_by_school_and_status(app: Flask, http:
 def test_the_student_list_filters_by_status_school_and_enrolled_id(app: Flask, http: FlaskClient) -> None:
     people = store(app).all_students()
     applicants = [s for s in people if s["enrolledId"] is None and s["schoolId"] is None]
-    html = page(http, "/guru/students", status=v.PRE_ENROLLED, school="none", enrolled="without")
+    html = page(http, "/guru/students", status=v.Status.PRE_ENROLLED, school="none", enrolled="without")
     rows = listed(html)
-    want = [s for s in applicants if s["studentStatus"] == v.PRE_ENROLLED]
+    want = [s for s in applicants if s["studentStatus"] == v.Status.PRE_ENROLLED]
     assert [int(r["person id"]) for r in rows] == [s["id"] for s in want][:PAGE_SIZE]
     assert f"{len(want)} persons match" in html
-    assert all(r["studentStatus"] == v.PRE_ENROLLED and r["school"] == "" for r in rows)
+    assert all(r["studentStatus"] == v.Status.PRE_ENROLLED and r["school"] == "" for r in rows)
 
 
 def test_the_text_search_finds_a_student_by_enrolled_id_or_name(app: Flask, http: FlaskClient) -> None:
@@ -80,16 +80,16 @@ def test_the_text_search_finds_a_student_by_enrolled_id_or_name(app: Flask, http
 
 
 def test_the_list_pages_through_every_match_keeping_its_filters(app: Flask, http: FlaskClient) -> None:
-    enrolled = [s["id"] for s in store(app).all_students() if s["studentStatus"] == v.ENROLLED]
+    enrolled = [s["id"] for s in store(app).all_students() if s["studentStatus"] == v.Status.ENROLLED]
     seen: list[int] = []
-    url: str | None = f"/guru/students?status={v.ENROLLED}"
+    url: str | None = f"/guru/students?status={v.Status.ENROLLED}"
     while url:
         html = page(http, url)
         seen += [int(r["person id"]) for r in listed(html)]
         following = re.search(r'rel="next" href="([^"]+)"', html)
         url = following.group(1).replace("&amp;", "&") if following else None
     assert seen == enrolled
-    past_the_end = page(http, "/guru/students", status=v.ENROLLED, page=999)
+    past_the_end = page(http, "/guru/students", status=v.Status.ENROLLED, page=999)
     assert "No person matches these filters." in past_the_end
 
 
@@ -108,7 +108,7 @@ def test_a_student_page_shows_fields_contacts_and_the_paths_it_can_match(app: Fl
     district = store(app)
     applicant = next(
         s for s in district.operoo_students().records
-        if s["enrolledId"] is None and s["studentStatus"] == v.PRE_ENROLLED
+        if s["enrolledId"] is None and s["studentStatus"] == v.Status.PRE_ENROLLED
         and any(link["studentId"] == s["id"] for c in district.all_contacts() for link in c["students"])
     )  # fmt: skip
     html = page(http, f"/guru/students/{applicant['id']}")
@@ -127,7 +127,9 @@ def test_a_student_page_shows_fields_contacts_and_the_paths_it_can_match(app: Fl
 
 
 def test_a_withdrawn_student_matches_no_path(app: Flask, http: FlaskClient) -> None:
-    withdrawn = next(s for s in store(app).all_students() if s["studentStatus"] == v.WITHDRAWN and s["enrolledId"])
+    withdrawn = next(
+        s for s in store(app).all_students() if s["studentStatus"] == v.Status.WITHDRAWN and s["enrolledId"]
+    )
     rows = table(page(http, f"/guru/students/{withdrawn['id']}"), "paths")[1:]
     assert [row[2] for row in rows] == ["not synced", "not synced"]
     assert "studentStatus is Withdrawn -> not synced by R3" in rows[0][3]

@@ -34,16 +34,16 @@ def test_the_overview_shows_each_school_and_leads_to_its_students(page: Page, di
 
 def test_filtering_the_student_list(page: Page, district: LiveServer, control: ControlClient) -> None:
     page.goto(district.root_url + "/guru/students")
-    page.locator("#filter-status").select_option(v.PRE_REGISTERED)
+    page.locator("#filter-status").select_option(v.Status.PRE_REGISTERED)
     page.locator("#filter-school").select_option("0101")
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(f"{district.root_url}/guru/students?status=Pre-Registered&school=0101&enrolled=&q=")
     everyone = control.call("GET", "/scenario")["students"]
-    want = [s for s in everyone if s["studentStatus"] == v.PRE_REGISTERED and s["schoolId"] == "0101"]
+    want = [s for s in everyone if s["studentStatus"] == v.Status.PRE_REGISTERED and s["schoolId"] == "0101"]
     expect(page.locator("#result-count")).to_contain_text(f"{len(want)} persons match")
     statuses = page.locator("#student-list td.status")
     expect(statuses).to_have_count(len(want))
-    assert set(statuses.all_inner_texts()) == {v.PRE_REGISTERED}
+    assert set(statuses.all_inner_texts()) == {v.Status.PRE_REGISTERED}
     screenshot(page, "students")
 
 
@@ -94,7 +94,7 @@ def test_the_sync_report_finds_a_student_with_groups_and_trace(
     control.withdraw(1)  # the second sync archives person 1
     applicant = next(
         s for s in control.call("GET", "/scenario")["students"]
-        if s["enrolledId"] is None and s["studentStatus"] == v.PRE_ENROLLED
+        if s["enrolledId"] is None and s["studentStatus"] == v.Status.PRE_ENROLLED
     )  # fmt: skip
     done, _, _ = execute_sync(district.base_url, CUSTOM.client_id, CUSTOM.secret, settings, db, html_report=str(report))
     assert done.status == "applied"

@@ -2,6 +2,9 @@
 
 `tests/properties/conftest.py` applies the one named by MOCK_ESD_MUTATION; test_teeth.py runs the
 property suite under each and requires it to fail with a falsifying example.
+
+Unlike the rest of the suite, which pins public behaviour, these patch the sync's internals on purpose
+(a mutation is a bug planted at a precise place): a refactor that renames one of them edits it here.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from sync import client, plan, rules, run, settings
+from sync import client, plan, rules, run, settings, state
 from sync.errors import FetchError
 
 Mutation = Callable[[pytest.MonkeyPatch], None]
@@ -21,7 +24,7 @@ Mutation = Callable[[pytest.MonkeyPatch], None]
 def custom_students_not_in_all_district(mp: pytest.MonkeyPatch) -> None:
     original = rules.groups_of
 
-    def groups_of(decision: rules.Decision, selected: Any) -> list[rules.GroupKey]:
+    def groups_of(decision: rules.Decision, selected: Any) -> list[state.GroupKey]:
         groups = original(decision, selected)
         return [g for g in groups if not (decision.path == rules.CUSTOM and g[0] == "All District Students")]
 
@@ -33,7 +36,8 @@ def temporary_id_from_the_wrong_field(mp: pytest.MonkeyPatch) -> None:
 
     def custom_path(student: Any, custom_endpoints: bool, trace: Any) -> Any:
         decision = original(student, custom_endpoints, trace)
-        return decision and replace(decision, operoo_id=f"student-operoo-{student.enrolled_id}")
+        wrong = f"student-operoo-{student.enrolled_id}"
+        return decision and replace(decision, student=replace(decision.student, operoo_id=wrong))
 
     mp.setattr(rules, "_custom_path", custom_path)
 

@@ -11,7 +11,7 @@ from tests.world import STANDARD, World, settings
 
 def test_custom_endpoints_an_unassigned_applicant_gets_a_temporary_id(tmp_path: Path) -> None:
     """Applies online, not accepted: syncs as student-operoo-1009 into the two district groups."""
-    world = World(district([school("0101")], [student(1009, status=v.PRE_ENROLLED)]), tmp_path / "o.db")
+    world = World(district([school("0101")], [student(1009, status=v.Status.PRE_ENROLLED)]), tmp_path / "o.db")
     world.sync(settings(custom=True, schools={"0101": ["Enrolled"]}))
     groups = world.groups()
     assert groups["All District Students"] == {"student-operoo-1009"}
@@ -21,9 +21,9 @@ def test_custom_endpoints_an_unassigned_applicant_gets_a_temporary_id(tmp_path: 
 
 def test_standard_endpoints_accepted_student_in_the_holding_school(tmp_path: Path) -> None:
     """Accepted into Document School, which is selected with Pre-Enrolled: syncs with its eSD ID."""
-    holding = school("0900", "Document School", v.HOLDING)
+    holding = school("0900", "Document School", v.SchoolType.HOLDING)
     world = World(
-        district([holding], [student(1, enrolled_id="99992226", status=v.PRE_ENROLLED, school_id="0900")]),
+        district([holding], [student(1, enrolled_id="99992226", status=v.Status.PRE_ENROLLED, school_id="0900")]),
         tmp_path / "o.db",
     )
     world.sync(settings(custom=False, schools={"0900": ["Pre-Enrolled"]}), client=STANDARD)
@@ -38,9 +38,9 @@ def test_standard_endpoints_accepted_student_in_the_holding_school(tmp_path: Pat
 
 
 def test_standard_endpoints_holding_school_not_selected_means_no_sync(tmp_path: Path) -> None:
-    holding = school("0900", "Document School", v.HOLDING)
+    holding = school("0900", "Document School", v.SchoolType.HOLDING)
     world = World(
-        district([holding], [student(1, enrolled_id="99992226", status=v.PRE_ENROLLED, school_id="0900")]),
+        district([holding], [student(1, enrolled_id="99992226", status=v.Status.PRE_ENROLLED, school_id="0900")]),
         tmp_path / "o.db",
     )
     world.sync(settings(custom=False), client=STANDARD)
@@ -49,8 +49,10 @@ def test_standard_endpoints_holding_school_not_selected_means_no_sync(tmp_path: 
 
 def test_future_students_sync_only_where_future_is_selected(tmp_path: Path) -> None:
     """Pre-Registered students need "Future" on their school, with custom endpoints on or off."""
-    middle = school("0201", "District Middle School", v.MIDDLE)
-    future = student(5, enrolled_id="20000005", status=v.PRE_REGISTERED, school_id="0201", enrollment_date="2026-11-15")
+    middle = school("0201", "District Middle School", v.SchoolType.MIDDLE)
+    future = student(
+        5, enrolled_id="20000005", status=v.Status.PRE_REGISTERED, school_id="0201", enrollment_date="2026-11-15"
+    )
     for custom in (True, False):
         world = World(district([middle], [future]), tmp_path / f"o{custom}.db")
         world.sync(settings(custom=custom, schools={"0201": ["Enrolled"]}))
@@ -62,7 +64,7 @@ def test_future_students_sync_only_where_future_is_selected(tmp_path: Path) -> N
 
 
 def test_three_white_crosses_remove_the_building_and_its_students(tmp_path: Path) -> None:
-    middle = school("0201", "District Middle School", v.MIDDLE)
+    middle = school("0201", "District Middle School", v.SchoolType.MIDDLE)
     world = World(district([middle], [student(5, enrolled_id="20000005", school_id="0201")]), tmp_path / "o.db")
     world.sync(settings(schools={"0201": ["Enrolled"]}), client=STANDARD)
     assert world.groups()[("All Students", "0201")] == {"20000005"}

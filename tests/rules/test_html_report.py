@@ -55,7 +55,7 @@ def a_second_sync_with_every_kind_of_change(world: World) -> Report:
     s = settings(custom=True, schools={"0101": [E, P], "0900": [P]})
     world.sync(s)
     world.put({**world.store.get_person(7), "enrolledId": "10000077", "schoolId": "0900"})  # accepted: re-keyed
-    world.put({**world.store.get_person(1), "studentStatus": v.WITHDRAWN})  # archived
+    world.put({**world.store.get_person(1), "studentStatus": v.Status.WITHDRAWN})  # archived
     return world.sync(s)
 
 
@@ -101,7 +101,9 @@ def test_the_same_run_gives_the_same_bytes(world: World) -> None:
 
 
 def test_a_held_run_says_nothing_was_applied(tmp_path: Path) -> None:
-    pupils = [student(n, enrolled_id=f"{10000000 + n}", status=v.ENROLLED, school_id="0101") for n in range(1, 21)]
+    pupils = [
+        student(n, enrolled_id=f"{10000000 + n}", status=v.Status.ENROLLED, school_id="0101") for n in range(1, 21)
+    ]
     world = World(district([school("0101", "Lincoln Elementary")], pupils, []), tmp_path / "operoo.db")
     s = settings(schools={"0101": [E]})
     world.sync(s)

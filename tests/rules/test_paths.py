@@ -10,8 +10,8 @@ import itertools
 
 from contracts import vocabulary as v
 from sync import vocabulary as o
-from sync.records import Student
-from sync.rules import BUILDING, CUSTOM, Person, decide, possible_paths
+from sync.records import Person, Student
+from sync.rules import BUILDING, CUSTOM, decide, possible_paths
 from sync.settings import Settings
 
 
@@ -45,15 +45,15 @@ def test_a_path_said_possible_is_taken_under_its_condition_and_one_said_impossib
 
 
 def test_the_condition_names_the_option_the_status_needs() -> None:
-    pre_registered = Student(7, "10000007", v.PRE_REGISTERED, "0101", "2026-10-01", "Ada", "Lovelace")
+    pre_registered = Student(7, "10000007", v.Status.PRE_REGISTERED, "0101", "2026-10-01", "Ada", "Lovelace")
     building, custom = possible_paths(Person(7, pre_registered, None))
-    assert building.condition == f"school 0101 selected with {o.FUTURE}"
-    assert building.decision is not None and building.decision.status == o.FUTURE
+    assert building.condition == f"school 0101 selected with {o.Option.FUTURE}"
+    assert building.decision is not None and building.decision.status == o.Option.FUTURE
     assert custom.decision is None and "not on /v1/operoo/students" in custom.trace[0]
 
 
 def test_pre_registered_without_a_date_shows_the_warning_in_its_trace() -> None:
-    undated = Student(8, "10000008", v.PRE_REGISTERED, "0101", None, "Ada", "Lovelace")
+    undated = Student(8, "10000008", v.Status.PRE_REGISTERED, "0101", None, "Ada", "Lovelace")
     building, _ = possible_paths(Person(8, undated, None))
     assert building.decision is None
     assert "without an enrollmentDate" in building.trace[-1]

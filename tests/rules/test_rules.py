@@ -28,21 +28,27 @@ def base_district() -> object:
     return district(
         [
             school("0101", "Lincoln Elementary"),
-            school("0201", "District Middle School", v.MIDDLE),
-            school("0900", "Document School", v.HOLDING),
+            school("0201", "District Middle School", v.SchoolType.MIDDLE),
+            school("0900", "Document School", v.SchoolType.HOLDING),
         ],
         [
-            student(1, enrolled_id="10000001", status=v.ENROLLED, school_id="0101"),
-            student(2, enrolled_id="10000002", status=v.PRE_ENROLLED, school_id="0101"),
-            student(3, enrolled_id="10000003", status=v.PRE_REGISTERED, school_id="0101", enrollment_date="2026-10-01"),
-            student(4, enrolled_id="10000004", status=v.PRE_REGISTERED, school_id="0101", enrollment_date=None),
-            student(5, enrolled_id="10000005", status=v.ENROLLED, school_id="0201"),
-            student(6, enrolled_id="10000006", status=v.PRE_ENROLLED, school_id="0900"),
-            student(7, status=v.PRE_ENROLLED),
-            student(8, status=v.PRE_ENROLLED, school_id="0101"),
-            student(9, status=v.DENIED),
-            student(10, enrolled_id="10000010", status=v.WITHDRAWN, school_id="0101"),
-            student(11, status=v.PRE_ENROLLED, school_id="0900"),
+            student(1, enrolled_id="10000001", status=v.Status.ENROLLED, school_id="0101"),
+            student(2, enrolled_id="10000002", status=v.Status.PRE_ENROLLED, school_id="0101"),
+            student(
+                3,
+                enrolled_id="10000003",
+                status=v.Status.PRE_REGISTERED,
+                school_id="0101",
+                enrollment_date="2026-10-01",
+            ),
+            student(4, enrolled_id="10000004", status=v.Status.PRE_REGISTERED, school_id="0101", enrollment_date=None),
+            student(5, enrolled_id="10000005", status=v.Status.ENROLLED, school_id="0201"),
+            student(6, enrolled_id="10000006", status=v.Status.PRE_ENROLLED, school_id="0900"),
+            student(7, status=v.Status.PRE_ENROLLED),
+            student(8, status=v.Status.PRE_ENROLLED, school_id="0101"),
+            student(9, status=v.Status.DENIED),
+            student(10, enrolled_id="10000010", status=v.Status.WITHDRAWN, school_id="0101"),
+            student(11, status=v.Status.PRE_ENROLLED, school_id="0900"),
         ],
         [
             contact(1, [(1, "Mother", 1), (5, "Mother", 1)]),
@@ -185,7 +191,7 @@ def test_r7_removed_student_is_archived_then_restored_as_the_same_record(world: 
 def test_r7_status_change_archives(world: World) -> None:
     s = settings(custom=True, schools={"0101": [E]})
     world.sync(s)
-    world.put({**world.store.get_person(1), "studentStatus": v.WITHDRAWN})
+    world.put({**world.store.get_person(1), "studentStatus": v.Status.WITHDRAWN})
     world.sync(s)
     assert "10000001" in world.archived()
 

@@ -26,7 +26,7 @@ SETTINGS = settings(custom=True, schools={"0101": ["Enrolled"]})
 
 def big_district(n: int = 40) -> Any:
     students = [student(i, enrolled_id=f"{10000000 + i}", school_id="0101") for i in range(1, n + 1)]
-    students += [student(100 + i, status=v.PRE_ENROLLED) for i in range(1, 6)]
+    students += [student(100 + i, status=v.Status.PRE_ENROLLED) for i in range(1, 6)]
     return district([school("0101")], students, [contact(i, [(i, "Mother", 1)]) for i in range(1, n + 1)])
 
 

@@ -40,7 +40,11 @@ def test_default_district_has_every_category_the_sync_rules_care_about() -> None
     d = generate_district(DistrictSpec())
     schools = {s["id"]: s for s in d.schools}
     kinds = Counter(s["schoolType"] for s in d.schools)
-    assert len(d.schools) == 6 and kinds[v.HOLDING] == 1 and {v.ELEMENTARY, v.MIDDLE, v.HIGH} <= set(kinds)
+    assert (
+        len(d.schools) == 6
+        and kinds[v.SchoolType.HOLDING] == 1
+        and {v.SchoolType.ELEMENTARY, v.SchoolType.MIDDLE, v.SchoolType.HIGH} <= set(kinds)
+    )
     assert 1900 <= len(d.students) <= 2000
     today = dt.date(2026, 9, 1)
 
@@ -50,7 +54,9 @@ def test_default_district_has_every_category_the_sync_rules_care_about() -> None
     assert (
         some(
             lambda s: (
-                s["studentStatus"] == v.ENROLLED and s["enrolledId"] and not schools[s["schoolId"]]["isHoldingSchool"]
+                s["studentStatus"] == v.Status.ENROLLED
+                and s["enrolledId"]
+                and not schools[s["schoolId"]]["isHoldingSchool"]
             )
         )
         > 1000
@@ -58,19 +64,21 @@ def test_default_district_has_every_category_the_sync_rules_care_about() -> None
     assert (
         some(
             lambda s: (
-                s["studentStatus"] == v.PRE_ENROLLED and s["enrolledId"] and schools[s["schoolId"]]["isHoldingSchool"]
+                s["studentStatus"] == v.Status.PRE_ENROLLED
+                and s["enrolledId"]
+                and schools[s["schoolId"]]["isHoldingSchool"]
             )
         )
         > 10
     )
     applications = [s for s in d.students if s["enrolledId"] is None]
-    assert {v.PRE_ENROLLED, v.DENIED} <= {s["studentStatus"] for s in applications}
+    assert {v.Status.PRE_ENROLLED, v.Status.DENIED} <= {s["studentStatus"] for s in applications}
     with_school = sum(1 for s in applications if s["schoolId"])
     assert 0 < with_school < len(applications) / 2
     assert d.recently_accepted and all(d.students[i - 1]["enrolledId"] for i in d.recently_accepted)
-    future = [s for s in d.students if s["studentStatus"] == v.PRE_REGISTERED]
+    future = [s for s in d.students if s["studentStatus"] == v.Status.PRE_REGISTERED]
     assert future and all(s["enrolledId"] and dt.date.fromisoformat(s["enrollmentDate"]) > today for s in future)
-    assert some(lambda s: s["studentStatus"] == v.WITHDRAWN and s["enrolledId"]) > 0
+    assert some(lambda s: s["studentStatus"] == v.Status.WITHDRAWN and s["enrolledId"]) > 0
 
 
 def test_every_student_has_one_to_three_contacts_shared_among_siblings() -> None:
