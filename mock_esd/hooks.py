@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from http import HTTPStatus
 
 from flask import Response, g, request
 
@@ -22,6 +23,7 @@ class InjectedError(EsdError):
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
         self.status = status
+        self.title = f"Injected {HTTPStatus(status).phrase}" if status in HTTPStatus._value2member_map_ else self.title
 
 
 class ConnectionDropped(ConnectionError):

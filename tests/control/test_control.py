@@ -140,7 +140,7 @@ def test_a_yaml_scenario_replaces_the_district_and_exports_back(
         ("students: [{id: 1, schoolId: '0404'}]", "unknown schoolId '0404'"),
         ("contacts: [{id: 1, students: [{studentId: 5, relationship: Mother, priority: 1}]}]", "unknown studentId 5"),
         ("schools: [unclosed", "neither YAML nor JSON"),
-        ("colour: blue", "Additional properties are not allowed"),
+        ("colour: blue", "colour: unknown field"),
     ],
 )
 def test_a_bad_scenario_is_refused_with_reasons_and_changes_nothing(
