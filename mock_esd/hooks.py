@@ -31,6 +31,7 @@ class ConnectionDropped(ConnectionError):
 
 
 def _api_path() -> str:
+    """The path as fault rules, the journal and the browser view write it: `/v1/students`, without `/api`."""
     return request.path.removeprefix("/api")
 
 
@@ -103,7 +104,7 @@ def _drift(store: DistrictStore, rule: FaultRule) -> None:
 def journal_after(response: Response) -> Response:
     client = g.get("client")
     current().journal.record(
-        current().config.clock(), request.method, request.path, request.query_string.decode(errors="replace"),
+        current().config.clock(), request.method, _api_path(), request.query_string.decode(errors="replace"),
         client.client_id if client else None, client.tenant if client else None, response.status_code,
     )  # fmt: skip
     return response
