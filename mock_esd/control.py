@@ -16,7 +16,7 @@ from flask import Blueprint, Response, g, request
 
 from contracts import vocabulary as v
 from contracts.schema import body_problems
-from mock_esd import builders, changelog, faults, scenario
+from mock_esd import builders, changelog, drift, faults, scenario
 from mock_esd.context import current, from_loopback, json_response, requested_store, requested_tenant
 from mock_esd.errors import BadRequest, Conflict, Invalid, NotFound
 from mock_esd.generator import DistrictSpec, Record
@@ -303,8 +303,32 @@ def add_fault() -> Response:
 
 @control.delete("/faults")
 def clear_faults() -> Response:
-    current().faults.clear()
-    return Response(status=204)
+    """Remove every rule; `?revert=true` also undoes what they changed (drift) and says what it undid."""
+    revert = _flag("revert")
+    removed = current().faults.clear()
+    if not revert:
+        return Response(status=204)
+    return json_response([_reverted(rule) for rule in reversed(removed)])  # newest changes first
+
+
+@control.post("/faults/<int:rule_id>/revert")
+def revert_fault(rule_id: int) -> Response:
+    """Remove a rule and undo what it changed in districts (the students a drift inserted or removed)."""
+    rule = current().faults.take(rule_id)
+    if rule is None:
+        raise NotFound(f"no fault rule {rule_id}")
+    return json_response(_reverted(rule))
+
+
+def _reverted(rule: faults.FaultRule) -> dict[str, Any]:
+    return {"id": rule.rule_id, "kind": rule.kind, **drift.revert(current().registry, rule.changes)}
+
+
+def _flag(name: str) -> bool:
+    value = request.args.get(name, "false")
+    if value not in ("true", "false"):
+        raise BadRequest(f"{name} must be true or false, got {value[:40]!r}")
+    return value == "true"
 
 
 @control.delete("/faults/<int:rule_id>")

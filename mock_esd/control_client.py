@@ -105,8 +105,13 @@ class ControlClient:
     def remove_fault(self, rule_id: int) -> None:
         self.call("DELETE", f"/faults/{rule_id}")
 
-    def clear_faults(self) -> None:
-        self.call("DELETE", "/faults")
+    def clear_faults(self, revert: bool = False) -> Any:
+        """Remove every rule; with `revert`, also undo what they changed and return what was undone."""
+        return self.call("DELETE", "/faults", **({"revert": "true"} if revert else {}))
+
+    def revert_fault(self, rule_id: int) -> Any:
+        """Remove a rule and undo what it changed (a drift's students): {"deleted", "restored", "skipped"}."""
+        return self.call("POST", f"/faults/{rule_id}/revert")
 
     def requests(self, **filters: Any) -> list[dict[str, Any]]:
         """Journal entries of this tenant, filtered by method, path (prefix with *), client, status."""

@@ -35,6 +35,7 @@ class FaultRule:
     params: dict[str, Any] = field(default_factory=dict)
     calls: int = 0
     fired: int = 0
+    changes: list[dict[str, Any]] = field(default_factory=list)  # what a drift changed, to undo (mock_esd.drift)
 
     def matches(self, path: str, method: str, tenant: str | None) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
@@ -64,8 +65,15 @@ class FaultRule:
         return {
             "id": self.rule_id, "endpoint": self.endpoint, "kind": self.kind, "mode": self.mode, "n": self.n,
             "probability": self.probability, "seed": self.seed, "tenant": self.tenant, "method": self.method,
-            "params": self.params, "calls": self.calls, "fired": self.fired,
+            "params": self.params, "calls": self.calls, "fired": self.fired, "changed": self.changed(),
         }  # fmt: skip
+
+    def changed(self) -> list[dict[str, Any]]:
+        """What the rule changed in districts: [{"tenant": ..., "inserted" | "removed": student id}]."""
+        return [
+            {"tenant": c["tenant"], **({"inserted": c["inserted"]} if "inserted" in c else {"removed": c["removed"]})}
+            for c in self.changes
+        ]
 
 
 PARAMS: dict[str, tuple[str, ...]] = {
@@ -127,12 +135,25 @@ class FaultBook:
             return rule
 
     def remove(self, rule_id: int) -> bool:
-        with self._lock:
-            return self._rules.pop(rule_id, None) is not None
+        return self.take(rule_id) is not None
 
-    def clear(self) -> None:
+    def take(self, rule_id: int) -> FaultRule | None:
+        """Remove a rule and return it (None if there is none), e.g. to undo what it changed."""
         with self._lock:
+            return self._rules.pop(rule_id, None)
+
+    def clear(self) -> list[FaultRule]:
+        """Remove every rule; the removed rules, oldest first."""
+        with self._lock:
+            removed = list(self._rules.values())
             self._rules.clear()
+            return removed
+
+    def record_changes(self, rule_id: int, changes: list[dict[str, Any]]) -> None:
+        """Remember what a rule changed in a district, so that reverting it can undo that."""
+        with self._lock:
+            if rule_id in self._rules:
+                self._rules[rule_id].changes.extend(changes)
 
     def rules(self) -> list[FaultRule]:
         with self._lock:

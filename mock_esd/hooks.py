@@ -7,12 +7,10 @@ from http import HTTPStatus
 
 from flask import Response, g, request
 
-from contracts import vocabulary as v
-from mock_esd import builders
+from mock_esd import drift
 from mock_esd.context import current
 from mock_esd.errors import EsdError, TooManyRequests, Unauthorized
 from mock_esd.faults import FaultRule
-from mock_esd.store import DistrictStore
 
 
 class InjectedError(EsdError):
@@ -68,8 +66,11 @@ def faults_after(response: Response) -> Response:
         elif rule.kind == "drop":
             response = _dropped(response, rule)
         elif rule.kind == "drift" and _tenant() is not None:
+            tenant, insert, remove = str(_tenant()), rule.params.get("insert", 0), rule.params.get("remove", 0)
             with current().changing():
-                _drift(current().registry.store(str(_tenant())), rule)
+                store = current().registry.store(tenant)
+                changes = drift.apply(store, tenant, insert, remove, operoo="/operoo/" in request.path)
+                current().faults.record_changes(rule.rule_id, changes)
     return response
 
 
@@ -84,21 +85,6 @@ def _dropped(response: Response, rule: FaultRule) -> Response:
     dropped = Response(body(), status=response.status_code, headers=dict(response.headers))
     dropped.headers["Content-Length"] = str(len(data))
     return dropped
-
-
-def _drift(store: DistrictStore, rule: FaultRule) -> None:
-    """Records inserted or removed between two page requests, as a live district does."""
-    operoo = "/operoo/" in request.path
-    for _ in range(int(rule.params.get("insert", 0))):
-        person_id = store.next_person_id()
-        if operoo:
-            store.put_student(builders.student(person_id, status=v.PRE_ENROLLED))
-        else:
-            school = min(store.school_ids())
-            store.put_student(builders.student(person_id, enrolled_id=store.next_enrolled_id(), school_id=school))
-    view = store.operoo_students() if operoo else store.students()
-    for record in list(view.records[: int(rule.params.get("remove", 0))]):
-        store.delete_student(record["id"])
 
 
 def journal_after(response: Response) -> Response:
