@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mock_esd import scenario
-from mock_esd.faults import FaultRule, parse_rule
+from mock_esd.faults import FaultRule, parse_rule, rule_from
 from mock_esd.generator import DistrictSpec
 from mock_esd.journal import Entry, Journal
 from mock_esd.store import DistrictStore, replay_mode
@@ -168,7 +168,7 @@ class SharedFaults:
         )
         out = []
         for rule_id, body, calls, fired, changes in rows:
-            rule = parse_rule(rule_id, json.loads(body))
+            rule = rule_from(rule_id, json.loads(body))
             rule.calls, rule.fired, rule.changes = calls, fired, json.loads(changes)
             out.append(rule)
         return out

@@ -46,14 +46,6 @@ def apply(store: DistrictStore, tenant: str, insert: int, remove: int, operoo: b
     return changes
 
 
-def summary(changes: list[Change]) -> list[dict[str, Any]]:
-    """What a rule changed, as `GET /_mock/faults` shows it: [{"tenant", "inserted" | "removed": id}]."""
-    return [
-        {"tenant": c["tenant"], **({"inserted": c["inserted"]} if "inserted" in c else {"removed": c["removed"]})}
-        for c in changes
-    ]
-
-
 def revert(registry: Registry, changes: list[Change]) -> dict[str, list[Any]]:
     """Undo changes, newest first: delete what was inserted, put back what was removed (with its contact links).
 

@@ -181,6 +181,7 @@ def test_a_drift_lists_what_it_changed_and_one_call_reverts_it(
     removed = [c["removed"] for c in listed["changed"] if "removed" in c]
     assert len(inserted) == 4 and len(removed) == 2 and first in removed
     assert all(c["tenant"] == "default" for c in listed["changed"])
+    assert "4 inserted, 2 removed" in http.get("/guru/activity").get_data(as_text=True)
 
     reverted = http.post(f"/_mock/faults/{rule}/revert")
     assert reverted.status_code == 200, reverted.data
