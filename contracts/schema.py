@@ -7,7 +7,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
+from referencing import Registry, Resource
 
 FORMAT_KEYWORDS = ("enum", "pattern")  # values checked by named checks, not by the structural schema
 
@@ -50,3 +51,127 @@ def violations(component: str, instance: Any, structural: bool = False) -> list[
         path = ".".join(str(p) for p in error.absolute_path) or "(record)"
         out.append(f"{path}: {error.message}")
     return out
+
+
+# ----- the control API's bodies (contracts/control.schema.json) and scenario files ------------------------
+
+MAX_DEPTH = 32  # control bodies and scenarios are shallow; deeper input is refused before it is walked
+_SHOWN = 60  # characters of a refused value an error message repeats
+
+
+def _strict_integers() -> Any:
+    """JSON Schema's `integer` admits 5.0 and 1e300; the control API takes only whole numbers written as such."""
+    checker = Draft202012Validator.TYPE_CHECKER
+    return checker.redefine("integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
+
+
+_Strict = validators.extend(Draft202012Validator, type_checker=_strict_integers())  # type: ignore[no-untyped-call]
+
+
+@cache
+def _registry() -> Registry[Any]:
+    resources_ = [
+        Resource.from_contents(json.loads(resources.files("contracts").joinpath(name).read_text(encoding="utf-8")))
+        for name in ("scenario.schema.json", "control.schema.json")
+    ]
+    return Registry().with_resources((str(r.contents["$id"]), r) for r in resources_)
+
+
+@cache
+def _body_validator(name: str) -> Any:
+    base = "scenario.schema.json" if name == "scenario" else f"control.schema.json#/$defs/{name}"
+    return _Strict({"$ref": f"https://mock-esd.invalid/{base}"}, registry=_registry(), format_checker=FORMATS)
+
+
+FORMATS = FormatChecker(["date"])
+
+
+def body_problems(name: str, instance: Any) -> list[dict[str, str]]:
+    """Every way a control body (`fault`, `tenant`, `reset`, `student`, ..., or `scenario`) breaks its schema.
+
+    Each problem is `{"path": "params.ms", "message": "expected an integer <= 60000, got 99999"}`; values
+    are cut short, so a problem never repeats megabytes of input.
+    """
+    too_deep = depth_problem(instance)
+    if too_deep:
+        return [too_deep]
+    found = [
+        (str(leaf.validator), problem)
+        for error in _body_validator(name).iter_errors(instance)
+        for leaf in _leaves(error)
+        for problem in _described(leaf)
+    ]
+    # a value of the wrong type breaks its bounds too: say only the type
+    mistyped = {p["path"] for keyword, p in found if keyword == "type"}
+    kept = [p for keyword, p in found if p["path"] not in mistyped or keyword == "type"]
+    unique = {(p["path"], p["message"]): p for p in kept}
+    return sorted(unique.values(), key=lambda p: p["path"])
+
+
+def depth_problem(instance: Any, limit: int = MAX_DEPTH) -> dict[str, str] | None:
+    """A problem when `instance` nests deeper than `limit` (checked without recursion)."""
+    stack = [(instance, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return {"path": "(body)", "message": f"nested deeper than {limit} levels"}
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return None
+
+
+def shown(value: Any) -> str:
+    """A value as an error message repeats it: its JSON-ish repr, cut to a few dozen characters."""
+    text = json.dumps(value, default=str) if not isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
+def _path(parts: Any) -> str:
+    return ".".join(str(p) if len(str(p)) <= _SHOWN else str(p)[:_SHOWN] + "…" for p in parts)
+
+
+def _leaves(error: ValidationError) -> list[ValidationError]:
+    if error.validator in ("allOf", "anyOf", "oneOf", "$ref") and error.context:
+        return [leaf for sub in error.context for leaf in _leaves(sub)]
+    return [error]
+
+
+def _described(error: ValidationError) -> list[dict[str, str]]:
+    path = _path(error.absolute_path) or "(body)"
+    value: Any = error.instance
+    rule: Any = error.validator_value
+    schema: Any = error.schema
+    if error.validator == "additionalProperties":
+        known = schema.get("properties", {})
+        allowed = ", ".join(sorted(known)) or "none"
+        extra = sorted(set(value) - set(known))
+        prefix = f"{path}." if path != "(body)" else ""
+        return [{"path": prefix + _path([k]), "message": f"unknown field; allowed: {allowed}"} for k in extra]
+    if error.validator == "required":
+        prefix = f"{path}." if path != "(body)" else ""
+        missing = [k for k in rule if k not in value]
+        return [{"path": prefix + k, "message": "required"} for k in missing]
+    return [{"path": path, "message": _expected(str(error.validator), rule, value, error.message)}]
+
+
+def _expected(keyword: str, rule: Any, value: Any, fallback: str) -> str:
+    got = f"got {shown(value)}"
+    expected: Any = {
+        "type": lambda: f"expected {_type_words(rule)}",
+        "minimum": lambda: f"expected a number >= {rule}",
+        "maximum": lambda: f"expected a number <= {rule}",
+        "enum": lambda: f"expected one of {', '.join(shown(x) for x in rule)}",
+        "const": lambda: f"expected {shown(rule)}",
+        "pattern": lambda: f"expected text matching {rule}",
+        "minLength": lambda: f"expected at least {rule} characters",
+        "maxLength": lambda: f"expected at most {rule} characters",
+        "format": lambda: "expected a real date, YYYY-MM-DD" if rule == "date" else f"expected format {rule}",
+        "not": lambda: "these fields cannot be given together",
+    }.get(str(keyword))
+    return f"{expected()}, {got}" if expected else fallback[:200]
+
+
+def _type_words(rule: Any) -> str:
+    names: dict[str, str] = {"integer": "an integer", "number": "a number", "string": "a string", "object": "an object",
+             "array": "an array", "boolean": "true or false", "null": "null"}  # fmt: skip
+    return " or ".join(names.get(str(t), str(t)) for t in (rule if isinstance(rule, list) else [rule]))

@@ -43,9 +43,9 @@ def create_app(config: AppConfig | None = None, registry: Registry | None = None
     return app
 
 
-def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> Response:
+def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: object) -> Response:
     """An RFC 7807 problem+json response."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
     response = Response(orjson.dumps(body), status=status, mimetype="application/problem+json")
     response.headers.update(headers or {})
     return response
@@ -58,7 +58,7 @@ def _worker_header(response: Response) -> Response:
 
 
 def _esd_error(exc: EsdError) -> Response:
-    return problem(exc.status, exc.title, exc.detail, exc.headers)
+    return problem(exc.status, exc.title, exc.detail, exc.headers, **exc.extra)
 
 
 def _http_error(exc: HTTPException) -> Response:

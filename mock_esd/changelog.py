@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mock_esd import scenario
-from mock_esd.faults import FaultRule, parse_rule
+from mock_esd.faults import FaultRule, parse_rule, rule_from
 from mock_esd.generator import DistrictSpec
 from mock_esd.journal import Entry, Journal
 from mock_esd.store import DistrictStore, replay_mode
@@ -29,7 +29,7 @@ from mock_esd.tenants import Recipe, Registry
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ops (seq INTEGER PRIMARY KEY, tenant TEXT NOT NULL, op TEXT NOT NULL, args TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS faults (rule_id INTEGER PRIMARY KEY, body TEXT NOT NULL, calls INTEGER NOT NULL DEFAULT 0,
-                                   fired INTEGER NOT NULL DEFAULT 0);
+                                   fired INTEGER NOT NULL DEFAULT 0, changes TEXT NOT NULL DEFAULT '[]');
 CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, time REAL, method TEXT, path TEXT, query TEXT,
                                     client TEXT, tenant TEXT, status INTEGER);
 """
@@ -138,17 +138,38 @@ class SharedFaults:
             return rule
 
     def remove(self, rule_id: int) -> bool:
-        return self.log._conn().execute("DELETE FROM faults WHERE rule_id = ?", (rule_id,)).rowcount > 0
+        return self.take(rule_id) is not None
 
-    def clear(self) -> None:
-        self.log._conn().execute("DELETE FROM faults")
+    def take(self, rule_id: int) -> FaultRule | None:
+        with self.log.exclusive():
+            rule = next((r for r in self.rules() if r.rule_id == rule_id), None)
+            self.log._conn().execute("DELETE FROM faults WHERE rule_id = ?", (rule_id,))
+            return rule
+
+    def clear(self) -> list[FaultRule]:
+        with self.log.exclusive():
+            removed = self.rules()
+            self.log._conn().execute("DELETE FROM faults")
+            return removed
+
+    def record_changes(self, rule_id: int, changes: list[dict[str, Any]]) -> None:
+        with self.log.exclusive():
+            conn = self.log._conn()
+            row = conn.execute("SELECT changes FROM faults WHERE rule_id = ?", (rule_id,)).fetchone()
+            if row is not None:
+                merged = json.dumps([*json.loads(row[0]), *changes])
+                conn.execute("UPDATE faults SET changes = ? WHERE rule_id = ?", (merged, rule_id))
 
     def rules(self) -> list[FaultRule]:
-        rows = self.log._conn().execute("SELECT rule_id, body, calls, fired FROM faults ORDER BY rule_id").fetchall()
+        rows = (
+            self.log._conn()
+            .execute("SELECT rule_id, body, calls, fired, changes FROM faults ORDER BY rule_id")
+            .fetchall()
+        )
         out = []
-        for rule_id, body, calls, fired in rows:
-            rule = parse_rule(rule_id, json.loads(body))
-            rule.calls, rule.fired = calls, fired
+        for rule_id, body, calls, fired, changes in rows:
+            rule = rule_from(rule_id, json.loads(body))
+            rule.calls, rule.fired, rule.changes = calls, fired, json.loads(changes)
             out.append(rule)
         return out
 

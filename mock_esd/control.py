@@ -10,13 +10,15 @@ import datetime as dt
 from contextlib import ExitStack
 from typing import Any
 
+import orjson
 import yaml
 from flask import Blueprint, Response, g, request
 
 from contracts import vocabulary as v
-from mock_esd import builders, changelog, scenario
+from contracts.schema import body_problems
+from mock_esd import builders, changelog, drift, faults, scenario
 from mock_esd.context import current, from_loopback, json_response, requested_store, requested_tenant
-from mock_esd.errors import BadRequest, Conflict, NotFound
+from mock_esd.errors import BadRequest, Conflict, Invalid, NotFound
 from mock_esd.generator import DistrictSpec, Record
 from mock_esd.store import DistrictStore
 
@@ -42,29 +44,39 @@ def release(_: BaseException | None) -> None:
         g.changing.close()
 
 
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if body is None and request.data:
-        raise BadRequest("the body must be JSON")
-    if body is not None and not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    return body or {}
+def _json() -> Any:
+    """The request's JSON body (None when empty), parsed with a nesting limit rather than recursion."""
+    data = request.get_data()
+    if not data.strip():
+        return None
+    if not request.is_json:
+        raise BadRequest("the body must be JSON (Content-Type: application/json)")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not JSON: {str(exc)[:200]}") from None
+
+
+def _checked(schema: str, body: Any, *extra: dict[str, str]) -> dict[str, Any]:
+    """`body` if it follows `$defs/<schema>` of contracts/control.schema.json; else one 400 naming every problem."""
+    problems = [*body_problems(schema, body), *extra]
+    if problems:
+        raise Invalid(f"{schema} body", sorted(problems, key=lambda p: p["path"]))
+    return body  # type: ignore[no-any-return]
+
+
+def _body(schema: str) -> dict[str, Any]:
+    """The JSON object body, checked against its schema (no body is `{}`)."""
+    raw = _json()
+    return _checked(schema, {} if raw is None else raw)
 
 
 def _spec(body: dict[str, Any], base: DistrictSpec) -> DistrictSpec:
-    unknown = sorted(set(body) - {"seed", "students", "schools", "today", "name", "scenario"})
-    if unknown:
-        raise BadRequest(f"unknown field {', '.join(unknown)}; use seed, students, schools, today")
-    try:
-        today = dt.date.fromisoformat(body["today"]) if "today" in body else base.today
-        return DistrictSpec(
-            int(body.get("seed", base.seed)),
-            int(body.get("students", base.students)),
-            int(body.get("schools", base.schools)),
-            today,
-        )
-    except (TypeError, ValueError) as exc:
-        raise BadRequest(f"bad district size or date: {exc}") from None
+    """A district spec from a checked reset or tenant body; fields left out keep `base`'s."""
+    today = dt.date.fromisoformat(body["today"]) if "today" in body else base.today
+    return DistrictSpec(
+        body.get("seed", base.seed), body.get("students", base.students), body.get("schools", base.schools), today
+    )
 
 
 # ----- tenants and districts ------------------------------------------------------------------------
@@ -83,7 +95,7 @@ def index() -> Response:
 @control.post("/reset")
 def reset() -> Response:
     """Regenerate the tenant's district, optionally with another seed or size; faults stay."""
-    spec = _spec(_body(), requested_store().spec)
+    spec = _spec(_body("reset"), requested_store().spec)
     current().registry.replace_store(requested_tenant(), DistrictStore(spec), changelog.spec_recipe(spec))
     return json_response(
         {"tenant": requested_tenant(), "seed": spec.seed, "students": spec.students, "schools": spec.schools}
@@ -101,7 +113,7 @@ def tenants() -> Response:
 @control.post("/tenants")
 def create_tenant() -> Response:
     """A new district and its two clients, isolated from every other tenant."""
-    body = _body()
+    body = _body("tenant")
     registry = current().registry
     name = str(body.get("name") or f"t{len(registry.tenants()) + 1}")
     while "name" not in body and name in registry.tenants():
@@ -152,7 +164,7 @@ def _validated(kind: str, record: dict[str, Any]) -> dict[str, Any]:
 
 @control.post("/schools")
 def put_school() -> Response:
-    body = _validated("schools", _body())
+    body = _body("school")
     record = builders.school(body["id"], body.get("name"), body.get("schoolType", v.SchoolType.ELEMENTARY))
     return json_response(requested_store().put_school(record), 201)
 
@@ -166,9 +178,9 @@ def delete_school(school_id: str) -> Response:
 @control.post("/students")
 def create_student() -> Response:
     store = requested_store()
-    body = {"id": store.next_person_id(), **_body()}
+    raw = _json()
+    body = _checked("student", {"id": store.next_person_id(), **raw} if isinstance(raw, dict) else raw or {})
     accepted = body.pop("recentlyAccepted", None)
-    _validated("students", body)
     if any(s["id"] == body["id"] for s in store.all_students()):
         raise Conflict(f"student {body['id']} exists; PATCH /_mock/students/{body['id']} changes it")
     record = {**builders.student(body["id"], status=body.get("studentStatus", v.Status.ENROLLED)), **body}
@@ -184,7 +196,13 @@ def get_student(person_id: int) -> Response:
 @control.patch("/students/<int:person_id>")
 def patch_student(person_id: int) -> Response:
     store = requested_store()
-    body = _body()
+    raw = _json()
+    wrong_id = isinstance(raw, dict) and raw.get("id", person_id) != person_id
+    body = _checked(
+        "student",
+        {**raw, "id": person_id} if isinstance(raw, dict) else raw or {},
+        *([{"path": "id", "message": f"the id is the one in the URL ({person_id}); leave it out"}] if wrong_id else []),
+    )
     accepted = body.pop("recentlyAccepted", None)
     merged = {**store.get_person(person_id), **body, "id": person_id}
     _validated("students", merged)
@@ -201,12 +219,7 @@ def delete_student(person_id: int) -> Response:
 def submit_application() -> Response:
     """A parent applies online: a new person without enrolledId, Pre-enrolled, usually without a school."""
     store = requested_store()
-    body = _body()
-    unknown = sorted(set(body) - {"firstName", "lastName", "schoolId", "grade"})
-    if unknown:
-        raise BadRequest(
-            f"unknown field {', '.join(unknown)}; an application takes firstName, lastName, schoolId, grade"
-        )
+    body = _body("application")
     record = builders.student(store.next_person_id(), status=v.Status.PRE_ENROLLED, enrolled_id=None)
     record.update({k: body[k] for k in ("firstName", "lastName", "schoolId", "grade") if k in body})
     return json_response(store.put_student(_validated("students", record)), 201)
@@ -216,7 +229,7 @@ def submit_application() -> Response:
 def accept(person_id: int) -> Response:
     """The district accepts an application into a school with a new enrolledId (Pre-enrolled in a holding school)."""
     store = requested_store()
-    body = _body()
+    body = _body("accept")
     person = store.get_person(person_id)
     school_id = body.get("schoolId", person["schoolId"])
     schools = {s["id"]: s for s in store.schools().records}
@@ -237,7 +250,7 @@ def accept(person_id: int) -> Response:
 @control.post("/students/<int:person_id>/move")
 def move(person_id: int) -> Response:
     store = requested_store()
-    school_id = _body().get("schoolId")
+    school_id = _body("move")["schoolId"]
     if school_id not in store.school_ids():
         raise BadRequest(f"move needs a known schoolId, got {school_id!r}")
     return json_response(store.put_student({**store.get_person(person_id), "schoolId": school_id}))
@@ -245,6 +258,7 @@ def move(person_id: int) -> Response:
 
 @control.post("/students/<int:person_id>/withdraw")
 def withdraw(person_id: int) -> Response:
+    _body("withdraw")
     store = requested_store()
     return json_response(
         store.put_student({**store.get_person(person_id), "studentStatus": v.Status.WITHDRAWN}, recently_accepted=False)
@@ -254,8 +268,8 @@ def withdraw(person_id: int) -> Response:
 @control.post("/contacts")
 def put_contact() -> Response:
     store = requested_store()
-    body = {"id": store.next_contact_id(), **_body()}
-    _validated("contacts", body)
+    raw = _json()
+    body = _checked("contact", {"id": store.next_contact_id(), **raw} if isinstance(raw, dict) else raw or {})
     links = [(x["studentId"], x["relationship"], x["priority"]) for x in body["students"]]
     record: Record = builders.contact(
         body["id"], links, **{k: val for k, val in body.items() if k not in ("id", "students")}
@@ -281,13 +295,42 @@ def list_faults() -> Response:
 
 @control.post("/faults")
 def add_fault() -> Response:
-    return json_response(current().faults.add(_body()).as_json(), 201)
+    raw = _json()
+    body = {} if raw is None else raw
+    problems = faults.rule_problems(body, current().registry.tenants())
+    if problems:
+        raise Invalid("fault rule", problems)
+    return json_response(current().faults.add(body).as_json(), 201)
 
 
 @control.delete("/faults")
 def clear_faults() -> Response:
-    current().faults.clear()
-    return Response(status=204)
+    """Remove every rule; `?revert=true` also undoes what they changed (drift) and says what it undid."""
+    revert = _flag("revert")
+    removed = current().faults.clear()
+    if not revert:
+        return Response(status=204)
+    return json_response([_reverted(rule) for rule in reversed(removed)])  # newest changes first
+
+
+@control.post("/faults/<int:rule_id>/revert")
+def revert_fault(rule_id: int) -> Response:
+    """Remove a rule and undo what it changed in districts (the students a drift inserted or removed)."""
+    rule = current().faults.take(rule_id)
+    if rule is None:
+        raise NotFound(f"no fault rule {rule_id}")
+    return json_response(_reverted(rule))
+
+
+def _reverted(rule: faults.FaultRule) -> dict[str, Any]:
+    return {"id": rule.rule_id, "kind": rule.kind, **drift.revert(current().registry, rule.changes)}
+
+
+def _flag(name: str) -> bool:
+    value = request.args.get(name, "false")
+    if value not in ("true", "false"):
+        raise BadRequest(f"{name} must be true or false, got {value[:40]!r}")
+    return value == "true"
 
 
 @control.delete("/faults/<int:rule_id>")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
 from mock_esd.errors import EsdError
+from mock_esd.expectations import count_failure, differences
 
 
 class ControlError(EsdError):
@@ -103,8 +105,13 @@ class ControlClient:
     def remove_fault(self, rule_id: int) -> None:
         self.call("DELETE", f"/faults/{rule_id}")
 
-    def clear_faults(self) -> None:
-        self.call("DELETE", "/faults")
+    def clear_faults(self, revert: bool = False) -> Any:
+        """Remove every rule; with `revert`, also undo what they changed and return what was undone."""
+        return self.call("DELETE", "/faults", **({"revert": "true"} if revert else {}))
+
+    def revert_fault(self, rule_id: int) -> Any:
+        """Remove a rule and undo what it changed (a drift's students): {"deleted", "restored", "skipped"}."""
+        return self.call("POST", f"/faults/{rule_id}/revert")
 
     def requests(self, **filters: Any) -> list[dict[str, Any]]:
         """Journal entries of this tenant, filtered by method, path (prefix with *), client, status."""
@@ -116,3 +123,26 @@ class ControlClient:
 
     def clear_requests(self) -> None:
         self.call("DELETE", "/requests")
+
+    def assert_requests(
+        self,
+        count: int,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        query: str | Mapping[str, Any] | None = None,
+        client: str | None = None,
+        status: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Assert that exactly `count` of this tenant's journal entries match; return them.
+
+        `path` is `/v1/...` or `/api/v1/...` (a prefix if it ends in `*`); `query` is the exact query
+        string or a mapping of parameters that must have those values. On failure the AssertionError
+        lists the matches and the near misses: entries that match every criterion but one, and which.
+        """
+        criteria = {"method": method, "path": path, "query": query, "client": client, "status": status}
+        entries = self.requests()
+        failure = count_failure(entries, count, criteria)
+        if failure is not None:
+            raise AssertionError(f"tenant {self.tenant}: {failure}")
+        return [e for e in entries if not differences(e, criteria)]

@@ -2,6 +2,7 @@
 
 EsdError                      status, title, detail; the root
 ├── BadRequest (ValueError)   400: a bad query parameter or body
+│   └── Invalid                400: a body breaking its JSON Schema, with every problem in `errors`
 ├── Unauthorized              401: missing, invalid or expired credentials or token
 ├── Forbidden                 403: the client may not use this endpoint
 ├── NotFound                  404: unknown id or route
@@ -23,14 +24,26 @@ class EsdError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.headers = headers or {}
+        self.extra: dict[str, object] = {}  # more members of the problem+json body
 
     def problem(self) -> dict[str, object]:
         """The problem+json body."""
-        return {"type": "about:blank", "title": self.title, "status": self.status, "detail": self.detail}
+        return {"type": "about:blank", "title": self.title, "status": self.status, "detail": self.detail, **self.extra}
 
 
 class BadRequest(EsdError, ValueError):
     status, title = 400, "Bad Request"
+
+
+class Invalid(BadRequest):
+    """A body that breaks its schema: `errors` lists every problem as {path, message}."""
+
+    def __init__(self, what: str, errors: list[dict[str, str]]) -> None:
+        shown = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:20])
+        more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
+        super().__init__(f"invalid {what}: {shown}{more}")
+        self.errors = errors
+        self.extra = {"errors": errors}
 
 
 class Unauthorized(EsdError):

@@ -12,7 +12,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from mock_esd.errors import BadRequest
+from contracts.schema import body_problems, shown
+from mock_esd.errors import Invalid
 
 KINDS = ("latency", "status", "rate_limit", "expire_token", "malformed", "drop", "drift")
 MODES = ("always", "nth", "times", "probability")
@@ -34,6 +35,7 @@ class FaultRule:
     params: dict[str, Any] = field(default_factory=dict)
     calls: int = 0
     fired: int = 0
+    changes: list[dict[str, Any]] = field(default_factory=list)  # what a drift changed, to undo (mock_esd.drift)
 
     def matches(self, path: str, method: str, tenant: str | None) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
@@ -63,58 +65,62 @@ class FaultRule:
         return {
             "id": self.rule_id, "endpoint": self.endpoint, "kind": self.kind, "mode": self.mode, "n": self.n,
             "probability": self.probability, "seed": self.seed, "tenant": self.tenant, "method": self.method,
-            "params": self.params, "calls": self.calls, "fired": self.fired,
+            "params": self.params, "calls": self.calls, "fired": self.fired, "changed": self.changed(),
         }  # fmt: skip
 
+    def changed(self) -> list[dict[str, Any]]:
+        """What the rule changed in districts: [{"tenant": ..., "inserted" | "removed": student id}]."""
+        return [
+            {"tenant": c["tenant"], **({"inserted": c["inserted"]} if "inserted" in c else {"removed": c["removed"]})}
+            for c in self.changes
+        ]
 
-_PARAMS: dict[str, dict[str, type]] = {
-    "latency": {"ms": int},
-    "status": {"status": int},
-    "rate_limit": {"retry_after": int},
-    "expire_token": {},
-    "malformed": {"keep": float},
-    "drop": {"keep": float},
-    "drift": {"insert": int, "remove": int},
+
+PARAMS: dict[str, tuple[str, ...]] = {
+    "latency": ("ms",),
+    "status": ("status",),
+    "rate_limit": ("retry_after",),
+    "expire_token": (),
+    "malformed": ("keep",),
+    "drop": ("keep",),
+    "drift": ("insert", "remove"),
 }
 
 
+def rule_problems(body: Any, tenants: list[str] | None = None) -> list[dict[str, str]]:
+    """Every problem of a rule body: its schema (contracts/control.schema.json), and a tenant that must exist."""
+    problems = [_flat_hint(p, body) for p in body_problems("fault", body)]
+    tenant = body.get("tenant") if isinstance(body, dict) else None
+    if tenants is not None and isinstance(tenant, str) and tenant not in tenants:
+        problems.append({"path": "tenant", "message": f"no tenant {shown(tenant)}; tenants: {', '.join(tenants)}"})
+    return sorted(problems, key=lambda p: p["path"])
+
+
+def _flat_hint(problem: dict[str, str], body: Any) -> dict[str, str]:
+    """A kind's setting written beside `kind` (flat) gets a message showing the `params` object it belongs in."""
+    name = problem["path"]
+    owners = [kind for kind, names in PARAMS.items() if name in names]
+    if not owners or not problem["message"].startswith("unknown field"):
+        return problem
+    kind = body.get("kind") if body.get("kind") in owners else owners[0]
+    example = f'{{"kind": "{kind}", "params": {{"{name}": {shown(body[name])}}}}}'
+    return {"path": name, "message": f"{name} belongs in params: write {example}"}
+
+
 def parse_rule(rule_id: int, body: Any) -> FaultRule:
-    """A rule from the control API's JSON; BadRequest naming every problem."""
-    if not isinstance(body, dict):
-        raise BadRequest("a fault rule is a JSON object")
-    problems = []
-    kind, mode = body.get("kind"), body.get("mode", "always")
-    if kind not in KINDS:
-        problems.append(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    if mode not in MODES:
-        problems.append(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    endpoint = body.get("endpoint")
-    if not isinstance(endpoint, str) or not endpoint.startswith("/"):
-        problems.append(
-            f"endpoint must be an API path such as /v1/students (or a prefix ending in *), got {endpoint!r}"
-        )
-    params = body.get("params", {})
-    allowed = _PARAMS.get(str(kind), {})
-    if not isinstance(params, dict):
-        problems.append("params must be an object")
-        params = {}
-    for name, value in params.items():
-        if name not in allowed:
-            problems.append(f"{kind} takes params {', '.join(allowed) or 'none'}, not {name!r}")
-        elif not isinstance(value, int | float) or isinstance(value, bool):
-            problems.append(f"params.{name} must be a number, got {value!r}")
-    if kind == "status" and not 500 <= int(params.get("status", 500)) <= 599:
-        problems.append("a status fault answers 5xx; use other kinds for 401 or 429")
-    n, probability = body.get("n", 1), body.get("probability", 1.0)
-    if not isinstance(n, int) or n < 1:
-        problems.append(f"n must be an integer >= 1, got {n!r}")
-    if not isinstance(probability, int | float) or not 0 <= probability <= 1:
-        problems.append(f"probability must be from 0 to 1, got {probability!r}")
+    """A rule from the control API's JSON; Invalid naming every problem."""
+    problems = rule_problems(body)
     if problems:
-        raise BadRequest("; ".join(problems))
+        raise Invalid("fault rule", problems)
+    return rule_from(rule_id, body)
+
+
+def rule_from(rule_id: int, body: dict[str, Any]) -> FaultRule:
+    """A rule from a body already checked (as the shared fault table stores them): no schema check per request."""
     return FaultRule(
-        rule_id, str(endpoint), str(kind), str(mode), n, float(probability), int(body.get("seed", 0)),
-        body.get("tenant"), body.get("method"), dict(params),
+        rule_id, body["endpoint"], body["kind"], body.get("mode", "always"), body.get("n", 1),
+        float(body.get("probability", 1.0)), body.get("seed", 0), body.get("tenant"), body.get("method"),
+        dict(body.get("params", {})),
     )  # fmt: skip
 
 
@@ -134,12 +140,25 @@ class FaultBook:
             return rule
 
     def remove(self, rule_id: int) -> bool:
-        with self._lock:
-            return self._rules.pop(rule_id, None) is not None
+        return self.take(rule_id) is not None
 
-    def clear(self) -> None:
+    def take(self, rule_id: int) -> FaultRule | None:
+        """Remove a rule and return it (None if there is none), e.g. to undo what it changed."""
         with self._lock:
+            return self._rules.pop(rule_id, None)
+
+    def clear(self) -> list[FaultRule]:
+        """Remove every rule; the removed rules, oldest first."""
+        with self._lock:
+            removed = list(self._rules.values())
             self._rules.clear()
+            return removed
+
+    def record_changes(self, rule_id: int, changes: list[dict[str, Any]]) -> None:
+        """Remember what a rule changed in a district, so that reverting it can undo that."""
+        with self._lock:
+            if rule_id in self._rules:
+                self._rules[rule_id].changes.extend(changes)
 
     def rules(self) -> list[FaultRule]:
         with self._lock:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from http import HTTPStatus
 
 from flask import Response, g, request
 
-from contracts import vocabulary as v
-from mock_esd import builders
+from mock_esd import drift
 from mock_esd.context import current
 from mock_esd.errors import EsdError, TooManyRequests, Unauthorized
 from mock_esd.faults import FaultRule
-from mock_esd.store import DistrictStore
 
 
 class InjectedError(EsdError):
@@ -22,6 +21,7 @@ class InjectedError(EsdError):
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
         self.status = status
+        self.title = f"Injected {HTTPStatus(status).phrase}" if status in HTTPStatus._value2member_map_ else self.title
 
 
 class ConnectionDropped(ConnectionError):
@@ -29,6 +29,7 @@ class ConnectionDropped(ConnectionError):
 
 
 def _api_path() -> str:
+    """The path as fault rules, the journal and the browser view write it: `/v1/students`, without `/api`."""
     return request.path.removeprefix("/api")
 
 
@@ -65,8 +66,11 @@ def faults_after(response: Response) -> Response:
         elif rule.kind == "drop":
             response = _dropped(response, rule)
         elif rule.kind == "drift" and _tenant() is not None:
+            tenant, insert, remove = str(_tenant()), rule.params.get("insert", 0), rule.params.get("remove", 0)
             with current().changing():
-                _drift(current().registry.store(str(_tenant())), rule)
+                store = current().registry.store(tenant)
+                changes = drift.apply(store, tenant, insert, remove, operoo="/operoo/" in request.path)
+                current().faults.record_changes(rule.rule_id, changes)
     return response
 
 
@@ -83,25 +87,10 @@ def _dropped(response: Response, rule: FaultRule) -> Response:
     return dropped
 
 
-def _drift(store: DistrictStore, rule: FaultRule) -> None:
-    """Records inserted or removed between two page requests, as a live district does."""
-    operoo = "/operoo/" in request.path
-    for _ in range(int(rule.params.get("insert", 0))):
-        person_id = store.next_person_id()
-        if operoo:
-            store.put_student(builders.student(person_id, status=v.Status.PRE_ENROLLED))
-        else:
-            school = min(store.school_ids())
-            store.put_student(builders.student(person_id, enrolled_id=store.next_enrolled_id(), school_id=school))
-    view = store.operoo_students() if operoo else store.students()
-    for record in list(view.records[: int(rule.params.get("remove", 0))]):
-        store.delete_student(record["id"])
-
-
 def journal_after(response: Response) -> Response:
     client = g.get("client")
     current().journal.record(
-        current().config.clock(), request.method, request.path, request.query_string.decode(errors="replace"),
+        current().config.clock(), request.method, _api_path(), request.query_string.decode(errors="replace"),
         client.client_id if client else None, client.tenant if client else None, response.status_code,
     )  # fmt: skip
     return response

@@ -51,7 +51,7 @@ class Journal:
                 self._entries = deque((e for e in self._entries if e.tenant != tenant), maxlen=self._entries.maxlen)
 
     def entries(self, filters: Mapping[str, str]) -> list[Entry]:
-        """Entries matching every given filter (`path` matches a prefix ending in `*`)."""
+        """Entries matching every given filter (`path`: `/v1/...` or `/api/v1/...`, a prefix if it ends in `*`)."""
         unknown = sorted(set(filters) - set(FILTERS))
         if unknown:
             raise BadRequest(f"unknown journal filter {', '.join(unknown)}; use {', '.join(FILTERS)}")
@@ -64,8 +64,15 @@ class Journal:
         return [e for e in entries if all(_match(e, k, v) for k, v in filters.items())]
 
 
+def api_path(path: str) -> str:
+    """`/api/v1/students` or `/v1/students` as the journal stores it: `/v1/students`."""
+    return path.removeprefix("/api") if path.startswith("/api/") else path
+
+
 def _match(entry: Entry, name: str, wanted: str) -> bool:
     value = getattr(entry, name)
+    if name == "path":
+        wanted = api_path(wanted)
     if name == "path" and wanted.endswith("*"):
         return str(value).startswith(wanted[:-1])
     if name == "method":

@@ -7,21 +7,16 @@ district; fields left out take the defaults of `mock_esd.builders`.
 from __future__ import annotations
 
 import datetime as dt
-import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
 
+from contracts.schema import MAX_DEPTH, body_problems, depth_problem
 from mock_esd import builders
-from mock_esd.errors import BadRequest
+from mock_esd.errors import BadRequest, Invalid
 from mock_esd.generator import DEFAULT_TODAY, District, DistrictSpec, Record, generate_district
 from mock_esd.store import DistrictStore
-
-_SCHEMA_TEXT = resources.files("contracts").joinpath("scenario.schema.json").read_text(encoding="utf-8")
-_VALIDATOR = Draft202012Validator(json.loads(_SCHEMA_TEXT))
 
 
 def parse_text(text: str, source: str = "scenario") -> dict[str, Any]:
@@ -29,7 +24,14 @@ def parse_text(text: str, source: str = "scenario") -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise BadRequest(f"{source} is neither YAML nor JSON: {exc}") from None
+        raise BadRequest(f"{source} is neither YAML nor JSON: {str(exc)[:300]}") from None
+    except RecursionError:
+        raise BadRequest(f"{source} is nested too deep (at most {MAX_DEPTH} levels)") from None
+    except ValueError as exc:  # a YAML date that is no date: 2026-02-30
+        raise BadRequest(f"{source}: {str(exc)[:300]}") from None
+    too_deep = depth_problem(data)
+    if too_deep:
+        raise Invalid(source, [too_deep])
     return _dates_to_text(data if data is not None else {})  # type: ignore[no-any-return]
 
 
@@ -53,11 +55,9 @@ def _dates_to_text(node: Any) -> Any:
 
 def build_store(scenario: dict[str, Any], base: DistrictStore | None = None) -> DistrictStore:
     """A district from a scenario: over `base` if given, else over its `base` spec, else empty."""
-    problems = [
-        f"{'.'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in _VALIDATOR.iter_errors(scenario)
-    ]
+    problems = body_problems("scenario", scenario)
     if problems:
-        raise BadRequest("invalid scenario: " + "; ".join(problems[:10]))
+        raise Invalid("scenario", problems)
     today = (
         dt.date.fromisoformat(scenario["today"])
         if "today" in scenario
@@ -155,10 +155,6 @@ def export(store: DistrictStore) -> dict[str, Any]:
 
 def check_record(kind: str, record: dict[str, Any]) -> None:
     """Validate one school, student or contact against the scenario format (for the control API)."""
-    item = json.loads(_SCHEMA_TEXT)["properties"][kind]["items"]
-    problems = [
-        f"{'.'.join(map(str, e.absolute_path)) or '(record)'}: {e.message}"
-        for e in Draft202012Validator(item).iter_errors(record)
-    ]
+    problems = body_problems(kind[:-1], record)
     if problems:
-        raise BadRequest(f"invalid {kind[:-1]}: " + "; ".join(problems))
+        raise Invalid(kind[:-1], problems)

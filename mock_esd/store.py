@@ -271,6 +271,20 @@ class DistrictStore:
             contact["students"] = [link for link in contact["students"] if link["studentId"] != person_id]
         self._changed("delete_student", person_id)
 
+    def restore_student(self, student: Record, recently_accepted: bool, links: list[list[Any]]) -> None:
+        """Put back a removed person exactly as it was, with its contact links (`[contact id, index, link]`)."""
+        if student["id"] in self._students_by_id:
+            raise Conflict(f"student {student['id']} exists again; the removed record is not put back")
+        self._check_student(student)
+        self._district.students.append(copy.deepcopy(student))
+        if recently_accepted:
+            self._district.recently_accepted.add(student["id"])
+        for contact_id, index, link in links:
+            contact = self._contacts_by_id.get(contact_id)
+            if contact is not None and all(x["studentId"] != link["studentId"] for x in contact["students"]):
+                contact["students"].insert(index, copy.deepcopy(link))
+        self._changed("restore_student", student, recently_accepted, links)
+
     def put_contact(self, contact: Record) -> Record:
         unknown = [link["studentId"] for link in contact["students"] if link["studentId"] not in self._students_by_id]
         if unknown:

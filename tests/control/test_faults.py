@@ -112,11 +112,17 @@ def test_a_rule_for_one_tenant_leaves_the_others_alone(http: FlaskClient, custom
 @pytest.mark.parametrize(
     ("rule", "message"),
     [
-        ({"endpoint": "/v1/schools", "kind": "explode"}, "kind must be one of"),
-        ({"endpoint": "v1/schools", "kind": "status"}, "endpoint must be an API path"),
-        ({"endpoint": "/v1/schools", "kind": "status", "params": {"status": 404}}, "answers 5xx"),
-        ({"endpoint": "/v1/schools", "kind": "latency", "params": {"seconds": 1}}, "takes params ms"),
-        ({"endpoint": "/v1/schools", "kind": "status", "mode": "nth", "n": 0}, "n must be an integer >= 1"),
+        ({"endpoint": "/v1/schools", "kind": "explode"}, 'kind: expected one of "latency"'),
+        ({"endpoint": "v1/schools", "kind": "status"}, "endpoint: expected text matching ^/"),
+        (
+            {"endpoint": "/v1/schools", "kind": "status", "params": {"status": 200}},
+            "params.status: expected a number >= 400",
+        ),
+        (
+            {"endpoint": "/v1/schools", "kind": "latency", "params": {"seconds": 1}},
+            "params.seconds: unknown field; allowed: ms",
+        ),
+        ({"endpoint": "/v1/schools", "kind": "status", "mode": "nth", "n": 0}, "n: expected a number >= 1, got 0"),
     ],
 )
 def test_a_bad_rule_is_refused_clearly(http: FlaskClient, rule: dict[str, Any], message: str) -> None:
@@ -156,3 +162,61 @@ def test_a_dropped_connection_over_a_socket_breaks_the_read() -> None:
         with pytest.raises(requests.RequestException):
             session.get(f"{server.base_url}/v1/students", headers=headers, timeout=10).json()
         assert session.get(f"{server.base_url}/v1/students", headers=headers, timeout=10).status_code == 200
+
+
+def test_a_drift_lists_what_it_changed_and_one_call_reverts_it(
+    http: FlaskClient, custom_headers: dict[str, str]
+) -> None:
+    ids = sorted(s["id"] for s in http.get("/api/v1/students?pageSize=1000", headers=custom_headers).json["students"])  # type: ignore[index]
+    first, other = ids[0], ids[5]  # a drift removes from the top of the listing: `first` goes
+    links = [{"studentId": sid, "relationship": "Mother", "priority": 1} for sid in (other, first)]
+    assert http.post("/_mock/contacts", json={"students": links}).status_code == 201
+    before = http.get("/_mock/scenario").json
+    rule = add(http, endpoint="/v1/students", kind="drift", mode="times", n=2, params={"insert": 2, "remove": 1})
+    for _ in range(3):
+        http.get("/api/v1/students", headers=custom_headers)
+    assert http.get("/_mock/scenario").json != before
+    [listed] = http.get("/_mock/faults").json  # type: ignore[misc]
+    inserted = [c["inserted"] for c in listed["changed"] if "inserted" in c]
+    removed = [c["removed"] for c in listed["changed"] if "removed" in c]
+    assert len(inserted) == 4 and len(removed) == 2 and first in removed
+    assert all(c["tenant"] == "default" for c in listed["changed"])
+    assert "4 inserted, 2 removed" in http.get("/guru/activity").get_data(as_text=True)
+
+    reverted = http.post(f"/_mock/faults/{rule}/revert")
+    assert reverted.status_code == 200, reverted.data
+    assert reverted.json == {
+        "id": rule,
+        "kind": "drift",
+        "deleted": inserted[::-1],
+        "restored": removed[::-1],
+        "skipped": [],
+    }
+    assert http.get("/_mock/scenario").json == before, "the district is as it was, contacts' links included"
+    assert http.get("/_mock/faults").json == []
+    assert http.post(f"/_mock/faults/{rule}/revert").status_code == 404
+
+
+def test_clearing_with_revert_undoes_every_rule_and_skips_what_moved_on(
+    http: FlaskClient, custom_headers: dict[str, str]
+) -> None:
+    before = http.get("/_mock/scenario").json
+    add(http, endpoint="/v1/students", kind="drift", mode="nth", n=1, params={"insert": 2})
+    add(http, endpoint="/v1/operoo/students", kind="drift", mode="nth", n=1, params={"insert": 1, "remove": 1})
+    add(http, endpoint="/v1/schools", kind="status")
+    http.get("/api/v1/students", headers=custom_headers)
+    http.get("/api/v1/operoo/students", headers=custom_headers)
+    edited = http.get("/_mock/faults").json[0]["changed"][0]["inserted"]  # type: ignore[index]
+    assert http.patch(f"/_mock/students/{edited}", json={"grade": "5"}).status_code == 200
+    assert http.delete("/_mock/faults?revert=maybe").status_code == 400
+    assert len(http.get("/_mock/faults").json) == 3, "a bad flag changes nothing"  # type: ignore[arg-type]
+
+    undone = http.delete("/_mock/faults?revert=true").json
+    assert [(u["id"], len(u["deleted"]), len(u["restored"])) for u in undone] == [(3, 0, 0), (2, 1, 1), (1, 1, 0)]  # type: ignore[union-attr]
+    assert undone[2]["skipped"] == [
+        f"tenant default: student {edited}, inserted by the drift, changed since; left as it is"
+    ]  # type: ignore[index]
+    after = http.get("/_mock/scenario").json
+    assert [s["id"] for s in after["students"]] == [s["id"] for s in before["students"]] + [edited]  # type: ignore[index]
+    assert http.get("/_mock/faults").json == []
+    assert http.delete("/_mock/faults").status_code == 204, "without revert: as before"

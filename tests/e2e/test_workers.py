@@ -77,3 +77,22 @@ def test_the_browser_view_shows_and_clears_what_every_worker_shares(workers: tup
     cleared = requests.post(f"{root}/guru/faults/clear", timeout=30)
     assert cleared.status_code == 200 and 'id="no-faults"' in cleared.text  # followed the 303
     assert all('id="no-faults"' in p.text for p in many(f"{root}/guru/activity", {"Connection": "close"}, 20))
+
+
+def test_a_drift_reverted_on_one_worker_is_undone_on_every_worker(workers: tuple[str, dict[str, str]]) -> None:
+    base, headers = workers
+    root = base.removesuffix("/api")
+    total = lambda: {r.json()["pagingInfo"]["totalCount"] for r in many(f"{base}/v1/students?pageSize=1", headers, 20)}  # noqa: E731
+    [before] = total()
+    rule = requests.post(
+        f"{root}/_mock/faults",
+        json={"endpoint": "/v1/students", "kind": "drift", "mode": "nth", "n": 1, "params": {"insert": 3, "remove": 1}},
+        timeout=30,
+    ).json()["id"]
+    requests.get(f"{base}/v1/students?pageSize=1", headers=headers, timeout=30)  # fires: answers, then drifts
+    assert total() == {before + 2}, "every worker sees the drift"
+    [listed] = requests.get(f"{root}/_mock/faults", timeout=30).json()
+    assert sum("inserted" in c for c in listed["changed"]) == 3 and sum("removed" in c for c in listed["changed"]) == 1
+    reverted = requests.post(f"{root}/_mock/faults/{rule}/revert", headers={"Connection": "close"}, timeout=30).json()
+    assert len(reverted["deleted"]) == 3 and len(reverted["restored"]) == 1 and reverted["skipped"] == []
+    assert total() == {before}
