@@ -79,6 +79,15 @@ def contact(
     return record
 
 
+def contact_from(given: Record) -> Record:
+    """A contact from the scenario or control-API shape: defaults filled in, every given field kept."""
+    links = [(x["studentId"], x["relationship"], x["priority"]) for x in given["students"]]
+    record = contact(given["id"], links, **{k: val for k, val in given.items() if k not in ("id", "students")})
+    for built, raw in zip(record["students"], given["students"], strict=True):
+        built.update(raw)
+    return record
+
+
 def district(
     schools: Iterable[Record],
     students: Iterable[Record],

@@ -19,7 +19,7 @@ from contracts.schema import body_problems
 from mock_esd import builders, changelog, drift, faults, scenario
 from mock_esd.context import current, from_loopback, json_response, requested_store, requested_tenant
 from mock_esd.errors import BadRequest, Conflict, Invalid, NotFound
-from mock_esd.generator import DistrictSpec, Record
+from mock_esd.generator import DistrictSpec
 from mock_esd.store import DistrictStore
 
 control = Blueprint("mock_control", __name__)
@@ -218,51 +218,28 @@ def delete_student(person_id: int) -> Response:
 @control.post("/applications")
 def submit_application() -> Response:
     """A parent applies online: a new person without enrolledId, Pre-enrolled, usually without a school."""
-    store = requested_store()
-    body = _body("application")
-    record = builders.student(store.next_person_id(), status=v.Status.PRE_ENROLLED, enrolled_id=None)
-    record.update({k: body[k] for k in ("firstName", "lastName", "schoolId", "grade") if k in body})
-    return json_response(store.put_student(_validated("students", record)), 201)
+    return json_response(requested_store().submit_application(**_body("application")), 201)
 
 
 @control.post("/students/<int:person_id>/accept")
 def accept(person_id: int) -> Response:
     """The district accepts an application into a school with a new enrolledId (Pre-enrolled in a holding school)."""
-    store = requested_store()
     body = _body("accept")
-    person = store.get_person(person_id)
-    school_id = body.get("schoolId", person["schoolId"])
-    schools = {s["id"]: s for s in store.schools().records}
-    if school_id not in schools:
-        raise BadRequest(f"accept needs a known schoolId, got {school_id!r}")
-    status = body.get(
-        "studentStatus", v.Status.PRE_ENROLLED if schools[school_id]["isHoldingSchool"] else v.Status.ENROLLED
+    store = requested_store()
+    return json_response(
+        store.accept(person_id, body.get("schoolId"), body.get("enrolledId"), body.get("studentStatus"))
     )
-    record = {
-        **person,
-        "enrolledId": body.get("enrolledId") or store.next_enrolled_id(),
-        "schoolId": school_id,
-        "studentStatus": status,
-    }
-    return json_response(store.put_student(_validated("students", record), recently_accepted=True))
 
 
 @control.post("/students/<int:person_id>/move")
 def move(person_id: int) -> Response:
-    store = requested_store()
-    school_id = _body("move")["schoolId"]
-    if school_id not in store.school_ids():
-        raise BadRequest(f"move needs a known schoolId, got {school_id!r}")
-    return json_response(store.put_student({**store.get_person(person_id), "schoolId": school_id}))
+    return json_response(requested_store().move(person_id, _body("move")["schoolId"]))
 
 
 @control.post("/students/<int:person_id>/withdraw")
 def withdraw(person_id: int) -> Response:
     _body("withdraw")
-    store = requested_store()
-    return json_response(
-        store.put_student({**store.get_person(person_id), "studentStatus": v.Status.WITHDRAWN}, recently_accepted=False)
-    )
+    return json_response(requested_store().withdraw(person_id))
 
 
 @control.post("/contacts")
@@ -270,13 +247,7 @@ def put_contact() -> Response:
     store = requested_store()
     raw = _json()
     body = _checked("contact", {"id": store.next_contact_id(), **raw} if isinstance(raw, dict) else raw or {})
-    links = [(x["studentId"], x["relationship"], x["priority"]) for x in body["students"]]
-    record: Record = builders.contact(
-        body["id"], links, **{k: val for k, val in body.items() if k not in ("id", "students")}
-    )
-    for built, raw in zip(record["students"], body["students"], strict=True):
-        built.update(raw)
-    return json_response(store.put_contact(record), 201)
+    return json_response(store.put_contact(builders.contact_from(body)), 201)
 
 
 @control.delete("/contacts/<int:contact_id>")

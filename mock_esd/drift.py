@@ -9,8 +9,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from contracts import vocabulary as v
-from mock_esd import builders
 from mock_esd.errors import Conflict, EsdError, NotFound
 from mock_esd.store import DistrictStore
 from mock_esd.tenants import Registry
@@ -22,14 +20,8 @@ def apply(store: DistrictStore, tenant: str, insert: int, remove: int, operoo: b
     """Insert then remove students on the listing a client is reading; the changes, for undoing them."""
     changes: list[Change] = []
     for _ in range(insert):
-        person_id = store.next_person_id()
-        if operoo:
-            record = store.put_student(builders.student(person_id, status=v.Status.PRE_ENROLLED))
-        else:
-            school = min(store.school_ids())
-            built = builders.student(person_id, enrolled_id=store.next_enrolled_id(), school_id=school)
-            record = store.put_student(built)
-        changes.append({"tenant": tenant, "inserted": person_id, "lastModified": record["lastModified"]})
+        record = store.submit_application() if operoo else store.enroll(min(store.school_ids()))
+        changes.append({"tenant": tenant, "inserted": record["id"], "lastModified": record["lastModified"]})
     view = store.operoo_students() if operoo else store.students()
     for record in list(view.records[:remove]):
         links = [

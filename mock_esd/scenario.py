@@ -94,10 +94,7 @@ def _merge(district: District, scenario: dict[str, Any]) -> None:
             district.recently_accepted.add(record["id"])
     contacts = {c["id"]: c for c in district.contacts}
     for given in scenario.get("contacts", []):
-        links = [(x["studentId"], x["relationship"], x["priority"]) for x in given["students"]]
-        record = builders.contact(given["id"], links, **{k: v for k, v in given.items() if k not in ("id", "students")})
-        for built, raw in zip(record["students"], given["students"], strict=True):
-            built.update(raw)
+        record = builders.contact_from(given)
         contacts[given["id"]] = record
     district.schools, district.students, district.contacts = (
         list(schools.values()),

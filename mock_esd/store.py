@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import orjson
 
 from contracts import vocabulary as v
+from mock_esd import builders
 from mock_esd.errors import BadRequest, Conflict, NotFound
 from mock_esd.generator import District, DistrictSpec, Record, generate_district
 
@@ -284,6 +285,47 @@ class DistrictStore:
             if contact is not None and all(x["studentId"] != link["studentId"] for x in contact["students"]):
                 contact["students"].insert(index, copy.deepcopy(link))
         self._changed("restore_student", student, recently_accepted, links)
+
+    # ----- the district's own verbs: what a parent, the registrar or a school does. The control API,
+    # scenarios and drift call these; the change log records the writes they make (with the enrolledId
+    # chosen once), so other workers replay the outcome rather than choose again.
+
+    def submit_application(self, **fields: Any) -> Record:
+        """A parent applies online: a new person without an enrolledId, Pre-enrolled, usually without a school."""
+        record = builders.student(self.next_person_id(), status=v.Status.PRE_ENROLLED, enrolled_id=None)
+        return self.put_student({**record, **fields})
+
+    def enroll(self, school_id: str, **fields: Any) -> Record:
+        """A new student enrolled straight into a school, with a new enrolledId."""
+        record = builders.student(self.next_person_id(), enrolled_id=self.next_enrolled_id(), school_id=school_id)
+        return self.put_student({**record, **fields})
+
+    def accept(
+        self, person_id: int, school_id: str | None = None, enrolled_id: str | None = None, status: str | None = None
+    ) -> Record:
+        """The district accepts an application into a school with a new enrolledId (Pre-enrolled in a holding school)."""
+        person = self.get_person(person_id)
+        school = self._schools_by_id.get(school_id or person["schoolId"])
+        if school is None:
+            raise BadRequest(f"accept needs a known schoolId, got {school_id or person['schoolId']!r}")
+        default = v.Status.PRE_ENROLLED if school["isHoldingSchool"] else v.Status.ENROLLED
+        record = {
+            **person, "enrolledId": enrolled_id or self.next_enrolled_id(), "schoolId": school["id"],
+            "studentStatus": status or default,
+        }  # fmt: skip
+        return self.put_student(record, recently_accepted=True)
+
+    def move(self, person_id: int, school_id: str) -> Record:
+        """A student changes school."""
+        if school_id not in self._schools_by_id:
+            raise BadRequest(f"move needs a known schoolId, got {school_id!r}")
+        return self.put_student({**self.get_person(person_id), "schoolId": school_id})
+
+    def withdraw(self, person_id: int) -> Record:
+        """A student leaves the district: Withdrawn, and no longer recently accepted."""
+        return self.put_student(
+            {**self.get_person(person_id), "studentStatus": v.Status.WITHDRAWN}, recently_accepted=False
+        )
 
     def put_contact(self, contact: Record) -> Record:
         unknown = [link["studentId"] for link in contact["students"] if link["studentId"] not in self._students_by_id]
