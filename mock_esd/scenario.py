@@ -15,19 +15,20 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
-from mock_esd import builders
+from mock_esd import bounded_yaml, builders
 from mock_esd.errors import BadRequest
 from mock_esd.generator import DEFAULT_TODAY, District, DistrictSpec, Record, generate_district
+from mock_esd.limits import DEFAULT_LIMITS, Limits
 from mock_esd.store import DistrictStore
 
 _SCHEMA_TEXT = resources.files("contracts").joinpath("scenario.schema.json").read_text(encoding="utf-8")
 _VALIDATOR = Draft202012Validator(json.loads(_SCHEMA_TEXT))
 
 
-def parse_text(text: str, source: str = "scenario") -> dict[str, Any]:
-    """YAML or JSON (JSON is YAML) into plain data with dates as ISO strings."""
+def parse_text(text: str, source: str = "scenario", limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """YAML or JSON (JSON is YAML) into plain data with dates as ISO strings; bounded by `limits`."""
     try:
-        data = yaml.safe_load(text)
+        data = bounded_yaml.load(text, source, limits)
     except yaml.YAMLError as exc:
         raise BadRequest(f"{source} is neither YAML nor JSON: {exc}") from None
     return _dates_to_text(data if data is not None else {})  # type: ignore[no-any-return]
