@@ -42,7 +42,7 @@ def build_store(recipe: Recipe, base: DistrictStore | None = None, limits: Limit
     With `limits`, a district larger than they allow is refused (a generated base before it is generated).
     """
     if limits is not None:
-        sizes = recipe["scenario"].get("base") if "scenario" in recipe else recipe["spec"]
+        sizes = recipe["scenario"].get("base") if isinstance(recipe.get("scenario"), dict) else recipe.get("spec")
         if isinstance(sizes, dict):
             limits.check_district(_size(sizes, "students", DEFAULT_STUDENTS), _size(sizes, "schools", DEFAULT_SCHOOLS))
     if "scenario" in recipe:

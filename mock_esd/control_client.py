@@ -26,13 +26,17 @@ class ControlClient:
     def __init__(self, session: requests.Session, root_url: str, tenant: str = "default") -> None:
         self.session, self.root, self.tenant = session, root_url.rstrip("/"), tenant
 
-    def call(self, method: str, path: str, json: Any = None, data: str | bytes | None = None, **params: Any) -> Any:
+    def call(
+        self, method: str, path: str, json: Any = None, data: str | bytes | None = None,
+        headers: dict[str, str] | None = None, **params: Any,
+    ) -> Any:  # fmt: skip
         response = self.session.request(
             method,
             f"{self.root}/_mock{path}",
             params={"tenant": self.tenant, **params},
             json=json,
             data=data,
+            headers=headers,
             timeout=60,
         )
         if response.status_code >= 400:
@@ -50,7 +54,10 @@ class ControlClient:
         return self.call("POST", "/reset", json=spec)
 
     def load_scenario(self, text: str, merge: bool = False) -> Any:
-        return self.call("POST", "/scenario", data=text.encode(), **({"merge": "true"} if merge else {}))
+        return self.call(
+            "POST", "/scenario", data=text.encode(), headers={"Content-Type": "application/yaml"},
+            **({"merge": "true"} if merge else {}),
+        )  # fmt: skip
 
     def export_scenario(self) -> Any:
         return self.call("GET", "/scenario")
