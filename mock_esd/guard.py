@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, request
 from werkzeug.exceptions import BadRequest as HttpBadRequest
-from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from mock_esd.context import AppConfig, current, from_loopback, is_loopback_host
 from mock_esd.errors import Forbidden, MisdirectedRequest, UnsupportedMediaType
@@ -118,8 +118,8 @@ def _read_chunked(allowed: int, name: str) -> None:
         body += data
     if len(body) > allowed:
         raise RequestEntityTooLarge(f"the chunked body is larger than the limit {name}, {allowed} bytes")
-    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(bytes(body)), str(len(body))
-    environ.pop("wsgi.input_terminated", None)
+    # The body is whole now; "terminated" tells werkzeug to read it to its end (the request has no Content-Length).
+    environ["wsgi.input"], environ["wsgi.input_terminated"] = io.BytesIO(bytes(body)), True
 
 
 class _StrictBodies:
@@ -144,10 +144,10 @@ class _StrictInput(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         try:
             data = self._raw.read(len(buffer))
-        except ClientDisconnected:
+        except HTTPException:  # ClientDisconnected, a limit: already an answer
             raise
-        except (OSError, ValueError) as exc:
-            raise HttpBadRequest(f"the request body could not be read: {exc}") from None
+        except Exception as exc:  # the server's decoding of the body failed (werkzeug: OSError, gunicorn: its own)
+            raise HttpBadRequest(f"the request body could not be read: {type(exc).__name__}: {exc}") from None
         buffer[: len(data)] = data
         return len(data)
 
