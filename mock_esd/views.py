@@ -2,7 +2,7 @@
 
 Thin: each page parses its query, asks `browse` for plain data and renders a template. Pages read;
 the buttons that clear faults and the journal are forms posting here, answered on loopback only and
-only when the control API is on. Errors stay problem+json, as everywhere on this server.
+only when the control API is on, with the page's CSRF token (`mock_esd.guard`). Errors stay problem+json, as everywhere on this server.
 """
 
 from __future__ import annotations
