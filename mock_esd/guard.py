@@ -22,7 +22,7 @@ from flask import Flask, request
 from werkzeug.exceptions import BadRequest as HttpBadRequest
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from mock_esd.context import AppConfig, current, from_loopback, is_loopback_host
+from mock_esd.context import EXTENSION, AppConfig, current, from_loopback, is_loopback_host
 from mock_esd.errors import Forbidden, MisdirectedRequest, UnsupportedMediaType
 from mock_esd.params import shown
 
@@ -36,7 +36,7 @@ _WILDCARDS = frozenset({"", "0.0.0.0", "::"})
 
 def install(app: Flask) -> None:
     """Register the checks; call before the blueprints (routes are bound with the map's settings)."""
-    limits = app.extensions["mock_esd"].config.limits
+    limits = app.extensions[EXTENSION].config.limits
     app.config["MAX_CONTENT_LENGTH"] = limits.max_body_bytes
     app.config["MAX_FORM_MEMORY_SIZE"] = limits.max_token_body_bytes  # the token form and the /guru/ buttons
     # `//api/v1/students` would be a 308 redirect (HTML) to the merged path; an API answers 404 problem+json.
