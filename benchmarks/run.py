@@ -162,7 +162,11 @@ def change_one_percent(base: str, students: int) -> Any:
         n = next(rounds)
         people = [{"id": pid, "lastName": f"Changed{n}"} for pid in range(1 + n, students + 1, 100)]
         requests.post(
-            f"{root}/_mock/scenario", params={"merge": "true"}, data=orjson.dumps({"students": people}), timeout=120
+            f"{root}/_mock/scenario",
+            params={"merge": "true"},
+            data=orjson.dumps({"students": people}),
+            headers={"Content-Type": "application/json"},
+            timeout=120,
         ).raise_for_status()
 
     return change

@@ -6,14 +6,16 @@ import logging
 import os
 
 import orjson
-from flask import Flask, Response, redirect
+from flask import Flask, Response, current_app, redirect
 from jinja2 import ChoiceLoader, PackageLoader
 from werkzeug.exceptions import HTTPException
 
 from contracts.schema import openapi_bytes
+from mock_esd import guard
 from mock_esd.context import EXTENSION, AppConfig, MockState
 from mock_esd.control import control
 from mock_esd.errors import EsdError
+from mock_esd.limits import clipped
 from mock_esd.routes import api
 from mock_esd.tenants import Registry
 from mock_esd.views import guru
@@ -26,6 +28,7 @@ def create_app(config: AppConfig | None = None, registry: Registry | None = None
     """A mock eSD server: the API under `/api` (the base URL of a real eSD host), a browser view under `/guru/`."""
     app = Flask(__name__)
     app.extensions[EXTENSION] = MockState(config or AppConfig(), registry)
+    guard.install(app)  # first: the Host, size and cross-origin checks run before anything else
     app.register_blueprint(api, url_prefix=API_PREFIX)
     if app.extensions[EXTENSION].config.control:
         app.register_blueprint(control, url_prefix="/_mock")
@@ -44,7 +47,9 @@ def create_app(config: AppConfig | None = None, registry: Registry | None = None
 
 
 def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: object) -> Response:
-    """An RFC 7807 problem+json response."""
+    """An RFC 7807 problem+json response; the detail cut to `Limits.max_error_detail` (it may quote input)."""
+    limit = current_app.extensions[EXTENSION].config.limits.max_error_detail if current_app else None
+    detail = clipped(detail, limit or len(detail))
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
     response = Response(orjson.dumps(body), status=status, mimetype="application/problem+json")
     response.headers.update(headers or {})

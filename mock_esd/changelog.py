@@ -21,8 +21,9 @@ from typing import Any
 
 from mock_esd import scenario
 from mock_esd.faults import FaultRule, parse_rule, rule_from
-from mock_esd.generator import DistrictSpec
+from mock_esd.generator import DEFAULT_SCHOOLS, DEFAULT_STUDENTS, DistrictSpec
 from mock_esd.journal import Entry, Journal
+from mock_esd.limits import Limits
 from mock_esd.store import DistrictStore, replay_mode
 from mock_esd.tenants import Recipe, Registry
 
@@ -35,12 +36,29 @@ CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, time REAL, method T
 """
 
 
-def build_store(recipe: Recipe, base: DistrictStore | None = None) -> DistrictStore:
-    """A district from its recipe: a generator spec, or a scenario (merged onto `base` if asked)."""
+def build_store(recipe: Recipe, base: DistrictStore | None = None, limits: Limits | None = None) -> DistrictStore:
+    """A district from its recipe: a generator spec, or a scenario (merged onto `base` if asked).
+
+    With `limits`, a district larger than they allow is refused (a generated base before it is generated).
+    """
+    if limits is not None:
+        sizes = recipe["scenario"].get("base") if isinstance(recipe.get("scenario"), dict) else recipe.get("spec")
+        if isinstance(sizes, dict):
+            limits.check_district(_size(sizes, "students", DEFAULT_STUDENTS), _size(sizes, "schools", DEFAULT_SCHOOLS))
     if "scenario" in recipe:
-        return scenario.build_store(recipe["scenario"], base if recipe.get("merge") else None)
-    spec = dict(recipe["spec"])
-    return DistrictStore(DistrictSpec(**{**spec, "today": dt.date.fromisoformat(spec["today"])}))
+        store = scenario.build_store(recipe["scenario"], base if recipe.get("merge") else None)
+    else:
+        spec = dict(recipe["spec"])
+        store = DistrictStore(DistrictSpec(**{**spec, "today": dt.date.fromisoformat(spec["today"])}))
+    if limits is not None:
+        limits.check_district(len(store.all_students()), len(store.schools().records))
+    return store
+
+
+def _size(sizes: dict[str, Any], name: str, default: int) -> int:
+    """A size as given (or its default); a value of the wrong type is left to the scenario's schema check."""
+    value = sizes.get(name, default)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def spec_recipe(spec: DistrictSpec) -> Recipe:
@@ -188,19 +206,22 @@ class SharedFaults:
 
 
 class SharedJournal(Journal):
-    """Journal's interface over the shared file."""
+    """Journal's interface over the shared file, keeping the latest `limit` entries as Journal does."""
 
-    def __init__(self, log: ChangeLog) -> None:
-        super().__init__()
-        self.log = log
+    def __init__(self, log: ChangeLog, limit: int = 10_000) -> None:
+        super().__init__(limit)
+        self.log, self.limit = log, limit
 
     def record(
         self, time: float, method: str, path: str, query: str, client: str | None, tenant: str | None, status: int
     ) -> None:
-        self.log._conn().execute(
+        conn = self.log._conn()
+        seq = conn.execute(
             "INSERT INTO journal (time, method, path, query, client, tenant, status) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (time, method, path, query, client, tenant, status),
-        )
+        ).lastrowid
+        # seq only grows (INTEGER PRIMARY KEY after the highest row): a range delete on the key drops the oldest.
+        conn.execute("DELETE FROM journal WHERE seq <= ?", ((seq or 0) - self.limit,))
 
     def clear(self, tenant: str | None = None) -> None:
         if tenant is None:

@@ -20,6 +20,7 @@ from mock_esd.errors import Unauthorized
 from mock_esd.faults import FaultBook
 from mock_esd.generator import DistrictSpec
 from mock_esd.journal import Journal
+from mock_esd.limits import Limits
 from mock_esd.store import DistrictStore
 from mock_esd.tenants import DEFAULT_TENANT, Client, Registry, TokenVerifier, default_registry, issue_token
 
@@ -40,6 +41,23 @@ class AppConfig:
     # The browser view's "which sync paths can take this person" panel, lent by whoever composes the app
     # (the `mock-esd` commands lend the sync's own rule replay); None leaves the panel out.
     paths_for: PathsFor | None = None
+    limits: Limits = field(default_factory=Limits)  # sizes of bodies, districts, YAML, caches, the journal
+    bind_host: str = "127.0.0.1"  # the address the server listens on (serve --host): which Host headers it answers
+    allowed_hosts: tuple[str, ...] = ()  # more Host names to answer (a name for a server beyond loopback)
+    # Client secrets: derived from the tenant name (stable, public) when the server listens on loopback only,
+    # random per start when it listens beyond; a `secret_key` derives them from it instead (stable, private).
+    secret_key: str | None = None
+
+    @property
+    def loopback_only(self) -> bool:
+        """True when the server listens on this machine only."""
+        return is_loopback_host(self.bind_host)
+
+    def client_secret_key(self) -> bytes | None:
+        """The key client secrets derive from; None for the public, name-derived ones (loopback only)."""
+        if self.secret_key is not None:
+            return self.secret_key.encode()
+        return None if self.loopback_only else secrets.token_bytes(32)
 
 
 class MockState:
@@ -47,12 +65,15 @@ class MockState:
 
     def __init__(self, config: AppConfig, registry: Registry | None = None) -> None:
         self.config = config
-        self.registry = registry or default_registry(config.spec)
+        self.registry = registry or default_registry(config.spec, config.client_secret_key())
+        self.registry.set_view_cache_limit(config.limits.max_cached_views)
+        self.csrf_token = secrets.token_urlsafe(32)  # made before --workers forks, so every worker knows it
         self.signing_key = config.signing_key or secrets.token_bytes(32)
         self._verify = TokenVerifier(self.signing_key)
         self.log = ChangeLog(config.shared_state) if config.shared_state else None
         self.faults: FaultBook | SharedFaults = SharedFaults(self.log) if self.log else FaultBook()
-        self.journal: Journal = SharedJournal(self.log) if self.log else Journal()
+        limit = config.limits.max_journal_entries
+        self.journal: Journal = SharedJournal(self.log, limit) if self.log else Journal(limit)
         if self.log is not None:
             log = self.log
             self.registry.listener = log.append
@@ -106,6 +127,17 @@ def require_client() -> Client:
 
 def json_response(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status=status, mimetype="application/json")
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for `localhost` and loopback addresses (127.0.0.0/8, ::1, with or without brackets)."""
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def from_loopback() -> bool:

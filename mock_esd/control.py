@@ -74,9 +74,11 @@ def _body(schema: str) -> dict[str, Any]:
 def _spec(body: dict[str, Any], base: DistrictSpec) -> DistrictSpec:
     """A district spec from a checked reset or tenant body; fields left out keep `base`'s."""
     today = dt.date.fromisoformat(body["today"]) if "today" in body else base.today
-    return DistrictSpec(
+    spec = DistrictSpec(
         body.get("seed", base.seed), body.get("students", base.students), body.get("schools", base.schools), today
     )
+    current().config.limits.check_district(spec.students, spec.schools)
+    return spec
 
 
 # ----- tenants and districts ------------------------------------------------------------------------
@@ -122,7 +124,7 @@ def create_tenant() -> Response:
         recipe = {"scenario": body["scenario"]}
     else:
         recipe = changelog.spec_recipe(_spec(body, DistrictSpec(seed=current().config.spec.seed)))
-    clients = registry.add_tenant(name, changelog.build_store(recipe), recipe)
+    clients = registry.add_tenant(name, changelog.build_store(recipe, limits=current().config.limits), recipe)
     return json_response({"tenant": name, "clients": [c.as_json() for c in clients]}, 201)
 
 
@@ -136,10 +138,11 @@ def delete_tenant(name: str) -> Response:
 def load_scenario() -> Response:
     """Replace the tenant's district with a scenario (YAML or JSON body); `?merge=true` adds to it instead."""
     recipe = {
-        "scenario": scenario.parse_text(request.get_data(as_text=True), "the request body"),
+        "scenario": scenario.parse_text(request.get_data(as_text=True), "the request body", current().config.limits),
         "merge": request.args.get("merge") == "true",
     }
-    current().registry.replace_store(requested_tenant(), changelog.build_store(recipe, requested_store()), recipe)
+    built = changelog.build_store(recipe, requested_store(), current().config.limits)
+    current().registry.replace_store(requested_tenant(), built, recipe)
     store = requested_store()
     return json_response(
         {"tenant": requested_tenant(), "schools": len(store.schools().records), "students": len(store.all_students())}

@@ -28,13 +28,17 @@ class ControlClient:
     def __init__(self, session: requests.Session, root_url: str, tenant: str = "default") -> None:
         self.session, self.root, self.tenant = session, root_url.rstrip("/"), tenant
 
-    def call(self, method: str, path: str, json: Any = None, data: str | bytes | None = None, **params: Any) -> Any:
+    def call(
+        self, method: str, path: str, json: Any = None, data: str | bytes | None = None,
+        headers: dict[str, str] | None = None, **params: Any,
+    ) -> Any:  # fmt: skip
         response = self.session.request(
             method,
             f"{self.root}/_mock{path}",
             params={"tenant": self.tenant, **params},
             json=json,
             data=data,
+            headers=headers,
             timeout=60,
         )
         if response.status_code >= 400:
@@ -52,7 +56,10 @@ class ControlClient:
         return self.call("POST", "/reset", json=spec)
 
     def load_scenario(self, text: str, merge: bool = False) -> Any:
-        return self.call("POST", "/scenario", data=text.encode(), **({"merge": "true"} if merge else {}))
+        return self.call(
+            "POST", "/scenario", data=text.encode(), headers={"Content-Type": "application/yaml"},
+            **({"merge": "true"} if merge else {}),
+        )  # fmt: skip
 
     def export_scenario(self) -> Any:
         return self.call("GET", "/scenario")
@@ -107,7 +114,7 @@ class ControlClient:
 
     def clear_faults(self, revert: bool = False) -> Any:
         """Remove every rule; with `revert`, also undo what they changed and return what was undone."""
-        return self.call("DELETE", "/faults", **({"revert": "true"} if revert else {}))
+        return self.call("DELETE", "/faults", revert="true") if revert else self.call("DELETE", "/faults")
 
     def revert_fault(self, rule_id: int) -> Any:
         """Remove a rule and undo what it changed (a drift's students): {"deleted", "restored", "skipped"}."""

@@ -8,6 +8,8 @@ EsdError                      status, title, detail; the root
 ├── NotFound                  404: unknown id or route
 ├── MethodNotAllowed          405
 ├── Conflict                  409: the change contradicts the district (duplicate id, ...)
+├── UnsupportedMediaType      415: a control body that is not JSON (or YAML for a scenario)
+├── MisdirectedRequest        421: a Host this server does not answer for (DNS rebinding)
 └── TooManyRequests           429, with Retry-After
 """
 
@@ -64,6 +66,14 @@ class MethodNotAllowed(EsdError):
 
 class Conflict(EsdError):
     status, title = 409, "Conflict"
+
+
+class UnsupportedMediaType(EsdError):
+    status, title = 415, "Unsupported Media Type"
+
+
+class MisdirectedRequest(EsdError):
+    status, title = 421, "Misdirected Request"
 
 
 class TooManyRequests(EsdError):

@@ -2,41 +2,55 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+
+from werkzeug.datastructures import MultiDict
 
 from contracts import vocabulary as v
 from mock_esd.errors import BadRequest
 
 PAGING_PARAMS = ("pageNo", "pageSize")
 MAX_INT = 2**31 - 1  # ids and page numbers are 32-bit in the contract; larger ones are refused, not overflowed
+_INTEGER = re.compile(r"-?[0-9]+")  # \d would match other scripts' digits, and int() takes "1_0" and " 1"
+_SHOWN = 40  # characters of a bad value quoted back: enough to recognise it, never the whole of a long one
 
 
-def check_known(args: Mapping[str, str], allowed: tuple[str, ...]) -> None:
-    """Reject parameters the endpoint does not know: a typo must not silently widen a listing."""
+def check_known(args: MultiDict[str, str], allowed: tuple[str, ...]) -> None:
+    """Reject unknown and repeated parameters: a typo must not silently widen a listing, nor a repeat pick one."""
+    problems = []
     unknown = sorted(set(args) - set(allowed))
     if unknown:
-        raise BadRequest(f"unknown query parameter {', '.join(unknown)}; this endpoint takes {', '.join(allowed)}")
+        problems.append(f"unknown query parameter {', '.join(unknown)}; this endpoint takes {', '.join(allowed)}")
+    repeated = sorted(k for k in set(args) if len(args.getlist(k)) > 1)
+    problems += [f"query parameter {k} given {len(args.getlist(k))} times; give it once" for k in repeated]
+    if problems:
+        raise BadRequest("; ".join(problems))
+
+
+def shown(raw: str) -> str:
+    """A value as quoted in an error: repr, cut to a few dozen characters."""
+    return repr(raw) if len(raw) <= _SHOWN else f"{raw[:_SHOWN]!r}... ({len(raw)} characters)"
 
 
 def positive_int(
-    args: Mapping[str, str], name: str, default: int | None = None, maximum: int | None = None
+    args: MultiDict[str, str], name: str, default: int | None = None, maximum: int | None = None
 ) -> int | None:
-    """An integer >= 1 (and <= maximum) from the query string, or `default` when absent."""
+    """An integer >= 1 (and <= maximum) in ASCII digits from the query string, or `default` when absent."""
     raw = args.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be an integer, got {raw!r}") from None
+    if _INTEGER.fullmatch(raw) is None:
+        raise BadRequest(f"{name} must be an integer in ASCII digits, got {shown(raw)}")
+    # A thousand digits is simply out of range (and int() refuses past 4,300).
+    value = int(raw) if len(raw) <= 20 else (MAX_INT + 1) * (-1 if raw.startswith("-") else 1)
     if value < 1:
         raise BadRequest(f"{name} must be at least 1, got {value}")
     if maximum is not None and value > maximum:
-        raise BadRequest(f"{name} must be at most {maximum}, got {value}")
+        raise BadRequest(f"{name} must be at most {maximum}, got {shown(raw)}")
     return value
 
 
-def paging(args: Mapping[str, str]) -> tuple[int, int]:
+def paging(args: MultiDict[str, str]) -> tuple[int, int]:
     """(pageNo, pageSize) with the API's defaults and bounds."""
     page_no = positive_int(args, "pageNo", default=1, maximum=MAX_INT)
     page_size = positive_int(args, "pageSize", default=v.DEFAULT_PAGE_SIZE, maximum=v.MAX_PAGE_SIZE)

@@ -13,16 +13,17 @@ from typing import Any
 import yaml
 
 from contracts.schema import MAX_DEPTH, body_problems, depth_problem
-from mock_esd import builders
+from mock_esd import bounded_yaml, builders
 from mock_esd.errors import BadRequest, Invalid
 from mock_esd.generator import DEFAULT_TODAY, District, DistrictSpec, Record, generate_district
+from mock_esd.limits import DEFAULT_LIMITS, Limits
 from mock_esd.store import DistrictStore
 
 
-def parse_text(text: str, source: str = "scenario") -> dict[str, Any]:
-    """YAML or JSON (JSON is YAML) into plain data with dates as ISO strings."""
+def parse_text(text: str, source: str = "scenario", limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """YAML or JSON (JSON is YAML) into plain data with dates as ISO strings; bounded by `limits`."""
     try:
-        data = yaml.safe_load(text)
+        data = bounded_yaml.load(text, source, limits)
     except yaml.YAMLError as exc:
         raise BadRequest(f"{source} is neither YAML nor JSON: {str(exc)[:300]}") from None
     except RecursionError:

@@ -6,13 +6,34 @@ import socket
 import threading
 from types import TracebackType
 
+import orjson
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from mock_esd.app import API_PREFIX
 
 
-class _QuietHandler(WSGIRequestHandler):
+class _ProblemHandler(WSGIRequestHandler):
+    """Errors http.server answers before the app sees the request (414, 431, a bad request line) as problem+json."""
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        title, description = self.responses.get(code, ("Error", ""))
+        body = orjson.dumps({"type": "about:blank", "title": title, "status": code, "detail": message or description})
+        self.log_error("code %d, message %s", code, message)
+        self.send_response(code, message)
+        self.send_header("Connection", "close")
+        self.send_header("Content-Type", "application/problem+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.close_connection = True
+        if getattr(self, "command", None) != "HEAD":
+            self.wfile.write(body)
+
+
+class _QuietHandler(_ProblemHandler):
+    def log_error(self, format: str, *args: object) -> None:
+        """Nor a line per refused request."""
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Tests and benchmarks do not want a line per request."""
 
@@ -30,7 +51,7 @@ class LiveServer:
         self.host = host
         self._server: BaseWSGIServer = make_server(
             host, self.port, app, threaded=True, fd=self._socket.fileno(),
-            request_handler=WSGIRequestHandler if log_requests else _QuietHandler,
+            request_handler=_ProblemHandler if log_requests else _QuietHandler,
         )  # fmt: skip
         self._thread: threading.Thread | None = None
         self._serving = False  # shutdown() would wait forever for a loop that never ran

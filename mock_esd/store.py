@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from mock_esd.errors import BadRequest, Conflict, NotFound
 from mock_esd.generator import District, DistrictSpec, Record, generate_district
 
 T = TypeVar("T")
+DEFAULT_CACHE_LIMIT = 256  # views kept per district (Limits.max_cached_views)
+MIN_CACHE_LIMIT = 8  # schools, students, the operoo views and the id sets a contacts view is built from
 _replay = threading.local()
 
 
@@ -87,7 +90,10 @@ class DistrictStore:
         self._district = district if district is not None else generate_district(self.spec)
         self._version = 0
         self._changes = 0
-        self._cache: dict[tuple[Any, ...], Any] = {}
+        # Views by key, least recently used first: distinct filter values (schoolId=anything) must not grow it forever.
+        self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._cache_limit = DEFAULT_CACHE_LIMIT
+        self._cache_lock = threading.Lock()
         self.on_change: Callable[[str, list[Any]], None] | None = None  # set by the registry: the change log
         self._reindex()
 
@@ -141,10 +147,25 @@ class DistrictStore:
 
     # ----- views ---------------------------------------------------------------------------
 
+    def cached_views(self) -> int:
+        """How many views are cached (bounded by the cache limit)."""
+        return len(self._cache)
+
+    def set_cache_limit(self, limit: int) -> None:
+        """Keep at most `limit` views (at least the few every listing needs)."""
+        self._cache_limit = max(limit, MIN_CACHE_LIMIT)
+
     def _cached(self, key: tuple[Any, ...], build: Callable[[], T]) -> T:
-        if key not in self._cache:
-            self._cache[key] = build()
-        return self._cache[key]  # type: ignore[no-any-return]
+        with self._cache_lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]  # type: ignore[no-any-return]
+        value = build()  # outside the lock: a view's build may ask for another view
+        with self._cache_lock:
+            self._cache[key] = value
+            while len(self._cache) > self._cache_limit:
+                self._cache.popitem(last=False)
+        return value
 
     def _standard_students(self, flt: StudentFilter) -> list[Record]:
         return [
@@ -188,7 +209,8 @@ class DistrictStore:
         self._by_enrolled_id = {s["enrolledId"]: s for s in d.students if s["enrolledId"] is not None}
         numeric = [int(e) for e in self._by_enrolled_id if e.isdigit()]
         self._highest_enrolled = max([getattr(self, "_highest_enrolled", 9_999_999), *numeric])
-        self._cache.clear()
+        with self._cache_lock:
+            self._cache.clear()
 
     # ----- changes (control API, scenarios) --------------------------------------------------
 

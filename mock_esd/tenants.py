@@ -41,13 +41,20 @@ class Client:
         }
 
 
-def default_clients(tenant: str) -> tuple[Client, Client]:
-    """The two clients of a tenant, derived from its name: (custom endpoints on, off)."""
+def default_clients(tenant: str, secret_key: bytes | None = None) -> tuple[Client, Client]:
+    """The two clients of a tenant, derived from its name: (custom endpoints on, off).
+
+    Without `secret_key` the secrets derive from the name alone (anyone can work them out: fine on
+    loopback, where tests want them stable); with one, from the key and the name.
+    """
     out = []
     for custom in (True, False):
         name = f"{tenant}:{'custom' if custom else 'standard'}"
         client_id = f"{uuid.uuid5(_NAMESPACE, name)}{CLIENT_HOST_SUFFIX}"
-        secret = hashlib.sha256(f"mock-esd secret {name}".encode()).hexdigest()[:32]
+        if secret_key is None:
+            secret = hashlib.sha256(f"mock-esd secret {name}".encode()).hexdigest()[:32]
+        else:
+            secret = hmac.new(secret_key, name.encode(), hashlib.sha256).hexdigest()[:32]
         out.append(Client(client_id, secret, tenant, custom))
     return out[0], out[1]
 
@@ -63,10 +70,18 @@ class Registry:
     JSON arguments; `mock_esd.changelog` appends them to a log that other worker processes replay.
     """
 
-    def __init__(self, listener: ChangeListener | None = None) -> None:
+    def __init__(self, listener: ChangeListener | None = None, secret_key: bytes | None = None) -> None:
         self._stores: dict[str, DistrictStore] = {}
         self._clients: dict[str, Client] = {}
         self.listener = listener
+        self.secret_key = secret_key  # see default_clients; workers share it (forked after it is made)
+        self._view_cache_limit: int | None = None
+
+    def set_view_cache_limit(self, limit: int) -> None:
+        """Bound the view cache of every district, present and future."""
+        self._view_cache_limit = limit
+        for store in self._stores.values():
+            store.set_cache_limit(limit)
 
     def _notify(self, tenant: str, op: str, args: list[Any]) -> None:
         if self.listener is not None and not replaying():
@@ -74,13 +89,15 @@ class Registry:
 
     def _attach(self, tenant: str, store: DistrictStore) -> None:
         self._stores[tenant] = store
+        if self._view_cache_limit is not None:
+            store.set_cache_limit(self._view_cache_limit)
         store.on_change = lambda op, args: self._notify(tenant, op, args)
 
     def add_tenant(self, tenant: str, store: DistrictStore, recipe: Recipe | None = None) -> tuple[Client, Client]:
         if tenant in self._stores:
             raise Conflict(f"tenant {tenant!r} already exists")
         self._attach(tenant, store)
-        clients = default_clients(tenant)
+        clients = default_clients(tenant, self.secret_key)
         for client in clients:
             self._clients[client.client_id] = client
         self._notify(tenant, "add_tenant", [recipe])
@@ -170,8 +187,8 @@ class TokenVerifier:
         return client_id
 
 
-def default_registry(spec: DistrictSpec) -> Registry:
+def default_registry(spec: DistrictSpec, secret_key: bytes | None = None) -> Registry:
     """A registry with the default tenant's district generated from `spec`."""
-    registry = Registry()
+    registry = Registry(secret_key=secret_key)
     registry.add_tenant(DEFAULT_TENANT, DistrictStore(spec))
     return registry

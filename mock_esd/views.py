@@ -2,7 +2,7 @@
 
 Thin: each page parses its query, asks `browse` for plain data and renders a template. Pages read;
 the buttons that clear faults and the journal are forms posting here, answered on loopback only and
-only when the control API is on. Errors stay problem+json, as everywhere on this server.
+only when the control API is on, with the page's CSRF token (`mock_esd.guard`). Errors stay problem+json, as everywhere on this server.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def overview() -> str:
     return _render(
         "overview.html", overview=browse.overview(store), statuses=v.STUDENT_STATUSES,
         clients=current().registry.clients(requested_tenant()), api=request.host_url + "api",
-        no_school=browse.NO_SCHOOL,
+        no_school=browse.NO_SCHOOL, show_secrets=from_loopback(),  # a secret is for this machine's eyes only
     )  # fmt: skip
 
 

@@ -9,8 +9,26 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+import orjson
 from flask import Flask
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
+
+
+def _write_problem(sock: socket.socket, status: int, reason: str, message: str) -> None:
+    """gunicorn's `util.write_error`, answering problem+json (as the app does) instead of an HTML page."""
+    body = orjson.dumps({"type": "about:blank", "title": reason, "status": status, "detail": message or reason})
+    head = f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/problem+json\r\n"
+    util.write_nonblock(sock, head.encode("latin-1") + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+
+
+class ProblemWorker(ThreadWorker):  # type: ignore[misc]
+    """gthread worker whose own errors (414, 431, a bad request line: before the app) are problem+json."""
+
+    def init_process(self) -> None:
+        util.write_error = _write_problem  # in the forked worker only, which serves nothing but this app
+        super().init_process()
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -32,7 +50,7 @@ def serve_with_workers(app: Flask, sock: socket.socket, workers: int, threads: i
     options = {
         "bind": f"fd://{sock.fileno()}",
         "workers": workers,
-        "worker_class": "gthread",
+        "worker_class": ProblemWorker,
         "threads": threads,
         "preload_app": True,
         "keepalive": 5,

@@ -73,16 +73,17 @@ def describe_clients(base_url: str, clients: list[Client]) -> str:
 @click.option(
     "--workers", type=click.IntRange(min=1), help="Serve with gunicorn and N worker processes sharing one district."
 )
+@click.option("--secret-key", help="Derive client secrets from this key (default: random when --host is not loopback).")
 @one_line_errors(EsdError)
 def serve(
     host: str, port: int, seed: int, students: int, schools: int, today: dt.datetime, scenario_path: str | None,
-    no_control: bool, workers: int | None,
+    no_control: bool, workers: int | None, secret_key: str | None,
 ) -> None:  # fmt: skip
     """Serve a generated district (or a scenario) until interrupted."""
     with tempfile.TemporaryDirectory(prefix="mock-esd-") as shared:
         config = AppConfig(
             spec=spec_from(seed, students, schools, today), control=not no_control,
-            shared_state=str(Path(shared) / "changes.db") if workers else None,
+            shared_state=str(Path(shared) / "changes.db") if workers else None, bind_host=host, secret_key=secret_key,
         )  # fmt: skip
         _serve(create_app(with_rule_paths(config)), host, port, scenario_path, workers)
 

@@ -30,6 +30,13 @@ def store(app: Flask) -> DistrictStore:
     return app.extensions["mock_esd"].registry.store("default")  # type: ignore[no-any-return]
 
 
+def csrf_token(html: str) -> str:
+    """The CSRF token the page's forms carry (every form carries the same one)."""
+    tokens = set(re.findall(r'name="csrf_token" value="([^"]+)"', html))
+    assert len(tokens) == 1, tokens
+    return tokens.pop()
+
+
 def page(http: FlaskClient, url: str, **query: Any) -> str:
     response = http.get(url, query_string=query or None)
     assert response.status_code == 200, response.data
@@ -168,12 +175,13 @@ def test_activity_lists_requests_and_faults_and_the_buttons_clear_them(http: Fla
     assert [row[1] for row in table(html, "faults")[1:]] == ["/v1/students", "/v1/schools"]
 
     first = http.get("/_mock/faults").json[0]["id"]  # type: ignore[index]
-    removed = http.post(f"/guru/faults/{first}/delete")
+    form = {"csrf_token": csrf_token(html)}  # the buttons post the token of the page they are on
+    removed = http.post(f"/guru/faults/{first}/delete", data=form)
     assert removed.status_code == 303
     assert [r["kind"] for r in http.get("/_mock/faults").json] == ["latency"]  # type: ignore[union-attr]
-    assert http.post("/guru/faults/clear").status_code == 303
+    assert http.post("/guru/faults/clear", data=form).status_code == 303
     assert http.get("/_mock/faults").json == []
-    assert http.post("/guru/journal/clear", follow_redirects=True).status_code == 200
+    assert http.post("/guru/journal/clear", data=form, follow_redirects=True).status_code == 200
     assert http.get("/_mock/requests").json == []
     assert 'id="no-faults"' in page(http, "/guru/activity")
 

@@ -123,7 +123,7 @@ contacts:
 def test_a_yaml_scenario_replaces_the_district_and_exports_back(
     http: FlaskClient, custom_headers: dict[str, str]
 ) -> None:
-    ok(http.post("/_mock/scenario", data=SCENARIO))
+    ok(http.post("/_mock/scenario", data=SCENARIO, content_type="application/yaml"))
     assert set(students(http, custom_headers)) == {12}
     assert set(students(http, custom_headers, "/api/v1/operoo/students")) == {1009}
     exported = ok(http.get("/_mock/scenario"))
@@ -147,7 +147,7 @@ def test_a_bad_scenario_is_refused_with_reasons_and_changes_nothing(
     http: FlaskClient, custom_headers: dict[str, str], text: str, message: str
 ) -> None:
     before = students(http, custom_headers)
-    response = http.post("/_mock/scenario", data=text)
+    response = http.post("/_mock/scenario", data=text, content_type="application/yaml")
     assert response.status_code == 400 and message in response.json["detail"]  # type: ignore[index]
     assert students(http, custom_headers) == before
 

@@ -1,0 +1,48 @@
+"""How big a request, a district, a YAML document, the view cache and the journal may grow.
+
+Each limit is a named setting (`AppConfig.limits`) with a documented default (README, "Limits"), so a
+test can set a small one; exceeding one is a 4xx problem+json naming the setting, never an exhausted server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mock_esd.errors import BadRequest
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every size limit of the mock; the defaults fit a 1,000,000-student district on a laptop."""
+
+    max_body_bytes: int = 32 * MIB  # any request body (413, refused before it is read)
+    max_token_body_bytes: int = 64 * 1024  # the token endpoint's form: credentials, not megabytes
+    max_students: int = 1_000_000  # persons of a generated district (reset, tenants, a scenario's base)
+    max_schools: int = 1_000  # schools of a generated district
+    max_yaml_nodes: int = 5_000_000  # nodes of a scenario once its aliases are expanded ("billion laughs")
+    max_yaml_depth: int = 100  # nesting of a scenario document, aliases included
+    max_cached_views: int = 256  # per district: filtered listings kept encoded (least recently used go)
+    max_journal_entries: int = 10_000  # requests the journal keeps (the oldest go), also shared by workers
+    max_error_detail: int = 4_000  # characters of an error's detail: never megabytes of the input echoed
+
+    def check_district(self, students: int, schools: int) -> None:
+        """BadRequest naming the limit when a district to generate would be larger than allowed."""
+        problems = []
+        if students > self.max_students:
+            problems.append(f"students {students} is above the limit max_students={self.max_students}")
+        if schools > self.max_schools:
+            problems.append(f"schools {schools} is above the limit max_schools={self.max_schools}")
+        if problems:
+            raise BadRequest("district too large: " + "; ".join(problems))
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def clipped(text: str, limit: int) -> str:
+    """`text`, cut to `limit` characters with a note of how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters not shown)"

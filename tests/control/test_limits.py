@@ -1,0 +1,170 @@
+"""Size limits (issue 13 §3): each a named setting, refused with a 4xx that names it, never an exhausted server.
+
+The limits are set small here: a test of a limit must not need gigabytes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from mock_esd.app import create_app
+from mock_esd.changelog import ChangeLog, SharedJournal
+from mock_esd.context import EXTENSION, AppConfig
+from mock_esd.generator import DistrictSpec
+from mock_esd.limits import Limits
+from mock_esd.store import DistrictStore, StudentFilter
+from tests.api.test_errors import assert_problem
+from tests.conftest import CUSTOM, SMALL, token_for
+
+YAML = {"Content-Type": "application/yaml"}
+TINY = DistrictSpec(seed=7, students=40)
+
+
+def _app(**limits: int) -> Flask:
+    return create_app(AppConfig(spec=TINY, limits=Limits(**limits)))
+
+
+def test_the_default_limits_are_documented_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for name, default in vars(Limits()).items():
+        assert f"`{name}`" in readme, f"README's Limits table lacks {name}"
+        assert (
+            f"{default:,}" in readme or f"{default // 1024 // 1024} MiB" in readme or f"{default // 1024} KiB" in readme
+        )
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "limit"),
+    [
+        ("/_mock/reset", {"students": 100_000_000_000}, "max_students=1000000"),
+        ("/_mock/reset", {"schools": 100_000_000_000}, "max_schools=1000"),
+        ("/_mock/tenants", {"name": "big", "students": 100_000_000_000}, "max_students=1000000"),
+        ("/_mock/tenants", {"name": "big", "scenario": {"base": {"schools": 100_000_000_000}}}, "max_schools=1000"),
+        ("/_mock/scenario", {"base": {"schools": 100_000_000_000}}, "max_schools=1000"),
+        ("/_mock/scenario", {"base": {"students": 100_000_000_000, "schools": 3}}, "max_students=1000000"),
+    ],
+)
+def test_a_huge_district_is_a_400_naming_the_limit_not_an_out_of_memory(
+    http: FlaskClient, path: str, body: dict[str, object], limit: str
+) -> None:
+    started = time.monotonic()
+    assert_problem(http.post(path, json=body), 400, limit)
+    assert time.monotonic() - started < 5
+    assert http.get("/_mock/tenants").json is not None and "big" not in str(http.get("/_mock/tenants").json)
+
+
+def test_the_district_limits_are_settings() -> None:
+    http = _app(max_students=50, max_schools=4).test_client()
+    assert_problem(
+        http.post("/_mock/reset", json={"students": 51}), 400, "students 51 is above the limit max_students=50"
+    )
+    assert_problem(http.post("/_mock/reset", json={"schools": 5}), 400, "max_schools=4")
+    assert http.post("/_mock/reset", json={"students": 50, "schools": 4}).status_code == 200
+
+
+def test_a_scenario_listing_more_students_than_allowed_is_refused_and_changes_nothing() -> None:
+    http = _app(max_students=45).test_client()
+    before = http.get("/_mock/scenario").json
+    people = "".join(f"  - {{id: {n}, studentStatus: Pre-enrolled}}\n" for n in range(1000, 1010))
+    response = http.post("/_mock/scenario?merge=true", data=f"students:\n{people}", headers=YAML)
+    assert_problem(response, 400, "students 50 is above the limit max_students=45")
+    assert http.get("/_mock/scenario").json == before
+
+
+def _laughs(levels: int = 9) -> str:
+    """The classic: each level nine aliases of the one before; 10^8 leaves in a few hundred bytes."""
+    text = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    for prev, name in itertools.pairwise("abcdefghijkl"[:levels]):
+        text += f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]\n"
+    return text
+
+
+def test_a_billion_laughs_yaml_is_refused_quickly(http: FlaskClient) -> None:
+    text = _laughs()
+    assert len(text) < 500
+    started = time.monotonic()
+    assert_problem(http.post("/_mock/scenario", data=text, headers=YAML), 400, "max_yaml_nodes=5000000")
+    assert time.monotonic() - started < 2
+
+
+def test_the_alias_expansion_limit_is_a_setting_and_aliases_are_otherwise_fine() -> None:
+    shared = "x-contact: &mother {relationship: Mother, priority: 1}\n"
+    text = (
+        shared
+        + "students: [{id: 1, studentStatus: Pre-enrolled}]\ncontacts:\n  - {id: 1, students: [{studentId: 1, <<: *mother}]}\n"
+    )
+    http = _app().test_client()
+    response = http.post("/_mock/scenario", data=text, headers=YAML)
+    assert response.status_code == 400 and "Additional properties" in response.json["detail"]  # type: ignore[index]
+    good = "schools: [{id: '0101'}]\nstudents: [&s {id: 1, studentStatus: Pre-enrolled}]\n"
+    assert http.post("/_mock/scenario", data=good, headers=YAML).status_code == 200
+    assert_problem(
+        _app(max_yaml_nodes=10).test_client().post("/_mock/scenario", data=_laughs(2), headers=YAML),
+        400,
+        "max_yaml_nodes=10",
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "detail"),
+    [
+        ("a: " + "[" * 1000 + "]" * 1000, "max_yaml_depth=100"),
+        ("a: &a [1, *a]", "recursive document"),
+        ("a0: &a0 [1]\n" + "".join(f"a{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 300)), "max_yaml_depth=100"),
+    ],
+)
+def test_deep_or_recursive_yaml_is_a_400_not_a_recursion_error(http: FlaskClient, text: str, detail: str) -> None:
+    assert_problem(http.post("/_mock/scenario", data=text, headers=YAML), 400, detail)
+
+
+def test_the_view_cache_keeps_only_the_latest_views() -> None:
+    store = DistrictStore(SMALL)
+    store.set_cache_limit(16)
+    expected = len(store.students(StudentFilter("0101")).records)
+    for n in range(200):
+        assert store.students(StudentFilter(f"no-such-school-{n}")).records == []
+    assert store.cached_views() <= 16
+    assert len(store.students(StudentFilter("0101")).records) == expected > 0  # rebuilt, the same
+
+
+def test_distinct_filter_values_do_not_grow_the_apps_view_cache() -> None:
+    app = _app(max_cached_views=12)
+    http = app.test_client()
+    headers = {"Authorization": f"Bearer {token_for(http, CUSTOM)}"}
+    for n in range(100):
+        assert http.get(f"/api/v1/students?schoolId=x{n}", headers=headers).status_code == 200
+        assert http.get(f"/api/v1/contacts?studentId={n + 1}", headers=headers).status_code == 200
+    assert app.extensions[EXTENSION].registry.store("default").cached_views() <= 12
+
+
+def test_the_journal_keeps_the_latest_entries() -> None:
+    http = _app(max_journal_entries=5).test_client()
+    headers = {"Authorization": f"Bearer {token_for(http, CUSTOM)}"}
+    for n in range(1, 11):
+        http.get(f"/api/v1/students?pageNo={n}", headers=headers)
+    entries = http.get("/_mock/requests").json
+    assert entries is not None and [e["query"] for e in entries] == [f"pageNo={n}" for n in range(6, 11)]
+
+
+def test_the_shared_journal_of_workers_keeps_the_latest_entries(tmp_path: Path) -> None:
+    journal = SharedJournal(ChangeLog(tmp_path / "changes.db"), limit=3)
+    for n in range(10):
+        journal.record(float(n), "GET", "/api/v1/schools", f"pageNo={n + 1}", None, None, 200)
+    assert [e.query for e in journal.entries({})] == ["pageNo=8", "pageNo=9", "pageNo=10"]
+    journal.clear()
+    journal.record(0.0, "GET", "/api/v1/schools", "", None, None, 200)
+    assert len(journal.entries({})) == 1
+
+
+def test_the_shared_journal_limit_is_the_apps_setting(tmp_path: Path) -> None:
+    config = AppConfig(spec=TINY, shared_state=str(tmp_path / "c.db"), limits=Limits(max_journal_entries=4))
+    http = create_app(config).test_client()
+    for _ in range(9):
+        http.get("/api/v1/schools")
+    assert len(http.get("/_mock/requests").json) == 4  # type: ignore[arg-type]
