@@ -37,7 +37,8 @@ def group_table(sizes: list[tuple[str, str | None, int]], names: dict[str, str])
     return _table(rows)
 
 
-def change_table(report: Report) -> str:
+def change_table(report: Report, with_errors: bool = True) -> str:
+    """The counts of a sync's changes, its warnings and (unless the caller says them elsewhere) its errors."""
     plan = report.plan or Plan()
     counts = plan.counts()
     rows = [("change", "count")] + [(k, str(v)) for k, v in counts.items()]
@@ -45,7 +46,7 @@ def change_table(report: Report) -> str:
     lines += [f"warning: {w}" for w in plan.warnings[:10]]
     if len(plan.warnings) > 10:
         lines.append(f"... and {len(plan.warnings) - 10} more warnings (--json lists them all)")
-    lines += [f"error: {e}" for e in report.errors]
+    lines += [f"error: {e}" for e in report.errors] if with_errors else []
     return "\n".join(lines)
 
 

@@ -15,9 +15,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+def error(message: str) -> None:
+    """One error line on stderr, prefixed as every error of the command line is."""
+    click.echo(f"mock-esd: error: {message}", err=True)
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr."""
+    click.echo(f"mock-esd: warning: {message}", err=True)
+
+
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """One line on stderr and an exit code: how every expected error ends."""
-    click.echo(f"mock-esd: error: {message}", err=True)
+    error(message)
     sys.exit(code)
 
 

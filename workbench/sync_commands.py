@@ -20,7 +20,7 @@ from sync.rulebook import RULES
 from sync.run import Report, run_sync, write_json
 from sync.settings import Settings, load_settings
 from sync.store import building_names, connect, open_existing
-from workbench.cli_support import EXIT_FAILED, fail, one_line_errors
+from workbench.cli_support import EXIT_FAILED, error, fail, one_line_errors
 
 
 def _print_json(data: Any) -> None:
@@ -100,9 +100,11 @@ def sync(
         sys.stdout.flush()
     else:
         progress.say("done")
+        for reason in report.errors:  # first, where a script or a person looks for why
+            error(reason)
         if (report.plan and not report.ok) or dry_run:
             click.echo(plan_listing(report.plan) if report.plan else "")
-        click.echo(change_table(report))
+        click.echo(change_table(report, with_errors=False))
         if report.status == "applied":
             click.echo(group_table(sizes, names))
     if not report.ok:

@@ -198,3 +198,18 @@ def test_a_file_that_is_not_a_database_is_exit_2(tmp_path: Path) -> None:
     junk = tmp_path / "junk.db"
     junk.write_text("hello, I am not SQLite" * 100)
     one_line_error(mock_esd("export", "--db", str(junk)), 2, "not an Operoo state database")
+
+
+def test_a_held_sync_says_why_on_stderr_first_and_the_table_on_stdout(
+    served: Served, settings_file: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "o.db"
+    assert mock_esd(*sync_args(served, settings_file, db)).returncode == 0
+    fewer = tmp_path / "fewer.toml"
+    fewer.write_text('custom_endpoints = true\n[schools]\n"0101" = ["Enrolled"]\n')
+    done = mock_esd(*sync_args(served, fewer, db))
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[0].startswith("mock-esd: error: R11: this sync would archive"), done.stderr
+    assert "sync held" in done.stdout and "error:" not in done.stdout and "R11" not in done.stdout.split("sync held")[1]
+    as_json = mock_esd(*sync_args(served, fewer, db, "--json"))
+    assert as_json.returncode == 1 and json.loads(as_json.stdout)["errors"][0].startswith("R11: this sync")
