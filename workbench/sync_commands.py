@@ -32,21 +32,25 @@ def execute_sync(
     dry_run: bool = False, allow_mass_removal: bool = False, progress: Progress | None = None, full: bool = False,
     html_report: str | None = None,
 ) -> tuple[Report, dict[str, str], list[tuple[str, str | None, int]]]:  # fmt: skip
-    """Run one sync; returns the report, school names and the group sizes afterwards (and writes `html_report`)."""
-    conn = connect(db)
-    try:
-        with requests.Session() as session:
-            client = EsdClient(session, url, client_id, client_secret, progress=progress)
+    """Run one sync; returns the report, school names and the group sizes afterwards (and writes `html_report`).
+
+    The token is fetched before the database is opened: a wrong URL or wrong credentials create no file.
+    """
+    with requests.Session() as session:
+        client = EsdClient(session, url, client_id, client_secret, progress=progress)
+        client.authenticate()
+        conn = connect(db)
+        try:
             report = run_sync(
                 client, settings, conn, dry_run=dry_run, allow_mass_removal=allow_mass_removal, full=full,
                 on_apply=(lambda: progress.say("applying")) if progress else None,
             )  # fmt: skip
-        names = building_names(conn)
-        if html_report:
-            write_report(html_report, report, conn)
-        return report, names, group_sizes(conn)
-    finally:
-        conn.close()
+            names = building_names(conn)
+            if html_report:
+                write_report(html_report, report, conn)
+            return report, names, group_sizes(conn)
+        finally:
+            conn.close()
 
 
 @click.command()

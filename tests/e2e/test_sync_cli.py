@@ -165,28 +165,18 @@ def test_a_missing_settings_file_is_exit_2(served: Served, tmp_path: Path) -> No
     one_line_error(mock_esd(*sync_args(served, tmp_path / "none.toml", tmp_path / "o.db")), 2, "does not exist")
 
 
-def test_an_unreachable_server_aborts_with_exit_1(settings_file: Path, tmp_path: Path) -> None:
+def test_an_unreachable_server_is_one_line_exit_2_and_creates_nothing(settings_file: Path, tmp_path: Path) -> None:
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound, never listening: connections are refused
         done = mock_esd(
-            "sync",
-            "--url",
-            f"http://127.0.0.1:{port}/api",
-            "--client-id",
-            "x",
-            "--client-secret",
-            "y",
-            "--settings",
-            str(settings_file),
-            "--db",
-            str(tmp_path / "o.db"),
-            "--json",
-        )
-    assert done.returncode in (1, 2) and "Traceback" not in done.stderr
-    assert "connection failed" in done.stdout + done.stderr
+            "sync", "--url", f"http://127.0.0.1:{port}/api", "--client-id", "x", "--client-secret", "y",
+            "--settings", str(settings_file), "--db", str(tmp_path / "o.db"), "--json",
+        )  # fmt: skip
+    one_line_error(done, 2, "connection failed (ConnectionError); is a server listening there?")
+    assert done.stdout == "" and not (tmp_path / "o.db").exists()
 
 
 def test_export_and_explain_without_a_database_are_exit_2(tmp_path: Path) -> None:
@@ -213,3 +203,31 @@ def test_a_held_sync_says_why_on_stderr_first_and_the_table_on_stdout(
     assert "sync held" in done.stdout and "error:" not in done.stdout and "R11" not in done.stdout.split("sync held")[1]
     as_json = mock_esd(*sync_args(served, fewer, db, "--json"))
     assert as_json.returncode == 1 and json.loads(as_json.stdout)["errors"][0].startswith("R11: this sync")
+
+
+@pytest.mark.parametrize(
+    ("suffix", "text"),
+    [("", "404: no token endpoint there; is the base URL the one that ends in /api?"), ("/v1", "404"), ("/api", "404")],
+)
+def test_a_url_without_a_token_endpoint_is_a_usage_error_and_creates_nothing(
+    served: Served, settings_file: Path, tmp_path: Path, suffix: str, text: str
+) -> None:
+    root = served.base_url.removesuffix("/api")
+    url = {"": root, "/v1": served.base_url + "/v1", "/api": served.base_url + "/api"}[suffix]
+    db = tmp_path / "o.db"
+    args = sync_args(served, settings_file, db)
+    args[args.index("--url") + 1] = url
+    done = mock_esd(*args)
+    one_line_error(done, 2, text)
+    assert "ends in /api" in done.stderr and done.stdout == ""
+    assert list(tmp_path.iterdir()) == [settings_file]  # no database, no run recorded
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:9/api", "ftp://127.0.0.1/api", "http://"])
+def test_a_url_without_a_usable_scheme_is_a_usage_error_at_once(settings_file: Path, tmp_path: Path, url: str) -> None:
+    done = mock_esd(
+        "sync", "--url", url, "--client-id", "x", "--client-secret", "y",
+        "--settings", str(settings_file), "--db", str(tmp_path / "o.db"),
+    )  # fmt: skip
+    one_line_error(done, 2, "is not a URL an eSD API can be at")
+    assert "ends in /api" in done.stderr and not (tmp_path / "o.db").exists()

@@ -67,3 +67,17 @@ def test_an_html_500_server_is_exit_2_with_what_it_said() -> None:
         done = mock_esd("verify", "--url", server.base_url, "--client-id", "a", "--client-secret", "b")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "no token" in done.stderr and "500" in done.stderr and "<html>" in done.stderr
+
+
+@pytest.mark.parametrize("where", ["root", "extra-v1", "no-scheme"])
+def test_a_wrong_base_url_is_exit_2_with_the_hint(served: Served, where: str) -> None:
+    url = {
+        "root": served.base_url.removesuffix("/api"),
+        "extra-v1": served.base_url + "/v1",
+        "no-scheme": served.base_url.removeprefix("http://"),
+    }[where]
+    done = mock_esd("verify", "--url", url, "--client-id", served.custom[0], "--client-secret", served.custom[1])
+    assert done.returncode == 2 and "Traceback" not in done.stderr and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "is the base URL the one that ends in /api?" in done.stderr
+    assert ("404" in done.stderr) == (where != "no-scheme")
