@@ -31,8 +31,11 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     sys.exit(code)
 
 
-def one_line_errors(*expected: type[Exception]) -> Callable[[F], F]:
-    """Turn the expected errors of a command into one line and exit code 2 (never a traceback)."""
+def one_line_errors(*expected: type[Exception], failed: tuple[type[Exception], ...] = ()) -> Callable[[F], F]:
+    """Turn the expected errors of a command into one line and exit code 2 (never a traceback).
+
+    The `failed` ones (a run refused because another holds the database, say) end with exit code 1.
+    """
 
     catch: tuple[type[Exception], ...] = (*expected, ValueError, OSError)
 
@@ -45,7 +48,7 @@ def one_line_errors(*expected: type[Exception]) -> Callable[[F], F]:
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
                 sys.exit(EXIT_OK)
             except catch as exc:
-                fail(str(exc))
+                fail(str(exc), EXIT_FAILED if isinstance(exc, failed) else EXIT_USAGE)
 
         return run  # type: ignore[return-value]
 

@@ -11,16 +11,24 @@ import click
 import requests
 
 from sync.client import EsdClient
-from sync.errors import SyncError
+from sync.errors import BusyError, SyncError
 from sync.explanation import explain as explain_student
 from sync.export import export_state, group_sizes
 from sync.html_report import write_report
 from sync.report import Progress, change_table, group_table, plan_listing
 from sync.rulebook import RULES
-from sync.run import Report, run_sync, write_json
+from sync.run import Report, run_sync, utc_now, write_json
 from sync.settings import Settings, load_settings
-from sync.store import building_names, connect, open_existing
-from workbench.cli_support import EXIT_FAILED, error, fail, one_line_errors
+from sync.store import (
+    building_names,
+    check_directory_writable,
+    check_writable,
+    connect,
+    mark_interrupted,
+    open_existing,
+    sync_lock,
+)  # fmt: skip
+from workbench.cli_support import EXIT_FAILED, error, one_line_errors, warn
 
 
 def _print_json(data: Any) -> None:
@@ -34,23 +42,39 @@ def execute_sync(
 ) -> tuple[Report, dict[str, str], list[tuple[str, str | None, int]]]:  # fmt: skip
     """Run one sync; returns the report, school names and the group sizes afterwards (and writes `html_report`).
 
-    The token is fetched before the database is opened: a wrong URL or wrong credentials create no file.
+    Every check that needs no data comes first: the directories of --db and --report, then the token
+    (a wrong URL or wrong credentials create no file), then the lock and the database's writability.
+    The lock is held for the whole run; runs a killed process left `running` are marked interrupted.
     """
+    check_directory_writable(db, "--db")
+    if html_report:
+        check_directory_writable(html_report, "--report")
     with requests.Session() as session:
         client = EsdClient(session, url, client_id, client_secret, progress=progress)
         client.authenticate()
-        conn = connect(db)
-        try:
-            report = run_sync(
-                client, settings, conn, dry_run=dry_run, allow_mass_removal=allow_mass_removal, full=full,
-                on_apply=(lambda: progress.say("applying")) if progress else None,
-            )  # fmt: skip
-            names = building_names(conn)
-            if html_report:
-                write_report(html_report, report, conn)
-            return report, names, group_sizes(conn)
-        finally:
-            conn.close()
+        with sync_lock(db):
+            return _locked_sync(client, settings, db, dry_run, allow_mass_removal, progress, full, html_report)
+
+
+def _locked_sync(
+    client: EsdClient, settings: Settings, db: str, dry_run: bool, allow_mass_removal: bool,
+    progress: Progress | None, full: bool, html_report: str | None,
+) -> tuple[Report, dict[str, str], list[tuple[str, str | None, int]]]:  # fmt: skip
+    conn = connect(db)
+    try:
+        check_writable(conn, db)
+        for run_id, started in mark_interrupted(conn, utc_now()):
+            warn(f"run {run_id} (started {started}) never finished, its process was stopped; marked interrupted")
+        report = run_sync(
+            client, settings, conn, dry_run=dry_run, allow_mass_removal=allow_mass_removal, full=full,
+            on_apply=(lambda: progress.say("applying")) if progress else None,
+        )  # fmt: skip
+        names = building_names(conn)
+        if html_report:
+            write_report(html_report, report, conn)
+        return report, names, group_sizes(conn)
+    finally:
+        conn.close()
 
 
 @click.command()
@@ -77,7 +101,7 @@ def execute_sync(
     type=click.Path(dir_okay=False),
     help="Also write an HTML report of the run to this file.",
 )
-@one_line_errors(SyncError)
+@one_line_errors(SyncError, failed=(BusyError,))
 def sync(
     url: str,
     client_id: str,
@@ -92,8 +116,6 @@ def sync(
 ) -> None:
     """Sync students and contacts from an eSD server into the Operoo state database."""
     settings = load_settings(settings_path)
-    if html_report and not Path(html_report).absolute().parent.is_dir():
-        fail(f"--report {html_report}: the directory {Path(html_report).absolute().parent} does not exist")
     progress = Progress(enabled=None if not as_json else False)
     report, names, sizes = execute_sync(
         url, client_id, client_secret, settings, db,

@@ -231,3 +231,75 @@ def test_a_url_without_a_usable_scheme_is_a_usage_error_at_once(settings_file: P
     )  # fmt: skip
     one_line_error(done, 2, "is not a URL an eSD API can be at")
     assert "ends in /api" in done.stderr and not (tmp_path / "o.db").exists()
+
+
+def test_a_second_sync_on_a_locked_database_is_refused_with_exit_1(
+    served: Served, settings_file: Path, tmp_path: Path
+) -> None:
+    import fcntl
+
+    db = tmp_path / "o.db"
+    with open(f"{db}.lock", "w") as held:  # what a running sync holds for its whole run
+        fcntl.flock(held, fcntl.LOCK_EX)
+        done = mock_esd(*sync_args(served, settings_file, db))
+    one_line_error(done, 1, f"another sync is running on {db}")
+    assert not db.exists()
+    assert mock_esd(*sync_args(served, settings_file, db)).returncode == 0  # released: the next one runs
+
+
+def test_a_database_locked_by_another_program_is_one_line(served: Served, settings_file: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "o.db"
+    assert mock_esd(*sync_args(served, settings_file, db)).returncode == 0
+    other = sqlite3.connect(db, isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        done = mock_esd(*sync_args(served, settings_file, db))
+    finally:
+        other.close()
+    one_line_error(done, 1, "is locked by another program")
+
+
+@pytest.mark.parametrize(
+    ("option", "path", "text"),
+    [
+        ("--db", "missing/o.db", "the directory {tmp}/missing does not exist"),
+        ("--report", "missing/r.html", "--report {tmp}/missing/r.html: the directory {tmp}/missing does not exist"),
+        ("--report", "/sys/r.html", "--report /sys/r.html: cannot write in /sys"),
+    ],
+)
+def test_unusable_output_places_are_said_before_anything_is_fetched(
+    served: Served, settings_file: Path, tmp_path: Path, option: str, path: str, text: str
+) -> None:
+    where = path if path.startswith("/") else str(tmp_path / path)
+    args = sync_args(served, settings_file, tmp_path / "o.db", *(["--report", where] if option == "--report" else []))
+    if option == "--db":
+        args[args.index("--db") + 1] = where
+    done = mock_esd(*args)
+    one_line_error(done, 2, text.format(tmp=tmp_path))
+    assert "not an Operoo state database" not in done.stderr and not (tmp_path / "o.db").exists()
+
+
+def test_a_run_left_running_by_a_killed_sync_is_marked_interrupted(
+    served: Served, settings_file: Path, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    db = tmp_path / "o.db"
+    assert mock_esd(*sync_args(served, settings_file, db)).returncode == 0
+    with sqlite3.connect(db) as conn:  # what `kill -9` during a sync leaves
+        conn.execute(
+            "INSERT INTO sync_runs (started, status, settings) VALUES ('2026-01-01T00:00:00Z', 'running', '{}')"
+        )
+    conn.close()
+    done = mock_esd(*sync_args(served, settings_file, db, "--json"))
+    assert done.returncode == 0 and json.loads(done.stdout)["status"] == "applied"
+    assert done.stderr.strip() == (
+        "mock-esd: warning: run 2 (started 2026-01-01T00:00:00Z) never finished, its process was stopped; "
+        "marked interrupted"
+    )
+    with sqlite3.connect(db) as conn:
+        statuses = [s for (s,) in conn.execute("SELECT status FROM sync_runs ORDER BY run_id")]
+    conn.close()
+    assert statuses == ["applied", "interrupted", "applied"]
