@@ -150,6 +150,8 @@ def test_wrong_secret_is_exit_2_in_one_line(served: Served, settings_file: Path,
         ('[schools]\n"7777" = ["Enrolled"]\n', "R4: selected school 7777 is not known to eSD"),
         ("custom_endpoints = maybe\n", "not valid TOML"),
         ('[schools]\n"0101" = ["Everyone"]\n', "unknown option 'Everyone'"),
+        ("", "selects nothing"),
+        ('[schools]\n"0101" = ["Enrolled"]\n[contacts]\nrelationships = ["mother"]\n', "did you mean 'Mother'?"),
     ],
 )
 def test_bad_settings_are_exit_2_in_one_line_and_change_nothing(
