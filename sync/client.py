@@ -276,11 +276,23 @@ def _check_page_count(path: str, total: int, page_count: int, page_size: int) ->
         raise FetchError(f"{path}: pageCount {page_count} does not fit totalCount {total} at pageSize {page_size}")
 
 
+_BODY_EXCERPT = 2000  # a body that is not problem+json is quoted up to here, at a word boundary, saying what was left
+
+
 def _detail(response: requests.Response) -> str:
+    """What the server said, whole: a problem's detail (or title), or the body's text (huge bodies marked cut)."""
     try:
         body = response.json()
     except ValueError:
-        return (response.text[:120] or "(empty body)").replace("\n", " ")
-    if isinstance(body, dict) and "detail" in body:
-        return str(body["detail"])
-    return str(body)[:120]
+        return _excerpt(response.text.replace("\n", " ").strip()) or "(empty body)"
+    if isinstance(body, dict) and ("detail" in body or "title" in body):
+        return str(body.get("detail") or body.get("title"))
+    return _excerpt(str(body))
+
+
+def _excerpt(text: str) -> str:
+    if len(text) <= _BODY_EXCERPT:
+        return text
+    cut = text.rfind(" ", 0, _BODY_EXCERPT)
+    cut = cut if cut > _BODY_EXCERPT // 2 else _BODY_EXCERPT
+    return f"{text[:cut]} [... {len(text) - cut} more characters]"
