@@ -61,6 +61,7 @@ class Desired:
     contacts: Mapping[int, DesiredContact]
     persons: Mapping[int, Person]
     warnings: tuple[str, ...] = ()
+    custom_endpoints_read: bool = True  # False: persons listed only on /v1/operoo/* were not seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +202,13 @@ def compute_desired(snapshot: Snapshot, settings: Settings) -> Desired:
     by_person = {d.person_id: d.operoo_id for d in students.values()}
     contacts = _contacts(_merge_contacts(snapshot.contacts, snapshot.operoo_contacts or ()), by_person, settings)
     return Desired(
-        students, buildings, {k: frozenset(v) for k, v in groups.items()}, contacts, persons, tuple(warnings)
+        students,
+        buildings,
+        {k: frozenset(v) for k, v in groups.items()},
+        contacts,
+        persons,
+        tuple(warnings),
+        snapshot.operoo_students is not None,
     )
 
 

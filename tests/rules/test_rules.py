@@ -308,3 +308,20 @@ def test_the_streamed_json_report_equals_the_report(world: World) -> None:
     write_json(report, out)
     streamed = json.loads(out.getvalue())
     assert streamed == report.as_json() and len(streamed["changes"]) > 5
+
+
+def test_an_applicant_archived_because_custom_endpoints_went_off_is_told_so(world: World) -> None:
+    from sync.explanation import explain
+    from sync.rulebook import ARCHIVED_UNREAD
+
+    world.sync(settings(custom=True, schools={"0101": [E], "0900": [P]}))
+    report = world.sync(settings(custom=False, schools={"0101": [E]}), allow_mass_removal=True)
+    assert report.plan is not None
+    reasons = {c.after.operoo_id: c.reason for c in report.plan.students}
+    assert reasons["student-operoo-11"] == ARCHIVED_UNREAD and "no longer in eSD" not in ARCHIVED_UNREAD
+    conn = world.conn()
+    try:
+        lines = explain(conn, "student-operoo-11")
+    finally:
+        conn.close()
+    assert "custom endpoints are off" in lines[0] and lines[1] == ARCHIVED_UNREAD
