@@ -42,10 +42,11 @@ def run_demo(db: str, seed: int, students: int, keep_serving: bool) -> bool:
     with LiveServer(app) as server:
         click.echo(f"mock eSD serving {students} students (seed {seed}) at {server.base_url}")
         click.echo(f"syncing with custom endpoints on, settings in {settings_path}, into {db}")
-        report, names, sizes = execute_sync(
-            server.base_url, custom.client_id, custom.secret, settings, db, progress=Progress(),
-            html_report=str(report_path),
-        )  # fmt: skip
+        with Progress() as progress:
+            report, names, sizes = execute_sync(
+                server.base_url, custom.client_id, custom.secret, settings, db, progress=progress,
+                html_report=str(report_path),
+            )  # fmt: skip
         click.echo(change_table(report))
         if report.ok:
             click.echo(group_table(sizes, names))

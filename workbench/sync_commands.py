@@ -101,6 +101,13 @@ def _locked_sync(
     type=click.Path(dir_okay=False),
     help="Also write an HTML report of the run to this file.",
 )
+@click.option(
+    "--progress-every",
+    type=click.FloatRange(min=0.01),
+    default=10.0,
+    show_default=True,
+    help="When stderr is not a terminal, write a progress line this often (seconds).",
+)
 @one_line_errors(SyncError, failed=(BusyError,))
 def sync(
     url: str,
@@ -113,14 +120,16 @@ def sync(
     allow_mass_removal: bool,
     full: bool,
     html_report: str | None,
+    progress_every: float,
 ) -> None:
     """Sync students and contacts from an eSD server into the Operoo state database."""
     settings = load_settings(settings_path)
-    progress = Progress(enabled=None if not as_json else False)
-    report, names, sizes = execute_sync(
-        url, client_id, client_secret, settings, db,
-        dry_run=dry_run, allow_mass_removal=allow_mass_removal, progress=progress, full=full, html_report=html_report,
-    )  # fmt: skip
+    with Progress(live=None if not as_json else False, interval=progress_every) as progress:
+        report, names, sizes = execute_sync(
+            url, client_id, client_secret, settings, db,
+            dry_run=dry_run, allow_mass_removal=allow_mass_removal, progress=progress, full=full,
+            html_report=html_report,
+        )  # fmt: skip
     if as_json:
         write_json(report, sys.stdout.buffer)
         sys.stdout.flush()

@@ -305,3 +305,18 @@ def test_a_run_left_running_by_a_killed_sync_is_marked_interrupted(
         statuses = [s for (s,) in conn.execute("SELECT status FROM sync_runs ORDER BY run_id")]
     conn.close()
     assert statuses == ["applied", "interrupted", "applied"]
+
+
+def test_a_stalled_sync_off_a_terminal_logs_progress_lines_to_stderr(
+    served: Served, settings_file: Path, tmp_path: Path
+) -> None:
+    control = served.base_url.removesuffix("/api") + "/_mock/faults"
+    fault = {"endpoint": "/v1/contacts", "kind": "latency", "params": {"ms": 3000}, "mode": "times", "n": 1}
+    created = requests.post(control, json=fault, timeout=10)
+    assert created.status_code == 201, created.text
+    try:
+        done = mock_esd(*sync_args(served, settings_file, tmp_path / "o.db", "--json", "--progress-every", "0.5"))
+    finally:
+        requests.delete(control, timeout=10)
+    assert done.returncode == 0 and json.loads(done.stdout)["status"] == "applied"
+    assert "mock-esd: fetching /v1/students: page 1/1" in done.stderr and "nothing new for" in done.stderr
