@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -13,6 +16,30 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def invocation() -> str:
+    """How the user can run `mock-esd` again from here: the bare name only if PATH finds this very program.
+
+    After `pip install` into a virtualenv that is not activated, that is `.venv/bin/mock-esd`; under
+    `python -m mock_esd`, the interpreter's path and `-m mock_esd`.
+    """
+    script = Path(sys.argv[0])
+    if script.name == "__main__.py":
+        return f"{_as_typed(Path(sys.executable))} -m mock_esd"
+    found = shutil.which(script.name)
+    if found and Path(found).resolve() == script.resolve():
+        return script.name
+    return _as_typed(script)
+
+
+def _as_typed(path: Path) -> str:
+    """A path as short as it can be typed from the current directory (relative below it, else absolute)."""
+    absolute = path.absolute()
+    try:
+        return shlex.quote(str(absolute.relative_to(Path.cwd())))
+    except ValueError:
+        return shlex.quote(str(absolute))
 
 
 def error(message: str) -> None:
