@@ -13,7 +13,7 @@ from sync.errors import (
     UrlError,
 )  # fmt: skip
 from sync.explanation import explain
-from sync.export import export_state
+from sync.export import export_schema, export_state
 from sync.html_report import render_report, write_report
 from sync.plan import Plan, State, compute_plan
 from sync.rules import Desired, compute_desired
@@ -24,6 +24,6 @@ from sync.store import apply_plan, connect, load_state
 __all__ = [
     "AuthError", "BusyError", "Desired", "EsdClient", "FetchError", "IdentityConflict", "Plan", "RawSnapshot",
     "RecordError", "Report", "RetryPolicy", "Settings", "SettingsError", "Snapshot", "State", "StateError", "SyncError",
-    "UrlError", "apply_plan", "compute_desired", "compute_plan", "connect", "explain", "export_state", "load_settings", "load_state",
-    "parse_settings", "render_report", "run_sync", "write_report",
+    "UrlError", "apply_plan", "compute_desired", "compute_plan", "connect", "explain", "export_schema", "export_state",
+    "load_settings", "load_state", "parse_settings", "render_report", "run_sync", "write_report",
 ]  # fmt: skip

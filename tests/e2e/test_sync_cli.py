@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 import requests
+from jsonschema import Draft202012Validator
 
+from sync.export import export_schema
 from tests.e2e.conftest import Served, mock_esd
 
 pytestmark = pytest.mark.e2e
@@ -65,6 +67,7 @@ def test_sync_then_export_follows_the_rules(served: Served, settings_file: Path,
     assert report["status"] == "applied" and report["counts"]["created"] > 0 and report["errors"] == []
 
     exported = json.loads(mock_esd("export", "--db", str(db)).stdout)
+    Draft202012Validator(export_schema()).validate(exported)
     standard = fetch_all(served, "/v1/students", "students")
     operoo = fetch_all(served, "/v1/operoo/students", "students")
     expected = {
