@@ -1,6 +1,8 @@
 """The named contract checks. Each is a small function of a Probe returning its reasons to fail.
 
 An empty list passes; `Skip` says a check could not be judged (a prerequisite failed elsewhere).
+Most checks judge the contract (a broken API fails); a `warning` check judges data that keeps the
+contract but that the sync skips or treats specially, so its findings warn instead of failing.
 Every reason names the endpoint, the record and the field where it applies.
 """
 
@@ -27,18 +29,19 @@ class Check:
     name: str
     description: str
     run: Callable[[Probe], list[str]]
+    warning: bool = False  # its findings are about data, not the contract: they warn (fail only under --strict)
 
 
 CHECKS: list[Check] = []
 
 
 def check(
-    name: str, description: str
+    name: str, description: str, warning: bool = False
 ) -> Callable[[Callable[[Probe], Iterator[str]]], Callable[[Probe], Iterator[str]]]:
-    """Register a generator of failure reasons as a named check."""
+    """Register a generator of failure (or, for a `warning` check, warning) reasons as a named check."""
 
     def register(fn: Callable[[Probe], Iterator[str]]) -> Callable[[Probe], Iterator[str]]:
-        CHECKS.append(Check(name, description, lambda probe: list(fn(probe))))
+        CHECKS.append(Check(name, description, lambda probe: list(fn(probe)), warning))
         return fn
 
     return register
@@ -266,12 +269,15 @@ def vocabulary(probe: Probe) -> Iterator[str]:
                     yield f"{endpoint.path} record {_id(record)}: students.relationship {link.get('relationship')!r} is not one of {', '.join(v.RELATIONSHIPS)}"
 
 
-@check("pre-registered-dates", "Pre-Registered students have an enrollmentDate")
+@check("pre-registered-dates", "Pre-Registered students have an enrollmentDate (data: warns)", warning=True)
 def pre_registered_dates(probe: Probe) -> Iterator[str]:
     for path in ("/v1/students", "/v1/operoo/students"):
         for record in complete_walk(probe, path).records:
             if record.get("studentStatus") == v.Status.PRE_REGISTERED and not record.get("enrollmentDate"):
-                yield f"{path} record {_id(record)}: enrollmentDate is {record.get('enrollmentDate')!r} for a Pre-Registered student"
+                yield (
+                    f"{path} record {_id(record)}: enrollmentDate is {record.get('enrollmentDate')!r} for a "
+                    "Pre-Registered student; the sync skips it (with a warning) until it has one"
+                )
 
 
 @check("enrolled-id-format", "enrolledId is 8 digits: always on /v1/students, or null on /v1/operoo/students")

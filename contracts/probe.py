@@ -7,6 +7,7 @@ from typing import Any
 
 import requests
 
+from contracts import vocabulary as esd
 from contracts.errors import CannotRun
 
 JSON = Any
@@ -70,14 +71,16 @@ class Probe:
         """One HTTP call; a connection failure is CannotRun (the verifier cannot judge a silent server)."""
         try:
             return self.session.request(method, self.base + path, timeout=self.timeout, **kw)
+        except (requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema, requests.exceptions.InvalidURL):
+            raise CannotRun(f"{self.base!r} is not a URL an eSD API can be at; {esd.BASE_URL_HINT}") from None
         except requests.RequestException as exc:
             raise CannotRun(f"{method} {self.base}{path}: {type(exc).__name__}: {exc}") from None
 
     def fetch_token(self, client_id: str, secret: str, basic: bool = False) -> requests.Response:
         form = {"grant_type": "client_credentials"}
         if basic:
-            return self.request("POST", "/v1/auth/token", data=form, auth=(client_id, secret))
-        return self.request("POST", "/v1/auth/token", data={**form, "client_id": client_id, "client_secret": secret})
+            return self.request("POST", esd.TOKEN_PATH, data=form, auth=(client_id, secret))
+        return self.request("POST", esd.TOKEN_PATH, data={**form, "client_id": client_id, "client_secret": secret})
 
     def token(self, standard: bool = False) -> str:
         """A bearer token for the main (or the standard) client; CannotRun if none can be had."""
@@ -95,6 +98,11 @@ class Probe:
                     self._tokens[client_id] = token
                     break
             else:
+                if response.status_code in (404, 405):
+                    raise CannotRun(
+                        f"POST {self.base}{esd.TOKEN_PATH}: {response.status_code}: no token endpoint there; "
+                        f"{esd.BASE_URL_HINT}"
+                    )
                 raise CannotRun(
                     f"no token for client {client_id}: POST /v1/auth/token answered {response.status_code} {_excerpt(response)}"
                 )

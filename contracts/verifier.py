@@ -13,7 +13,7 @@ from contracts.checks import CHECKS, Check, Skip
 from contracts.errors import CannotRun
 from contracts.probe import Probe, Target
 
-PASS, FAIL, SKIP = "pass", "fail", "skip"
+PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
 SHOWN_REASONS = 5
 
 
@@ -46,7 +46,7 @@ def _run(check: Check, probe: Probe) -> Result:
     start = time.perf_counter()
     try:
         reasons = check.run(probe)
-        status = FAIL if reasons else PASS
+        status = (WARN if check.warning else FAIL) if reasons else PASS
     except Skip as skip:
         reasons, status = [str(skip)], SKIP
     except CannotRun:
@@ -54,8 +54,16 @@ def _run(check: Check, probe: Probe) -> Result:
     return Result(check.name, check.description, status, reasons, time.perf_counter() - start)
 
 
-def failed(results: list[Result]) -> bool:
-    return any(r.status == FAIL for r in results)
+def failed(results: list[Result], strict: bool = False) -> bool:
+    """A check failed (or, if `strict`, warned)."""
+    return any(r.status == FAIL or (strict and r.status == WARN) for r in results)
+
+
+def verdict(results: list[Result], strict: bool = False) -> str:
+    """`fail`, `warn` (the contract holds; some data the sync skips or treats specially) or `pass`."""
+    if failed(results, strict):
+        return FAIL
+    return WARN if any(r.status == WARN for r in results) else PASS
 
 
 def text_report(results: list[Result], target: Target) -> str:
@@ -67,25 +75,39 @@ def text_report(results: list[Result], target: Target) -> str:
             lines.append(f"          - {reason}")
         if len(r.reasons) > SHOWN_REASONS:
             lines.append(f"          ... and {len(r.reasons) - SHOWN_REASONS} more (--json lists them all)")
-    counts = {s: sum(r.status == s for r in results) for s in (PASS, FAIL, SKIP)}
-    lines.append(f"{counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} skipped")
+    counts = {s: sum(r.status == s for r in results) for s in (PASS, WARN, FAIL, SKIP)}
+    lines.append(f"{counts[PASS]} passed, {counts[WARN]} warned, {counts[FAIL]} failed, {counts[SKIP]} skipped")
     return "\n".join(lines)
 
 
-def json_report(results: list[Result], target: Target) -> dict[str, Any]:
-    return {"url": target.base_url, "passed": not failed(results), "checks": [r.as_json() for r in results]}
+def json_report(results: list[Result], target: Target, strict: bool = False) -> dict[str, Any]:
+    return {
+        "url": target.base_url,
+        "passed": not failed(results, strict),
+        "verdict": verdict(results, strict),
+        "strict": strict,
+        "checks": [r.as_json() for r in results],
+        "warnings": [f"{r.name}: {reason}" for r in results if r.status == WARN for reason in r.reasons],
+    }
 
 
-def junit_report(results: list[Result]) -> bytes:
-    """JUnit XML: one testcase per check, a failure element listing its reasons."""
+def junit_report(results: list[Result], strict: bool = False) -> bytes:
+    """JUnit XML: one testcase per check, a failure element listing its reasons; a warning is the case's
+    `<system-out>` and a `verdict` property (a failure under `strict`)."""
+    failing = {r.name for r in results if failed([r], strict)}
     suite = ET.Element(
         "testsuite", name="mock-esd verify", tests=str(len(results)),
-        failures=str(sum(r.status == FAIL for r in results)), skipped=str(sum(r.status == SKIP for r in results)),
+        failures=str(len(failing)), skipped=str(sum(r.status == SKIP for r in results)),
     )  # fmt: skip
     for r in results:
         case = ET.SubElement(suite, "testcase", classname="contract", name=r.name, time=f"{r.seconds:.3f}")
-        if r.status == FAIL:
+        if r.status == WARN:
+            properties = ET.SubElement(case, "properties")
+            ET.SubElement(properties, "property", name="verdict", value=WARN)
+        if r.name in failing:
             ET.SubElement(case, "failure", message=r.reasons[0][:200]).text = "\n".join(r.reasons)
+        elif r.status == WARN:
+            ET.SubElement(case, "system-out").text = "warning: " + "\nwarning: ".join(r.reasons)
         elif r.status == SKIP:
             ET.SubElement(case, "skipped", message=r.reasons[0][:200])
     return bytes(ET.tostring(suite, encoding="utf-8", xml_declaration=True))

@@ -55,6 +55,9 @@ STUDENTS_KEY: Final = "students"
 CONTACTS_KEY: Final = "contacts"
 PAGING_KEY: Final = "pagingInfo"
 
+TOKEN_PATH: Final = "/v1/auth/token"
+BASE_URL_HINT: Final = "is the base URL the one that ends in /api? (e.g. https://guru.eschooldata.com/api)"
+
 DEFAULT_PAGE_SIZE: Final = 100
 MAX_PAGE_SIZE: Final = 1000
 

@@ -6,6 +6,7 @@ and token key; changes made later reach every worker through `mock_esd.changelog
 
 from __future__ import annotations
 
+import os
 import socket
 from typing import Any
 
@@ -58,4 +59,14 @@ def serve_with_workers(app: Flask, sock: socket.socket, workers: int, threads: i
         "loglevel": "warning",
         "accesslog": None,
     }
-    _Gunicorn(app, options).run()
+    master = os.getpid()
+    try:
+        _Gunicorn(app, options).run()
+    except SystemExit as exc:
+        if os.getpid() != master:  # a worker ends here: its master's cleanup (sockets, temp files) is not its own
+            os._exit(exc.code if isinstance(exc.code, int) else 1)
+        if exc.code not in (0, None):
+            raise
+    finally:
+        if os.getpid() == master:
+            sock.detach()  # gunicorn closed the listening socket when it stopped; closing it again is EBADF

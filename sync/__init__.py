@@ -1,9 +1,19 @@
 """The Operoo side of the integration: read eSD, apply rules R1-R11, keep the state in SQLite."""
 
 from sync.client import EsdClient, RetryPolicy
-from sync.errors import AuthError, FetchError, IdentityConflict, RecordError, SettingsError, StateError, SyncError
+from sync.errors import (
+    AuthError,
+    BusyError,
+    FetchError,
+    IdentityConflict,
+    RecordError,
+    SettingsError,
+    StateError,
+    SyncError,
+    UrlError,
+)  # fmt: skip
 from sync.explanation import explain
-from sync.export import export_state
+from sync.export import export_schema, export_state
 from sync.html_report import render_report, write_report
 from sync.plan import Plan, compute_plan
 from sync.records import RawSnapshot, Snapshot
@@ -14,8 +24,8 @@ from sync.state import State
 from sync.store import apply_plan, connect, load_state
 
 __all__ = [
-    "AuthError", "Desired", "EsdClient", "FetchError", "IdentityConflict", "Plan", "RawSnapshot", "RecordError",
-    "Report", "RetryPolicy", "Settings", "SettingsError", "Snapshot", "State", "StateError", "SyncError", "apply_plan",
-    "compute_desired", "compute_plan", "connect", "explain", "export_state", "load_settings", "load_state",
-    "parse_settings", "render_report", "run_sync", "write_report",
+    "AuthError", "BusyError", "Desired", "EsdClient", "FetchError", "IdentityConflict", "Plan", "RawSnapshot",
+    "RecordError", "Report", "RetryPolicy", "Settings", "SettingsError", "Snapshot", "State", "StateError", "SyncError",
+    "UrlError", "apply_plan", "compute_desired", "compute_plan", "connect", "explain", "export_schema", "export_state",
+    "load_settings", "load_state", "parse_settings", "render_report", "run_sync", "write_report",
 ]  # fmt: skip

@@ -17,7 +17,7 @@ import orjson
 import requests
 
 from contracts import vocabulary as esd
-from sync.errors import AuthError, FetchError, RecordError
+from sync.errors import AuthError, FetchError, RecordError, UrlError
 from sync.records import ENDPOINTS, RawSnapshot, Snapshot
 
 T = TypeVar("T")
@@ -54,6 +54,10 @@ class EsdClient:
         self._token: str | None = None
         self._digest: Any = None  # a blake2b over the bodies of the current fetch_raw
         self._last_body = b""
+
+    def authenticate(self) -> None:
+        """Get a token now: a wrong URL or wrong credentials show here, before anything else is done."""
+        self._token = self._fetch_token()
 
     def fetch_snapshot(self, custom_endpoints: bool) -> Snapshot:
         """Every endpoint the sync needs, read whole and parsed; FetchError if any of it cannot be."""
@@ -154,7 +158,7 @@ class EsdClient:
         return {"Authorization": f"Bearer {self._token}"}
 
     def _fetch_token(self) -> str:
-        url = self.base_url + "/v1/auth/token"
+        url = self.base_url + esd.TOKEN_PATH
         form = {"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret}
         failure = ""
         for attempt in range(self.retry.attempts):
@@ -162,9 +166,19 @@ class EsdClient:
                 self.sleep(self._backoff(attempt))
             try:
                 response = self.session.post(url, data=form, timeout=self.retry.timeout)
+            except (
+                requests.exceptions.InvalidSchema,
+                requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidURL,
+            ) as exc:
+                raise UrlError(
+                    f"{self.base_url!r} is not a URL an eSD API can be at ({exc}); {esd.BASE_URL_HINT}"
+                ) from None
             except requests.RequestException as exc:
-                failure = f"connection failed ({type(exc).__name__}: {exc})"
+                failure = f"connection failed ({type(exc).__name__}); is a server listening there?"
                 continue
+            if response.status_code in (404, 405):
+                raise UrlError(f"POST {url}: {response.status_code}: no token endpoint there; {esd.BASE_URL_HINT}")
             if response.status_code in (400, 401, 403):
                 raise AuthError(
                     f"POST {url}: {response.status_code}: {_detail(response)} (check the client id and secret)"
@@ -212,11 +226,23 @@ def _check_page_count(path: str, total: int, page_count: int, page_size: int) ->
         raise FetchError(f"{path}: pageCount {page_count} does not fit totalCount {total} at pageSize {page_size}")
 
 
+_BODY_EXCERPT = 2000  # a body that is not problem+json is quoted up to here, at a word boundary, saying what was left
+
+
 def _detail(response: requests.Response) -> str:
+    """What the server said, whole: a problem's detail (or title), or the body's text (huge bodies marked cut)."""
     try:
         body = response.json()
     except ValueError:
-        return (response.text[:120] or "(empty body)").replace("\n", " ")
-    if isinstance(body, dict) and "detail" in body:
-        return str(body["detail"])
-    return str(body)[:120]
+        return _excerpt(response.text.replace("\n", " ").strip()) or "(empty body)"
+    if isinstance(body, dict) and ("detail" in body or "title" in body):
+        return str(body.get("detail") or body.get("title"))
+    return _excerpt(str(body))
+
+
+def _excerpt(text: str) -> str:
+    if len(text) <= _BODY_EXCERPT:
+        return text
+    cut = text.rfind(" ", 0, _BODY_EXCERPT)
+    cut = cut if cut > _BODY_EXCERPT // 2 else _BODY_EXCERPT
+    return f"{text[:cut]} [... {len(text) - cut} more characters]"

@@ -3,9 +3,11 @@
 SyncError                         the root
 ├── SettingsError (ValueError)    invalid settings file or R4 violation; names the school and rule
 ├── FetchError                    eSD could not be read completely and consistently (R11): abort
-│   └── AuthError                 the token endpoint refused the credentials
+│   ├── AuthError                 the token endpoint refused the credentials
+│   └── UrlError (ValueError)     the base URL leads to no eSD API (not a URL, or no token endpoint there)
 ├── RecordError (FetchError)      a record does not have the contract's shape; names endpoint, id, field
-└── StateError                    the Operoo database is unusable (newer schema, not a database)
+└── StateError                    the Operoo database is unusable (newer schema, not a database, read-only)
+    └── BusyError                 another sync holds the database's lock
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ class AuthError(FetchError):
     """The token endpoint refused the client credentials."""
 
 
+class UrlError(FetchError, ValueError):
+    """The base URL is not a URL, or has no token endpoint under it: a usage error, never retried."""
+
+
 class RecordError(FetchError):
     """A record from eSD is malformed."""
 
@@ -41,3 +47,7 @@ class StateError(SyncError):
 
 class IdentityConflict(FetchError):
     """eSD's data would give one Operoo ID to two persons; the sync aborts."""
+
+
+class BusyError(StateError):
+    """Another sync is running on the same database; this one did nothing."""

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 
 from sync.errors import StateError
 from sync.records import Person
-from sync.rulebook import ARCHIVED_GONE, ARCHIVED_UNMATCHED, R5, R6
+from sync.rulebook import ARCHIVED_GONE, ARCHIVED_UNMATCHED, ARCHIVED_UNREAD, R5, R6
 from sync.rules import decide, groups_of
 from sync.settings import parse_settings
 from sync.state import StoredStudent
@@ -43,7 +43,13 @@ class Explainer:
     def lines(self, stored: StoredStudent | None, mirror: Person | None) -> list[str]:
         """Why the person is or is not synced, rule by rule."""
         lines = []
-        if mirror is None:
+        if mirror is None and stored is not None and stored.esd_id is None and not self.settings.custom_endpoints:
+            lines.append(
+                f"person {stored.person_id} ({stored.first_name} {stored.last_name}) was not read at the last sync: "
+                "custom endpoints are off, and a student without an enrolledId is listed only on /v1/operoo/students"
+            )
+            lines.append(ARCHIVED_UNREAD)
+        elif mirror is None:
             assert stored is not None
             lines.append(
                 f"person {stored.person_id} ({stored.first_name} {stored.last_name}) was not in eSD's listings at the last sync"

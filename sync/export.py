@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections import defaultdict
+from importlib import resources
 from typing import Any
 
 from sync.plan import group_sort_key
@@ -23,7 +25,7 @@ def export_state(conn: sqlite3.Connection) -> dict[str, Any]:
                 "esdId": s.esd_id,
                 "status": s.status,
                 "schoolId": s.school_id,
-                "archived": s.archived,
+                "archived": bool(s.archived),  # SQLite gives 0/1
             }
             for s in students
         ],
@@ -34,12 +36,17 @@ def export_state(conn: sqlite3.Connection) -> dict[str, Any]:
         "contacts": [
             {
                 "contactId": c.contact_id,
-                "archived": c.archived,
+                "archived": bool(c.archived),
                 "students": [{"operooId": k, "permission": v} for k, v in sorted(c.links.items())],
             }
             for c in contacts
         ],
     }
+
+
+def export_schema() -> dict[str, Any]:
+    """The JSON Schema of `export_state`'s output (sync/export.schema.json, shipped with the package)."""
+    return json.loads(resources.files("sync").joinpath("export.schema.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 def group_sizes(conn: sqlite3.Connection) -> list[tuple[str, str | None, int]]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sync import vocabulary as o
 from sync.errors import IdentityConflict
-from sync.rulebook import ARCHIVED_GONE, ARCHIVED_UNMATCHED
+from sync.rulebook import ARCHIVED_GONE, ARCHIVED_UNMATCHED, ARCHIVED_UNREAD
 from sync.rules import Decision, Desired
 from sync.state import GroupKey, State, StoredContact, StoredStudent, encode_mirror
 
@@ -153,7 +153,7 @@ def _student_changes(desired: Desired, state: State) -> tuple[StudentChange, ...
     for person_id, before in state.students.items():
         if person_id not in wanted and not before.archived:
             changes.append(
-                StudentChange(person_id, before, replace(before, archived=True), _why_archived(person_id, desired))
+                StudentChange(person_id, before, replace(before, archived=True), _why_archived(before, desired))
             )
     changes.sort(key=lambda c: c.person_id)
     return tuple(changes)
@@ -173,9 +173,10 @@ def _check_identities(wanted: Mapping[int, Decision], state: State) -> None:
         )
 
 
-def _why_archived(person_id: int, desired: Desired) -> str:
-    if person_id not in desired.persons:
-        return ARCHIVED_GONE
+def _why_archived(before: StoredStudent, desired: Desired) -> str:
+    if before.person_id not in desired.persons:
+        unread = before.esd_id is None and not desired.custom_endpoints_read
+        return ARCHIVED_UNREAD if unread else ARCHIVED_GONE
     return ARCHIVED_UNMATCHED
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from sync.plan import Plan
@@ -11,21 +13,57 @@ from sync.run import Report
 
 
 class Progress:
-    """Rewrites one status line on a terminal; silent elsewhere."""
+    """How a sync shows it is alive: on a terminal, one rewritten status line; elsewhere (a pipe, a CI log),
+    a plain line on the stream every `interval` seconds while the sync runs, stalls included (None: silent).
 
-    def __init__(self, stream: TextIO = sys.stderr, enabled: bool | None = None) -> None:
+    Use it as a context manager (or call `close`) so the background line writer stops.
+    """
+
+    def __init__(self, stream: TextIO = sys.stderr, live: bool | None = None, interval: float | None = 10.0) -> None:
         self.stream = stream
-        self.enabled = stream.isatty() if enabled is None else enabled
+        self.live = stream.isatty() if live is None else live
+        self.interval = None if self.live else interval
+        self.state = "starting"
+        self._stop = threading.Event()
+        self._writer: threading.Thread | None = None
+        self._since = time.monotonic()
 
     def __call__(self, endpoint: str, page: int, pages: int, records: int) -> None:
-        if self.enabled:
-            self.stream.write(f"\r\033[Kfetching {endpoint}: page {page}/{pages}, {records} records")
+        self._set(f"fetching {endpoint}: page {page}/{pages}, {records} records")
+        if self.live:
+            self.stream.write(f"\r\033[K{self.state}")
             self.stream.flush()
 
     def say(self, message: str) -> None:
-        if self.enabled:
+        self._set(message)
+        if self.live:
             self.stream.write(f"\r\033[K{message}\n")
             self.stream.flush()
+
+    def heartbeat(self, wait: Callable[[float], bool]) -> None:
+        """Write the current state every interval until `wait` says stop (the background writer's loop)."""
+        assert self.interval is not None
+        while not wait(self.interval):
+            quiet = time.monotonic() - self._since
+            self.stream.write(f"mock-esd: {self.state} (nothing new for {quiet:.0f} s)\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._writer is not None:
+            self._writer.join()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _set(self, state: str) -> None:
+        self.state, self._since = state, time.monotonic()
+        if self.interval is not None and self._writer is None and not self._stop.is_set():
+            self._writer = threading.Thread(target=self.heartbeat, args=(self._stop.wait,), daemon=True)
+            self._writer.start()
 
 
 def group_table(sizes: list[tuple[str, str | None, int]], names: dict[str, str]) -> str:
@@ -37,7 +75,8 @@ def group_table(sizes: list[tuple[str, str | None, int]], names: dict[str, str])
     return _table(rows)
 
 
-def change_table(report: Report) -> str:
+def change_table(report: Report, with_errors: bool = True) -> str:
+    """The counts of a sync's changes, its warnings and (unless the caller says them elsewhere) its errors."""
     plan = report.plan or Plan()
     counts = plan.counts()
     rows = [("change", "count")] + [(k, str(v)) for k, v in counts.items()]
@@ -45,7 +84,7 @@ def change_table(report: Report) -> str:
     lines += [f"warning: {w}" for w in plan.warnings[:10]]
     if len(plan.warnings) > 10:
         lines.append(f"... and {len(plan.warnings) - 10} more warnings (--json lists them all)")
-    lines += [f"error: {e}" for e in report.errors]
+    lines += [f"error: {e}" for e in report.errors] if with_errors else []
     return "\n".join(lines)
 
 

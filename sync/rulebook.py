@@ -76,6 +76,10 @@ RULES: tuple[Rule, ...] = (R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, R11)
 
 # The two ways R7 archives a student; the plan's change reason and `explain` print the same words.
 ARCHIVED_GONE = f"{R7}: no longer in eSD's listings -> archived, not deleted; restored if it comes back"
+ARCHIVED_UNREAD = (
+    f"{R7}: custom endpoints are off, so /v1/operoo/students, the only listing of a student without an enrolledId, "
+    "was not read -> archived, not deleted; restored if it matches again"
+)
 ARCHIVED_UNMATCHED = (
     f"{R7}: no longer matches any sync path (status, school or settings changed) -> archived, not deleted; "
     "restored if it matches again"

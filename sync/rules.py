@@ -54,6 +54,7 @@ class Desired:
     contacts: Mapping[int, DesiredContact]
     persons: Mapping[int, Person]
     warnings: tuple[str, ...] = ()
+    custom_endpoints_read: bool = True  # False: persons listed only on /v1/operoo/* were not seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,10 @@ def _building_path(
         _say(trace, f"{R3}: not on /v1/students (no enrolledId) -> building path does not apply")
         return None, None
     school = student.school_id
-    if school is None or school not in selected:
+    if school is None:
+        _say(trace, f"{R3}: no school (schoolId is null) -> building path does not apply")
+        return None, None
+    if school not in selected:
         _say(trace, f"{R3}: school {school} is not selected -> building path does not apply")
         return None, None
     option = o.OPTION_OF_ESD_STATUS.get(student.status)
@@ -192,7 +196,13 @@ def compute_desired(snapshot: Snapshot, settings: Settings) -> Desired:
     by_person = {d.person_id: d.operoo_id for d in students.values()}
     contacts = _contacts(_merge_contacts(snapshot.contacts, snapshot.operoo_contacts or ()), by_person, settings)
     return Desired(
-        students, buildings, {k: frozenset(v) for k, v in groups.items()}, contacts, persons, tuple(warnings)
+        students,
+        buildings,
+        {k: frozenset(v) for k, v in groups.items()},
+        contacts,
+        persons,
+        tuple(warnings),
+        snapshot.operoo_students is not None,
     )
 
 
@@ -255,11 +265,12 @@ def possible_paths(person: Person) -> list[PathCheck]:
     all_options = {school: frozenset(o.OPTIONS)} if school is not None else {}
     building, _ = _building_path(standard, all_options, building_trace)
     option = o.OPTION_OF_ESD_STATUS.get(standard.status) if standard else None
-    condition = (
-        f"school {school} selected with {option}"
-        if building is not None
-        else f"school {school} selected with any option"
-    )
+    if school is None:
+        condition = "no school: the building path needs one"
+    elif building is not None:
+        condition = f"school {school} selected with {option}"
+    else:
+        condition = f"school {school} selected with any option"
     custom_trace: list[str] = []
     custom = _custom_path(person.operoo, True, custom_trace)
     return [

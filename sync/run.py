@@ -14,7 +14,7 @@ from typing import IO, Any
 import orjson
 
 from sync.client import EsdClient
-from sync.errors import AuthError, FetchError
+from sync.errors import AuthError, FetchError, UrlError
 from sync.plan import Plan, compute_plan, group_sort_key
 from sync.rulebook import R11
 from sync.rules import compute_desired
@@ -161,8 +161,8 @@ def _run_sync(
                 on_apply()
             apply_plan(conn, report.plan, run_id)
             report.status = APPLIED
-    except AuthError:
-        raise  # bad credentials are a configuration error (exit 2), not an incomplete read
+    except (AuthError, UrlError):
+        raise  # bad credentials or URL are a configuration error (exit 2), not an incomplete read
     except FetchError as exc:
         report.errors = [f"{R11}: aborted, nothing changed: {exc}"]
     except sqlite3.Error as exc:

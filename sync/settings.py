@@ -9,6 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from contracts import vocabulary as esd
 from sync import vocabulary as o
 from sync.errors import SettingsError
 from sync.rulebook import R4
@@ -61,7 +62,18 @@ def load_settings(path: str | Path) -> Settings:
         raise SettingsError(f"settings file {path} does not exist") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SettingsError(f"settings file {path} is not valid TOML: {exc}") from None
-    return parse_settings(raw, source=str(path))
+    settings = parse_settings(raw, source=str(path))
+    check_selects_something(settings, str(path))
+    return settings
+
+
+def check_selects_something(settings: Settings, source: str = "settings") -> None:
+    """A settings file that selects no school, with custom endpoints off, would sync nobody and archive everyone."""
+    if not settings.selected and not settings.custom_endpoints:
+        raise SettingsError(
+            f"{source}: selects nothing: no school in [schools] has an option and custom_endpoints is false, so a "
+            'sync would take no student and archive every synced one; select a school (e.g. "0101" = ["Enrolled"])'
+        )
 
 
 def parse_settings(raw: Mapping[str, Any], source: str = "settings") -> Settings:
@@ -145,11 +157,23 @@ def _contacts(raw: Any, problems: list[str]) -> ContactSettings:
     if not isinstance(relationships, list) or not all(isinstance(r, str) for r in relationships):
         problems.append(f"contacts.relationships must be a list of relationship names, got {relationships!r}")
         relationships = list(DEFAULT_RELATIONSHIPS)
+    unknown = [r for r in relationships if r not in esd.RELATIONSHIPS]
+    if unknown:
+        problems.append(
+            f"contacts.relationships: unknown relationship {', '.join(_with_guess(r, esd.RELATIONSHIPS) for r in unknown)}"
+            f" (eSD's relationships: {', '.join(esd.RELATIONSHIPS)})"
+        )
     max_priority = raw.get("max_priority", 2)
     if not isinstance(max_priority, int) or isinstance(max_priority, bool) or max_priority < 1:
         problems.append(f"contacts.max_priority must be an integer >= 1, got {max_priority!r}")
         max_priority = 2
     return ContactSettings(str(source), frozenset(relationships), max_priority)
+
+
+def _with_guess(value: str, allowed: tuple[str, ...]) -> str:
+    """`'mother' (did you mean 'Mother'?)` when only the case differs."""
+    same = [a for a in allowed if a.casefold() == value.casefold()]
+    return f"{value!r} (did you mean {same[0]!r}?)" if same else repr(value)
 
 
 def _share(raw: Any, problems: list[str]) -> float:

@@ -7,13 +7,18 @@ old state. Students are archived, never deleted (R7); a record keeps its `record
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
+import tempfile
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sync.errors import StateError
+from sync.errors import BusyError, StateError
 from sync.plan import Plan
 from sync.records import Person
 from sync.state import GroupKey, State, StoredContact, StoredStudent, decode_mirror
@@ -27,8 +32,8 @@ _MIGRATIONS = {  # from version N to N + 1
 }
 
 _SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE students (
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS students (
     record_id   INTEGER PRIMARY KEY,
     operoo_id   TEXT NOT NULL UNIQUE,
     person_id   INTEGER NOT NULL UNIQUE,
@@ -41,37 +46,37 @@ CREATE TABLE students (
     created_run INTEGER NOT NULL,
     updated_run INTEGER NOT NULL
 );
-CREATE TABLE buildings (school_id TEXT PRIMARY KEY, name TEXT NOT NULL, archived INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE groups_ (
+CREATE TABLE IF NOT EXISTS buildings (school_id TEXT PRIMARY KEY, name TEXT NOT NULL, archived INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS groups_ (
     group_id  INTEGER PRIMARY KEY,
     name      TEXT NOT NULL,
     school_id TEXT NOT NULL DEFAULT '',   -- '' for district groups, so UNIQUE holds
     UNIQUE (name, school_id)
 );
-CREATE TABLE memberships (
+CREATE TABLE IF NOT EXISTS memberships (
     group_id  INTEGER NOT NULL REFERENCES groups_ (group_id) ON DELETE CASCADE,
     record_id INTEGER NOT NULL REFERENCES students (record_id),
     PRIMARY KEY (group_id, record_id)
 ) WITHOUT ROWID;
-CREATE TABLE contacts (
+CREATE TABLE IF NOT EXISTS contacts (
     contact_id INTEGER PRIMARY KEY,
     first_name TEXT NOT NULL,
     last_name  TEXT NOT NULL,
     email      TEXT,
     archived   INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE contact_links (
+CREATE TABLE IF NOT EXISTS contact_links (
     contact_id INTEGER NOT NULL REFERENCES contacts (contact_id),
     record_id  INTEGER NOT NULL REFERENCES students (record_id),
     permission TEXT NOT NULL,
     PRIMARY KEY (contact_id, record_id)
 ) WITHOUT ROWID;
-CREATE TABLE esd_mirror (                 -- what eSD said at the last applied sync, for `explain`
+CREATE TABLE IF NOT EXISTS esd_mirror (                 -- what eSD said at the last applied sync, for `explain`
     id     INTEGER PRIMARY KEY CHECK (id = 1),
     digest TEXT NOT NULL,
     body   BLOB NOT NULL                     -- JSON rows, see sync.state.encode_mirror
 );
-CREATE TABLE sync_runs (
+CREATE TABLE IF NOT EXISTS sync_runs (
     run_id   INTEGER PRIMARY KEY,
     started  TEXT NOT NULL,
     finished TEXT,
@@ -89,15 +94,21 @@ OPEROO_TABLES = ("students", "buildings", "groups_", "memberships", "contacts", 
 
 def connect(path: str | Path) -> sqlite3.Connection:
     """Open (creating if new) an Operoo state database with the current schema."""
+    if not Path(path).absolute().parent.is_dir():
+        raise StateError(f"{path}: the directory {Path(path).absolute().parent} does not exist")
     try:
         conn = sqlite3.connect(str(path), isolation_level=None)
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA journal_mode = WAL")
         version = _schema_version(conn)
+    except sqlite3.OperationalError as exc:  # locked, read-only, cannot be opened: not a question of format
+        raise _unusable(path, exc) from None
     except sqlite3.DatabaseError as exc:
         raise StateError(f"{path} is not an Operoo state database ({exc})") from None
-    if version is None:
-        conn.executescript(f"BEGIN; {_SCHEMA} INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;")
+    if version is None:  # IF NOT EXISTS and OR IGNORE: two processes creating one database both succeed
+        conn.executescript(
+            f"BEGIN IMMEDIATE; {_SCHEMA} INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;"
+        )
     while version is not None and version in _MIGRATIONS:
         conn.executescript(
             f"BEGIN; {_MIGRATIONS[version]} UPDATE meta SET value = '{version + 1}' WHERE key = 'schema_version'; COMMIT;"
@@ -106,6 +117,53 @@ def connect(path: str | Path) -> sqlite3.Connection:
     if version is not None and version != SCHEMA_VERSION:
         raise StateError(f"{path} has schema version {version}; this mock-esd reads version {SCHEMA_VERSION}")
     return conn
+
+
+def _unusable(path: str | Path, exc: sqlite3.OperationalError) -> StateError:
+    if "locked" in str(exc) or "busy" in str(exc):
+        return BusyError(f"{path} is locked by another program ({exc}); nothing was done")
+    return StateError(f"{path} cannot be used ({exc})")
+
+
+def check_writable(conn: sqlite3.Connection, path: str | Path) -> None:
+    """StateError unless the open database can be written; BusyError if another program holds it locked."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("UPDATE meta SET value = value WHERE key = 'schema_version'")  # a write, undone
+        finally:
+            conn.execute("ROLLBACK")
+    except sqlite3.OperationalError as exc:
+        raise _unusable(path, exc) from None
+
+
+def check_directory_writable(path: str | Path, what: str) -> None:
+    """StateError unless a file can be created beside `path` (said before a sync fetches anything)."""
+    directory = Path(path).absolute().parent
+    if not directory.is_dir():
+        raise StateError(f"{what} {path}: the directory {directory} does not exist")
+    try:
+        tempfile.TemporaryFile(dir=directory).close()
+    except OSError as exc:
+        raise StateError(f"{what} {path}: cannot write in {directory} ({exc.strerror or exc})") from None
+
+
+@contextmanager
+def sync_lock(path: str | Path) -> Iterator[None]:
+    """Hold the exclusive lock of the database at `path` (the file `PATH.lock`) for a whole run.
+
+    BusyError at once if another process holds it: two syncs interleaving read, plan and apply would
+    leave a state that matches neither. The file stays (removing it would race with the next locker).
+    """
+    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BusyError(f"another sync is running on {path}; this one did nothing") from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def open_existing(path: str | Path) -> sqlite3.Connection:
@@ -175,6 +233,20 @@ def begin_run(conn: sqlite3.Connection, started: str, settings: dict[str, Any]) 
     )
     assert cursor.lastrowid is not None
     return cursor.lastrowid
+
+
+def mark_interrupted(conn: sqlite3.Connection, now: str) -> list[tuple[int, str]]:
+    """Mark runs left `running` by a process that died as `interrupted`; their ids and start times.
+
+    Only correct while holding `sync_lock`: then no other run can be running.
+    """
+    stale = conn.execute("SELECT run_id, started FROM sync_runs WHERE status = 'running' ORDER BY run_id").fetchall()
+    conn.execute(
+        "UPDATE sync_runs SET status = 'interrupted', finished = ?, "
+        "message = 'the process ended before the run was recorded as finished' WHERE status = 'running'",
+        (now,),
+    )
+    return [(run_id, started) for run_id, started in stale]
 
 
 def finish_run(

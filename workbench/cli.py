@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -79,13 +81,23 @@ def serve(
     host: str, port: int, seed: int, students: int, schools: int, today: dt.datetime, scenario_path: str | None,
     no_control: bool, workers: int | None, secret_key: str | None,
 ) -> None:  # fmt: skip
-    """Serve a generated district (or a scenario) until interrupted."""
+    """Serve a generated district (or a scenario) until interrupted (Ctrl+C or SIGTERM: exit 0, "stopped")."""
+    # SIGTERM ends the server as Ctrl+C does, so `finally` and the temporary directory's cleanup run
+    # (the default action kills the process where it stands). gunicorn's master sets its own handlers.
+    signal.signal(signal.SIGTERM, _interrupt)
+    config = AppConfig(
+        spec=spec_from(seed, students, schools, today), control=not no_control, bind_host=host, secret_key=secret_key
+    )
+    if not workers:  # one process needs no shared state, so no temporary directory
+        _serve(create_app(with_rule_paths(config)), host, port, scenario_path, None)
+        return
     with tempfile.TemporaryDirectory(prefix="mock-esd-") as shared:
-        config = AppConfig(
-            spec=spec_from(seed, students, schools, today), control=not no_control,
-            shared_state=str(Path(shared) / "changes.db") if workers else None, bind_host=host, secret_key=secret_key,
-        )  # fmt: skip
+        config = dataclasses.replace(config, shared_state=str(Path(shared) / "changes.db"))
         _serve(create_app(with_rule_paths(config)), host, port, scenario_path, workers)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _serve(app: Flask, host: str, port: int, scenario_path: str | None, workers: int | None) -> None:
@@ -97,17 +109,18 @@ def _serve(app: Flask, host: str, port: int, scenario_path: str | None, workers:
     click.echo(describe_clients(server.base_url, state.registry.clients()))
     click.echo(f'  try: curl -s -d grant_type=client_credentials -u "ID:SECRET" {server.base_url}/v1/auth/token')
     click.echo(f"Browse the district: {server.root_url}/guru/")
-    click.echo(f"Serving{f' with {workers} gunicorn workers' if workers else ''}; Ctrl+C stops.")
-    sys.stdout.flush()
-    try:
+    try:  # from here on, a SIGTERM or Ctrl+C (even before the loop starts) ends in "stopped"
+        click.echo(f"Serving{f' with {workers} gunicorn workers' if workers else ''}; Ctrl+C stops.")
+        sys.stdout.flush()
         if workers:
             serve_with_workers(app, server.socket, workers)
         else:
             server.serve_forever()
-    except KeyboardInterrupt:
-        click.echo("stopped")
+    except KeyboardInterrupt:  # werkzeug's loop swallows it and returns; gunicorn's master returns too
+        pass
     finally:
         server.stop()
+    click.echo("stopped")
 
 
 def _register() -> None:

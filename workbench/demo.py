@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
@@ -17,7 +18,7 @@ from sync.errors import SyncError
 from sync.report import Progress, change_table, group_table
 from sync.settings import Settings
 from workbench.browser import with_rule_paths
-from workbench.cli_support import EXIT_FAILED, fail, one_line_errors
+from workbench.cli_support import EXIT_FAILED, fail, invocation, one_line_errors
 from workbench.sync_commands import execute_sync, write_settings
 
 
@@ -44,10 +45,11 @@ def run_demo(db: str, seed: int, students: int, keep_serving: bool) -> bool:
     with LiveServer(app) as server:
         click.echo(f"mock eSD serving {students} students (seed {seed}) at {server.base_url}")
         click.echo(f"syncing with custom endpoints on, settings in {settings_path}, into {db}")
-        report, names, sizes = execute_sync(
-            server.base_url, custom.client_id, custom.secret, settings, db, progress=Progress(),
-            html_report=str(report_path),
-        )  # fmt: skip
+        with Progress() as progress:
+            report, names, sizes = execute_sync(
+                server.base_url, custom.client_id, custom.secret, settings, db, progress=progress,
+                html_report=str(report_path),
+            )  # fmt: skip
         click.echo(change_table(report))
         if report.ok:
             click.echo(group_table(sizes, names))
@@ -58,17 +60,18 @@ def run_demo(db: str, seed: int, students: int, keep_serving: bool) -> bool:
         sample = sample or next(
             (str(s["enrolledId"]) for s in store.students().records), "1"
         )  # no applicant: an eSD ID
+        me, q = invocation(), shlex.quote
         hints = [
             (f"open {report_path} in a browser", "the sync report: groups, changes, find a student"),
-            (f"mock-esd export --db {db}", "the Operoo state as JSON"),
-            (f"mock-esd explain --db {db} {sample}", "why a student is (or is not) synced"),
-            (f"mock-esd serve --seed {seed} --students {students}", "serve it on :8080 (browser view: /guru/), then"),
+            (f"{me} export --db {q(db)}", "the Operoo state as JSON"),
+            (f"{me} explain --db {q(db)} {sample}", "why a student is (or is not) synced"),
+            (f"{me} serve --seed {seed} --students {students}", "serve it on :8080 (browser view: /guru/), then"),
         ]
         width = max(len(command) for command, _ in hints)
         click.echo("\nNext:\n" + "".join(f"  {command.ljust(width)}   # {why}\n" for command, why in hints), nl=False)
         click.echo(
-            f"  mock-esd sync --url http://127.0.0.1:8080/api --client-id {custom.client_id} \\\n"
-            f"      --client-secret {custom.secret} --settings {settings_path} --db {db}"
+            f"  {me} sync --url http://127.0.0.1:8080/api --client-id {custom.client_id} \\\n"
+            f"      --client-secret {custom.secret} --settings {q(str(settings_path))} --db {q(db)}"
         )
         if keep_serving and report.ok:
             click.echo(

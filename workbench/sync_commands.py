@@ -11,16 +11,24 @@ import click
 import requests
 
 from sync.client import EsdClient
-from sync.errors import SyncError
+from sync.errors import BusyError, SyncError
 from sync.explanation import explain as explain_student
 from sync.export import export_state, group_sizes
 from sync.html_report import write_report
 from sync.report import Progress, change_table, group_table, plan_listing
 from sync.rulebook import RULES
-from sync.run import Report, run_sync, write_json
+from sync.run import Report, run_sync, utc_now, write_json
 from sync.settings import Settings, load_settings
-from sync.store import building_names, connect, open_existing
-from workbench.cli_support import EXIT_FAILED, fail, one_line_errors
+from sync.store import (
+    building_names,
+    check_directory_writable,
+    check_writable,
+    connect,
+    mark_interrupted,
+    open_existing,
+    sync_lock,
+)  # fmt: skip
+from workbench.cli_support import EXIT_FAILED, error, one_line_errors, warn
 
 
 def _print_json(data: Any) -> None:
@@ -32,15 +40,35 @@ def execute_sync(
     dry_run: bool = False, allow_mass_removal: bool = False, progress: Progress | None = None, full: bool = False,
     html_report: str | None = None,
 ) -> tuple[Report, dict[str, str], list[tuple[str, str | None, int]]]:  # fmt: skip
-    """Run one sync; returns the report, school names and the group sizes afterwards (and writes `html_report`)."""
+    """Run one sync; returns the report, school names and the group sizes afterwards (and writes `html_report`).
+
+    Every check that needs no data comes first: the directories of --db and --report, then the token
+    (a wrong URL or wrong credentials create no file), then the lock and the database's writability.
+    The lock is held for the whole run; runs a killed process left `running` are marked interrupted.
+    """
+    check_directory_writable(db, "--db")
+    if html_report:
+        check_directory_writable(html_report, "--report")
+    with requests.Session() as session:
+        client = EsdClient(session, url, client_id, client_secret, progress=progress)
+        client.authenticate()
+        with sync_lock(db):
+            return _locked_sync(client, settings, db, dry_run, allow_mass_removal, progress, full, html_report)
+
+
+def _locked_sync(
+    client: EsdClient, settings: Settings, db: str, dry_run: bool, allow_mass_removal: bool,
+    progress: Progress | None, full: bool, html_report: str | None,
+) -> tuple[Report, dict[str, str], list[tuple[str, str | None, int]]]:  # fmt: skip
     conn = connect(db)
     try:
-        with requests.Session() as session:
-            client = EsdClient(session, url, client_id, client_secret, progress=progress)
-            report = run_sync(
-                client, settings, conn, dry_run=dry_run, allow_mass_removal=allow_mass_removal, full=full,
-                on_apply=(lambda: progress.say("applying")) if progress else None,
-            )  # fmt: skip
+        check_writable(conn, db)
+        for run_id, started in mark_interrupted(conn, utc_now()):
+            warn(f"run {run_id} (started {started}) never finished, its process was stopped; marked interrupted")
+        report = run_sync(
+            client, settings, conn, dry_run=dry_run, allow_mass_removal=allow_mass_removal, full=full,
+            on_apply=(lambda: progress.say("applying")) if progress else None,
+        )  # fmt: skip
         names = building_names(conn)
         if html_report:
             write_report(html_report, report, conn)
@@ -73,7 +101,14 @@ def execute_sync(
     type=click.Path(dir_okay=False),
     help="Also write an HTML report of the run to this file.",
 )
-@one_line_errors(SyncError)
+@click.option(
+    "--progress-every",
+    type=click.FloatRange(min=0.01),
+    default=10.0,
+    show_default=True,
+    help="When stderr is not a terminal, write a progress line this often (seconds).",
+)
+@one_line_errors(SyncError, failed=(BusyError,))
 def sync(
     url: str,
     client_id: str,
@@ -85,24 +120,26 @@ def sync(
     allow_mass_removal: bool,
     full: bool,
     html_report: str | None,
+    progress_every: float,
 ) -> None:
     """Sync students and contacts from an eSD server into the Operoo state database."""
     settings = load_settings(settings_path)
-    if html_report and not Path(html_report).absolute().parent.is_dir():
-        fail(f"--report {html_report}: the directory {Path(html_report).absolute().parent} does not exist")
-    progress = Progress(enabled=None if not as_json else False)
-    report, names, sizes = execute_sync(
-        url, client_id, client_secret, settings, db,
-        dry_run=dry_run, allow_mass_removal=allow_mass_removal, progress=progress, full=full, html_report=html_report,
-    )  # fmt: skip
+    with Progress(live=None if not as_json else False, interval=progress_every) as progress:
+        report, names, sizes = execute_sync(
+            url, client_id, client_secret, settings, db,
+            dry_run=dry_run, allow_mass_removal=allow_mass_removal, progress=progress, full=full,
+            html_report=html_report,
+        )  # fmt: skip
     if as_json:
         write_json(report, sys.stdout.buffer)
         sys.stdout.flush()
     else:
         progress.say("done")
+        for reason in report.errors:  # first, where a script or a person looks for why
+            error(reason)
         if (report.plan and not report.ok) or dry_run:
             click.echo(plan_listing(report.plan) if report.plan else "")
-        click.echo(change_table(report))
+        click.echo(change_table(report, with_errors=False))
         if report.status == "applied":
             click.echo(group_table(sizes, names))
     if not report.ok:

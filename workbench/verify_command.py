@@ -26,20 +26,21 @@ from workbench.cli_support import EXIT_FAILED, one_line_errors
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--max-pages", type=click.IntRange(min=1), help="Read only the first N pages of each listing.")
 @click.option("--page-size", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option("--strict", is_flag=True, help="Warnings (data the sync skips or treats specially) fail too.")
 @one_line_errors(ContractError)
 def verify_command(
     url: str, client_id: str, client_secret: str, client_id_standard: str | None, client_secret_standard: str | None,
-    junit_path: str | None, as_json: bool, max_pages: int | None, page_size: int,
+    junit_path: str | None, as_json: bool, max_pages: int | None, page_size: int, strict: bool,
 ) -> None:  # fmt: skip
-    """Check an eSD-compatible server against the contract (exit 0 all pass, 1 a check failed, 2 cannot run)."""
+    """Check an eSD-compatible server against the contract (exit 0 all pass or warn, 1 a check failed, 2 cannot run)."""
     if (client_id_standard is None) != (client_secret_standard is None):
         raise click.UsageError("give both --client-id-standard and --client-secret-standard, or neither")
     target = Target(url, client_id, client_secret, client_id_standard, client_secret_standard, max_pages, page_size)
     results = verify(target)
     if junit_path:
-        Path(junit_path).write_bytes(junit_report(results))
-    click.echo(json.dumps(json_report(results, target), indent=2) if as_json else text_report(results, target))
-    if failed(results):
+        Path(junit_path).write_bytes(junit_report(results, strict))
+    click.echo(json.dumps(json_report(results, target, strict), indent=2) if as_json else text_report(results, target))
+    if failed(results, strict):
         sys.exit(EXIT_FAILED)
 
 

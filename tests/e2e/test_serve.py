@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -112,3 +114,22 @@ def test_serve_refuses_a_bad_scenario_in_one_line(tmp_path: object) -> None:
         timeout=60,
     )
     assert done.returncode == 2 and "unknown schoolId '0404'" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["one-process", "two-workers"])
+def test_sigterm_stops_serve_cleanly_and_leaves_no_temporary_directory(tmp_path: Path, workers: list[str]) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mock_esd", "serve", "--port", "0", "--students", "50", *workers],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(temp)},
+    )  # fmt: skip
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("Serving"):
+            break
+    proc.terminate()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out.strip().splitlines()[-1] == "stopped" and "Bad file descriptor" not in err and "error" not in err
+    assert list(temp.iterdir()) == []

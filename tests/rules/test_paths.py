@@ -57,3 +57,12 @@ def test_pre_registered_without_a_date_shows_the_warning_in_its_trace() -> None:
     building, _ = possible_paths(Person(8, undated, None))
     assert building.decision is None
     assert "without an enrollmentDate" in building.trace[-1]
+
+
+def test_a_person_without_a_school_is_said_to_have_none_never_school_none() -> None:
+    for person in persons():
+        for check in possible_paths(person):
+            shown = " ".join((check.condition, *check.trace))
+            assert "None" not in shown, shown
+            if person.record.school_id is None and check.path == BUILDING:
+                assert check.condition == "no school: the building path needs one"

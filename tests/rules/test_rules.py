@@ -12,6 +12,7 @@ import pytest
 from contracts import vocabulary as v
 from mock_esd.builders import contact, district, school, student
 from sync.errors import SettingsError
+from sync.settings import load_settings
 from tests.world import STANDARD, World, settings
 
 E, P, F = "Enrolled", "Pre-Enrolled", "Future"
@@ -135,6 +136,26 @@ def test_r4_every_problem_is_named_at_once() -> None:
         and "'Enroled'" in message
         and "max_archive_share" in message
     )
+
+
+def test_relationships_must_be_esds_and_a_typo_is_named_with_the_allowed_ones() -> None:
+    with pytest.raises(SettingsError) as err:
+        settings(custom=True, schools={"0101": [E]}, contacts={"relationships": ["mother", "Guardian", "Aunty"]})
+    message = str(err.value)
+    assert "unknown relationship 'mother' (did you mean 'Mother'?), 'Aunty'" in message
+    assert "eSD's relationships: " + ", ".join(v.RELATIONSHIPS) in message
+
+
+@pytest.mark.parametrize(
+    "text", ["", "custom_endpoints = false\n", '[schools]\n"0101" = []\n', "[contacts]\nmax_priority = 1\n"]
+)
+def test_a_settings_file_that_selects_nothing_is_refused(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    with pytest.raises(SettingsError, match=r"s\.toml: selects nothing: no school in \[schools\] has an option"):
+        load_settings(path)
+    path.write_text("custom_endpoints = true\n")  # the custom endpoints alone take the unassigned applicants
+    assert load_settings(path).custom_endpoints
 
 
 def test_r4_a_selected_school_unknown_to_esd_is_an_error_and_nothing_changes(world: World) -> None:
@@ -293,3 +314,20 @@ def test_the_streamed_json_report_equals_the_report(world: World) -> None:
     write_json(report, out)
     streamed = json.loads(out.getvalue())
     assert streamed == report.as_json() and len(streamed["changes"]) > 5
+
+
+def test_an_applicant_archived_because_custom_endpoints_went_off_is_told_so(world: World) -> None:
+    from sync.explanation import explain
+    from sync.rulebook import ARCHIVED_UNREAD
+
+    world.sync(settings(custom=True, schools={"0101": [E], "0900": [P]}))
+    report = world.sync(settings(custom=False, schools={"0101": [E]}), allow_mass_removal=True)
+    assert report.plan is not None
+    reasons = {c.after.operoo_id: c.reason for c in report.plan.students}
+    assert reasons["student-operoo-11"] == ARCHIVED_UNREAD and "no longer in eSD" not in ARCHIVED_UNREAD
+    conn = world.conn()
+    try:
+        lines = explain(conn, "student-operoo-11")
+    finally:
+        conn.close()
+    assert "custom endpoints are off" in lines[0] and lines[1] == ARCHIVED_UNREAD

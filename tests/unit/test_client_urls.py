@@ -1,0 +1,40 @@
+"""A base URL with no token endpoint under it is a usage error at once, never retried."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+import responses
+
+from sync.client import EsdClient
+from sync.errors import FetchError, UrlError
+
+
+def test_a_404_token_endpoint_is_not_retried() -> None:
+    slept: list[float] = []
+    with responses.RequestsMock() as mocked, requests.Session() as session:
+        mocked.post("http://esd.test/v1/auth/token", status=404, json={"detail": "not found"})
+        client = EsdClient(session, "http://esd.test", "id", "secret", sleep=slept.append)
+        with pytest.raises(UrlError, match="ends in /api"):
+            client.authenticate()
+        assert len(mocked.calls) == 1 and slept == []
+
+
+def test_what_the_server_said_is_quoted_whole_not_cut_mid_word() -> None:
+    detail = "pageSize must be an integer from 1 to 1000; " * 6 + "you sent a value this server cannot read as one"
+    with responses.RequestsMock() as mocked, requests.Session() as session:
+        mocked.post("http://esd.test/api/v1/auth/token", json={"access_token": "t"})
+        mocked.get("http://esd.test/api/v1/schools", status=400, json={"title": "Bad Request", "detail": detail})
+        client = EsdClient(session, "http://esd.test/api", "id", "secret")
+        with pytest.raises(FetchError) as err:
+            client.fetch_raw(False)
+    assert len(detail) > 300 and str(err.value).endswith(f"400: {detail}")
+
+
+def test_a_huge_text_body_is_quoted_at_a_word_boundary_saying_how_much_was_left() -> None:
+    with responses.RequestsMock() as mocked, requests.Session() as session:
+        mocked.post("http://esd.test/api/v1/auth/token", json={"access_token": "t"})
+        mocked.get("http://esd.test/api/v1/schools", status=418, body="teapot " * 1000)
+        with pytest.raises(FetchError) as err:
+            EsdClient(session, "http://esd.test/api", "id", "secret").fetch_raw(False)
+    assert str(err.value).endswith(f"teapot [... {len('teapot ' * 1000) - 1 - 1994} more characters]")
