@@ -22,7 +22,7 @@ from typing import Any
 from mock_esd import scenario
 from mock_esd.faults import FaultRule, parse_rule, rule_from
 from mock_esd.generator import DEFAULT_SCHOOLS, DEFAULT_STUDENTS, DistrictSpec
-from mock_esd.journal import Entry, Journal
+from mock_esd.journal import Entry, check_filters, matching
 from mock_esd.limits import Limits
 from mock_esd.store import DistrictStore, replay_mode
 from mock_esd.tenants import Recipe, Registry
@@ -92,7 +92,7 @@ class ChangeLog:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(_SCHEMA)
 
-    def _conn(self) -> sqlite3.Connection:
+    def connection(self) -> sqlite3.Connection:
         """One connection per thread, opened lazily (so also after a fork)."""
         conn, pid = getattr(self._local, "conn", None), getattr(self._local, "pid", None)
         if conn is None or pid != os.getpid():  # a connection never crosses a fork
@@ -122,14 +122,14 @@ class ChangeLog:
                     fcntl.flock(handle, fcntl.LOCK_UN)
 
     def append(self, tenant: str, op: str, args: list[Any]) -> None:
-        cursor = self._conn().execute(
+        cursor = self.connection().execute(
             "INSERT INTO ops (tenant, op, args) VALUES (?, ?, ?)", (tenant, op, json.dumps(args))
         )
         self.seen = int(cursor.lastrowid or self.seen)
 
     def catch_up(self, registry: Registry) -> None:
         """Replay every operation this process has not applied yet."""
-        conn = self._conn()
+        conn = self.connection()
         latest = conn.execute("SELECT max(seq) FROM ops").fetchone()[0] or 0
         if latest <= self.seen:
             return
@@ -149,7 +149,7 @@ class SharedFaults:
 
     def add(self, body: Any) -> FaultRule:
         with self.log.exclusive():
-            conn = self.log._conn()
+            conn = self.log.connection()
             rule_id = (conn.execute("SELECT max(rule_id) FROM faults").fetchone()[0] or 0) + 1
             rule = parse_rule(rule_id, body)
             conn.execute("INSERT INTO faults (rule_id, body) VALUES (?, ?)", (rule_id, json.dumps(body)))
@@ -161,18 +161,18 @@ class SharedFaults:
     def take(self, rule_id: int) -> FaultRule | None:
         with self.log.exclusive():
             rule = next((r for r in self.rules() if r.rule_id == rule_id), None)
-            self.log._conn().execute("DELETE FROM faults WHERE rule_id = ?", (rule_id,))
+            self.log.connection().execute("DELETE FROM faults WHERE rule_id = ?", (rule_id,))
             return rule
 
     def clear(self) -> list[FaultRule]:
         with self.log.exclusive():
             removed = self.rules()
-            self.log._conn().execute("DELETE FROM faults")
+            self.log.connection().execute("DELETE FROM faults")
             return removed
 
     def record_changes(self, rule_id: int, changes: list[dict[str, Any]]) -> None:
         with self.log.exclusive():
-            conn = self.log._conn()
+            conn = self.log.connection()
             row = conn.execute("SELECT changes FROM faults WHERE rule_id = ?", (rule_id,)).fetchone()
             if row is not None:
                 merged = json.dumps([*json.loads(row[0]), *changes])
@@ -180,7 +180,7 @@ class SharedFaults:
 
     def rules(self) -> list[FaultRule]:
         rows = (
-            self.log._conn()
+            self.log.connection()
             .execute("SELECT rule_id, body, calls, fired, changes FROM faults ORDER BY rule_id")
             .fetchall()
         )
@@ -192,7 +192,7 @@ class SharedFaults:
         return out
 
     def firing(self, path: str, method: str, tenant: str | None) -> list[FaultRule]:
-        conn = self.log._conn()
+        conn = self.log.connection()
         if conn.execute("SELECT 1 FROM faults LIMIT 1").fetchone() is None:
             return []
         with self.log.exclusive():
@@ -205,17 +205,16 @@ class SharedFaults:
             return fired
 
 
-class SharedJournal(Journal):
-    """Journal's interface over the shared file, keeping the latest `limit` entries as Journal does."""
+class SharedJournal:
+    """The journal (`journal.Requests`) over the shared file, keeping the latest `limit` entries as Journal does."""
 
     def __init__(self, log: ChangeLog, limit: int = 10_000) -> None:
-        super().__init__(limit)
         self.log, self.limit = log, limit
 
     def record(
         self, time: float, method: str, path: str, query: str, client: str | None, tenant: str | None, status: int
     ) -> None:
-        conn = self.log._conn()
+        conn = self.log.connection()
         seq = conn.execute(
             "INSERT INTO journal (time, method, path, query, client, tenant, status) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (time, method, path, query, client, tenant, status),
@@ -225,13 +224,13 @@ class SharedJournal(Journal):
 
     def clear(self, tenant: str | None = None) -> None:
         if tenant is None:
-            self.log._conn().execute("DELETE FROM journal")
+            self.log.connection().execute("DELETE FROM journal")
         else:
-            self.log._conn().execute("DELETE FROM journal WHERE tenant = ?", (tenant,))
+            self.log.connection().execute("DELETE FROM journal WHERE tenant = ?", (tenant,))
 
     def entries(self, filters: Mapping[str, str]) -> list[Entry]:
-        super().entries(filters)  # validates the filter names
-        rows = self.log._conn().execute(
+        check_filters(filters)
+        rows = self.log.connection().execute(
             "SELECT seq, time, method, path, query, client, tenant, status FROM journal ORDER BY seq"
         )
-        return Journal.filter([Entry(*row) for row in rows], filters)
+        return matching([Entry(*row) for row in rows], filters)

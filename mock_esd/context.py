@@ -17,9 +17,9 @@ from flask import Response, current_app, g, request
 from mock_esd.browse import PathsFor
 from mock_esd.changelog import ChangeLog, SharedFaults, SharedJournal
 from mock_esd.errors import Unauthorized
-from mock_esd.faults import FaultBook
+from mock_esd.faults import FaultBook, Faults
 from mock_esd.generator import DistrictSpec
-from mock_esd.journal import Journal
+from mock_esd.journal import Journal, Requests
 from mock_esd.limits import Limits
 from mock_esd.store import DistrictStore
 from mock_esd.tenants import DEFAULT_TENANT, Client, Registry, TokenVerifier, default_registry, issue_token
@@ -71,9 +71,9 @@ class MockState:
         self.signing_key = config.signing_key or secrets.token_bytes(32)
         self._verify = TokenVerifier(self.signing_key)
         self.log = ChangeLog(config.shared_state) if config.shared_state else None
-        self.faults: FaultBook | SharedFaults = SharedFaults(self.log) if self.log else FaultBook()
+        self.faults: Faults = SharedFaults(self.log) if self.log else FaultBook()
         limit = config.limits.max_journal_entries
-        self.journal: Journal = SharedJournal(self.log, limit) if self.log else Journal(limit)
+        self.journal: Requests = SharedJournal(self.log, limit) if self.log else Journal(limit)
         if self.log is not None:
             log = self.log
             self.registry.listener = log.append

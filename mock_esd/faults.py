@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from contracts.schema import body_problems, shown
 from mock_esd.errors import Invalid
@@ -122,6 +122,18 @@ def rule_from(rule_id: int, body: dict[str, Any]) -> FaultRule:
         float(body.get("probability", 1.0)), body.get("seed", 0), body.get("tenant"), body.get("method"),
         dict(body.get("params", {})),
     )  # fmt: skip
+
+
+class Faults(Protocol):
+    """Where a server keeps its fault rules: `FaultBook` in one process, `changelog.SharedFaults` across workers."""
+
+    def add(self, body: Any) -> FaultRule: ...
+    def remove(self, rule_id: int) -> bool: ...
+    def take(self, rule_id: int) -> FaultRule | None: ...
+    def clear(self) -> list[FaultRule]: ...
+    def record_changes(self, rule_id: int, changes: list[dict[str, Any]]) -> None: ...
+    def rules(self) -> list[FaultRule]: ...
+    def firing(self, path: str, method: str, tenant: str | None) -> list[FaultRule]: ...
 
 
 class FaultBook:

@@ -6,7 +6,7 @@ import threading
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from mock_esd.errors import BadRequest
 
@@ -26,6 +26,28 @@ class Entry:
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class Requests(Protocol):
+    """Where a server journals its API requests: `Journal` in one process, `changelog.SharedJournal` across workers."""
+
+    def record(
+        self, time: float, method: str, path: str, query: str, client: str | None, tenant: str | None, status: int
+    ) -> None: ...
+    def clear(self, tenant: str | None = None) -> None: ...
+    def entries(self, filters: Mapping[str, str]) -> list[Entry]: ...
+
+
+def check_filters(filters: Mapping[str, str]) -> None:
+    """A journal filter name that is not one of FILTERS is a 400, not an empty answer."""
+    unknown = sorted(set(filters) - set(FILTERS))
+    if unknown:
+        raise BadRequest(f"unknown journal filter {', '.join(unknown)}; use {', '.join(FILTERS)}")
+
+
+def matching(entries: list[Entry], filters: Mapping[str, str]) -> list[Entry]:
+    """The entries matching every filter."""
+    return [e for e in entries if all(_match(e, k, v) for k, v in filters.items())]
 
 
 class Journal:
@@ -52,16 +74,10 @@ class Journal:
 
     def entries(self, filters: Mapping[str, str]) -> list[Entry]:
         """Entries matching every given filter (`path`: `/v1/...` or `/api/v1/...`, a prefix if it ends in `*`)."""
-        unknown = sorted(set(filters) - set(FILTERS))
-        if unknown:
-            raise BadRequest(f"unknown journal filter {', '.join(unknown)}; use {', '.join(FILTERS)}")
+        check_filters(filters)
         with self._lock:
             entries = list(self._entries)
-        return self.filter(entries, filters)
-
-    @staticmethod
-    def filter(entries: list[Entry], filters: Mapping[str, str]) -> list[Entry]:
-        return [e for e in entries if all(_match(e, k, v) for k, v in filters.items())]
+        return matching(entries, filters)
 
 
 def api_path(path: str) -> str:

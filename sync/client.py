@@ -53,7 +53,6 @@ class EsdClient:
         self.page_size, self.retry, self.sleep, self.progress = page_size, retry, sleep, progress
         self._token: str | None = None
         self._digest: Any = None  # a blake2b over the bodies of the current fetch_raw
-        self._last_body = b""
 
     def authenticate(self) -> None:
         """Get a token now: a wrong URL or wrong credentials show here, before anything else is done."""
@@ -82,7 +81,7 @@ class EsdClient:
         total: int | None = None
         page_no, page_count = 1, 1
         while page_no <= page_count:
-            body = self.get_json(path, {"pageNo": page_no, "pageSize": self.page_size})
+            body, raw = self.get_json(path, {"pageNo": page_no, "pageSize": self.page_size})
             items, info = _page_parts(path, page_no, key, body)
             if total is None:
                 total, page_count = info["totalCount"], info["pageCount"]
@@ -107,50 +106,35 @@ class EsdClient:
                 seen.add(ident)
             if self.progress:
                 self.progress(path, page_no, page_count, len(seen))
-            yield items, self._last_body
+            yield items, raw
             page_no += 1
         if len(seen) != total:
             raise FetchError(f"{path}: read {len(seen)} records but totalCount is {total}")
 
-    def get_json(self, path: str, params: dict[str, Any]) -> Any:
-        """GET with retries; the parsed JSON body of a 200, or FetchError saying why not."""
+    def get_json(self, path: str, params: dict[str, Any]) -> tuple[Any, bytes]:
+        """GET with retries: the parsed JSON body of a 200 and its bytes, or FetchError saying why not."""
         refreshed = False
-        failure, wait = "", 0.0
-        for attempt in range(self.retry.attempts):
-            if attempt:
-                self.sleep(wait)
-            wait = self._backoff(attempt)
-            try:
-                response = self.session.get(
-                    self.base_url + path, params=params, headers=self._auth(), timeout=self.retry.timeout
-                )
-            except requests.RequestException as exc:
-                failure = f"connection failed ({type(exc).__name__})"
-                continue
+
+        def attempt() -> tuple[Any, bytes]:
+            nonlocal refreshed
+            response = self._send(
+                "GET", self.base_url + path, params=params, headers=self._auth(), timeout=self.retry.timeout
+            )
             if response.status_code == 401 and not refreshed:
-                refreshed, self._token, wait = True, None, 0.0
-                failure = "401: token refused"
-                continue
-            if response.status_code == 429:
-                wait = self._retry_after(response)
-                failure = "429: rate limited"
-                continue
-            if response.status_code >= 500:
-                failure = f"{response.status_code}: {_detail(response)}"
-                continue
+                refreshed, self._token = True, None
+                raise _Retry("401: token refused", wait=0.0)
             if response.status_code != 200:
                 raise FetchError(f"GET {path} {params}: {response.status_code}: {_detail(response)}")
             try:
                 body = orjson.loads(response.content)
             except orjson.JSONDecodeError:
-                failure = "200 with a body that is not JSON"
-                continue
+                raise _Retry("200 with a body that is not JSON") from None
             if self._digest is not None:
                 self._digest.update(f"{path} {sorted(params.items())}".encode())
                 self._digest.update(response.content)
-            self._last_body = response.content
-            return body
-        raise FetchError(f"GET {path} {params}: gave up after {self.retry.attempts} attempts; last: {failure}")
+            return body, response.content
+
+        return self._with_retries(f"GET {path} {params}", attempt)
 
     def _auth(self) -> dict[str, str]:
         if self._token is None:
@@ -160,23 +144,9 @@ class EsdClient:
     def _fetch_token(self) -> str:
         url = self.base_url + esd.TOKEN_PATH
         form = {"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret}
-        failure = ""
-        for attempt in range(self.retry.attempts):
-            if attempt:
-                self.sleep(self._backoff(attempt))
-            try:
-                response = self.session.post(url, data=form, timeout=self.retry.timeout)
-            except (
-                requests.exceptions.InvalidSchema,
-                requests.exceptions.MissingSchema,
-                requests.exceptions.InvalidURL,
-            ) as exc:
-                raise UrlError(
-                    f"{self.base_url!r} is not a URL an eSD API can be at ({exc}); {esd.BASE_URL_HINT}"
-                ) from None
-            except requests.RequestException as exc:
-                failure = f"connection failed ({type(exc).__name__}); is a server listening there?"
-                continue
+
+        def attempt() -> str:
+            response = self._send("POST", url, data=form, timeout=self.retry.timeout)
             if response.status_code in (404, 405):
                 raise UrlError(f"POST {url}: {response.status_code}: no token endpoint there; {esd.BASE_URL_HINT}")
             if response.status_code in (400, 401, 403):
@@ -184,17 +154,47 @@ class EsdClient:
                     f"POST {url}: {response.status_code}: {_detail(response)} (check the client id and secret)"
                 )
             if response.status_code != 200:
-                failure = f"{response.status_code}: {_detail(response)}"
-                continue
+                raise _Retry(f"{response.status_code}: {_detail(response)}")
             try:
                 token = response.json()["access_token"]
             except (ValueError, KeyError, TypeError):
-                failure = "200 without an access_token in a JSON body"
-                continue
-            if isinstance(token, str) and token:
-                return token
-            failure = f"access_token is {token!r}"
-        raise FetchError(f"POST {url}: no token after {self.retry.attempts} attempts; last: {failure}")
+                raise _Retry("200 without an access_token in a JSON body") from None
+            if not (isinstance(token, str) and token):
+                raise _Retry(f"access_token is {token!r}")
+            return token
+
+        return self._with_retries(f"POST {url} (no token)", attempt)
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """One request; what every caller retries alike (no connection, 429, 5xx) raised as _Retry."""
+        try:
+            response = self.session.request(method, url, **kwargs)
+        except (
+            requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema, requests.exceptions.InvalidURL,
+        ) as exc:  # fmt: skip
+            raise UrlError(
+                f"{self.base_url!r} is not a URL an eSD API can be at ({exc}); {esd.BASE_URL_HINT}"
+            ) from None
+        except requests.RequestException as exc:
+            raise _Retry(f"connection failed ({type(exc).__name__}); is a server listening there?") from None
+        if response.status_code == 429:
+            raise _Retry("429: rate limited", wait=self._retry_after(response))
+        if response.status_code >= 500:
+            raise _Retry(f"{response.status_code}: {_detail(response)}")
+        return response
+
+    def _with_retries(self, what: str, attempt: Callable[[], T]) -> T:
+        """The one retry loop: call `attempt` until it returns, waiting between tries with capped exponential
+        backoff (or the wait a _Retry asks for); FetchError after `retry.attempts` tries, with the last reason."""
+        failure = ""
+        for n in range(self.retry.attempts):
+            try:
+                return attempt()
+            except _Retry as retry:
+                failure = retry.reason
+                if n + 1 < self.retry.attempts:
+                    self.sleep(self._backoff(n) if retry.wait is None else retry.wait)
+        raise FetchError(f"{what}: gave up after {self.retry.attempts} attempts; last: {failure}")
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff before attempt number `attempt + 1`, capped."""
@@ -206,6 +206,14 @@ class EsdClient:
         except ValueError:
             seconds = self.retry.backoff
         return max(0.0, min(seconds, self.retry.max_retry_after))
+
+
+class _Retry(Exception):
+    """A failure worth another try: why, and how long to wait first (None: the backoff)."""
+
+    def __init__(self, reason: str, wait: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.wait = reason, wait
 
 
 def _page_parts(path: str, page_no: int, key: str, body: Any) -> tuple[list[Any], dict[str, int]]:

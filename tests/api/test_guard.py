@@ -194,7 +194,7 @@ def test_a_big_control_body_is_413() -> None:
 def test_an_error_never_echoes_megabytes_of_its_input(http: FlaskClient) -> None:
     response = http.post("/_mock/scenario", json={"students": [{"id": "x" * 1_000_000}]})
     assert response.status_code == 400
-    assert len(response.data) < 5_000 and "more characters not shown" in response.json["detail"]  # type: ignore[index]
+    assert len(response.data) < 5_000 and "x" * 100 not in response.get_data(as_text=True)
 
 
 @pytest.fixture(scope="module")

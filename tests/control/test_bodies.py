@@ -147,7 +147,7 @@ def test_a_huge_student_id_stores_nothing_and_the_tenant_keeps_working(
 
 
 def test_a_yaml_scenario_with_an_impossible_date_is_a_400(http: FlaskClient) -> None:
-    problem = refused(http, "POST", "/_mock/scenario", data="today: 2026-02-30\n")
+    problem = refused(http, "POST", "/_mock/scenario", data="today: 2026-02-30\n", content_type="application/yaml")
     assert "day is out of range" in problem["detail"]
 
 
@@ -185,5 +185,6 @@ def test_an_error_never_echoes_megabytes(http: FlaskClient, path: str, body: dic
 def test_a_body_that_is_not_json_is_one_clear_400(http: FlaskClient) -> None:
     problem = refused(http, "POST", "/_mock/faults", data="{nope", content_type="application/json")
     assert problem["detail"].startswith("the body is not JSON")
-    problem = refused(http, "POST", "/_mock/faults", data="kind=status", content_type="text/plain")
-    assert "must be JSON" in problem["detail"]
+    response = http.post("/_mock/faults", data="kind=status", content_type="text/plain")  # a form a web page can send
+    assert response.status_code == 415 and "application/json" in response.json["detail"]  # type: ignore[index]
+    assert http.get("/_mock/faults").json == []

@@ -36,9 +36,9 @@ def test_an_export_with_archived_students_and_contacts_has_booleans_and_fits_the
         ),
         tmp_path / "o.db",
     )
-    world.sync(settings(schools={"0101": [o.ENROLLED]}))
+    world.sync(settings(schools={"0101": [o.Option.ENROLLED]}))
     world.store.delete_student(1)
-    world.sync(settings(schools={"0101": [o.ENROLLED]}))
+    world.sync(settings(schools={"0101": [o.Option.ENROLLED]}))
     cli = subprocess.run(
         [sys.executable, "-m", "mock_esd", "export", "--db", str(tmp_path / "o.db")], capture_output=True, check=True
     )
