@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import requests
@@ -13,7 +14,17 @@ from contracts.checks import CHECKS, Check, Skip
 from contracts.errors import CannotRun
 from contracts.probe import Probe, Target
 
-PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
+
+class Verdict(StrEnum):
+    """A check's result: passed, a data finding (warning), the contract broken, or not run."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+PASS, WARN, FAIL, SKIP = Verdict.PASS, Verdict.WARN, Verdict.FAIL, Verdict.SKIP
 SHOWN_REASONS = 5
 
 

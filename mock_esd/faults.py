@@ -10,13 +10,35 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 from contracts.schema import body_problems, shown
 from mock_esd.errors import Invalid
 
-KINDS = ("latency", "status", "rate_limit", "expire_token", "malformed", "drop", "drift")
-MODES = ("always", "nth", "times", "probability")
+
+class FaultKind(StrEnum):
+    """What a fault rule does to a matching request (README: the fault kinds and their params)."""
+
+    LATENCY = "latency"
+    STATUS = "status"
+    RATE_LIMIT = "rate_limit"
+    EXPIRE_TOKEN = "expire_token"
+    MALFORMED = "malformed"
+    DROP = "drop"
+    DRIFT = "drift"
+
+
+class Mode(StrEnum):
+    """When a matching rule fires."""
+
+    ALWAYS = "always"
+    NTH = "nth"
+    TIMES = "times"
+    PROBABILITY = "probability"
+
+
+KINDS, MODES = tuple(FaultKind), tuple(Mode)
 
 
 @dataclass
@@ -25,8 +47,8 @@ class FaultRule:
 
     rule_id: int
     endpoint: str
-    kind: str
-    mode: str = "always"
+    kind: FaultKind
+    mode: Mode = Mode.ALWAYS
     n: int = 1
     probability: float = 1.0
     seed: int = 0
@@ -50,12 +72,12 @@ class FaultRule:
         """Count a matching call and say whether the fault applies to it."""
         self.calls += 1
         fire = {
-            "always": True,
-            "nth": self.calls == self.n,
-            "times": self.fired < self.n,
+            Mode.ALWAYS: True,
+            Mode.NTH: self.calls == self.n,
+            Mode.TIMES: self.fired < self.n,
             # a draw per call number, not a generator's state: worker processes sharing the
             # counters make the same decisions as one process would
-            "probability": random.Random(f"{self.seed}:{self.calls}").random() < self.probability,
+            Mode.PROBABILITY: random.Random(f"{self.seed}:{self.calls}").random() < self.probability,
         }[self.mode]
         if fire:
             self.fired += 1
@@ -118,7 +140,7 @@ def parse_rule(rule_id: int, body: Any) -> FaultRule:
 def rule_from(rule_id: int, body: dict[str, Any]) -> FaultRule:
     """A rule from a body already checked (as the shared fault table stores them): no schema check per request."""
     return FaultRule(
-        rule_id, body["endpoint"], body["kind"], body.get("mode", "always"), body.get("n", 1),
+        rule_id, body["endpoint"], FaultKind(body["kind"]), Mode(body.get("mode", Mode.ALWAYS)), body.get("n", 1),
         float(body.get("probability", 1.0)), body.get("seed", 0), body.get("tenant"), body.get("method"),
         dict(body.get("params", {})),
     )  # fmt: skip

@@ -10,7 +10,7 @@ from flask import Response, g, request
 from mock_esd import drift
 from mock_esd.context import current
 from mock_esd.errors import EsdError, TooManyRequests, Unauthorized
-from mock_esd.faults import FaultRule
+from mock_esd.faults import FaultKind, FaultRule
 
 
 class InjectedError(EsdError):
@@ -43,14 +43,14 @@ def faults_before() -> None:
     rules = current().faults.firing(_api_path(), request.method, _tenant())
     g.faults = rules
     for rule in rules:
-        if rule.kind == "latency":
+        if rule.kind == FaultKind.LATENCY:
             current().config.sleep(rule.params.get("ms", 100) / 1000)
-        elif rule.kind == "status":
+        elif rule.kind == FaultKind.STATUS:
             raise InjectedError(int(rule.params.get("status", 500)), f"fault rule {rule.rule_id}: injected")
-        elif rule.kind == "rate_limit":
+        elif rule.kind == FaultKind.RATE_LIMIT:
             seconds = str(int(rule.params.get("retry_after", 1)))
             raise TooManyRequests(f"fault rule {rule.rule_id}: rate limited", {"Retry-After": seconds})
-        elif rule.kind == "expire_token":
+        elif rule.kind == FaultKind.EXPIRE_TOKEN:
             raise Unauthorized(
                 f"access token expired (fault rule {rule.rule_id})",
                 {"WWW-Authenticate": 'Bearer error="invalid_token"'},
@@ -60,12 +60,12 @@ def faults_before() -> None:
 def faults_after(response: Response) -> Response:
     """Fire the rules that damage or follow the answer: malformed body, dropped connection, drift."""
     for rule in g.get("faults", []):
-        if rule.kind == "malformed":
+        if rule.kind == FaultKind.MALFORMED:
             data = response.get_data()
             response.set_data(data[: int(len(data) * rule.params.get("keep", 0.5))])
-        elif rule.kind == "drop":
+        elif rule.kind == FaultKind.DROP:
             response = _dropped(response, rule)
-        elif rule.kind == "drift" and _tenant() is not None:
+        elif rule.kind == FaultKind.DRIFT and _tenant() is not None:
             tenant, insert, remove = str(_tenant()), rule.params.get("insert", 0), rule.params.get("remove", 0)
             with current().changing():
                 store = current().registry.store(tenant)

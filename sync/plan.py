@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Any
 
 from sync import vocabulary as o
@@ -16,6 +17,17 @@ from sync.errors import IdentityConflict
 from sync.rulebook import ARCHIVED_GONE, ARCHIVED_UNMATCHED, ARCHIVED_UNREAD
 from sync.rules import Decision, Desired
 from sync.state import GroupKey, State, StoredContact, StoredStudent, encode_mirror
+
+
+class ChangeKind(StrEnum):
+    """What a sync did to one student's record (a change may be several: re-keyed and updated)."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    ARCHIVED = "archived"
+    RESTORED = "restored"
+    REKEYED = "rekeyed"
+
 
 # ----- the plan --------------------------------------------------------------------------------
 
@@ -30,19 +42,19 @@ class StudentChange:
     reason: str
 
     @property
-    def kinds(self) -> tuple[str, ...]:
+    def kinds(self) -> tuple[ChangeKind, ...]:
         b, a = self.before, self.after
         if b is None:
-            return ("created",)
+            return (ChangeKind.CREATED,)
         kinds = []
         if a.archived and not b.archived:
-            kinds.append("archived")
+            kinds.append(ChangeKind.ARCHIVED)
         if b.archived and not a.archived:
-            kinds.append("restored")
+            kinds.append(ChangeKind.RESTORED)
         if b.operoo_id != a.operoo_id:
-            kinds.append("rekeyed")
+            kinds.append(ChangeKind.REKEYED)
         if replace(b, operoo_id=a.operoo_id, archived=a.archived) != a:
-            kinds.append("updated")
+            kinds.append(ChangeKind.UPDATED)
         return tuple(kinds)
 
     def as_json(self) -> dict[str, Any]:
@@ -85,11 +97,7 @@ class Plan:
     def counts(self) -> dict[str, int]:
         kinds = [k for change in self.students for k in change.kinds]
         return {
-            "created": kinds.count("created"),
-            "updated": kinds.count("updated"),
-            "archived": kinds.count("archived"),
-            "restored": kinds.count("restored"),
-            "rekeyed": kinds.count("rekeyed"),
+            **{kind.value: kinds.count(kind) for kind in ChangeKind},
             "groupsCreated": len(self.groups_create),
             "groupsRemoved": len(self.groups_remove),
             "membershipsAdded": len(self.members_add),

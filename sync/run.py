@@ -9,6 +9,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import IO, Any
 
 import orjson
@@ -21,7 +22,17 @@ from sync.rules import compute_desired
 from sync.settings import Settings, check_known_schools
 from sync.store import apply_plan, begin_run, finish_run, last_applied, load_state
 
-APPLIED, DRY_RUN, HELD, ABORTED = "applied", "dry-run", "held", "aborted"
+
+class Outcome(StrEnum):
+    """How a sync ended (a report's `status`)."""
+
+    APPLIED = "applied"
+    DRY_RUN = "dry-run"
+    HELD = "held"
+    ABORTED = "aborted"
+
+
+APPLIED, DRY_RUN, HELD, ABORTED = Outcome.APPLIED, Outcome.DRY_RUN, Outcome.HELD, Outcome.ABORTED
 MASS_REMOVAL_FLOOR = 10  # below this many archives a sync is never held
 
 

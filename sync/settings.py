@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,15 @@ from sync import vocabulary as o
 from sync.errors import SettingsError
 from sync.rulebook import R4
 
-RELATIONSHIP, PRIORITY = "relationship", "priority"
+
+class PermissionSource(StrEnum):
+    """Where a contact link's permission comes from (R9): its relationship, or its priority."""
+
+    RELATIONSHIP = "relationship"
+    PRIORITY = "priority"
+
+
+RELATIONSHIP, PRIORITY = PermissionSource.RELATIONSHIP, PermissionSource.PRIORITY
 DEFAULT_RELATIONSHIPS = ("Mother", "Father", "Guardian")
 
 

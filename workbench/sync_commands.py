@@ -17,7 +17,7 @@ from sync.export import export_state, group_sizes
 from sync.html_report import write_report
 from sync.report import Progress, change_table, group_table, plan_listing
 from sync.rulebook import RULES
-from sync.run import Report, run_sync, utc_now, write_json
+from sync.run import Outcome, Report, run_sync, utc_now, write_json
 from sync.settings import Settings, load_settings
 from sync.store import (
     building_names,
@@ -140,7 +140,7 @@ def sync(
         if (report.plan and not report.ok) or dry_run:
             click.echo(plan_listing(report.plan) if report.plan else "")
         click.echo(change_table(report, with_errors=False))
-        if report.status == "applied":
+        if report.status == Outcome.APPLIED:
             click.echo(group_table(sizes, names))
     if not report.ok:
         sys.exit(EXIT_FAILED)
