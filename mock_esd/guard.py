@@ -71,7 +71,7 @@ def check_host() -> None:
         raise MisdirectedRequest(
             f"this server does not answer for Host {shown(host)}; it answers for {', '.join(names)}"
             + (" and its addresses" if config.bind_host in _WILDCARDS else "")
-            + " (AppConfig.allowed_hosts adds names)"
+            + " (serve --allowed-host NAME, or AppConfig.allowed_hosts, adds names)"
         )
 
 

@@ -76,17 +76,25 @@ def describe_clients(base_url: str, clients: list[Client]) -> str:
     "--workers", type=click.IntRange(min=1), help="Serve with gunicorn and N worker processes sharing one district."
 )
 @click.option("--secret-key", help="Derive client secrets from this key (default: random when --host is not loopback).")
+@click.option(
+    "--allowed-host", "allowed_hosts", multiple=True,
+    help="Also answer requests naming this host (repeatable): a name for a server beyond loopback. Others get 421.",
+)  # fmt: skip
 @one_line_errors(EsdError)
 def serve(
     host: str, port: int, seed: int, students: int, schools: int, today: dt.datetime, scenario_path: str | None,
-    no_control: bool, workers: int | None, secret_key: str | None,
+    no_control: bool, workers: int | None, secret_key: str | None, allowed_hosts: tuple[str, ...],
 ) -> None:  # fmt: skip
     """Serve a generated district (or a scenario) until interrupted (Ctrl+C or SIGTERM: exit 0, "stopped")."""
     # SIGTERM ends the server as Ctrl+C does, so `finally` and the temporary directory's cleanup run
     # (the default action kills the process where it stands). gunicorn's master sets its own handlers.
     signal.signal(signal.SIGTERM, _interrupt)
     config = AppConfig(
-        spec=spec_from(seed, students, schools, today), control=not no_control, bind_host=host, secret_key=secret_key
+        spec=spec_from(seed, students, schools, today),
+        control=not no_control,
+        bind_host=host,
+        secret_key=secret_key,
+        allowed_hosts=allowed_hosts,
     )
     if not workers:  # one process needs no shared state, so no temporary directory
         _serve(create_app(with_rule_paths(config)), host, port, scenario_path, None)
