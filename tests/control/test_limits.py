@@ -6,7 +6,6 @@ The limits are set small here: a test of a limit must not need gigabytes.
 from __future__ import annotations
 
 import itertools
-import time
 from pathlib import Path
 
 import pytest
@@ -53,9 +52,7 @@ def test_the_default_limits_are_documented_in_the_readme() -> None:
 def test_a_huge_district_is_a_400_naming_the_limit_not_an_out_of_memory(
     http: FlaskClient, path: str, body: dict[str, object], limit: str
 ) -> None:
-    started = time.monotonic()
     assert_problem(http.post(path, json=body), 400, limit)
-    assert time.monotonic() - started < 5
     assert http.get("/_mock/tenants").json is not None and "big" not in str(http.get("/_mock/tenants").json)
 
 
@@ -85,12 +82,10 @@ def _laughs(levels: int = 9) -> str:
     return text
 
 
-def test_a_billion_laughs_yaml_is_refused_quickly(http: FlaskClient) -> None:
+def test_a_billion_laughs_yaml_is_refused_by_its_expanded_size(http: FlaskClient) -> None:
     text = _laughs()
     assert len(text) < 500
-    started = time.monotonic()
     assert_problem(http.post("/_mock/scenario", data=text, headers=YAML), 400, "max_yaml_nodes=5000000")
-    assert time.monotonic() - started < 2
 
 
 def test_the_alias_expansion_limit_is_a_setting_and_aliases_are_otherwise_fine() -> None:
@@ -168,3 +163,17 @@ def test_the_shared_journal_limit_is_the_apps_setting(tmp_path: Path) -> None:
     for _ in range(9):
         http.get("/api/v1/schools")
     assert len(http.get("/_mock/requests").json) == 4  # type: ignore[arg-type]
+
+
+def test_records_added_one_at_a_time_count_against_the_district_limits() -> None:
+    http = _app(max_students=3, max_schools=3).test_client()
+    assert http.post("/_mock/reset", json={"students": 2, "schools": 2}).status_code == 200
+    assert http.post("/_mock/applications", json={"firstName": "Ada"}).status_code == 201  # the third student
+    before = http.get("/_mock/scenario").json
+    assert_problem(http.post("/_mock/applications", json={}), 400, "max_students=3")
+    assert_problem(http.post("/_mock/students", json={"enrolledId": None}), 400, "max_students=3")
+    assert http.post("/_mock/schools", json={"id": "0950", "name": "Third"}).status_code == 201
+    assert_problem(http.post("/_mock/schools", json={"id": "0951", "name": "Fourth"}), 400, "max_schools=3")
+    assert http.post("/_mock/schools", json={"id": "0950", "name": "Third, renamed"}).status_code == 201
+    after = http.get("/_mock/scenario").json
+    assert len(after["students"]) == len(before["students"]) == 3  # type: ignore[index]
