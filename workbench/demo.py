@@ -18,7 +18,7 @@ from sync.errors import SyncError
 from sync.report import Progress, change_table, group_table
 from sync.settings import Settings
 from workbench.browser import with_rule_paths
-from workbench.cli_support import EXIT_FAILED, fail, invocation, one_line_errors
+from workbench.cli_support import EXIT_FAILED, error, fail, invocation, one_line_errors
 from workbench.sync_commands import execute_sync, write_settings
 
 
@@ -50,7 +50,9 @@ def run_demo(db: str, seed: int, students: int, keep_serving: bool) -> bool:
                 server.base_url, custom.client_id, custom.secret, settings, db, progress=progress,
                 html_report=str(report_path),
             )  # fmt: skip
-        click.echo(change_table(report))
+        for reason in report.errors:  # on stderr first, as `mock-esd sync` says them
+            error(reason)
+        click.echo(change_table(report, with_errors=False))
         if report.ok:
             click.echo(group_table(sizes, names))
         applicants = (s for s in store.operoo_students().records if s["enrolledId"] is None)
