@@ -1,4 +1,4 @@
-"""One command, one table: the whole path measured side by side on this machine (SPEC section 9).
+"""One command, one table: the whole path measured side by side on this machine, each target met or not.
 
     python benchmarks/run.py [--students 100000] [--repeat 3] [--seconds 5] [--skip-prism]
 
