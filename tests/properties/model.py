@@ -1,6 +1,6 @@
 """An independent, deliberately simple statement of R1-R9: which Operoo ID and which groups.
 
-Written from SPEC section 6 alone, with plain sets and comprehensions and its own literal strings,
+Written from the rules alone (docs/rules.md), with plain sets and comprehensions and its own literal strings,
 sharing no code with `sync/`: if the sync core and this model agree on random districts, it is not
 because they share a mistake.
 """
