@@ -104,7 +104,7 @@ class Probe:
                         f"{esd.BASE_URL_HINT}"
                     )
                 raise CannotRun(
-                    f"no token for client {client_id}: POST /v1/auth/token answered {response.status_code} {_excerpt(response)}"
+                    f"no token for client {client_id}: POST /v1/auth/token answered {response.status_code} {what_it_said(response)}"
                 )
         return self._tokens[client_id]
 
@@ -142,7 +142,7 @@ class Probe:
                 or not isinstance(body, dict)
                 or not isinstance(body.get(endpoint.key), list)
             ):
-                walk.failure = f"GET {path} page {page_no}: {response.status_code} {_excerpt(response)}"
+                walk.failure = f"GET {path} page {page_no}: {response.status_code} {what_it_said(response)}"
                 break
             info = body.get("pagingInfo")
             if not isinstance(info, dict) or not isinstance(info.get("pageCount"), int):
@@ -162,5 +162,23 @@ def json_body(response: requests.Response) -> JSON:
         return None
 
 
-def _excerpt(response: requests.Response) -> str:
-    return (response.text[:100] or "(empty body)").replace("\n", " ")
+_BODY_EXCERPT = 2000  # a body that is not problem+json is quoted up to here, at a word boundary, saying what was left
+
+
+def what_it_said(response: requests.Response) -> str:
+    """What the server said, whole: a problem's detail (or title), or the body's text (huge bodies marked cut)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return _excerpt(response.text.replace("\n", " ").strip()) or "(empty body)"
+    if isinstance(body, dict) and ("detail" in body or "title" in body):
+        return str(body.get("detail") or body.get("title"))
+    return _excerpt(str(body))
+
+
+def _excerpt(text: str) -> str:
+    if len(text) <= _BODY_EXCERPT:
+        return text
+    cut = text.rfind(" ", 0, _BODY_EXCERPT)
+    cut = cut if cut > _BODY_EXCERPT // 2 else _BODY_EXCERPT
+    return f"{text[:cut]} [... {len(text) - cut} more characters]"

@@ -7,12 +7,12 @@ import re
 from werkzeug.datastructures import MultiDict
 
 from contracts import vocabulary as v
+from contracts.schema import shown
 from mock_esd.errors import BadRequest
 
 PAGING_PARAMS = ("pageNo", "pageSize")
 MAX_INT = 2**31 - 1  # ids and page numbers are 32-bit in the contract; larger ones are refused, not overflowed
 _INTEGER = re.compile(r"-?[0-9]+")  # \d would match other scripts' digits, and int() takes "1_0" and " 1"
-_SHOWN = 40  # characters of a bad value quoted back: enough to recognise it, never the whole of a long one
 
 
 def check_known(args: MultiDict[str, str], allowed: tuple[str, ...]) -> None:
@@ -25,11 +25,6 @@ def check_known(args: MultiDict[str, str], allowed: tuple[str, ...]) -> None:
     problems += [f"query parameter {k} given {len(args.getlist(k))} times; give it once" for k in repeated]
     if problems:
         raise BadRequest("; ".join(problems))
-
-
-def shown(raw: str) -> str:
-    """A value as quoted in an error: repr, cut to a few dozen characters."""
-    return repr(raw) if len(raw) <= _SHOWN else f"{raw[:_SHOWN]!r}... ({len(raw)} characters)"
 
 
 def positive_int(

@@ -17,6 +17,7 @@ import orjson
 import requests
 
 from contracts import vocabulary as esd
+from contracts.probe import what_it_said
 from sync.errors import AuthError, FetchError, RecordError, UrlError
 from sync.records import ENDPOINTS, RawSnapshot, Snapshot
 
@@ -124,7 +125,7 @@ class EsdClient:
                 refreshed, self._token = True, None
                 raise _Retry("401: token refused", wait=0.0)
             if response.status_code != 200:
-                raise FetchError(f"GET {path} {params}: {response.status_code}: {_detail(response)}")
+                raise FetchError(f"GET {path} {params}: {response.status_code}: {what_it_said(response)}")
             try:
                 body = orjson.loads(response.content)
             except orjson.JSONDecodeError:
@@ -151,10 +152,10 @@ class EsdClient:
                 raise UrlError(f"POST {url}: {response.status_code}: no token endpoint there; {esd.BASE_URL_HINT}")
             if response.status_code in (400, 401, 403):
                 raise AuthError(
-                    f"POST {url}: {response.status_code}: {_detail(response)} (check the client id and secret)"
+                    f"POST {url}: {response.status_code}: {what_it_said(response)} (check the client id and secret)"
                 )
             if response.status_code != 200:
-                raise _Retry(f"{response.status_code}: {_detail(response)}")
+                raise _Retry(f"{response.status_code}: {what_it_said(response)}")
             try:
                 token = response.json()["access_token"]
             except (ValueError, KeyError, TypeError):
@@ -180,7 +181,7 @@ class EsdClient:
         if response.status_code == 429:
             raise _Retry("429: rate limited", wait=self._retry_after(response))
         if response.status_code >= 500:
-            raise _Retry(f"{response.status_code}: {_detail(response)}")
+            raise _Retry(f"{response.status_code}: {what_it_said(response)}")
         return response
 
     def _with_retries(self, what: str, attempt: Callable[[], T]) -> T:
@@ -232,25 +233,3 @@ def _check_page_count(path: str, total: int, page_count: int, page_size: int) ->
     expected = -(-total // page_size) if page_size else -1
     if page_count != expected:
         raise FetchError(f"{path}: pageCount {page_count} does not fit totalCount {total} at pageSize {page_size}")
-
-
-_BODY_EXCERPT = 2000  # a body that is not problem+json is quoted up to here, at a word boundary, saying what was left
-
-
-def _detail(response: requests.Response) -> str:
-    """What the server said, whole: a problem's detail (or title), or the body's text (huge bodies marked cut)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return _excerpt(response.text.replace("\n", " ").strip()) or "(empty body)"
-    if isinstance(body, dict) and ("detail" in body or "title" in body):
-        return str(body.get("detail") or body.get("title"))
-    return _excerpt(str(body))
-
-
-def _excerpt(text: str) -> str:
-    if len(text) <= _BODY_EXCERPT:
-        return text
-    cut = text.rfind(" ", 0, _BODY_EXCERPT)
-    cut = cut if cut > _BODY_EXCERPT // 2 else _BODY_EXCERPT
-    return f"{text[:cut]} [... {len(text) - cut} more characters]"

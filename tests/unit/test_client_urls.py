@@ -6,6 +6,7 @@ import pytest
 import requests
 import responses
 
+from contracts import CannotRun, Target, verify
 from sync.client import EsdClient
 from sync.errors import FetchError, UrlError
 
@@ -38,3 +39,12 @@ def test_a_huge_text_body_is_quoted_at_a_word_boundary_saying_how_much_was_left(
         with pytest.raises(FetchError) as err:
             EsdClient(session, "http://esd.test/api", "id", "secret").fetch_raw(False)
     assert str(err.value).endswith(f"teapot [... {len('teapot ' * 1000) - 1 - 1994} more characters]")
+
+
+def test_verify_quotes_what_the_server_said_as_the_sync_does() -> None:
+    detail = "the token service is down for maintenance until the nightly roster import has finished; " * 3
+    with responses.RequestsMock() as mocked, requests.Session() as session:
+        mocked.post("http://esd.test/api/v1/auth/token", status=503, json={"title": "Unavailable", "detail": detail})
+        with pytest.raises(CannotRun) as err:
+            verify(Target("http://esd.test/api", "id", "secret"), session)
+    assert len(detail) > 200 and detail in str(err.value)
