@@ -14,6 +14,7 @@ from contracts.schema import openapi_bytes
 from mock_esd import guard
 from mock_esd.context import EXTENSION, AppConfig, MockState
 from mock_esd.control import control
+from mock_esd.docs import docs
 from mock_esd.errors import EsdError
 from mock_esd.limits import clipped
 from mock_esd.routes import api
@@ -33,6 +34,7 @@ def create_app(config: AppConfig | None = None, registry: Registry | None = None
     if app.extensions[EXTENSION].config.control:
         app.register_blueprint(control, url_prefix="/_mock")
     app.register_blueprint(guru, url_prefix="/guru")
+    app.register_blueprint(docs, url_prefix="/docs")  # the contract in a browser (Swagger UI, served from here)
     # The browser view's pages, and the house stylesheet they share with the sync's HTML report.
     app.jinja_loader = ChoiceLoader([PackageLoader("mock_esd"), PackageLoader("contracts")])
     app.add_url_rule("/", "root", lambda: redirect("/guru/"))
