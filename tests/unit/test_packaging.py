@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,19 @@ import click
 import pytest
 import yaml
 
+from mock_esd.generator import DistrictSpec
+from mock_esd.store import DistrictStore
+from sync.settings import load_settings
 from workbench.cli import main
+from workbench.demo import demo_settings
 from workbench.verify_command import verify_command
 
 ROOT = Path(__file__).resolve().parents[2]
 GITHUB = ROOT / "docs" / "ci" / "verify.yml"
 GITLAB = ROOT / "docs" / "ci" / "gitlab-verify.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+COMPOSE = ROOT / "compose.yaml"
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 
 def tool(name: str) -> str:
@@ -42,9 +50,13 @@ def actionlint(path: Path) -> subprocess.CompletedProcess[str]:
     return run(tool("actionlint"), "-no-color", "-shellcheck", tool("shellcheck"), str(path))
 
 
-def gitlab_schema(path: Path) -> subprocess.CompletedProcess[str]:
-    """GitLab's own JSON Schema for .gitlab-ci.yml, as vendored by check-jsonschema (no network)."""
-    return run(tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", str(path))
+def vendored_schema(name: str, path: Path) -> subprocess.CompletedProcess[str]:
+    """A format's own JSON Schema (GitLab's, the Compose Specification's), as check-jsonschema vendors it (offline)."""
+    return run(tool("check-jsonschema"), "--builtin-schema", f"vendor.{name}", str(path))
+
+
+def hadolint(path: Path) -> subprocess.CompletedProcess[str]:
+    return run(tool("hadolint"), "--no-color", str(path))
 
 
 def planted(tmp_path: Path, source: Path, old: str, new: str) -> Path:
@@ -78,12 +90,12 @@ def test_actionlint_catches_a_mistake_planted_in_the_workflow(tmp_path: Path, ol
 
 
 def test_the_gitlab_job_passes_gitlabs_schema() -> None:
-    done = gitlab_schema(GITLAB)
+    done = vendored_schema("gitlab-ci", GITLAB)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_gitlabs_schema_catches_a_mistake_planted_in_the_job(tmp_path: Path) -> None:
-    done = gitlab_schema(planted(tmp_path, GITLAB, "    when: always\n", "    when: allways\n"))
+    done = vendored_schema("gitlab-ci", planted(tmp_path, GITLAB, "    when: always\n", "    when: allways\n"))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "allways" in done.stdout + done.stderr
 
@@ -129,3 +141,88 @@ def test_the_report_verify_writes_is_the_one_ci_keeps() -> None:
     assert written is not None
     assert gitlab["artifacts"]["reports"]["junit"] == written.group(1)
     assert gitlab["artifacts"]["when"] == "always"
+
+
+# ----- the container recipe ------------------------------------------------------------------------
+
+
+def instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) per instruction, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n\s*", " ", dockerfile.read_text(encoding="utf-8"))
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
+
+
+def test_the_dockerfile_passes_hadolint() -> None:
+    done = hadolint(DOCKERFILE)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        ("FROM python:3.11-slim", "FROM python", "DL3006"),  # an untagged base image
+        ("USER 10001:10001", "USER root", "DL3002"),  # running as root
+        ("RUN python3 -m venv", "RUN cd /app && python3 -m venv", "DL3003"),  # cd instead of WORKDIR
+    ],
+)
+def test_hadolint_catches_a_mistake_planted_in_the_dockerfile(tmp_path: Path, old: str, new: str, said: str) -> None:
+    done = hadolint(planted(tmp_path, DOCKERFILE, old, new))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert said in done.stdout
+
+
+def test_the_image_installs_as_the_readme_says_and_runs_as_a_user() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    first_command = re.search(r"```bash\n# 1\.[^\n]*\n([^\n]+)", readme)
+    assert first_command is not None
+    steps = instructions(DOCKERFILE)
+    (install,) = [args for kind, args in steps if kind == "RUN" and "pip install" in args]
+    assert first_command.group(1).startswith(install), (install, first_command.group(1))
+    users = [args for kind, args in steps if kind == "USER"]
+    assert users, "the image runs as root"
+    assert users[-1].split(":")[0] not in {"root", "0"}
+    assert steps[-1][0] == "CMD"
+    assert steps.index(("USER", users[-1])) < steps.index(steps[-1])
+
+
+def test_the_build_context_holds_what_the_package_needs() -> None:
+    """Every package pyproject installs, and its readme, is copied, and .dockerignore lets it through."""
+    copied = {source for kind, args in instructions(DOCKERFILE) if kind == "COPY" for source in args.split()[:-1]}
+    needed = {pattern.rstrip("*") for pattern in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]}
+    needed |= {"pyproject.toml", PYPROJECT["project"]["readme"]}
+    assert needed <= copied
+    ignore = [line for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert "*" in ignore  # nothing else (a .venv, an operoo.db, .git) reaches the build
+    assert {f"!{name}" if "." in name else f"!{name}/" for name in needed} <= set(ignore)
+
+
+def test_the_compose_file_follows_the_compose_specification() -> None:
+    done = vendored_schema("compose-spec", COMPOSE)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_compose_specification_catches_a_mistake_planted_in_the_file(tmp_path: Path) -> None:
+    done = vendored_schema("compose-spec", planted(tmp_path, COMPOSE, "condition: service_healthy", "condition: up"))
+    assert done.returncode == 1, done.stdout + done.stderr
+
+
+def test_the_compose_sync_reaches_the_mock_on_loopback_with_the_shipped_script() -> None:
+    compose = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    mock, sync_run = compose["services"]["mock"], compose["services"]["sync"]
+    assert sync_run["network_mode"] == "service:mock"  # the control API answers loopback callers only
+    assert sync_run["depends_on"]["mock"]["condition"] == "service_healthy"
+    assert any(kind == "HEALTHCHECK" for kind, _ in instructions(DOCKERFILE))
+    assert "./docs/compose:/config:ro" in sync_run["volumes"]
+    assert (ROOT / "docs/compose" / sync_run["command"][-1].removeprefix("/config/")).exists()
+    assert all(port.startswith("127.0.0.1:") for port in mock["ports"])  # not published to the network
+
+
+def test_the_compose_sync_script_passes_shellcheck() -> None:
+    done = run(tool("shellcheck"), str(ROOT / "docs/compose/sync.sh"))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_compose_sync_settings_are_the_demos_for_the_default_district() -> None:
+    shipped = load_settings(ROOT / "docs/compose/settings.toml")
+    assert shipped == demo_settings(DistrictStore(DistrictSpec()).schools().records)
