@@ -226,3 +226,32 @@ def test_the_compose_sync_script_passes_shellcheck() -> None:
 def test_the_compose_sync_settings_are_the_demos_for_the_default_district() -> None:
     shipped = load_settings(ROOT / "docs/compose/settings.toml")
     assert shipped == demo_settings(DistrictStore(DistrictSpec()).schools().records)
+
+
+# ----- the version ---------------------------------------------------------------------------------
+
+
+def test_mock_esd_version_is_pyprojects() -> None:
+    done = run(tool("mock-esd"), "--version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"mock-esd, version {PYPROJECT['project']['version']}"
+
+
+def test_the_version_is_written_in_pyproject_only() -> None:
+    version = PYPROJECT["project"]["version"]
+    for package in ("mock_esd", "sync", "contracts", "workbench"):
+        for source in (ROOT / package).rglob("*.py"):
+            text = source.read_text(encoding="utf-8")
+            assert "__version__" not in text, source
+            assert f'"{version}"' not in text, source
+
+
+def test_the_changelog_has_unreleased_changes_on_top_of_the_current_release() -> None:
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    headings = re.findall(r"^## (.+)$", changelog, flags=re.MULTILINE)
+    assert headings[0] == "[Unreleased]"
+    releases = [re.fullmatch(r"\[(\d+\.\d+\.\d+)\] - (\d{4}-\d{2}-\d{2})", h) for h in headings[1:]]
+    assert releases and all(releases), headings
+    assert releases[0] is not None and releases[0].group(1) == PYPROJECT["project"]["version"]
+    kinds = set(re.findall(r"^### (.+)$", changelog, flags=re.MULTILINE))
+    assert kinds <= {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}  # Keep a Changelog's
