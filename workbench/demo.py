@@ -8,17 +8,11 @@ from pathlib import Path
 import click
 
 from contracts import vocabulary as esd
-from mock_esd.app import create_app
-from mock_esd.context import AppConfig
-from mock_esd.generator import DistrictSpec
-from mock_esd.server import LiveServer
-from mock_esd.tenants import DEFAULT_TENANT, default_clients
 from sync import vocabulary as o
 from sync.errors import SyncError
 from sync.report import Progress, change_table, group_table
 from sync.settings import Settings
-from workbench.browser import with_rule_paths
-from workbench.cli_support import EXIT_FAILED, error, fail, invocation, one_line_errors
+from workbench.cli_support import EXIT_FAILED, error, fail, invocation, log_options, one_line_errors
 from workbench.sync_commands import execute_sync, write_settings
 
 
@@ -35,6 +29,13 @@ def demo_settings(schools: list[dict[str, object]]) -> Settings:
 
 def run_demo(db: str, seed: int, students: int, keep_serving: bool) -> bool:
     """Serve a district, sync it into `db`, print what happened and what to try next."""
+    from mock_esd.app import create_app  # here, not above: `mock-esd --help` must not import the server
+    from mock_esd.context import AppConfig
+    from mock_esd.generator import DistrictSpec
+    from mock_esd.server import LiveServer
+    from mock_esd.tenants import DEFAULT_TENANT, default_clients
+    from workbench.browser import with_rule_paths
+
     app = create_app(with_rule_paths(AppConfig(spec=DistrictSpec(seed=seed, students=students))))
     store = app.extensions["mock_esd"].registry.store(DEFAULT_TENANT)
     settings = demo_settings(store.schools().records)
@@ -91,6 +92,7 @@ def run_demo(db: str, seed: int, students: int, keep_serving: bool) -> bool:
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--students", type=click.IntRange(min=0), default=2000, show_default=True)
 @click.option("--serve", "keep_serving", is_flag=True, help="Keep the mock running after the sync, until Ctrl+C.")
+@log_options
 @one_line_errors(SyncError)
 def demo(db: str, seed: int, students: int, keep_serving: bool) -> None:
     """Start the mock on a free port, sync its district into a SQLite file, print the groups."""

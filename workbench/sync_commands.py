@@ -28,7 +28,7 @@ from sync.store import (
     open_existing,
     sync_lock,
 )  # fmt: skip
-from workbench.cli_support import EXIT_FAILED, error, one_line_errors, warn
+from workbench.cli_support import EXIT_FAILED, error, log_options, one_line_errors, warn
 
 
 def _print_json(data: Any) -> None:
@@ -78,11 +78,9 @@ def _locked_sync(
 
 
 @click.command()
-@click.option(
-    "--url", envvar="ESD_URL", required=True, help="eSD base URL, e.g. https://guru.eschooldata.com/api [ESD_URL]"
-)
-@click.option("--client-id", envvar="ESD_CLIENT_ID", required=True, help="[ESD_CLIENT_ID]")
-@click.option("--client-secret", envvar="ESD_CLIENT_SECRET", required=True, help="[ESD_CLIENT_SECRET]")
+@click.option("--url", envvar="ESD_URL", required=True, help="eSD base URL, e.g. https://guru.eschooldata.com/api")
+@click.option("--client-id", envvar="ESD_CLIENT_ID", required=True)
+@click.option("--client-secret", envvar="ESD_CLIENT_SECRET", required=True)
 @click.option(
     "--settings",
     "settings_path",
@@ -93,7 +91,10 @@ def _locked_sync(
 @click.option("--db", default="operoo.db", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print only the sync report, as JSON.")
-@click.option("--allow-mass-removal", is_flag=True, help="Apply even if more than max_archive_share would be archived.")
+@click.option(
+    "--allow-mass-removal", is_flag=True, allow_from_autoenv=False,  # a guard lifted per run, never by a forgotten variable
+    help="Apply even if more than max_archive_share would be archived (no environment variable: say it each time).",
+)  # fmt: skip
 @click.option("--full", is_flag=True, help="Plan again even if eSD answered exactly as at the last applied sync.")
 @click.option(
     "--report",
@@ -108,6 +109,7 @@ def _locked_sync(
     show_default=True,
     help="When stderr is not a terminal, write a progress line this often (seconds).",
 )
+@log_options
 @one_line_errors(SyncError, failed=(BusyError,))
 def sync(
     url: str,
@@ -147,6 +149,7 @@ def sync(
 
 
 @click.command()
+@log_options
 def rules() -> None:
     """Print the sync rules R1-R11, one line each (the same text as docs/rules.md)."""
     for rule in RULES:
@@ -155,6 +158,7 @@ def rules() -> None:
 
 @click.command()
 @click.option("--db", default="operoo.db", show_default=True, type=click.Path(dir_okay=False))
+@log_options
 @one_line_errors(SyncError)
 def export(db: str) -> None:
     """Print the Operoo state as JSON, sorted for stable diffs."""
@@ -168,6 +172,7 @@ def export(db: str) -> None:
 @click.command()
 @click.option("--db", default="operoo.db", show_default=True, type=click.Path(dir_okay=False))
 @click.argument("ident")
+@log_options
 @one_line_errors(SyncError)
 def explain(db: str, ident: str) -> None:
     """Say why a student (Operoo ID, eSD enrolledId or person id) is or is not synced, rule by rule."""
