@@ -15,7 +15,7 @@ from sync.errors import BusyError, SyncError
 from sync.explanation import explain as explain_student
 from sync.export import export_state, group_sizes
 from sync.html_report import write_report
-from sync.report import Progress, change_table, group_table, plan_listing
+from sync.report import plan_listing
 from sync.rulebook import RULES
 from sync.run import Outcome, Report, run_sync, utc_now, write_json
 from sync.settings import Settings, load_settings
@@ -29,6 +29,7 @@ from sync.store import (
     sync_lock,
 )  # fmt: skip
 from workbench.cli_support import EXIT_FAILED, error, log_options, one_line_errors, warn
+from workbench.terminal import DEFAULT_INTERVAL, Progress, change_table, group_table
 
 
 def _print_json(data: Any) -> None:
@@ -105,7 +106,7 @@ def _locked_sync(
 @click.option(
     "--progress-every",
     type=click.FloatRange(min=0.01),
-    default=10.0,
+    default=DEFAULT_INTERVAL,
     show_default=True,
     help="When stderr is not a terminal, write a progress line this often (seconds).",
 )
@@ -136,7 +137,8 @@ def sync(
         write_json(report, sys.stdout.buffer)
         sys.stdout.flush()
     else:
-        progress.say("done")
+        if report.ok:
+            progress.say("done")
         for reason in report.errors:  # first, where a script or a person looks for why
             error(reason)
         if (report.plan and not report.ok) or dry_run:

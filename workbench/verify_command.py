@@ -12,6 +12,7 @@ from contracts.errors import ContractError
 from contracts.probe import Target
 from contracts.verifier import failed, json_report, junit_report, text_report, verify
 from workbench.cli_support import EXIT_FAILED, log_options, one_line_errors
+from workbench.terminal import Progress
 
 
 @click.command()
@@ -35,7 +36,9 @@ def verify_command(
     if (client_id_standard is None) != (client_secret_standard is None):
         raise click.UsageError("give both --client-id-standard and --client-secret-standard, or neither")
     target = Target(url, client_id, client_secret, client_id_standard, client_secret_standard, max_pages, page_size)
-    results = verify(target)
+    with Progress() as progress:  # a bar on a terminal; elsewhere a line when done, and the check that stalls
+        results = verify(target, on_check=lambda name, n, total: progress.step("checking", n - 1, total, name))
+        progress.step("checking", len(results), len(results), "done")
     if junit_path:
         Path(junit_path).write_bytes(junit_report(results, strict))
     click.echo(json.dumps(json_report(results, target, strict), indent=2) if as_json else text_report(results, target))
