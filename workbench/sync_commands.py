@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 import requests
+import tomli_w
 
 from sync.client import EsdClient
 from sync.errors import BusyError, SyncError
@@ -186,19 +187,8 @@ def explain(db: str, ident: str) -> None:
 
 
 def settings_file_text(settings: Settings) -> str:
-    """Settings as the TOML a user would write (for the demo's settings file)."""
-    lines = [f"custom_endpoints = {str(settings.custom_endpoints).lower()}", "", "[schools]"]
-    lines += [f'"{school}" = {json.dumps(sorted(options))}' for school, options in sorted(settings.schools.items())]
-    c = settings.contacts
-    lines += [
-        "",
-        "[contacts]",
-        f'permission_source = "{c.permission_source}"',
-        f"relationships = {json.dumps(sorted(c.relationships))}",
-        f"max_priority = {c.max_priority}",
-    ]
-    lines += ["", "[safety]", f"max_archive_share = {settings.max_archive_share}", ""]
-    return "\n".join(lines)
+    """Settings as the TOML a user would write (for the demo's settings file): `load_settings` reads it back."""
+    return tomli_w.dumps(settings.as_json())
 
 
 def write_settings(path: Path, settings: Settings) -> None:
