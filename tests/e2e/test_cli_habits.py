@@ -15,6 +15,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
+from mock_esd.generator import DEFAULT_STUDENTS
 from tests.e2e.conftest import mock_esd
 from workbench.cli import main
 
@@ -65,6 +66,8 @@ def test_every_option_names_its_environment_variable_in_help() -> None:
     serve_help = CliRunner().invoke(main, ["serve", "--help"]).output
     for variable in ("MOCK_ESD_PORT", "MOCK_ESD_SEED", "MOCK_ESD_STUDENTS", "MOCK_ESD_SCENARIO", "MOCK_ESD_LOG_LEVEL"):
         assert f"{variable}" in serve_help, variable
+    # the district's defaults, looked up only when shown, are shown as values
+    assert f"default: {DEFAULT_STUDENTS};" in " ".join(serve_help.split()) and "(dynamic)" not in serve_help
     sync_help = " ".join(CliRunner().invoke(main, ["sync", "--help"]).output.split())
     for variable in ("ESD_URL", "ESD_CLIENT_ID", "ESD_CLIENT_SECRET", "MOCK_ESD_SYNC_DB", "MOCK_ESD_SYNC_SETTINGS"):
         assert f"env var: {variable}" in sync_help, variable
