@@ -9,7 +9,8 @@ import re
 import shlex
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any, NoReturn, TextIO, TypeVar
@@ -129,23 +130,27 @@ class PlainFormatter(logging.Formatter):
         return _ANSI.sub("", super().format(record))
 
 
-def configure_logging(level: int) -> None:
-    """Send log records at `level` and above to stderr: coloured as they come on a terminal, plain otherwise.
-
-    Replaces the handler an earlier call installed; handlers others put on the root logger stay.
-    """
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if isinstance(h, _Stderr)]:
-        root.removeHandler(handler)
+@contextmanager
+def logging_to_stderr(level: int) -> Iterator[None]:
+    """While a command runs, log records at `level` and above to stderr: as they come on a terminal, without
+    colour codes otherwise. Afterwards the logging configuration is as it was (a test's runner, say)."""
+    root, werkzeug = logging.getLogger(), logging.getLogger("werkzeug")
+    before = root.level, werkzeug.level
     handler = _Stderr()
-    handler.setLevel(level)  # werkzeug sets its own logger to info, whatever the root's level
+    handler.setLevel(level)
     plain = not sys.stderr.isatty()
     handler.setFormatter((PlainFormatter if plain else logging.Formatter)("%(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)
-    # werkzeug sets its logger to info and adds a colouring handler of its own unless one is found at that
+    # werkzeug sets its logger to info and adds a colouring handler of its own unless it finds one at that
     # level: given the level, it finds ours (or, under -q, logs nothing at info).
-    logging.getLogger("werkzeug").setLevel(level)
+    werkzeug.setLevel(level)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(before[0])
+        werkzeug.setLevel(before[1])
 
 
 def chatty() -> bool:
@@ -163,8 +168,8 @@ def log_options(command: F) -> F:
 
     @wraps(command)
     def run(*args: Any, verbose: int, quiet: int, log_level_name: str | None, **kwargs: Any) -> Any:
-        configure_logging(log_level(verbose, quiet, log_level_name))
-        return command(*args, **kwargs)
+        with logging_to_stderr(log_level(verbose, quiet, log_level_name)):
+            return command(*args, **kwargs)
 
     for option in (
         click.option(
