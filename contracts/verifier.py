@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -40,14 +41,26 @@ class Result:
         return {"check": self.name, "description": self.description, "result": self.status, "reasons": self.reasons}
 
 
-def verify(target: Target, session: requests.Session | None = None, checks: list[Check] | None = None) -> list[Result]:
-    """Every check's result; CannotRun if the server cannot be reached or gives no token."""
+def verify(
+    target: Target, session: requests.Session | None = None, checks: list[Check] | None = None,
+    on_check: Callable[[str, int, int], None] | None = None,
+) -> list[Result]:  # fmt: skip
+    """Every check's result; CannotRun if the server cannot be reached or gives no token.
+
+    `on_check(name, n, total)` is told before check n of total runs (the command line's progress).
+    """
     own = session is None
     session = session or requests.Session()
     try:
         probe = Probe(session, target)
         probe.token()  # fail fast, before judging anything
-        return [_run(check, probe) for check in checks or CHECKS]
+        chosen = checks or CHECKS
+        results = []
+        for n, check in enumerate(chosen, 1):
+            if on_check:
+                on_check(check.name, n, len(chosen))
+            results.append(_run(check, probe))
+        return results
     finally:
         if own:
             session.close()

@@ -1,12 +1,12 @@
 """Clients, their districts (tenants), and OAuth2 client-credentials tokens.
 
-Tokens are signed, not stored: `<client_id>|<expiry>|<hmac>` in base64url, so every worker process
-that shares the signing key accepts the token any of them issued.
+Tokens are signed, not stored: `[client_id, expiry]` signed by itsdangerous (HMAC-SHA256, URL-safe), so
+every worker process that shares the signing key accepts the token any of them issued. Expiry is a claim
+checked against the app's clock, not itsdangerous's timestamp, so tests can move time.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import uuid
@@ -14,12 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from itsdangerous import BadData, URLSafeSerializer
+
 from mock_esd.errors import Conflict, NotFound, Unauthorized
 from mock_esd.generator import DistrictSpec
 from mock_esd.store import DistrictStore, replaying
 
 CLIENT_HOST_SUFFIX = ".guru.eschooldata.com/api"
 DEFAULT_TENANT = "default"
+TOKEN_SALT = "mock-esd access token"
 _NAMESPACE = uuid.UUID("6f1c1d4e-7a4b-4e55-9a3e-2f6f3f1b7a10")
 
 
@@ -139,11 +142,13 @@ class Registry:
         return client
 
 
+def _serializer(key: bytes) -> URLSafeSerializer:
+    return URLSafeSerializer(key, salt=TOKEN_SALT, signer_kwargs={"digest_method": hashlib.sha256})
+
+
 def issue_token(client: Client, key: bytes, now: float, ttl: int) -> str:
     """A bearer token for `client`, valid for `ttl` seconds from `now`."""
-    payload = f"{client.client_id}|{int(now) + ttl}"
-    signature = hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
-    return base64.urlsafe_b64encode(f"{payload}|{signature}".encode()).decode().rstrip("=")
+    return str(_serializer(key).dumps([client.client_id, int(now) + ttl]))
 
 
 def verify_token(token: str, key: bytes, now: float) -> str:
@@ -156,14 +161,10 @@ def verify_token(token: str, key: bytes, now: float) -> str:
 
 def _signed_claims(token: str, key: bytes) -> tuple[str, int]:
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        client_id, expiry, signature = raw.rsplit("|", 2)
-        expected = hmac.new(key, f"{client_id}|{expiry}".encode(), hashlib.sha256).hexdigest()
-        if hmac.compare_digest(signature, expected):
-            return client_id, int(expiry)
-    except (ValueError, UnicodeDecodeError):
-        pass
-    raise Unauthorized("invalid access token")
+        client_id, expiry = _serializer(key).loads(token)
+    except (BadData, ValueError, TypeError):  # forged, altered or not a token; or signed, but not a [client_id, expiry]
+        raise Unauthorized("invalid access token") from None
+    return str(client_id), int(expiry)
 
 
 class TokenVerifier:

@@ -187,6 +187,11 @@ class EsdClient:
     def _with_retries(self, what: str, attempt: Callable[[], T]) -> T:
         """The one retry loop: call `attempt` until it returns, waiting between tries with capped exponential
         backoff (or the wait a _Retry asks for); FetchError after `retry.attempts` tries, with the last reason."""
+        # Hand-written on purpose. urllib3.Retry (a requests adapter's max_retries) works below the response
+        # body and the headers we send: it cannot retry a 200 whose body is not JSON, nor get a new token after
+        # a 401 and send it on the next try. tenacity could run this loop, but every decision (refresh, malformed
+        # body, Retry-After) stays in `attempt` and its wait would need a custom callable reading the _Retry:
+        # a dependency in place of these ten lines, with nothing gained.
         failure = ""
         for n in range(self.retry.attempts):
             try:

@@ -3,9 +3,23 @@
 The `mock-esd` command and every subcommand, the demo, the Schemathesis second opinion, exit codes and
 one-line errors, and the wiring that lends the sync's rule replay to the mock's browser view. Nothing
 below imports this package (checked by import-linter; see pyproject.toml).
+
+Its names are imported when first used, so `mock-esd --help` does not import the server.
 """
 
-from workbench.browser import rule_paths, with_rule_paths
-from workbench.cli import main
+import importlib as _importlib
+import typing as _typing
+
+if _typing.TYPE_CHECKING:
+    from workbench.browser import rule_paths, with_rule_paths
+    from workbench.cli import main
 
 __all__ = ["main", "rule_paths", "with_rule_paths"]
+_HOMES = {"main": "workbench.cli", "rule_paths": "workbench.browser", "with_rule_paths": "workbench.browser"}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+    value = globals()[name] = getattr(_importlib.import_module(_HOMES[name]), name)
+    return value

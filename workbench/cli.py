@@ -2,30 +2,38 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import signal
 import sys
-import tempfile
-from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import click
-from flask import Flask
 
-from mock_esd import scenario
-from mock_esd.app import create_app
-from mock_esd.context import AppConfig
-from mock_esd.errors import EsdError
-from mock_esd.generator import DEFAULT_SCHOOLS, DEFAULT_SEED, DEFAULT_STUDENTS, DEFAULT_TODAY, DistrictSpec
-from mock_esd.server import LiveServer
-from mock_esd.tenants import DEFAULT_TENANT, Client
-from mock_esd.workers import serve_with_workers
-from workbench.browser import with_rule_paths
-from workbench.cli_support import F, one_line_errors
+from workbench.cli_support import ENVVAR_PREFIX, Deferred, F, Group, log_options, one_line_errors
+
+if TYPE_CHECKING:  # imported where used: `mock-esd --help` must not import the server (Flask, Faker, gunicorn)
+    from flask import Flask
+
+    from mock_esd.generator import DistrictSpec
+    from mock_esd.tenants import Client
+
+
+def _generator() -> ModuleType:
+    from mock_esd import generator
+
+    return generator
+
+
+def _esd_error() -> type[Exception]:
+    from mock_esd.errors import EsdError
+
+    return EsdError
 
 
 @click.group(
-    context_settings={"help_option_names": ["-h", "--help"]},
+    cls=Group,
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": ENVVAR_PREFIX},
     epilog="The sync rules R1-R11 that traces and reports cite: `mock-esd rules`, or docs/rules.md in the repository.",
 )
 @click.version_option(package_name="mock-esd")
@@ -37,19 +45,34 @@ def district_options(command: F) -> F:
     """--seed, --students, --schools, --today: what determines a generated district."""
     command = click.option(
         "--today",
+        cls=Deferred,
         type=click.DateTime(["%Y-%m-%d"]),
-        default=DEFAULT_TODAY.isoformat(),
         show_default=True,
+        default=lambda: _generator().DEFAULT_TODAY.isoformat(),
         help="The district's reference date; every generated date derives from it.",
     )(command)
-    command = click.option("--schools", type=click.IntRange(min=2), default=DEFAULT_SCHOOLS, show_default=True)(command)
-    command = click.option("--students", type=click.IntRange(min=0), default=DEFAULT_STUDENTS, show_default=True)(
-        command
-    )
-    return click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)(command)
+    command = click.option(
+        "--schools",
+        cls=Deferred,
+        type=click.IntRange(min=2),
+        default=lambda: _generator().DEFAULT_SCHOOLS,
+        show_default=True,
+    )(command)
+    command = click.option(
+        "--students",
+        cls=Deferred,
+        type=click.IntRange(min=0),
+        default=lambda: _generator().DEFAULT_STUDENTS,
+        show_default=True,
+    )(command)
+    return click.option(
+        "--seed", cls=Deferred, type=int, default=lambda: _generator().DEFAULT_SEED, show_default=True
+    )(command)  # fmt: skip
 
 
 def spec_from(seed: int, students: int, schools: int, today: dt.datetime) -> DistrictSpec:
+    from mock_esd.generator import DistrictSpec
+
     return DistrictSpec(seed=seed, students=students, schools=schools, today=today.date())
 
 
@@ -64,7 +87,7 @@ def describe_clients(base_url: str, clients: list[Client]) -> str:
     return "\n".join(lines)
 
 
-@main.command()
+@main.command(context_settings={"auto_envvar_prefix": ENVVAR_PREFIX})  # MOCK_ESD_PORT, not MOCK_ESD_SERVE_PORT
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="0 picks a free port.")
 @district_options
@@ -80,12 +103,24 @@ def describe_clients(base_url: str, clients: list[Client]) -> str:
     "--allowed-host", "allowed_hosts", multiple=True,
     help="Also answer requests naming this host (repeatable): a name for a server beyond loopback. Others get 421.",
 )  # fmt: skip
-@one_line_errors(EsdError)
+@log_options
+@one_line_errors(_esd_error)
 def serve(
     host: str, port: int, seed: int, students: int, schools: int, today: dt.datetime, scenario_path: str | None,
     no_control: bool, workers: int | None, secret_key: str | None, allowed_hosts: tuple[str, ...],
 ) -> None:  # fmt: skip
-    """Serve a generated district (or a scenario) until interrupted (Ctrl+C or SIGTERM: exit 0, "stopped")."""
+    """Serve a generated district (or a scenario) until interrupted (Ctrl+C or SIGTERM: exit 0, "stopped").
+
+    Each request is logged at info on stderr (-q: none), without colour codes when stderr is not a terminal.
+    """
+    import dataclasses
+    import tempfile
+    from pathlib import Path
+
+    from mock_esd.app import create_app
+    from mock_esd.context import AppConfig
+    from workbench.browser import with_rule_paths
+
     # SIGTERM ends the server as Ctrl+C does, so `finally` and the temporary directory's cleanup run
     # (the default action kills the process where it stands). gunicorn's master sets its own handlers.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -109,6 +144,11 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _serve(app: Flask, host: str, port: int, scenario_path: str | None, workers: int | None) -> None:
+    from mock_esd import scenario
+    from mock_esd.server import LiveServer
+    from mock_esd.tenants import DEFAULT_TENANT
+    from mock_esd.workers import serve_with_workers
+
     state = app.extensions["mock_esd"]
     if scenario_path:
         recipe = {"scenario": scenario.read_file(scenario_path)}

@@ -1,15 +1,19 @@
-"""What every `mock-esd` subcommand shares: exit codes and one-line errors instead of tracebacks."""
+"""What every `mock-esd` subcommand shares: exit codes, one-line errors instead of tracebacks, -v/-q/--log-level,
+and environment variables for options."""
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import shlex
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
@@ -58,17 +62,23 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     sys.exit(code)
 
 
-def one_line_errors(*expected: type[Exception], failed: tuple[type[Exception], ...] = ()) -> Callable[[F], F]:
+def one_line_errors(
+    *expected: type[Exception] | Callable[[], type[Exception]], failed: tuple[type[Exception], ...] = ()
+) -> Callable[[F], F]:
     """Turn the expected errors of a command into one line and exit code 2 (never a traceback).
 
-    The `failed` ones (a run refused because another holds the database, say) end with exit code 1.
+    The `failed` ones (a run refused because another holds the database, say) end with exit code 1. An
+    expected error may be given as a function that imports it, so the command's module stays light.
     """
-
-    catch: tuple[type[Exception], ...] = (*expected, ValueError, OSError)
 
     def decorate(command: F) -> F:
         @wraps(command)
         def run(*args: Any, **kwargs: Any) -> Any:
+            catch: tuple[type[Exception], ...] = (
+                *(e if isinstance(e, type) else e() for e in expected),
+                ValueError,
+                OSError,
+            )
             try:
                 return command(*args, **kwargs)
             except BrokenPipeError:  # `mock-esd export | head`: the reader left; not an error
@@ -80,3 +90,133 @@ def one_line_errors(*expected: type[Exception], failed: tuple[type[Exception], .
         return run  # type: ignore[return-value]
 
     return decorate
+
+
+# -- Logging: -v/-q/--log-level on every command --------------------------------------------------------------
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+DEFAULT_LOG_LEVEL = "info"  # progress lines and `serve`'s request lines are info: shown unless -q
+LOG_LEVEL_ENVVAR = "MOCK_ESD_LOG_LEVEL"  # one name for every command (not MOCK_ESD_<COMMAND>_LOG_LEVEL)
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def log_level(verbose: int, quiet: int, named: str | None) -> int:
+    """The level a command logs at: --log-level if given, else info moved down by -v and up by -q."""
+    if named is not None:
+        return logging.getLevelNamesMapping()[named.upper()]
+    index = LOG_LEVELS.index(DEFAULT_LOG_LEVEL) - verbose + quiet
+    return logging.getLevelNamesMapping()[LOG_LEVELS[max(0, min(index, len(LOG_LEVELS) - 1))].upper()]
+
+
+class _Stderr(logging.StreamHandler[TextIO]):
+    """A handler on whatever `sys.stderr` is when a record is written (click's test runner swaps it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        """The stream is always the current stderr."""
+
+
+class PlainFormatter(logging.Formatter):
+    """Log lines for a file or a pipe: no terminal colour codes (werkzeug colours its request lines)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _ANSI.sub("", super().format(record))
+
+
+@contextmanager
+def logging_to_stderr(level: int) -> Iterator[None]:
+    """While a command runs, log records at `level` and above to stderr: as they come on a terminal, without
+    colour codes otherwise. Afterwards the logging configuration is as it was (a test's runner, say)."""
+    root, werkzeug = logging.getLogger(), logging.getLogger("werkzeug")
+    before = root.level, werkzeug.level
+    handler = _Stderr()
+    handler.setLevel(level)
+    plain = not sys.stderr.isatty()
+    handler.setFormatter((PlainFormatter if plain else logging.Formatter)("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+    # werkzeug sets its logger to info and adds a colouring handler of its own unless it finds one at that
+    # level: given the level, it finds ours (or, under -q, logs nothing at info).
+    werkzeug.setLevel(level)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(before[0])
+        werkzeug.setLevel(before[1])
+
+
+def chatty() -> bool:
+    """Whether progress and stage lines are wanted: the command logs at info or below (no -q)."""
+    return logging.getLogger().isEnabledFor(logging.INFO)
+
+
+def log_options(command: F) -> F:
+    """-v/--verbose, -q/--quiet and --log-level, applied before the command runs. Every command takes them:
+
+    @click.command()
+    @log_options
+    def record(...): ...
+    """
+
+    @wraps(command)
+    def run(*args: Any, verbose: int, quiet: int, log_level_name: str | None, **kwargs: Any) -> Any:
+        with logging_to_stderr(log_level(verbose, quiet, log_level_name)):
+            return command(*args, **kwargs)
+
+    for option in (
+        click.option(
+            "--log-level", "log_level_name", type=click.Choice(LOG_LEVELS, case_sensitive=False),
+            envvar=LOG_LEVEL_ENVVAR, help=f"Log at this level (default {DEFAULT_LOG_LEVEL}; overrides -v and -q).",
+        ),
+        click.option("-q", "--quiet", count=True, allow_from_autoenv=False, help="Say less: -q no progress, -qq errors only."),
+        click.option("-v", "--verbose", count=True, allow_from_autoenv=False, help="Say more (-v: debug)."),
+    ):  # fmt: skip
+        run = option(run)
+    return run  # type: ignore[return-value]
+
+
+# -- Environment variables: every option can be given as one, and --help says which ----------------------------
+
+
+ENVVAR_PREFIX = "MOCK_ESD"
+
+
+class Group(click.Group):
+    """A group whose commands read every option from an environment variable too, named in their --help.
+
+    The name is MOCK_ESD_<COMMAND>_<OPTION> after the option's long flag (`sync --db`: MOCK_ESD_SYNC_DB),
+    or MOCK_ESD_<OPTION> for a command whose context_settings set `auto_envvar_prefix` to "MOCK_ESD"
+    (`serve --port`: MOCK_ESD_PORT), unless the option names its own (`--url`: ESD_URL). An option made
+    with `allow_from_autoenv=False` has none. Commands registered later get the same.
+    """
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        prefix = cmd.context_settings.get("auto_envvar_prefix") or f"{ENVVAR_PREFIX}_{name or cmd.name}"
+        for param in cmd.params:
+            if isinstance(param, click.Option) and param.allow_from_autoenv:
+                if param.envvar is None:
+                    flag = max(param.opts, key=len).lstrip("-")
+                    param.envvar = f"{prefix}_{flag}".upper().replace("-", "_")
+                param.show_envvar = True
+        super().add_command(cmd, name)
+
+
+class Deferred(click.Option):
+    """An option whose default comes from a callable resolved only when the default is needed (or shown).
+
+    `mock-esd --help` builds every command; a default imported from the mock at that point would import
+    Flask and Faker with it. `default=lambda: generator.DEFAULT_SEED` and this class keep that for
+    `serve --help` or a run, and still show the value, not "(dynamic)".
+    """
+
+    def get_default(self, ctx: click.Context, call: bool = True) -> Any:
+        value = super().get_default(ctx, call=True)
+        return value

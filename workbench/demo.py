@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import shlex
+import shutil
 from pathlib import Path
 
 import click
 
 from contracts import vocabulary as esd
-from mock_esd.app import create_app
-from mock_esd.context import AppConfig
-from mock_esd.generator import DistrictSpec
-from mock_esd.server import LiveServer
-from mock_esd.tenants import DEFAULT_TENANT, default_clients
 from sync import vocabulary as o
 from sync.errors import SyncError
-from sync.report import Progress, change_table, group_table
 from sync.settings import Settings
-from workbench.browser import with_rule_paths
-from workbench.cli_support import EXIT_FAILED, error, fail, invocation, one_line_errors
+from workbench.cli_support import EXIT_FAILED, error, fail, invocation, log_options, one_line_errors
 from workbench.sync_commands import execute_sync, write_settings
+from workbench.terminal import Progress, change_table, group_table
 
 
 def demo_settings(schools: list[dict[str, object]]) -> Settings:
@@ -33,14 +28,29 @@ def demo_settings(schools: list[dict[str, object]]) -> Settings:
     return Settings(custom_endpoints=True, schools=options)
 
 
+def run_report_path(db: str, run_id: int | None) -> Path | None:
+    """Where the demo keeps the report of run `run_id` (`operoo.run-3.report.html` beside `operoo.db`)."""
+    return None if run_id is None else Path(db).with_suffix(f".run-{run_id}.report.html")
+
+
 def run_demo(db: str, seed: int, students: int, keep_serving: bool) -> bool:
     """Serve a district, sync it into `db`, print what happened and what to try next."""
-    app = create_app(with_rule_paths(AppConfig(spec=DistrictSpec(seed=seed, students=students))))
-    store = app.extensions["mock_esd"].registry.store(DEFAULT_TENANT)
-    settings = demo_settings(store.schools().records)
-    settings_path = Path(db).with_suffix(".settings.toml")
-    report_path = Path(db).with_suffix(".report.html")
-    write_settings(settings_path, settings)
+    from mock_esd.app import create_app  # here, not above: `mock-esd --help` must not import the server
+    from mock_esd.context import AppConfig
+    from mock_esd.generator import DistrictSpec
+    from mock_esd.server import LiveServer
+    from mock_esd.tenants import DEFAULT_TENANT, default_clients
+    from workbench.browser import with_rule_paths
+
+    with Progress() as progress:
+        progress.say(f"generating a district of {students} students (seed {seed})")
+        app = create_app(with_rule_paths(AppConfig(spec=DistrictSpec(seed=seed, students=students))))
+        store = app.extensions["mock_esd"].registry.store(DEFAULT_TENANT)
+        settings = demo_settings(store.schools().records)
+        settings_path = Path(db).with_suffix(".settings.toml")
+        report_path = Path(db).with_suffix(".report.html")
+        progress.say(f"writing the sync settings to {settings_path}")
+        write_settings(settings_path, settings)
     custom, _ = default_clients(DEFAULT_TENANT)
     with LiveServer(app) as server:
         click.echo(f"mock eSD serving {students} students (seed {seed}) at {server.base_url}")
@@ -50,6 +60,10 @@ def run_demo(db: str, seed: int, students: int, keep_serving: bool) -> bool:
                 server.base_url, custom.client_id, custom.secret, settings, db, progress=progress,
                 html_report=str(report_path),
             )  # fmt: skip
+            kept = run_report_path(db, report.run_id)
+            if kept is not None:  # the next run rewrites report_path; each run's own copy stays
+                progress.say(f"keeping this run's report as {kept}")
+                shutil.copyfile(report_path, kept)
         for reason in report.errors:  # on stderr first, as `mock-esd sync` says them
             error(reason)
         click.echo(change_table(report, with_errors=False))
@@ -64,7 +78,8 @@ def run_demo(db: str, seed: int, students: int, keep_serving: bool) -> bool:
         )  # no applicant: an eSD ID
         me, q = invocation(), shlex.quote
         hints = [
-            (f"open {report_path} in a browser", "the sync report: groups, changes, find a student"),
+            (f"open {report_path} in a browser", "this sync's report: groups, changes, find a student"),
+            *([(f"open {kept} in a browser", "the same, kept when the demo runs again")] if kept else []),
             (f"{me} export --db {q(db)}", "the Operoo state as JSON"),
             (f"{me} explain --db {q(db)} {sample}", "why a student is (or is not) synced"),
             (f"{me} serve --seed {seed} --students {students}", "serve it on :8080 (browser view: /guru/), then"),
@@ -91,6 +106,7 @@ def run_demo(db: str, seed: int, students: int, keep_serving: bool) -> bool:
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--students", type=click.IntRange(min=0), default=2000, show_default=True)
 @click.option("--serve", "keep_serving", is_flag=True, help="Keep the mock running after the sync, until Ctrl+C.")
+@log_options
 @one_line_errors(SyncError)
 def demo(db: str, seed: int, students: int, keep_serving: bool) -> None:
     """Start the mock on a free port, sync its district into a SQLite file, print the groups."""

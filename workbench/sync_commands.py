@@ -9,13 +9,14 @@ from typing import Any
 
 import click
 import requests
+import tomli_w
 
 from sync.client import EsdClient
 from sync.errors import BusyError, SyncError
 from sync.explanation import explain as explain_student
 from sync.export import export_state, group_sizes
 from sync.html_report import write_report
-from sync.report import Progress, change_table, group_table, plan_listing
+from sync.report import plan_listing
 from sync.rulebook import RULES
 from sync.run import Outcome, Report, run_sync, utc_now, write_json
 from sync.settings import Settings, load_settings
@@ -28,7 +29,8 @@ from sync.store import (
     open_existing,
     sync_lock,
 )  # fmt: skip
-from workbench.cli_support import EXIT_FAILED, error, one_line_errors, warn
+from workbench.cli_support import EXIT_FAILED, error, log_options, one_line_errors, warn
+from workbench.terminal import DEFAULT_INTERVAL, Progress, change_table, group_table
 
 
 def _print_json(data: Any) -> None:
@@ -78,11 +80,9 @@ def _locked_sync(
 
 
 @click.command()
-@click.option(
-    "--url", envvar="ESD_URL", required=True, help="eSD base URL, e.g. https://guru.eschooldata.com/api [ESD_URL]"
-)
-@click.option("--client-id", envvar="ESD_CLIENT_ID", required=True, help="[ESD_CLIENT_ID]")
-@click.option("--client-secret", envvar="ESD_CLIENT_SECRET", required=True, help="[ESD_CLIENT_SECRET]")
+@click.option("--url", envvar="ESD_URL", required=True, help="eSD base URL, e.g. https://guru.eschooldata.com/api")
+@click.option("--client-id", envvar="ESD_CLIENT_ID", required=True)
+@click.option("--client-secret", envvar="ESD_CLIENT_SECRET", required=True)
 @click.option(
     "--settings",
     "settings_path",
@@ -93,7 +93,10 @@ def _locked_sync(
 @click.option("--db", default="operoo.db", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print only the sync report, as JSON.")
-@click.option("--allow-mass-removal", is_flag=True, help="Apply even if more than max_archive_share would be archived.")
+@click.option(
+    "--allow-mass-removal", is_flag=True, allow_from_autoenv=False,  # a guard lifted per run, never by a forgotten variable
+    help="Apply even if more than max_archive_share would be archived (no environment variable: say it each time).",
+)  # fmt: skip
 @click.option("--full", is_flag=True, help="Plan again even if eSD answered exactly as at the last applied sync.")
 @click.option(
     "--report",
@@ -104,10 +107,11 @@ def _locked_sync(
 @click.option(
     "--progress-every",
     type=click.FloatRange(min=0.01),
-    default=10.0,
+    default=DEFAULT_INTERVAL,
     show_default=True,
     help="When stderr is not a terminal, write a progress line this often (seconds).",
 )
+@log_options
 @one_line_errors(SyncError, failed=(BusyError,))
 def sync(
     url: str,
@@ -134,7 +138,8 @@ def sync(
         write_json(report, sys.stdout.buffer)
         sys.stdout.flush()
     else:
-        progress.say("done")
+        if report.ok:
+            progress.say("done")
         for reason in report.errors:  # first, where a script or a person looks for why
             error(reason)
         if (report.plan and not report.ok) or dry_run:
@@ -147,6 +152,7 @@ def sync(
 
 
 @click.command()
+@log_options
 def rules() -> None:
     """Print the sync rules R1-R11, one line each (the same text as docs/rules.md)."""
     for rule in RULES:
@@ -155,6 +161,7 @@ def rules() -> None:
 
 @click.command()
 @click.option("--db", default="operoo.db", show_default=True, type=click.Path(dir_okay=False))
+@log_options
 @one_line_errors(SyncError)
 def export(db: str) -> None:
     """Print the Operoo state as JSON, sorted for stable diffs."""
@@ -168,6 +175,7 @@ def export(db: str) -> None:
 @click.command()
 @click.option("--db", default="operoo.db", show_default=True, type=click.Path(dir_okay=False))
 @click.argument("ident")
+@log_options
 @one_line_errors(SyncError)
 def explain(db: str, ident: str) -> None:
     """Say why a student (Operoo ID, eSD enrolledId or person id) is or is not synced, rule by rule."""
@@ -179,19 +187,8 @@ def explain(db: str, ident: str) -> None:
 
 
 def settings_file_text(settings: Settings) -> str:
-    """Settings as the TOML a user would write (for the demo's settings file)."""
-    lines = [f"custom_endpoints = {str(settings.custom_endpoints).lower()}", "", "[schools]"]
-    lines += [f'"{school}" = {json.dumps(sorted(options))}' for school, options in sorted(settings.schools.items())]
-    c = settings.contacts
-    lines += [
-        "",
-        "[contacts]",
-        f'permission_source = "{c.permission_source}"',
-        f"relationships = {json.dumps(sorted(c.relationships))}",
-        f"max_priority = {c.max_priority}",
-    ]
-    lines += ["", "[safety]", f"max_archive_share = {settings.max_archive_share}", ""]
-    return "\n".join(lines)
+    """Settings as the TOML a user would write (for the demo's settings file): `load_settings` reads it back."""
+    return tomli_w.dumps(settings.as_json())
 
 
 def write_settings(path: Path, settings: Settings) -> None:

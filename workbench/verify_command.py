@@ -11,15 +11,14 @@ import click
 from contracts.errors import ContractError
 from contracts.probe import Target
 from contracts.verifier import failed, json_report, junit_report, text_report, verify
-from workbench.cli_support import EXIT_FAILED, one_line_errors
+from workbench.cli_support import EXIT_FAILED, log_options, one_line_errors
+from workbench.terminal import Progress
 
 
 @click.command()
-@click.option("--url", envvar="ESD_URL", required=True, help="Base URL of the server, e.g. https://host/api [ESD_URL]")
-@click.option(
-    "--client-id", envvar="ESD_CLIENT_ID", required=True, help="A client with the custom endpoints [ESD_CLIENT_ID]"
-)
-@click.option("--client-secret", envvar="ESD_CLIENT_SECRET", required=True, help="[ESD_CLIENT_SECRET]")
+@click.option("--url", envvar="ESD_URL", required=True, help="Base URL of the server, e.g. https://host/api")
+@click.option("--client-id", envvar="ESD_CLIENT_ID", required=True, help="A client with the custom endpoints")
+@click.option("--client-secret", envvar="ESD_CLIENT_SECRET", required=True)
 @click.option("--client-id-standard", help="A client without the custom endpoints: checks they answer 403.")
 @click.option("--client-secret-standard")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Also write a JUnit XML report here.")
@@ -27,6 +26,7 @@ from workbench.cli_support import EXIT_FAILED, one_line_errors
 @click.option("--max-pages", type=click.IntRange(min=1), help="Read only the first N pages of each listing.")
 @click.option("--page-size", type=click.IntRange(1, 1000), default=100, show_default=True)
 @click.option("--strict", is_flag=True, help="Warnings (data the sync skips or treats specially) fail too.")
+@log_options
 @one_line_errors(ContractError)
 def verify_command(
     url: str, client_id: str, client_secret: str, client_id_standard: str | None, client_secret_standard: str | None,
@@ -36,7 +36,9 @@ def verify_command(
     if (client_id_standard is None) != (client_secret_standard is None):
         raise click.UsageError("give both --client-id-standard and --client-secret-standard, or neither")
     target = Target(url, client_id, client_secret, client_id_standard, client_secret_standard, max_pages, page_size)
-    results = verify(target)
+    with Progress() as progress:  # a bar on a terminal; elsewhere a line when done, and the check that stalls
+        results = verify(target, on_check=lambda name, n, total: progress.step("checking", n - 1, total, name))
+        progress.step("checking", len(results), len(results), "done")
     if junit_path:
         Path(junit_path).write_bytes(junit_report(results, strict))
     click.echo(json.dumps(json_report(results, target, strict), indent=2) if as_json else text_report(results, target))

@@ -30,6 +30,10 @@ def test_the_demo_syncs_writes_a_report_and_a_second_run_changes_nothing(tmp_pat
     assert re.search(r"All District Students\s+district\s+\d+", first.stdout)
     report = db.with_suffix(".report.html").read_text(encoding="utf-8")
     assert "Applied: Operoo now holds the groups below." in report
+    assert (tmp_path / "operoo.run-1.report.html").read_text(encoding="utf-8") == report, "each run's report is kept"
+    stages = first.stderr.splitlines()  # what it is doing, a line per stage (stderr is not a terminal here)
+    assert "mock-esd: generating a district of 300 students (seed 1)" in stages, first.stderr
+    assert any(line.startswith("mock-esd: fetching /v1/students: ") for line in stages), first.stderr
     settings = db.with_suffix(".settings.toml")
     assert settings.is_file()
     mode = stat.S_IMODE(db.with_suffix(".report.html").stat().st_mode)
@@ -48,3 +52,6 @@ def test_the_demo_syncs_writes_a_report_and_a_second_run_changes_nothing(tmp_pat
     assert again.returncode == 0, again.stderr
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", again.stdout, re.M))
     assert counts and set(counts.values()) == {"0"}, again.stdout
+    last = db.with_suffix(".report.html").read_text(encoding="utf-8")
+    assert (tmp_path / "operoo.run-2.report.html").read_text(encoding="utf-8") == last != report
+    assert (tmp_path / "operoo.run-1.report.html").read_text(encoding="utf-8") == report, "the first run's report stays"

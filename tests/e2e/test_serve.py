@@ -133,3 +133,19 @@ def test_sigterm_stops_serve_cleanly_and_leaves_no_temporary_directory(tmp_path:
     assert proc.returncode == 0, err
     assert out.strip().splitlines()[-1] == "stopped" and "Bad file descriptor" not in err and "error" not in err
     assert list(temp.iterdir()) == []
+
+
+@pytest.mark.parametrize("quiet", [False, True], ids=["default", "quiet"])
+def test_serve_logs_each_request_plainly_off_a_terminal(quiet: bool) -> None:
+    """stderr is a pipe here: request lines at info without colour codes (werkzeug colours a 401 red); -q: none."""
+    proc, base = _start("--students", "20", *(["-q"] if quiet else []))
+    for line in proc.stdout or []:
+        if line.startswith("Serving"):
+            break
+    assert requests.get(f"{base}/v1/students", timeout=10).status_code == 401
+    proc.terminate()
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and out.strip().splitlines()[-1] == "stopped", (out, err)
+    assert "\x1b" not in err
+    logged = [line for line in err.splitlines() if '"GET /api/v1/students HTTP/1.1" 401' in line]
+    assert len(logged) == (0 if quiet else 1) and all(line.startswith("INFO werkzeug: ") for line in logged), err

@@ -119,11 +119,17 @@ def test_credentials_from_the_environment(served: Served, settings_file: Path, t
     assert done.returncode == 0 and json.loads(done.stdout)["status"] == "applied"
 
 
+def said(stderr: str) -> list[str]:
+    """stderr without the progress lines (a line per stage: stderr is not a terminal here): errors and warnings."""
+    return [line for line in stderr.splitlines() if line.startswith(("mock-esd: error:", "mock-esd: warning:"))]
+
+
 def one_line_error(done: Any, code: int, text: str) -> None:
     assert done.returncode == code, (done.stdout, done.stderr)
     assert "Traceback" not in done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and text in lines[0], done.stderr
+    lines = done.stderr.strip().splitlines()  # progress lines may come first: stderr is not a terminal here
+    errors = [line for line in lines if line.startswith("mock-esd: error:")]
+    assert errors == lines[-1:] and text in lines[-1], done.stderr
 
 
 def test_wrong_secret_is_exit_2_in_one_line(served: Served, settings_file: Path, tmp_path: Path) -> None:
@@ -204,7 +210,7 @@ def test_a_held_sync_says_why_on_stderr_first_and_the_table_on_stdout(
     fewer.write_text('custom_endpoints = true\n[schools]\n"0101" = ["Enrolled"]\n')
     done = mock_esd(*sync_args(served, fewer, db))
     assert done.returncode == 1
-    assert done.stderr.splitlines()[0].startswith("mock-esd: error: R11: this sync would archive"), done.stderr
+    assert said(done.stderr)[0].startswith("mock-esd: error: R11: this sync would archive"), done.stderr
     assert "sync held" in done.stdout and "error:" not in done.stdout and "R11" not in done.stdout.split("sync held")[1]
     as_json = mock_esd(*sync_args(served, fewer, db, "--json"))
     assert as_json.returncode == 1 and json.loads(as_json.stdout)["errors"][0].startswith("R11: this sync")
@@ -300,7 +306,7 @@ def test_a_run_left_running_by_a_killed_sync_is_marked_interrupted(
     conn.close()
     done = mock_esd(*sync_args(served, settings_file, db, "--json"))
     assert done.returncode == 0 and json.loads(done.stdout)["status"] == "applied"
-    assert done.stderr.strip() == (
+    assert "\n".join(said(done.stderr)) == (
         "mock-esd: warning: run 2 (started 2026-01-01T00:00:00Z) never finished, its process was stopped; "
         "marked interrupted"
     )
@@ -322,4 +328,11 @@ def test_a_stalled_sync_off_a_terminal_logs_progress_lines_to_stderr(
     finally:
         requests.delete(control, timeout=10)
     assert done.returncode == 0 and json.loads(done.stdout)["status"] == "applied"
-    assert "mock-esd: fetching /v1/students: page 1/1" in done.stderr and "nothing new for" in done.stderr
+    assert "mock-esd: fetching /v1/students: 1/1, " in done.stderr and "nothing new for" in done.stderr
+
+
+def test_quiet_sync_says_only_the_result(served: Served, settings_file: Path, tmp_path: Path) -> None:
+    loud = mock_esd(*sync_args(served, settings_file, tmp_path / "loud.db"))
+    assert "mock-esd: fetching /v1/students: 1/1, " in loud.stderr  # a line per stage off a terminal
+    quiet = mock_esd(*sync_args(served, settings_file, tmp_path / "quiet.db", "-q"))
+    assert quiet.returncode == 0 and quiet.stderr == "" and "sync applied" in quiet.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -43,6 +44,9 @@ def test_text_report_and_max_pages(served: Served) -> None:
         "1",
     )
     assert done.returncode == 0, done.stdout
+    checked = re.fullmatch(r"mock-esd: checking: (\d+)/\1, done\n", done.stderr)  # stderr is not a terminal here
+    reported = re.findall(r"^  (?:PASS|WARN|FAIL|SKIP)  ", done.stdout, re.M)
+    assert checked and int(checked.group(1)) == len(reported) > 0, done.stderr
     assert "PASS  token-form" in done.stdout and "SKIP  filters" in done.stdout and "needs every page" in done.stdout
 
 

@@ -1,28 +1,61 @@
-"""Progress off a terminal: plain lines at an interval, stalls included, so a CI log shows a sync is alive."""
+"""Progress and tables as a person sees them: a line per stage and "still working" lines off a terminal (a CI
+log shows a run is alive), nothing under -q, aligned plain-text tables."""
 
 from __future__ import annotations
 
 import io
 
-from sync.report import Progress
+from workbench.terminal import Progress, table
 
 
 def test_off_a_terminal_the_current_state_is_written_at_each_interval() -> None:
     stream = io.StringIO()
-    with Progress(stream, interval=30.0) as progress:
+    with Progress(stream, live=False, interval=30.0, enabled=True) as progress:
         progress("/v1/students", 2, 4, 200)
         answers = iter([False, False, True])  # two intervals pass without news, then the sync ends
         progress.heartbeat(lambda seconds: next(answers))
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2 and all(
-        line.startswith("mock-esd: fetching /v1/students: page 2/4, 200 records (nothing new for ") for line in lines
+        line.startswith("mock-esd: fetching /v1/students: 2/4, 200 records (nothing new for ") for line in lines
     )
-    assert "\r" not in stream.getvalue()  # no terminal control codes in a log
+    assert "\r" not in stream.getvalue() and "\x1b" not in stream.getvalue()  # no terminal control codes in a log
 
 
-def test_with_no_interval_nothing_is_written_off_a_terminal() -> None:
+def test_off_a_terminal_each_finished_stage_is_one_line() -> None:
     stream = io.StringIO()
-    with Progress(stream, interval=None) as progress:
+    with Progress(stream, live=False, interval=None, enabled=True) as progress:
+        for page in (1, 2, 3):
+            progress("/v1/students", page, 3, page * 100)
+        progress("/v1/schools", 1, 1, 6)
+        progress.say("applying")
+    assert stream.getvalue().splitlines() == [
+        "mock-esd: fetching /v1/students: 3/3, 300 records",
+        "mock-esd: fetching /v1/schools: 1/1, 6 records",
+        "mock-esd: applying",
+    ]
+
+
+def test_quiet_writes_nothing() -> None:
+    stream = io.StringIO()
+    with Progress(stream, live=False, interval=0.01, enabled=False) as progress:
         progress("/v1/students", 1, 1, 5)
         progress.say("done")
     assert stream.getvalue() == ""
+
+
+def test_on_a_terminal_a_bar_per_stage_shows_its_steps() -> None:
+    stream = io.StringIO()
+    with Progress(stream, live=True, enabled=True) as progress:
+        progress("/v1/students", 1, 2, 100)
+        progress("/v1/students", 2, 2, 150)
+        progress.say("applying")
+    shown = stream.getvalue()
+    assert "fetching /v1/students" in shown and "2/2" in shown and "150 records" in shown and "applying" in shown
+
+
+def test_a_table_aligns_its_columns_and_numbers_to_the_right() -> None:
+    lines = table(("change", "count"), [("created", "7"), ("archived", "120")]).splitlines()
+    assert lines[0].split() == ["change", "count"] and set(lines[1]) <= {"─", "-", " "}
+    assert lines[2].split() == ["created", "7"] and lines[3].split() == ["archived", "120"]
+    assert len(lines[2]) == len(lines[3]) and lines[2].endswith("  7"), "counts are right-aligned"
+    assert "\x1b" not in "\n".join(lines)

@@ -76,3 +76,9 @@ def test_the_cache_is_bounded() -> None:
     tokens = [issue_token(CLIENT, KEY, now=1000 + n, ttl=60) for n in range(10)]
     assert [verify(t, 1000) for t in tokens] == [CLIENT.client_id] * 10
     assert len(verify._claims) <= 3
+
+
+@pytest.mark.parametrize("junk", ["", "x", "a.b", "Zm9v.YmFy.YmF6", "[1,2].sig"])
+def test_what_is_not_a_token_is_refused_as_invalid(junk: str) -> None:
+    with pytest.raises(Unauthorized, match="invalid access token"):
+        TokenVerifier(KEY)(junk, 1000)
