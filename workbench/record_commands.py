@@ -1,0 +1,171 @@
+"""`mock-esd record` and `mock-esd proxy`: bring a district home as a scenario; watch live traffic against the contract."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Final
+
+import click
+import orjson
+import requests
+import yaml
+
+from contracts.errors import ContractError
+from mock_esd.errors import EsdError
+from sync.errors import SyncError
+from sync.report import Progress
+from workbench.cli_support import EXIT_FAILED, one_line_errors, warn
+from workbench.record import Credentials, Recording, RecordingError, record_district
+from workbench.scrub import Scrubber, random_key
+
+YAML_SUFFIXES: Final = (".yaml", ".yml")
+SCENARIO_SUFFIXES: Final = (".json", *YAML_SUFFIXES)
+
+
+def scrub_options(command: Any) -> Any:
+    """--scrub, --scrub-key, --scrub-school-names, --today: how a recording is scrubbed and dated."""
+    command = click.option(
+        "--today", type=click.DateTime(["%Y-%m-%d"]),
+        help="The district's reference date written into the scenario (default: today's date, UTC).",
+    )(command)  # fmt: skip
+    command = click.option(
+        "--scrub-school-names", is_flag=True, help="With --scrub, replace school names too (ids are always kept)."
+    )(command)
+    command = click.option(
+        "--scrub-key",
+        help="With --scrub, the key of the keyed hash choosing replacements: the same key, the same replacements. "
+        "Default: a random key, printed once.",
+    )(command)
+    return click.option("--scrub", is_flag=True, help="Replace every personal value (names, emails, phones, ...).")(
+        command
+    )
+
+
+def check_out_path(out: str) -> Path:
+    """The scenario file to write: JSON or YAML by its suffix, in a directory that exists (checked before reading)."""
+    path = Path(out)
+    if path.suffix.lower() not in SCENARIO_SUFFIXES:
+        raise click.BadParameter(f"{out!r} must end in .json, .yaml or .yml", param_hint="--out")
+    if not path.parent.is_dir():
+        raise click.BadParameter(f"directory {str(path.parent)!r} does not exist", param_hint="--out")
+    return path
+
+
+def finish(recording: Recording, out: Path, scrub: bool, scrub_key: str | None, school_names: bool) -> None:
+    """Scrub if asked (printing a random key once), write the file atomically, and print the summary."""
+    for line in recording.dropped_lines():
+        warn(line)
+    scenario = recording.scenario
+    if not scrub and (scrub_key is not None or school_names):
+        raise click.UsageError("--scrub-key and --scrub-school-names go with --scrub")
+    if scrub:
+        key = scrub_key
+        if key is None:
+            key = random_key()
+            click.echo(f"scrub key (keep it to scrub the next recording alike; it is not stored): {key}", err=True)
+        scenario = Scrubber(key, school_names).scenario(scenario)
+    write_scenario(out, scenario)
+    click.echo(f"recorded {recording.summary()}; wrote {out}{' (scrubbed)' if scrub else ''}")
+
+
+def write_scenario(out: Path, scenario: dict[str, Any]) -> None:
+    """JSON or YAML by suffix, written beside and renamed into place: a failed write leaves no file."""
+    if out.suffix.lower() in YAML_SUFFIXES:
+        data = yaml.safe_dump(scenario, sort_keys=False, allow_unicode=True, width=120).encode()
+    else:
+        data = orjson.dumps(scenario, option=orjson.OPT_INDENT_2) + b"\n"
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
+    try:
+        with open(tmp, "wb") as handle:  # not mkstemp: the file gets the umask's permissions, as any other
+            handle.write(data)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@click.command()
+@click.option("--url", envvar="ESD_URL", required=True, help="Base URL of the server, e.g. https://host/api [ESD_URL]")
+@click.option(
+    "--client-id", envvar="ESD_CLIENT_ID", required=True, help="A client with the custom endpoints [ESD_CLIENT_ID]"
+)
+@click.option("--client-secret", envvar="ESD_CLIENT_SECRET", required=True, help="[ESD_CLIENT_SECRET]")
+@click.option("--client-id-standard", help="A client without the custom endpoints: recorded as seen too.")
+@click.option("--client-secret-standard")
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False), help="The scenario file to write (.json, .yaml)."
+)
+@scrub_options
+@one_line_errors(SyncError, RecordingError, EsdError)
+def record(
+    url: str, client_id: str, client_secret: str, client_id_standard: str | None, client_secret_standard: str | None,
+    out: str, scrub: bool, scrub_key: str | None, scrub_school_names: bool, today: dt.datetime | None,
+) -> None:  # fmt: skip
+    """Record every endpoint of an eSD-compatible server as a scenario `mock-esd serve --scenario` serves back.
+
+    Reads as `mock-esd sync` reads (same retries; an incomplete or inconsistent listing aborts with
+    nothing written), then proves the scenario serves the same records before writing it.
+    """
+    if (client_id_standard is None) != (client_secret_standard is None):
+        raise click.UsageError("give both --client-id-standard and --client-secret-standard, or neither")
+    path = check_out_path(out)
+    standard = (
+        Credentials(client_id_standard, client_secret_standard)
+        if client_id_standard and client_secret_standard
+        else None
+    )
+    day = today.date() if today else dt.datetime.now(dt.UTC).date()
+    description = "Recorded with mock-esd record" + ("" if scrub else f" from {url}")
+    with requests.Session() as session, Progress() as progress:
+        recording = record_district(
+            session, url, Credentials(client_id, client_secret), standard, day, description, progress
+        )
+    finish(recording, path, scrub, scrub_key, scrub_school_names)
+
+
+@click.command()
+@click.option("--upstream", required=True, help="Base URL of the eSD server to forward to, e.g. https://host/api")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8090, show_default=True, help="0 picks a free port.")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="At exit, write the checks as JUnit XML.")
+@click.option(
+    "--record", "record_path", type=click.Path(dir_okay=False), help="At exit, write what passed as a scenario."
+)
+@scrub_options
+@one_line_errors(ContractError, RecordingError, EsdError)
+def proxy(
+    upstream: str, host: str, port: int, junit_path: str | None, record_path: str | None,
+    scrub: bool, scrub_key: str | None, scrub_school_names: bool, today: dt.datetime | None,
+) -> None:  # fmt: skip
+    """Forward every request to --upstream unchanged, checking each answer against the contract.
+
+    Each violation is printed as it happens; GET /_mock/violations lists them; Ctrl+C (or SIGTERM)
+    prints a summary and writes --junit and --record. Exit 1 if any answer broke the contract.
+    """
+    from workbench.proxy import ProxyConfig, serve_proxy
+
+    path = check_out_path(record_path) if record_path else None
+    if (scrub or scrub_key is not None or scrub_school_names) and path is None:
+        raise click.UsageError("--scrub, --scrub-key and --scrub-school-names go with --record")
+    if junit_path and not Path(junit_path).absolute().parent.is_dir():
+        raise click.BadParameter(f"directory of {junit_path!r} does not exist", param_hint="--junit")
+    signal.signal(signal.SIGTERM, _interrupt)
+    config = ProxyConfig(upstream=upstream, host=host, port=port, record=path is not None)
+    journal = serve_proxy(config, on_violation=lambda line: click.echo(line), on_ready=lambda line: click.echo(line))
+    click.echo(journal.summary())
+    if junit_path:
+        Path(junit_path).write_bytes(journal.junit())
+    if path is not None:
+        day = today.date() if today else dt.datetime.now(dt.UTC).date()
+        recording = journal.recording(day, "Recorded with mock-esd proxy" + ("" if scrub else f" from {upstream}"))
+        finish(recording, path, scrub, scrub_key, scrub_school_names)
+    if journal.violations():
+        sys.exit(EXIT_FAILED)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
