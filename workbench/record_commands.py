@@ -16,9 +16,9 @@ import yaml
 
 from contracts.errors import ContractError
 from mock_esd.errors import EsdError
-from sync.errors import SyncError
+from sync.errors import AuthError, FetchError, SyncError, UrlError
 from sync.report import Progress
-from workbench.cli_support import EXIT_FAILED, one_line_errors, warn
+from workbench.cli_support import EXIT_FAILED, fail, one_line_errors, warn
 from workbench.record import Credentials, Recording, RecordingError, record_district
 from workbench.scrub import Scrubber, random_key
 
@@ -108,7 +108,9 @@ def record(
     """Record every endpoint of an eSD-compatible server as a scenario `mock-esd serve --scenario` serves back.
 
     Reads as `mock-esd sync` reads (same retries; an incomplete or inconsistent listing aborts with
-    nothing written), then proves the scenario serves the same records before writing it.
+    nothing written), then proves the scenario serves the same records before writing it. Exit 0
+    written; 1 aborted (a listing not whole, or what the scenario format cannot hold); 2 usage,
+    URL or credentials.
     """
     if (client_id_standard is None) != (client_secret_standard is None):
         raise click.UsageError("give both --client-id-standard and --client-secret-standard, or neither")
@@ -120,10 +122,15 @@ def record(
     )
     day = today.date() if today else dt.datetime.now(dt.UTC).date()
     description = "Recorded with mock-esd record" + ("" if scrub else f" from {url}")
-    with requests.Session() as session, Progress() as progress:
-        recording = record_district(
-            session, url, Credentials(client_id, client_secret), standard, day, description, progress
-        )
+    try:
+        with requests.Session() as session, Progress() as progress:
+            recording = record_district(
+                session, url, Credentials(client_id, client_secret), standard, day, description, progress
+            )
+    except (AuthError, UrlError):
+        raise  # wrong credentials or URL: a usage error (exit 2), as for `mock-esd sync`
+    except (FetchError, RecordingError) as exc:
+        fail(str(exc), EXIT_FAILED)  # the district could not be read whole, or not held faithfully: aborted
     finish(recording, path, scrub, scrub_key, scrub_school_names)
 
 
