@@ -36,6 +36,7 @@ HOP_BY_HOP: Final = frozenset({
 })  # fmt: skip
 SERVER_HEADERS: Final = frozenset({"date", "server"})  # the proxy's own server writes these
 METHODS: Final = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+UNUSABLE: Final = frozenset({"records-schema", "paging-fields"})  # a page failing these is not recorded
 DEFAULT_TIMEOUT: Final = 60.0  # seconds the upstream may take to answer one request
 DEFAULT_MAX_JOURNAL: Final = 10_000  # exchanges /_mock/journal keeps (oldest dropped first)
 DEFAULT_MAX_VIOLATIONS: Final = 10_000  # violations kept for /_mock/violations and JUnit (all are counted)
@@ -89,7 +90,7 @@ class Journal:
                 self._failed[v.check] += 1
                 if len(self._violations) < self.config.max_violations:
                     self._violations.append({**entry, "check": v.check, "reason": v.reason})
-            if self.config.record and not found:
+            if self.config.record and not {v.check for v in found} & UNUSABLE:
                 self._keep_page(ex)
 
     def _keep_page(self, ex: Exchange) -> None:

@@ -168,7 +168,10 @@ def proxy(
         Path(junit_path).write_bytes(journal.junit())
     if path is not None:
         day = today.date() if today else dt.datetime.now(dt.UTC).date()
-        recording = journal.recording(day, "Recorded with mock-esd proxy" + ("" if scrub else f" from {upstream}"))
+        try:
+            recording = journal.recording(day, "Recorded with mock-esd proxy" + ("" if scrub else f" from {upstream}"))
+        except RecordingError as exc:
+            fail(str(exc), EXIT_FAILED)
         finish(recording, path, scrub, scrub_key, scrub_school_names)
     if journal.violations():
         sys.exit(EXIT_FAILED)
