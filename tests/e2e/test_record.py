@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
 from mock_esd.generator import DistrictSpec
+from sync import EsdClient, compute_desired, parse_settings
 from tests.contract.independent_esd import CUSTOM, STANDARD, District, district, independent_server
 from tests.e2e.conftest import serving
 from tests.e2e.roundtrip import MOCK_CUSTOM, MOCK_STANDARD, listings, mock_serving, record, sync_export, verdicts
@@ -139,3 +142,26 @@ def test_bad_arguments_are_one_line_and_write_nothing(independent: str, tmp_path
     done = record(independent, ("independent-custom", "wrong"), tmp_path / "d.json")
     assert done.exit_code == 2 and "401" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def committed_recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, set[str]]:
+    """A scrubbed recording (made before any test routes `requests` in-process) and the district-wide
+    group a sync computes from the source itself."""
+    out = tmp_path_factory.mktemp("districts") / "d42.yaml"
+    with independent_server(district()) as base_url:
+        assert record(base_url, CUSTOM, out, "--scrub").exit_code == 0
+        client = EsdClient(requests.Session(), base_url, *CUSTOM)
+        groups = compute_desired(client.fetch_snapshot(True), parse_settings({"custom_endpoints": True})).groups
+    return out, set(groups[("All District Students", None)])
+
+
+def test_the_readme_regression_workflow(committed_recording: tuple[Path, set[str]], esd_inprocess: Any) -> None:
+    """The README's QA example, as written there, on a scrubbed recording."""
+    path, expected = committed_recording
+    esd_inprocess.control.load_scenario(path.read_text())
+    client = EsdClient(
+        requests.Session(), esd_inprocess.base_url, esd_inprocess.custom.client_id, esd_inprocess.custom.client_secret
+    )
+    groups = compute_desired(client.fetch_snapshot(True), parse_settings({"custom_endpoints": True})).groups
+    assert set(groups[("All District Students", None)]) == expected and expected
