@@ -24,6 +24,7 @@ import requests
 from flask import Flask, Response, request
 from markupsafe import escape
 from requests.structures import CaseInsensitiveDict
+from werkzeug.exceptions import HTTPException
 
 from contracts.exchange import EXCHANGE_CHECKS, Exchange, Violation, exchange_violations
 from contracts.probe import BY_PATH
@@ -40,6 +41,7 @@ UNUSABLE: Final = frozenset({"records-schema", "paging-fields"})  # a page faili
 DEFAULT_TIMEOUT: Final = 60.0  # seconds the upstream may take to answer one request
 DEFAULT_MAX_JOURNAL: Final = 10_000  # exchanges /_mock/journal keeps (oldest dropped first)
 DEFAULT_MAX_VIOLATIONS: Final = 10_000  # violations kept for /_mock/violations and JUnit (all are counted)
+DEFAULT_MAX_REQUEST_BYTES: Final = 1_000_000  # a request body larger than this is refused (413), not forwarded
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class ProxyConfig:
     timeout: float = DEFAULT_TIMEOUT
     max_journal: int = DEFAULT_MAX_JOURNAL
     max_violations: int = DEFAULT_MAX_VIOLATIONS
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     record: bool = False  # keep every listing page that passes, for Journal.recording
 
     def __post_init__(self) -> None:
@@ -202,9 +205,21 @@ class _Forwarded(Response):
 
 def create_proxy_app(config: ProxyConfig, journal: Journal, on_violation: Callable[[str], None]) -> Flask:
     app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
     session = requests.Session()
     session.headers.clear()  # forward the client's headers, not requests' defaults
     lock = threading.Lock()  # violation lines are printed whole, one at a time
+
+    @app.errorhandler(HTTPException)
+    def own_error(error: HTTPException) -> Response:
+        """What the proxy itself refuses (a body over max_request_bytes) is problem+json, as the API's errors."""
+        body = {
+            "type": "about:blank",
+            "title": error.name,
+            "status": error.code,
+            "detail": f"mock-esd proxy: {error.description}",
+        }
+        return Response(orjson.dumps(body), status=error.code, mimetype="application/problem+json")
 
     @app.get("/_mock/violations")
     def violations() -> Response:

@@ -9,6 +9,7 @@ names deliberate faults, for the proxy's tests.
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import random
 import secrets
@@ -37,6 +38,7 @@ class District:
     listings: dict[str, list[Record]]
     broken: set[str] = field(default_factory=set)
     tokens: dict[str, bool] = field(default_factory=dict)  # token -> the client has the custom endpoints
+    gzip: bool = False  # compress answers for clients that accept gzip
 
 
 def student(pid: int, enrolled: str | None, status: str, school: str | None, rng: random.Random, **over: Any) -> Record:
@@ -115,6 +117,9 @@ class _Handler(BaseHTTPRequestHandler):
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        if self.server.district.gzip and "gzip" in self.headers.get("Accept-Encoding", ""):
+            data = gzip.compress(data, mtime=0)
+            self.send_header("Content-Encoding", "gzip")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

@@ -160,3 +160,23 @@ def test_a_listing_read_in_part_records_nothing(tmp_path: Path) -> None:
             _, err = proc.communicate(timeout=30)
         assert proc.returncode == 1 and "/v1/students: pages 2, 3, 4, 5 of 5 (pageSize 10) never passed" in err
         assert list(tmp_path.iterdir()) == []
+
+
+def test_a_compressed_answer_is_forwarded_compressed_and_judged_decoded() -> None:
+    data = district()
+    data.gzip = True
+    with independent_server(data) as upstream, proxying(upstream) as (proxy, journal, _):
+        headers = {"Authorization": f"Bearer {token(proxy, CUSTOM)}", "Accept-Encoding": "gzip"}
+        direct = requests.get(f"{upstream}/v1/students", headers=headers, timeout=30, stream=True)
+        forwarded = requests.get(f"{proxy}/v1/students", headers=headers, timeout=30, stream=True)
+        assert forwarded.headers["Content-Encoding"] == "gzip"
+        assert forwarded.raw.read(decode_content=False) == direct.raw.read(decode_content=False)
+        assert journal.violations() == [] and journal.as_json()["exchanges"] == 2
+
+
+def test_a_request_body_over_the_limit_is_a_413_problem() -> None:
+    with mock_serving() as upstream:
+        config = ProxyConfig(upstream=upstream, port=0, max_request_bytes=100)
+        with LiveServer(create_proxy_app(config, Journal(config), print)) as server:
+            answer = requests.post(f"{server.root_url}/api/v1/auth/token", data={"x": "y" * 200}, timeout=30)
+            assert answer.status_code == 413 and answer.headers["Content-Type"] == "application/problem+json"
