@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ from workbench.scrub import Scrubber, random_key
 
 YAML_SUFFIXES: Final = (".yaml", ".yml")
 SCENARIO_SUFFIXES: Final = (".json", *YAML_SUFFIXES)
+NUMBER_LIKE: Final = re.compile(r"[-+]?[0-9][0-9_.:eExXoO+-]*")
 
 
 def scrub_options(command: Any) -> Any:
@@ -75,7 +77,7 @@ def finish(recording: Recording, out: Path, scrub: bool, scrub_key: str | None, 
 def write_scenario(out: Path, scenario: dict[str, Any]) -> None:
     """JSON or YAML by suffix, written beside and renamed into place: a failed write leaves no file."""
     if out.suffix.lower() in YAML_SUFFIXES:
-        data = yaml.safe_dump(scenario, sort_keys=False, allow_unicode=True, width=120).encode()
+        data = yaml.dump(scenario, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120).encode()
     else:
         data = orjson.dumps(scenario, option=orjson.OPT_INDENT_2) + b"\n"
     tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
@@ -86,6 +88,19 @@ def write_scenario(out: Path, scenario: dict[str, Any]) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+class _Dumper(yaml.SafeDumper):
+    """Quotes every string that looks like a number (school id 0900, enrolledId 20000001), so that no
+    YAML reader (1.1 or 1.2) takes it for one."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "'" if NUMBER_LIKE.fullmatch(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
 
 
 @click.command()

@@ -53,10 +53,11 @@ def independent() -> Iterator[str]:
 
 
 def test_a_recording_of_the_mock_serves_the_same_records_verdicts_and_sync(mock_source: str, tmp_path: Path) -> None:
-    out = tmp_path / "district.json"
+    out = tmp_path / "district.yaml"
     done = record(mock_source, MOCK, out, "--client-id-standard", MOCK_STD[0], "--client-secret-standard", MOCK_STD[1])
     assert done.exit_code == 0, done.stderr
     assert "recorded 5 endpoints" in done.stdout and "bytes read" in done.stdout
+    assert "id: '0900'" in out.read_text(), "a school id any YAML reader keeps as text"
     with mock_serving(out) as replay:
         assert listings(replay, MOCK) == listings(mock_source, MOCK)
         assert verdicts(replay, MOCK, MOCK_STD) == verdicts(mock_source, MOCK, MOCK_STD)
