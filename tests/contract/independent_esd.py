@@ -39,6 +39,7 @@ class District:
     broken: set[str] = field(default_factory=set)
     tokens: dict[str, bool] = field(default_factory=dict)  # token -> the client has the custom endpoints
     gzip: bool = False  # compress answers for clients that accept gzip
+    hidden_from_standard: set[int] = field(default_factory=set)  # record ids the standard client is not shown
 
 
 def student(pid: int, enrolled: str | None, status: str, school: str | None, rng: random.Random, **over: Any) -> Record:
@@ -175,7 +176,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._problem(400, "pageNo and pageSize are integers")
         if page_no < 1 or not 1 <= page_size <= 1000:
             return self._problem(400, "pageNo >= 1 and 1 <= pageSize <= 1000")
-        records = [r for r in district.listings[path] if _matches(r, query)]
+        hidden = district.hidden_from_standard if custom is False else set()
+        records = [r for r in district.listings[path] if _matches(r, query) and r["id"] not in hidden]
         self._page(path, records, page_no, page_size)
 
     def _page(self, path: str, records: list[Record], page_no: int, page_size: int) -> None:

@@ -123,6 +123,22 @@ def test_what_the_format_cannot_hold_is_refused_naming_the_record(tmp_path: Path
         _refused(base_url, tmp_path, "/v1/students record 999: only in the replay")
 
 
+def test_a_standard_client_shown_other_records_is_refused(tmp_path: Path) -> None:
+    data = district()
+    data.hidden_from_standard.add(data.listings["/v1/students"][0]["id"])
+    with independent_server(data) as base_url:
+        out = tmp_path / "district.json"
+        done = record(
+            base_url, CUSTOM, out, "--client-id-standard", STANDARD[0], "--client-secret-standard", STANDARD[1]
+        )
+        assert done.exit_code == 1 and "the standard client reads other records than the custom one" in done.stderr
+        assert (
+            f"/v1/students record {data.listings['/v1/students'][0]['id']}: missing from the standard client"
+            in done.stderr
+        )
+        assert not out.exists()
+
+
 def test_fields_beyond_the_contract_are_named_not_recorded(tmp_path: Path) -> None:
     data: District = district()
     data.listings["/v1/students"] = [{**r, "homeroom": "12B"} for r in data.listings["/v1/students"]]
