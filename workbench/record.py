@@ -97,9 +97,12 @@ def read_listings(
 
 def record_district(
     session: requests.Session, url: str, custom: Credentials, standard: Credentials | None, today: dt.date,
-    description: str, progress: Progress | None = None,
+    description: str, progress: Progress | None = None, say: Callable[[str], None] | None = None,
 ) -> Recording:  # fmt: skip
-    """Read every endpoint (with the standard client too, when given) and build the scenario that serves it."""
+    """Read every endpoint (with the standard client too, when given) and build the scenario that serves it.
+
+    `say` hears each phase after the reading (so a progress line does not go on saying "fetching").
+    """
     listings, size = read_listings(session, url, custom, True, progress)
     clients = "a client with the custom endpoints"
     if standard is not None:
@@ -109,6 +112,8 @@ def record_district(
         if differences:
             raise _refused("the standard client reads other records than the custom one", differences)
         clients += " and a standard client"
+    if say is not None:
+        say(f"checking that the scenario serves all {sum(map(len, listings.values()))} records back")
     recording = recording_from(listings, today, f"{description}; read with {clients}")
     recording.bytes = size
     return recording

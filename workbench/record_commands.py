@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -57,7 +58,10 @@ def check_out_path(out: str) -> Path:
     return path
 
 
-def finish(recording: Recording, out: Path, scrub: bool, scrub_key: str | None, school_names: bool) -> None:
+def finish(
+    recording: Recording, out: Path, scrub: bool, scrub_key: str | None, school_names: bool,
+    say: Callable[[str], None] | None = None,
+) -> None:  # fmt: skip
     """Scrub if asked (printing a random key once), write the file atomically, and print the summary."""
     for line in recording.dropped_lines():
         warn(line)
@@ -69,7 +73,11 @@ def finish(recording: Recording, out: Path, scrub: bool, scrub_key: str | None, 
         if key is None:
             key = random_key()
             click.echo(f"scrub key (keep it to scrub the next recording alike; it is not stored): {key}", err=True)
+        if say is not None:
+            say("scrubbing")
         scenario = Scrubber(key, school_names).scenario(scenario)
+    if say is not None:
+        say(f"writing {out}")
     write_scenario(out, scenario)
     click.echo(f"recorded {recording.summary()}; wrote {out}{' (scrubbed)' if scrub else ''}")
 
@@ -90,7 +98,7 @@ def write_scenario(out: Path, scenario: dict[str, Any]) -> None:
         raise
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]  # libyaml's: twice as fast
     """Quotes every string that looks like a number (school id 0900, enrolledId 20000001), so that no
     YAML reader (1.1 or 1.2) takes it for one."""
 
@@ -137,16 +145,18 @@ def record(
     )
     day = today.date() if today else dt.datetime.now(dt.UTC).date()
     description = "Recorded with mock-esd record" + ("" if scrub else f" from {url}")
-    try:
-        with requests.Session() as session, Progress() as progress:
-            recording = record_district(
-                session, url, Credentials(client_id, client_secret), standard, day, description, progress
-            )
-    except (AuthError, UrlError):
-        raise  # wrong credentials or URL: a usage error (exit 2), as for `mock-esd sync`
-    except (FetchError, RecordingError) as exc:
-        fail(str(exc), EXIT_FAILED)  # the district could not be read whole, or not held faithfully: aborted
-    finish(recording, path, scrub, scrub_key, scrub_school_names)
+    with Progress() as progress:
+        try:
+            with requests.Session() as session:
+                recording = record_district(
+                    session, url, Credentials(client_id, client_secret), standard, day, description,
+                    progress, progress.say,
+                )  # fmt: skip
+        except (AuthError, UrlError):
+            raise  # wrong credentials or URL: a usage error (exit 2), as for `mock-esd sync`
+        except (FetchError, RecordingError) as exc:
+            fail(str(exc), EXIT_FAILED)  # the district could not be read whole, or not held faithfully: aborted
+        finish(recording, path, scrub, scrub_key, scrub_school_names, progress.say)
 
 
 @click.command()
