@@ -21,6 +21,7 @@ from mock_esd.errors import EsdError
 from sync.errors import AuthError, FetchError, SyncError, UrlError
 from sync.report import Progress
 from workbench.cli_support import EXIT_FAILED, fail, one_line_errors, warn
+from workbench.proxy import ProxyConfig, serve_proxy
 from workbench.record import Credentials, Recording, RecordingError, record_district
 from workbench.scrub import Scrubber, random_key
 
@@ -48,13 +49,21 @@ def scrub_options(command: Any) -> Any:
     )
 
 
-def check_out_path(out: str) -> Path:
+def check_scrub_options(scrub: bool, scrub_key: str | None, school_names: bool) -> None:
+    """--scrub-key and --scrub-school-names mean nothing without --scrub: refused, not ignored."""
+    if not scrub and (scrub_key is not None or school_names):
+        fail("--scrub-key and --scrub-school-names go with --scrub")
+    if scrub_key is not None and not scrub_key:
+        fail("--scrub-key is empty; give a key or leave the option out for a random one")
+
+
+def check_out_path(out: str, option: str = "--out") -> Path:
     """The scenario file to write: JSON or YAML by its suffix, in a directory that exists (checked before reading)."""
     path = Path(out)
     if path.suffix.lower() not in SCENARIO_SUFFIXES:
-        raise click.BadParameter(f"{out!r} must end in .json, .yaml or .yml", param_hint="--out")
+        fail(f"{option} {out!r} must end in .json, .yaml or .yml")
     if not path.parent.is_dir():
-        raise click.BadParameter(f"directory {str(path.parent)!r} does not exist", param_hint="--out")
+        fail(f"{option} {out!r}: directory {str(path.parent)!r} does not exist")
     return path
 
 
@@ -66,8 +75,6 @@ def finish(
     for line in recording.dropped_lines():
         warn(line)
     scenario = recording.scenario
-    if not scrub and (scrub_key is not None or school_names):
-        raise click.UsageError("--scrub-key and --scrub-school-names go with --scrub")
     if scrub:
         key = scrub_key
         if key is None:
@@ -136,7 +143,8 @@ def record(
     URL or credentials.
     """
     if (client_id_standard is None) != (client_secret_standard is None):
-        raise click.UsageError("give both --client-id-standard and --client-secret-standard, or neither")
+        fail("give both --client-id-standard and --client-secret-standard, or neither")
+    check_scrub_options(scrub, scrub_key, scrub_school_names)
     path = check_out_path(out)
     standard = (
         Credentials(client_id_standard, client_secret_standard)
@@ -178,13 +186,12 @@ def proxy(
     Each violation is printed as it happens; GET /_mock/violations lists them; Ctrl+C (or SIGTERM)
     prints a summary and writes --junit and --record. Exit 1 if any answer broke the contract.
     """
-    from workbench.proxy import ProxyConfig, serve_proxy
-
-    path = check_out_path(record_path) if record_path else None
-    if (scrub or scrub_key is not None or scrub_school_names) and path is None:
-        raise click.UsageError("--scrub, --scrub-key and --scrub-school-names go with --record")
+    path = check_out_path(record_path, "--record") if record_path else None
+    if (scrub or scrub_key is not None or scrub_school_names or today is not None) and path is None:
+        fail("--scrub, --scrub-key, --scrub-school-names and --today go with --record")
+    check_scrub_options(scrub, scrub_key, scrub_school_names)
     if junit_path and not Path(junit_path).absolute().parent.is_dir():
-        raise click.BadParameter(f"directory of {junit_path!r} does not exist", param_hint="--junit")
+        fail(f"--junit {junit_path!r}: directory {str(Path(junit_path).absolute().parent)!r} does not exist")
     signal.signal(signal.SIGTERM, _interrupt)
     config = ProxyConfig(upstream=upstream, host=host, port=port, record=path is not None)
     journal = serve_proxy(config, on_violation=lambda line: click.echo(line), on_ready=lambda line: click.echo(line))

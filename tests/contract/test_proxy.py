@@ -20,7 +20,7 @@ from contracts.exchange import EXCHANGE_CHECKS
 from mock_esd.generator import DistrictSpec
 from mock_esd.server import LiveServer
 from tests.contract.independent_esd import CUSTOM, district, independent_server
-from tests.e2e.roundtrip import MOCK_CUSTOM, listings, mock_serving, token
+from tests.e2e.roundtrip import MOCK_CUSTOM, cli, listings, mock_serving, token
 from workbench.proxy import Journal, ProxyConfig, create_proxy_app
 
 MOCK = (MOCK_CUSTOM.client_id, MOCK_CUSTOM.secret)
@@ -180,3 +180,17 @@ def test_a_request_body_over_the_limit_is_a_413_problem() -> None:
         with LiveServer(create_proxy_app(config, Journal(config), print)) as server:
             answer = requests.post(f"{server.root_url}/api/v1/auth/token", data={"x": "y" * 200}, timeout=30)
             assert answer.status_code == 413 and answer.headers["Content-Type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        (("--upstream", "ftp://host/api"), "--upstream 'ftp://host/api' is not an http(s) URL; e.g. https://host/api"),
+        (("--upstream", "http://127.0.0.1:9/api", "--scrub"), "--scrub, --scrub-key, --scrub-school-names and --today go with --record"),
+        (("--upstream", "http://127.0.0.1:9/api", "--record", "x.txt"), "--record 'x.txt' must end in .json, .yaml or .yml"),
+        (("--upstream", "http://127.0.0.1:9/api", "--junit", "/nowhere/j.xml"), "--junit '/nowhere/j.xml': directory '/nowhere' does not exist"),
+    ],
+)  # fmt: skip
+def test_bad_arguments_are_one_line_before_anything_listens(args: tuple[str, ...], text: str) -> None:
+    done = cli("proxy", "--port", "0", *args)
+    assert done.exit_code == 2 and done.stderr == f"mock-esd: error: {text}\n" and done.stdout == ""

@@ -152,12 +152,17 @@ def test_fields_beyond_the_contract_are_named_not_recorded(tmp_path: Path) -> No
 
 
 def test_bad_arguments_are_one_line_and_write_nothing(independent: str, tmp_path: Path) -> None:
-    done = record(independent, CUSTOM, tmp_path / "district.txt")
-    assert done.exit_code == 2 and "--out" in done.stderr and ".json, .yaml or .yml" in done.stderr
-    done = record(independent, CUSTOM, tmp_path / "d.json", "--scrub-key", "k")
-    assert done.exit_code == 2 and "--scrub-key and --scrub-school-names go with --scrub" in done.stderr
+    for extra, text in (
+        ((), "--out '{out}' must end in .json, .yaml or .yml"),
+        (("--scrub-key", "k"), "--scrub-key and --scrub-school-names go with --scrub"),
+        (("--scrub", "--scrub-key", ""), "--scrub-key is empty; give a key or leave the option out for a random one"),
+        (("--client-id-standard", "x"), "give both --client-id-standard and --client-secret-standard, or neither"),
+    ):
+        out = tmp_path / ("district.txt" if not extra else "d.json")
+        done = record(independent, CUSTOM, out, *extra)
+        assert done.exit_code == 2 and done.stderr == f"mock-esd: error: {text.format(out=out)}\n", done.stderr
     done = record(independent, ("independent-custom", "wrong"), tmp_path / "d.json")
-    assert done.exit_code == 2 and "401" in done.stderr
+    assert done.exit_code == 2 and "401" in done.stderr and len(done.stderr.splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
 
 
