@@ -93,6 +93,22 @@ def test_serve_scenario_serves_a_recording(independent: str, tmp_path: Path) -> 
         assert listings(served.base_url, served.custom) == listings(independent, CUSTOM)
 
 
+def test_record_retries_as_the_sync_does(tmp_path: Path) -> None:
+    """A 503 and a 429 on the way (the mock's fault rules) are retried; the recording is whole."""
+    with mock_serving(spec=DistrictSpec(seed=2, students=60)) as source:
+        root = source.removesuffix("/api")
+        for rule in ({"endpoint": "/v1/students", "kind": "status", "mode": "nth", "n": 1, "params": {"status": 503}},
+                     {"endpoint": "/v1/operoo/*", "kind": "rate_limit", "mode": "nth", "n": 1, "params": {"retry_after": 0}}):  # fmt: skip
+            assert requests.post(f"{root}/_mock/faults", json=rule, timeout=30).status_code == 201
+        out = tmp_path / "district.json"
+        assert record(source, MOCK, out).exit_code == 0
+        fired = [r["fired"] for r in requests.get(f"{root}/_mock/faults", timeout=30).json()]
+        assert fired == [1, 1]
+        requests.delete(f"{root}/_mock/faults", timeout=30)
+        with mock_serving(out) as replay:
+            assert listings(replay, MOCK) == listings(source, MOCK)
+
+
 def test_a_recording_is_the_same_bytes_each_time(independent: str, tmp_path: Path) -> None:
     first, second = tmp_path / "a.json", tmp_path / "b.json"
     assert record(independent, CUSTOM, first).exit_code == 0
