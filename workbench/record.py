@@ -193,17 +193,18 @@ def _contacts(standard: Iterable[Record], operoo: Iterable[Record]) -> tuple[dic
 
 
 def _merged(first: list[Record], second: list[Record]) -> list[Record]:
-    """Both lists of links, each link once (by studentId), keeping the order of each."""
+    """Both lists of links, each link once (by studentId), keeping the order of each: a link only in
+    `second` goes just before the next link both share, or at the end."""
     out = list(first)
-    at = 0
+    pending: list[Record] = []
     for link in second:
         index = next((i for i, x in enumerate(out) if x["studentId"] == link["studentId"]), None)
         if index is None:
-            out.insert(at, link)
-            at += 1
+            pending.append(link)
         else:
-            at = index + 1
-    return out
+            out[index:index] = pending
+            pending = []
+    return out + pending
 
 
 # ----- the proof: serve the scenario in memory and compare -----------------------------------------

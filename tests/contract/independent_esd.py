@@ -99,6 +99,16 @@ def district(seed: int = 5, students: int = 60) -> District:
         (contacts_std if person["id"] in visible else contacts_op).append(record)
         cid += 1
     contacts_std[-1]["students"][0]["relationship"] = "Neighbour"
+    # a parent of an enrolled child and of an applicant: each listing shows the link to its own person
+    parent, applicant = contacts_std[0], next(r for r in operoo if r["enrolledId"] is None)
+    link = {
+        "studentId": applicant["id"],
+        "relationship": "Mother",
+        "priority": 2,
+        "livesWith": True,
+        "hasCustody": False,
+    }
+    contacts_op.append({**parent, "students": [link]})
     shared = next(c for c in contacts_std if c["students"][0]["studentId"] == accepted["id"])
     contacts_op.append({**shared, "doNotContact": not shared["doNotContact"]})  # the custom listing says otherwise
     contacts_op.sort(key=lambda c: c["id"])
