@@ -60,6 +60,8 @@ def test_a_keeping_server_passes_every_check_and_bodies_are_forwarded_byte_for_b
             assert (forwarded.status_code, forwarded.content) == (direct.status_code, direct.content)
             assert forwarded.headers["Content-Type"] == direct.headers["Content-Type"]
         assert printed == [] and journal.violations() == []
+        recent = requests.get(proxy.removesuffix("/api") + "/_mock/journal", timeout=30).json()
+        assert {"method": "GET", "path": "/v1/nowhere", "query": {}, "status": 404, "violations": 0} in recent
         body = requests.get(proxy.removesuffix("/api") + "/_mock/violations", timeout=30).json()
         assert body["exchanges"] >= 10 and body["violations"] == 0 and set(body["byCheck"]) == set(EXCHANGE_CHECKS)
 
@@ -194,3 +196,13 @@ def test_a_request_body_over_the_limit_is_a_413_problem() -> None:
 def test_bad_arguments_are_one_line_before_anything_listens(args: tuple[str, ...], text: str) -> None:
     done = cli("proxy", "--port", "0", *args)
     assert done.exit_code == 2 and done.stderr == f"mock-esd: error: {text}\n" and done.stdout == ""
+
+
+def test_headers_an_answer_depends_on_are_forwarded() -> None:
+    with mock_serving() as upstream, proxying(upstream) as (proxy, journal, _):
+        rule = {"endpoint": "/v1/schools", "kind": "rate_limit", "params": {"retry_after": 7}}
+        assert requests.post(upstream.removesuffix("/api") + "/_mock/faults", json=rule, timeout=30).status_code == 201
+        headers = {"Authorization": f"Bearer {token(proxy, MOCK)}"}
+        answer = requests.get(f"{proxy}/v1/schools", headers=headers, timeout=30)
+        assert answer.status_code == 429 and answer.headers["Retry-After"] == "7"
+        assert journal.violations() == []
