@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import orjson
 import requests
+import urllib3
 from flask import Flask, Response, request
 from markupsafe import escape
 from requests.structures import CaseInsensitiveDict
@@ -242,11 +243,12 @@ def create_proxy_app(config: ProxyConfig, journal: Journal, on_violation: Callab
                 headers={k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP},
                 data=request.get_data(), stream=True, timeout=config.timeout, allow_redirects=False,
             )  # fmt: skip
-        except requests.RequestException as exc:
+            raw = upstream.raw.read(decode_content=False)
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            # the upstream did not answer, or not whole (a dropped connection): nothing to forward but that
             body = {"type": "about:blank", "title": "Bad Gateway", "status": 502,
-                    "detail": f"mock-esd proxy: the upstream {config.origin} did not answer ({type(exc).__name__})"}  # fmt: skip
+                    "detail": f"mock-esd proxy: the upstream {config.origin} did not answer whole ({type(exc).__name__})"}  # fmt: skip
             return Response(orjson.dumps(body), status=502, mimetype="application/problem+json")
-        raw = upstream.raw.read(decode_content=False)
         headers = [(k, v) for k, v in upstream.raw.headers.items() if k.lower() not in HOP_BY_HOP | SERVER_HEADERS]
         _judge(config, journal, upstream, raw, on_violation, lock)
         out = _Forwarded(raw, status=upstream.status_code, headers=headers)

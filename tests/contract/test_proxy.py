@@ -95,7 +95,7 @@ def test_an_unreachable_upstream_is_a_502_problem() -> None:
     with proxying(gone) as (proxy, _, _):
         answer = requests.get(f"{proxy}/v1/schools", timeout=30)
         assert answer.status_code == 502 and answer.headers["Content-Type"] == "application/problem+json"
-        assert "did not answer" in answer.json()["detail"]
+        assert "did not answer whole" in answer.json()["detail"]
 
 
 def _started(*args: str) -> tuple[subprocess.Popen[str], str]:
@@ -206,3 +206,13 @@ def test_headers_an_answer_depends_on_are_forwarded() -> None:
         answer = requests.get(f"{proxy}/v1/schools", headers=headers, timeout=30)
         assert answer.status_code == 429 and answer.headers["Retry-After"] == "7"
         assert journal.violations() == []
+
+
+def test_an_answer_cut_short_upstream_is_a_502_problem() -> None:
+    with mock_serving(spec=DistrictSpec(seed=4, students=80)) as upstream, proxying(upstream) as (proxy, _, _):
+        rule = {"endpoint": "/v1/students", "kind": "drop", "params": {"keep": 0.3}}
+        assert requests.post(upstream.removesuffix("/api") + "/_mock/faults", json=rule, timeout=30).status_code == 201
+        headers = {"Authorization": f"Bearer {token(proxy, MOCK)}"}
+        answer = requests.get(f"{proxy}/v1/students", headers=headers, timeout=30)
+        assert answer.status_code == 502 and answer.headers["Content-Type"] == "application/problem+json"
+        assert "did not answer whole" in answer.json()["detail"]
