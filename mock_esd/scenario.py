@@ -97,6 +97,7 @@ def _merge(district: District, scenario: dict[str, Any]) -> None:
     for given in scenario.get("contacts", []):
         record = builders.contact_from(given)
         contacts[given["id"]] = record
+        district.operoo_contact_fields.pop(given["id"], None)  # given anew: alike on both unless said below
     for given in scenario.get("operooContacts", []):
         district.operoo_contact_fields[given["id"]] = {k: val for k, val in given.items() if k != "id"}
     district.schools, district.students, district.contacts = (
