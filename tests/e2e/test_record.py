@@ -155,6 +155,18 @@ def test_a_standard_client_shown_other_records_is_refused(tmp_path: Path) -> Non
         assert not out.exists()
 
 
+def test_a_refusal_names_a_personal_field_without_its_value(tmp_path: Path) -> None:
+    data = district()
+    operoo = data.listings["/v1/operoo/students"]
+    both = next(i for i, r in enumerate(operoo) if r["enrolledId"] is not None)
+    operoo[both] = {**operoo[both], "firstName": "Secretname"}  # the two listings disagree on a name
+    with independent_server(data) as base_url:
+        _refused(
+            base_url, tmp_path, f"/v1/operoo/students record {operoo[both]['id']}: firstName differs in the replay"
+        )
+        assert "Secretname" not in record(base_url, CUSTOM, tmp_path / "d.json").stderr
+
+
 def test_fields_beyond_the_contract_are_named_not_recorded(tmp_path: Path) -> None:
     data: District = district()
     data.listings["/v1/students"] = [{**r, "homeroom": "12B"} for r in data.listings["/v1/students"]]
