@@ -199,9 +199,9 @@ def committed_recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
     """A scrubbed recording (made before any test routes `requests` in-process) and the district-wide
     group a sync computes from the source itself."""
     out = tmp_path_factory.mktemp("districts") / "d42.yaml"
-    with independent_server(district()) as base_url:
+    with independent_server(district()) as base_url, requests.Session() as session:
         assert record(base_url, CUSTOM, out, "--scrub").exit_code == 0
-        client = EsdClient(requests.Session(), base_url, *CUSTOM)
+        client = EsdClient(session, base_url, *CUSTOM)
         groups = compute_desired(client.fetch_snapshot(True), parse_settings({"custom_endpoints": True})).groups
     return out, set(groups[("All District Students", None)])
 
