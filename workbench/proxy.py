@@ -209,6 +209,7 @@ def create_proxy_app(config: ProxyConfig, journal: Journal, on_violation: Callab
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
     session = requests.Session()
     session.headers.clear()  # forward the client's headers, not requests' defaults
+    app.extensions["proxy_session"] = session  # closed by whoever stops the app (serve_proxy, tests)
     lock = threading.Lock()  # violation lines are printed whole, one at a time
 
     @app.errorhandler(HTTPException)
@@ -317,7 +318,8 @@ def _html(journal: Journal) -> str:
 def serve_proxy(config: ProxyConfig, on_violation: Callable[[str], None], on_ready: Callable[[str], None]) -> Journal:
     """Serve until Ctrl+C or SIGTERM; the journal of what passed."""
     journal = Journal(config)
-    server = LiveServer(create_proxy_app(config, journal, on_violation), config.host, config.port)
+    app = create_proxy_app(config, journal, on_violation)
+    server = LiveServer(app, config.host, config.port)
     on_ready(f"mock-esd proxy: {server.root_url}{config.prefix} -> {config.upstream}")
     on_ready(f"  violations: {server.root_url}/_mock/violations (browser: {server.root_url}/_mock/)")
     on_ready("Proxying; Ctrl+C stops.")
@@ -327,4 +329,5 @@ def serve_proxy(config: ProxyConfig, on_violation: Callable[[str], None], on_rea
         pass
     finally:
         server.stop()
+        app.extensions["proxy_session"].close()
     return journal

@@ -31,8 +31,10 @@ def proxying(upstream: str, record: bool = False) -> Iterator[tuple[str, Journal
     """The proxy in this process on a free port: its eSD base URL, its journal, the lines it printed."""
     config = ProxyConfig(upstream=upstream, port=0, record=record)
     journal, printed = Journal(config), []
-    with LiveServer(create_proxy_app(config, journal, printed.append)) as server:
+    app = create_proxy_app(config, journal, printed.append)
+    with LiveServer(app) as server:
         yield server.root_url + config.prefix, journal, printed
+    app.extensions["proxy_session"].close()
 
 
 def traffic(base_url: str, client: tuple[str, str]) -> None:
