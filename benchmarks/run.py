@@ -364,6 +364,73 @@ def end_to_end_row(args: argparse.Namespace, rows: list[Row]) -> None:
             )
 
 
+@contextmanager
+def proxied(upstream: str) -> Iterator[str]:
+    """`mock-esd proxy` in another process in front of `upstream`: the proxy's eSD base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mock_esd", "proxy", "--port", "0", "--upstream", upstream],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    found = re.search(r"mock-esd proxy: (\S+) ->", proc.stdout.readline())
+    assert found
+    try:
+        yield found.group(1)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.communicate(timeout=30)
+
+
+def record_rows(args: argparse.Namespace, rows: list[Row]) -> None:
+    """`mock-esd record` (read, prove the replay, scrub) and a sync through `mock-esd proxy`, each against
+    its floor: walking every listing, and the same sync straight to the server."""
+    from workbench.record import Credentials, read_listings, record_district
+    from workbench.scrub import Scrubber
+
+    with (
+        served(args.students) as (base, client_id, secret),
+        requests.Session() as session,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        custom, today = Credentials(client_id, secret), DistrictSpec().today
+        fetch = Row(
+            f"read every listing with the sync's client, {args.students} students",
+            median_time(lambda: read_listings(session, base, custom, True), args.repeat),
+        )
+        recording = record_district(session, base, custom, None, today, "benchmark")
+        recorded = Row(
+            "record: read, then prove the scenario serves it back",
+            median_time(lambda: record_district(session, base, custom, None, today, "benchmark"), args.repeat, 0),
+            fetch.name,
+        )
+        scrub = Row(
+            "scrub the recording (keyed Faker values)",
+            median_time(lambda: Scrubber("benchmark").scenario(recording.scenario), args.repeat, 0),
+            fetch.name,
+        )
+        rows += [fetch, recorded, scrub]
+        client = EsdClient(session, base, client_id, secret)
+        settings = demo_settings(_schools(client))  # type: ignore[arg-type]
+        counter = iter(range(1000))
+
+        def sync_via(url: str) -> Any:
+            def once() -> None:
+                conn = connect(Path(tmp) / f"via{next(counter)}.db")
+                assert run_sync(EsdClient(session, url, client_id, secret), settings, conn).status == "applied"
+                conn.close()
+
+            return once
+
+        direct = Row("first full sync, straight to the server", median_time(sync_via(base), args.repeat, 0))
+        with proxied(base) as proxy:
+            through = Row(
+                "first full sync through mock-esd proxy (every answer checked)",
+                median_time(sync_via(proxy), args.repeat, 0),
+                direct.name,
+            )
+        rows += [direct, through]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=100_000)
@@ -371,11 +438,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
     parser.add_argument("--skip-prism", action="store_true")
     parser.add_argument(
-        "--only", choices=["generate", "pages", "sync", "throughput", "scaling", "e2e"], action="append"
+        "--only", choices=["generate", "pages", "sync", "throughput", "scaling", "e2e", "record"], action="append"
     )
     args = parser.parse_args()
     rows: list[Row] = []
-    parts = args.only or ["generate", "pages", "sync", "throughput", "scaling", "e2e"]
+    parts = args.only or ["generate", "pages", "sync", "throughput", "scaling", "e2e", "record"]
     if "generate" in parts:
         spec = DistrictSpec(students=args.students)
         rows.append(
@@ -391,6 +458,7 @@ def main() -> None:
         ("throughput", throughput_rows),
         ("scaling", scaling_rows),
         ("e2e", end_to_end_row),
+        ("record", record_rows),
     ):
         if name in parts:
             part(args, rows)

@@ -77,17 +77,18 @@ def full_walk(probe: Probe, path: str) -> Walk:
 
 @check("token-form", "POST /v1/auth/token with client_id/client_secret in the form body gives a Bearer token")
 def token_form(probe: Probe) -> Iterator[str]:
-    yield from _token_reasons(probe.fetch_token(probe.target.client_id, probe.target.client_secret), "form body")
+    yield from token_reasons(probe.fetch_token(probe.target.client_id, probe.target.client_secret), "form body")
 
 
 @check("token-basic", "POST /v1/auth/token with HTTP Basic credentials gives a Bearer token")
 def token_basic(probe: Probe) -> Iterator[str]:
-    yield from _token_reasons(
+    yield from token_reasons(
         probe.fetch_token(probe.target.client_id, probe.target.client_secret, basic=True), "HTTP Basic"
     )
 
 
-def _token_reasons(response: requests.Response, how: str) -> Iterator[str]:
+def token_reasons(response: requests.Response, how: str) -> Iterator[str]:
+    """Why a token answer is not 200 with the contract's Token body."""
     where = f"POST /v1/auth/token ({how})"
     if response.status_code != 200:
         yield f"{where}: status {response.status_code}, expected 200"
@@ -127,11 +128,21 @@ def records_schema(probe: Probe) -> Iterator[str]:
     for endpoint in ENDPOINTS:
         walk = complete_walk(probe, endpoint.path)
         for n, info in enumerate(walk.pages, start=1):
-            for error in schema.violations("PagingInfo", info, structural=True):
-                yield f"{endpoint.path} page {n}: pagingInfo.{error}"
+            yield from paging_info_shape_reasons(f"{endpoint.path} page {n}", info)
         for record in walk.records:
-            for error in schema.violations(endpoint.component, record, structural=True):
-                yield f"{endpoint.path} record {_id(record)}: {error}"
+            yield from record_shape_reasons(endpoint.path, endpoint.component, record)
+
+
+def paging_info_shape_reasons(where: str, info: Any) -> Iterator[str]:
+    """Why one page's pagingInfo has not the contract's fields and types."""
+    for error in schema.violations("PagingInfo", info, structural=True):
+        yield f"{where}: pagingInfo.{error}"
+
+
+def record_shape_reasons(path: str, component: str, record: Any) -> Iterator[str]:
+    """Why one record has not the contract's fields and types (`component`: School, Student, Contact)."""
+    for error in schema.violations(component, record, structural=True):
+        yield f"{path} record {_id(record)}: {error}"
 
 
 @check("paging-complete", "records read equal totalCount, pageCount fits, pages are full, no id twice")
@@ -145,8 +156,7 @@ def paging_complete(probe: Probe) -> Iterator[str]:
         if not (isinstance(total, int) and isinstance(size, int) and isinstance(count, int)) or not size:
             yield f"{endpoint.path}: pagingInfo {first!r} is not usable"
             continue
-        if count != -(-total // size):
-            yield f"{endpoint.path}: pageCount {count} does not fit totalCount {total} at pageSize {size}"
+        yield from page_count_reasons(endpoint.path, total, size, count)
         for n, info in enumerate(walk.pages, start=1):
             if info.get("pageNo") != n:
                 yield f"{endpoint.path} page {n}: pagingInfo.pageNo is {info.get('pageNo')}"
@@ -157,6 +167,12 @@ def paging_complete(probe: Probe) -> Iterator[str]:
         for ident, times in Counter(_id(r) for r in walk.records).items():
             if times > 1:
                 yield f"{endpoint.path} record {ident}: appears {times} times"
+
+
+def page_count_reasons(where: str, total: int, size: int, count: int) -> Iterator[str]:
+    """Why pageCount does not fit totalCount at pageSize."""
+    if count != -(-total // size):
+        yield f"{where}: pageCount {count} does not fit totalCount {total} at pageSize {size}"
 
 
 @check("paging-stable-order", "two walks of a listing return the same ids in the same order")
@@ -258,15 +274,22 @@ def integrity_contacts(probe: Probe) -> Iterator[str]:
 
 @check("vocabulary", "studentStatus, schoolType and relationship values are eSD's")
 def vocabulary(probe: Probe) -> Iterator[str]:
-    fields = {"studentStatus": v.STUDENT_STATUSES, "schoolType": v.SCHOOL_TYPES}
     for endpoint in ENDPOINTS:
         for record in complete_walk(probe, endpoint.path).records:
-            for name, allowed in fields.items():
-                if name in record and record[name] not in allowed:
-                    yield f"{endpoint.path} record {_id(record)}: {name} {record[name]!r} is not one of {', '.join(allowed)}"
-            for link in record.get("students", []) if endpoint.key == "contacts" else []:
-                if isinstance(link, dict) and link.get("relationship") not in v.RELATIONSHIPS:
-                    yield f"{endpoint.path} record {_id(record)}: students.relationship {link.get('relationship')!r} is not one of {', '.join(v.RELATIONSHIPS)}"
+            yield from record_vocabulary_reasons(endpoint.path, endpoint.key, record)
+
+
+def record_vocabulary_reasons(path: str, key: str, record: Any) -> Iterator[str]:
+    """Why one record's studentStatus, schoolType or relationships are not eSD's (`key`: its listing's key)."""
+    if not isinstance(record, dict):
+        return
+    for name, allowed in {"studentStatus": v.STUDENT_STATUSES, "schoolType": v.SCHOOL_TYPES}.items():
+        if name in record and record[name] not in allowed:
+            yield f"{path} record {_id(record)}: {name} {record[name]!r} is not one of {', '.join(allowed)}"
+    links = record.get("students", []) if key == v.CONTACTS_KEY else []
+    for link in links if isinstance(links, list) else []:
+        if isinstance(link, dict) and link.get("relationship") not in v.RELATIONSHIPS:
+            yield f"{path} record {_id(record)}: students.relationship {link.get('relationship')!r} is not one of {', '.join(v.RELATIONSHIPS)}"
 
 
 @check("pre-registered-dates", "Pre-Registered students have an enrollmentDate (data: warns)", warning=True)
@@ -284,11 +307,16 @@ def pre_registered_dates(probe: Probe) -> Iterator[str]:
 def enrolled_id_format(probe: Probe) -> Iterator[str]:
     for path, nullable in (("/v1/students", False), ("/v1/operoo/students", True)):
         for record in complete_walk(probe, path).records:
-            value = record.get("enrolledId")
-            if value is None and nullable:
-                continue
-            if not (isinstance(value, str) and len(value) == v.ENROLLED_ID_DIGITS and value.isdigit()):
-                yield f"{path} record {_id(record)}: enrolledId {value!r} is not 8 digits"
+            yield from enrolled_id_reasons(path, record, nullable)
+
+
+def enrolled_id_reasons(path: str, record: Any, nullable: bool) -> Iterator[str]:
+    """Why one student's enrolledId is not 8 digits (or, if `nullable`, null)."""
+    value = record.get("enrolledId") if isinstance(record, dict) else None
+    if value is None and nullable:
+        return
+    if not (isinstance(value, str) and len(value) == v.ENROLLED_ID_DIGITS and value.isdigit()):
+        yield f"{path} record {_id(record)}: enrolledId {value!r} is not 8 digits"
 
 
 @check("student-by-id", "GET /v1/students/{enrolledId} equals the list record; an unknown id is 404 problem+json")

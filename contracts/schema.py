@@ -165,6 +165,7 @@ def _expected(keyword: str, rule: Any, value: Any, fallback: str) -> str:
         "pattern": lambda: f"expected text matching {rule}",
         "minLength": lambda: f"expected at least {rule} characters",
         "maxLength": lambda: f"expected at most {rule} characters",
+        "minProperties": lambda: f"expected at least {rule} fields",
         "format": lambda: "expected a real date, YYYY-MM-DD" if rule == "date" else f"expected format {rule}",
         "not": lambda: "these fields cannot be given together",
     }.get(str(keyword))

@@ -88,6 +88,8 @@ class District:
     students: list[Record]
     contacts: list[Record]
     recently_accepted: set[int] = field(default_factory=set)
+    # Contact fields /v1/operoo/contacts shows differently from /v1/contacts (a recorded server may differ)
+    operoo_contact_fields: dict[int, Record] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,9 @@ def _merge(district: District, scenario: dict[str, Any]) -> None:
     for given in scenario.get("contacts", []):
         record = builders.contact_from(given)
         contacts[given["id"]] = record
+        district.operoo_contact_fields.pop(given["id"], None)  # given anew: alike on both unless said below
+    for given in scenario.get("operooContacts", []):
+        district.operoo_contact_fields[given["id"]] = {k: val for k, val in given.items() if k != "id"}
     district.schools, district.students, district.contacts = (
         list(schools.values()),
         list(students.values()),
@@ -125,6 +128,8 @@ def _check(district: District) -> None:
             for x in c["students"]
             if x["studentId"] not in person_ids
         ]
+    contact_ids = {c["id"] for c in district.contacts}
+    problems += [f"operooContacts {c}: no such contact" for c in district.operoo_contact_fields if c not in contact_ids]
     problems += [
         f"recentlyAccepted {p}: has no enrolledId"
         for p in district.recently_accepted
@@ -148,6 +153,7 @@ def export(store: DistrictStore) -> dict[str, Any]:
             {**s, **({"recentlyAccepted": True} if s["id"] in accepted else {})} for s in store.all_students()
         ],
         "contacts": store.all_contacts(),
+        **({"operooContacts": differing} if (differing := store.operoo_contact_fields()) else {}),
     }
 
 

@@ -145,6 +145,10 @@ class DistrictStore:
     def recently_accepted(self) -> set[int]:
         return set(self._district.recently_accepted)
 
+    def operoo_contact_fields(self) -> list[Record]:
+        """Contacts /v1/operoo/contacts shows with other field values than /v1/contacts: id and those values."""
+        return [{"id": cid, **fields} for cid, fields in sorted(self._district.operoo_contact_fields.items())]
+
     # ----- views ---------------------------------------------------------------------------
 
     def cached_views(self) -> int:
@@ -187,13 +191,16 @@ class DistrictStore:
         return self._cached(("operoo_ids",), lambda: {s["id"] for s in self.operoo_students().records})
 
     def _contacts_view(self, name: str, persons: Callable[[], set[int]], student_id: int | None) -> View:
+        differing = self._district.operoo_contact_fields if name == "operoo_contacts" else {}
+
         def build() -> View:
             visible = persons()
             out = []
             for contact in self._district.contacts:
                 links = [link for link in contact["students"] if link["studentId"] in visible]
                 if links and (student_id is None or any(link["studentId"] == student_id for link in links)):
-                    out.append(contact if len(links) == len(contact["students"]) else {**contact, "students": links})
+                    shown = contact if len(links) == len(contact["students"]) else {**contact, "students": links}
+                    out.append({**shown, **differing[contact["id"]]} if contact["id"] in differing else shown)
             return View(out)
 
         return self._cached((name, student_id), build)
@@ -354,12 +361,14 @@ class DistrictStore:
         if unknown:
             raise Conflict(f"contact {contact['id']}: unknown studentId {', '.join(map(str, unknown))}")
         self._district.contacts = [c for c in self._district.contacts if c["id"] != contact["id"]] + [contact]
+        self._district.operoo_contact_fields.pop(contact["id"], None)  # a contact put anew shows alike on both
         self._changed("put_contact", contact)
         return contact
 
     def delete_contact(self, contact_id: int) -> None:
         self.get_contact(contact_id)
         self._district.contacts = [c for c in self._district.contacts if c["id"] != contact_id]
+        self._district.operoo_contact_fields.pop(contact_id, None)
         self._changed("delete_contact", contact_id)
 
     def snapshot(self) -> District:

@@ -173,10 +173,11 @@ def _serve(app: Flask, host: str, port: int, scenario_path: str | None, workers:
 
 def _register() -> None:
     from workbench.demo import demo
+    from workbench.record_commands import proxy, record
     from workbench.sync_commands import explain, export, rules, sync
     from workbench.verify_command import verify_command
 
-    for command in (sync, export, explain, rules, demo, verify_command):
+    for command in (sync, export, explain, rules, demo, verify_command, record, proxy):
         main.add_command(command)
 
 

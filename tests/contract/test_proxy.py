@@ -1,0 +1,220 @@
+"""`mock-esd proxy`: forwards unchanged, and names each answer that breaks the contract, as it happens."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from contracts.exchange import EXCHANGE_CHECKS
+from mock_esd.generator import DistrictSpec
+from mock_esd.server import LiveServer
+from tests.contract.independent_esd import CUSTOM, district, independent_server
+from tests.e2e.roundtrip import MOCK_CUSTOM, cli, listings, mock_serving, token
+from workbench.proxy import Journal, ProxyConfig, create_proxy_app
+
+MOCK = (MOCK_CUSTOM.client_id, MOCK_CUSTOM.secret)
+
+
+@contextmanager
+def proxying(upstream: str, record: bool = False) -> Iterator[tuple[str, Journal, list[str]]]:
+    """The proxy in this process on a free port: its eSD base URL, its journal, the lines it printed."""
+    config = ProxyConfig(upstream=upstream, port=0, record=record)
+    journal, printed = Journal(config), []
+    app = create_proxy_app(config, journal, printed.append)
+    with LiveServer(app) as server:
+        yield server.root_url + config.prefix, journal, printed
+    app.extensions["proxy_session"].close()
+
+
+def traffic(base_url: str, client: tuple[str, str]) -> None:
+    """What a sync and a careless client send: pages, a page past the end, a student, no token, a bad page."""
+    headers = {"Authorization": f"Bearer {token(base_url, client)}"}
+    for params in ({"pageNo": 1, "pageSize": 20}, {"pageNo": 2, "pageSize": 20}, {"pageNo": 99}, {}):
+        requests.get(f"{base_url}/v1/students", params=params, headers=headers, timeout=30)
+    requests.get(f"{base_url}/v1/operoo/contacts", headers=headers, timeout=30)
+    requests.get(f"{base_url}/v1/students/00000000", headers=headers, timeout=30)
+    requests.get(f"{base_url}/v1/students", timeout=30)
+    requests.get(f"{base_url}/v1/students", params={"pageNo": 0}, headers=headers, timeout=30)
+
+
+def test_a_keeping_server_passes_every_check_and_bodies_are_forwarded_byte_for_byte() -> None:
+    with (
+        mock_serving(spec=DistrictSpec(seed=4, students=80)) as upstream,
+        proxying(upstream) as (proxy, journal, printed),
+    ):
+        traffic(proxy, MOCK)
+        headers = {"Authorization": f"Bearer {token(upstream, MOCK)}"}
+        for path, params in (("/v1/contacts", {"pageSize": 7, "pageNo": 3}), ("/v1/students", {"pageNo": 0}),
+                             ("/v1/nowhere", {}), ("/v1/students/zz", {})):  # fmt: skip
+            direct = requests.get(upstream + path, params=params, headers=headers, timeout=30)
+            forwarded = requests.get(proxy + path, params=params, headers=headers, timeout=30)
+            assert (forwarded.status_code, forwarded.content) == (direct.status_code, direct.content)
+            assert forwarded.headers["Content-Type"] == direct.headers["Content-Type"]
+        assert printed == [] and journal.violations() == []
+        recent = requests.get(proxy.removesuffix("/api") + "/_mock/journal", timeout=30).json()
+        assert {"method": "GET", "path": "/v1/nowhere", "query": {}, "status": 404, "violations": 0} in recent
+        body = requests.get(proxy.removesuffix("/api") + "/_mock/violations", timeout=30).json()
+        assert body["exchanges"] >= 10 and body["violations"] == 0 and set(body["byCheck"]) == set(EXCHANGE_CHECKS)
+
+
+FAULT_CHECK = {
+    "content-type": "content-type", "no-auth": "auth-required", "paging": "paging-fields",
+    "html-errors": "problem-json", "record": "records-schema", "total": "paging-fields",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("fault", sorted(FAULT_CHECK))
+def test_each_broken_answer_is_named_by_its_check(fault: str) -> None:
+    data = district()
+    data.broken.add(fault)
+    with independent_server(data) as upstream, proxying(upstream) as (proxy, journal, printed):
+        traffic(proxy, CUSTOM)
+        failing = {v["check"] for v in journal.violations()}
+        # the 401 without a token is judged by auth-required, which (as in verify) wants problem+json too
+        assert failing == {FAULT_CHECK[fault]} | ({"auth-required"} if fault == "html-errors" else set())
+        assert printed and all(line.startswith("VIOLATION GET /api/v1/") for line in printed)
+        assert any(f" {FAULT_CHECK[fault]}: " in line for line in printed)
+        listed = requests.get(proxy.removesuffix("/api") + "/_mock/violations", timeout=30).json()
+        assert sum(listed["byCheck"].values()) == len(journal.violations()) > 0
+        page = requests.get(proxy.removesuffix("/api") + "/_mock/", timeout=30)
+        assert page.status_code == 200 and FAULT_CHECK[fault] in page.text
+
+
+def test_an_unreachable_upstream_is_a_502_problem() -> None:
+    with mock_serving() as gone:
+        pass  # stopped: nothing listens there now
+    with proxying(gone) as (proxy, _, _):
+        answer = requests.get(f"{proxy}/v1/schools", timeout=30)
+        assert answer.status_code == 502 and answer.headers["Content-Type"] == "application/problem+json"
+        assert "did not answer whole" in answer.json()["detail"]
+
+
+def _started(*args: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mock_esd", "proxy", "--port", "0", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    head = ""
+    while "Proxying" not in head:
+        line = proc.stdout.readline()
+        assert line, (head, proc.stderr.read() if proc.stderr else "")
+        head += line
+    found = re.search(r"mock-esd proxy: (\S+) ->", head)
+    assert found, head
+    return proc, found.group(1)
+
+
+def test_the_command_prints_violations_as_they_happen_then_a_summary_junit_and_a_scrubbed_recording(
+    tmp_path: Path,
+) -> None:
+    data = district()
+    data.broken.add("content-type")
+    junit, recorded = tmp_path / "proxy.xml", tmp_path / "passed.json"
+    with independent_server(data) as upstream:
+        proc, proxy = _started("--upstream", upstream, "--junit", str(junit), "--record", str(recorded),
+                               "--scrub", "--scrub-key", "k", "--today", "2026-09-15")  # fmt: skip
+        try:
+            headers = {"Authorization": f"Bearer {token(proxy, CUSTOM)}"}
+            requests.get(f"{proxy}/v1/schools", headers=headers, timeout=30)
+            assert proc.stdout is not None
+            line = proc.stdout.readline()  # printed while the proxy still runs
+            assert line.startswith("VIOLATION GET /api/v1/schools content-type: ") and "text/plain" in line
+            data.broken.clear()
+            listings(proxy, CUSTOM, page_size=100)  # every listing whole, as a sync reads them
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 1, err
+        summary = next(line for line in out.splitlines() if line.startswith("proxy: "))
+        assert "content-type 1" in summary and "vocabulary 1" in summary and "Traceback" not in err
+        cases = {c.get("name"): c for c in ET.parse(junit).getroot()}
+        assert set(cases) == set(EXCHANGE_CHECKS)
+        assert cases["content-type"].find("failure") is not None and cases["vocabulary"].find("failure") is not None
+        assert cases["records-schema"].find("failure") is None
+        scenario: dict[str, Any] = json.loads(recorded.read_text())
+        assert "First1" not in recorded.read_text() and scenario["students"]
+        with mock_serving(recorded) as replay:
+            source = listings(upstream, CUSTOM)
+            again = listings(replay, MOCK)
+            assert {p: [r["id"] for r in rs] for p, (_, rs) in again.items()} == {
+                p: [r["id"] for r in rs] for p, (_, rs) in source.items()
+            }
+
+
+def test_a_listing_read_in_part_records_nothing(tmp_path: Path) -> None:
+    with independent_server(district()) as upstream:
+        proc, proxy = _started("--upstream", upstream, "--record", str(tmp_path / "passed.json"))
+        try:
+            headers = {"Authorization": f"Bearer {token(proxy, CUSTOM)}"}
+            requests.get(f"{proxy}/v1/students", params={"pageSize": 10}, headers=headers, timeout=30)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 1 and "/v1/students: pages 2, 3, 4, 5 of 5 (pageSize 10) never passed" in err
+        assert list(tmp_path.iterdir()) == []
+
+
+def test_a_compressed_answer_is_forwarded_compressed_and_judged_decoded() -> None:
+    data = district()
+    data.gzip = True
+    with independent_server(data) as upstream, proxying(upstream) as (proxy, journal, _):
+        headers = {"Authorization": f"Bearer {token(proxy, CUSTOM)}", "Accept-Encoding": "gzip"}
+        direct = requests.get(f"{upstream}/v1/students", headers=headers, timeout=30, stream=True)
+        forwarded = requests.get(f"{proxy}/v1/students", headers=headers, timeout=30, stream=True)
+        assert forwarded.headers["Content-Encoding"] == "gzip"
+        assert forwarded.raw.read(decode_content=False) == direct.raw.read(decode_content=False)
+        assert journal.violations() == [] and journal.as_json()["exchanges"] == 2
+
+
+def test_a_request_body_over_the_limit_is_a_413_problem() -> None:
+    with mock_serving() as upstream:
+        config = ProxyConfig(upstream=upstream, port=0, max_request_bytes=100)
+        with LiveServer(create_proxy_app(config, Journal(config), print)) as server:
+            answer = requests.post(f"{server.root_url}/api/v1/auth/token", data={"x": "y" * 200}, timeout=30)
+            assert answer.status_code == 413 and answer.headers["Content-Type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        (("--upstream", "ftp://host/api"), "--upstream 'ftp://host/api' is not an http(s) URL; e.g. https://host/api"),
+        (("--upstream", "http://127.0.0.1:9/api", "--scrub"), "--scrub, --scrub-key, --scrub-school-names and --today go with --record"),
+        (("--upstream", "http://127.0.0.1:9/api", "--record", "x.txt"), "--record 'x.txt' must end in .json, .yaml or .yml"),
+        (("--upstream", "http://127.0.0.1:9/api", "--junit", "/nowhere/j.xml"), "--junit '/nowhere/j.xml': directory '/nowhere' does not exist"),
+    ],
+)  # fmt: skip
+def test_bad_arguments_are_one_line_before_anything_listens(args: tuple[str, ...], text: str) -> None:
+    done = cli("proxy", "--port", "0", *args)
+    assert done.exit_code == 2 and done.stderr == f"mock-esd: error: {text}\n" and done.stdout == ""
+
+
+def test_headers_an_answer_depends_on_are_forwarded() -> None:
+    with mock_serving() as upstream, proxying(upstream) as (proxy, journal, _):
+        rule = {"endpoint": "/v1/schools", "kind": "rate_limit", "params": {"retry_after": 7}}
+        assert requests.post(upstream.removesuffix("/api") + "/_mock/faults", json=rule, timeout=30).status_code == 201
+        headers = {"Authorization": f"Bearer {token(proxy, MOCK)}"}
+        answer = requests.get(f"{proxy}/v1/schools", headers=headers, timeout=30)
+        assert answer.status_code == 429 and answer.headers["Retry-After"] == "7"
+        assert journal.violations() == []
+
+
+def test_an_answer_cut_short_upstream_is_a_502_problem() -> None:
+    with mock_serving(spec=DistrictSpec(seed=4, students=80)) as upstream, proxying(upstream) as (proxy, _, _):
+        rule = {"endpoint": "/v1/students", "kind": "drop", "params": {"keep": 0.3}}
+        assert requests.post(upstream.removesuffix("/api") + "/_mock/faults", json=rule, timeout=30).status_code == 201
+        headers = {"Authorization": f"Bearer {token(proxy, MOCK)}"}
+        answer = requests.get(f"{proxy}/v1/students", headers=headers, timeout=30)
+        assert answer.status_code == 502 and answer.headers["Content-Type"] == "application/problem+json"
+        assert "did not answer whole" in answer.json()["detail"]

@@ -1,0 +1,129 @@
+"""`mock-esd record --scrub`: no personal value leaves, and what the sync rules read is kept exactly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.contract.independent_esd import CUSTOM, District, district, independent_server
+from tests.e2e.roundtrip import MOCK_CUSTOM, mock_serving, record, sync_export
+from tests.e2e.test_record import INDEPENDENT_SETTINGS
+
+pytestmark = pytest.mark.e2e
+
+MOCK = (MOCK_CUSTOM.client_id, MOCK_CUSTOM.secret)
+TODAY = "2026-09-15"
+KEPT_STUDENT = ("id", "enrolledId", "studentStatus", "schoolId", "enrollmentDate", "lastModified", "recentlyAccepted")
+
+
+def marked(data: District) -> tuple[District, list[str]]:
+    """Every personal value (names, emails, phones, addresses, free-text grade and gender, school names)
+    a marker; a contact shares its first student's last name, as a family does."""
+    markers: list[str] = []
+
+    def mark(kind: str, ident: Any) -> str:
+        markers.append(f"QZ{kind}{ident}XQ")
+        return markers[-1]
+
+    family: dict[int, str] = {}
+    for path in ("/v1/students", "/v1/operoo/students"):
+        for r in data.listings[path]:
+            family[r["id"]] = mark("LAST", r["id"])
+            r.update(firstName=mark("FIRST", r["id"]), middleName=mark("MIDDLE", r["id"]), lastName=family[r["id"]],
+                     email=f"{mark('MAIL', r['id'])}@example.org", address=mark("ADDRESS", r["id"]),
+                     gender=mark("GENDER", r["id"]), grade=mark("GRADE", r["id"]))  # fmt: skip
+    for path in ("/v1/contacts", "/v1/operoo/contacts"):
+        for c in data.listings[path]:
+            c.update(firstName=mark("CFIRST", c["id"]), lastName=family[c["students"][0]["studentId"]],
+                     email=mark("CMAIL", c["id"]), mobilePhone=mark("MOBILE", c["id"]), homePhone=mark("HOME", c["id"]))  # fmt: skip
+    for s in data.listings["/v1/schools"]:
+        s["name"] = mark("SCHOOL", s["id"])
+    return data, sorted(set(markers))
+
+
+@pytest.fixture
+def source() -> Iterator[tuple[str, list[str]]]:
+    data, markers = marked(district())
+    with independent_server(data) as base_url:
+        yield base_url, markers
+
+
+def scrubbed(base_url: str, out: Path, *extra: str) -> dict[str, Any]:
+    done = record(base_url, CUSTOM, out, "--scrub", *extra)
+    assert done.exit_code == 0, done.stderr
+    assert "(scrubbed)" in done.stdout
+    return json.loads(out.read_text())  # type: ignore[no-any-return]
+
+
+def test_no_marker_nor_its_lower_case_is_in_the_scrubbed_file(source: tuple[str, list[str]], tmp_path: Path) -> None:
+    base_url, markers = source
+    out = tmp_path / "scrubbed.json"
+    scrubbed(base_url, out, "--scrub-key", "k1", "--scrub-school-names")
+    text = out.read_text()
+    leaked = [m for m in markers if m in text or m.lower() in text]
+    assert not leaked and len(markers) > 300
+    assert "QZ" not in text and "qz" not in text
+
+
+def test_the_sync_of_a_scrubbed_replay_gives_the_same_groups_statuses_and_permissions(
+    source: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    base_url, _ = source
+    out = tmp_path / "scrubbed.yaml"
+    done = record(base_url, CUSTOM, out, "--scrub", "--scrub-key", "k1")
+    assert done.exit_code == 0, done.stderr
+    with mock_serving(out) as replay:
+        assert sync_export(replay, MOCK, INDEPENDENT_SETTINGS, tmp_path / "replay") == sync_export(
+            base_url, CUSTOM, INDEPENDENT_SETTINGS, tmp_path / "source"
+        )
+
+
+def test_what_the_rules_read_is_kept_and_dates_of_birth_keep_their_order(
+    source: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    base_url, _ = source
+    plain = record(base_url, CUSTOM, tmp_path / "plain.json")
+    assert plain.exit_code == 0
+    before = json.loads((tmp_path / "plain.json").read_text())
+    after = scrubbed(base_url, tmp_path / "scrubbed.json", "--scrub-key", "k1")
+    assert [s["name"] for s in after["schools"]] == [s["name"] for s in before["schools"]], "kept without the flag"
+    today = dt.date.fromisoformat(TODAY)
+    for was, now in zip(before["students"], after["students"], strict=True):
+        assert {k: was.get(k) for k in KEPT_STUDENT} == {k: now.get(k) for k in KEPT_STUDENT}
+        assert now["firstName"] != was["firstName"] and now["lastName"] != was["lastName"]
+        born, moved = dt.date.fromisoformat(was["dateOfBirth"]), dt.date.fromisoformat(now["dateOfBirth"])
+        assert born != moved and (moved < today) == (born < today)
+        if was["enrollmentDate"]:
+            assert (moved < dt.date.fromisoformat(was["enrollmentDate"])) == (
+                born < dt.date.fromisoformat(was["enrollmentDate"])
+            )
+    for was, now in zip(before["contacts"], after["contacts"], strict=True):
+        assert (was["id"], was["doNotContact"], was["students"]) == (now["id"], now["doNotContact"], now["students"])
+    assert [c.get("doNotContact") for c in after["operooContacts"]] == [
+        c.get("doNotContact") for c in before["operooContacts"]
+    ]
+    students = {s["id"]: s for s in after["students"]}
+    for c in after["contacts"]:
+        assert c["lastName"] == students[c["students"][0]["studentId"]]["lastName"], "one family, one replacement"
+
+
+def test_the_same_key_gives_the_same_bytes_and_a_random_key_is_printed_once(
+    source: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    base_url, _ = source
+    first = record(base_url, CUSTOM, tmp_path / "a.json", "--scrub")
+    assert first.exit_code == 0
+    key_lines = [line for line in first.stderr.splitlines() if "scrub key" in line]
+    assert len(key_lines) == 1
+    key = key_lines[0].rsplit(" ", 1)[1]
+    again = record(base_url, CUSTOM, tmp_path / "b.json", "--scrub", "--scrub-key", key)
+    assert again.exit_code == 0 and "scrub key" not in again.stderr
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    other = scrubbed(base_url, tmp_path / "c.json", "--scrub-key", key + "x")
+    names = {s["firstName"] for s in json.loads((tmp_path / "a.json").read_text())["students"]}
+    assert names != {s["firstName"] for s in other["students"]}

@@ -1,0 +1,234 @@
+"""`mock-esd record` and `mock-esd proxy`: bring a district home as a scenario; watch live traffic against the contract."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import click
+import orjson
+import requests
+import yaml
+
+from contracts.errors import ContractError
+from sync.errors import AuthError, FetchError, SyncError, UrlError
+from workbench.cli_support import EXIT_FAILED, fail, log_options, one_line_errors, warn
+from workbench.terminal import Progress
+
+if TYPE_CHECKING:  # imported where used: `mock-esd --help` must not import the mock (Flask, Faker)
+    from workbench.record import Recording
+
+
+def _esd_error() -> type[Exception]:
+    from mock_esd.errors import EsdError
+
+    return EsdError
+
+
+def _recording_error() -> type[Exception]:
+    from workbench.record import RecordingError
+
+    return RecordingError
+
+
+YAML_SUFFIXES: Final = (".yaml", ".yml")
+SCENARIO_SUFFIXES: Final = (".json", *YAML_SUFFIXES)
+NUMBER_LIKE: Final = re.compile(r"[-+]?[0-9][0-9_.:eExXoO+-]*")
+
+
+def scrub_options(command: Any) -> Any:
+    """--scrub, --scrub-key, --scrub-school-names, --today: how a recording is scrubbed and dated."""
+    command = click.option(
+        "--today", type=click.DateTime(["%Y-%m-%d"]),
+        help="The district's reference date written into the scenario (default: today's date, UTC).",
+    )(command)  # fmt: skip
+    command = click.option(
+        "--scrub-school-names", is_flag=True, help="With --scrub, replace school names too (ids are always kept)."
+    )(command)
+    command = click.option(
+        "--scrub-key",
+        help="With --scrub, the key of the keyed hash choosing replacements: the same key, the same replacements. "
+        "Default: a random key, printed once.",
+    )(command)
+    return click.option("--scrub", is_flag=True, help="Replace every personal value (names, emails, phones, ...).")(
+        command
+    )
+
+
+def check_scrub_options(scrub: bool, scrub_key: str | None, school_names: bool) -> None:
+    """--scrub-key and --scrub-school-names mean nothing without --scrub: refused, not ignored."""
+    if not scrub and (scrub_key is not None or school_names):
+        fail("--scrub-key and --scrub-school-names go with --scrub")
+    if scrub_key is not None and not scrub_key:
+        fail("--scrub-key is empty; give a key or leave the option out for a random one")
+
+
+def check_out_path(out: str, option: str = "--out") -> Path:
+    """The scenario file to write: JSON or YAML by its suffix, in a directory that exists (checked before reading)."""
+    path = Path(out)
+    if path.suffix.lower() not in SCENARIO_SUFFIXES:
+        fail(f"{option} {out!r} must end in .json, .yaml or .yml")
+    if not path.parent.is_dir():
+        fail(f"{option} {out!r}: directory {str(path.parent)!r} does not exist")
+    return path
+
+
+def finish(
+    recording: Recording, out: Path, scrub: bool, scrub_key: str | None, school_names: bool,
+    say: Callable[[str], None] | None = None,
+) -> None:  # fmt: skip
+    """Scrub if asked (printing a random key once), write the file atomically, and print the summary."""
+    from workbench.scrub import Scrubber, random_key
+
+    for line in recording.dropped_lines():
+        warn(line)
+    scenario = recording.scenario
+    if scrub:
+        key = scrub_key
+        if key is None:
+            key = random_key()
+            click.echo(f"scrub key (keep it to scrub the next recording alike; it is not stored): {key}", err=True)
+        if say is not None:
+            say("scrubbing")
+        scenario = Scrubber(key, school_names).scenario(scenario)
+    if say is not None:
+        say(f"writing {out}")
+    write_scenario(out, scenario)
+    click.echo(f"recorded {recording.summary()}; wrote {out}{' (scrubbed)' if scrub else ''}")
+
+
+def write_scenario(out: Path, scenario: dict[str, Any]) -> None:
+    """JSON or YAML by suffix, written beside and renamed into place: a failed write leaves no file."""
+    if out.suffix.lower() in YAML_SUFFIXES:
+        data = yaml.dump(scenario, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120).encode()
+    else:
+        data = orjson.dumps(scenario, option=orjson.OPT_INDENT_2) + b"\n"
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
+    try:
+        with open(tmp, "wb") as handle:  # not mkstemp: the file gets the umask's permissions, as any other
+            handle.write(data)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]  # libyaml's: twice as fast
+    """Quotes every string that looks like a number (school id 0900, enrolledId 20000001), so that no
+    YAML reader (1.1 or 1.2) takes it for one."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "'" if NUMBER_LIKE.fullmatch(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
+
+
+@click.command()
+@click.option("--url", envvar="ESD_URL", required=True, help="Base URL of the server, e.g. https://host/api [ESD_URL]")
+@click.option(
+    "--client-id", envvar="ESD_CLIENT_ID", required=True, help="A client with the custom endpoints [ESD_CLIENT_ID]"
+)
+@click.option("--client-secret", envvar="ESD_CLIENT_SECRET", required=True, help="[ESD_CLIENT_SECRET]")
+@click.option("--client-id-standard", help="A client without the custom endpoints: recorded as seen too.")
+@click.option("--client-secret-standard")
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False), help="The scenario file to write (.json, .yaml)."
+)
+@scrub_options
+@log_options
+@one_line_errors(SyncError, _recording_error, _esd_error)
+def record(
+    url: str, client_id: str, client_secret: str, client_id_standard: str | None, client_secret_standard: str | None,
+    out: str, scrub: bool, scrub_key: str | None, scrub_school_names: bool, today: dt.datetime | None,
+) -> None:  # fmt: skip
+    """Record every endpoint of an eSD-compatible server as a scenario `mock-esd serve --scenario` serves back.
+
+    Reads as `mock-esd sync` reads (same retries; an incomplete or inconsistent listing aborts with
+    nothing written), then proves the scenario serves the same records before writing it. Exit 0
+    written; 1 aborted (a listing not whole, or what the scenario format cannot hold); 2 usage,
+    URL or credentials.
+    """
+    from workbench.record import Credentials, RecordingError, record_district
+
+    if (client_id_standard is None) != (client_secret_standard is None):
+        fail("give both --client-id-standard and --client-secret-standard, or neither")
+    check_scrub_options(scrub, scrub_key, scrub_school_names)
+    path = check_out_path(out)
+    standard = (
+        Credentials(client_id_standard, client_secret_standard)
+        if client_id_standard and client_secret_standard
+        else None
+    )
+    day = today.date() if today else dt.datetime.now(dt.UTC).date()
+    description = "Recorded with mock-esd record" + ("" if scrub else f" from {url}")
+    with Progress() as progress:
+        try:
+            with requests.Session() as session:
+                recording = record_district(
+                    session, url, Credentials(client_id, client_secret), standard, day, description,
+                    progress, progress.say,
+                )  # fmt: skip
+        except (AuthError, UrlError):
+            raise  # wrong credentials or URL: a usage error (exit 2), as for `mock-esd sync`
+        except (FetchError, RecordingError) as exc:
+            fail(str(exc), EXIT_FAILED)  # the district could not be read whole, or not held faithfully: aborted
+        finish(recording, path, scrub, scrub_key, scrub_school_names, progress.say)
+
+
+@click.command()
+@click.option("--upstream", required=True, help="Base URL of the eSD server to forward to, e.g. https://host/api")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8090, show_default=True, help="0 picks a free port.")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="At exit, write the checks as JUnit XML.")
+@click.option(
+    "--record", "record_path", type=click.Path(dir_okay=False), help="At exit, write what passed as a scenario."
+)
+@scrub_options
+@log_options
+@one_line_errors(ContractError, _recording_error, _esd_error)
+def proxy(
+    upstream: str, host: str, port: int, junit_path: str | None, record_path: str | None,
+    scrub: bool, scrub_key: str | None, scrub_school_names: bool, today: dt.datetime | None,
+) -> None:  # fmt: skip
+    """Forward every request to --upstream unchanged, checking each answer against the contract.
+
+    Each violation is printed as it happens; GET /_mock/violations lists them; Ctrl+C (or SIGTERM)
+    prints a summary and writes --junit and --record. Exit 1 if any answer broke the contract.
+    """
+    from workbench.proxy import ProxyConfig, serve_proxy
+    from workbench.record import RecordingError
+
+    path = check_out_path(record_path, "--record") if record_path else None
+    if (scrub or scrub_key is not None or scrub_school_names or today is not None) and path is None:
+        fail("--scrub, --scrub-key, --scrub-school-names and --today go with --record")
+    check_scrub_options(scrub, scrub_key, scrub_school_names)
+    if junit_path and not Path(junit_path).absolute().parent.is_dir():
+        fail(f"--junit {junit_path!r}: directory {str(Path(junit_path).absolute().parent)!r} does not exist")
+    signal.signal(signal.SIGTERM, _interrupt)
+    config = ProxyConfig(upstream=upstream, host=host, port=port, record=path is not None)
+    journal = serve_proxy(config, on_violation=lambda line: click.echo(line), on_ready=lambda line: click.echo(line))
+    click.echo(journal.summary())
+    if junit_path:
+        Path(junit_path).write_bytes(journal.junit())
+    if path is not None:
+        day = today.date() if today else dt.datetime.now(dt.UTC).date()
+        try:
+            recording = journal.recording(day, "Recorded with mock-esd proxy" + ("" if scrub else f" from {upstream}"))
+        except RecordingError as exc:
+            fail(str(exc), EXIT_FAILED)
+        finish(recording, path, scrub, scrub_key, scrub_school_names)
+    if journal.violations():
+        sys.exit(EXIT_FAILED)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
