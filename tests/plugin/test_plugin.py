@@ -71,3 +71,95 @@ def test_the_readme_s_ten_line_regression_test_runs(pytester: pytest.Pytester) -
     pytester.makepyfile(test_readme=code)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--esd-students=60")
     result.assert_outcomes(passed=1)
+
+
+# ----- isolation: a district per test, forked from one generated per session ----------------------------
+
+ISOLATION_TESTS = """
+import pytest
+import requests
+
+from mock_esd.app import create_app
+from mock_esd.context import AppConfig
+from mock_esd.generator import DistrictSpec
+from mock_esd.tenants import DEFAULT_TENANT, default_clients
+
+SPEC = DistrictSpec(seed=SEED, students=STUDENTS)
+LISTS = ["/v1/schools", "/v1/students", "/v1/contacts", "/v1/operoo/students", "/v1/operoo/contacts"]
+
+
+def pages(get, token):
+    return {path: get(path, token) for path in LISTS}
+
+
+def _expected():
+    # An app of its own, generated afresh: what every test's district must look like when it starts.
+    http = create_app(AppConfig(spec=SPEC)).test_client()
+    custom, _ = default_clients(DEFAULT_TENANT)
+    form = {"grant_type": "client_credentials", "client_id": custom.client_id, "client_secret": custom.secret}
+    token = http.post("/api/v1/auth/token", data=form).json["access_token"]
+    get = lambda path, token: http.get("/api" + path, query_string={"pageSize": 1000},
+                                       headers={"Authorization": f"Bearer {token}"}).json
+    return pages(get, token), http.get("/_mock/scenario").json
+
+
+PAGES, EXPORT = _expected()
+
+
+@pytest.fixture
+def esd(request):
+    return request.getfixturevalue("FIXTURE")
+
+
+def observed(esd):
+    with requests.Session() as http:
+        token = http.post(f"{esd.base_url}/v1/auth/token", data={"grant_type": "client_credentials"},
+                          auth=(esd.custom.client_id, esd.custom.client_secret)).json()["access_token"]
+        get = lambda path, token: http.get(esd.base_url + path, params={"pageSize": 1000},
+                                           headers={"Authorization": f"Bearer {token}"}).json()
+        listed = pages(get, token)
+    tenants = sorted(t["tenant"] for t in esd.control.call("GET", "/tenants"))
+    return listed, esd.control.export_scenario(), esd.control.faults(), tenants
+
+
+def linked_student(esd):
+    return next(c["students"][0]["studentId"] for c in EXPORT["contacts"] if c["students"])
+
+
+CHANGES = {
+    "delete a student with contacts": lambda esd: esd.control.delete_student(linked_student(esd)),
+    "withdraw a student": lambda esd: esd.control.withdraw(linked_student(esd)),
+    "submit an application": lambda esd: esd.control.submit_application(firstName="Ada"),
+    "accept an application": lambda esd: esd.control.accept(
+        next(s["id"] for s in EXPORT["students"] if s["enrolledId"] is None and s["studentStatus"] == "Pre-enrolled"),
+        next(s["id"] for s in EXPORT["schools"] if s["schoolType"] != "Holding"),
+    ),
+    "add a school": lambda esd: esd.control.put_school(id="0950", name="Harbor Elementary", schoolType="Elementary"),
+    "delete a contact": lambda esd: esd.control.delete_contact(EXPORT["contacts"][0]["id"]),
+    "a fault for every tenant": lambda esd: esd.control.add_fault("/v1/schools", "status", params={"status": 503}),
+    "another tenant": lambda esd: esd.control.call("POST", "/tenants", json={"name": "other", "students": 5}),
+    "reset to another seed": lambda esd: esd.control.reset(seed=SEED + 1),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES) * 2)
+def test_a_change_stays_in_its_test(esd, change):
+    assert esd.control.requests() == []
+    listed, export, faults, tenants = observed(esd)
+    assert (listed, export, faults) == (PAGES, EXPORT, [])
+    assert tenants == sorted({"default", esd.tenant})
+    CHANGES[change](esd)
+    assert observed(esd) != (listed, export, faults, tenants)  # the change is seen within its own test
+"""
+
+
+@pytest.mark.parametrize("fixture", ["esd_inprocess", "esd_server"])
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_change_in_one_test_is_never_seen_in_another(
+    pytester: pytest.Pytester, fixture: str, workers: list[str]
+) -> None:
+    """Every test changes its district (records, faults, tenants) after checking that it starts as generated."""
+    tests = ISOLATION_TESTS.replace("FIXTURE", fixture).replace("SEED", "3").replace("STUDENTS", "60")
+    pytester.makepyfile(test_isolation=tests)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--esd-seed=3", "--esd-students=60", *workers)
+    result.assert_outcomes(passed=18)
