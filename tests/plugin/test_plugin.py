@@ -163,3 +163,61 @@ def test_a_change_in_one_test_is_never_seen_in_another(
     pytester.makepyfile(test_isolation=tests)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--esd-seed=3", "--esd-students=60", *workers)
     result.assert_outcomes(passed=18)
+
+
+# ----- the plugin's load: every pytest run in the environment pays it ------------------------------------
+
+MODULES_AT_TEST_TIME = """
+import os
+import sys
+
+
+def test_list_modules():
+    with open(os.environ["MODULES_FILE"], "w") as out:
+        out.write(" ".join(sorted(sys.modules)))
+"""
+
+
+def _modules_of_a_run(pytester: pytest.Pytester, *args: str) -> set[str]:
+    listing = pytester.path / "modules.txt"
+    pytester.makepyfile(test_modules=MODULES_AT_TEST_TIME)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MODULES_FILE", str(listing))
+        pytester.runpytest_subprocess("-p", "no:cacheprovider", *args).assert_outcomes(passed=1)
+    return set(listing.read_text().split())
+
+
+def test_loading_the_plugin_imports_nothing_but_the_plugin(pytester: pytest.Pytester) -> None:
+    """A project that never takes a mock eSD fixture gets no Flask, Faker, gunicorn or werkzeug with its pytest."""
+    with_plugin = _modules_of_a_run(pytester)
+    without = _modules_of_a_run(pytester, "-p", "no:mock_esd")
+    assert "mock_esd.pytest_plugin" in with_plugin
+    assert "mock_esd.pytest_plugin" not in without
+    assert with_plugin - without == {"mock_esd", "mock_esd.pytest_plugin"}
+
+
+ONE_TEST = """
+def test_one():
+    assert True
+"""
+
+
+def test_loading_the_plugin_adds_little_to_a_pytest_run(pytester: pytest.Pytester) -> None:
+    """The one timing check allowed: a one-test run with the plugin against the same run without it.
+
+    Best of several interleaved runs each, and a margin far above noise: the plugin once made such a run
+    take twice as long (0.87 s against 0.42 s); its load must now add at most about 50 ms.
+    """
+    import subprocess
+    import sys
+    import time
+
+    pytester.makepyfile(test_one=ONE_TEST)
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", str(pytester.path)]
+    best = {"with": float("inf"), "without": float("inf")}
+    for _ in range(5):
+        for kind, extra in (("with", []), ("without", ["-p", "no:mock_esd"])):
+            start = time.perf_counter()
+            subprocess.run([*command, *extra], cwd=pytester.path, check=True, capture_output=True)
+            best[kind] = min(best[kind], time.perf_counter() - start)
+    assert best["with"] <= best["without"] * 1.3, best
