@@ -22,8 +22,15 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # run as a script: `python benchmarks/fixtures.py`
+
+from benchmarks.common import Row  # noqa: E402
 
 STUB = "stub"
 KINDS = (STUB, "esd_inprocess", "esd_server")
@@ -153,6 +160,19 @@ def report(costs: dict[str, FixtureCost], tests: int, students: int) -> list[str
                 line += f"   {ratio:4.2f}x stub, <= {TARGET_RATIO:g}x: {'met' if ratio <= TARGET_RATIO else 'not met'}"
         lines.append(line)
     return lines
+
+
+def fixture_rows(args: Any, rows: list[Row]) -> None:
+    """The benchmark table's rows (`benchmarks/run.py`): each fixture's per-test cost against the stub's."""
+    costs = measure(repeat=args.repeat)
+    stub = f"a fresh district per test: bare responses stub ({DEFAULT_TESTS} tests)"
+    rows.append(Row(stub, costs[STUB].per_test_ms / 1000))
+    for kind in KINDS[1:]:
+        cost = costs[kind]
+        met = cost.per_test_ms <= TARGET_MS and cost.ratio_to(costs[STUB]) <= TARGET_RATIO
+        name = f"a fresh district per test: {kind}, {DEFAULT_STUDENTS} students"
+        target = f"target <= {TARGET_MS:g} ms and <= {TARGET_RATIO:g}x: {'met' if met else 'not met'}"
+        rows.append(Row(name, cost.per_test_ms / 1000, stub, target=target))
 
 
 @click.command(help=__doc__)
