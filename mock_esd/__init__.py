@@ -5,12 +5,10 @@ The names below are imported when first used (PEP 562), not with the package: th
 not pull Flask, Faker and the rest into test runs that never use a mock eSD fixture.
 """
 
-from __future__ import annotations
+import importlib as _importlib
+import typing as _typing
 
-import importlib
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from mock_esd.app import create_app
     from mock_esd.context import AppConfig
     from mock_esd.control_client import ControlClient, ControlError
@@ -39,7 +37,7 @@ def __getattr__(name: str) -> object:
     home = _HOME.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    value = getattr(_importlib.import_module(f"{__name__}.{home}"), name)
     globals()[name] = value
     return value
 
