@@ -5,7 +5,8 @@ Fixtures:
                     fresh tenant per test, so tests never see each other's changes;
     esd_inprocess   the same API with no socket: `requests` calls for its base URL are routed into
                     the Flask app by the `responses` library (as moto's mock_aws does);
-options: --esd-seed N (the district's seed), --esd-students N (its size, default 200).
+options: --esd-seed N (the district's seed), --esd-students N (its size, default 200);
+marker: @pytest.mark.esd_district(seed=N, students=N, schools=N, today=date) for one test's district.
 
 A district is generated once per (seed, size) per session; each test gets a copy-on-write fork of it
 (`DistrictStore.fork`), so a fresh district costs about what a hand-written `responses` stub does.
@@ -16,6 +17,7 @@ pytest at load: Flask, Faker, werkzeug and the mock itself are imported when a f
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -50,7 +52,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--esd-students", type=int, default=200, help="students per mock eSD district (default 200)")
 
 
+MARKER = "esd_district"
+_MARKER_FIELDS = {"seed": int, "students": int, "schools": int, "today": dt.date}
+_KIND_NAMES = {int: "a whole number", dt.date: "a datetime.date"}
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(seed=N, students=N, schools=N, today=date): the mock eSD district of this test's "
+        "esd_inprocess or esd_server (fields left out: --esd-seed, --esd-students and the defaults)",
+    )
     students = config.getoption("--esd-students")
     if students < 0:
         raise pytest.UsageError(f"--esd-students must be 0 or more, got {students}")
@@ -60,6 +72,32 @@ def _spec(config: pytest.Config) -> DistrictSpec:
     from mock_esd.generator import DistrictSpec
 
     return DistrictSpec(seed=config.getoption("--esd-seed"), students=config.getoption("--esd-students"))
+
+
+def _test_spec(request: pytest.FixtureRequest) -> DistrictSpec:
+    """The district a test asked for: the options', with the fields of its `esd_district` marker."""
+    import dataclasses
+
+    spec = _spec(request.config)
+    marker = request.node.get_closest_marker(MARKER)
+    if marker is None:
+        return spec
+    unknown = sorted(set(marker.kwargs) - set(_MARKER_FIELDS))
+    if marker.args or unknown:
+        given = [*map(repr, marker.args), *unknown]
+        pytest.fail(f"{MARKER} takes only {', '.join(_MARKER_FIELDS)} by name; got {', '.join(given)}", pytrace=False)
+    for name, value in marker.kwargs.items():
+        kind = _MARKER_FIELDS[name]
+        if (
+            not isinstance(value, kind)
+            or isinstance(value, bool)
+            or (kind is dt.date and isinstance(value, dt.datetime))
+        ):
+            pytest.fail(f"{MARKER}: {name} must be {_KIND_NAMES[kind]}, got {value!r}", pytrace=False)
+    try:
+        return dataclasses.replace(spec, **marker.kwargs)
+    except ValueError as exc:
+        pytest.fail(f"{MARKER}: {exc}", pytrace=False)
 
 
 class EsdDistricts:
@@ -129,7 +167,7 @@ def esd_server(
     from mock_esd.control_client import ControlClient
     from mock_esd.tenants import DEFAULT_TENANT
 
-    spec = _spec(pytestconfig)
+    spec, session_spec = _test_spec(request), _spec(pytestconfig)
     state: MockState = esd_live_server.app.extensions[EXTENSION]
     stem = re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.nodeid)[-80:]
     with state.changing():
@@ -155,9 +193,11 @@ def esd_server(
                 state.registry.remove_tenant(tenant)
             default = state.registry.store(DEFAULT_TENANT) if DEFAULT_TENANT in state.registry.tenants() else None
             if default is None:
-                state.registry.add_tenant(DEFAULT_TENANT, esd_districts.fork(spec), spec_recipe(spec))
+                state.registry.add_tenant(DEFAULT_TENANT, esd_districts.fork(session_spec), spec_recipe(session_spec))
             elif (default, default.version) != default_before:
-                state.registry.replace_store(DEFAULT_TENANT, esd_districts.fork(spec), spec_recipe(spec))
+                state.registry.replace_store(
+                    DEFAULT_TENANT, esd_districts.fork(session_spec), spec_recipe(session_spec)
+                )
             state.journal.clear()
 
 
@@ -173,7 +213,7 @@ def esd_inprocess_app(pytestconfig: pytest.Config, esd_districts: EsdDistricts) 
 
 @pytest.fixture
 def esd_inprocess(
-    esd_inprocess_app: Flask, esd_districts: EsdDistricts, pytestconfig: pytest.Config
+    esd_inprocess_app: Flask, esd_districts: EsdDistricts, request: pytest.FixtureRequest
 ) -> Iterator[EsdDistrict]:
     """A fresh district behind `http://esd.invalid/api`, reached in-process (no socket)."""
     import requests
@@ -183,7 +223,7 @@ def esd_inprocess(
     from mock_esd.inprocess import DEFAULT_BASE_URL, routed
     from mock_esd.tenants import DEFAULT_TENANT
 
-    state = renew_state(esd_inprocess_app, _registry(esd_districts.fork(_spec(pytestconfig))))
+    state = renew_state(esd_inprocess_app, _registry(esd_districts.fork(_test_spec(request))))
     with routed(esd_inprocess_app), requests.Session() as session:
         control = ControlClient(session, DEFAULT_BASE_URL.removesuffix("/api"))
         yield _district(DEFAULT_BASE_URL, DEFAULT_TENANT, state.registry.clients(DEFAULT_TENANT), control)

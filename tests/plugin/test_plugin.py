@@ -221,3 +221,53 @@ def test_loading_the_plugin_adds_little_to_a_pytest_run(pytester: pytest.Pyteste
             subprocess.run([*command, *extra], cwd=pytester.path, check=True, capture_output=True)
             best[kind] = min(best[kind], time.perf_counter() - start)
     assert best["with"] <= best["without"] * 1.3, best
+
+
+MARKED_TESTS = """
+import datetime as dt
+
+import pytest
+
+
+@pytest.fixture(params=["esd_inprocess", "esd_server"])
+def esd(request):
+    return request.getfixturevalue(request.param)
+
+
+@pytest.mark.esd_district(students=7, schools=3, today=dt.date(2027, 1, 15))
+def test_a_marked_district(esd):
+    export = esd.control.export_scenario()
+    assert (len(export["students"]), len(export["schools"]), export["today"]) == (7, 3, "2027-01-15")
+
+
+def test_an_unmarked_one(esd):
+    assert len(esd.control.export_scenario()["students"]) == 30
+
+
+@pytest.mark.esd_district(size=7)
+def test_an_unknown_field(esd):
+    pass
+
+
+@pytest.mark.esd_district(students="7")
+def test_a_wrong_type(esd):
+    pass
+
+
+@pytest.mark.esd_district(schools=1)
+def test_an_impossible_district(esd):
+    pass
+"""
+
+
+def test_a_marker_picks_one_test_s_district_and_refuses_what_it_does_not_know(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_marked=MARKED_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--strict-markers", "--esd-students=30")
+    result.assert_outcomes(passed=4, errors=6)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*esd_district takes only seed, students, schools, today by name; got size*",
+            "*esd_district: students must be a whole number, got '7'*",
+            "*esd_district: schools must be >= 2*",
+        ]
+    )
