@@ -7,6 +7,7 @@ that shares the signing key accepts the token any of them issued.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import uuid
@@ -41,6 +42,7 @@ class Client:
         }
 
 
+@functools.lru_cache(maxsize=1024)  # a fresh district per test names the same tenants again and again
 def default_clients(tenant: str, secret_key: bytes | None = None) -> tuple[Client, Client]:
     """The two clients of a tenant, derived from its name: (custom endpoints on, off).
 
