@@ -202,6 +202,7 @@ def test_one():
 """
 
 
+@pytest.mark.slow  # ten pytest runs; the import check above is the quick, exact one
 def test_loading_the_plugin_adds_little_to_a_pytest_run(pytester: pytest.Pytester) -> None:
     """The one timing check allowed: a one-test run with the plugin against the same run without it.
 
