@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import Row, median_time  # noqa: E402
+from benchmarks.fixtures import fixture_rows  # noqa: E402
 from mock_esd.generator import DistrictSpec, generate_district  # noqa: E402
 from mock_esd.server import LiveServer  # noqa: E402
 from sync.client import EsdClient  # noqa: E402
@@ -438,11 +439,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
     parser.add_argument("--skip-prism", action="store_true")
     parser.add_argument(
-        "--only", choices=["generate", "pages", "sync", "throughput", "scaling", "e2e", "record"], action="append"
+        "--only",
+        choices=["generate", "pages", "sync", "throughput", "scaling", "e2e", "record", "fixtures"],
+        action="append",
     )
     args = parser.parse_args()
     rows: list[Row] = []
-    parts = args.only or ["generate", "pages", "sync", "throughput", "scaling", "e2e", "record"]
+    parts = args.only or ["generate", "pages", "sync", "throughput", "scaling", "e2e", "record", "fixtures"]
     if "generate" in parts:
         spec = DistrictSpec(students=args.students)
         rows.append(
@@ -459,6 +462,7 @@ def main() -> None:
         ("scaling", scaling_rows),
         ("e2e", end_to_end_row),
         ("record", record_rows),
+        ("fixtures", fixture_rows),
     ):
         if name in parts:
             part(args, rows)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import orjson
-from flask import Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 
 from mock_esd.browse import PathsFor
 from mock_esd.changelog import ChangeLog, SharedFaults, SharedJournal
@@ -103,6 +103,19 @@ class MockState:
 
     def client_for(self, token: str) -> Client:
         return self.registry.client(self._verify(token, self.config.clock()))
+
+
+def renew_state(app: Flask, registry: Registry) -> MockState:
+    """Give `app` the state a new `create_app` with its configuration would have, around `registry`:
+    no tenant, fault, journal entry or token of before survives. A fresh mock per test without building an app.
+    """
+    config = cast(MockState, app.extensions[EXTENSION]).config
+    if config.shared_state is not None:
+        raise ValueError(
+            "renew_state: an app whose worker processes share state (shared_state) is renewed by a restart"
+        )
+    state = app.extensions[EXTENSION] = MockState(config, registry)
+    return state
 
 
 def current() -> MockState:

@@ -8,12 +8,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import requests
 import responses
 from flask import Flask
+from flask.testing import FlaskClient
 
 from mock_esd.app import API_PREFIX
 from mock_esd.hooks import ConnectionDropped
@@ -21,6 +22,16 @@ from mock_esd.hooks import ConnectionDropped
 Reply = tuple[int, dict[str, str], bytes]
 Tamper = Callable[[requests.PreparedRequest, Reply], Reply]
 DEFAULT_BASE_URL = "http://esd.invalid" + API_PREFIX
+_CLIENT = "mock_esd.inprocess.client"
+
+
+def _client(app: Flask) -> FlaskClient:
+    """The app's test client, made once (a fixture routes each test anew). Without a cookie jar of its own:
+    cookies belong to the `requests.Session` that sends them, as with a real server."""
+    client = app.extensions.get(_CLIENT)
+    if client is None:
+        client = app.extensions[_CLIENT] = app.test_client(use_cookies=False)
+    return cast(FlaskClient, client)
 
 
 @contextmanager
@@ -33,7 +44,7 @@ def routed(
     a test's way to make one page fail, shrink or repeat.
     """
     root = "{0.scheme}://{0.netloc}".format(urlsplit(base_url))
-    client = app.test_client()
+    client = _client(app)
 
     def forward(request: requests.PreparedRequest) -> Reply:
         parts = urlsplit(request.url or "")

@@ -2,6 +2,10 @@
 
 Views (the students of `/v1/students` filtered by school, ...) are computed once per change of the
 district and cached with each record's JSON bytes, so serving a page costs the page, not the district.
+
+Records are never changed in place: a change puts a new record (or a new contact with new links) in a
+new list. So `fork()` can hand out an isolated copy of a district without copying it: the two share
+records, views and encoded bytes until one of them changes, which then copies only its lists.
 """
 
 from __future__ import annotations
@@ -95,6 +99,7 @@ class DistrictStore:
         self._cache_limit = DEFAULT_CACHE_LIMIT
         self._cache_lock = threading.Lock()
         self.on_change: Callable[[str, list[Any]], None] | None = None  # set by the registry: the change log
+        self._shared = False  # the district's lists and the view cache are shared with a fork (copy on write)
         self._reindex()
 
     # ----- reading -------------------------------------------------------------------------
@@ -219,6 +224,32 @@ class DistrictStore:
         with self._cache_lock:
             self._cache.clear()
 
+    # ----- copies ----------------------------------------------------------------------------
+
+    def fork(self) -> DistrictStore:
+        """An isolated copy in constant time, whatever the district's size: what a fresh tenant per test needs.
+
+        The copy shares this store's records, views and encoded pages until either store changes; the
+        first change on either side gives that side its own lists and view cache, never touching the other.
+        """
+        twin = copy.copy(self)
+        twin.on_change = None
+        self._shared = twin._shared = True
+        return twin
+
+    def _own(self) -> District:
+        """The district, this store's own from here on: call before changing it."""
+        if self._shared:
+            d = self._district
+            self._district = District(
+                list(d.schools), list(d.students), list(d.contacts), set(d.recently_accepted),
+                dict(d.operoo_contact_fields),
+            )  # fmt: skip
+            self._cache = OrderedDict()
+            self._cache_lock = threading.Lock()
+            self._shared = False
+        return self._district
+
     # ----- changes (control API, scenarios) --------------------------------------------------
 
     def _changed(self, op: str, *args: Any) -> None:
@@ -260,7 +291,8 @@ class DistrictStore:
         return f"{highest + 1:08d}"
 
     def put_school(self, school: Record) -> Record:
-        self._district.schools = [s for s in self._district.schools if s["id"] != school["id"]] + [school]
+        district = self._own()
+        district.schools = [s for s in district.schools if s["id"] != school["id"]] + [school]
         self._changed("put_school", school)
         return school
 
@@ -269,18 +301,20 @@ class DistrictStore:
             raise NotFound(f"no school with id {school_id!r}")
         if any(s["schoolId"] == school_id for s in self._district.students):
             raise Conflict(f"school {school_id!r} still has students; move or delete them first")
-        self._district.schools = [s for s in self._district.schools if s["id"] != school_id]
+        district = self._own()
+        district.schools = [s for s in district.schools if s["id"] != school_id]
         self._changed("delete_school", school_id)
 
     def put_student(self, student: Record, recently_accepted: bool | None = None) -> Record:
         """Create or replace a person; checks references and enrolledId uniqueness."""
         self._check_student(student)
         record = {**student, "lastModified": self._stamp()}
-        self._district.students = [s for s in self._district.students if s["id"] != record["id"]] + [record]
+        district = self._own()
+        district.students = [s for s in district.students if s["id"] != record["id"]] + [record]
         if recently_accepted is not None:
-            self._district.recently_accepted.discard(record["id"])
+            district.recently_accepted.discard(record["id"])
             if recently_accepted:
-                self._district.recently_accepted.add(record["id"])
+                district.recently_accepted.add(record["id"])
         self._changed("put_student", record, recently_accepted)
         return record
 
@@ -295,10 +329,15 @@ class DistrictStore:
 
     def delete_student(self, person_id: int) -> None:
         self.get_person(person_id)
-        self._district.students = [s for s in self._district.students if s["id"] != person_id]
-        self._district.recently_accepted.discard(person_id)
-        for contact in self._district.contacts:
-            contact["students"] = [link for link in contact["students"] if link["studentId"] != person_id]
+        district = self._own()
+        district.students = [s for s in district.students if s["id"] != person_id]
+        district.recently_accepted.discard(person_id)
+        district.contacts = [
+            {**c, "students": [link for link in c["students"] if link["studentId"] != person_id]}
+            if any(link["studentId"] == person_id for link in c["students"])
+            else c
+            for c in district.contacts
+        ]
         self._changed("delete_student", person_id)
 
     def restore_student(self, student: Record, recently_accepted: bool, links: list[list[Any]]) -> None:
@@ -306,13 +345,19 @@ class DistrictStore:
         if student["id"] in self._students_by_id:
             raise Conflict(f"student {student['id']} exists again; the removed record is not put back")
         self._check_student(student)
-        self._district.students.append(copy.deepcopy(student))
+        district = self._own()
+        district.students = [*district.students, copy.deepcopy(student)]
         if recently_accepted:
-            self._district.recently_accepted.add(student["id"])
+            district.recently_accepted.add(student["id"])
+        relinked: dict[int, Record] = {}
         for contact_id, index, link in links:
-            contact = self._contacts_by_id.get(contact_id)
+            contact = relinked.get(contact_id) or self._contacts_by_id.get(contact_id)
             if contact is not None and all(x["studentId"] != link["studentId"] for x in contact["students"]):
-                contact["students"].insert(index, copy.deepcopy(link))
+                students = list(contact["students"])
+                students.insert(index, copy.deepcopy(link))
+                relinked[contact_id] = {**contact, "students": students}
+        if relinked:
+            district.contacts = [relinked.get(c["id"], c) for c in district.contacts]
         self._changed("restore_student", student, recently_accepted, links)
 
     # ----- the district's own verbs: what a parent, the registrar or a school does. The control API,
@@ -360,15 +405,17 @@ class DistrictStore:
         unknown = [link["studentId"] for link in contact["students"] if link["studentId"] not in self._students_by_id]
         if unknown:
             raise Conflict(f"contact {contact['id']}: unknown studentId {', '.join(map(str, unknown))}")
-        self._district.contacts = [c for c in self._district.contacts if c["id"] != contact["id"]] + [contact]
-        self._district.operoo_contact_fields.pop(contact["id"], None)  # a contact put anew shows alike on both
+        district = self._own()
+        district.contacts = [c for c in district.contacts if c["id"] != contact["id"]] + [contact]
+        district.operoo_contact_fields.pop(contact["id"], None)  # a contact put anew shows alike on both
         self._changed("put_contact", contact)
         return contact
 
     def delete_contact(self, contact_id: int) -> None:
         self.get_contact(contact_id)
-        self._district.contacts = [c for c in self._district.contacts if c["id"] != contact_id]
-        self._district.operoo_contact_fields.pop(contact_id, None)
+        district = self._own()
+        district.contacts = [c for c in district.contacts if c["id"] != contact_id]
+        district.operoo_contact_fields.pop(contact_id, None)
         self._changed("delete_contact", contact_id)
 
     def snapshot(self) -> District:

@@ -7,6 +7,7 @@ checked against the app's clock, not itsdangerous's timestamp, so tests can move
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import uuid
@@ -44,6 +45,7 @@ class Client:
         }
 
 
+@functools.lru_cache(maxsize=1024)  # a fresh district per test names the same tenants again and again
 def default_clients(tenant: str, secret_key: bytes | None = None) -> tuple[Client, Client]:
     """The two clients of a tenant, derived from its name: (custom endpoints on, off).
 

@@ -71,3 +71,204 @@ def test_the_readme_s_ten_line_regression_test_runs(pytester: pytest.Pytester) -
     pytester.makepyfile(test_readme=code)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--esd-students=60")
     result.assert_outcomes(passed=1)
+
+
+# ----- isolation: a district per test, forked from one generated per session ----------------------------
+
+ISOLATION_TESTS = """
+import pytest
+import requests
+
+from mock_esd.app import create_app
+from mock_esd.context import AppConfig
+from mock_esd.generator import DistrictSpec
+from mock_esd.tenants import DEFAULT_TENANT, default_clients
+
+SPEC = DistrictSpec(seed=SEED, students=STUDENTS)
+LISTS = ["/v1/schools", "/v1/students", "/v1/contacts", "/v1/operoo/students", "/v1/operoo/contacts"]
+
+
+def pages(get, token):
+    return {path: get(path, token) for path in LISTS}
+
+
+def _expected():
+    # An app of its own, generated afresh: what every test's district must look like when it starts.
+    http = create_app(AppConfig(spec=SPEC)).test_client()
+    custom, _ = default_clients(DEFAULT_TENANT)
+    form = {"grant_type": "client_credentials", "client_id": custom.client_id, "client_secret": custom.secret}
+    token = http.post("/api/v1/auth/token", data=form).json["access_token"]
+    get = lambda path, token: http.get("/api" + path, query_string={"pageSize": 1000},
+                                       headers={"Authorization": f"Bearer {token}"}).json
+    return pages(get, token), http.get("/_mock/scenario").json
+
+
+PAGES, EXPORT = _expected()
+
+
+@pytest.fixture
+def esd(request):
+    return request.getfixturevalue("FIXTURE")
+
+
+def observed(esd):
+    with requests.Session() as http:
+        token = http.post(f"{esd.base_url}/v1/auth/token", data={"grant_type": "client_credentials"},
+                          auth=(esd.custom.client_id, esd.custom.client_secret)).json()["access_token"]
+        get = lambda path, token: http.get(esd.base_url + path, params={"pageSize": 1000},
+                                           headers={"Authorization": f"Bearer {token}"}).json()
+        listed = pages(get, token)
+    tenants = sorted(t["tenant"] for t in esd.control.call("GET", "/tenants"))
+    return listed, esd.control.export_scenario(), esd.control.faults(), tenants
+
+
+def linked_student(esd):
+    return next(c["students"][0]["studentId"] for c in EXPORT["contacts"] if c["students"])
+
+
+CHANGES = {
+    "delete a student with contacts": lambda esd: esd.control.delete_student(linked_student(esd)),
+    "withdraw a student": lambda esd: esd.control.withdraw(linked_student(esd)),
+    "submit an application": lambda esd: esd.control.submit_application(firstName="Ada"),
+    "accept an application": lambda esd: esd.control.accept(
+        next(s["id"] for s in EXPORT["students"] if s["enrolledId"] is None and s["studentStatus"] == "Pre-enrolled"),
+        next(s["id"] for s in EXPORT["schools"] if s["schoolType"] != "Holding"),
+    ),
+    "add a school": lambda esd: esd.control.put_school(id="0950", name="Harbor Elementary", schoolType="Elementary"),
+    "delete a contact": lambda esd: esd.control.delete_contact(EXPORT["contacts"][0]["id"]),
+    "a fault for every tenant": lambda esd: esd.control.add_fault("/v1/schools", "status", params={"status": 503}),
+    "another tenant": lambda esd: esd.control.call("POST", "/tenants", json={"name": "other", "students": 5}),
+    "reset to another seed": lambda esd: esd.control.reset(seed=SEED + 1),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES) * 2)
+def test_a_change_stays_in_its_test(esd, change):
+    assert esd.control.requests() == []
+    listed, export, faults, tenants = observed(esd)
+    assert (listed, export, faults) == (PAGES, EXPORT, [])
+    assert tenants == sorted({"default", esd.tenant})
+    CHANGES[change](esd)
+    assert observed(esd) != (listed, export, faults, tenants)  # the change is seen within its own test
+"""
+
+
+@pytest.mark.parametrize("fixture", ["esd_inprocess", "esd_server"])
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_change_in_one_test_is_never_seen_in_another(
+    pytester: pytest.Pytester, fixture: str, workers: list[str]
+) -> None:
+    """Every test changes its district (records, faults, tenants) after checking that it starts as generated."""
+    tests = ISOLATION_TESTS.replace("FIXTURE", fixture).replace("SEED", "3").replace("STUDENTS", "60")
+    pytester.makepyfile(test_isolation=tests)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--esd-seed=3", "--esd-students=60", *workers)
+    result.assert_outcomes(passed=18)
+
+
+# ----- the plugin's load: every pytest run in the environment pays it ------------------------------------
+
+MODULES_AT_TEST_TIME = """
+import os
+import sys
+
+
+def test_list_modules():
+    with open(os.environ["MODULES_FILE"], "w") as out:
+        out.write(" ".join(sorted(sys.modules)))
+"""
+
+
+def _modules_of_a_run(pytester: pytest.Pytester, *args: str) -> set[str]:
+    listing = pytester.path / "modules.txt"
+    pytester.makepyfile(test_modules=MODULES_AT_TEST_TIME)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MODULES_FILE", str(listing))
+        pytester.runpytest_subprocess("-p", "no:cacheprovider", *args).assert_outcomes(passed=1)
+    return set(listing.read_text().split())
+
+
+def test_loading_the_plugin_imports_nothing_but_the_plugin(pytester: pytest.Pytester) -> None:
+    """A project that never takes a mock eSD fixture gets no Flask, Faker, gunicorn or werkzeug with its pytest."""
+    with_plugin = _modules_of_a_run(pytester)
+    without = _modules_of_a_run(pytester, "-p", "no:mock_esd")
+    assert "mock_esd.pytest_plugin" in with_plugin
+    assert "mock_esd.pytest_plugin" not in without
+    assert with_plugin - without == {"mock_esd", "mock_esd.pytest_plugin"}
+
+
+ONE_TEST = """
+def test_one():
+    assert True
+"""
+
+
+@pytest.mark.slow  # ten pytest runs; the import check above is the quick, exact one
+def test_loading_the_plugin_adds_little_to_a_pytest_run(pytester: pytest.Pytester) -> None:
+    """The one timing check allowed: a one-test run with the plugin against the same run without it.
+
+    Best of several interleaved runs each, and a margin far above noise: the plugin once made such a run
+    take twice as long (0.87 s against 0.42 s); its load must now add at most about 50 ms.
+    """
+    import subprocess
+    import sys
+    import time
+
+    pytester.makepyfile(test_one=ONE_TEST)
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", str(pytester.path)]
+    best = {"with": float("inf"), "without": float("inf")}
+    for _ in range(5):
+        for kind, extra in (("with", []), ("without", ["-p", "no:mock_esd"])):
+            start = time.perf_counter()
+            subprocess.run([*command, *extra], cwd=pytester.path, check=True, capture_output=True)
+            best[kind] = min(best[kind], time.perf_counter() - start)
+    assert best["with"] <= best["without"] * 1.3, best
+
+
+MARKED_TESTS = """
+import datetime as dt
+
+import pytest
+
+
+@pytest.fixture(params=["esd_inprocess", "esd_server"])
+def esd(request):
+    return request.getfixturevalue(request.param)
+
+
+@pytest.mark.esd_district(students=7, schools=3, today=dt.date(2027, 1, 15))
+def test_a_marked_district(esd):
+    export = esd.control.export_scenario()
+    assert (len(export["students"]), len(export["schools"]), export["today"]) == (7, 3, "2027-01-15")
+
+
+def test_an_unmarked_one(esd):
+    assert len(esd.control.export_scenario()["students"]) == 30
+
+
+@pytest.mark.esd_district(size=7)
+def test_an_unknown_field(esd):
+    pass
+
+
+@pytest.mark.esd_district(students="7")
+def test_a_wrong_type(esd):
+    pass
+
+
+@pytest.mark.esd_district(schools=1)
+def test_an_impossible_district(esd):
+    pass
+"""
+
+
+def test_a_marker_picks_one_test_s_district_and_refuses_what_it_does_not_know(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_marked=MARKED_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--strict-markers", "--esd-students=30")
+    result.assert_outcomes(passed=4, errors=6)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*esd_district takes only seed, students, schools, today by name; got size*",
+            "*esd_district: students must be a whole number, got '7'*",
+            "*esd_district: schools must be >= 2*",
+        ]
+    )
