@@ -227,6 +227,7 @@ def test_the_sync_s_students_contacts_and_groups_equal_the_model_s(world_input: 
 
 
 @given(worlds())
+@example((RICH, RICH_SETTINGS, RICH_FLAGS))
 def test_every_synced_student_is_in_all_district_students_and_one_status_group(world_input: World_input) -> None:
     with synced_fresh(*world_input) as world:
         groups = groups_of(world)
@@ -246,6 +247,7 @@ def test_every_synced_student_is_in_all_district_students_and_one_status_group(w
 
 
 @given(worlds())
+@example((RICH, RICH_SETTINGS, RICH_FLAGS))
 def test_temporary_ids_exactly_for_custom_path_students(world_input: World_input) -> None:
     district, raw, flags = world_input
     with synced_fresh(district, raw, flags) as world:
@@ -282,6 +284,7 @@ def test_building_groups_only_for_selected_schools_and_options(world_input: Worl
 
 
 @given(settings_dicts(valid=None))
+@example({"custom_endpoints": False, "schools": {"0101": ["Enrolled", "Pre-Enrolled"]}})
 def test_r4_rejects_exactly_the_invalid_settings(raw: dict[str, Any]) -> None:
     if r4_valid(raw):
         parse_settings(raw)
@@ -350,6 +353,17 @@ KEPT = (
 
 @given(histories())
 @example(KEPT)
+@example(
+    (
+        builders.district(
+            [builders.school("0101"), builders.school("0201")],
+            [builders.student(1, enrolled_id="10000001", school_id="0201")],
+        ),
+        {"custom_endpoints": False, "schools": {"0101": ["Enrolled"], "0201": ["Enrolled"]}},
+        builders.district([builders.school("0101"), builders.school("0201")], []),
+        {"custom_endpoints": False, "schools": {"0101": ["Enrolled"]}},
+    )
+)  # a school deselected: its groups go
 def test_a_sync_from_any_earlier_state_stores_what_the_model_asks_for(history: History) -> None:
     """Kept students updated, the others archived as they were, contacts as the model says; groups as
     a sync from scratch makes them."""
@@ -381,6 +395,15 @@ def pre_registered_worlds(draw: st.DrawFn) -> tuple[District, dict[str, Any]]:
 
 
 @given(pre_registered_worlds())
+@example(
+    (
+        builders.district(
+            [builders.school("0101")],
+            [builders.student(1, enrolled_id="10000001", status="Pre-Registered", school_id="0101")],
+        ),
+        {"custom_endpoints": False, "schools": {"0101": ["Enrolled"]}},
+    )
+)
 def test_r3_pre_registered_students_sync_exactly_where_future_is_selected(
     world_input: tuple[District, dict[str, Any]],
 ) -> None:

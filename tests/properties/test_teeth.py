@@ -2,10 +2,11 @@
 example, in the default test command.
 
 Each mutation is one test (pytest shows each as it ends). It is planted in this process (and undone after),
-and its catcher, a property of test_properties.py or the stateful machine, runs under TEETH: a bounded,
-derandomized search, without the explicit `@example`s (so the strategies themselves must find an
-exposing district) and without shrinking (the costly part; the unshrunk example is still printed). For a
-shrunk example, run the whole suite under one mutation:
+and its catcher, a property of test_properties.py or the stateful machine, must fail twice: on its explicit
+`@example`s alone (the districts every run tries), and under TEETH, a bounded derandomized search without
+the explicit examples (so the strategies themselves find an exposing district) and without shrinking (the
+costly part; the unshrunk example is still reported). For a shrunk example, run the whole suite under one
+mutation:
 `MOCK_ESD_MUTATION=kept_student_never_updated python -m pytest tests/properties -x`.
 """
 
@@ -35,6 +36,8 @@ TEETH = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     stateful_step_count=25,
 )
+
+EXPLICIT = settings(TEETH, phases=[Phase.explicit])
 
 
 def stateful() -> None:
@@ -69,19 +72,26 @@ def test_every_mutation_has_a_catcher() -> None:
     assert set(CATCHER) == set(MUTATIONS)
 
 
+def caught(mutation: str, catcher: Callable[..., Any], how: str) -> str:
+    """The falsifying example `catcher` reports under `mutation`, which must make it fail."""
+    with pytest.raises((Exception, pytest.fail.Exception)) as failure:  # whatever breaks, on a reported example
+        catcher()
+    assert not isinstance(failure.value, HypothesisException), f"{mutation}: not caught by {how}: {failure.value!r}"
+    notes = "\n".join(getattr(failure.value, "__notes__", []))
+    assert "Failing" in notes or "Falsifying" in notes, f"{mutation}: failed without an example: {failure.value!r}"
+    return notes
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mutation", sorted(MUTATIONS))
 def test_the_property_suite_catches(mutation: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Caught by the catcher's explicit @examples (what every run tries), and by the search alone."""
     catcher = CATCHER[mutation]
-    if catcher is not stateful:
-        # The documented way is @settings on the test, which would change it for good; monkeypatch restores it.
-        monkeypatch.setattr(catcher, "_hypothesis_internal_use_settings", TEETH)
     MUTATIONS[mutation](monkeypatch)
-    with pytest.raises((Exception, pytest.fail.Exception)) as failure:  # whatever breaks, on an example found
-        catcher()
-    assert not isinstance(failure.value, HypothesisException), f"{mutation}: not caught: {failure.value!r}"
-    notes = "\n".join(getattr(failure.value, "__notes__", []))
-    assert "Failing test case:" in notes or "Falsifying example" in notes, (
-        f"{mutation}: failed without a falsifying example: {failure.value!r}"
-    )
+    if catcher is not stateful:  # a state machine has no explicit examples
+        # The documented way is @settings on the test, which would change it for good; monkeypatch restores it.
+        monkeypatch.setattr(catcher, "_hypothesis_internal_use_settings", EXPLICIT)
+        caught(mutation, catcher, "its explicit examples")
+        monkeypatch.setattr(catcher, "_hypothesis_internal_use_settings", TEETH)
+    notes = caught(mutation, catcher, f"a search of {TEETH_MAX_EXAMPLES} examples")
     print(f"{mutation}: caught by {getattr(catcher, '__name__', catcher)}\n{notes[:3000]}")
