@@ -7,7 +7,8 @@ and its catcher, a property of test_properties.py or the stateful machine, must 
 the explicit examples (so the strategies themselves find an exposing district) and without shrinking (the
 costly part; the unshrunk example is still reported). For a shrunk example, run the whole suite under one
 mutation:
-`MOCK_ESD_MUTATION=kept_student_never_updated python -m pytest tests/properties -x`.
+`MOCK_ESD_MUTATION=kept_student_never_updated HYPOTHESIS_PROFILE=teeth python -m pytest -x
+tests/properties/test_properties.py tests/properties/test_stateful.py`.
 """
 
 from __future__ import annotations
