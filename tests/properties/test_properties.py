@@ -118,7 +118,7 @@ def sync(world: World, raw: dict[str, Any], flags: Flags | None = None, **kw: An
 
 def synced(district: District, raw: dict[str, Any], db: Path, flags: Flags | None = None) -> World:
     """Sync `district` into `db` with the real client, plan and apply."""
-    world = World(copy.deepcopy(district), db)
+    world = World(copy.deepcopy(district), db, shared=True)
     report = sync(world, raw, flags, allow_mass_removal=True)
     assert report.status == "applied", report.errors
     return world
