@@ -72,16 +72,31 @@ def start_district() -> Any:
     )
 
 
+_app: tuple[Any, Registry] | None = None
+
+
+def machine_app() -> tuple[Any, Registry]:
+    """One mock app per process, each example putting its own district in place: building an app costs
+    about as much as a small sync."""
+    global _app
+    if _app is None:
+        registry = Registry()
+        registry.add_tenant(DEFAULT_TENANT, DistrictStore(district=start_district()))
+        _app = create_app(AppConfig(sleep=lambda _: None), registry), registry
+    return _app
+
+
 class SyncMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        registry = Registry()
+        app, registry = machine_app()
         self.store = DistrictStore(district=start_district())
-        registry.add_tenant(DEFAULT_TENANT, self.store)
-        self.routing = routed(create_app(AppConfig(sleep=lambda _: None), registry))
+        registry.replace_store(DEFAULT_TENANT, self.store)
+        self.routing = routed(app)
         self.routing.__enter__()
         self.session = requests.Session()
         self.control = ControlClient(self.session, DEFAULT_BASE_URL.removesuffix("/api"))
+        self.control.clear_faults()  # none left by an example that failed with faults armed
         self.tmp = tempfile.TemporaryDirectory()
         self.conn = connect(Path(self.tmp.name) / "operoo.db")
         self.raw: dict[str, Any] = {
