@@ -112,8 +112,7 @@ def tamper_flags(flags: Flags) -> Any:
 
 
 def sync(world: World, raw: dict[str, Any], flags: Flags | None = None, **kw: Any) -> Any:
-    report = world.sync(parse_settings(raw), page_size=100, tamper=tamper_flags(flags or {}), **kw)
-    return report
+    return world.sync(parse_settings(raw), page_size=100, tamper=tamper_flags(flags or {}), **kw)
 
 
 def synced(district: District, raw: dict[str, Any], db: Path, flags: Flags | None = None) -> World:
