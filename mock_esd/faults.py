@@ -27,6 +27,7 @@ class FaultKind(StrEnum):
     MALFORMED = "malformed"
     DROP = "drop"
     DRIFT = "drift"
+    SHORT_LAST_PAGE = "short_last_page"
 
 
 class Mode(StrEnum):
@@ -106,6 +107,7 @@ PARAMS: dict[str, tuple[str, ...]] = {
     "malformed": ("keep",),
     "drop": ("keep",),
     "drift": ("insert", "remove"),
+    "short_last_page": ("missing",),
 }
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from http import HTTPStatus
 
+import orjson
 from flask import Response, g, request
 
+from contracts.vocabulary import PAGING_KEY
 from mock_esd import drift
 from mock_esd.context import current
 from mock_esd.errors import EsdError, TooManyRequests, Unauthorized
@@ -65,6 +67,8 @@ def faults_after(response: Response) -> Response:
             response.set_data(data[: int(len(data) * rule.params.get("keep", 0.5))])
         elif rule.kind == FaultKind.DROP:
             response = _dropped(response, rule)
+        elif rule.kind == FaultKind.SHORT_LAST_PAGE:
+            _short_last_page(response, rule)
         elif rule.kind == FaultKind.DRIFT and _tenant() is not None:
             tenant, insert, remove = str(_tenant()), rule.params.get("insert", 0), rule.params.get("remove", 0)
             with current().changing():
@@ -72,6 +76,26 @@ def faults_after(response: Response) -> Response:
                 changes = drift.apply(store, tenant, insert, remove, operoo="/operoo/" in request.path)
                 current().faults.record_changes(rule.rule_id, changes)
     return response
+
+
+def _short_last_page(response: Response, rule: FaultRule) -> None:
+    """A listing's last page without its last records, pagingInfo unchanged (other answers untouched).
+
+    Every page but the last has a size to check; only a client counting the records it read against
+    `totalCount` notices this one.
+    """
+    try:
+        body = orjson.loads(response.get_data()) if response.status_code == 200 else None
+    except orjson.JSONDecodeError:
+        return  # another rule already broke this body
+    info = body.get(PAGING_KEY) if isinstance(body, dict) else None
+    if not isinstance(info, dict) or info.get("pageNo") != info.get("pageCount"):
+        return
+    assert isinstance(body, dict)
+    for key, value in body.items():
+        if isinstance(value, list):
+            body[key] = value[: max(0, len(value) - int(rule.params.get("missing", 1)))]
+    response.set_data(orjson.dumps(body))
 
 
 def _dropped(response: Response, rule: FaultRule) -> Response:

@@ -12,6 +12,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from contracts import vocabulary as esd
 from sync import vocabulary as o
 from sync.errors import SettingsError
 from sync.settings import Settings, parse_settings
@@ -29,6 +30,17 @@ def is_valid(raw: dict[str, Any]) -> bool:
     return True
 
 
+def contact_settings() -> st.SearchStrategy[dict[str, Any]]:
+    """R9's [contacts] table: the defaults, a priority source with each max_priority, or some relationships."""
+    return st.one_of(
+        st.just({}),
+        st.integers(1, 3).map(lambda n: {"permission_source": "priority", "max_priority": n}),
+        st.lists(st.sampled_from(esd.RELATIONSHIPS[:5]), unique=True, max_size=3).map(
+            lambda rels: {"relationships": rels}
+        ),
+    )
+
+
 @st.composite
 def settings_dicts(
     draw: st.DrawFn, school_ids: Sequence[str] = SCHOOL_IDS, valid: bool | None = True
@@ -41,9 +53,7 @@ def settings_dicts(
     raw: dict[str, Any] = {
         "custom_endpoints": draw(st.booleans()),
         "schools": schools,
-        "contacts": draw(
-            st.sampled_from([{}, {"permission_source": "priority", "max_priority": 1}, {"relationships": ["Guardian"]}])
-        ),
+        "contacts": draw(contact_settings()),
     }
     if valid is not None and is_valid(raw) != valid:
         if valid:

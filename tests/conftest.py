@@ -18,6 +18,8 @@ from mock_esd.tenants import DEFAULT_TENANT, Client, default_clients
 
 settings.register_profile("dev", max_examples=25, deadline=None)
 settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# For a whole session under one mutation (MOCK_ESD_MUTATION, tests/properties/conftest.py); test_teeth.py
+# sets its own bounded search whatever the profile.
 settings.register_profile(
     "teeth", max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )

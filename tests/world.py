@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from flask import Flask
 
 from mock_esd.app import create_app
 from mock_esd.generator import District, Record
@@ -27,14 +28,35 @@ def settings(custom: bool = False, schools: dict[str, list[str]] | None = None, 
     return parse_settings({"custom_endpoints": custom, "schools": schools or {}, **extra})
 
 
-class World:
-    """One district (tenant) and one Operoo database; `sync` runs the real client, plan and apply."""
+_shared: tuple[Flask, Registry] | None = None
 
-    def __init__(self, district: District, db: Path) -> None:
+
+def shared_app() -> tuple[Flask, Registry]:
+    """One mock app per process for Worlds that ask for it: building an app costs more than a small sync."""
+    global _shared
+    if _shared is None:
         registry = Registry()
+        registry.add_tenant(DEFAULT_TENANT, DistrictStore(district=District([], [], [])))
+        _shared = create_app(registry=registry), registry
+    return _shared
+
+
+class World:
+    """One district (tenant) and one Operoo database; `sync` runs the real client, plan and apply.
+
+    With `shared=True` the World serves its district from the process's one app (`shared_app`), putting
+    its store in place at each sync: for property tests that make a World per example and use no faults.
+    """
+
+    def __init__(self, district: District, db: Path, *, shared: bool = False) -> None:
         self.store = DistrictStore(district=district)
-        registry.add_tenant(DEFAULT_TENANT, self.store)
-        self.app = create_app(registry=registry)
+        self.registry: Registry | None = None
+        if shared:
+            self.app, self.registry = shared_app()
+        else:
+            registry = Registry()
+            registry.add_tenant(DEFAULT_TENANT, self.store)
+            self.app = create_app(registry=registry)
         self.db = db
         self.sleeps: list[float] = []
         self.requests: list[str] = []
@@ -46,6 +68,8 @@ class World:
             self.requests.append(f"{request.method} {request.path_url}")
             return tamper(request, reply) if tamper else reply
 
+        if self.registry is not None:
+            self.registry.replace_store(DEFAULT_TENANT, self.store)
         conn = connect(self.db)
         try:
             with routed(self.app, tamper=record), requests.Session() as session:

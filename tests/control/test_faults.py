@@ -88,6 +88,26 @@ def test_a_malformed_body(http: FlaskClient, custom_headers: dict[str, str]) -> 
         json.loads(broken.data)
 
 
+def test_a_short_last_page_loses_its_last_record_and_keeps_its_paging(
+    http: FlaskClient, custom_headers: dict[str, str]
+) -> None:
+    def page(n: int) -> Any:
+        return http.get(f"/api/v1/students?pageSize=40&pageNo={n}", headers=custom_headers).json
+
+    first = page(1)
+    last = first["pagingInfo"]["pageCount"]
+    whole = page(last)
+    assert last > 1
+    add(http, endpoint="/v1/students", kind="short_last_page")
+    assert page(1) == first, "a page before the last is left alone"
+    short = page(last)
+    assert short["pagingInfo"] == whole["pagingInfo"]
+    assert short["students"] == whole["students"][:-1]
+    add(http, endpoint="/v1/schools", kind="short_last_page", params={"missing": 2})
+    schools = http.get("/api/v1/schools", headers=custom_headers).json
+    assert len(schools["schools"]) == schools["pagingInfo"]["totalCount"] - 2
+
+
 def test_drift_inserts_and_removes_records_between_pages(http: FlaskClient, custom_headers: dict[str, str]) -> None:
     total = lambda: http.get("/api/v1/students?pageSize=10", headers=custom_headers).json["pagingInfo"]["totalCount"]  # type: ignore[index]  # noqa: E731
     before = total()

@@ -102,6 +102,15 @@ FATAL = {
         tamper_with(on("/v1/students", 2), body_edit(lambda b: b["students"].pop())),
         "page 2 of 8 has 4 records, expected 5",
     ),
+    # Every page but the last has a size to check; the last one only the count of records read against totalCount.
+    "a short last page": (
+        tamper_with(on("/v1/students", 8), body_edit(lambda b: b["students"].pop())),
+        "/v1/students: read 39 records but totalCount is 40",
+    ),
+    "a short last page of a one-page listing": (
+        tamper_with(on("/v1/schools"), body_edit(lambda b: b["schools"].pop())),
+        "/v1/schools: read 0 records but totalCount is 1",
+    ),
     "a short listing": (
         tamper_with(
             on("/v1/students"),

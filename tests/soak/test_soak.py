@@ -36,7 +36,9 @@ SETTINGS = parse_settings(
 
 
 def random_fault(rng: random.Random) -> dict[str, Any]:
-    kind = rng.choice(["status", "rate_limit", "expire_token", "malformed", "drop", "drift", "latency"])
+    kind = rng.choice(
+        ["status", "rate_limit", "expire_token", "malformed", "drop", "drift", "latency", "short_last_page"]
+    )
     endpoint = rng.choice([*LISTS, "/v1/auth/token"] if kind in ("status", "latency", "drop") else LISTS)
     if kind == "drift":
         # Drift on the listing being read must abort the sync (the client sees totalCount move). Drift
@@ -51,6 +53,7 @@ def random_fault(rng: random.Random) -> dict[str, Any]:
         "drop": {"keep": rng.choice([0.1, 0.5])},
         "drift": rng.choice([{"insert": rng.randint(1, 3)}, {"remove": rng.randint(1, 2)}]),
         "latency": {"ms": 1},
+        "short_last_page": {"missing": rng.randint(1, 2)},
     }.get(kind, {})
     mode = rng.choice(["always", "nth", "times", "probability"])
     return {
@@ -92,6 +95,7 @@ def test_faulty_syncs_end_correct_or_unchanged(tmp_path: Path) -> None:
     app = create_app(AppConfig(spec=DistrictSpec(seed=3, students=40), sleep=lambda _: None))
     faulty, clean = connect(tmp_path / "faulty.db"), connect(tmp_path / "clean.db")
     outcomes = {"applied": 0, "aborted": 0}
+    short_last_pages = 0  # syncs aborted by a listing's last page coming back short
     with routed(app), requests.Session() as session:
         control = ControlClient(session, DEFAULT_BASE_URL.removesuffix("/api"))
 
@@ -116,8 +120,10 @@ def test_faulty_syncs_end_correct_or_unchanged(tmp_path: Path) -> None:
             else:
                 assert report.status == "aborted" and report.errors
                 assert snapshot_tables(faulty) == before, report.errors
+                short_last_pages += "records but totalCount is" in report.errors[0]
             assert sync(faulty).status == "applied"
             assert export_state(faulty) == export_state(clean)
     faulty.close()
     clean.close()
     assert outcomes["applied"] > 10 and outcomes["aborted"] > 10, outcomes
+    assert short_last_pages > 0, "no sync met a short last page: the soak no longer draws that fault"
