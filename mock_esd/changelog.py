@@ -71,9 +71,9 @@ def replay(registry: Registry, tenant: str, op: str, args: list[Any]) -> None:
     """Apply one logged operation without logging it again."""
     with replay_mode():
         if op == "add_tenant":
-            registry.add_tenant(tenant, build_store(args[0]))
+            registry.add_tenant(tenant, build_store(args[0]), args[0])
         elif op == "replace_store":
-            registry.replace_store(tenant, build_store(args[0], registry.store(tenant)))
+            registry.replace_store(tenant, build_store(args[0], registry.store(tenant)), args[0])
         elif op == "remove_tenant":
             registry.remove_tenant(tenant)
         else:

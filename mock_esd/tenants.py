@@ -36,6 +36,11 @@ class Client:
     tenant: str
     custom_endpoints: bool
 
+    @property
+    def kind(self) -> str:
+        """`custom` or `standard`: how a scenario's `clients` names it."""
+        return "custom" if self.custom_endpoints else "standard"
+
     def as_json(self) -> dict[str, object]:
         return {
             "clientId": self.client_id,
@@ -98,20 +103,28 @@ class Registry:
             store.set_cache_limit(self._view_cache_limit)
         store.on_change = lambda op, args: self._notify(tenant, op, args)
 
-    def add_tenant(self, tenant: str, store: DistrictStore, recipe: Recipe | None = None) -> tuple[Client, Client]:
+    def add_tenant(self, tenant: str, store: DistrictStore, recipe: Recipe | None = None) -> tuple[Client, ...]:
         if tenant in self._stores:
             raise Conflict(f"tenant {tenant!r} already exists")
         self._attach(tenant, store)
-        clients = default_clients(tenant, self.secret_key)
-        for client in clients:
-            self._clients[client.client_id] = client
+        clients = self._admit(tenant, recipe)
         self._notify(tenant, "add_tenant", [recipe])
         return clients
 
     def replace_store(self, tenant: str, store: DistrictStore, recipe: Recipe | None = None) -> None:
         self.store(tenant)
         self._attach(tenant, store)
+        if recipe is not None:
+            self._admit(tenant, recipe)
         self._notify(tenant, "replace_store", [recipe])
+
+    def _admit(self, tenant: str, recipe: Recipe | None) -> tuple[Client, ...]:
+        """The tenant's clients: both, or those its scenario's `clients` names (a recording keeps what it saw)."""
+        kinds = ((recipe or {}).get("scenario") or {}).get("clients", ("custom", "standard"))
+        clients = tuple(c for c in default_clients(tenant, self.secret_key) if c.kind in kinds)
+        self._clients = {k: c for k, c in self._clients.items() if c.tenant != tenant}
+        self._clients.update((c.client_id, c) for c in clients)
+        return clients
 
     def remove_tenant(self, tenant: str) -> None:
         self.store(tenant)

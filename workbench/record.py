@@ -118,6 +118,7 @@ def record_district(
     if say is not None:
         say(f"checking that the scenario serves all {sum(map(len, listings.values()))} records back")
     recording = recording_from(listings, today, f"{description}; read with {clients}")
+    recording.scenario["clients"] = ["custom", "standard"] if standard is not None else ["custom"]
     recording.bytes = size
     return recording
 

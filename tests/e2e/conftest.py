@@ -17,7 +17,7 @@ import requests
 class Served:
     base_url: str
     custom: tuple[str, str]
-    standard: tuple[str, str]
+    standard: tuple[str, str] | None  # None: a scenario whose district has no standard client
 
     def bearer(self) -> dict[str, str]:
         """Authorization headers for the custom client."""
@@ -55,8 +55,8 @@ def serving(*args: str) -> Iterator[tuple[Served, str]]:
             head += line
         base = re.search(r"eSD base URL: (\S+)", head)
         clients = re.findall(r"--client-id (\S+) --client-secret (\S+)", head)
-        assert base and len(clients) == 2, head
-        yield Served(base.group(1), clients[0], clients[1]), head
+        assert base and len(clients) in (1, 2), head
+        yield Served(base.group(1), clients[0], clients[1] if len(clients) == 2 else None), head
     finally:
         proc.terminate()
         proc.communicate(timeout=30)

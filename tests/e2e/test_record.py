@@ -89,8 +89,26 @@ def test_serve_scenario_serves_a_recording(independent: str, tmp_path: Path) -> 
     """The file is what `mock-esd serve --scenario` reads, as a user runs it."""
     out = tmp_path / "district.yaml"
     assert record(independent, CUSTOM, out).exit_code == 0
-    with serving("--scenario", str(out)) as (served, _):
+    with serving("--scenario", str(out)) as (served, head):
         assert listings(served.base_url, served.custom) == listings(independent, CUSTOM)
+        assert served.standard is None and "custom endpoints OFF" not in head, "read with one client: serves one"
+        token = requests.post(f"{served.base_url}/v1/auth/token", auth=MOCK_STD, timeout=30,
+                              data={"grant_type": "client_credentials"})  # fmt: skip
+        assert token.status_code == 401, "the standard client the recording never saw does not exist"
+
+
+def test_a_recording_says_which_clients_it_read_with(independent: str, tmp_path: Path) -> None:
+    only, both = tmp_path / "custom.json", tmp_path / "both.json"
+    assert record(independent, CUSTOM, only).exit_code == 0
+    assert record(independent, CUSTOM, both, "--client-id-standard", STANDARD[0],
+                  "--client-secret-standard", STANDARD[1]).exit_code == 0  # fmt: skip
+    assert json.loads(only.read_text())["clients"] == ["custom"]
+    assert json.loads(both.read_text())["clients"] == ["custom", "standard"]
+    with serving("--scenario", str(both)) as (served, _):
+        assert served.standard is not None
+        token = requests.post(f"{served.base_url}/v1/auth/token", auth=served.standard, timeout=30,
+                              data={"grant_type": "client_credentials"})  # fmt: skip
+        assert token.status_code == 200, token.text
 
 
 def test_record_retries_as_the_sync_does(tmp_path: Path) -> None:
