@@ -138,6 +138,35 @@ def test_distinct_filter_values_do_not_grow_the_apps_view_cache() -> None:
     assert app.extensions[EXTENSION].registry.store("default").cached_views() <= 12
 
 
+def test_the_view_cache_keeps_under_its_byte_limit() -> None:
+    store = DistrictStore(SMALL)
+    schools = sorted(store.school_ids())
+    one_school = store.students(StudentFilter(schools[0]))
+    one_school.page(0, 1)
+    limit = one_school.nbytes * 3  # room for about three schools' listings, not for all of them
+    store.set_cache_limit(256, max_bytes=limit)
+    for school in schools * 2:
+        for status in (None, "Enrolled"):
+            store.students(StudentFilter(school, status)).page(0, 10)
+            assert store.cached_bytes() <= limit
+    assert store.cached_views() < 2 * len(schools)  # some were let go to stay under the limit
+
+
+def test_a_view_larger_than_the_byte_limit_is_still_served_whole() -> None:
+    app = _app(max_cached_view_bytes=1)
+    http = app.test_client()
+    headers = {"Authorization": f"Bearer {token_for(http, CUSTOM)}"}
+    store = app.extensions[EXTENSION].registry.store("default")
+    expected = [s["id"] for s in store.students().records]
+    got = []
+    for page in range(1, 5):
+        body = http.get(f"/api/v1/students?pageNo={page}&pageSize=10", headers=headers).json
+        assert body is not None
+        got += [s["id"] for s in body["students"]]
+    assert got == expected
+    assert store.cached_views() == 1, "only the latest view stays when one alone is over the limit"
+
+
 def test_the_journal_keeps_the_latest_entries() -> None:
     http = _app(max_journal_entries=5).test_client()
     headers = {"Authorization": f"Bearer {token_for(http, CUSTOM)}"}
