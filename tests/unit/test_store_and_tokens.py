@@ -10,6 +10,7 @@ import pytest
 
 from mock_esd import store
 from mock_esd.errors import Unauthorized
+from mock_esd.generator import DistrictSpec
 from mock_esd.store import View
 from mock_esd.tenants import TokenVerifier, default_clients, issue_token
 
@@ -95,3 +96,17 @@ def test_the_cache_is_bounded() -> None:
     tokens = [issue_token(CLIENT, KEY, now=1000 + n, ttl=60) for n in range(10)]
     assert [verify(t, 1000) for t in tokens] == [CLIENT.client_id] * 10
     assert len(verify._claims) <= 3
+
+
+def test_warming_a_district_encodes_its_five_listings_before_any_request() -> None:
+    district = store.DistrictStore(DistrictSpec(seed=3, students=60))
+    listings = (
+        district.schools,
+        district.students,
+        district.contacts,
+        district.operoo_students,
+        district.operoo_contacts,
+    )
+    assert not any(listing().encoded for listing in listings)
+    district.warm()
+    assert all(listing().encoded for listing in listings)
