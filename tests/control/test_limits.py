@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from mock_esd.app import create_app
-from mock_esd.changelog import ChangeLog, SharedJournal
+from mock_esd.changelog import JOURNAL_TRIM_EVERY, ChangeLog, SharedJournal
 from mock_esd.context import EXTENSION, AppConfig
 from mock_esd.generator import DistrictSpec
 from mock_esd.limits import Limits
@@ -184,6 +184,35 @@ def test_the_shared_journal_of_workers_keeps_the_latest_entries(tmp_path: Path) 
     journal.clear()
     journal.record(0.0, "GET", "/api/v1/schools", "", None, None, 200)
     assert len(journal.entries({})) == 1
+
+
+def test_the_shared_journal_stays_bounded_though_it_trims_in_batches(tmp_path: Path) -> None:
+    log = ChangeLog(tmp_path / "changes.db")
+    journal = SharedJournal(log, limit=5)
+    for n in range(10 * JOURNAL_TRIM_EVERY + 3):
+        journal.record(float(n), "GET", "/api/v1/schools", f"pageNo={n}", None, None, 200)
+        stored = log.connection().execute("SELECT count(*) FROM journal").fetchone()[0]
+        assert stored <= 5 + JOURNAL_TRIM_EVERY
+    assert [e.query for e in journal.entries({})] == [
+        f"pageNo={n}" for n in range(10 * JOURNAL_TRIM_EVERY - 2, 10 * JOURNAL_TRIM_EVERY + 3)
+    ]
+
+
+def test_two_processes_sharing_a_change_log_see_each_others_changes_and_faults(tmp_path: Path) -> None:
+    config = AppConfig(spec=TINY, shared_state=str(tmp_path / "c.db"), signing_key=b"k" * 32)
+    first, second = create_app(config).test_client(), create_app(config).test_client()  # two workers' apps
+    headers = {"Authorization": f"Bearer {token_for(first, CUSTOM)}"}
+    assert second.get("/api/v1/schools", headers=headers).status_code == 200
+    rule = first.post("/_mock/faults", json={"endpoint": "/v1/schools", "kind": "status", "params": {"status": 503}})
+    assert rule.status_code == 201 and rule.json is not None
+    assert second.get("/api/v1/schools", headers=headers).status_code == 503, "added on one, fired on the other"
+    assert first.delete(f"/_mock/faults/{rule.json['id']}").status_code == 204
+    assert second.get("/api/v1/schools", headers=headers).status_code == 200, "and removed on one, on both"
+    before = second.get("/api/v1/operoo/students?pageSize=1000", headers=headers).json
+    assert first.post("/_mock/applications", json={"firstName": "Ada"}).status_code == 201
+    after = second.get("/api/v1/operoo/students?pageSize=1000", headers=headers).json
+    assert before is not None and after is not None
+    assert [s["firstName"] for s in after["students"]] == [s["firstName"] for s in before["students"]] + ["Ada"]
 
 
 def test_the_shared_journal_limit_is_the_apps_setting(tmp_path: Path) -> None:
