@@ -15,11 +15,16 @@ import random
 from bisect import bisect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from faker import Faker
 
 from contracts import vocabulary as v
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsLenAndGetItem
+
+T = TypeVar("T")
 
 Record = dict[str, Any]
 
@@ -140,7 +145,7 @@ class _Random(random.Random):
     from `getrandbits` until the value is below `n`. A seed gives the same district as with `random.Random`.
     """
 
-    def choice(self, seq: Sequence[Any]) -> Any:
+    def choice(self, seq: SupportsLenAndGetItem[T]) -> T:
         n = len(seq)
         k = n.bit_length()
         r = self.getrandbits(k)
