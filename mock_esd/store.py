@@ -94,13 +94,25 @@ def encode_records(records: list[Record]) -> tuple[array[int], bytes]:
     """(offsets, buffer): `orjson.dumps(records)` and where each record starts in it (one more at the end).
 
     A record's encoded length is measured alone (cheap: the bytes are dropped at once); the lengths must
-    add up to the whole, since orjson writes a list as `[` + the items joined by `,` + `]`.
+    add up to the whole, since orjson writes a list as `[` + the items joined by `,` + `]`. If they do
+    not (a change replaced a record's field between the two passes), each record is encoded once instead.
     """
     buffer = orjson.dumps(records)
     offsets = array("Q", accumulate((len(orjson.dumps(r)) + 1 for r in records), initial=1))
-    if records and offsets[-1] != len(buffer):
-        raise RuntimeError(f"encoded records add up to {offsets[-1] - 1} bytes, the list to {len(buffer) - 1}")
-    return offsets, buffer
+    if not records or offsets[-1] == len(buffer):
+        return offsets, buffer
+    return _encode_each(records)
+
+
+def _encode_each(records: list[Record], chunk: int = 1024) -> tuple[array[int], bytes]:
+    """The same as `encode_records` from one encoding of each record, a chunk of them alive at a time."""
+    out, offsets = bytearray(b"["), array("Q", [1])
+    for start in range(0, len(records), chunk):
+        parts = [orjson.dumps(r) for r in records[start : start + chunk]]
+        for part in parts:
+            offsets.append(offsets[-1] + len(part) + 1)
+        out += (b"," if start else b"") + b",".join(parts)
+    return offsets, bytes(out + b"]")
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,27 @@ def test_a_view_holds_its_json_once_not_an_object_per_record() -> None:
     assert view.nbytes == len(orjson.dumps(data)) + 8 * (len(data) + 1) + 8 * len(data)
 
 
+class _ChangedBetweenPasses:
+    """orjson whose first encoding of the whole list sees record 0 before a change replaced its name."""
+
+    whole_lists = 0
+
+    @staticmethod
+    def dumps(value: object) -> bytes:
+        if isinstance(value, list) and not _ChangedBetweenPasses.whole_lists:
+            _ChangedBetweenPasses.whole_lists += 1
+            return orjson.dumps([{**value[0], "name": "before the change"}, *value[1:]])
+        return orjson.dumps(value)
+
+
+def test_a_record_changed_while_its_view_is_encoded_still_gives_whole_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store, "orjson", _ChangedBetweenPasses)
+    data = records(3000)
+    view = View(data)
+    assert bytes(view.page(0, 3000)) == _joined(data)
+    assert bytes(view.page(1500, 1600)) == _joined(data[1500:1600])
+
+
 class _SlowJson:
     """orjson whose dumps yields to other threads, so two threads do ask for the same view at once."""
 
