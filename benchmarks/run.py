@@ -421,7 +421,7 @@ def _end_to_end(n: int, rows: list[Row]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         with served(n) as srv:
-            ready = time.perf_counter() - start
+            ready, started = time.perf_counter() - start, proc_status(srv.pid, "VmRSS")
             path = Path(tmp) / "settings.toml"
             write_settings(
                 path, demo_settings(_schools(EsdClient(requests.Session(), srv.base, srv.client_id, srv.secret)))
@@ -442,6 +442,7 @@ def _end_to_end(n: int, rows: list[Row]) -> None:
     per_student = f"end to end, per student, {n} students"
     rows += [
         Row(f"generate and start the mock, {n} students", [ready]),
+        Row(f"mock RSS after start, {n} students (end to end)", [started], unit="bytes"),
         Row(
             f"generate, serve and fully sync {n} students, end to end",
             [total],
