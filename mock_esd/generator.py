@@ -71,6 +71,7 @@ _TYPE_SUFFIX = {
 _FAMILY_SIZES = (1, 1, 1, 1, 1, 2, 2, 2, 3, 4)
 _EMAIL_DOMAINS = ("example.com", "example.org", "example.net", "mail.example.com")
 _SECONDS_PER_YEAR = 365 * 24 * 3600
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 
 @dataclass(frozen=True)
@@ -310,8 +311,9 @@ class _Builder:
         return text
 
     def _timestamp(self, seconds_before_today: int) -> str:
-        stamp = dt.datetime.fromtimestamp(self.today_epoch - seconds_before_today, tz=dt.UTC)
-        return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+        """The UTC time that many seconds before today, as `%Y-%m-%dT%H:%M:%SZ` (its date text shared)."""
+        day, second = divmod(self.today_epoch - seconds_before_today, 86_400)
+        return f"{self._date(_EPOCH_ORDINAL + day)}T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}Z"
 
     def _contact(self, role: str, priority: int, last: str, address: str, children: list[Record]) -> None:
         rng, pools = self.rng, self.pools
