@@ -4,6 +4,10 @@ Every worker generates the same district from the same seed, then replays the ch
 one SQLite file) before each request, so a change made through the control API on one worker is
 seen by all. Changes are made under an exclusive file lock (`fcntl.flock`), after catching up, so
 every worker applies the same operations in the same order.
+
+The serving path asks SQLite nothing it can skip: two counters in a small file every worker maps
+(`Counters`: the latest operation, the number of fault rules) say whether there is anything to replay
+or any rule to match, and the journal's oldest entries go in batches rather than one per request.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
+import mmap
 import os
 import sqlite3
+import struct
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -34,6 +40,34 @@ CREATE TABLE IF NOT EXISTS faults (rule_id INTEGER PRIMARY KEY, body TEXT NOT NU
 CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, time REAL, method TEXT, path TEXT, query TEXT,
                                     client TEXT, tenant TEXT, status INTEGER);
 """
+
+
+JOURNAL_TRIM_EVERY = 64  # the shared journal drops its oldest entries once per this many requests
+
+
+class Counters:
+    """Numbers every worker process reads without a query: a 16-byte file mapped shared (`mmap`).
+
+    Written only under `ChangeLog.exclusive()`; read without a lock (an aligned 8-byte value is read whole).
+    """
+
+    LATEST_OP = 0  # seq of the latest logged operation
+    FAULT_RULES = 1  # how many fault rules there are
+
+    def __init__(self, path: Path) -> None:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size < 16:
+                os.ftruncate(fd, 16)
+            self._map = mmap.mmap(fd, 16)  # MAP_SHARED: forked workers see each other's writes
+        finally:
+            os.close(fd)
+
+    def get(self, slot: int) -> int:
+        return int(struct.unpack_from("Q", self._map, slot * 8)[0])
+
+    def set(self, slot: int, value: int) -> None:
+        struct.pack_into("Q", self._map, slot * 8, value)
 
 
 def build_store(recipe: Recipe, base: DistrictStore | None = None, limits: Limits | None = None) -> DistrictStore:
@@ -91,6 +125,7 @@ class ChangeLog:
         with sqlite3.connect(self.path) as conn:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(_SCHEMA)
+        self.counters = Counters(self.path.with_suffix(".counters"))
 
     def connection(self) -> sqlite3.Connection:
         """One connection per thread, opened lazily (so also after a fork)."""
@@ -126,9 +161,12 @@ class ChangeLog:
             "INSERT INTO ops (tenant, op, args) VALUES (?, ?, ?)", (tenant, op, json.dumps(args))
         )
         self.seen = int(cursor.lastrowid or self.seen)
+        self.counters.set(Counters.LATEST_OP, self.seen)
 
     def catch_up(self, registry: Registry) -> None:
-        """Replay every operation this process has not applied yet."""
+        """Replay every operation this process has not applied yet (nothing to ask when none was logged since)."""
+        if self.counters.get(Counters.LATEST_OP) <= self.seen:
+            return
         conn = self.connection()
         latest = conn.execute("SELECT max(seq) FROM ops").fetchone()[0] or 0
         if latest <= self.seen:
@@ -153,6 +191,7 @@ class SharedFaults:
             rule_id = (conn.execute("SELECT max(rule_id) FROM faults").fetchone()[0] or 0) + 1
             rule = parse_rule(rule_id, body)
             conn.execute("INSERT INTO faults (rule_id, body) VALUES (?, ?)", (rule_id, json.dumps(body)))
+            self._count()
             return rule
 
     def remove(self, rule_id: int) -> bool:
@@ -162,13 +201,20 @@ class SharedFaults:
         with self.log.exclusive():
             rule = next((r for r in self.rules() if r.rule_id == rule_id), None)
             self.log.connection().execute("DELETE FROM faults WHERE rule_id = ?", (rule_id,))
+            self._count()
             return rule
 
     def clear(self) -> list[FaultRule]:
         with self.log.exclusive():
             removed = self.rules()
             self.log.connection().execute("DELETE FROM faults")
+            self._count()
             return removed
+
+    def _count(self) -> None:
+        """Publish how many rules there are (under the lock), so a request with none asks nothing."""
+        count = self.log.connection().execute("SELECT count(*) FROM faults").fetchone()[0]
+        self.log.counters.set(Counters.FAULT_RULES, int(count))
 
     def record_changes(self, rule_id: int, changes: list[dict[str, Any]]) -> None:
         with self.log.exclusive():
@@ -192,9 +238,9 @@ class SharedFaults:
         return out
 
     def firing(self, path: str, method: str, tenant: str | None) -> list[FaultRule]:
-        conn = self.log.connection()
-        if conn.execute("SELECT 1 FROM faults LIMIT 1").fetchone() is None:
+        if not self.log.counters.get(Counters.FAULT_RULES):
             return []
+        conn = self.log.connection()
         with self.log.exclusive():
             matched = [r for r in self.rules() if r.matches(path, method, tenant)]
             fired = [r for r in matched if r.should_fire()]  # counts calls and firings on the loaded rules
@@ -219,8 +265,10 @@ class SharedJournal:
             "INSERT INTO journal (time, method, path, query, client, tenant, status) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (time, method, path, query, client, tenant, status),
         ).lastrowid
-        # seq only grows (INTEGER PRIMARY KEY after the highest row): a range delete on the key drops the oldest.
-        conn.execute("DELETE FROM journal WHERE seq <= ?", ((seq or 0) - self.limit,))
+        # seq only grows (INTEGER PRIMARY KEY after the highest row): a range delete on the key drops the oldest,
+        # once per JOURNAL_TRIM_EVERY requests; `entries` shows the latest `limit` meanwhile.
+        if (seq or 0) % JOURNAL_TRIM_EVERY == 0:
+            conn.execute("DELETE FROM journal WHERE seq <= ?", ((seq or 0) - self.limit,))
 
     def clear(self, tenant: str | None = None) -> None:
         if tenant is None:
@@ -231,6 +279,8 @@ class SharedJournal:
     def entries(self, filters: Mapping[str, str]) -> list[Entry]:
         check_filters(filters)
         rows = self.log.connection().execute(
-            "SELECT seq, time, method, path, query, client, tenant, status FROM journal ORDER BY seq"
+            "SELECT seq, time, method, path, query, client, tenant, status FROM journal"
+            " WHERE seq > (SELECT coalesce(max(seq), 0) FROM journal) - ? ORDER BY seq",
+            (self.limit,),
         )
         return matching([Entry(*row) for row in rows], filters)

@@ -66,7 +66,7 @@ class MockState:
     def __init__(self, config: AppConfig, registry: Registry | None = None) -> None:
         self.config = config
         self.registry = registry or default_registry(config.spec, config.client_secret_key())
-        self.registry.set_view_cache_limit(config.limits.max_cached_views)
+        self.registry.set_view_cache_limit(config.limits.max_cached_views, config.limits.max_cached_view_bytes)
         self.csrf_token = secrets.token_urlsafe(32)  # made before --workers forks, so every worker knows it
         self.signing_key = config.signing_key or secrets.token_bytes(32)
         self._verify = TokenVerifier(self.signing_key)

@@ -24,6 +24,7 @@ class Limits:
     max_yaml_nodes: int = 5_000_000  # nodes of a scenario once its aliases are expanded ("billion laughs")
     max_yaml_depth: int = 100  # nesting of a scenario document, aliases included
     max_cached_views: int = 256  # per district: filtered listings kept encoded (least recently used go)
+    max_cached_view_bytes: int = 1024 * MIB  # per district: bytes those listings hold (the 1M district's five fit)
     max_journal_entries: int = 10_000  # requests the journal keeps (the oldest go), also shared by workers
     max_error_detail: int = 4_000  # characters of an error's detail: never megabytes of the input echoed
 

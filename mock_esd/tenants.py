@@ -19,7 +19,7 @@ from itsdangerous import BadData, URLSafeSerializer
 
 from mock_esd.errors import Conflict, NotFound, Unauthorized
 from mock_esd.generator import DistrictSpec
-from mock_esd.store import DistrictStore, replaying
+from mock_esd.store import DEFAULT_CACHE_BYTES, DistrictStore, replaying
 
 CLIENT_HOST_SUFFIX = ".guru.eschooldata.com/api"
 DEFAULT_TENANT = "default"
@@ -85,13 +85,13 @@ class Registry:
         self._clients: dict[str, Client] = {}
         self.listener = listener
         self.secret_key = secret_key  # see default_clients; workers share it (forked after it is made)
-        self._view_cache_limit: int | None = None
+        self._view_cache_limit: tuple[int, int] | None = None
 
-    def set_view_cache_limit(self, limit: int) -> None:
-        """Bound the view cache of every district, present and future."""
-        self._view_cache_limit = limit
+    def set_view_cache_limit(self, limit: int, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+        """Bound the view cache of every district, present and future: views kept, and bytes they hold."""
+        self._view_cache_limit = (limit, max_bytes)
         for store in self._stores.values():
-            store.set_cache_limit(limit)
+            store.set_cache_limit(limit, max_bytes)
 
     def _notify(self, tenant: str, op: str, args: list[Any]) -> None:
         if self.listener is not None and not replaying():
@@ -100,7 +100,7 @@ class Registry:
     def _attach(self, tenant: str, store: DistrictStore) -> None:
         self._stores[tenant] = store
         if self._view_cache_limit is not None:
-            store.set_cache_limit(self._view_cache_limit)
+            store.set_cache_limit(*self._view_cache_limit)
         store.on_change = lambda op, args: self._notify(tenant, op, args)
 
     def add_tenant(self, tenant: str, store: DistrictStore, recipe: Recipe | None = None) -> tuple[Client, ...]:

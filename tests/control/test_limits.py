@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from mock_esd.app import create_app
-from mock_esd.changelog import ChangeLog, SharedJournal
+from mock_esd.changelog import JOURNAL_TRIM_EVERY, ChangeLog, SharedJournal
 from mock_esd.context import EXTENSION, AppConfig
 from mock_esd.generator import DistrictSpec
 from mock_esd.limits import Limits
@@ -138,6 +138,35 @@ def test_distinct_filter_values_do_not_grow_the_apps_view_cache() -> None:
     assert app.extensions[EXTENSION].registry.store("default").cached_views() <= 12
 
 
+def test_the_view_cache_keeps_under_its_byte_limit() -> None:
+    store = DistrictStore(SMALL)
+    schools = sorted(store.school_ids())
+    one_school = store.students(StudentFilter(schools[0]))
+    one_school.page(0, 1)
+    limit = one_school.nbytes * 3  # room for about three schools' listings, not for all of them
+    store.set_cache_limit(256, max_bytes=limit)
+    for school in schools * 2:
+        for status in (None, "Enrolled"):
+            store.students(StudentFilter(school, status)).page(0, 10)
+            assert store.cached_bytes() <= limit
+    assert store.cached_views() < 2 * len(schools)  # some were let go to stay under the limit
+
+
+def test_a_view_larger_than_the_byte_limit_is_still_served_whole() -> None:
+    app = _app(max_cached_view_bytes=1)
+    http = app.test_client()
+    headers = {"Authorization": f"Bearer {token_for(http, CUSTOM)}"}
+    store = app.extensions[EXTENSION].registry.store("default")
+    expected = [s["id"] for s in store.students().records]
+    got = []
+    for page in range(1, 5):
+        body = http.get(f"/api/v1/students?pageNo={page}&pageSize=10", headers=headers).json
+        assert body is not None
+        got += [s["id"] for s in body["students"]]
+    assert got == expected
+    assert store.cached_views() == 1, "only the latest view stays when one alone is over the limit"
+
+
 def test_the_journal_keeps_the_latest_entries() -> None:
     http = _app(max_journal_entries=5).test_client()
     headers = {"Authorization": f"Bearer {token_for(http, CUSTOM)}"}
@@ -155,6 +184,35 @@ def test_the_shared_journal_of_workers_keeps_the_latest_entries(tmp_path: Path) 
     journal.clear()
     journal.record(0.0, "GET", "/api/v1/schools", "", None, None, 200)
     assert len(journal.entries({})) == 1
+
+
+def test_the_shared_journal_stays_bounded_though_it_trims_in_batches(tmp_path: Path) -> None:
+    log = ChangeLog(tmp_path / "changes.db")
+    journal = SharedJournal(log, limit=5)
+    for n in range(10 * JOURNAL_TRIM_EVERY + 3):
+        journal.record(float(n), "GET", "/api/v1/schools", f"pageNo={n}", None, None, 200)
+        stored = log.connection().execute("SELECT count(*) FROM journal").fetchone()[0]
+        assert stored <= 5 + JOURNAL_TRIM_EVERY
+    assert [e.query for e in journal.entries({})] == [
+        f"pageNo={n}" for n in range(10 * JOURNAL_TRIM_EVERY - 2, 10 * JOURNAL_TRIM_EVERY + 3)
+    ]
+
+
+def test_two_processes_sharing_a_change_log_see_each_others_changes_and_faults(tmp_path: Path) -> None:
+    config = AppConfig(spec=TINY, shared_state=str(tmp_path / "c.db"), signing_key=b"k" * 32)
+    first, second = create_app(config).test_client(), create_app(config).test_client()  # two workers' apps
+    headers = {"Authorization": f"Bearer {token_for(first, CUSTOM)}"}
+    assert second.get("/api/v1/schools", headers=headers).status_code == 200
+    rule = first.post("/_mock/faults", json={"endpoint": "/v1/schools", "kind": "status", "params": {"status": 503}})
+    assert rule.status_code == 201 and rule.json is not None
+    assert second.get("/api/v1/schools", headers=headers).status_code == 503, "added on one, fired on the other"
+    assert first.delete(f"/_mock/faults/{rule.json['id']}").status_code == 204
+    assert second.get("/api/v1/schools", headers=headers).status_code == 200, "and removed on one, on both"
+    before = second.get("/api/v1/operoo/students?pageSize=1000", headers=headers).json
+    assert first.post("/_mock/applications", json={"firstName": "Ada"}).status_code == 201
+    after = second.get("/api/v1/operoo/students?pageSize=1000", headers=headers).json
+    assert before is not None and after is not None
+    assert [s["firstName"] for s in after["students"]] == [s["firstName"] for s in before["students"]] + ["Ada"]
 
 
 def test_the_shared_journal_limit_is_the_apps_setting(tmp_path: Path) -> None:
