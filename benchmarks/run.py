@@ -54,6 +54,7 @@ from sync.run import run_sync  # noqa: E402
 from sync.store import connect  # noqa: E402
 from workbench.demo import demo_settings  # noqa: E402
 from workbench.sync_commands import write_settings  # noqa: E402
+from workbench.terminal import Progress  # noqa: E402
 
 PARTS = ("generate", "pages", "sync", "throughput", "scaling", "e2e", "record", "fixtures")
 PAGE_DISTRICT = 100_000  # the largest district the pages and throughput rows serve
@@ -564,10 +565,12 @@ def main(students: int, repeat: int, seconds: int, skip_prism: bool, only: tuple
         "record": record_rows,
         "fixtures": fixture_rows,
     }
-    for name, part in parts.items():
-        if not only or name in only:
-            part(opts, rows)
-            print(f"... {name} measured", file=sys.stderr)
+    chosen = [name for name in parts if not only or name in only]
+    # The command line's own progress: a bar on a terminal, a line per part otherwise (stderr; the table is stdout)
+    with Progress(enabled=True, interval=60.0) as progress:
+        for number, name in enumerate(chosen, 1):
+            progress.say(f"benchmark: measuring {name} ({number} of {len(chosen)})")
+            parts[name](opts, rows)
     print_table(rows)
 
 
