@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -92,7 +93,7 @@ def _building_path(
         _say(trace, f"{R3}: school {school} is not selected -> building path does not apply")
         return None, None
     option = o.OPTION_OF_ESD_STATUS.get(student.status)
-    options = ", ".join(sorted(selected[school]))
+    options = _listed(selected[school])
     if option is None or option not in selected[school]:
         _say(
             trace,
@@ -114,6 +115,12 @@ def may_warn(person: Person) -> bool:
     without an enrollmentDate). A partial plan decides these again so that its warnings are the whole's."""
     s = person.standard
     return s is not None and s.status == esd.Status.PRE_REGISTERED and not s.enrollment_date
+
+
+@functools.lru_cache(maxsize=64)
+def _listed(options: frozenset[str]) -> str:
+    """A school's options as a reason names them (the same few sets for every student of a district)."""
+    return ", ".join(sorted(options))
 
 
 def _custom_path(student: Student | None, custom_endpoints: bool, trace: list[str] | None) -> Decision | None:

@@ -94,7 +94,12 @@ def _locked_sync(
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print only the sync report, as JSON.")
 @click.option("--allow-mass-removal", is_flag=True, help="Apply even if more than max_archive_share would be archived.")
-@click.option("--full", is_flag=True, help="Plan again even if eSD answered exactly as at the last applied sync.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Decide every student and contact again, even those whose eSD records did not change since the last "
+    "applied sync (by default only the changed ones are), and plan even if eSD answered exactly as then.",
+)
 @click.option(
     "--report",
     "html_report",

@@ -323,3 +323,22 @@ def test_a_stalled_sync_off_a_terminal_logs_progress_lines_to_stderr(
         requests.delete(control, timeout=10)
     assert done.returncode == 0 and json.loads(done.stdout)["status"] == "applied"
     assert "mock-esd: fetching /v1/students: page 1/1" in done.stderr and "nothing new for" in done.stderr
+
+
+def test_a_re_sync_updates_only_what_changed_and_full_finds_nothing_more(settings_file: Path, tmp_path: Path) -> None:
+    from mock_esd.control_client import ControlClient
+    from tests.e2e.conftest import serving
+
+    db = tmp_path / "o.db"
+    with serving("--students", "300", "--seed", "5") as (server, _), requests.Session() as session:
+        assert mock_esd(*sync_args(server, settings_file, db, "--json")).returncode == 0
+        control = ControlClient(session, server.base_url.removesuffix("/api"))
+        synced = [s for s in fetch_all(server, "/v1/students", "students") if s["studentStatus"] == "Enrolled"]
+        renamed = [s for s in synced if s["schoolId"] in ("0101", "0201")][:3]
+        for s in renamed:
+            control.patch_student(s["id"], lastName="Renamed")
+        again = json.loads(mock_esd(*sync_args(server, settings_file, db, "--json")).stdout)
+        assert again["counts"]["updated"] == 3
+        assert sorted(c["personId"] for c in again["changes"]) == sorted(s["id"] for s in renamed)
+        full = json.loads(mock_esd(*sync_args(server, settings_file, db, "--json", "--full")).stdout)
+        assert full["status"] == "applied" and set(full["counts"].values()) == {0}, "--full finds nothing more"
