@@ -107,8 +107,8 @@ def mirror_changes(records: EsdRecords, persons: Digests, contacts: Digests) -> 
     for pid, person in records.persons.items():
         body = encode_person(person)
         d = digest(body)
-        if persons.get(pid) != d:
-            put.append((pid, d, body))
+        if persons.get(pid) != d:  # kept as a copy of its size: orjson's own bytes hold a 4 KB buffer
+            put.append((pid, d, bytes(memoryview(body))))
     contacts_put = []
     for cid in sorted(records.contacts):
         first, second = records.contacts[cid]

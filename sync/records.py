@@ -8,15 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
-
-import orjson
+from typing import Any
 
 from contracts import vocabulary as esd
 from sync.errors import RecordError
 
 Raw = Mapping[str, Any]
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,37 +199,32 @@ ENDPOINTS: tuple[tuple[str, str], ...] = (
 )  # fmt: skip
 
 
+# How each listing's records are parsed.
+PARSERS: dict[str, Callable[[Any, str], Any]] = {
+    "/v1/schools": parse_school, "/v1/students": parse_student, "/v1/contacts": parse_contact,
+    "/v1/operoo/students": parse_student, "/v1/operoo/contacts": parse_contact,
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class RawSnapshot:
-    """The page bodies eSD answered, checked but not parsed; `digest` covers every body, so an
-    unchanged eSD is cheap to spot."""
+    """Every listing eSD answered, checked and parsed page by page as it came (each page's JSON is read
+    once, and no page's bytes are kept); `digest` covers every body, so an unchanged eSD is cheap to spot."""
 
-    pages: dict[str, list[bytes]]
+    listings: dict[str, list[Any]]
     custom_endpoints: bool
     digest: str
 
     def parse(self) -> Snapshot:
-        """Parse every record, page by page, releasing each page's bytes; RecordError names the first bad record."""
+        """The listings as a Snapshot."""
 
-        keys = dict(ENDPOINTS)
+        def listing(path: str) -> tuple[Any, ...]:
+            return tuple(self.listings.pop(path, ()))
 
-        def parsed(path: str, parse: Callable[[Any, str], T]) -> tuple[T, ...]:
-            out: list[T] = []
-            for body in self.pages.pop(path, []):
-                out += [parse(item, path) for item in orjson.loads(body)[keys[path]]]
-            return tuple(out)
-
-        schools = parsed("/v1/schools", parse_school)
-        students, contacts = parsed("/v1/students", parse_student), parsed("/v1/contacts", parse_contact)
+        schools, students, contacts = listing("/v1/schools"), listing("/v1/students"), listing("/v1/contacts")
         if not self.custom_endpoints:
             return Snapshot(schools, students, contacts)
-        return Snapshot(
-            schools,
-            students,
-            contacts,
-            parsed("/v1/operoo/students", parse_student),
-            parsed("/v1/operoo/contacts", parse_contact),
-        )
+        return Snapshot(schools, students, contacts, listing("/v1/operoo/students"), listing("/v1/operoo/contacts"))
 
 
 @dataclass(frozen=True)
