@@ -11,7 +11,6 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import repeat
 from typing import Any, TypeVar
 
 import orjson
@@ -20,7 +19,7 @@ import requests
 from contracts import vocabulary as esd
 from contracts.probe import what_it_said
 from sync.errors import AuthError, FetchError, RecordError, UrlError
-from sync.records import ENDPOINTS, PARSERS, RawSnapshot, Snapshot
+from sync.records import ENDPOINTS, RawSnapshot, Snapshot
 
 T = TypeVar("T")
 Progress = Callable[[str, int, int, int], None]  # endpoint, page, pageCount, records so far
@@ -65,17 +64,13 @@ class EsdClient:
         return self.fetch_raw(custom_endpoints).parse()
 
     def fetch_raw(self, custom_endpoints: bool) -> RawSnapshot:
-        """Every endpoint's records, listings checked, with a digest of every body read."""
+        """Every endpoint's page bodies, listings checked, with a digest of every body read."""
         self._digest = hashlib.blake2b(digest_size=20)
         endpoints = ENDPOINTS[: 5 if custom_endpoints else 3]
-        # Each page's records are parsed as it comes, from the JSON read to check it: dicts of a whole
-        # district would be ~10x its bytes, and reading each page's JSON again would cost a third of a walk.
-        listings = {
-            path: [record for items, _ in self._pages(path, key) for record in map(PARSERS[path], items, repeat(path))]
-            for path, key in endpoints
-        }
+        # Keep each page's bytes, not its parsed JSON: a 100k district is ~60 MB of bytes, ~10x as dicts.
+        pages = {path: [body for _, body in self._pages(path, key)] for path, key in endpoints}
         digest, self._digest = self._digest.hexdigest(), None
-        return RawSnapshot(listings, custom_endpoints, digest)
+        return RawSnapshot(pages, custom_endpoints, digest)
 
     def fetch_all(self, path: str, key: str, parse: Callable[[Any, str], T]) -> list[T]:
         """Walk every page of a list endpoint and parse its records, checking the listing is whole."""

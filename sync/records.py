@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+import orjson
 
 from contracts import vocabulary as esd
 from sync.errors import RecordError
 
 Raw = Mapping[str, Any]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,32 +202,37 @@ ENDPOINTS: tuple[tuple[str, str], ...] = (
 )  # fmt: skip
 
 
-# How each listing's records are parsed.
-PARSERS: dict[str, Callable[[Any, str], Any]] = {
-    "/v1/schools": parse_school, "/v1/students": parse_student, "/v1/contacts": parse_contact,
-    "/v1/operoo/students": parse_student, "/v1/operoo/contacts": parse_contact,
-}  # fmt: skip
-
-
 @dataclass(frozen=True)
 class RawSnapshot:
-    """Every listing eSD answered, checked and parsed page by page as it came (each page's JSON is read
-    once, and no page's bytes are kept); `digest` covers every body, so an unchanged eSD is cheap to spot."""
+    """The page bodies eSD answered, checked but not parsed; `digest` covers every body, so an
+    unchanged eSD is cheap to spot."""
 
-    listings: dict[str, list[Any]]
+    pages: dict[str, list[bytes]]
     custom_endpoints: bool
     digest: str
 
     def parse(self) -> Snapshot:
-        """The listings as a Snapshot."""
+        """Parse every record, page by page, releasing each page's bytes; RecordError names the first bad record."""
 
-        def listing(path: str) -> tuple[Any, ...]:
-            return tuple(self.listings.pop(path, ()))
+        keys = dict(ENDPOINTS)
 
-        schools, students, contacts = listing("/v1/schools"), listing("/v1/students"), listing("/v1/contacts")
+        def parsed(path: str, parse: Callable[[Any, str], T]) -> tuple[T, ...]:
+            out: list[T] = []
+            for body in self.pages.pop(path, []):
+                out += [parse(item, path) for item in orjson.loads(body)[keys[path]]]
+            return tuple(out)
+
+        schools = parsed("/v1/schools", parse_school)
+        students, contacts = parsed("/v1/students", parse_student), parsed("/v1/contacts", parse_contact)
         if not self.custom_endpoints:
             return Snapshot(schools, students, contacts)
-        return Snapshot(schools, students, contacts, listing("/v1/operoo/students"), listing("/v1/operoo/contacts"))
+        return Snapshot(
+            schools,
+            students,
+            contacts,
+            parsed("/v1/operoo/students", parse_student),
+            parsed("/v1/operoo/contacts", parse_contact),
+        )
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from contracts import vocabulary as esd
 from sync import vocabulary as o
 from sync.changes import NO_MIRROR_CHANGES, EsdRecords, MirrorChanges, Scope, esd_records
-from sync.records import Contact, Person, Snapshot, Student
+from sync.records import Contact, Link, Person, Snapshot, Student
 from sync.rulebook import R1, R2, R3
 from sync.settings import PRIORITY, Settings
 from sync.state import GroupKey, StoredStudent
@@ -248,13 +248,19 @@ def _contacts(
     contacts: Mapping[int, Contact], by_person: Mapping[int, str], settings: Settings
 ) -> dict[int, DesiredContact]:
     out: dict[int, DesiredContact] = {}
+    said: dict[tuple[str, int], str] = {}  # R9 per (relationship, priority): a district has a few dozen
+
+    def permission_of(link: Link) -> str:
+        key = (link.relationship, link.priority)
+        if key not in said:
+            said[key] = permission(link.relationship, link.priority, settings)
+        return said[key]
+
     for contact in contacts.values():
         if contact.do_not_contact:
             continue
         links = {
-            by_person[link.person_id]: permission(link.relationship, link.priority, settings)
-            for link in contact.links
-            if link.person_id in by_person
+            by_person[link.person_id]: permission_of(link) for link in contact.links if link.person_id in by_person
         }
         if links:
             out[contact.contact_id] = DesiredContact(

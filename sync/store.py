@@ -427,9 +427,9 @@ def _apply_memberships(conn: sqlite3.Connection, plan: Plan) -> None:
         "DELETE FROM memberships WHERE group_id = ? AND record_id = ?",
         [(group_ids[key], records[operoo_id]) for key, operoo_id in plan.members_remove],
     )
-    conn.executemany(  # in key order: each row goes at the end of the table's B-tree, no page splits
+    conn.executemany(
         "INSERT INTO memberships (group_id, record_id) VALUES (?, ?)",
-        sorted((group_ids[key], records[operoo_id]) for key, operoo_id in plan.members_add),
+        [(group_ids[key], records[operoo_id]) for key, operoo_id in plan.members_add],
     )
 
 
