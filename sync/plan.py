@@ -6,17 +6,17 @@ same plan, a plan can be printed for `--dry-run`, and applying it then planning 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
 from sync import vocabulary as o
+from sync.changes import NO_MIRROR_CHANGES, MirrorChanges
 from sync.errors import IdentityConflict
 from sync.rulebook import ARCHIVED_GONE, ARCHIVED_UNMATCHED, ARCHIVED_UNREAD
 from sync.rules import Decision, Desired
-from sync.state import GroupKey, State, StoredContact, StoredStudent, encode_mirror
+from sync.state import GroupKey, State, StoredContact, StoredStudent
 
 
 class ChangeKind(StrEnum):
@@ -82,8 +82,7 @@ class Plan:
     members_add: tuple[tuple[GroupKey, str], ...] = ()
     members_remove: tuple[tuple[GroupKey, str], ...] = ()
     contacts: tuple[ContactChange, ...] = ()
-    mirror: bytes | None = None  # the new eSD mirror, when it differs from the stored one
-    mirror_digest: str = ""
+    mirror: MirrorChanges = NO_MIRROR_CHANGES  # the eSD mirror's rows that differ from the stored ones
     warnings: tuple[str, ...] = ()
     active_before: int = 0
 
@@ -131,8 +130,6 @@ def compute_plan(desired: Desired, state: State) -> Plan:
     }
     current_groups = {key: frozenset(renamed.get(m, m) for m in members) for key, members in state.groups.items()}
     adds, removes = _member_changes(desired.groups, current_groups)
-    mirror = encode_mirror(desired.persons.values())
-    digest = hashlib.sha256(mirror).hexdigest()
     return Plan(
         students=students,
         buildings_upsert=tuple(sorted((k, v) for k, v in desired.buildings.items() if state.buildings.get(k) != v)),
@@ -142,10 +139,9 @@ def compute_plan(desired: Desired, state: State) -> Plan:
         members_add=adds,
         members_remove=removes,
         contacts=_contact_changes(desired, state, renamed),
-        mirror=None if digest == state.mirror_digest else mirror,
-        mirror_digest=digest,
+        mirror=desired.mirror,
         warnings=desired.warnings,
-        active_before=state.active_count(),
+        active_before=state.active,
     )
 
 

@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from contracts import vocabulary as esd
 from sync import vocabulary as o
-from sync.records import Contact, Person, Snapshot, Student
+from sync.changes import NO_MIRROR_CHANGES, EsdRecords, MirrorChanges, Scope, esd_records
+from sync.records import Contact, Link, Person, Snapshot, Student
 from sync.rulebook import R1, R2, R3
 from sync.settings import PRIORITY, Settings
 from sync.state import GroupKey, StoredStudent
@@ -55,6 +57,7 @@ class Desired:
     persons: Mapping[int, Person]
     warnings: tuple[str, ...] = ()
     custom_endpoints_read: bool = True  # False: persons listed only on /v1/operoo/* were not seen
+    mirror: MirrorChanges = NO_MIRROR_CHANGES  # what eSD said that differs from the stored mirror
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +67,6 @@ class DesiredContact:
     last_name: str
     email: str | None
     links: Mapping[str, str] = field(default_factory=dict)  # Operoo ID -> permission
-
-
-def persons_of(snapshot: Snapshot) -> dict[int, Person]:
-    """Join both endpoints' students by person id."""
-    standard = {s.person_id: s for s in snapshot.students}
-    operoo = {s.person_id: s for s in snapshot.operoo_students or ()}
-    return {pid: Person(pid, standard.get(pid), operoo.get(pid)) for pid in sorted(standard.keys() | operoo.keys())}
 
 
 def decide(person: Person, settings: Settings, trace: list[str] | None = None) -> tuple[Decision | None, str | None]:
@@ -97,7 +93,7 @@ def _building_path(
         _say(trace, f"{R3}: school {school} is not selected -> building path does not apply")
         return None, None
     option = o.OPTION_OF_ESD_STATUS.get(student.status)
-    options = ", ".join(sorted(selected[school]))
+    options = _listed(selected[school])
     if option is None or option not in selected[school]:
         _say(
             trace,
@@ -112,6 +108,19 @@ def _building_path(
     _say(trace, reason)
     assert student.enrolled_id is not None
     return _decision(student, student.enrolled_id, option, BUILDING, reason), None
+
+
+def may_warn(person: Person) -> bool:
+    """Whether `decide` could give a data warning for this person (a superset: R3's Pre-Registered
+    without an enrollmentDate). A partial plan decides these again so that its warnings are the whole's."""
+    s = person.standard
+    return s is not None and s.status == esd.Status.PRE_REGISTERED and not s.enrollment_date
+
+
+@functools.lru_cache(maxsize=64)
+def _listed(options: frozenset[str]) -> str:
+    """A school's options as a reason names them (the same few sets for every student of a district)."""
+    return ", ".join(sorted(options))
 
 
 def _custom_path(student: Student | None, custom_endpoints: bool, trace: list[str] | None) -> Decision | None:
@@ -175,9 +184,18 @@ def permission(link_relationship: str, link_priority: int, settings: Settings) -
     return o.VIEW_AND_UPDATE if allowed else o.NO_PERMISSION
 
 
-def compute_desired(snapshot: Snapshot, settings: Settings) -> Desired:
-    """The Operoo state R1-R9 ask for, given what eSD says."""
-    persons = persons_of(snapshot)
+def compute_desired(
+    snapshot: Snapshot | EsdRecords,
+    settings: Settings,
+    scope: Scope | None = None,
+    mirror: MirrorChanges = NO_MIRROR_CHANGES,
+) -> Desired:
+    """The Operoo state R1-R9 ask for, given what eSD says: for everyone, or for the persons and contacts
+    of `scope` only (the others' decisions are known not to change)."""
+    records = snapshot if isinstance(snapshot, EsdRecords) else esd_records(snapshot)
+    persons = records.persons
+    if scope is not None:  # in id order, as the whole: two persons given one Operoo ID resolve alike
+        persons = {pid: persons[pid] for pid in sorted(scope.persons) if pid in persons}
     selected = settings.selected
     students: dict[str, Decision] = {}
     warnings: list[str] = []
@@ -191,10 +209,10 @@ def compute_desired(snapshot: Snapshot, settings: Settings) -> Desired:
         students[decision.operoo_id] = decision
         for key in groups_of(decision, selected):
             groups[key].add(decision.operoo_id)
-    names = {s.school_id: s.name for s in snapshot.schools}
-    buildings = {school: names.get(school, school) for school in sorted(selected)}
-    by_person = {d.person_id: d.operoo_id for d in students.values()}
-    contacts = _contacts(_merge_contacts(snapshot.contacts, snapshot.operoo_contacts or ()), by_person, settings)
+    buildings = {school: records.schools.get(school, school) for school in sorted(selected)}
+    by_person = {**(scope.known if scope else {}), **{d.person_id: d.operoo_id for d in students.values()}}
+    listings = records.contact_listings(None if scope is None else set(scope.contacts))
+    contacts = _contacts(_merge_contacts(*listings), by_person, settings)
     return Desired(
         students,
         buildings,
@@ -202,7 +220,8 @@ def compute_desired(snapshot: Snapshot, settings: Settings) -> Desired:
         contacts,
         persons,
         tuple(warnings),
-        snapshot.operoo_students is not None,
+        records.custom_endpoints_read,
+        mirror,
     )
 
 
@@ -229,13 +248,19 @@ def _contacts(
     contacts: Mapping[int, Contact], by_person: Mapping[int, str], settings: Settings
 ) -> dict[int, DesiredContact]:
     out: dict[int, DesiredContact] = {}
+    said: dict[tuple[str, int], str] = {}  # R9 per (relationship, priority): a district has a few dozen
+
+    def permission_of(link: Link) -> str:
+        key = (link.relationship, link.priority)
+        if key not in said:
+            said[key] = permission(link.relationship, link.priority, settings)
+        return said[key]
+
     for contact in contacts.values():
         if contact.do_not_contact:
             continue
         links = {
-            by_person[link.person_id]: permission(link.relationship, link.priority, settings)
-            for link in contact.links
-            if link.person_id in by_person
+            by_person[link.person_id]: permission_of(link) for link in contact.links if link.person_id in by_person
         }
         if links:
             out[contact.contact_id] = DesiredContact(

@@ -14,13 +14,24 @@ from typing import IO, Any
 
 import orjson
 
+from sync.changes import EsdRecords, MirrorChanges, Scope, contacts_linking, esd_records, linked_persons, mirror_changes
 from sync.client import EsdClient
 from sync.errors import AuthError, FetchError, UrlError
 from sync.plan import Plan, compute_plan, group_sort_key
 from sync.rulebook import R11
-from sync.rules import compute_desired
+from sync.rules import compute_desired, may_warn
 from sync.settings import Settings, check_known_schools
-from sync.store import apply_plan, begin_run, finish_run, last_applied, load_state
+from sync.store import (
+    active_ids,
+    apply_plan,
+    begin_run,
+    finish_run,
+    holders_of,
+    last_applied,
+    last_settings,
+    load_digests,
+    load_state,
+)  # fmt: skip
 
 
 class Outcome(StrEnum):
@@ -161,7 +172,7 @@ def _run_sync(
             return report
         snapshot = raw.parse()
         check_known_schools(settings, {s.school_id for s in snapshot.schools})
-        report.plan = compute_plan(compute_desired(snapshot, settings), load_state(conn))
+        report.plan = make_plan(esd_records(snapshot), settings, conn, full)
         held = mass_removal(report.plan, settings)
         if held and not allow_mass_removal:
             report.status, report.errors = HELD, [held]
@@ -192,6 +203,39 @@ def _run_sync(
             plan.warnings,
         )
     return report
+
+
+def make_plan(records: EsdRecords, settings: Settings, conn: sqlite3.Connection, full: bool = False) -> Plan:
+    """The plan for what eSD says now. Unless `full`, only the persons and contacts whose records changed
+    since the last applied sync are decided again, and only their rows are loaded: the others' decisions
+    cannot have changed, so the plan is the same (tests/properties/test_incremental.py proves it).
+    Everyone is decided again after a change of settings, and when the store has no digests yet."""
+    person_digests, contact_digests = load_digests(conn)
+    mirror = mirror_changes(records, person_digests, contact_digests)
+    if full or not person_digests or last_settings(conn) != settings.as_json():
+        return compute_plan(compute_desired(records, settings, mirror=mirror), load_state(conn))
+    scope = _scope(records, settings, conn, mirror)
+    return compute_plan(compute_desired(records, settings, scope, mirror), load_state(conn, scope))
+
+
+def _scope(records: EsdRecords, settings: Settings, conn: sqlite3.Connection, mirror: MirrorChanges) -> Scope:
+    """The persons and contacts a partial plan must decide again for its plan to equal the whole's.
+
+    The persons whose records changed or who may carry a data warning; then, until nothing is added, whoever
+    holds in the store an Operoo ID one of them is now given (an identity conflict or a re-key involves
+    both). The contacts whose records changed or link to one of those persons; the other persons those
+    contacts link to keep their stored Operoo IDs (`known`).
+    """
+    persons = mirror.changed_persons() | {pid for pid, p in records.persons.items() if may_warn(p)}
+    while True:
+        contacts = mirror.changed_contacts() | contacts_linking(records, persons)
+        known = active_ids(conn, linked_persons(records, contacts) - persons)
+        scope = Scope(frozenset(persons), frozenset(contacts), known)
+        desired = compute_desired(records, settings, scope)
+        holders = holders_of(conn, desired.students) - persons
+        if not holders:
+            return scope
+        persons |= holders
 
 
 def input_digest(bodies: str, settings: Settings) -> str:

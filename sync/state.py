@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,25 +47,21 @@ class State:
     buildings: Mapping[str, str] = field(default_factory=dict)  # active buildings
     groups: Mapping[GroupKey, frozenset[str]] = field(default_factory=dict)
     contacts: Mapping[int, StoredContact] = field(default_factory=dict)
-    mirror_digest: str = ""  # digest of the eSD mirror stored at the last applied sync
-
-    def active_count(self) -> int:
-        return sum(1 for s in self.students.values() if not s.archived)
+    active: int = 0  # students not archived: all of them, also when only some are loaded
 
 
 # ----- the eSD mirror: what eSD said at the last applied sync, kept so `explain` can replay the rules offline
 
 
-def encode_mirror(persons: Iterable[Person]) -> bytes:
-    """The persons as one blob: a row per person, its records from both endpoints as they were parsed."""
-    return orjson.dumps([(p.person_id, _student_row(p.standard), _student_row(p.operoo)) for p in persons])
+def encode_person(person: Person) -> bytes:
+    """A person's records from both endpoints, as parsed, as one JSON row."""
+    return orjson.dumps((person.person_id, _student_row(person.standard), _student_row(person.operoo)))
 
 
-def decode_mirror(blob: bytes) -> dict[int, Person]:
-    """The persons `encode_mirror` wrote, by person id."""
-    return {
-        pid: Person(pid, _student(pid, standard), _student(pid, operoo)) for pid, standard, operoo in orjson.loads(blob)
-    }
+def decode_person(body: bytes) -> Person:
+    """The person `encode_person` wrote."""
+    pid, standard, operoo = orjson.loads(body)
+    return Person(pid, _student(pid, standard), _student(pid, operoo))
 
 
 def _student_row(s: Student | None) -> tuple[Any, ...] | None:

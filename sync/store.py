@@ -13,25 +13,38 @@ import os
 import sqlite3
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sync.changes import Scope
 from sync.errors import BusyError, StateError
 from sync.plan import Plan
 from sync.records import Person
-from sync.state import GroupKey, State, StoredContact, StoredStudent, decode_mirror
+from sync.state import GroupKey, State, StoredContact, StoredStudent, decode_person
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+_MIRROR = """
+CREATE TABLE IF NOT EXISTS esd_persons (       -- what eSD said of each person at the last applied sync
+    person_id INTEGER PRIMARY KEY,
+    digest    INTEGER NOT NULL,                -- of body: a re-sync decides again only persons whose digest changed
+    body      BLOB NOT NULL                    -- JSON row, see sync.state.encode_person
+);
+CREATE TABLE IF NOT EXISTS esd_contacts (contact_id INTEGER PRIMARY KEY, digest INTEGER NOT NULL);
+"""
 _MIGRATIONS = {  # from version N to N + 1
     1: "ALTER TABLE sync_runs ADD COLUMN input_digest TEXT; ALTER TABLE sync_runs ADD COLUMN warnings TEXT;",
-    # The mirror now holds each person's records as parsed (sync.state.encode_mirror). The old one is
-    # dropped, and so are the R10 digests, so that the next sync plans again and writes a new mirror.
+    # The mirror now holds each person's records as parsed. The old one is dropped, and so are the R10
+    # digests, so that the next sync plans again and writes a new mirror.
     2: "DELETE FROM esd_mirror; UPDATE sync_runs SET input_digest = NULL;",
+    # The mirror is now a row per person and a digest per contact (one blob could not be updated in part);
+    # the first sync after this decides everyone again (it finds no digests) and writes them.
+    3: f"DROP TABLE esd_mirror; {_MIRROR} UPDATE sync_runs SET input_digest = NULL;",
 }
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS students (
     record_id   INTEGER PRIMARY KEY,
@@ -71,11 +84,6 @@ CREATE TABLE IF NOT EXISTS contact_links (
     permission TEXT NOT NULL,
     PRIMARY KEY (contact_id, record_id)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS esd_mirror (                 -- what eSD said at the last applied sync, for `explain`
-    id     INTEGER PRIMARY KEY CHECK (id = 1),
-    digest TEXT NOT NULL,
-    body   BLOB NOT NULL                     -- JSON rows, see sync.state.encode_mirror
-);
 CREATE TABLE IF NOT EXISTS sync_runs (
     run_id   INTEGER PRIMARY KEY,
     started  TEXT NOT NULL,
@@ -88,6 +96,8 @@ CREATE TABLE IF NOT EXISTS sync_runs (
     warnings TEXT
 );
 """
+    + _MIRROR
+)
 
 OPEROO_TABLES = ("students", "buildings", "groups_", "memberships", "contacts", "contact_links")
 
@@ -182,12 +192,18 @@ def _schema_version(conn: sqlite3.Connection) -> int | None:
     return int(row[0]) if row else None
 
 
-def load_state(conn: sqlite3.Connection) -> State:
-    """The stored Operoo state as plain data."""
+def load_state(conn: sqlite3.Connection, scope: Scope | None = None) -> State:
+    """The stored Operoo state as plain data: all of it, or the students and contacts of `scope`
+    (with every group, each holding only the students loaded, and every building)."""
     students: dict[int, StoredStudent] = {}
     operoo_ids: dict[int, str] = {}
+    where, args = (
+        ("", ()) if scope is None else (" WHERE person_id IN (SELECT value FROM json_each(?))", _ids(scope.persons))
+    )
     for record_id, *row in conn.execute(
         "SELECT record_id, operoo_id, person_id, esd_id, status, school_id, first_name, last_name, archived FROM students"
+        + where,
+        args,
     ):
         student = StoredStudent(*row)
         students[student.person_id] = student
@@ -197,22 +213,58 @@ def load_state(conn: sqlite3.Connection) -> State:
         gid: (n, s or None) for gid, n, s in conn.execute("SELECT group_id, name, school_id FROM groups_")
     }
     members: dict[int, list[str]] = {gid: [] for gid in keys}
-    for group_id, record_id in conn.execute("SELECT group_id, record_id FROM memberships"):
+    where, args = (
+        ("", ()) if scope is None else (" WHERE record_id IN (SELECT value FROM json_each(?))", _ids(operoo_ids))
+    )
+    for group_id, record_id in conn.execute("SELECT group_id, record_id FROM memberships" + where, args):
         members[group_id].append(operoo_ids[record_id])
+    groups = {keys[gid]: frozenset(m) for gid, m in members.items()}
+    active = conn.execute("SELECT count(*) FROM students WHERE archived = 0").fetchone()[0]
+    return State(students, buildings, groups, _load_contacts(conn, scope), active)
+
+
+def _load_contacts(conn: sqlite3.Connection, scope: Scope | None) -> dict[int, StoredContact]:
+    where, args = (
+        ("", ()) if scope is None else (" WHERE contact_id IN (SELECT value FROM json_each(?))", _ids(scope.contacts))
+    )
     links: dict[int, dict[str, str]] = defaultdict(dict)
-    for contact_id, record_id, permission in conn.execute(
-        "SELECT contact_id, record_id, permission FROM contact_links"
+    for contact_id, operoo_id, permission in conn.execute(
+        "SELECT contact_id, operoo_id, permission FROM contact_links JOIN students USING (record_id)" + where, args
     ):
-        links[contact_id][operoo_ids[record_id]] = permission
-    contacts = {
+        links[contact_id][operoo_id] = permission
+    return {
         cid: StoredContact(cid, first, last, email, bool(archived), links.get(cid, {}))
         for cid, first, last, email, archived in conn.execute(
-            "SELECT contact_id, first_name, last_name, email, archived FROM contacts"
+            "SELECT contact_id, first_name, last_name, email, archived FROM contacts" + where, args
         )
     }
-    digest = conn.execute("SELECT digest FROM esd_mirror").fetchone()
-    groups = {keys[gid]: frozenset(m) for gid, m in members.items()}
-    return State(students, buildings, groups, contacts, digest[0] if digest else "")
+
+
+def _ids(ids: Iterable[int]) -> tuple[str]:
+    """Ids as the one parameter of `IN (SELECT value FROM json_each(?))`."""
+    return (json.dumps(sorted(ids)),)
+
+
+def load_digests(conn: sqlite3.Connection) -> tuple[dict[int, int], dict[int, int]]:
+    """The digest of each person's and each contact's records at the last applied sync."""
+    persons = dict(conn.execute("SELECT person_id, digest FROM esd_persons").fetchall())
+    return persons, dict(conn.execute("SELECT contact_id, digest FROM esd_contacts").fetchall())
+
+
+def holders_of(conn: sqlite3.Connection, operoo_ids: Iterable[str]) -> set[int]:
+    """The persons whose stored records have any of these Operoo IDs."""
+    ids = (json.dumps(sorted(operoo_ids)),)
+    rows = conn.execute("SELECT person_id FROM students WHERE operoo_id IN (SELECT value FROM json_each(?))", ids)
+    return {pid for (pid,) in rows}
+
+
+def active_ids(conn: sqlite3.Connection, person_ids: Iterable[int]) -> dict[int, str]:
+    """The Operoo ID of each of these persons that has an active (not archived) record."""
+    rows = conn.execute(
+        "SELECT person_id, operoo_id FROM students WHERE archived = 0 AND person_id IN (SELECT value FROM json_each(?))",
+        _ids(person_ids),
+    )
+    return dict(rows.fetchall())
 
 
 def building_names(conn: sqlite3.Connection) -> dict[str, str]:
@@ -222,8 +274,7 @@ def building_names(conn: sqlite3.Connection) -> dict[str, str]:
 
 def load_mirror(conn: sqlite3.Connection) -> dict[int, Person]:
     """What eSD said of each person at the last applied sync."""
-    row = conn.execute("SELECT body FROM esd_mirror").fetchone()
-    return decode_mirror(row[0]) if row else {}
+    return {pid: decode_person(body) for pid, body in conn.execute("SELECT person_id, body FROM esd_persons")}
 
 
 def begin_run(conn: sqlite3.Connection, started: str, settings: dict[str, Any]) -> int:
@@ -402,15 +453,16 @@ def _apply_contacts(conn: sqlite3.Connection, plan: Plan) -> None:
 
 
 def _apply_mirror(conn: sqlite3.Connection, plan: Plan) -> None:
-    if plan.mirror is not None:
-        conn.execute(
-            "INSERT OR REPLACE INTO esd_mirror (id, digest, body) VALUES (1, ?, ?)", (plan.mirror_digest, plan.mirror)
-        )
+    m = plan.mirror
+    conn.executemany("INSERT OR REPLACE INTO esd_persons (person_id, digest, body) VALUES (?, ?, ?)", m.persons_put)
+    conn.executemany("DELETE FROM esd_persons WHERE person_id = ?", [(pid,) for pid in m.persons_drop])
+    conn.executemany("INSERT OR REPLACE INTO esd_contacts (contact_id, digest) VALUES (?, ?)", m.contacts_put)
+    conn.executemany("DELETE FROM esd_contacts WHERE contact_id = ?", [(cid,) for cid in m.contacts_drop])
 
 
 def snapshot_tables(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the Operoo tables, sorted: to show that a failed sync changed nothing."""
     return {
         table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
-        for table in (*OPEROO_TABLES, "esd_mirror")
+        for table in (*OPEROO_TABLES, "esd_persons", "esd_contacts")
     }

@@ -97,7 +97,12 @@ def _locked_sync(
     "--allow-mass-removal", is_flag=True, allow_from_autoenv=False,  # a guard lifted per run, never by a forgotten variable
     help="Apply even if more than max_archive_share would be archived (no environment variable: say it each time).",
 )  # fmt: skip
-@click.option("--full", is_flag=True, help="Plan again even if eSD answered exactly as at the last applied sync.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Decide every student and contact again, even those whose eSD records did not change since the last "
+    "applied sync (by default only the changed ones are), and plan even if eSD answered exactly as then.",
+)
 @click.option(
     "--report",
     "html_report",

@@ -336,3 +336,22 @@ def test_quiet_sync_says_only_the_result(served: Served, settings_file: Path, tm
     assert "mock-esd: fetching /v1/students: 1/1, " in loud.stderr  # a line per stage off a terminal
     quiet = mock_esd(*sync_args(served, settings_file, tmp_path / "quiet.db", "-q"))
     assert quiet.returncode == 0 and quiet.stderr == "" and "sync applied" in quiet.stdout
+
+
+def test_a_re_sync_updates_only_what_changed_and_full_finds_nothing_more(settings_file: Path, tmp_path: Path) -> None:
+    from mock_esd.control_client import ControlClient
+    from tests.e2e.conftest import serving
+
+    db = tmp_path / "o.db"
+    with serving("--students", "300", "--seed", "5") as (server, _), requests.Session() as session:
+        assert mock_esd(*sync_args(server, settings_file, db, "--json")).returncode == 0
+        control = ControlClient(session, server.base_url.removesuffix("/api"))
+        synced = [s for s in fetch_all(server, "/v1/students", "students") if s["studentStatus"] == "Enrolled"]
+        renamed = [s for s in synced if s["schoolId"] in ("0101", "0201")][:3]
+        for s in renamed:
+            control.patch_student(s["id"], lastName="Renamed")
+        again = json.loads(mock_esd(*sync_args(server, settings_file, db, "--json")).stdout)
+        assert again["counts"]["updated"] == 3
+        assert sorted(c["personId"] for c in again["changes"]) == sorted(s["id"] for s in renamed)
+        full = json.loads(mock_esd(*sync_args(server, settings_file, db, "--json", "--full")).stdout)
+        assert full["status"] == "applied" and set(full["counts"].values()) == {0}, "--full finds nothing more"

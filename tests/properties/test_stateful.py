@@ -199,11 +199,14 @@ class SyncMachine(RuleBasedStateMachine):
 
     # ----- the sync and what must hold after it ---------------------------------------------------
 
+    def esd(self) -> EsdClient:
+        return EsdClient(self.session, DEFAULT_BASE_URL, CUSTOM.client_id, CUSTOM.secret, page_size=100,
+                         retry=RetryPolicy(attempts=2), sleep=lambda _: None)  # fmt: skip
+
     @rule()
     def sync(self) -> None:
         before = snapshot_tables(self.conn)
-        esd = EsdClient(self.session, DEFAULT_BASE_URL, CUSTOM.client_id, CUSTOM.secret, page_size=100,
-                        retry=RetryPolicy(attempts=2), sleep=lambda _: None)  # fmt: skip
+        esd = self.esd()
         if not r4_valid(self.raw):
             try:
                 parse_settings(self.raw)

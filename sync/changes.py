@@ -1,0 +1,143 @@
+"""Which of eSD's records changed since the last applied sync, and so which persons and contacts to decide again.
+
+The store keeps a digest of each person's records (from both student listings) and of each contact's
+(from both contact listings) as eSD gave them at the last applied sync. A person whose digest is the
+same, under the same settings, gets the same decision as then, and the state already holds it: only
+the others are decided again (plus the few whose rows they touch, see `run`). Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from sync.records import Contact, Person, Snapshot
+from sync.state import encode_person
+
+Digests = Mapping[int, int]  # person or contact id -> 64-bit digest of its records
+
+
+@dataclass(frozen=True)
+class EsdRecords:
+    """A snapshot's records joined by id: each person's two student records, each contact's two contact records."""
+
+    persons: Mapping[int, Person]  # by person id, in id order
+    contacts: Mapping[int, tuple[Contact | None, Contact | None]]  # by contact id: (/v1/contacts, /v1/operoo/contacts)
+    schools: Mapping[str, str]  # school id -> name
+    custom_endpoints_read: bool
+
+    def contact_listings(self, ids: set[int] | None = None) -> tuple[list[Contact], list[Contact]]:
+        """The contacts of each listing (all, or those with the given ids)."""
+        chosen = (
+            self.contacts.values() if ids is None else (self.contacts[c] for c in sorted(ids) if c in self.contacts)
+        )
+        standard, operoo = [], []
+        for first, second in chosen:
+            if first is not None:
+                standard.append(first)
+            if second is not None:
+                operoo.append(second)
+        return standard, operoo
+
+
+@dataclass(frozen=True)
+class MirrorChanges:
+    """The rows of the eSD mirror a plan writes: each person's and contact's digest where it changed."""
+
+    persons_put: tuple[tuple[int, int, bytes], ...] = ()  # (person id, digest, records as JSON) in id order
+    persons_drop: tuple[int, ...] = ()
+    contacts_put: tuple[tuple[int, int], ...] = ()  # (contact id, digest)
+    contacts_drop: tuple[int, ...] = ()
+
+    def is_empty(self) -> bool:
+        return not (self.persons_put or self.persons_drop or self.contacts_put or self.contacts_drop)
+
+    def changed_persons(self) -> set[int]:
+        return {pid for pid, _, _ in self.persons_put} | set(self.persons_drop)
+
+    def changed_contacts(self) -> set[int]:
+        return {cid for cid, _ in self.contacts_put} | set(self.contacts_drop)
+
+
+NO_MIRROR_CHANGES = MirrorChanges()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The persons and contacts a plan decides again; `known` gives the Operoo ID of each synced person a
+    contact in scope links to that is not itself in scope (unchanged, so as stored)."""
+
+    persons: frozenset[int]
+    contacts: frozenset[int]
+    known: Mapping[int, str] = field(default_factory=dict)
+
+
+def esd_records(snapshot: Snapshot) -> EsdRecords:
+    """Join a snapshot's listings by person id and by contact id."""
+    standard = {s.person_id: s for s in snapshot.students}
+    operoo = {s.person_id: s for s in snapshot.operoo_students or ()}
+    persons = {pid: Person(pid, standard.get(pid), operoo.get(pid)) for pid in sorted(standard.keys() | operoo.keys())}
+    contacts: dict[int, tuple[Contact | None, Contact | None]] = {c.contact_id: (c, None) for c in snapshot.contacts}
+    for c in snapshot.operoo_contacts or ():
+        contacts[c.contact_id] = (contacts.get(c.contact_id, (None, None))[0], c)
+    return EsdRecords(
+        persons, contacts, {s.school_id: s.name for s in snapshot.schools}, snapshot.operoo_students is not None
+    )
+
+
+def digest(body: bytes) -> int:
+    """A stable 64-bit digest (SQLite's INTEGER is signed)."""
+    return int.from_bytes(hashlib.blake2b(body, digest_size=8).digest(), "big", signed=True)
+
+
+def _contact_row(c: Contact | None) -> tuple[Any, ...] | None:
+    if c is None:
+        return None
+    links = [(k.person_id, k.relationship, k.priority) for k in c.links]
+    return (c.first_name, c.last_name, c.email, c.do_not_contact, links)
+
+
+def mirror_changes(records: EsdRecords, persons: Digests, contacts: Digests) -> MirrorChanges:
+    """The mirror rows that differ from the stored digests `persons` and `contacts`."""
+    put: list[tuple[int, int, bytes]] = []
+    for pid, person in records.persons.items():
+        body = encode_person(person)
+        d = digest(body)
+        if persons.get(pid) != d:  # kept as a copy of its size: orjson's own bytes hold a 4 KB buffer
+            put.append((pid, d, bytes(memoryview(body))))
+    contacts_put = []
+    for cid in sorted(records.contacts):
+        first, second = records.contacts[cid]
+        d = digest(orjson.dumps((cid, _contact_row(first), _contact_row(second))))
+        if contacts.get(cid) != d:
+            contacts_put.append((cid, d))
+    return MirrorChanges(
+        tuple(put),
+        tuple(sorted(persons.keys() - records.persons.keys())),
+        tuple(contacts_put),
+        tuple(sorted(contacts.keys() - records.contacts.keys())),
+    )
+
+
+def contacts_linking(records: EsdRecords, persons: set[int] | frozenset[int]) -> set[int]:
+    """The contacts whose records (in either listing) link to any of `persons`."""
+    return {
+        cid
+        for cid, pair in records.contacts.items()
+        if any(link.person_id in persons for c in pair if c is not None for link in c.links)
+    }
+
+
+def linked_persons(records: EsdRecords, contacts: set[int] | frozenset[int]) -> set[int]:
+    """The persons the records of `contacts` link to."""
+    return {
+        link.person_id
+        for cid in contacts
+        for c in records.contacts.get(cid, (None, None))
+        if c is not None
+        for link in c.links
+    }

@@ -1,0 +1,94 @@
+"""Incremental re-sync: only the persons whose eSD records changed are decided again, the plan is the one
+deciding everyone would make (`--full`), and `--full` stays the escape hatch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from contracts import vocabulary as v
+from sync import rules
+from tests.rules.test_rules import E, F, P, base_district
+from tests.world import World, settings
+
+SETTINGS = settings(custom=True, schools={"0101": [E, P, F], "0201": [E], "0900": [P]})
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    w = World(base_district(), tmp_path / "operoo.db")  # type: ignore[arg-type]
+    assert w.sync(SETTINGS).status == "applied"
+    return w
+
+
+@pytest.fixture
+def decided(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The person ids `decide` is called for (the rules' one place of decision)."""
+    calls: list[int] = []
+    original = rules.decide
+
+    def counting(person: rules.Person, *args: object, **kw: object) -> object:
+        calls.append(person.person_id)
+        return original(person, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rules, "decide", counting)
+    return calls
+
+
+def same_plan_both_ways(world: World) -> None:
+    partial, whole = world.sync(SETTINGS, dry_run=True), world.sync(SETTINGS, dry_run=True, full=True)
+    assert partial.plan == whole.plan and partial.errors == whole.errors
+
+
+def test_a_re_sync_decides_again_only_the_persons_whose_records_changed(world: World, decided: list[int]) -> None:
+    world.put({**world.store.get_person(5), "lastName": "Renamed"})
+    same_plan_both_ways(world)
+    decided.clear()
+    report = world.sync(SETTINGS)
+    assert report.status == "applied" and report.plan is not None
+    assert [c.person_id for c in report.plan.students] == [5] and report.plan.counts()["updated"] == 1
+    # person 5, and person 4: Pre-Registered without an enrollmentDate, whose data warning is said again
+    assert sorted(set(decided)) == [4, 5]
+    assert report.plan.warnings and "person 4" in report.plan.warnings[0]
+
+
+def test_full_decides_everyone_and_ends_in_the_same_state(world: World, tmp_path: Path, decided: list[int]) -> None:
+    world.put({**world.store.get_person(7), "firstName": "Changed"})
+    other = World(base_district(), tmp_path / "other.db")  # type: ignore[arg-type]
+    other.sync(SETTINGS)
+    other.put({**other.store.get_person(7), "firstName": "Changed"})
+    decided.clear()
+    assert world.sync(SETTINGS, full=True).status == "applied"
+    assert len(set(decided)) == 11, "--full decides every person again"
+    assert other.sync(SETTINGS).status == "applied"
+    assert world.tables() == other.tables()
+
+
+def test_a_contact_follows_a_person_who_stops_syncing(world: World) -> None:
+    world.store.withdraw(1)  # linked from contacts 1 and 2, whose own records do not change
+    same_plan_both_ways(world)
+    world.sync(SETTINGS)
+    contacts = {c["contactId"]: c for c in world.export()["contacts"]}
+    assert contacts[2]["archived"] and [s["operooId"] for s in contacts[1]["students"]] == ["10000005"]
+
+
+def test_a_changed_contact_and_a_deleted_one(world: World) -> None:
+    world.store.put_contact({**world.store.get_contact(1), "doNotContact": True})
+    world.store.delete_contact(2)
+    same_plan_both_ways(world)
+    report = world.sync(SETTINGS)
+    assert report.plan is not None and report.plan.counts()["contactsArchived"] == 2
+
+
+def test_a_changed_setting_decides_everyone_again(world: World, decided: list[int]) -> None:
+    changed = settings(custom=True, schools={"0101": [E, P], "0201": [E], "0900": [P]})
+    assert world.sync(changed).status == "applied"
+    assert len(set(decided)) == 11
+
+
+def test_an_undated_pre_registration_warns_in_every_partial_plan(world: World) -> None:
+    world.put({**world.store.get_person(3), "studentStatus": v.Status.PRE_REGISTERED, "enrollmentDate": None})
+    same_plan_both_ways(world)
+    report = world.sync(SETTINGS)
+    assert report.plan is not None and len(report.plan.warnings) == 2
