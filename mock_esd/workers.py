@@ -10,13 +10,14 @@ no worker writes) instead of each holding its own copy.
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import socket
 from typing import Any
 
 import orjson
 from flask import Flask
-from gunicorn import util
+from gunicorn import glogging, util
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 
@@ -36,6 +37,19 @@ class ProblemWorker(ThreadWorker):  # type: ignore[misc]
     def init_process(self) -> None:
         util.write_error = _write_problem  # in the forked worker only, which serves nothing but this app
         super().init_process()
+
+
+class _AccessLog(glogging.Logger):  # type: ignore[misc]
+    """A line per request through Python's logging, as the single-process server logs them.
+
+    gunicorn writes its access log only to files it opens itself; this sends the same line (gunicorn's
+    format) to `mock_esd.access`, so the command's -v/-q/--log-level and its plain stderr format apply.
+    """
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        log = logging.getLogger("mock_esd.access")
+        if log.isEnabledFor(logging.INFO):
+            log.info(self.cfg.access_log_format, self.atoms(resp, req, environ, request_time))
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -77,6 +91,7 @@ def serve_with_workers(app: Flask, sock: socket.socket, workers: int, threads: i
         "graceful_timeout": 3,
         "loglevel": "warning",
         "accesslog": None,
+        "logger_class": _AccessLog,
     }
     master = os.getpid()
     warm_before_fork(app)

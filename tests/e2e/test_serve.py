@@ -135,10 +135,14 @@ def test_sigterm_stops_serve_cleanly_and_leaves_no_temporary_directory(tmp_path:
     assert list(temp.iterdir()) == []
 
 
-@pytest.mark.parametrize("quiet", [False, True], ids=["default", "quiet"])
-def test_serve_logs_each_request_plainly_off_a_terminal(quiet: bool) -> None:
+@pytest.mark.parametrize(
+    ("quiet", "workers"),
+    [(False, []), (True, []), (False, ["--workers", "2"]), (True, ["--workers", "2"])],
+    ids=["default", "quiet", "workers", "workers-quiet"],
+)
+def test_serve_logs_each_request_plainly_off_a_terminal(quiet: bool, workers: list[str]) -> None:
     """stderr is a pipe here: request lines at info without colour codes (werkzeug colours a 401 red); -q: none."""
-    proc, base = _start("--students", "20", *(["-q"] if quiet else []))
+    proc, base = _start("--students", "20", *workers, *(["-q"] if quiet else []))
     for line in proc.stdout or []:
         if line.startswith("Serving"):
             break
@@ -148,4 +152,5 @@ def test_serve_logs_each_request_plainly_off_a_terminal(quiet: bool) -> None:
     assert proc.returncode == 0 and out.strip().splitlines()[-1] == "stopped", (out, err)
     assert "\x1b" not in err
     logged = [line for line in err.splitlines() if '"GET /api/v1/students HTTP/1.1" 401' in line]
-    assert len(logged) == (0 if quiet else 1) and all(line.startswith("INFO werkzeug: ") for line in logged), err
+    logger = "INFO mock_esd.access: " if workers else "INFO werkzeug: "
+    assert len(logged) == (0 if quiet else 1) and all(line.startswith(logger) for line in logged), err
