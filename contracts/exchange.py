@@ -141,7 +141,7 @@ def _asked(query: Mapping[str, str], name: str, default: int) -> int | None:
     text = query.get(name)
     if text is None:
         return default
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isascii() and text.isdecimal() else None  # "²" is a digit, not an integer
 
 
 def _student_judged(path: str, enrolled_id: str, body: Any) -> Iterator[tuple[str, Iterator[str]]]:

@@ -10,6 +10,7 @@ every listing that passed, which `Journal.recording` turns into a scenario as `m
 from __future__ import annotations
 
 import datetime as dt
+import http.cookiejar
 import threading
 import xml.etree.ElementTree as ET
 import zlib
@@ -43,6 +44,8 @@ DEFAULT_TIMEOUT: Final = 60.0  # seconds the upstream may take to answer one req
 DEFAULT_MAX_JOURNAL: Final = 10_000  # exchanges /_mock/journal keeps (oldest dropped first)
 DEFAULT_MAX_VIOLATIONS: Final = 10_000  # violations kept for /_mock/violations and JUnit (all are counted)
 DEFAULT_MAX_REQUEST_BYTES: Final = 1_000_000  # a request body larger than this is refused (413), not forwarded
+DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024  # an answer larger than this, as sent or decoded: a 502
+DEFAULT_MAX_RECORDED_BYTES: Final = 512 * 1024 * 1024  # listing pages --record keeps; past it, recording stops
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class ProxyConfig:
     max_journal: int = DEFAULT_MAX_JOURNAL
     max_violations: int = DEFAULT_MAX_VIOLATIONS
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    max_recorded_bytes: int = DEFAULT_MAX_RECORDED_BYTES
     record: bool = False  # keep every listing page that passes, for Journal.recording
 
     def __post_init__(self) -> None:
@@ -84,6 +89,7 @@ class Journal:
         self._judged = 0
         self._pages: dict[tuple[str, int, int], tuple[dict[str, Any], list[Any]]] = {}
         self._page_bytes: dict[tuple[str, int, int], int] = {}
+        self.over_recording_limit = False  # a page was left out: max_recorded_bytes reached
 
     def add(self, ex: Exchange, found: list[Violation]) -> None:
         entry = {"method": ex.method, "path": ex.path, "query": dict(ex.query), "status": ex.response.status_code}
@@ -94,10 +100,14 @@ class Journal:
                 self._failed[v.check] += 1
                 if len(self._violations) < self.config.max_violations:
                     self._violations.append({**entry, "check": v.check, "reason": v.reason})
-            if self.config.record and not {v.check for v in found} & UNUSABLE:
+            if self.config.record and ex.authorized and not {v.check for v in found} & UNUSABLE:
                 self._keep_page(ex)
 
     def _keep_page(self, ex: Exchange) -> None:
+        """Keep a listing page judged whole and well formed; anything else (a login page, say) is not a page.
+
+        Recording never changes an answer: a body that still does not read as a page is left out.
+        """
         endpoint = BY_PATH.get(ex.path)
         if (
             endpoint is None
@@ -106,10 +116,18 @@ class Journal:
             or set(ex.query) - {"pageNo", "pageSize"}
         ):
             return  # filtered listings are views of the whole ones
-        body = orjson.loads(ex.response.content)
-        info = body["pagingInfo"]
-        self._pages[(ex.path, info["pageSize"], info["pageNo"])] = (info, body[endpoint.key])
-        self._page_bytes[(ex.path, info["pageSize"], info["pageNo"])] = len(ex.response.content)
+        if sum(self._page_bytes.values()) + len(ex.response.content) > self.config.max_recorded_bytes:
+            self.over_recording_limit = True
+            return
+        try:
+            body = orjson.loads(ex.response.content)
+            info = body["pagingInfo"]
+            records = body[endpoint.key]
+            key = (ex.path, int(info["pageSize"]), int(info["pageNo"]))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return
+        self._pages[key] = (info, records)
+        self._page_bytes[key] = len(ex.response.content)
 
     def violations(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -209,6 +227,9 @@ def create_proxy_app(config: ProxyConfig, journal: Journal, on_violation: Callab
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
     session = requests.Session()
     session.headers.clear()  # forward the client's headers, not requests' defaults
+    session.trust_env = False  # no ~/.netrc Authorization, no HTTP(S)_PROXY: forward exactly what the client sent
+    # One session serves every client: it must keep no cookie, or one client's would reach the next
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     app.extensions["proxy_session"] = session  # closed by whoever stops the app (serve_proxy, tests)
     lock = threading.Lock()  # violation lines are printed whole, one at a time
 
@@ -244,14 +265,22 @@ def create_proxy_app(config: ProxyConfig, journal: Journal, on_violation: Callab
                 headers={k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP},
                 data=request.get_data(), stream=True, timeout=config.timeout, allow_redirects=False,
             )  # fmt: skip
-            raw = upstream.raw.read(decode_content=False)
+            raw = upstream.raw.read(config.max_response_bytes + 1, decode_content=False)
+            if len(raw) <= config.max_response_bytes:
+                upstream.raw.read(decode_content=False)  # to the end: an answer cut short raises here
+            upstream.close()
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             # the upstream did not answer, or not whole (a dropped connection): nothing to forward but that
-            body = {"type": "about:blank", "title": "Bad Gateway", "status": 502,
-                    "detail": f"mock-esd proxy: the upstream {config.origin} did not answer whole ({type(exc).__name__})"}  # fmt: skip
-            return Response(orjson.dumps(body), status=502, mimetype="application/problem+json")
+            return _bad_gateway(f"the upstream {config.origin} did not answer whole ({type(exc).__name__})")
+        try:
+            decoded = _decoded(raw, upstream.headers.get("Content-Encoding", ""), config.max_response_bytes)
+        except _TooLarge:
+            return _bad_gateway(
+                f"the upstream's answer is over max_response_bytes ({config.max_response_bytes} bytes, as sent or "
+                "decoded); not forwarded"
+            )
         headers = [(k, v) for k, v in upstream.raw.headers.items() if k.lower() not in HOP_BY_HOP | SERVER_HEADERS]
-        _judge(config, journal, upstream, raw, on_violation, lock)
+        _judge(config, journal, upstream, decoded, on_violation, lock)
         out = _Forwarded(raw, status=upstream.status_code, headers=headers)
         out.headers["Content-Length"] = str(len(raw))
         return out
@@ -259,15 +288,20 @@ def create_proxy_app(config: ProxyConfig, journal: Journal, on_violation: Callab
     return app
 
 
+def _bad_gateway(detail: str) -> Response:
+    body = {"type": "about:blank", "title": "Bad Gateway", "status": 502, "detail": f"mock-esd proxy: {detail}"}
+    return Response(orjson.dumps(body), status=502, mimetype="application/problem+json")
+
+
 def _judge(
-    config: ProxyConfig, journal: Journal, upstream: requests.Response, raw: bytes,
+    config: ProxyConfig, journal: Journal, upstream: requests.Response, decoded: bytes,
     on_violation: Callable[[str], None], lock: threading.Lock,
 ) -> None:  # fmt: skip
     if not request.path.startswith(config.prefix + "/"):
         return
     seen = requests.Response()  # what the checks read: the answer with its body decoded
     seen.status_code, seen.headers = upstream.status_code, CaseInsensitiveDict(upstream.headers)
-    seen._content = _decoded(raw, upstream.headers.get("Content-Encoding", ""))
+    seen._content = decoded
     ex = Exchange(
         request.method, request.path[len(config.prefix) :], dict(request.args.items()),
         "Authorization" in request.headers, seen,
@@ -288,15 +322,25 @@ def _raw_uri() -> str:
     return request.path + (f"?{query}" if query else "")
 
 
-def _decoded(raw: bytes, encoding: str) -> bytes:
+class _TooLarge(Exception):
+    """An answer over max_response_bytes, as sent or decoded."""
+
+
+def _decoded(raw: bytes, encoding: str, limit: int) -> bytes:
+    """The body as the checks read it, never more than `limit` bytes (a compressed bomb stops at the limit)."""
+    if len(raw) > limit:
+        raise _TooLarge
+    wbits = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}.get(encoding.strip().lower())
+    if wbits is None:
+        return raw
+    inflate = zlib.decompressobj(wbits)
     try:
-        if encoding.strip().lower() == "gzip":
-            return zlib.decompress(raw, 16 + zlib.MAX_WBITS)
-        if encoding.strip().lower() == "deflate":
-            return zlib.decompress(raw)
+        body = inflate.decompress(raw, limit + 1)
     except zlib.error:
         return b""  # not decodable: the checks see no body and say so
-    return raw
+    if len(body) > limit or inflate.unconsumed_tail:
+        raise _TooLarge
+    return body
 
 
 def _html(journal: Journal) -> str:

@@ -220,6 +220,10 @@ def proxy(
     if junit_path:
         Path(junit_path).write_bytes(journal.junit())
     if path is not None:
+        if journal.over_recording_limit:
+            warn(
+                f"--record kept listing pages up to max_recorded_bytes ({config.max_recorded_bytes} bytes) and no more"
+            )
         day = today.date() if today else dt.datetime.now(dt.UTC).date()
         try:
             recording = journal.recording(day, "Recorded with mock-esd proxy" + ("" if scrub else f" from {upstream}"))

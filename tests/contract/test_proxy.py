@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import signal
@@ -15,8 +16,10 @@ from typing import Any
 
 import pytest
 import requests
+from flask import Flask, Response, request
+from requests.structures import CaseInsensitiveDict
 
-from contracts.exchange import EXCHANGE_CHECKS
+from contracts.exchange import EXCHANGE_CHECKS, Exchange, exchange_violations
 from mock_esd.generator import DistrictSpec
 from mock_esd.server import LiveServer
 from tests.contract.independent_esd import CUSTOM, district, independent_server
@@ -218,3 +221,81 @@ def test_an_answer_cut_short_upstream_is_a_502_problem() -> None:
         answer = requests.get(f"{proxy}/v1/students", headers=headers, timeout=30)
         assert answer.status_code == 502 and answer.headers["Content-Type"] == "application/problem+json"
         assert "did not answer whole" in answer.json()["detail"]
+
+
+def hostile_upstream() -> Flask:
+    """An upstream that sets cookies, answers a login page without a token, sends too much, or a gzip bomb."""
+    app = Flask(__name__)
+
+    @app.get("/api/v1/schools")
+    def schools() -> Response:
+        """What the request carried, and a sticky cookie for whoever it was."""
+        seen = {"cookie": request.headers.get("Cookie"), "authorization": request.headers.get("Authorization")}
+        answer = Response(json.dumps(seen), mimetype="application/json")
+        answer.set_cookie("AWSALB", f"sticky-{request.headers.get('X-Client')}")
+        return answer
+
+    @app.get("/api/v1/students")
+    def login_page() -> Response:
+        return Response("<html>please log in</html>", mimetype="text/html")
+
+    @app.get("/api/v1/contacts")
+    def too_much() -> Response:
+        return Response(b"[" + b"0," * 1000 + b"0]", mimetype="application/json")
+
+    @app.get("/api/v1/operoo/contacts")
+    def bomb() -> Response:
+        answer = Response(gzip.compress(b" " * 5_000_000), mimetype="application/json")
+        answer.headers["Content-Encoding"] = "gzip"
+        return answer
+
+    return app
+
+
+@contextmanager
+def hostile_proxy(**limits: int) -> Iterator[tuple[str, Journal]]:
+    with LiveServer(hostile_upstream()) as upstream:
+        config = ProxyConfig(upstream=upstream.root_url + "/api", port=0, record=True, **limits)
+        journal = Journal(config)
+        app = create_proxy_app(config, journal, lambda line: None)
+        with LiveServer(app) as server:
+            yield server.root_url + "/api", journal
+        app.extensions["proxy_session"].close()
+
+
+def test_one_client_s_cookies_never_reach_another(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password secret\n")
+    monkeypatch.setenv("NETRC", str(netrc))  # the proxy's own ~/.netrc must not add an Authorization header
+    with hostile_proxy() as (proxy, _), requests.Session() as a, requests.Session() as b:
+        a.trust_env = b.trust_env = False  # the clients here read no netrc: whatever arrives, the proxy added
+        first = a.get(f"{proxy}/v1/schools", headers={"X-Client": "A", "Authorization": "Bearer a"}, timeout=30)
+        assert first.status_code == 200 and "sticky-A" in first.headers["Set-Cookie"], "forwarded to its client"
+        second = b.get(f"{proxy}/v1/schools", headers={"X-Client": "B"}, timeout=30).json()
+        assert second == {"cookie": None, "authorization": None}, "B sent neither; the proxy added neither"
+
+
+def test_recording_never_turns_an_answer_into_an_error() -> None:
+    with hostile_proxy() as (proxy, journal):
+        answer = requests.get(f"{proxy}/v1/students", timeout=30)  # no token: a login page, not a listing
+        assert (answer.status_code, answer.text) == (200, "<html>please log in</html>")
+        assert [v["check"] for v in journal.violations()] == ["auth-required"]
+
+
+def test_an_answer_over_max_response_bytes_is_a_502_problem_even_compressed() -> None:
+    with hostile_proxy(max_response_bytes=1000) as (proxy, _):
+        headers = {"Authorization": "Bearer a", "Accept-Encoding": "gzip"}
+        for path in ("/v1/contacts", "/v1/operoo/contacts"):  # 2,001 bytes as sent; 5 MB from a 5 KB gzip
+            answer = requests.get(f"{proxy}{path}", headers=headers, timeout=30)
+            assert answer.status_code == 502 and answer.headers["Content-Type"] == "application/problem+json"
+            assert "over max_response_bytes (1000 bytes" in answer.json()["detail"]
+
+
+def test_a_page_number_in_non_ascii_digits_is_judged_not_a_crash() -> None:
+    """`"²".isdigit()` is true but int("²") fails: a lenient upstream's 200 to ?pageNo=² is judged, not a 500."""
+    answer = requests.Response()
+    answer.status_code, answer.headers = 200, CaseInsensitiveDict({"Content-Type": "application/json"})
+    answer._content = json.dumps({"pagingInfo": {"pageNo": 1, "pageSize": 100, "pageCount": 1, "totalCount": 0},
+                                  "schools": []}).encode()  # fmt: skip
+    found = exchange_violations(Exchange("GET", "/v1/schools", {"pageNo": "²"}, True, answer))
+    assert all(v.check in EXCHANGE_CHECKS for v in found)
