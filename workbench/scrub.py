@@ -103,10 +103,13 @@ class Scrubber:
             return self.free_text(value)
         days = self._fake("date_of_birth", value, lambda f: f.random_int(1, DOB_SHIFT_DAYS))
         references = [dt.date.fromisoformat(d) for d in after_all]
-        for moved in (born + dt.timedelta(days=days), born - dt.timedelta(days=days)):
-            if all((moved < r) == (born < r) and (moved > r) == (born > r) for r in references):
-                return moved.isoformat()
-        return value  # both ways cross a reference date: only possible when born on it, which keeps it
+        for shift in range(days, 0, -1):  # the keyed shift, or the largest smaller one that keeps the order
+            for moved in (born + dt.timedelta(days=shift), born - dt.timedelta(days=shift)):
+                if all((moved < r) == (born < r) and (moved > r) == (born > r) for r in references):
+                    return moved.isoformat()
+        # No other date keeps the order: born on a kept reference date, or the one day between two of them
+        # (kept dates a day apart). Either way the dates kept already tell it; nothing more is revealed.
+        return value
 
     # ----- records ------------------------------------------------------------------------------------
 

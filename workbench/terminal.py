@@ -43,14 +43,16 @@ class Progress:
 
     def __init__(
         self, stream: TextIO | None = None, *, live: bool | None = None, interval: float | None = DEFAULT_INTERVAL,
-        enabled: bool | None = None,
+        enabled: bool | None = None, clock: Callable[[], float] = time.monotonic,
     ) -> None:  # fmt: skip
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = chatty() if enabled is None else enabled
         self.live = self.enabled and (self.stream.isatty() if live is None else live)
         self.interval = interval if self.enabled and not self.live else None
         self.state = "starting"
-        self._since = time.monotonic()
+        self._clock = clock
+        self._since = clock()
+        self._writing = threading.Lock()  # the heartbeat thread and the command never interleave a line
         self._stop = threading.Event()
         self._writer: threading.Thread | None = None
         self._bars: Bars | None = None
@@ -87,10 +89,18 @@ class Progress:
             self._line(message)
 
     def heartbeat(self, wait: Callable[[float], bool]) -> None:
-        """Write the current state every interval until `wait` says stop (the background writer's loop)."""
+        """While nothing new happens, a line every interval, until `wait` says stop (the background writer's loop).
+
+        A stage that keeps moving writes none: the line is due only `interval` seconds after the last news
+        (or the last such line).
+        """
         assert self.interval is not None
-        while not wait(self.interval):
-            self._line(f"{self.state} (nothing new for {time.monotonic() - self._since:.0f} s)")
+        last_line = float("-inf")
+        while not wait(max(max(self._since, last_line) + self.interval - self._clock(), 0.0)):
+            now = self._clock()
+            if now >= max(self._since, last_line) + self.interval:
+                self._line(f"{self.state} (nothing new for {now - self._since:.0f} s)")
+                last_line = now
 
     def close(self) -> None:
         self._stop.set()
@@ -107,11 +117,12 @@ class Progress:
         self.close()
 
     def _line(self, text: str) -> None:
-        self.stream.write(f"mock-esd: {text}\n")
-        self.stream.flush()
+        with self._writing:
+            self.stream.write(f"mock-esd: {text}\n")
+            self.stream.flush()
 
     def _set(self, state: str, detail: str) -> None:
-        self.state, self._since = f"{state}, {detail}" if detail else state, time.monotonic()
+        self.state, self._since = f"{state}, {detail}" if detail else state, self._clock()
         if self.interval is not None and self._writer is None and not self._stop.is_set():
             self._writer = threading.Thread(target=self.heartbeat, args=(self._stop.wait,), daemon=True)
             self._writer.start()

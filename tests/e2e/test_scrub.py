@@ -13,6 +13,7 @@ import pytest
 from tests.contract.independent_esd import CUSTOM, District, district, independent_server
 from tests.e2e.roundtrip import MOCK_CUSTOM, mock_serving, record, sync_export
 from tests.e2e.test_record import INDEPENDENT_SETTINGS
+from workbench.scrub import Scrubber
 
 pytestmark = pytest.mark.e2e
 
@@ -127,3 +128,13 @@ def test_the_same_key_gives_the_same_bytes_and_a_random_key_is_printed_once(
     other = scrubbed(base_url, tmp_path / "c.json", "--scrub-key", key + "x")
     names = {s["firstName"] for s in json.loads((tmp_path / "a.json").read_text())["students"]}
     assert names != {s["firstName"] for s in other["students"]}
+
+
+def test_a_date_of_birth_between_close_reference_dates_still_moves() -> None:
+    """References a few days either side (bad data: born after the district's today) leave a smaller shift."""
+    scrubber = Scrubber("k", False)
+    for born, around in (("2026-12-10", ["2026-12-08", "2026-12-13"]), ("2026-01-02", ["2026-01-01", "2026-01-04"])):
+        moved = scrubber.date_of_birth(born, around)
+        assert moved != born, (born, around)
+        assert all((moved < r) == (born < r) and (moved > r) == (born > r) for r in around)
+    assert scrubber.date_of_birth("2026-01-02", ["2026-01-01", "2026-01-03"]) == "2026-01-02", "the only date left"

@@ -10,15 +10,47 @@ from workbench.terminal import Progress, table
 
 def test_off_a_terminal_the_current_state_is_written_at_each_interval() -> None:
     stream = io.StringIO()
-    with Progress(stream, live=False, interval=30.0, enabled=True) as progress:
+    clock = FakeClock()
+    with Progress(stream, live=False, interval=30.0, enabled=True, clock=clock) as progress:
         progress("/v1/students", 2, 4, 200)
         answers = iter([False, False, True])  # two intervals pass without news, then the sync ends
-        progress.heartbeat(lambda seconds: next(answers))
-    lines = stream.getvalue().splitlines()
-    assert len(lines) == 2 and all(
-        line.startswith("mock-esd: fetching /v1/students: 2/4, 200 records (nothing new for ") for line in lines
-    )
+        progress.heartbeat(lambda seconds: clock.waited(seconds, next(answers)))
+    assert stream.getvalue().splitlines() == [
+        "mock-esd: fetching /v1/students: 2/4, 200 records (nothing new for 30 s)",
+        "mock-esd: fetching /v1/students: 2/4, 200 records (nothing new for 60 s)",
+    ]
     assert "\r" not in stream.getvalue() and "\x1b" not in stream.getvalue()  # no terminal control codes in a log
+
+
+class FakeClock:
+    """Time that passes only when the heartbeat waits: no test here reads the wall clock."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def waited(self, seconds: float, stop: bool) -> bool:
+        self.now += seconds
+        return stop
+
+
+def test_a_stage_that_keeps_moving_writes_no_still_working_line() -> None:
+    stream, clock = io.StringIO(), FakeClock()
+    with Progress(stream, live=False, interval=30.0, enabled=True, clock=clock) as progress:
+        pages = iter(range(1, 4))
+
+        def news_every_20_seconds(seconds: float) -> bool:
+            page = next(pages, None)
+            clock.now += min(seconds, 20.0)
+            if page is None:
+                return True
+            progress("/v1/students", page, 100, page * 100)  # a page every 20 s: never 30 s without news
+            return False
+
+        progress.heartbeat(news_every_20_seconds)
+    assert "nothing new" not in stream.getvalue()
 
 
 def test_off_a_terminal_each_finished_stage_is_one_line() -> None:
