@@ -211,7 +211,8 @@ class DistrictStore:
         """Keep at most `limit` views (at least the few every listing needs) holding at most `max_bytes`."""
         self._cache_limit = max(limit, MIN_CACHE_LIMIT)
         self._cache_bytes = max_bytes
-        self._trim()
+        if not self._shared:  # a fork's cache is its twin's too until it changes: the next view it caches trims
+            self._trim()
 
     def warm(self) -> None:
         """Encode the five listings now (before `serve --workers` forks: the workers then share the bytes)."""
@@ -219,7 +220,11 @@ class DistrictStore:
             view.page(0, 1)
 
     def _view(self, records: list[Record]) -> View:
-        return View(records, on_encoded=self._trim)
+        cache, lock = (
+            self._cache,
+            self._cache_lock,
+        )  # the cache that will hold it, even if this store owns another later
+        return View(records, on_encoded=lambda: self._trim(cache, lock))
 
     def _cached(self, key: tuple[Any, ...], build: Callable[[], T]) -> T:
         with self._cache_lock:
@@ -232,12 +237,13 @@ class DistrictStore:
         self._trim()
         return value
 
-    def _trim(self) -> None:
+    def _trim(self, cache: OrderedDict[tuple[Any, ...], Any] | None = None, lock: Any = None) -> None:
         """Drop the least recently used views while over either limit; the latest one always stays."""
-        with self._cache_lock:
-            held = sum(_held(value) for value in self._cache.values())
-            while len(self._cache) > 1 and (len(self._cache) > self._cache_limit or held > self._cache_bytes):
-                held -= _held(self._cache.popitem(last=False)[1])
+        cache, lock = (self._cache, self._cache_lock) if cache is None else (cache, lock)
+        with lock:
+            held = sum(_held(value) for value in cache.values())
+            while len(cache) > 1 and (len(cache) > self._cache_limit or held > self._cache_bytes):
+                held -= _held(cache.popitem(last=False)[1])
 
     def _standard_students(self, flt: StudentFilter) -> list[Record]:
         return [

@@ -152,6 +152,22 @@ def test_the_view_cache_keeps_under_its_byte_limit() -> None:
     assert store.cached_views() < 2 * len(schools)  # some were let go to stay under the limit
 
 
+def test_a_fork_that_changed_still_keeps_the_cache_it_shared_under_the_byte_limit() -> None:
+    """Views a fork built live in the cache it shared with its twin; encoded later, they trim that cache."""
+    pristine = DistrictStore(SMALL)
+    schools = sorted(pristine.school_ids())
+    probe = pristine.students(StudentFilter(schools[0]))
+    probe.page(0, 1)
+    limit = probe.nbytes * 3
+    pristine.set_cache_limit(256, max_bytes=limit)
+    fork = pristine.fork()
+    built = [fork.students(StudentFilter(school, "Enrolled")) for school in schools]  # cached, not yet encoded
+    fork.delete_student(fork.students().records[0]["id"])  # the fork owns a new cache from here on
+    for view in built:
+        view.page(0, 10)
+        assert pristine.cached_bytes() <= limit
+
+
 def test_a_view_larger_than_the_byte_limit_is_still_served_whole() -> None:
     app = _app(max_cached_view_bytes=1)
     http = app.test_client()
