@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from mock_esd import scenario
+from mock_esd.defaults import DEFAULT_SCHOOLS, DEFAULT_STUDENTS
 from mock_esd.faults import FaultRule, parse_rule, rule_from
-from mock_esd.generator import DEFAULT_SCHOOLS, DEFAULT_STUDENTS, DistrictSpec
+from mock_esd.generator import DistrictSpec
 from mock_esd.journal import Entry, check_filters, matching
 from mock_esd.limits import Limits
 from mock_esd.store import DistrictStore, replay_mode

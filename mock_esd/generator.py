@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from faker import Faker
 
 from contracts import vocabulary as v
+from mock_esd.defaults import DEFAULT_SCHOOLS, DEFAULT_SEED, DEFAULT_STUDENTS, DEFAULT_TODAY
 
 if TYPE_CHECKING:
     from _typeshed import SupportsLenAndGetItem
@@ -28,10 +29,6 @@ T = TypeVar("T")
 
 Record = dict[str, Any]
 
-DEFAULT_TODAY = dt.date(2026, 9, 1)
-DEFAULT_SEED = 1
-DEFAULT_STUDENTS = 2000
-DEFAULT_SCHOOLS = 6
 HOLDING_SCHOOL_ID = "0900"
 HOLDING_SCHOOL_NAME = "Document School"
 

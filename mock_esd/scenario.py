@@ -14,8 +14,9 @@ import yaml
 
 from contracts.schema import MAX_DEPTH, body_problems, depth_problem
 from mock_esd import bounded_yaml, builders
+from mock_esd.defaults import DEFAULT_TODAY
 from mock_esd.errors import BadRequest, Invalid
-from mock_esd.generator import DEFAULT_TODAY, District, DistrictSpec, Record, generate_district
+from mock_esd.generator import District, DistrictSpec, Record, generate_district
 from mock_esd.limits import DEFAULT_LIMITS, Limits
 from mock_esd.store import DistrictStore
 

@@ -5,24 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import signal
 import sys
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import click
 
-from workbench.cli_support import ENVVAR_PREFIX, Deferred, F, Group, log_options, one_line_errors
+from mock_esd import defaults
+from workbench.cli_support import ENVVAR_PREFIX, F, Group, log_options, one_line_errors
 
 if TYPE_CHECKING:  # imported where used: `mock-esd --help` must not import the server (Flask, Faker, gunicorn)
     from flask import Flask
 
     from mock_esd.generator import DistrictSpec
     from mock_esd.tenants import Client
-
-
-def _generator() -> ModuleType:
-    from mock_esd import generator
-
-    return generator
 
 
 def _esd_error() -> type[Exception]:
@@ -45,29 +39,18 @@ def district_options(command: F) -> F:
     """--seed, --students, --schools, --today: what determines a generated district."""
     command = click.option(
         "--today",
-        cls=Deferred,
         type=click.DateTime(["%Y-%m-%d"]),
         show_default=True,
-        default=lambda: _generator().DEFAULT_TODAY.isoformat(),
+        default=defaults.DEFAULT_TODAY.isoformat(),
         help="The district's reference date; every generated date derives from it.",
     )(command)
     command = click.option(
-        "--schools",
-        cls=Deferred,
-        type=click.IntRange(min=2),
-        default=lambda: _generator().DEFAULT_SCHOOLS,
-        show_default=True,
+        "--schools", type=click.IntRange(min=2), default=defaults.DEFAULT_SCHOOLS, show_default=True
     )(command)
     command = click.option(
-        "--students",
-        cls=Deferred,
-        type=click.IntRange(min=0),
-        default=lambda: _generator().DEFAULT_STUDENTS,
-        show_default=True,
+        "--students", type=click.IntRange(min=0), default=defaults.DEFAULT_STUDENTS, show_default=True
     )(command)
-    return click.option(
-        "--seed", cls=Deferred, type=int, default=lambda: _generator().DEFAULT_SEED, show_default=True
-    )(command)  # fmt: skip
+    return click.option("--seed", type=int, default=defaults.DEFAULT_SEED, show_default=True)(command)
 
 
 def spec_from(seed: int, students: int, schools: int, today: dt.datetime) -> DistrictSpec:

@@ -207,16 +207,3 @@ class Group(click.Group):
                     param.envvar = f"{prefix}_{flag}".upper().replace("-", "_")
                 param.show_envvar = True
         super().add_command(cmd, name)
-
-
-class Deferred(click.Option):
-    """An option whose default comes from a callable resolved only when the default is needed (or shown).
-
-    `mock-esd --help` builds every command; a default imported from the mock at that point would import
-    Flask and Faker with it. `default=lambda: generator.DEFAULT_SEED` and this class keep that for
-    `serve --help` or a run, and still show the value, not "(dynamic)".
-    """
-
-    def get_default(self, ctx: click.Context, call: bool = True) -> Any:
-        value = super().get_default(ctx, call=True)
-        return value
