@@ -302,12 +302,24 @@ def mark_interrupted(conn: sqlite3.Connection, now: str) -> list[tuple[int, str]
 
 def finish_run(
     conn: sqlite3.Connection, run_id: int, finished: str, status: str, counts: dict[str, int], message: str,
-    input_digest: str | None = None, warnings: tuple[str, ...] = (),
+    input_digest: str | None = None, warnings: tuple[str, ...] = (), pages: tuple[str, ...] = (),
 ) -> None:  # fmt: skip
+    """Record how a run ended; for an applied one, also the digest of each page it read (see `last_pages`)."""
     conn.execute(
         "UPDATE sync_runs SET finished = ?, status = ?, counts = ?, message = ?, input_digest = ?, warnings = ? WHERE run_id = ?",
         (finished, status, json.dumps(counts), message, input_digest, json.dumps(list(warnings)), run_id),
     )
+    if input_digest is not None:
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('page_digests', ?)", (json.dumps(pages),))
+
+
+def last_pages(conn: sqlite3.Connection) -> tuple[str, ...]:
+    """The page digests of the last applied sync, in reading order (empty if none were recorded).
+
+    Only a hint of where eSD's answers start to differ (EsdClient.fetch_raw): whether a sync changes
+    anything is decided by the input digest alone."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'page_digests'").fetchone()
+    return tuple(json.loads(row[0])) if row else ()
 
 
 def last_applied(conn: sqlite3.Connection) -> tuple[str | None, tuple[str, ...]]:
