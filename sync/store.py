@@ -350,8 +350,11 @@ def apply_plan(conn: sqlite3.Connection, plan: Plan, run_id: int) -> None:
         try:
             _apply_students(conn, plan, run_id)
             _apply_buildings_and_groups(conn, plan)
-            _apply_memberships(conn, plan)
-            _apply_contacts(conn, plan)
+            # Every student's record id, read once after the students are written (~0.1 s at 100k) and
+            # only if memberships or contact links need them.
+            records = _record_ids(conn) if plan.members_add or plan.members_remove or plan.contacts else {}
+            _apply_memberships(conn, plan, records)
+            _apply_contacts(conn, plan, records)
             _apply_mirror(conn, plan)
             _check_references(conn)
         except BaseException:
@@ -430,11 +433,10 @@ def _record_ids(conn: sqlite3.Connection) -> dict[str, int]:
     return dict(conn.execute("SELECT operoo_id, record_id FROM students").fetchall())
 
 
-def _apply_memberships(conn: sqlite3.Connection, plan: Plan) -> None:
+def _apply_memberships(conn: sqlite3.Connection, plan: Plan, records: dict[str, int]) -> None:
     if not (plan.members_add or plan.members_remove):
         return
     group_ids = {(n, s or None): gid for gid, n, s in conn.execute("SELECT group_id, name, school_id FROM groups_")}
-    records = _record_ids(conn)
     conn.executemany(
         "DELETE FROM memberships WHERE group_id = ? AND record_id = ?",
         [(group_ids[key], records[operoo_id]) for key, operoo_id in plan.members_remove],
@@ -445,7 +447,7 @@ def _apply_memberships(conn: sqlite3.Connection, plan: Plan) -> None:
     )
 
 
-def _apply_contacts(conn: sqlite3.Connection, plan: Plan) -> None:
+def _apply_contacts(conn: sqlite3.Connection, plan: Plan, records: dict[str, int]) -> None:
     if not plan.contacts:
         return
     conn.executemany(
@@ -457,7 +459,6 @@ def _apply_contacts(conn: sqlite3.Connection, plan: Plan) -> None:
     conn.executemany(
         "DELETE FROM contact_links WHERE contact_id = ?", [(c.contact_id,) for c in plan.contacts if c.before]
     )
-    records = _record_ids(conn)
     conn.executemany(
         "INSERT INTO contact_links (contact_id, record_id, permission) VALUES (?, ?, ?)",
         [(c.contact_id, records[operoo_id], perm) for c in plan.contacts for operoo_id, perm in c.after.links.items()],

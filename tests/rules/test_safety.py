@@ -257,8 +257,8 @@ def test_an_apply_that_would_leave_a_dangling_reference_is_rolled_back(
     before = world.tables()
     apply_memberships = sync_store._apply_memberships
 
-    def and_a_stray_row(conn: sqlite3.Connection, plan: Any) -> None:
-        apply_memberships(conn, plan)
+    def and_a_stray_row(conn: sqlite3.Connection, plan: Any, *rest: Any) -> None:
+        apply_memberships(conn, plan, *rest)
         conn.execute("INSERT INTO memberships (group_id, record_id) VALUES (1, 999999)")
 
     monkeypatch.setattr(sync_store, "_apply_memberships", and_a_stray_row)
