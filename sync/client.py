@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -19,7 +19,7 @@ import requests
 from contracts import vocabulary as esd
 from contracts.probe import what_it_said
 from sync.errors import AuthError, FetchError, RecordError, UrlError
-from sync.records import ENDPOINTS, RawSnapshot, Snapshot
+from sync.records import ENDPOINTS, PARSERS, RawSnapshot, Snapshot
 
 T = TypeVar("T")
 Progress = Callable[[str, int, int, int], None]  # endpoint, page, pageCount, records so far
@@ -53,7 +53,8 @@ class EsdClient:
         self.client_id, self.client_secret = client_id, client_secret
         self.page_size, self.retry, self.sleep, self.progress = page_size, retry, sleep, progress
         self._token: str | None = None
-        self._digest: Any = None  # a blake2b over the bodies of the current fetch_raw
+        self._digest: Any = None  # a blake2b over the page digests of the current fetch_raw
+        self._page_digests: list[str] = []  # a blake2b of each page's path, parameters and body
 
     def authenticate(self) -> None:
         """Get a token now: a wrong URL or wrong credentials show here, before anything else is done."""
@@ -63,14 +64,32 @@ class EsdClient:
         """Every endpoint the sync needs, read whole and parsed; FetchError if any of it cannot be."""
         return self.fetch_raw(custom_endpoints).parse()
 
-    def fetch_raw(self, custom_endpoints: bool) -> RawSnapshot:
-        """Every endpoint's page bodies, listings checked, with a digest of every body read."""
-        self._digest = hashlib.blake2b(digest_size=20)
+    def fetch_raw(self, custom_endpoints: bool, last_pages: Sequence[str] | None = None) -> RawSnapshot:
+        """Every endpoint's page bodies, listings checked, with a digest of each page and of them all.
+
+        `last_pages`, when given, are the page digests of the last applied sync in reading order: from the
+        first page that differs (the first page at once if they are empty) the sync will parse every record
+        anyway, so each page's records are parsed as it arrives, from the JSON the check read, instead of
+        keeping its bytes to read again. Pages before it are kept as bytes: an unchanged eSD parses nothing.
+        """
+        self._digest, self._page_digests = hashlib.blake2b(digest_size=20), []
         endpoints = ENDPOINTS[: 5 if custom_endpoints else 3]
         # Keep each page's bytes, not its parsed JSON: a 100k district is ~60 MB of bytes, ~10x as dicts.
-        pages = {path: [body for _, body in self._pages(path, key)] for path, key in endpoints}
+        pages: dict[str, list[bytes]] = {path: [] for path, _ in endpoints}
+        parsed: dict[str, list[Any]] = {path: [] for path, _ in endpoints}
+        early = False
+        for path, key in endpoints:
+            parse = PARSERS[path]
+            for items, body in self._pages(path, key):
+                if not early and last_pages is not None:
+                    n = len(self._page_digests) - 1
+                    early = n >= len(last_pages) or last_pages[n] != self._page_digests[n]
+                if early:
+                    parsed[path] += [parse(item, path) for item in items]
+                else:
+                    pages[path].append(body)
         digest, self._digest = self._digest.hexdigest(), None
-        return RawSnapshot(pages, custom_endpoints, digest)
+        return RawSnapshot(pages, custom_endpoints, digest, parsed, tuple(self._page_digests))
 
     def fetch_all(self, path: str, key: str, parse: Callable[[Any, str], T]) -> list[T]:
         """Walk every page of a list endpoint and parse its records, checking the listing is whole."""
@@ -131,8 +150,10 @@ class EsdClient:
             except orjson.JSONDecodeError:
                 raise _Retry("200 with a body that is not JSON") from None
             if self._digest is not None:
-                self._digest.update(f"{path} {sorted(params.items())}".encode())
-                self._digest.update(response.content)
+                page = hashlib.blake2b(f"{path} {sorted(params.items())}".encode(), digest_size=16)
+                page.update(response.content)
+                self._page_digests.append(page.hexdigest())
+                self._digest.update(page.digest())
             return body, response.content
 
         return self._with_retries(f"GET {path} {params}", attempt)

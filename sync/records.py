@@ -7,7 +7,7 @@ a sync must abort rather than act on a half-understood listing (R11).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import orjson
@@ -202,14 +202,24 @@ ENDPOINTS: tuple[tuple[str, str], ...] = (
 )  # fmt: skip
 
 
+PARSERS: dict[str, Callable[[Any, str], Any]] = {
+    "/v1/schools": parse_school, "/v1/students": parse_student, "/v1/contacts": parse_contact,
+    "/v1/operoo/students": parse_student, "/v1/operoo/contacts": parse_contact,
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class RawSnapshot:
     """The page bodies eSD answered, checked but not parsed; `digest` covers every body, so an
-    unchanged eSD is cheap to spot."""
+    unchanged eSD is cheap to spot. Pages read when their records were sure to be needed (see
+    `EsdClient.fetch_raw`) are in `parsed` instead, parsed as they arrived: their JSON is read once, not
+    twice. A listing's records are its `pages` (the first ones) then its `parsed` records."""
 
     pages: dict[str, list[bytes]]
     custom_endpoints: bool
     digest: str
+    parsed: dict[str, list[Any]] = field(default_factory=dict)
+    page_digests: tuple[str, ...] = ()  # each page's, in reading order (EsdClient.fetch_raw's `last_pages`)
 
     def parse(self) -> Snapshot:
         """Parse every record, page by page, releasing each page's bytes; RecordError names the first bad record."""
@@ -220,7 +230,7 @@ class RawSnapshot:
             out: list[T] = []
             for body in self.pages.pop(path, []):
                 out += [parse(item, path) for item in orjson.loads(body)[keys[path]]]
-            return tuple(out)
+            return (*out, *self.parsed.pop(path, ()))
 
         schools = parsed("/v1/schools", parse_school)
         students, contacts = parsed("/v1/students", parse_student), parsed("/v1/contacts", parse_contact)

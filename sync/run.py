@@ -28,6 +28,7 @@ from sync.store import (
     finish_run,
     holders_of,
     last_applied,
+    last_pages,
     last_settings,
     load_digests,
     load_state,
@@ -161,10 +162,14 @@ def _run_sync(
     run_id = begin_run(conn, now(), settings.as_json())
     report = Report(ABORTED, run_id=run_id)
     digest: str | None = None
+    pages: tuple[str, ...] = ()
     try:
-        raw = client.fetch_raw(settings.custom_endpoints)
-        digest = input_digest(raw.digest, settings)
         previous, warnings = last_applied(conn)
+        # From the first page that differs from the last applied sync's, every record will be parsed: parse
+        # those as they arrive (at once on a first sync or --full, which parse everything).
+        raw = client.fetch_raw(settings.custom_endpoints, () if full or previous is None else last_pages(conn))
+        pages = raw.page_digests
+        digest = input_digest(raw.digest, settings)
         if digest == previous and not full:
             # eSD answered byte for byte as at the last applied sync, with the same settings: the
             # plan is empty by R10, so skip parsing and planning (the costly part of a re-sync).
@@ -201,6 +206,7 @@ def _run_sync(
             "; ".join(report.errors),
             digest if applied else None,
             plan.warnings,
+            pages,
         )
     return report
 

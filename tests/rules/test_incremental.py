@@ -4,11 +4,14 @@ deciding everyone would make (`--full`), and `--full` stays the escape hatch."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from contracts import vocabulary as v
 from sync import rules
+from sync.client import EsdClient
+from sync.records import RawSnapshot
 from tests.rules.test_rules import E, F, P, base_district
 from tests.world import World, settings
 
@@ -92,3 +95,45 @@ def test_an_undated_pre_registration_warns_in_every_partial_plan(world: World) -
     same_plan_both_ways(world)
     report = world.sync(SETTINGS)
     assert report.plan is not None and len(report.plan.warnings) == 2
+
+
+@pytest.fixture
+def read(monkeypatch: pytest.MonkeyPatch) -> list[tuple[dict[str, int], dict[str, int]]]:
+    """For each sync, as its fetch returned them: the pages kept as bytes and the records parsed on arrival
+    (by listing; the sync's own parse empties both)."""
+    fetched: list[tuple[dict[str, int], dict[str, int]]] = []
+    original = EsdClient.fetch_raw
+
+    def spying(self: EsdClient, *args: Any, **kw: Any) -> RawSnapshot:
+        raw = original(self, *args, **kw)
+        kept = {path: len(bodies) for path, bodies in raw.pages.items() if bodies}
+        fetched.append((kept, {path: len(records) for path, records in raw.parsed.items() if records}))
+        return raw
+
+    monkeypatch.setattr(EsdClient, "fetch_raw", spying)
+    return fetched
+
+
+def test_pages_are_parsed_as_they_arrive_from_the_first_one_that_changed(
+    world: World, tmp_path: Path, read: list[tuple[dict[str, int], dict[str, int]]]
+) -> None:
+    everything = {"/v1/schools", "/v1/students", "/v1/contacts", "/v1/operoo/students", "/v1/operoo/contacts"}
+    # unchanged: every page kept as bytes, to be digested and dropped (R10), not one record parsed
+    assert world.sync(SETTINGS).status == "applied"
+    kept, parsed = read[-1]
+    assert set(kept) == everything and not parsed
+    # person 6 changed: the pages before its page are kept, its page and every later one parsed on arrival
+    world.put({**world.store.get_person(6), "firstName": "Changed"})
+    assert world.sync(SETTINGS).status == "applied"
+    kept, parsed = read[-1]
+    assert kept == {"/v1/schools": 1, "/v1/students": 1}, "page 2 of /v1/students (5 a page) holds person 6"
+    assert set(parsed) == everything - {"/v1/schools"}
+    # a first sync parses every page on arrival, and ends where the page-by-page parse did
+    other = World(base_district(), tmp_path / "other.db")  # type: ignore[arg-type]
+    other.put({**other.store.get_person(6), "firstName": "Changed"})
+    assert other.sync(SETTINGS).status == "applied"
+    kept, parsed = read[-1]
+    assert not kept and set(parsed) == everything
+    assert other.export() == world.export()
+    # so does --full, which decides everyone again
+    assert world.sync(SETTINGS, full=True).status == "applied" and not read[-1][0]

@@ -166,6 +166,18 @@ def test_retry_after_is_honoured(world: World) -> None:
 
 
 @pytest.mark.parametrize("fault", list(FATAL))
+def test_unrecoverable_faults_abort_a_first_sync_too(tmp_path: Path, fault: str) -> None:
+    """A first sync parses each page as it arrives (not after the whole read): a fault still aborts it
+    with the same reason, and not one Operoo row is written."""
+    tamper, reason = FATAL[fault]
+    w = World(big_district(), tmp_path / "operoo.db")
+    report = w.sync(SETTINGS, tamper=tamper)
+    assert report.status == "aborted"
+    assert report.errors and "nothing changed" in report.errors[0] and reason in report.errors[0], report.errors
+    assert not any(w.tables().values())
+
+
+@pytest.mark.parametrize("fault", list(FATAL))
 def test_unrecoverable_faults_abort_and_change_nothing(world: World, fault: str) -> None:
     tamper, reason = FATAL[fault]
     before = world.tables()
@@ -245,8 +257,8 @@ def test_an_apply_that_would_leave_a_dangling_reference_is_rolled_back(
     before = world.tables()
     apply_memberships = sync_store._apply_memberships
 
-    def and_a_stray_row(conn: sqlite3.Connection, plan: Any) -> None:
-        apply_memberships(conn, plan)
+    def and_a_stray_row(conn: sqlite3.Connection, plan: Any, *rest: Any) -> None:
+        apply_memberships(conn, plan, *rest)
         conn.execute("INSERT INTO memberships (group_id, record_id) VALUES (1, 999999)")
 
     monkeypatch.setattr(sync_store, "_apply_memberships", and_a_stray_row)
