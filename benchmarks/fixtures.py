@@ -174,6 +174,27 @@ def report(costs: dict[str, FixtureCost], tests: int, students: int) -> list[str
     return lines
 
 
+PLUGIN_LOAD_RATIO = 1.3  # issue 17: installing the package must not tax every pytest run (about 50 ms at most)
+
+
+def plugin_load_times(repeat: int) -> dict[str, list[float]]:
+    """A one-test pytest run with the plugin loaded and with `-p no:mock_esd`, interleaved `repeat` times.
+
+    This is a timing, so it lives here and not in the test suite; the suite asserts the exact part
+    (`tests/plugin`: loading the plugin imports nothing but the plugin).
+    """
+    times: dict[str, list[float]] = {"with": [], "without": []}
+    with tempfile.TemporaryDirectory(prefix="mock-esd-plugin-load-") as tmp:
+        (Path(tmp) / "test_one.py").write_text("def test_one():\n    assert 1 + 1 == 2\n")
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", tmp]
+        for _ in range(repeat):
+            for kind, extra in (("with", []), ("without", ["-p", "no:mock_esd"])):
+                start = time.perf_counter()
+                subprocess.run([*command, *extra], cwd=tmp, check=True, capture_output=True)
+                times[kind].append(time.perf_counter() - start)
+    return times
+
+
 def fixture_rows(opts: Any, rows: list[Row]) -> None:
     """The benchmark table's rows (`benchmarks/run.py`): each fixture's per-test cost against the stub's."""
     costs = measure(repeat=opts.repeat)
@@ -183,6 +204,12 @@ def fixture_rows(opts: Any, rows: list[Row]) -> None:
         name = f"a fresh district per test: {kind}, {DEFAULT_STUDENTS} students"
         targets = (at_most(TARGET_MS / 1000), at_most(TARGET_RATIO, ratio=True))
         rows.append(Row(name, [costs[kind].per_test_ms / 1000], stub, targets))
+    load = plugin_load_times(max(5, opts.repeat))
+    bare = "a one-test pytest run, the plugin not loaded (-p no:mock_esd)"
+    rows.append(Row(bare, load["without"]))
+    rows.append(
+        Row("a one-test pytest run, the plugin loaded", load["with"], bare, (at_most(PLUGIN_LOAD_RATIO, ratio=True),))
+    )
 
 
 @click.command(help=__doc__)
