@@ -17,17 +17,10 @@ from sync import EsdClient, compute_desired, parse_settings
 from tests.contract.independent_esd import CUSTOM, STANDARD, District, district, independent_server
 from tests.e2e.conftest import serving
 from tests.e2e.roundtrip import MOCK_CUSTOM, MOCK_STANDARD, listings, mock_serving, record, sync_export, verdicts
+from tests.e2e.test_sync_cli import SETTINGS as MOCK_SETTINGS  # the settings the sync's own e2e tests use
 
 pytestmark = pytest.mark.e2e
 
-MOCK_SETTINGS = """
-custom_endpoints = true
-
-[schools]
-"0101" = ["Enrolled", "Future"]
-"0201" = ["Enrolled"]
-"0900" = ["Pre-Enrolled"]
-"""
 INDEPENDENT_SETTINGS = """
 custom_endpoints = true
 
