@@ -23,7 +23,7 @@ from werkzeug.exceptions import BadRequest as HttpBadRequest
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from contracts.schema import shown
-from mock_esd.context import EXTENSION, AppConfig, current, from_loopback, is_loopback_host
+from mock_esd.context import EXTENSION, current, from_loopback, is_loopback_host
 from mock_esd.errors import Forbidden, MisdirectedRequest, UnsupportedMediaType
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -51,31 +51,44 @@ def install(app: Flask) -> None:
 # ----- Host -----------------------------------------------------------------------------------------
 
 
-def host_allowed(host: str, config: AppConfig) -> bool:
-    """True for a Host (name or address, port stripped) this server answers for."""
+def answers_for(host: str, bind_host: str, allowed_hosts: Iterable[str]) -> bool:
+    """True for a Host (port stripped) a server bound to `bind_host`, with these extra names, answers for."""
     name = host.strip("[]").lower().rstrip(".")
-    bind = config.bind_host.strip("[]").lower()
-    if is_loopback_host(name) or name == bind or name in {h.lower() for h in config.allowed_hosts}:
+    bind = bind_host.strip("[]").lower()
+    if is_loopback_host(name) or name == bind or name in {h.lower() for h in allowed_hosts}:
         return True
     # Listening on every address: any address is ours, and an address cannot be rebound (only a name can).
     return bind in _WILDCARDS and _is_address(name)
 
 
+def misdirected(host_header: str, bind_host: str, allowed_hosts: Iterable[str], option: str) -> str | None:
+    """Why a request naming `host_header` (port included) is refused (a 421's detail), or None to answer it.
+
+    A DNS-rebinding page reaches a loopback server under its own name; only this server's names are answered.
+    """
+    host, allowed_hosts = without_port(host_header), tuple(allowed_hosts)
+    if answers_for(host, bind_host, allowed_hosts):
+        return None
+    names = ["localhost", "127.0.0.1", "[::1]", *allowed_hosts]
+    if bind_host not in _WILDCARDS and not is_loopback_host(bind_host):
+        names.append(bind_host)
+    return (
+        f"this server does not answer for Host {shown(host)}; it answers for {', '.join(names)}"
+        + (" and its addresses" if bind_host in _WILDCARDS else "")
+        + f" ({option} adds names)"
+    )
+
+
 def check_host() -> None:
     config = current().config
-    host = _without_port(request.host)
-    if not host_allowed(host, config):
-        names = ["localhost", "127.0.0.1", "[::1]", *config.allowed_hosts]
-        if config.bind_host not in _WILDCARDS and not is_loopback_host(config.bind_host):
-            names.append(config.bind_host)
-        raise MisdirectedRequest(
-            f"this server does not answer for Host {shown(host)}; it answers for {', '.join(names)}"
-            + (" and its addresses" if config.bind_host in _WILDCARDS else "")
-            + " (serve --allowed-host NAME, or AppConfig.allowed_hosts, adds names)"
-        )
+    refused = misdirected(
+        request.host, config.bind_host, config.allowed_hosts, "serve --allowed-host NAME, or AppConfig.allowed_hosts,"
+    )
+    if refused is not None:
+        raise MisdirectedRequest(refused)
 
 
-def _without_port(host: str) -> str:
+def without_port(host: str) -> str:
     if host.startswith("["):
         return host[: host.find("]") + 1] if "]" in host else host
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host

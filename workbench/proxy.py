@@ -30,6 +30,7 @@ from werkzeug.exceptions import HTTPException
 
 from contracts.exchange import EXCHANGE_CHECKS, Exchange, Violation, exchange_violations
 from contracts.probe import BY_PATH
+from mock_esd.guard import misdirected
 from mock_esd.server import LiveServer
 from workbench.record import Listings, Recording, RecordingError, recording_from
 
@@ -60,6 +61,7 @@ class ProxyConfig:
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     max_recorded_bytes: int = DEFAULT_MAX_RECORDED_BYTES
     record: bool = False  # keep every listing page that passes, for Journal.recording
+    allowed_hosts: tuple[str, ...] = ()  # more Host names to answer (beyond loopback and --host); others get 421
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.upstream)
@@ -243,6 +245,15 @@ def create_proxy_app(config: ProxyConfig, journal: Journal, on_violation: Callab
             "detail": f"mock-esd proxy: {error.description}",
         }
         return Response(orjson.dumps(body), status=error.code, mimetype="application/problem+json")
+
+    @app.before_request
+    def check_host() -> Response | None:
+        """Only the proxy's own names are answered: a DNS-rebinding page could otherwise read the journal."""
+        refused = misdirected(request.host, config.host, config.allowed_hosts, "proxy --allowed-host NAME")
+        if refused is None:
+            return None
+        body = {"type": "about:blank", "title": "Misdirected Request", "status": 421, "detail": refused}
+        return Response(orjson.dumps(body), status=421, mimetype="application/problem+json")
 
     @app.get("/_mock/violations")
     def violations() -> Response:

@@ -190,14 +190,18 @@ def record(
 @click.option("--port", type=click.IntRange(0, 65535), default=8090, show_default=True, help="0 picks a free port.")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="At exit, write the checks as JUnit XML.")
 @click.option(
+    "--allowed-host", "allowed_hosts", multiple=True,
+    help="Also answer requests naming this host (repeatable): a name for a proxy beyond loopback. Others get 421.",
+)  # fmt: skip
+@click.option(
     "--record", "record_path", type=click.Path(dir_okay=False), help="At exit, write what passed as a scenario."
 )
 @scrub_options
 @log_options
 @one_line_errors(ContractError, _recording_error, _esd_error)
 def proxy(
-    upstream: str, host: str, port: int, junit_path: str | None, record_path: str | None,
-    scrub: bool, scrub_key: str | None, scrub_school_names: bool, today: dt.datetime | None,
+    upstream: str, host: str, port: int, junit_path: str | None, allowed_hosts: tuple[str, ...],
+    record_path: str | None, scrub: bool, scrub_key: str | None, scrub_school_names: bool, today: dt.datetime | None,
 ) -> None:  # fmt: skip
     """Forward every request to --upstream unchanged, checking each answer against the contract.
 
@@ -214,7 +218,7 @@ def proxy(
     if junit_path and not Path(junit_path).absolute().parent.is_dir():
         fail(f"--junit {junit_path!r}: directory {str(Path(junit_path).absolute().parent)!r} does not exist")
     signal.signal(signal.SIGTERM, _interrupt)
-    config = ProxyConfig(upstream=upstream, host=host, port=port, record=path is not None)
+    config = ProxyConfig(upstream=upstream, host=host, port=port, record=path is not None, allowed_hosts=allowed_hosts)
     journal = serve_proxy(config, on_violation=lambda line: click.echo(line), on_ready=lambda line: click.echo(line))
     click.echo(journal.summary())
     if junit_path:

@@ -299,3 +299,24 @@ def test_a_page_number_in_non_ascii_digits_is_judged_not_a_crash() -> None:
                                   "schools": []}).encode()  # fmt: skip
     found = exchange_violations(Exchange("GET", "/v1/schools", {"pageNo": "²"}, True, answer))
     assert all(v.check in EXCHANGE_CHECKS for v in found)
+
+
+def test_a_request_naming_another_host_is_a_421_and_forwards_nothing() -> None:
+    """A DNS-rebinding page reaches the proxy under its own name: it must read no journal and reach no upstream."""
+    with mock_serving() as upstream:
+        config = ProxyConfig(upstream=upstream, port=0, allowed_hosts=("proxy.test",))
+        journal = Journal(config)
+        with LiveServer(create_proxy_app(config, journal, print)) as server:
+            rebound = {"Host": f"rebound.evil.example:{server.port}"}
+            for path in ("/api/v1/schools", "/_mock/journal", "/_mock/violations", "/_mock/"):
+                answer = requests.get(server.root_url + path, headers=rebound, timeout=30)
+                assert answer.status_code == 421, path
+                assert answer.headers["Content-Type"] == "application/problem+json"
+                assert 'Host "rebound.evil.example"' in answer.json()["detail"]
+                assert "proxy --allowed-host NAME" in answer.json()["detail"]
+            assert journal.exchanges() == []
+            seen = requests.get(upstream.removesuffix("/api") + "/_mock/requests", timeout=30).json()
+            assert seen == []  # the upstream journal: nothing reached it
+            named = requests.get(f"{server.root_url}/api/v1/schools", headers={"Host": "Proxy.Test."}, timeout=30)
+            assert named.status_code == 401  # forwarded: the upstream asks for a token
+            assert len(journal.exchanges()) == 1
