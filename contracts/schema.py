@@ -55,7 +55,8 @@ def violations(component: str, instance: Any, structural: bool = False) -> list[
 
 # ----- the control API's bodies (contracts/control.schema.json) and scenario files ------------------------
 
-MAX_DEPTH = 32  # control bodies and scenarios are shallow; deeper input is refused before it is walked
+MAX_DEPTH = 32  # control bodies and scenarios are shallow; deeper input is refused before it is walked (the
+# mock's default `max_body_depth`)
 _SHOWN = 60  # characters of a refused value an error message repeats
 
 
@@ -86,13 +87,13 @@ def _body_validator(name: str) -> Any:
 FORMATS = FormatChecker(["date"])
 
 
-def body_problems(name: str, instance: Any) -> list[dict[str, str]]:
+def body_problems(name: str, instance: Any, max_depth: int = MAX_DEPTH) -> list[dict[str, str]]:
     """Every way a control body (`fault`, `tenant`, `reset`, `student`, ..., or `scenario`) breaks its schema.
 
     Each problem is `{"path": "params.ms", "message": "expected an integer <= 60000, got 99999"}`; values
     are cut short, so a problem never repeats megabytes of input.
     """
-    too_deep = depth_problem(instance)
+    too_deep = depth_problem(instance, max_depth)
     if too_deep:
         return [too_deep]
     found = [
@@ -114,7 +115,7 @@ def depth_problem(instance: Any, limit: int = MAX_DEPTH) -> dict[str, str] | Non
     while stack:
         node, depth = stack.pop()
         if depth > limit:
-            return {"path": "(body)", "message": f"nested deeper than {limit} levels"}
+            return {"path": "(body)", "message": f"nested deeper than the limit max_body_depth={limit}"}
         children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
         stack.extend((child, depth + 1) for child in children)
     return None

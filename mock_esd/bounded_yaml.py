@@ -20,7 +20,7 @@ from mock_esd.limits import DEFAULT_LIMITS, Limits
 class _BoundedLoader(yaml.SafeLoader):
     """SafeLoader that refuses documents nested deeper than `max_depth` while composing them."""
 
-    max_depth = DEFAULT_LIMITS.max_yaml_depth
+    max_depth = DEFAULT_LIMITS.max_body_depth
     source = "the document"
     _depth = 0
 
@@ -29,7 +29,7 @@ class _BoundedLoader(yaml.SafeLoader):
         self._depth += 1
         try:
             if self._depth > self.max_depth:
-                raise BadRequest(f"{self.source} is nested deeper than the limit max_yaml_depth={self.max_depth}")
+                raise BadRequest(f"{self.source} is nested deeper than the limit max_body_depth={self.max_depth}")
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -38,7 +38,7 @@ class _BoundedLoader(yaml.SafeLoader):
 def load(text: str, source: str, limits: Limits = DEFAULT_LIMITS) -> Any:
     """The data of one YAML or JSON document; BadRequest naming the limit when it is too deep or too big."""
     loader = _BoundedLoader(text)
-    loader.max_depth, loader.source = limits.max_yaml_depth, source
+    loader.max_depth, loader.source = limits.max_body_depth, source
     try:
         node = loader.get_single_node()
         if node is None:
@@ -55,16 +55,16 @@ def _check_expanded(root: Node, limits: Limits, source: str) -> None:
     in_progress: set[int] = set()
 
     def measure(node: Node, level: int) -> tuple[int, int]:
-        if level > limits.max_yaml_depth:  # checked on the way down: the recursion stays within the limit
+        if level > limits.max_body_depth:  # checked on the way down: the recursion stays within the limit
             raise BadRequest(
-                f"{source} is nested (aliases followed) deeper than max_yaml_depth={limits.max_yaml_depth}"
+                f"{source} is nested (aliases followed) deeper than max_body_depth={limits.max_body_depth}"
             )
         key = id(node)
         if key in measured:
             count, depth = measured[key]
-            if level + depth - 1 > limits.max_yaml_depth:
+            if level + depth - 1 > limits.max_body_depth:
                 raise BadRequest(
-                    f"{source} is nested (aliases followed) deeper than max_yaml_depth={limits.max_yaml_depth}"
+                    f"{source} is nested (aliases followed) deeper than max_body_depth={limits.max_body_depth}"
                 )
             return measured[key]
         if key in in_progress:

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from contracts.schema import MAX_DEPTH
 from mock_esd import scenario
 from mock_esd.defaults import DEFAULT_SCHOOLS, DEFAULT_STUDENTS
 from mock_esd.faults import FaultRule, parse_rule, rule_from
@@ -81,7 +82,8 @@ def build_store(recipe: Recipe, base: DistrictStore | None = None, limits: Limit
         if isinstance(sizes, dict):
             limits.check_district(_size(sizes, "students", DEFAULT_STUDENTS), _size(sizes, "schools", DEFAULT_SCHOOLS))
     if "scenario" in recipe:
-        store = scenario.build_store(recipe["scenario"], base if recipe.get("merge") else None)
+        depth = limits.max_body_depth if limits is not None else MAX_DEPTH  # a logged scenario passed its check
+        store = scenario.build_store(recipe["scenario"], base if recipe.get("merge") else None, depth)
     else:
         spec = dict(recipe["spec"])
         store = DistrictStore(DistrictSpec(**{**spec, "today": dt.date.fromisoformat(spec["today"])}))

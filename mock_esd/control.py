@@ -15,7 +15,7 @@ import yaml
 from flask import Blueprint, Response, g, request
 
 from contracts import vocabulary as v
-from contracts.schema import body_problems
+from contracts.schema import body_problems, depth_problem
 from mock_esd import builders, changelog, drift, faults, scenario
 from mock_esd.context import current, from_loopback, json_response, requested_store, requested_tenant
 from mock_esd.errors import BadRequest, Conflict, Invalid, NotFound
@@ -52,14 +52,18 @@ def _json() -> Any:
     if not request.is_json:
         raise BadRequest("the body must be JSON (Content-Type: application/json)")
     try:
-        return orjson.loads(data)
+        body = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the body is not JSON: {str(exc)[:200]}") from None
+    too_deep = depth_problem(body, current().config.limits.max_body_depth)
+    if too_deep:
+        raise BadRequest(f"the body is {too_deep['message']}")
+    return body
 
 
 def _checked(schema: str, body: Any, *extra: dict[str, str]) -> dict[str, Any]:
     """`body` if it follows `$defs/<schema>` of contracts/control.schema.json; else one 400 naming every problem."""
-    problems = [*body_problems(schema, body), *extra]
+    problems = [*body_problems(schema, body, current().config.limits.max_body_depth), *extra]
     if problems:
         raise Invalid(f"{schema} body", sorted(problems, key=lambda p: p["path"]))
     return body  # type: ignore[no-any-return]
@@ -280,7 +284,7 @@ def list_faults() -> Response:
 def add_fault() -> Response:
     raw = _json()
     body = {} if raw is None else raw
-    problems = faults.rule_problems(body, current().registry.tenants())
+    problems = faults.rule_problems(body, current().registry.tenants(), current().config.limits.max_body_depth)
     if problems:
         raise Invalid("fault rule", problems)
     return json_response(current().faults.add(body).as_json(), 201)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from contracts.schema import body_problems, shown
+from contracts.schema import MAX_DEPTH, body_problems, shown
 from mock_esd.errors import Invalid
 
 
@@ -111,9 +111,9 @@ PARAMS: dict[str, tuple[str, ...]] = {
 }
 
 
-def rule_problems(body: Any, tenants: list[str] | None = None) -> list[dict[str, str]]:
+def rule_problems(body: Any, tenants: list[str] | None = None, max_depth: int = MAX_DEPTH) -> list[dict[str, str]]:
     """Every problem of a rule body: its schema (contracts/control.schema.json), and a tenant that must exist."""
-    problems = [_flat_hint(p, body) for p in body_problems("fault", body)]
+    problems = [_flat_hint(p, body) for p in body_problems("fault", body, max_depth)]
     tenant = body.get("tenant") if isinstance(body, dict) else None
     if tenants is not None and isinstance(tenant, str) and tenant not in tenants:
         problems.append({"path": "tenant", "message": f"no tenant {shown(tenant)}; tenants: {', '.join(tenants)}"})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contracts.schema import MAX_DEPTH
 from mock_esd.errors import BadRequest
 
 MIB = 1024 * 1024
@@ -22,7 +23,7 @@ class Limits:
     max_students: int = 1_000_000  # persons of a generated district (reset, tenants, a scenario's base)
     max_schools: int = 1_000  # schools of a generated district
     max_yaml_nodes: int = 5_000_000  # nodes of a scenario once its aliases are expanded ("billion laughs")
-    max_yaml_depth: int = 100  # nesting of a scenario document, aliases included
+    max_body_depth: int = MAX_DEPTH  # nesting of any /_mock/ body or scenario (a scenario's aliases followed)
     max_cached_views: int = 256  # per district: filtered listings kept encoded (least recently used go)
     max_cached_view_bytes: int = 1024 * MIB  # per district: bytes those listings hold (the 1M district's five fit)
     max_journal_entries: int = 10_000  # requests the journal keeps (the oldest go), also shared by workers

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from contracts.schema import MAX_DEPTH, body_problems, depth_problem
+from contracts.schema import MAX_DEPTH, body_problems
 from mock_esd import bounded_yaml, builders
 from mock_esd.defaults import DEFAULT_TODAY
 from mock_esd.errors import BadRequest, Invalid
@@ -28,12 +28,11 @@ def parse_text(text: str, source: str = "scenario", limits: Limits = DEFAULT_LIM
     except yaml.YAMLError as exc:
         raise BadRequest(f"{source} is neither YAML nor JSON: {str(exc)[:300]}") from None
     except RecursionError:
-        raise BadRequest(f"{source} is nested too deep (at most {MAX_DEPTH} levels)") from None
+        raise BadRequest(
+            f"{source} is nested deeper than Python can read (max_body_depth={limits.max_body_depth})"
+        ) from None
     except ValueError as exc:  # a YAML date that is no date: 2026-02-30
         raise BadRequest(f"{source}: {str(exc)[:300]}") from None
-    too_deep = depth_problem(data)
-    if too_deep:
-        raise Invalid(source, [too_deep])
     return _dates_to_text(data if data is not None else {})  # type: ignore[no-any-return]
 
 
@@ -55,9 +54,11 @@ def _dates_to_text(node: Any) -> Any:
     return node
 
 
-def build_store(scenario: dict[str, Any], base: DistrictStore | None = None) -> DistrictStore:
+def build_store(
+    scenario: dict[str, Any], base: DistrictStore | None = None, max_depth: int = MAX_DEPTH
+) -> DistrictStore:
     """A district from a scenario: over `base` if given, else over its `base` spec, else empty."""
-    problems = body_problems("scenario", scenario)
+    problems = body_problems("scenario", scenario, max_depth)
     if problems:
         raise Invalid("scenario", problems)
     today = (

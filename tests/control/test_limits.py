@@ -109,9 +109,9 @@ def test_the_alias_expansion_limit_is_a_setting_and_aliases_are_otherwise_fine()
 @pytest.mark.parametrize(
     ("text", "detail"),
     [
-        ("a: " + "[" * 1000 + "]" * 1000, "max_yaml_depth=100"),
+        ("a: " + "[" * 1000 + "]" * 1000, "max_body_depth=32"),
         ("a: &a [1, *a]", "recursive document"),
-        ("a0: &a0 [1]\n" + "".join(f"a{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 300)), "max_yaml_depth=100"),
+        ("a0: &a0 [1]\n" + "".join(f"a{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 300)), "max_body_depth=32"),
     ],
 )
 def test_deep_or_recursive_yaml_is_a_400_not_a_recursion_error(http: FlaskClient, text: str, detail: str) -> None:
@@ -251,3 +251,26 @@ def test_records_added_one_at_a_time_count_against_the_district_limits() -> None
     assert http.post("/_mock/schools", json={"id": "0950", "name": "Third, renamed"}).status_code == 201
     after = http.get("/_mock/scenario").json
     assert len(after["students"]) == len(before["students"]) == 3  # type: ignore[index]
+
+
+def _nested(levels: int) -> dict[str, object]:
+    body: dict[str, object] = {"x": 1}
+    for _ in range(levels - 1):
+        body = {"x": body}
+    return body
+
+
+@pytest.mark.parametrize("path", ["/_mock/faults", "/_mock/scenario", "/_mock/students"])
+def test_one_depth_limit_for_every_body_and_it_is_a_setting(path: str) -> None:
+    """max_body_depth bounds JSON control bodies and scenarios alike; raised, the body reaches its schema check."""
+    deep = _nested(40)
+    assert_problem(_app().test_client().post(path, json=deep), 400, "max_body_depth=32")
+    raised = _app(max_body_depth=50).test_client().post(path, json=deep)
+    assert raised.status_code == 400 and "max_body_depth" not in raised.get_json()["detail"]
+
+
+def test_a_scenario_just_past_the_depth_limit_names_it() -> None:
+    text = "a: " + "[" * 32 + "]" * 32
+    assert_problem(_app().test_client().post("/_mock/scenario", data=text, headers=YAML), 400, "max_body_depth=32")
+    shallow = _app(max_body_depth=40).test_client().post("/_mock/scenario", data=text, headers=YAML)
+    assert shallow.status_code == 400 and "max_body_depth" not in shallow.get_json()["detail"]
