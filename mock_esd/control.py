@@ -15,20 +15,52 @@ import yaml
 from flask import Blueprint, Response, g, request
 
 from contracts import vocabulary as v
-from contracts.schema import body_problems, depth_problem
+from contracts.schema import body_problems, depth_problem, shown
 from mock_esd import builders, changelog, drift, faults, scenario
 from mock_esd.context import current, from_loopback, json_response, requested_store, requested_tenant
 from mock_esd.errors import BadRequest, Conflict, Invalid, NotFound
 from mock_esd.generator import DistrictSpec
+from mock_esd.journal import FILTERS
 from mock_esd.store import DistrictStore
 
 control = Blueprint("mock_control", __name__)
+TENANT = ("tenant",)
+# The query parameters each endpoint reads (by view name); any other is refused by `known_query`.
+QUERY: dict[str, tuple[str, ...]] = {
+    "reset": TENANT, "load_scenario": (*TENANT, "merge"), "export_scenario": (*TENANT, "format"),
+    "put_school": TENANT, "delete_school": TENANT, "create_student": TENANT, "get_student": TENANT,
+    "patch_student": TENANT, "delete_student": TENANT, "submit_application": TENANT, "accept": TENANT,
+    "move": TENANT, "withdraw": TENANT, "put_contact": TENANT, "delete_contact": TENANT,
+    "clear_faults": ("revert",), "delete_fault": ("revert",), "journal": FILTERS, "clear_journal": TENANT,
+}  # fmt: skip
 
 
 @control.before_request
 def loopback_only() -> None:
     if not from_loopback():
         raise NotFound("the control API answers on loopback only")
+
+
+@control.before_request
+def known_query() -> None:
+    """A query parameter an endpoint does not read is a 400 naming it: never silently ignored."""
+    if request.url_rule is None:  # no such endpoint: its 404 says so
+        return
+    takes = QUERY.get((request.endpoint or "").rpartition(".")[2], ())
+    unknown = sorted(set(request.args) - set(takes))
+    if unknown:
+        raise BadRequest(
+            f"{request.method} {request.path} takes no query parameter {', '.join(shown(n) for n in unknown)}; "
+            + (f"it takes {', '.join(takes)}" if takes else "it takes none")
+            + (
+                " (a fault rule names its tenant in its body)"
+                if "tenant" in unknown and "fault" in request.path
+                else ""
+            )
+        )
+    repeated = sorted(n for n in set(request.args) if len(request.args.getlist(n)) > 1)
+    if repeated:
+        raise BadRequest(f"query parameter {', '.join(repeated)} given more than once")
 
 
 @control.before_request
@@ -143,7 +175,7 @@ def load_scenario() -> Response:
     """Replace the tenant's district with a scenario (YAML or JSON body); `?merge=true` adds to it instead."""
     recipe = {
         "scenario": scenario.parse_text(request.get_data(as_text=True), "the request body", current().config.limits),
-        "merge": request.args.get("merge") == "true",
+        "merge": _flag("merge"),
     }
     built = changelog.build_store(recipe, requested_store(), current().config.limits)
     current().registry.replace_store(requested_tenant(), built, recipe)
@@ -156,8 +188,12 @@ def load_scenario() -> Response:
 @control.get("/scenario")
 def export_scenario() -> Response:
     data = scenario.export(requested_store())
-    if request.args.get("format") == "yaml":
-        return Response(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), mimetype="application/yaml")
+    form = request.args.get("format", "json")
+    if form not in ("json", "yaml"):
+        raise BadRequest(f"format must be json or yaml, got {shown(form)}")
+    if form == "yaml":
+        plain = orjson.loads(orjson.dumps(data))  # enum values (SchoolType, ...) as the strings JSON shows
+        return Response(yaml.safe_dump(plain, sort_keys=False, allow_unicode=True), mimetype="application/yaml")
     return json_response(data)
 
 
@@ -316,12 +352,15 @@ def _reverted(rule: faults.FaultRule) -> dict[str, Any]:
 def _flag(name: str) -> bool:
     value = request.args.get(name, "false")
     if value not in ("true", "false"):
-        raise BadRequest(f"{name} must be true or false, got {value[:40]!r}")
+        raise BadRequest(f"{name} must be true or false, got {shown(value)}")
     return value == "true"
 
 
 @control.delete("/faults/<int:rule_id>")
 def delete_fault(rule_id: int) -> Response:
+    """Remove a rule; what it changed (a drift's students) stays unless `?revert=true`, as `POST .../revert`."""
+    if _flag("revert"):
+        return revert_fault(rule_id)
     if not current().faults.remove(rule_id):
         raise NotFound(f"no fault rule {rule_id}")
     return Response(status=204)

@@ -22,6 +22,11 @@ class Credentials:
     client_secret: str
 
 
+def _server_wide(path: str) -> bool:
+    """Paths about the whole server, not one tenant's district: they take no `?tenant=`."""
+    return path in ("", "/") or path.startswith(("/faults", "/tenants"))
+
+
 class ControlClient:
     """Calls `/_mock/...` on one server for one tenant."""
 
@@ -32,10 +37,11 @@ class ControlClient:
         self, method: str, path: str, json: Any = None, data: str | bytes | None = None,
         headers: dict[str, str] | None = None, **params: Any,
     ) -> Any:  # fmt: skip
+        """One control call; `?tenant=` goes with the calls about a district (a fault rule names its tenant in its body)."""
         response = self.session.request(
             method,
             f"{self.root}/_mock{path}",
-            params={"tenant": self.tenant, **params},
+            params={**({} if _server_wide(path) else {"tenant": self.tenant}), **params},
             json=json,
             data=data,
             headers=headers,

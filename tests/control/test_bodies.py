@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+import yaml
 from flask.testing import FlaskClient
 
 MILLION = "x" * 1_000_000
@@ -188,3 +189,35 @@ def test_a_body_that_is_not_json_is_one_clear_400(http: FlaskClient) -> None:
     response = http.post("/_mock/faults", data="kind=status", content_type="text/plain")  # a form a web page can send
     assert response.status_code == 415 and "application/json" in response.json["detail"]  # type: ignore[index]
     assert http.get("/_mock/faults").json == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "text"),
+    [
+        ("POST", "/_mock/reset?tenatn=qa", {"json": {"seed": 9}}, '"tenatn"; it takes tenant'),
+        ("POST", "/_mock/scenario?merge=yes", {"json": {"schools": []}}, 'merge must be true or false, got "yes"'),
+        ("POST", "/_mock/scenario?marge=true", {"json": {"schools": []}}, '"marge"; it takes tenant, merge'),
+        ("POST", "/_mock/scenario?merge=true&merge=false", {"json": {"schools": []}}, "merge given more than once"),
+        ("DELETE", "/_mock/faults?revert=1", {}, 'revert must be true or false, got "1"'),
+        ("DELETE", "/_mock/faults?tenant=qa", {}, "a fault rule names its tenant in its body"),
+        ("POST", "/_mock/faults?tenant=qa", {"json": {"endpoint": "/v1/students", "kind": "status"}}, '"tenant"'),
+        ("DELETE", "/_mock/tenants/nobody?force=true", {}, '"force"; it takes none'),
+    ],
+)
+def test_a_query_parameter_an_endpoint_does_not_read_is_refused_and_changes_nothing(
+    http: FlaskClient, method: str, path: str, kwargs: dict[str, Any], text: str
+) -> None:
+    assert text in refused(http, method, path, **kwargs)["detail"]
+
+
+def test_the_scenario_export_format_is_json_or_yaml(http: FlaskClient) -> None:
+    exported = http.get("/_mock/scenario?format=yaml")
+    assert exported.status_code == 200 and exported.content_type == "application/yaml"
+    assert yaml.safe_load(exported.data) == http.get("/_mock/scenario").json  # a generated district's enums too
+    assert http.get("/_mock/scenario?format=json").json == http.get("/_mock/scenario").json
+    wrong = http.get("/_mock/scenario?format=yml")
+    assert wrong.status_code == 400 and 'format must be json or yaml, got "yml"' in wrong.json["detail"]  # type: ignore[index]
+
+
+def test_an_unknown_control_path_is_still_a_404(http: FlaskClient) -> None:
+    assert http.get("/_mock/nowhere?x=1").status_code == 404

@@ -240,3 +240,20 @@ def test_clearing_with_revert_undoes_every_rule_and_skips_what_moved_on(
     assert [s["id"] for s in after["students"]] == [s["id"] for s in before["students"]] + [edited]  # type: ignore[index]
     assert http.get("/_mock/faults").json == []
     assert http.delete("/_mock/faults").status_code == 204, "without revert: as before"
+
+
+def test_deleting_a_drift_rule_with_revert_undoes_it_and_without_keeps_what_it_changed(
+    http: FlaskClient, custom_headers: dict[str, str]
+) -> None:
+    before = http.get("/_mock/scenario").json
+    kept = add(http, endpoint="/v1/students", kind="drift", mode="nth", n=1, params={"insert": 1})
+    http.get("/api/v1/students", headers=custom_headers)
+    changed = http.get("/_mock/scenario").json
+    assert changed != before
+    assert http.delete(f"/_mock/faults/{kept}").status_code == 204
+    assert http.get("/_mock/scenario").json == changed, "a plain DELETE removes the rule only"
+    undone = add(http, endpoint="/v1/students", kind="drift", mode="nth", n=1, params={"remove": 1})
+    http.get("/api/v1/students", headers=custom_headers)
+    answer = http.delete(f"/_mock/faults/{undone}?revert=true")
+    assert answer.status_code == 200 and answer.json["kind"] == "drift" and len(answer.json["restored"]) == 1  # type: ignore[index]
+    assert http.get("/_mock/scenario").json == changed and http.get("/_mock/faults").json == []
