@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from contracts import vocabulary as v
+from contracts.schema import shown
 from mock_esd.errors import BadRequest
 from mock_esd.generator import Record
 from mock_esd.store import DistrictStore
@@ -74,18 +75,18 @@ class StudentQuery:
     @classmethod
     def from_args(cls, args: Mapping[str, str], school_ids: set[str]) -> StudentQuery:
         """Parse and check every filter; a bad one is a 400 naming all that are wrong."""
-        problems = [f"unknown parameter {k!r}" for k in sorted(set(args) - set(QUERY_KEYS))]
+        problems = [f"unknown parameter {shown(k)}" for k in sorted(set(args) - set(QUERY_KEYS))]
         status, school, enrolled = args.get("status", ""), args.get("school", ""), args.get("enrolled", "")
         if status and status not in v.STUDENT_STATUSES:
-            problems.append(f"status {status!r} is not one of {', '.join(v.STUDENT_STATUSES)}")
+            problems.append(f"status {shown(status)} is not one of {', '.join(v.STUDENT_STATUSES)}")
         if school and school != NO_SCHOOL and school not in school_ids:
-            problems.append(f"school {school!r} is not a school of this district (or {NO_SCHOOL!r})")
+            problems.append(f"school {shown(school)} is not a school of this district (or {shown(NO_SCHOOL)})")
         if enrolled not in ENROLLED_FILTERS:
-            problems.append(f"enrolled {enrolled!r} must be 'with', 'without' or empty")
+            problems.append(f'enrolled {shown(enrolled)} must be "with", "without" or empty')
         raw_page = args.get("page", "1")
         page = int(raw_page) if raw_page.isdigit() and len(raw_page) < 10 else 0
         if page < 1:
-            problems.append(f"page {raw_page!r} must be a whole number from 1")
+            problems.append(f"page {shown(raw_page)} must be a whole number from 1")
         if problems:
             raise BadRequest("; ".join(problems))
         return cls(status, school, enrolled, args.get("q", "").strip(), page)

@@ -13,13 +13,26 @@ from typing import Any
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from contracts import vocabulary as v
+from contracts.schema import shown
 from mock_esd import browse
 from mock_esd.context import current, from_loopback, requested_store, requested_tenant
-from mock_esd.errors import NotFound
+from mock_esd.errors import BadRequest, NotFound
 from mock_esd.tenants import DEFAULT_TENANT
 
 guru = Blueprint("guru", __name__)
 JOURNAL_ROWS = 200
+
+
+@guru.before_request
+def known_query() -> None:
+    """Every page but the student list (which checks its filters itself) takes `?tenant=` and nothing else."""
+    if request.url_rule is None or request.endpoint == "guru.students":
+        return
+    unknown = sorted(set(request.args) - {"tenant"})
+    if unknown:
+        raise BadRequest(
+            f"{request.path} takes no query parameter {', '.join(shown(n) for n in unknown)}; it takes tenant"
+        )
 
 
 def _here() -> dict[str, Any]:

@@ -107,8 +107,15 @@ def test_bad_filters_are_a_400_naming_each_problem(http: FlaskClient) -> None:
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
     detail = response.json["detail"]  # type: ignore[index]
-    for problem in ("'colour'", "'Expelled'", "'9999'", "page '0'"):
+    for problem in ('"colour"', '"Expelled"', '"9999"', 'page "0"'):
         assert problem in detail
+
+
+@pytest.mark.parametrize("path", ["/guru/", "/guru/activity", "/guru/students/1"])
+def test_a_page_refuses_a_query_parameter_it_does_not_read(http: FlaskClient, path: str) -> None:
+    response = http.get(path, query_string={"tenant": "default", "tennant": "qa"})
+    assert response.status_code == 400 and response.mimetype == "application/problem+json"
+    assert response.json["detail"] == f'{path} takes no query parameter "tennant"; it takes tenant'  # type: ignore[index]
 
 
 def test_a_student_page_shows_fields_contacts_and_the_paths_it_can_match(app: Flask, http: FlaskClient) -> None:
