@@ -19,6 +19,7 @@ import copy
 import datetime as dt
 import sys
 import threading
+import weakref
 from array import array
 from bisect import bisect_left
 from collections import OrderedDict
@@ -154,6 +155,8 @@ def encode_reusing(
     follow each other in both lists are copied as one slice. When fewer than half the records are found,
     encoding the whole list at once is faster.
     """
+    if records is old_records:
+        return old_offsets, old_buffer
     runs = _runs(records, old_records)
     if 2 * sum(stop - start for start, stop, j in runs if j is not None) < len(records):
         return encode_records(records)
@@ -383,7 +386,15 @@ class DistrictStore:
             self._cache,
             self._cache_lock,
         )  # the cache that will hold it, even if this store owns another later
-        return View(records, lambda: self._trim(cache, lock), previous, derivation)
+        # A weak reference: a view held by the store must not hold the store, or a replaced store (a scenario
+        # loaded) would wait for the garbage collector with all its listings; frozen before `--workers` fork, forever.
+        store = weakref.ref(self)
+
+        def trim() -> None:
+            if (alive := store()) is not None:
+                alive._trim(cache, lock)
+
+        return View(records, trim, previous, derivation)
 
     def _derived(
         self,
@@ -397,6 +408,8 @@ class DistrictStore:
         """A view of `make` of each source (None: left out), reusing the previous view's results where it can."""
         prior = previous.derivation if previous is not None else None
         derivation = derive(sources, context, make, prior, people, reading)
+        if previous is not None and prior is not None and _same_objects(derivation.derived, prior.derived):
+            return self._view(previous.records, previous, derivation)  # nothing it shows changed: its bytes serve
         return self._view([r for r in derivation.derived if r is not None], previous, derivation)
 
     def _cached(self, key: tuple[Any, ...], build: Callable[[View | None], T]) -> T:
@@ -697,6 +710,10 @@ class DistrictStore:
 
 
 _student_id = itemgetter("studentId")
+
+
+def _same_objects(a: Sequence[object], b: Sequence[object]) -> bool:
+    return len(a) == len(b) and not any(map(is_not, a, b))
 
 
 def _enrolled(student: Record) -> Record | None:

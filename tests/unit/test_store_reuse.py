@@ -8,6 +8,8 @@ byte for byte what a store built afresh from the same records serves.
 from __future__ import annotations
 
 import copy
+import gc
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -240,3 +242,18 @@ def test_a_view_not_read_before_a_change_still_takes_the_bytes_of_the_one_before
     assert _encoded([s.students()]) == (0, 2), "both students encoded, the rest copied from the warm listing"
     monkeypatch.undo()
     assert every_page(s) == every_page(fresh(s))
+
+
+def test_a_replaced_district_is_freed_at_once_not_by_the_garbage_collector() -> None:
+    """`serve --workers` freezes the first district out of the collector: a store its views hold would stay forever."""
+    s = DistrictStore(SPEC)
+    s.warm()
+    gone = weakref.ref(s)
+    gc.disable()
+    try:
+        merged = build_store({"students": [{"id": s.all_students()[0]["id"], "lastName": "Merged"}]}, s)
+        del s
+        assert gone() is None
+        assert every_page(merged) == every_page(fresh(merged))
+    finally:
+        gc.enable()
