@@ -26,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import accumulate, compress
+from itertools import accumulate, compress, repeat
 from operator import is_not, itemgetter
 from typing import Any, TypeVar
 
@@ -218,19 +218,22 @@ class Derivation:
     people: frozenset[int] | set[int] = frozenset()
 
 
+Reading = Callable[[set[int], list[Record | None]], Iterable[int]]
+
+
 def derive(
     sources: list[Record],
     context: Any,
     make: Callable[[Record], Record | None],
     previous: Derivation | None,
     people: frozenset[int] | set[int] = frozenset(),
-    reading: Callable[[set[int]], Iterable[int]] = lambda _: (),
+    reading: Reading = lambda *_: (),
 ) -> Derivation:
     """`make` of every source, taking the previous result of each source that is the same object under an equal
     context (records are never changed in place, so it would give the same, and the same object keeps its bytes).
 
     `people` is a set `make` reads by person id; where it differs from the previous one, `reading(the persons
-    that differ)` names the positions in `sources` whose results read them: made again, the rest kept.
+    that differ, the results so far)` names the positions in `sources` whose results read them: made again.
     """
     if previous is None or previous.context != context:
         return Derivation(tuple(sources), context, list(map(make, sources)), people)
@@ -244,7 +247,7 @@ def derive(
         found = list(map(where.get, map(id, sources)))
         derived = [make(s) if j is None else previous.derived[j] for s, j in zip(sources, found, strict=True)]
     if people != previous.people:
-        for i in reading(set(people ^ previous.people)):
+        for i in reading(set(people ^ previous.people), derived):
             derived[i] = make(sources[i])
     return Derivation(tuple(sources), context, derived, people)
 
@@ -332,7 +335,7 @@ class DistrictStore:
                 return s if s["enrolledId"] is None or s["id"] in accepted else None
 
             students = self._district.students
-            return self._derived(previous, students, (), shown, accepted, lambda ids: positions(students, ids))
+            return self._derived(previous, students, (), shown, accepted, lambda ids, _: positions(students, ids))
 
         return self._cached(("operoo_students",), build)
 
@@ -403,7 +406,7 @@ class DistrictStore:
         context: Any,
         make: Callable[[Record], Record | None],
         people: frozenset[int] | set[int] = frozenset(),
-        reading: Callable[[set[int]], Iterable[int]] = lambda _: (),
+        reading: Reading = lambda *_: (),
     ) -> View:
         """A view of `make` of each source (None: left out), reusing the previous view's results where it can."""
         prior = previous.derivation if previous is not None else None
@@ -485,8 +488,12 @@ class DistrictStore:
             fields = tuple(sorted((cid, orjson.dumps(f)) for cid, f in differing.items()))
             contacts = self._district.contacts
 
-            def reading(persons: set[int]) -> list[int]:  # the contacts linking any of them (a scan: no index to keep)
-                return [i for i, c in enumerate(contacts) if not persons.isdisjoint(map(_student_id, c["students"]))]
+            def reading(persons: set[int], so_far: list[Record | None]) -> list[int]:
+                """The contacts linking any of them: a scan, no index to keep up to date. When no person became
+                visible, only the contacts shown so far can change (their other contacts stay hidden)."""
+                n = len(contacts)
+                maybe = range(n) if persons & visible else compress(range(n), map(is_not, so_far, repeat(None)))
+                return [i for i in maybe if not persons.isdisjoint(map(_student_id, contacts[i]["students"]))]
 
             return self._derived(previous, contacts, fields, shown, visible, reading)
 
