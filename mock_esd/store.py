@@ -385,17 +385,15 @@ class DistrictStore:
             view.page(0, 1)
 
     def _view(self, records: list[Record], previous: View | None, derivation: Derivation | None = None) -> View:
-        cache, lock = (
-            self._cache,
-            self._cache_lock,
-        )  # the cache that will hold it, even if this store owns another later
-        # A weak reference: a view held by the store must not hold the store, or a replaced store (a scenario
-        # loaded) would wait for the garbage collector with all its listings; frozen before `--workers` fork, forever.
-        store = weakref.ref(self)
+        # The store and the cache that will hold the view (even if this store owns another later), both weakly:
+        # a view they hold must not hold them, or a replaced store (a scenario loaded) would keep its listings
+        # until the garbage collector's next full pass (and one frozen before `--workers` fork, for good).
+        store, cache, lock = weakref.ref(self), weakref.ref(self._cache), self._cache_lock
 
         def trim() -> None:
-            if (alive := store()) is not None:
-                alive._trim(cache, lock)
+            alive, held = store(), cache()
+            if alive is not None and held is not None:
+                alive._trim(held, lock)
 
         return View(records, trim, previous, derivation)
 

@@ -248,12 +248,14 @@ def test_a_replaced_district_is_freed_at_once_not_by_the_garbage_collector() -> 
     """`serve --workers` freezes the first district out of the collector: a store its views hold would stay forever."""
     s = DistrictStore(SPEC)
     s.warm()
-    gone = weakref.ref(s)
+    gone, listing = weakref.ref(s), weakref.ref(s.students())
     gc.disable()
     try:
         merged = build_store({"students": [{"id": s.all_students()[0]["id"], "lastName": "Merged"}]}, s)
         del s
         assert gone() is None
+        assert listing() is not None, "kept while the new listing may take its bytes"
         assert every_page(merged) == every_page(fresh(merged))
+        assert listing() is None, "and let go once the new listing is encoded"
     finally:
         gc.enable()
