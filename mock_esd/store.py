@@ -372,12 +372,19 @@ class DistrictStore:
         with self._cache_lock:
             return sum(_held(value) for value in self._cache.values())
 
+    def kept_views(self) -> tuple[int, int]:
+        """How many views of before the latest changes are kept for the next ones, and the bytes they hold."""
+        with self._cache_lock:
+            return len(self._previous), sum(_held(view) for view in self._previous.values())
+
     def set_cache_limit(self, limit: int, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         """Keep at most `limit` views (at least the few every listing needs) holding at most `max_bytes`."""
         self._cache_limit = max(limit, MIN_CACHE_LIMIT)
         self._cache_bytes = max_bytes
         if not self._shared:  # a fork's cache is its twin's too until it changes: the next view it caches trims
             self._trim()
+            with self._cache_lock:  # and the views of before the latest change, alike
+                _bound(self._previous, self._cache_limit, self._cache_bytes, keep=0)
 
     def warm(self) -> None:
         """Encode the five listings now (before `serve --workers` forks: the workers then share the bytes)."""

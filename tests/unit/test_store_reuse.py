@@ -259,3 +259,23 @@ def test_a_replaced_district_is_freed_at_once_not_by_the_garbage_collector() -> 
         assert listing() is None, "and let go once the new listing is encoded"
     finally:
         gc.enable()
+
+
+def test_the_listings_kept_from_before_a_change_are_bounded_like_the_cache() -> None:
+    s = DistrictStore(SPEC)
+    for school in sorted(s.school_ids()):
+        s.students(StudentFilter(school_id=school)).page(0, 1)
+    s.warm()
+    s.put_student({**s.students().records[0], "lastName": "Changed"})
+    kept, held = s.kept_views()
+    assert kept >= 5 and held > 0, "the listings of before the change wait to be read again"
+    s.set_cache_limit(8, max_bytes=1)  # lowered after the change: what is kept obeys at once
+    assert s.kept_views() == (0, 0)
+    s.warm()
+    s.put_student({**s.students().records[0], "lastName": "Again"})  # and at the next change
+    assert s.kept_views() == (0, 0)
+    s.set_cache_limit(8)
+    s.warm()
+    s.put_student({**s.students().records[0], "lastName": "Once more"})
+    assert s.kept_views()[0] <= 8
+    assert every_page(s) == every_page(fresh(s))
