@@ -194,28 +194,63 @@ def sync_rows(opts: Options, rows: list[Row]) -> None:
             )
         )
         changed = change_one_percent(srv.base, n)
-        times, walks = [], []
+        times: list[float] = []
+        walks: list[float] = []
+        warm_walks: list[float] = []
+        changes: list[float] = []
+        cpu: dict[str, list[float]] = defaultdict(list)  # the mock's own CPU seconds: less noisy on a shared machine
+
+        def measured(fn: Callable[[], None], wall: list[float], name: str) -> None:
+            before = _cpu_seconds(srv.pid)
+            wall += timed(fn, 1, 0)
+            cpu[name].append(_cpu_seconds(srv.pid) - before)
+
         for _ in range(opts.repeat):
-            # After a change the mock encodes its pages again: a walk after the same change, measured
-            # alternately with the re-sync, is the floor the re-sync's own work shows against.
-            changed()  # not timed: the change is made in eSD before the walk and before the sync
-            start = time.perf_counter()
-            fetch_only()
-            walks.append(time.perf_counter() - start)
+            # After a change the mock builds its listings again from the unchanged records' bytes: a walk
+            # after the change, then a warm walk (nothing changed since), side by side in each round; the walk
+            # after the same change, measured alternately with the re-sync, is the floor the re-sync's own work
+            # shows against.
+            measured(changed, changes, "change")  # the change is made in eSD before the walk and the sync
+            measured(fetch_only, walks, "after")
+            measured(fetch_only, warm_walks, "warm")
             changed()
             start = time.perf_counter()
             assert run_sync(client, settings, conn, allow_mass_removal=True).status == "applied"
             times.append(time.perf_counter() - start)
         walk_after = Row("walk every page after 1% of students changed", walks)
+        warm = Row("  a warm walk right after it (nothing changed since)", warm_walks)
         rows += [
+            Row("change 1% of students (one scenario merge through the control API)", changes),
             walk_after,
+            warm,
+            Row("walk after a 1% change vs a warm walk", walks, warm.name, (at_most(1.2, ratio=True),)),
+            Row("  the mock's CPU time: the 1% change itself", cpu["change"]),
+            Row("  the mock's CPU time: the walk after the change", cpu["after"]),
+            Row("  the mock's CPU time: the warm walk", cpu["warm"]),
+            Row(
+                "  the mock's CPU time: walk after a 1% change vs a warm walk",
+                cpu["after"],
+                "  the mock's CPU time: the warm walk",
+            ),
             Row("re-sync after 1% of students changed", times, fetch.name, (at_most(1.5, ratio=True),)),
             Row("  the same re-sync vs the walk after the change", times, walk_after.name),
         ]
         conn.close()
-        rows.append(
-            Row(f"mock peak RSS over these rows (VmHWM), {n} students", [proc_status(srv.pid, "VmHWM")], unit="bytes")
-        )
+        rows += [
+            Row(
+                f"mock RSS after the changes and the walks after them, {n} students",
+                [proc_status(srv.pid, "VmRSS")],
+                unit="bytes",
+                targets=_targets(MOCK_MEMORY, n),
+            ),
+            Row(f"mock peak RSS over these rows (VmHWM), {n} students", [proc_status(srv.pid, "VmHWM")], unit="bytes"),
+        ]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def change_one_percent(base: str, students: int) -> Callable[[], None]:

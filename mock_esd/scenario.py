@@ -16,7 +16,7 @@ from contracts.schema import MAX_DEPTH, body_problems
 from mock_esd import bounded_yaml, builders
 from mock_esd.defaults import DEFAULT_TODAY
 from mock_esd.errors import BadRequest, Invalid
-from mock_esd.generator import District, DistrictSpec, Record, generate_district
+from mock_esd.generator import District, DistrictSpec, generate_district
 from mock_esd.limits import DEFAULT_LIMITS, Limits
 from mock_esd.store import DistrictStore
 
@@ -66,8 +66,8 @@ def build_store(
         if "today" in scenario
         else (base.spec.today if base else DEFAULT_TODAY)
     )
-    if base is not None:
-        district, spec = base.snapshot(), base.spec
+    if base is not None:  # the base's records are shared, not copied: none is changed in place, and the
+        district, spec = base.district_copy(), base.spec  # new store reuses the encoded bytes of those unchanged
     elif "base" in scenario:
         spec = DistrictSpec(**scenario["base"], today=today)
         district = generate_district(spec)
@@ -76,7 +76,7 @@ def build_store(
         district = District([], [], [])
     _merge(district, scenario)
     _check(district)
-    return DistrictStore(spec, district)
+    return DistrictStore(spec, district, previous=base)
 
 
 def _merge(district: District, scenario: dict[str, Any]) -> None:
@@ -132,17 +132,10 @@ def _check(district: District) -> None:
         ]
     contact_ids = {c["id"] for c in district.contacts}
     problems += [f"operooContacts {c}: no such contact" for c in district.operoo_contact_fields if c not in contact_ids]
-    problems += [
-        f"recentlyAccepted {p}: has no enrolledId"
-        for p in district.recently_accepted
-        if p in person_ids and not _by_id(district, p)["enrolledId"]
-    ]
+    unenrolled = {s["id"] for s in district.students if not s["enrolledId"]}
+    problems += [f"recentlyAccepted {p}: has no enrolledId" for p in district.recently_accepted if p in unenrolled]
     if problems:
         raise BadRequest("invalid scenario: " + "; ".join(problems[:10]))
-
-
-def _by_id(district: District, person_id: int) -> Record:
-    return next(s for s in district.students if s["id"] == person_id)
 
 
 def export(store: DistrictStore) -> dict[str, Any]:

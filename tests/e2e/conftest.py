@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import IO
 
 import pytest
 import requests
@@ -46,6 +48,7 @@ def serving(*args: str) -> Iterator[tuple[Served, str]]:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
+    drains: list[threading.Thread] = []
     try:
         head = ""
         while not head.splitlines()[-1:] or not head.splitlines()[-1].startswith("Serving"):
@@ -56,10 +59,28 @@ def serving(*args: str) -> Iterator[tuple[Served, str]]:
         base = re.search(r"eSD base URL: (\S+)", head)
         clients = re.findall(r"--client-id (\S+) --client-secret (\S+)", head)
         assert base and len(clients) in (1, 2), head
+        # Read the rest of what it prints (its access log): a pipe nobody reads fills at 64 KB, some 300
+        # requests, and then the server blocks writing its log line and every later request times out.
+        drains = [threading.Thread(target=_drain, args=(stream,), daemon=True) for stream in (proc.stdout, proc.stderr)]
+        for drain in drains:
+            drain.start()
         yield Served(base.group(1), clients[0], clients[1] if len(clients) == 2 else None), head
     finally:
         proc.terminate()
-        proc.communicate(timeout=30)
+        if drains:
+            proc.wait(timeout=30)
+            for drain in drains:
+                drain.join(timeout=30)
+            for stream in (proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
+        else:
+            proc.communicate(timeout=30)
+
+
+def _drain(stream: IO[str] | None) -> None:
+    for _ in stream or ():
+        pass
 
 
 @pytest.fixture(scope="module")

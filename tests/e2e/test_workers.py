@@ -53,6 +53,25 @@ def test_a_control_change_is_seen_by_every_worker(workers: tuple[str, dict[str, 
     assert all(b == bodies[0] and b["lastModified"] == accepted["lastModified"] for b in bodies)
 
 
+def test_a_scenario_merge_is_served_alike_by_every_worker(workers: tuple[str, dict[str, str]]) -> None:
+    """Each worker replays the merge onto its own district, reusing its own listings' bytes: the same pages."""
+    base, headers = workers
+    root = base.removesuffix("/api")
+    people = requests.get(f"{base}/v1/students?pageSize=1000", headers=headers, timeout=30).json()["students"]
+    renamed = [{"id": s["id"], "lastName": "Merged"} for s in people[::10]]
+    requests.post(f"{root}/_mock/scenario?merge=true", json={"students": renamed}, timeout=30).raise_for_status()
+    for path in ("/v1/students", "/v1/contacts", "/v1/operoo/students", "/v1/operoo/contacts"):
+        answers = many(f"{base}{path}?pageSize=1000", headers, 40)
+        assert len(workers_of(answers)) == 2
+        assert len({r.content for r in answers}) == 1, path
+    names = {s["id"]: s["lastName"] for s in answers_of(base, headers)}
+    assert all(names[r["id"]] == "Merged" for r in renamed)
+
+
+def answers_of(base: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    return list(requests.get(f"{base}/v1/students?pageSize=1000", headers=headers, timeout=30).json()["students"])
+
+
 def test_fault_counters_and_the_journal_are_shared(workers: tuple[str, dict[str, str]]) -> None:
     base, headers = workers
     root = base.removesuffix("/api")
