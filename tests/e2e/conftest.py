@@ -41,9 +41,11 @@ def mock_esd(*args: str, env: dict[str, str] | None = None, timeout: float = 120
 @contextmanager
 def serving(*args: str) -> Iterator[tuple[Served, str]]:
     """`mock-esd serve --port 0 ARGS` in the background: where it listens, who may call, what it printed."""
+    # stderr (a line per request) goes nowhere: a pipe nobody reads fills after some 500 requests, and then
+    # the server's every worker waits to write its log line, answering no one.
     proc = subprocess.Popen(
         [sys.executable, "-m", "mock_esd", "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
     try:

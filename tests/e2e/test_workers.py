@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import socket
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -139,3 +142,27 @@ def test_a_malformed_chunked_body_is_a_400_under_gunicorn(workers: tuple[str, di
         while chunk := sock.recv(65536):
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 400") and b"application/problem+json" in answer, answer[:300]
+
+
+def test_the_journal_shows_every_answered_request_even_from_a_killed_worker(
+    workers: tuple[str, dict[str, str]],
+) -> None:
+    base, headers = workers
+    root = base.removesuffix("/api")
+    requests.delete(f"{root}/_mock/requests", timeout=30)
+    answers = many(f"{base}/v1/schools?pageSize=3", headers, 60)
+    assert len(workers_of(answers)) == 2
+    # Read at once, with no wait: every request answered by either worker is there (read-your-writes).
+    assert len(requests.get(f"{root}/_mock/requests", timeout=30).json()) == 60
+    more = many(f"{base}/v1/schools?pageSize=4", headers, 40)
+    victim = int(more[-1].headers["X-Mock-Worker"])
+    os.kill(victim, signal.SIGKILL)  # gunicorn starts another worker; what the killed one answered stays
+    while True:
+        try:
+            os.kill(victim, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    journal = requests.get(f"{root}/_mock/requests", params={"path": "/v1/schools"}, timeout=30).json()
+    assert [e["query"] for e in journal] == ["pageSize=3"] * 60 + ["pageSize=4"] * 40
+    assert all(r.status_code == 200 for r in many(f"{base}/v1/schools", headers, 20))
