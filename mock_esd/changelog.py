@@ -243,6 +243,9 @@ class SharedFaults:
             out.append(rule)
         return out
 
+    def armed(self) -> bool:
+        return bool(self.log.counters.get(Counters.FAULT_RULES))
+
     def firing(self, path: str, method: str, tenant: str | None) -> list[FaultRule]:
         if not self.log.counters.get(Counters.FAULT_RULES):
             return []

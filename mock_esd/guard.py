@@ -61,6 +61,11 @@ def host_allowed(host: str, config: AppConfig) -> bool:
     return bind in _WILDCARDS and _is_address(name)
 
 
+def answers_for(host_header: str, config: AppConfig) -> bool:
+    """True when this server answers a request for `host_header` (`name:port` as the request gave it)."""
+    return host_allowed(_without_port(host_header), config)
+
+
 def check_host() -> None:
     config = current().config
     host = _without_port(request.host)
