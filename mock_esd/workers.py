@@ -19,9 +19,12 @@ import orjson
 from flask import Flask
 from gunicorn import glogging, util
 from gunicorn.app.base import BaseApplication
+from gunicorn.config import AccessLogFormat
 from gunicorn.workers.gthread import ThreadWorker
 
 from mock_esd.context import EXTENSION
+
+DEFAULT_ACCESS_FORMAT: str = AccessLogFormat.default  # '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 
 
 def _write_problem(sock: socket.socket, status: int, reason: str, message: str) -> None:
@@ -49,7 +52,28 @@ class _AccessLog(glogging.Logger):  # type: ignore[misc]
     def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
         log = logging.getLogger("mock_esd.access")
         if log.isEnabledFor(logging.INFO):
-            log.info(self.cfg.access_log_format, self.atoms(resp, req, environ, request_time))
+            form = self.cfg.access_log_format
+            atoms = self.default_atoms(resp, environ) if form == DEFAULT_ACCESS_FORMAT else None
+            log.info(form, atoms or self.atoms(resp, req, environ, request_time))
+
+    def default_atoms(self, resp: Any, environ: Any) -> dict[str, Any]:
+        """The atoms the default format names, as `atoms` computes them, without the rest.
+
+        `atoms` also copies every request and response header and every environ variable into the
+        dict, for formats that name them: a third of the line's cost, for nothing the default format shows.
+        """
+        status = resp.status
+        return {
+            "h": environ.get("REMOTE_ADDR", "-"),
+            "l": "-",
+            "u": self._get_user(environ) or "-",
+            "t": self.now(),
+            "r": f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} {environ['SERVER_PROTOCOL']}",
+            "s": status.split(None, 1)[0] if isinstance(status, str) else status,
+            "b": (getattr(resp, "sent", None) is not None and str(resp.sent)) or "-",
+            "f": environ.get("HTTP_REFERER", "-"),
+            "a": environ.get("HTTP_USER_AGENT", "-"),
+        }
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
