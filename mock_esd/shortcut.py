@@ -18,7 +18,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.wrappers import Request
 
-from mock_esd.context import EXTENSION, MockState
+from mock_esd.context import EXTENSION, AppConfig, MockState
 from mock_esd.guard import answers_for
 from mock_esd.routes import LISTINGS, listing_page
 from mock_esd.tenants import Client
@@ -31,6 +31,7 @@ class ListingShortcut:
 
     def __init__(self, app: Flask, inner: WsgiApp, prefix: str) -> None:
         self.app, self.inner, self.prefix = app, inner, prefix  # prefix: where the API's blueprint is (`/api`)
+        self.hosts: dict[tuple[str, str], AppConfig] = {}  # (scheme, Host header) found allowed, and by which config
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -42,7 +43,7 @@ class ListingShortcut:
         ):
             return self.inner(environ, start_response)
         state: MockState = self.app.extensions[EXTENSION]  # looked up per request: renew_state replaces it
-        answer = _plain_page(state, environ, path[len(prefix) :])
+        answer = _plain_page(state, environ, path[len(prefix) :], self.hosts)
         if answer is None:
             return self.inner(environ, start_response)
         client, body, request = answer
@@ -57,7 +58,29 @@ class ListingShortcut:
         return [body]
 
 
-def _plain_page(state: MockState, environ: dict[str, Any], listing: str) -> tuple[Client, bytes, Request] | None:
+MAX_HOSTS_ANSWERED = 64  # Host headers an app remembers as allowed: a server is called by a handful of names
+
+
+def _answers_for(
+    hosts: dict[tuple[str, str], AppConfig], state: MockState, environ: dict[str, Any], request: Request
+) -> bool:
+    """`guard.answers_for(request.host)`, remembered per Host header once allowed (parsing an address costs ~10 µs).
+
+    Only an allowed Host is kept, with the configuration that allowed it (which never changes for an app).
+    """
+    key = (environ.get("wsgi.url_scheme", ""), environ.get("HTTP_HOST", ""))
+    if hosts.get(key) is state.config:
+        return True
+    if not answers_for(request.host, state.config):
+        return False
+    if key[1] and len(hosts) < MAX_HOSTS_ANSWERED:
+        hosts[key] = state.config
+    return True
+
+
+def _plain_page(
+    state: MockState, environ: dict[str, Any], listing: str, hosts: dict[tuple[str, str], AppConfig]
+) -> tuple[Client, bytes, Request] | None:
     """(client, page, request) when the request is a plain page; None for anything Flask must answer."""
     if environ.get("SCRIPT_NAME") or environ.get("CONTENT_LENGTH", "0") not in ("", "0"):
         return None
@@ -65,7 +88,7 @@ def _plain_page(state: MockState, environ: dict[str, Any], listing: str) -> tupl
         return None
     request = Request(environ, populate_request=False, shallow=True)  # parses as Flask's request does
     try:
-        if not answers_for(request.host, state.config):
+        if not _answers_for(hosts, state, environ, request):
             return None
         state.catch_up()
         scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")

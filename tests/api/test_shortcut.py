@@ -124,3 +124,13 @@ def test_a_standard_client_on_operoo_s_listing_and_any_fault_rule_go_to_flask(ap
     statuses = [_answer(shortcut, "/api/v1/schools", custom)[0] for _ in range(3)]
     assert statuses == ["200 OK", "503 SERVICE UNAVAILABLE", "200 OK"], "the rule counts every call"
     assert spy.calls == 5
+
+
+def test_a_host_once_answered_does_not_open_the_door_to_another(app: Flask) -> None:
+    custom = {"Authorization": f"Bearer {token_for(app.test_client(), CUSTOM)}"}
+    shortcut, spy = _spied(app)
+    for _ in range(2):
+        assert _answer(shortcut, "/api/v1/schools", {**custom, "Host": "localhost:8080"})[0] == "200 OK"
+        status, _, body = _answer(shortcut, "/api/v1/schools", {**custom, "Host": "evil.example:8080"})
+        assert status == "421 MISDIRECTED REQUEST" and b"evil.example" in body
+    assert spy.calls == 2
