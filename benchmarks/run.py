@@ -9,7 +9,11 @@ now, VmHWM the peak) of the `mock-esd serve` process, and from wait4() for a `mo
 Throughput rows start every server at once (the mock three ways, and Prism), warm each with an
 unmeasured wrk run of twice --seconds, then measure them in turn, round after round (at least 3), so that each server
 sees the same load from the rest of the machine. wrk runs one thread and 16 connections: one thread
-drives far more than these rates and leaves the second core to a server with two workers.
+drives far more than these rates and leaves the second core to a server with two workers. No server is
+pinned to a core: each gets what the scheduler gives it while measured (the mock's --workers 2, two
+processes; Prism, node serving in one thread plus its logging process). The CPU rows say what one
+answer cost each server (user + system time of its processes over the run, per request), which does not
+depend on that share; a busy machine still raises it (caches, context switches).
 
 Pages and throughput use a district of at most 100,000 students (a page is a slice of its listing
 whatever the district's size). With --students above 100,000 the end-to-end part runs 100,000 first,
@@ -338,6 +342,8 @@ def throughput_rows(opts: Options, rows: list[Row]) -> None:
     n = min(opts.students, PAGE_DISTRICT)
     endpoints: dict[tuple[str, int], tuple[str, dict[str, str]]] = {}
     samples: dict[tuple[str, int], list[float]] = defaultdict(list)
+    cpu: dict[tuple[str, int], list[float]] = defaultdict(list)  # CPU seconds per request, the server's processes
+    pids: dict[tuple[str, int], int] = {}  # the process (with its workers) serving each endpoint
     with ExitStack() as stack:
         pages: dict[int, Any] = {}
         for name, extra in MOCK_SERVERS.items():
@@ -346,17 +352,20 @@ def throughput_rows(opts: Options, rows: list[Row]) -> None:
             for size in PAGE_SIZES:
                 url = f"{srv.base}/v1/students?pageNo=1&pageSize={size}"  # full at every district size
                 pages[size] = requests.get(url, headers=headers, timeout=60).json()
-                endpoints[(name, size)] = (url, headers)
+                endpoints[(name, size)], pids[(name, size)] = (url, headers), srv.pid
         if not opts.skip_prism:
-            for size, url in prism_servers(stack, pages).items():
+            for size, (url, pid) in prism_servers(stack, pages).items():
                 endpoints[(PRISM, size)] = (url, {"Authorization": "Bearer x"})
+                pids[(PRISM, size)] = pid
         for url, headers in endpoints.values():  # warm every server (Prism's JIT takes ~10 s of load); not measured
             wrk(url, 2 * opts.seconds, headers)
         for _ in range(max(3, opts.repeat)):  # rounds: every server once per round
             for key, (url, headers) in endpoints.items():
+                before = cpu_seconds(pids[key])
                 rate = wrk(url, opts.seconds, headers)
                 if rate is not None:
                     samples[key].append(rate)
+                    cpu[key].append((cpu_seconds(pids[key]) - before) / (rate * opts.seconds))
     for size in PAGE_SIZES:
         label = {key: f"req/s: {key}, {size}-record pages" for key in (*MOCK_SERVERS, PRISM)}
         single, one = label["single process (werkzeug, threaded)"], label["--workers 1 (gunicorn)"]
@@ -385,6 +394,31 @@ def throughput_rows(opts: Options, rows: list[Row]) -> None:
                     unit="req/s",
                 )
             )
+        # What each answer cost the machine, whatever share of the cores each server got while measured.
+        cpu_label = {key: f"CPU per request: {key}, {size}-record pages" for key in (*MOCK_SERVERS, PRISM)}
+        for server in (*MOCK_SERVERS, PRISM):
+            if cpu[(server, size)]:
+                compared = cpu_label[PRISM] if server != PRISM and cpu[(PRISM, size)] else None
+                rows.append(Row(cpu_label[server], cpu[(server, size)], compared, unit="us"))
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by process `pid` and every live process under it (its workers)."""
+    parents: dict[int, int] = {}
+    used: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # ended meanwhile
+                continue
+            parents[int(entry.name)], used[int(entry.name)] = int(fields[1]), int(fields[11]) + int(fields[12])
+    tree, found = {pid}, True
+    while found:
+        below = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= below
+        found = bool(below)
+    return sum(used.get(p, 0) for p in tree) / os.sysconf("SC_CLK_TCK")
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -392,9 +426,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=30)
 
 
-def prism_servers(stack: ExitStack, pages: dict[int, Any]) -> dict[int, str]:
+def prism_servers(stack: ExitStack, pages: dict[int, Any]) -> dict[int, tuple[str, int]]:
     """Prism mocking the project's OpenAPI document with the mock's own page as the response example
-    (one Prism per page size), so both serve the same bytes under the same load: {size: URL}."""
+    (one Prism per page size), so both serve the same bytes under the same load: {size: (URL, pid)}."""
     prism = shutil.which("prism") or next(
         (str(p) for p in (ROOT / "node_modules/.bin/prism", Path("/tmp/prism/node_modules/.bin/prism")) if p.exists()),
         None,
@@ -423,7 +457,7 @@ def prism_servers(stack: ExitStack, pages: dict[int, Any]) -> dict[int, str]:
                     break
             except (requests.RequestException, ValueError, KeyError):
                 time.sleep(0.5)
-        urls[size] = url
+        urls[size] = (url, proc.pid)
     return urls
 
 

@@ -18,6 +18,7 @@ from mock_esd.docs import docs
 from mock_esd.errors import EsdError
 from mock_esd.limits import clipped
 from mock_esd.routes import api
+from mock_esd.shortcut import ListingShortcut
 from mock_esd.tenants import Registry
 from mock_esd.views import guru
 
@@ -45,6 +46,7 @@ def create_app(config: AppConfig | None = None, registry: Registry | None = None
     app.register_error_handler(EsdError, _esd_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
+    app.wsgi_app = ListingShortcut(app, app.wsgi_app, API_PREFIX)  # type: ignore[method-assign]
     return app
 
 

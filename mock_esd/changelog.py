@@ -7,7 +7,8 @@ every worker applies the same operations in the same order.
 
 The serving path asks SQLite nothing it can skip: two counters in a small file every worker maps
 (`Counters`: the latest operation, the number of fault rules) say whether there is anything to replay
-or any rule to match, and the journal's oldest entries go in batches rather than one per request.
+or any rule to match, and a request's journal entry is one line appended to a file of the worker's own
+(`SharedJournal`), moved into SQLite in batches, by whoever reads the journal or when the file is full.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import fcntl
 import json
 import mmap
 import os
+import secrets
 import sqlite3
 import struct
 import threading
@@ -24,6 +26,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from contracts.schema import MAX_DEPTH
 from mock_esd import scenario
@@ -41,10 +45,11 @@ CREATE TABLE IF NOT EXISTS faults (rule_id INTEGER PRIMARY KEY, body TEXT NOT NU
                                    fired INTEGER NOT NULL DEFAULT 0, changes TEXT NOT NULL DEFAULT '[]');
 CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, time REAL, method TEXT, path TEXT, query TEXT,
                                     client TEXT, tenant TEXT, status INTEGER);
+CREATE TABLE IF NOT EXISTS journal_files (name TEXT PRIMARY KEY, offset INTEGER NOT NULL);
 """
 
 
-JOURNAL_TRIM_EVERY = 64  # the shared journal drops its oldest entries once per this many requests
+JOURNAL_FLUSH_BYTES = 256 * 1024  # a worker moves its journal file's lines to the shared table at this size
 
 
 class Counters:
@@ -240,6 +245,9 @@ class SharedFaults:
             out.append(rule)
         return out
 
+    def armed(self) -> bool:
+        return bool(self.log.counters.get(Counters.FAULT_RULES))
+
     def firing(self, path: str, method: str, tenant: str | None) -> list[FaultRule]:
         if not self.log.counters.get(Counters.FAULT_RULES):
             return []
@@ -255,35 +263,124 @@ class SharedFaults:
 
 
 class SharedJournal:
-    """The journal (`journal.Requests`) over the shared file, keeping the latest `limit` entries as Journal does."""
+    """The journal (`journal.Requests`) across worker processes, keeping the latest `limit` entries as Journal does.
 
-    def __init__(self, log: ChangeLog, limit: int = 10_000) -> None:
-        self.log, self.limit = log, limit
+    A worker appends each request to a file of its own (one `write` of one JSON line, before the answer
+    is sent), so recording takes no lock another worker holds and a killed worker loses nothing it
+    answered. Whoever reads or clears the journal first moves every worker's new lines into the shared
+    `journal` table (under the change lock, in time order, each line once: `journal_files` keeps how far
+    each file was read), so a read sees every request answered before it, whichever worker answered it.
+    A worker also moves its own lines once its file holds `flush_bytes`, and empties the file, so no file
+    grows past that however long nobody reads.
+    """
+
+    def __init__(self, log: ChangeLog, limit: int = 10_000, flush_bytes: int = JOURNAL_FLUSH_BYTES) -> None:
+        self.log, self.limit, self.flush_bytes = log, limit, flush_bytes
+        self._prefix = f"{log.path.stem}.journal-"
+        self._lock = threading.Lock()  # this process's appends against its own flush (which empties the file)
+        self._fd, self._pid, self._written, self._file_name = -1, 0, 0, ""
+
+    def _own_file(self) -> int:
+        """This process's file, opened on its first record (so after a fork: every worker its own)."""
+        if self._pid != os.getpid():
+            name = f"{self._prefix}{os.getpid()}-{secrets.token_hex(4)}"  # two apps in one process: two files
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+            self._fd, self._file_name = os.open(self.log.path.parent / name, flags, 0o600), name
+            self._pid, self._written = os.getpid(), 0
+        return self._fd
 
     def record(
         self, time: float, method: str, path: str, query: str, client: str | None, tenant: str | None, status: int
     ) -> None:
+        line = orjson.dumps([time, method, path, query, client, tenant, status]) + b"\n"
+        with self._lock:
+            fd = self._own_file()
+            view = memoryview(line)
+            while view:  # a regular file takes the whole line at once; a short write is finished, not dropped
+                view = view[os.write(fd, view) :]
+            self._written += len(line)
+            if self._written >= self.flush_bytes:
+                with self.log.exclusive():
+                    self._move_lines()
+                    os.ftruncate(fd, 0)  # every line is in the table now; its offset goes back to 0 with it
+                    conn = self.log.connection()
+                    conn.execute("UPDATE journal_files SET offset = 0 WHERE name = ?", (self._file_name,))
+                self._written = 0
+
+    def _move_lines(self) -> None:
+        """Move every worker's unread lines into the table, oldest first, and drop the oldest rows past `limit`.
+
+        Called under `ChangeLog.exclusive()`. Only whole lines are read (a line being written is left for
+        the next read); the file of a worker that has ended is removed once read to its end.
+        """
         conn = self.log.connection()
-        seq = conn.execute(
-            "INSERT INTO journal (time, method, path, query, client, tenant, status) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (time, method, path, query, client, tenant, status),
-        ).lastrowid
-        # seq only grows (INTEGER PRIMARY KEY after the highest row): a range delete on the key drops the oldest,
-        # once per JOURNAL_TRIM_EVERY requests; `entries` shows the latest `limit` meanwhile.
-        if (seq or 0) % JOURNAL_TRIM_EVERY == 0:
-            conn.execute("DELETE FROM journal WHERE seq <= ?", ((seq or 0) - self.limit,))
+        offsets: dict[str, int] = dict(conn.execute("SELECT name, offset FROM journal_files").fetchall())
+        rows: list[tuple[float, str, int, list[Any]]] = []
+        read_to: dict[str, int] = {}
+        ended: list[Path] = []
+        for path in sorted(self.log.path.parent.glob(f"{self._prefix}*")):
+            start = offsets.get(path.name, 0)
+            with open(path, "rb") as handle:
+                handle.seek(start)
+                data = handle.read()
+            end = data.rfind(b"\n") + 1
+            for n, line in enumerate(data[:end].splitlines()):
+                entry = orjson.loads(line)
+                rows.append((float(entry[0]), path.name, n, entry))
+            read_to[path.name] = start + end
+            if not _alive(_pid_of(path.name, self._prefix)):
+                ended.append(path)
+        rows.sort(key=lambda row: row[:3])  # by time; lines of one file at the same time in their order
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(
+                "INSERT INTO journal (time, method, path, query, client, tenant, status) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [row[3] for row in rows],
+            )
+            conn.executemany(
+                "INSERT INTO journal_files (name, offset) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET offset = excluded.offset",
+                list(read_to.items()),
+            )
+            conn.execute(
+                "DELETE FROM journal WHERE seq <= (SELECT coalesce(max(seq), 0) FROM journal) - ?", (self.limit,)
+            )
+            conn.executemany("DELETE FROM journal_files WHERE name = ?", [(path.name,) for path in ended])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        for path in ended:
+            path.unlink(missing_ok=True)
 
     def clear(self, tenant: str | None = None) -> None:
-        if tenant is None:
-            self.log.connection().execute("DELETE FROM journal")
-        else:
-            self.log.connection().execute("DELETE FROM journal WHERE tenant = ?", (tenant,))
+        with self.log.exclusive():
+            self._move_lines()  # what was answered before the clear goes with it
+            if tenant is None:
+                self.log.connection().execute("DELETE FROM journal")
+            else:
+                self.log.connection().execute("DELETE FROM journal WHERE tenant = ?", (tenant,))
 
     def entries(self, filters: Mapping[str, str]) -> list[Entry]:
         check_filters(filters)
-        rows = self.log.connection().execute(
-            "SELECT seq, time, method, path, query, client, tenant, status FROM journal"
-            " WHERE seq > (SELECT coalesce(max(seq), 0) FROM journal) - ? ORDER BY seq",
-            (self.limit,),
-        )
-        return matching([Entry(*row) for row in rows], filters)
+        with self.log.exclusive():
+            self._move_lines()
+            rows = self.log.connection().execute(
+                "SELECT seq, time, method, path, query, client, tenant, status FROM journal ORDER BY seq"
+            )
+            return matching([Entry(*row) for row in rows], filters)
+
+
+def _pid_of(name: str, prefix: str) -> int:
+    return int(name.removeprefix(prefix).split("-", 1)[0])
+
+
+def _alive(pid: int) -> bool:
+    """True while a process `pid` exists (a worker whose journal file may still grow)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -157,6 +157,7 @@ class Faults(Protocol):
     def clear(self) -> list[FaultRule]: ...
     def record_changes(self, rule_id: int, changes: list[dict[str, Any]]) -> None: ...
     def rules(self) -> list[FaultRule]: ...
+    def armed(self) -> bool: ...
     def firing(self, path: str, method: str, tenant: str | None) -> list[FaultRule]: ...
 
 
@@ -199,6 +200,10 @@ class FaultBook:
     def rules(self) -> list[FaultRule]:
         with self._lock:
             return list(self._rules.values())
+
+    def armed(self) -> bool:
+        """True when there is any rule (one that may fire on a call): a cheap check, without counting a call."""
+        return bool(self._rules)
 
     def firing(self, path: str, method: str, tenant: str | None) -> list[FaultRule]:
         """The rules that fire on this call (each matching rule counts the call)."""

@@ -23,7 +23,7 @@ from werkzeug.exceptions import BadRequest as HttpBadRequest
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from contracts.schema import shown
-from mock_esd.context import EXTENSION, current, from_loopback, is_loopback_host
+from mock_esd.context import EXTENSION, AppConfig, current, from_loopback, is_loopback_host
 from mock_esd.errors import Forbidden, MisdirectedRequest, UnsupportedMediaType
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -77,6 +77,11 @@ def misdirected(host_header: str, bind_host: str, allowed_hosts: Iterable[str], 
         + (" and its addresses" if bind_host in _WILDCARDS else "")
         + f" ({option} adds names)"
     )
+
+
+def answers_request(host_header: str, config: AppConfig) -> bool:
+    """True when this server answers a request for `host_header` (`name:port` as the request gave it)."""
+    return answers_for(without_port(host_header), config.bind_host, config.allowed_hosts)
 
 
 def check_host() -> None:

@@ -31,9 +31,9 @@ def positive_int(
     args: MultiDict[str, str], name: str, default: int | None = None, maximum: int | None = None
 ) -> int | None:
     """An integer >= 1 (and <= maximum) in ASCII digits from the query string, or `default` when absent."""
-    raw = args.get(name)
-    if raw is None:
+    if name not in args:  # before .get: werkzeug's MultiDict raises (and catches) an exception for a missing key
         return default
+    raw = args[name]
     if _INTEGER.fullmatch(raw) is None:
         raise BadRequest(f"{name} must be an integer in ASCII digits, got {shown(raw)}")
     # A thousand digits is simply out of range (and int() refuses past 4,300).

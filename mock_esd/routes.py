@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from flask import Blueprint, Response, request
+from werkzeug.datastructures import MultiDict
 
 from contracts import vocabulary as v
 from mock_esd import hooks, params
 from mock_esd.context import current, json_response, require_client
 from mock_esd.errors import BadRequest, Forbidden
 from mock_esd.store import DistrictStore, StudentFilter, View, encode_page
+from mock_esd.tenants import Client, Registry
 
 api = Blueprint("esd_api", __name__)
 
@@ -38,55 +43,89 @@ def token() -> Response:
     return json_response(current().issue(client_id, secret))
 
 
+@dataclass(frozen=True)
+class Listing:
+    """A list endpoint: its key in the body, the query parameters it takes, whether it is Operoo's, its view."""
+
+    key: str
+    params: tuple[str, ...]
+    custom: bool
+    view: Callable[[DistrictStore, MultiDict[str, str]], View]
+
+
+def _given(args: MultiDict[str, str], name: str) -> str | None:
+    """`args.get(name)`, without the exception werkzeug's MultiDict raises and catches for a missing key."""
+    return args[name] if name in args else None  # noqa: SIM401 (.get is the slow path this avoids)
+
+
+def _student_id(args: MultiDict[str, str]) -> int | None:
+    return params.positive_int(args, "studentId", maximum=params.MAX_INT)
+
+
+LISTINGS: dict[str, Listing] = {  # by path under /api
+    "/v1/schools": Listing(v.SCHOOLS_KEY, params.PAGING_PARAMS, False, lambda store, _: store.schools()),
+    "/v1/students": Listing(
+        v.STUDENTS_KEY, (*params.PAGING_PARAMS, "schoolId", "studentStatus"), False,
+        lambda store, args: store.students(StudentFilter(_given(args, "schoolId"), _given(args, "studentStatus"))),
+    ),
+    "/v1/contacts": Listing(
+        v.CONTACTS_KEY, (*params.PAGING_PARAMS, "studentId"), False, lambda store, args: store.contacts(_student_id(args))
+    ),
+    "/v1/operoo/students": Listing(v.STUDENTS_KEY, params.PAGING_PARAMS, True, lambda store, _: store.operoo_students()),
+    "/v1/operoo/contacts": Listing(
+        v.CONTACTS_KEY, (*params.PAGING_PARAMS, "studentId"), True,
+        lambda store, args: store.operoo_contacts(_student_id(args)),
+    ),
+}  # fmt: skip
+
+
+def listing_page(path: str, args: MultiDict[str, str], client: Client, registry: Registry) -> bytes:
+    """The body of one page of the listing at `path` (a key of LISTINGS), or the EsdError to answer instead.
+
+    Checked in this order: unknown or repeated parameters, the client's right to the endpoint, the
+    listing's filter, the paging. The Flask routes and `mock_esd.shortcut` both answer with it.
+    """
+    listing = LISTINGS[path]
+    params.check_known(args, listing.params)
+    if listing.custom and not client.custom_endpoints:
+        raise Forbidden("the Operoo custom endpoints are not enabled for this client")
+    view = listing.view(registry.store(client.tenant), args)
+    page_no, page_size = params.paging(args)
+    return encode_page(listing.key, view, page_no, page_size)
+
+
+def _listing(path: str) -> Response:
+    body = listing_page(path, request.args, require_client(), current().registry)
+    return Response(body, mimetype="application/json")
+
+
 @api.get("/v1/schools")
 def schools() -> Response:
-    params.check_known(request.args, params.PAGING_PARAMS)
-    return _page(v.SCHOOLS_KEY, _store().schools())
+    return _listing("/v1/schools")
 
 
 @api.get("/v1/students")
 def students() -> Response:
-    params.check_known(request.args, (*params.PAGING_PARAMS, "schoolId", "studentStatus"))
-    flt = StudentFilter(request.args.get("schoolId"), request.args.get("studentStatus"))
-    return _page(v.STUDENTS_KEY, _store().students(flt))
+    return _listing("/v1/students")
 
 
 @api.get("/v1/students/<enrolled_id>")
 def student(enrolled_id: str) -> Response:
     params.check_known(request.args, ())
-    return json_response(_store().student(enrolled_id))
+    client = require_client()
+    return json_response(current().registry.store(client.tenant).student(enrolled_id))
 
 
 @api.get("/v1/contacts")
 def contacts() -> Response:
-    params.check_known(request.args, (*params.PAGING_PARAMS, "studentId"))
-    return _page(
-        v.CONTACTS_KEY, _store().contacts(params.positive_int(request.args, "studentId", maximum=params.MAX_INT))
-    )
+    return _listing("/v1/contacts")
 
 
 @api.get("/v1/operoo/students")
 def operoo_students() -> Response:
-    params.check_known(request.args, params.PAGING_PARAMS)
-    return _page(v.STUDENTS_KEY, _store(custom=True).operoo_students())
+    return _listing("/v1/operoo/students")
 
 
 @api.get("/v1/operoo/contacts")
 def operoo_contacts() -> Response:
-    params.check_known(request.args, (*params.PAGING_PARAMS, "studentId"))
-    return _page(
-        v.CONTACTS_KEY,
-        _store(custom=True).operoo_contacts(params.positive_int(request.args, "studentId", maximum=params.MAX_INT)),
-    )
-
-
-def _store(custom: bool = False) -> DistrictStore:
-    client = require_client()
-    if custom and not client.custom_endpoints:
-        raise Forbidden("the Operoo custom endpoints are not enabled for this client")
-    return current().registry.store(client.tenant)
-
-
-def _page(key: str, view: View) -> Response:
-    page_no, page_size = params.paging(request.args)
-    return Response(encode_page(key, view, page_no, page_size), mimetype="application/json")
+    return _listing("/v1/operoo/contacts")

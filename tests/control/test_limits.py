@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from mock_esd.app import create_app
-from mock_esd.changelog import JOURNAL_TRIM_EVERY, ChangeLog, SharedJournal
+from mock_esd.changelog import ChangeLog, SharedJournal
 from mock_esd.context import EXTENSION, AppConfig
 from mock_esd.generator import DistrictSpec
 from mock_esd.limits import Limits
@@ -202,16 +202,42 @@ def test_the_shared_journal_of_workers_keeps_the_latest_entries(tmp_path: Path) 
     assert len(journal.entries({})) == 1
 
 
-def test_the_shared_journal_stays_bounded_though_it_trims_in_batches(tmp_path: Path) -> None:
+def test_the_shared_journal_stays_bounded_though_nobody_reads_it(tmp_path: Path) -> None:
     log = ChangeLog(tmp_path / "changes.db")
-    journal = SharedJournal(log, limit=5)
-    for n in range(10 * JOURNAL_TRIM_EVERY + 3):
+    journal = SharedJournal(log, limit=5, flush_bytes=1000)
+    for n in range(300):
         journal.record(float(n), "GET", "/api/v1/schools", f"pageNo={n}", None, None, 200)
         stored = log.connection().execute("SELECT count(*) FROM journal").fetchone()[0]
-        assert stored <= 5 + JOURNAL_TRIM_EVERY
-    assert [e.query for e in journal.entries({})] == [
-        f"pageNo={n}" for n in range(10 * JOURNAL_TRIM_EVERY - 2, 10 * JOURNAL_TRIM_EVERY + 3)
-    ]
+        assert stored <= 5, "the table keeps the latest `limit` rows"
+        [own] = tmp_path.glob("changes.journal-*")
+        assert own.stat().st_size < 1000, "the worker's file is emptied into the table when it reaches flush_bytes"
+    assert [e.query for e in journal.entries({})] == [f"pageNo={n}" for n in range(295, 300)]
+
+
+def test_the_shared_journal_reads_every_worker_s_file_in_time_order(tmp_path: Path) -> None:
+    log = ChangeLog(tmp_path / "changes.db")
+    first, second = SharedJournal(log), SharedJournal(log)  # two workers: a file each
+    first.record(1.0, "GET", "/v1/schools", "a", None, None, 200)
+    second.record(2.0, "GET", "/v1/schools", "b", None, None, 200)
+    first.record(3.0, "GET", "/v1/schools", "c", None, None, 200)
+    assert [e.query for e in second.entries({})] == ["a", "b", "c"]
+    second.record(4.0, "GET", "/v1/schools", "d", None, None, 200)
+    entries = first.entries({})
+    assert [(e.seq, e.query) for e in entries] == [(1, "a"), (2, "b"), (3, "c"), (4, "d")], "each line once, seq kept"
+    first.clear()
+    first.record(5.0, "GET", "/v1/schools", "e", None, None, 200)
+    assert [e.query for e in second.entries({})] == ["e"], "a clear takes what was recorded before it, in every file"
+
+
+def test_a_half_written_line_waits_and_an_ended_worker_s_file_goes_once_read(tmp_path: Path) -> None:
+    log = ChangeLog(tmp_path / "changes.db")
+    journal = SharedJournal(log)
+    journal.record(1.0, "GET", "/v1/schools", "mine", None, None, 200)
+    ended = tmp_path / "changes.journal-999999999-0000"  # no such process (pid above the kernel's maximum)
+    ended.write_bytes(b'[0.5,"GET","/v1/students","theirs",null,null,200]\n[0.6,"GET"')
+    assert [e.query for e in journal.entries({})] == ["theirs", "mine"]
+    assert not ended.exists(), "read to its last whole line, an ended worker's file is removed"
+    assert len(journal.entries({})) == 2
 
 
 def test_two_processes_sharing_a_change_log_see_each_others_changes_and_faults(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,3 +41,21 @@ def test_a_bad_option_is_a_usage_error_naming_it(args: list[str], named: str) ->
     assert done.returncode == 2
     assert named in done.stderr and "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+def test_a_server_s_cpu_counts_its_workers() -> None:
+    """The CPU rows sum a server's process and its children (gunicorn's workers), read from /proc."""
+    from benchmarks.run import cpu_seconds
+
+    burn = "import time, sys\nwhile time.process_time() < 0.3: pass\nprint('done', flush=True)\nsys.stdin.read()"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {burn!r}])"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert parent.stdout is not None and parent.stdout.readline().strip() == "done"
+        ticks = Path(f"/proc/{parent.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        own = (int(ticks[11]) + int(ticks[12])) / os.sysconf("SC_CLK_TCK")
+        assert cpu_seconds(parent.pid) - own >= 0.25, "the child's 0.3 s of CPU is counted"
+    finally:
+        parent.communicate("", timeout=30)
