@@ -296,8 +296,12 @@ class SharedJournal:
         with self._lock:
             fd = self._own_file()
             view = memoryview(line)
-            while view:  # a regular file takes the whole line at once; a short write is finished, not dropped
-                view = view[os.write(fd, view) :]
+            try:
+                while view:  # a regular file takes the whole line at once; a short write is finished, not dropped
+                    view = view[os.write(fd, view) :]
+            except OSError:  # the disk is full: no half line stays (the next line would follow it, unreadable)
+                os.ftruncate(fd, self._written)  # the file held `_written` bytes, all of them this worker's
+                raise
             self._written += len(line)
             if self._written >= self.flush_bytes:
                 with self.log.exclusive():
