@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
+import logging
 import mmap
 import os
 import secrets
@@ -49,6 +50,7 @@ CREATE TABLE IF NOT EXISTS journal_files (name TEXT PRIMARY KEY, offset INTEGER 
 """
 
 
+logger = logging.getLogger(__name__)
 JOURNAL_FLUSH_BYTES = 256 * 1024  # a worker moves its journal file's lines to the shared table at this size
 
 
@@ -304,12 +306,21 @@ class SharedJournal:
                 raise
             self._written += len(line)
             if self._written >= self.flush_bytes:
-                with self.log.exclusive():
-                    self._move_lines()
-                    os.ftruncate(fd, 0)  # every line is in the table now; its offset goes back to 0 with it
-                    conn = self.log.connection()
-                    conn.execute("UPDATE journal_files SET offset = 0 WHERE name = ?", (self._file_name,))
-                self._written = 0
+                try:
+                    self._flush(fd)
+                except (OSError, sqlite3.Error) as exc:  # the line is written: the request is answered, and journaled
+                    logger.warning("journal: %s kept its lines (%s); moved at a later request", self._file_name, exc)
+
+    def _flush(self, fd: int) -> None:
+        """Move every line into the table and empty this worker's file (called under `self._lock`)."""
+        with self.log.exclusive():
+            self._move_lines()
+            conn = self.log.connection()
+            conn.execute("UPDATE journal_files SET offset = 0 WHERE name = ?", (self._file_name,))
+            # Emptied only once its offset is 0: a failed update leaves the file and its offset as they were
+            # (emptied first, the offset would skip the next lines, then read from the middle of one).
+            os.ftruncate(fd, 0)
+        self._written = 0
 
     def _move_lines(self) -> None:
         """Move every worker's unread lines into the table, oldest first, and drop the oldest rows past `limit`.

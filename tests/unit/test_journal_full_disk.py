@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,27 @@ def test_a_page_whose_journal_line_cannot_be_written_is_a_problem_json_500(
     journal = app.extensions[EXTENSION].journal
     pages = journal.entries({"path": "/v1/schools"})
     assert [(e.query, e.status) for e in pages] == [("", 200), ("pageNo=2", 200)], "the lines written, each once"
+
+
+def test_a_request_whose_line_is_written_does_not_fail_when_moving_the_lines_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The worker's file reached flush_bytes but SQLite's disk is full: the line is kept (the request was
+    answered, and is journaled once), the move is tried again at the next request, and the log says why."""
+    journal = SharedJournal(ChangeLog(tmp_path / "changes.db"), flush_bytes=200)
+    move = SharedJournal._move_lines
+    failures = [1]
+
+    def full_once(self: SharedJournal) -> None:
+        if failures[0]:
+            failures[0] -= 1
+            raise sqlite3.OperationalError("database or disk is full")
+        move(self)
+
+    monkeypatch.setattr(SharedJournal, "_move_lines", full_once)
+    for n in range(8):
+        journal.record(float(n), "GET", "/v1/schools", f"pageNo={n}", None, None, 200)
+    assert "database or disk is full" in caplog.text
+    assert [e.query for e in journal.entries({})] == [f"pageNo={n}" for n in range(8)]
+    [own] = tmp_path.glob("changes.journal-*")
+    assert own.stat().st_size < 200, "moved and emptied once SQLite took the lines"
