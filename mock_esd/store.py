@@ -426,9 +426,13 @@ class DistrictStore:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]  # type: ignore[no-any-return]
-            previous = self._previous.get(key)
+            previous, version, cache = self._previous.get(key), self._version, self._cache
         value = build(previous)  # outside the lock: a view's build may ask for another view
         with self._cache_lock:
+            if self._version != version or self._cache is not cache:
+                # A change came while it was built (another thread, a worker catching up): it may show the
+                # district of before, so it answers this request only; the next one builds it anew.
+                return value
             self._cache[key] = value
             self._previous.pop(key, None)  # the new view holds what it needs of it, until it is encoded
         self._trim()
@@ -452,7 +456,7 @@ class DistrictStore:
                 if isinstance(value, View):
                     self._previous[key] = value
                     self._previous.move_to_end(key)
-            self._cache.clear()
+            self._cache = OrderedDict()  # a new one: a view built across the change is not put in it (`_cached`)
             _bound(self._previous, self._cache_limit, self._cache_bytes, keep=0)
 
     def _standard_students(self, flt: StudentFilter) -> list[Record]:

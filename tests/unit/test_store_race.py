@@ -1,0 +1,42 @@
+"""A listing built while a change is made (another request thread, a drift, a worker catching up) must not
+be cached past that change: the next requests would be served the district of before it, until the next change."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from mock_esd import store as store_module
+from mock_esd.generator import DistrictSpec
+from mock_esd.store import DistrictStore
+
+
+def _page(store: DistrictStore) -> bytes:
+    view = store.students()
+    return bytes(view.page(0, len(view.records)))
+
+
+def test_a_listing_built_across_a_change_is_not_served_after_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = DistrictStore(DistrictSpec(seed=7, students=60))
+    building, changed = threading.Event(), threading.Event()
+    derive = store_module.derive
+
+    def slow_derive(*args: Any, **kwargs: Any) -> Any:
+        if not building.is_set():  # the first build: it has read the district's list; the change lands now
+            building.set()
+            assert changed.wait(30)
+        return derive(*args, **kwargs)
+
+    monkeypatch.setattr(store_module, "derive", slow_derive)
+    reader = threading.Thread(target=store.students)
+    reader.start()
+    assert building.wait(30)
+    person = store.all_students()[0]
+    store.put_student({**person, "lastName": "Renamed"})  # as PATCH /_mock/students/{id} does
+    changed.set()
+    reader.join(30)
+    fresh = DistrictStore(store.spec, district=store.district_copy())
+    assert b'"Renamed"' in _page(fresh)
+    assert _page(store) == _page(fresh), "the listing of before the change is still served"
