@@ -510,9 +510,14 @@ class DistrictStore:
 
     def _reindex(self) -> None:
         d = self._district
-        d.schools.sort(key=lambda s: s["id"])
-        d.students.sort(key=lambda s: s["id"])
-        d.contacts.sort(key=lambda c: c["id"])
+        # Sorted into new lists: a list being sorted in place with a key is empty to every other thread meanwhile
+        # (a page read during a change showed no students).
+        by_id = itemgetter("id")
+        d.schools, d.students, d.contacts = (
+            sorted(d.schools, key=by_id),
+            sorted(d.students, key=by_id),
+            sorted(d.contacts, key=by_id),
+        )
         self._schools_by_id = {s["id"]: s for s in d.schools}
         self._students_by_id = {s["id"]: s for s in d.students}
         self._contacts_by_id = {c["id"]: c for c in d.contacts}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mock_esd import store as store_module
-from mock_esd.generator import DistrictSpec
+from mock_esd.generator import DistrictSpec, generate_district
 from mock_esd.store import DistrictStore
 
 
@@ -40,3 +40,30 @@ def test_a_listing_built_across_a_change_is_not_served_after_it(monkeypatch: pyt
     fresh = DistrictStore(store.spec, district=store.district_copy())
     assert b'"Renamed"' in _page(fresh)
     assert _page(store) == _page(fresh), "the listing of before the change is still served"
+
+
+class _Probe(dict[str, Any]):
+    """A record that runs `during` when its id is read: what another request thread sees at that moment."""
+
+    during: Any = None
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "id" and self.during is not None:
+            during, self.during = self.during, None
+            during()
+        return super().__getitem__(key)
+
+
+def test_a_listing_read_while_a_change_reindexes_the_district_shows_every_record() -> None:
+    """A change sorted the district's lists in place, and a list being sorted with a key is empty to any other
+    thread: a page read then (a sync walking while a test changes a school) said the district had no students."""
+    district = generate_district(DistrictSpec(seed=7, students=60))
+    probe = _Probe(district.students[-1])
+    district.students[-1] = probe
+    store = DistrictStore(district=district)
+    shown = sum(1 for s in district.students if s["enrolledId"] is not None)  # no listing built yet: none cached
+    seen: list[int] = []
+    probe.during = lambda: seen.append(len(store.students().records))  # read as another request would, mid-change
+    school = store.all_students()[0]["schoolId"]
+    store.put_school({**next(s for s in store.schools().records if s["id"] == school), "name": "Renamed"})
+    assert seen == [shown], "the listing read during the change lost its records"
