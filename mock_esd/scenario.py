@@ -31,6 +31,8 @@ def parse_text(text: str, source: str = "scenario", limits: Limits = DEFAULT_LIM
         raise BadRequest(
             f"{source} is nested deeper than Python can read (max_body_depth={limits.max_body_depth})"
         ) from None
+    except BadRequest:  # a limit of bounded_yaml, which names the source itself (a ValueError too)
+        raise
     except ValueError as exc:  # a YAML date that is no date: 2026-02-30
         raise BadRequest(f"{source}: {str(exc)[:300]}") from None
     return _dates_to_text(data if data is not None else {})  # type: ignore[no-any-return]

@@ -118,6 +118,12 @@ def test_deep_or_recursive_yaml_is_a_400_not_a_recursion_error(http: FlaskClient
     assert_problem(http.post("/_mock/scenario", data=text, headers=YAML), 400, detail)
 
 
+@pytest.mark.parametrize("text", ["a: " + "[" * 40 + "]" * 40, "a: &a [1, *a]", "a: 2026-02-30"])
+def test_a_bad_scenario_s_detail_names_the_body_once(http: FlaskClient, text: str) -> None:
+    detail = http.post("/_mock/scenario", data=text, headers=YAML).json["detail"]  # type: ignore[index]
+    assert detail.startswith("the request body") and detail.count("the request body") == 1, detail
+
+
 def test_the_view_cache_keeps_only_the_latest_views() -> None:
     store = DistrictStore(SMALL)
     store.set_cache_limit(16)
