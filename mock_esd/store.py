@@ -479,7 +479,8 @@ class DistrictStore:
         return self._cached(("operoo_ids",), lambda _: {s["id"] for s in self.operoo_students().records})
 
     def _contacts_view(self, name: str, persons: Callable[[], set[int]], student_id: int | None) -> View:
-        differing = self._district.operoo_contact_fields if name == "operoo_contacts" else {}
+        # A copy (taken at once): a change in another thread may remove a contact's fields while the view is built.
+        differing = dict(self._district.operoo_contact_fields) if name == "operoo_contacts" else {}
 
         def build(previous: View | None) -> View:
             visible = persons()

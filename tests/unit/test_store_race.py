@@ -67,3 +67,29 @@ def test_a_listing_read_while_a_change_reindexes_the_district_shows_every_record
     school = store.all_students()[0]["schoolId"]
     store.put_school({**next(s for s in store.schools().records if s["id"] == school), "name": "Renamed"})
     assert seen == [shown], "the listing read during the change lost its records"
+
+
+class _ProbeFields(dict[int, Any]):
+    """Operoo's contact fields whose iteration runs `during` after the first item: another thread's change then."""
+
+    during: Any = None
+
+    def items(self) -> Any:
+        for n, item in enumerate(super().items()):
+            if n == 1 and self.during is not None:
+                during, self.during = self.during, None
+                during()
+            yield item
+
+
+def test_operoo_contacts_built_while_a_contact_is_put_anew_is_a_page_not_a_500() -> None:
+    """The listing read the district's Operoo contact fields while a change removed one of them (a contact
+    put anew shows alike on both listings): 'dictionary changed size during iteration', a 500."""
+    district = generate_district(DistrictSpec(seed=7, students=60))
+    fields = _ProbeFields({c["id"]: {"firstName": f"Op{c['id']}"} for c in district.contacts[:3]})
+    district.operoo_contact_fields = fields
+    store = DistrictStore(district=district)
+    contact = store.all_contacts()[2]
+    fields.during = lambda: store.put_contact(dict(contact))  # as POST /_mock/contacts does, mid-build
+    view = store.operoo_contacts()
+    assert len(view.records) == len(store.operoo_contacts().records) > 0
