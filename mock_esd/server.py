@@ -41,15 +41,10 @@ class _QuietHandler(_ProblemHandler):
 class LiveServer:
     """A threaded WSGI server on `host:port` (port 0 picks a free one); a context manager."""
 
-    def __init__(
-        self, app: Flask, host: str = "127.0.0.1", port: int = 0, log_requests: bool = False, reuse_port: bool = False
-    ) -> None:
-        """`reuse_port`: make the socket with SO_REUSEPORT, so `serve --workers N` can give each worker a socket
-        of its own on the same port (`mock_esd.workers.own_listeners`)."""
+    def __init__(self, app: Flask, host: str = "127.0.0.1", port: int = 0, log_requests: bool = False) -> None:
         self.app = app
         try:
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            self._socket = socket.create_server((host, port), family=family, reuse_port=reuse_port)
+            self._socket = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
         except OSError as exc:
             raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         self.port = self._socket.getsockname()[1]

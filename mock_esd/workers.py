@@ -24,7 +24,6 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from mock_esd.context import EXTENSION
 
-LISTEN_BACKLOG = 2048  # a worker's own socket: connections waiting to be accepted (gunicorn's default backlog)
 DEFAULT_ACCESS_FORMAT: str = AccessLogFormat.default  # '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 
 
@@ -36,39 +35,11 @@ def _write_problem(sock: socket.socket, status: int, reason: str, message: str) 
 
 
 class ProblemWorker(ThreadWorker):  # type: ignore[misc]
-    """gthread worker whose own errors (414, 431, a bad request line: before the app) are problem+json,
-    listening on a socket of its own beside the shared one (see `own_listeners`)."""
+    """gthread worker whose own errors (414, 431, a bad request line: before the app) are problem+json."""
 
     def init_process(self) -> None:
         util.write_error = _write_problem  # in the forked worker only, which serves nothing but this app
-        shared: list[Any] = getattr(self, "sockets")  # noqa: B009 (gunicorn's attribute, untyped)
-        setattr(self, "sockets", [*shared, *own_listeners(shared)])  # noqa: B010
         super().init_process()
-
-
-def own_listeners(shared: list[Any]) -> list[socket.socket]:
-    """A listening socket of this worker's own on the address of each shared one made with SO_REUSEPORT.
-
-    With one shared socket, whichever worker wakes first accepts a burst of new connections: on a busy
-    machine one worker often took all 16 of wrk's keep-alive connections and the other served none
-    (measured: 2,300-2,700 req/s that way, 4,300 with the connections split). The kernel deals new
-    connections across the sockets of a SO_REUSEPORT group by their addresses, so each worker's own
-    socket gets its share whoever is awake; the shared socket (still in the group, still accepted on by
-    every worker) takes the rest as before. A socket the server did not make with SO_REUSEPORT gets none.
-    """
-    own = []
-    for listener in shared:
-        sock = getattr(listener, "sock", listener)
-        if sock.family not in (socket.AF_INET, socket.AF_INET6):
-            continue
-        if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT):
-            continue
-        mine = socket.socket(sock.family, socket.SOCK_STREAM)
-        mine.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        mine.bind(sock.getsockname())
-        mine.listen(LISTEN_BACKLOG)
-        own.append(mine)
-    return own
 
 
 class _AccessLog(glogging.Logger):  # type: ignore[misc]

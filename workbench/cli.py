@@ -136,7 +136,7 @@ def _serve(app: Flask, host: str, port: int, scenario_path: str | None, workers:
     if scenario_path:
         recipe = {"scenario": scenario.read_file(scenario_path)}
         state.registry.replace_store(DEFAULT_TENANT, scenario.build_store(recipe["scenario"]), recipe)
-    server = LiveServer(app, host, port, log_requests=True, reuse_port=bool(workers))  # a socket per worker
+    server = LiveServer(app, host, port, log_requests=True)
     click.echo(describe_clients(server.base_url, state.registry.clients()))
     click.echo(f'  try: curl -s -d grant_type=client_credentials -u "ID:SECRET" {server.base_url}/v1/auth/token')
     click.echo(f"Browse the district: {server.root_url}/guru/")

@@ -10,7 +10,6 @@ import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -186,27 +185,3 @@ def test_the_journal_shows_every_answered_request_even_from_a_killed_worker(
     journal = requests.get(f"{root}/_mock/requests", params={"path": "/v1/schools"}, timeout=30).json()
     assert [e["query"] for e in journal] == ["pageSize=3"] * 60 + ["pageSize=4"] * 40
     assert all(r.status_code == 200 for r in many(f"{base}/v1/schools", headers, 20))
-
-
-def _listening(port: int) -> int:
-    """Listening TCP sockets on `port` (IPv4), from /proc/net/tcp."""
-    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
-    return sum(1 for row in rows if row.split()[1].endswith(f":{port:04X}") and row.split()[3] == "0A")
-
-
-def test_each_worker_has_a_socket_of_its_own_so_keep_alive_clients_reach_both(
-    workers: tuple[str, dict[str, str]],
-) -> None:
-    base, headers = workers
-    port = int(base.removesuffix("/api").rsplit(":", 1)[1])
-    assert _listening(port) == 3, "the shared socket and one per worker (SO_REUSEPORT)"
-    keep_alive = {k: v for k, v in headers.items() if k != "Connection"}
-    sessions = [requests.Session() for _ in range(32)]  # as a load generator: 32 connections, each kept
-    try:
-        answered = {
-            s.get(f"{base}/v1/schools", headers=keep_alive, timeout=30).headers["X-Mock-Worker"] for s in sessions
-        }
-    finally:
-        for session in sessions:
-            session.close()
-    assert len(answered) == 2
