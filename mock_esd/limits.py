@@ -12,6 +12,7 @@ from contracts.schema import MAX_DEPTH
 from mock_esd.errors import BadRequest
 
 MIB = 1024 * 1024
+MAX_REQUEST_LINE = 8_190  # gunicorn's largest `limit_request_line`: both servers keep to one limit
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,14 @@ class Limits:
     max_cached_view_bytes: int = 1024 * MIB  # per district: bytes those listings hold (the 1M district's five fit)
     max_journal_entries: int = 10_000  # requests the journal keeps (the oldest go), also shared by workers
     max_error_detail: int = 4_000  # characters of an error's detail: never megabytes of the input echoed
+    max_request_line_bytes: int = 8_190  # a request's line (method, path, query): 414 beyond; gunicorn's own cap
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_request_line_bytes <= MAX_REQUEST_LINE:
+            raise ValueError(
+                f"max_request_line_bytes must be 1 to {MAX_REQUEST_LINE} (gunicorn's cap under --workers), "
+                f"got {self.max_request_line_bytes}"
+            )
 
     def check_district(self, students: int, schools: int) -> None:
         """BadRequest naming the limit when a district to generate would be larger than allowed."""
@@ -48,3 +57,8 @@ def clipped(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text) - limit} more characters not shown)"
+
+
+def too_long_line(limit: int) -> str:
+    """The 414's detail, the same from either server."""
+    return f"the request line (method, path and query) is longer than the limit max_request_line_bytes={limit}"

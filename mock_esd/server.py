@@ -11,6 +11,10 @@ from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from mock_esd.app import API_PREFIX
+from mock_esd.context import EXTENSION
+from mock_esd.limits import DEFAULT_LIMITS, too_long_line
+
+HTTP_SERVER_MAX_LINE = 65_536  # http.server's cap on a request line
 
 
 class _ProblemHandler(WSGIRequestHandler):
@@ -18,6 +22,8 @@ class _ProblemHandler(WSGIRequestHandler):
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         title, description = self.responses.get(code, ("Error", ""))
+        if code == 414 and not message:  # http.server's own cap (64 KB) is past ours: say ours
+            message = too_long_line(self.max_request_line)
         body = orjson.dumps({"type": "about:blank", "title": title, "status": code, "detail": message or description})
         self.log_error("code %d, message %s", code, message)
         self.send_response(code, message)
@@ -28,6 +34,16 @@ class _ProblemHandler(WSGIRequestHandler):
         self.close_connection = True
         if getattr(self, "command", None) != "HEAD":
             self.wfile.write(body)
+
+    max_request_line = DEFAULT_LIMITS.max_request_line_bytes
+
+    def parse_request(self) -> bool:
+        """A request line over `max_request_line_bytes` is a 414 naming it (http.server's own cap is 64 KB)."""
+        if len(self.raw_requestline.rstrip(b"\r\n")) > self.max_request_line:
+            self.requestline, self.request_version, self.command = "", "", ""
+            self.send_error(414, too_long_line(self.max_request_line))
+            return False
+        return super().parse_request()
 
 
 class _QuietHandler(_ProblemHandler):
@@ -49,10 +65,14 @@ class LiveServer:
             raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         self.port = self._socket.getsockname()[1]
         self.host = host
+        base = _ProblemHandler if log_requests else _QuietHandler
+        config = getattr(app.extensions.get(EXTENSION), "config", None)
+        # the mock's limit; another app (the proxy) keeps http.server's own, 64 KB
+        line = config.limits.max_request_line_bytes if config is not None else HTTP_SERVER_MAX_LINE
+        handler = type(base.__name__, (base,), {"max_request_line": line})
         self._server: BaseWSGIServer = make_server(
-            host, self.port, app, threaded=True, fd=self._socket.fileno(),
-            request_handler=_ProblemHandler if log_requests else _QuietHandler,
-        )  # fmt: skip
+            host, self.port, app, threaded=True, fd=self._socket.fileno(), request_handler=handler
+        )
         self._thread: threading.Thread | None = None
         self._serving = False  # shutdown() would wait forever for a loop that never ran
 

@@ -23,6 +23,7 @@ from gunicorn.config import AccessLogFormat
 from gunicorn.workers.gthread import ThreadWorker
 
 from mock_esd.context import EXTENSION
+from mock_esd.limits import too_long_line
 
 DEFAULT_ACCESS_FORMAT: str = AccessLogFormat.default  # '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 
@@ -38,7 +39,12 @@ class ProblemWorker(ThreadWorker):  # type: ignore[misc]
     """gthread worker whose own errors (414, 431, a bad request line: before the app) are problem+json."""
 
     def init_process(self) -> None:
-        util.write_error = _write_problem  # in the forked worker only, which serves nothing but this app
+        limit = self.cfg.limit_request_line
+
+        def write_error(sock: socket.socket, status: int, reason: str, message: str) -> None:
+            _write_problem(sock, status, reason, too_long_line(limit) if status == 414 else message)
+
+        util.write_error = write_error  # in the forked worker only, which serves nothing but this app
         super().init_process()
 
 
@@ -110,6 +116,7 @@ def serve_with_workers(app: Flask, sock: socket.socket, workers: int, threads: i
         "workers": workers,
         "worker_class": ProblemWorker,
         "threads": threads,
+        "limit_request_line": app.extensions[EXTENSION].config.limits.max_request_line_bytes,
         "preload_app": True,
         "keepalive": 5,
         "graceful_timeout": 3,

@@ -262,9 +262,28 @@ def test_a_malformed_chunked_body_is_a_400(live: LiveServer) -> None:
     assert "could not be read" in str(problem["detail"])
 
 
-def test_a_too_long_uri_is_414_problem_json(live: LiveServer) -> None:
-    raw = b"GET /api/v1/students?q=" + b"x" * 70_000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-    _problem(*_exchange(live, raw), 414)
+def _line(length: int) -> bytes:
+    """A GET whose request line (method, path, query, version) is `length` bytes long."""
+    start, end = b"GET /api/v1/schools?q=", b" HTTP/1.1"
+    return start + b"x" * (length - len(start) - len(end)) + end + b"\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+
+
+def test_a_too_long_uri_is_414_problem_json_naming_the_limit(live: LiveServer) -> None:
+    for length in (8_191, 70_000):
+        problem = _problem(*_exchange(live, _line(length)), 414)
+        assert "max_request_line_bytes=8190" in str(problem["detail"])
+    status, _, _ = _exchange(live, _line(8_190))
+    assert status == 401  # as long as allowed: the app answers it (no token)
+
+
+def test_the_request_line_limit_is_a_setting() -> None:
+    app = create_app(AppConfig(spec=SMALL, limits=Limits(max_request_line_bytes=100)))
+    with LiveServer(app) as server:
+        problem = _problem(*_exchange(server, _line(101)), 414)
+        assert "max_request_line_bytes=100" in str(problem["detail"])
+        assert _exchange(server, _line(100))[0] == 401
+    with pytest.raises(ValueError, match="max_request_line_bytes must be 1 to 8190"):
+        Limits(max_request_line_bytes=10_000)
 
 
 def test_too_many_or_too_long_headers_are_431_problem_json(live: LiveServer) -> None:

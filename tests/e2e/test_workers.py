@@ -130,7 +130,7 @@ def test_gunicorns_own_errors_are_problem_json(workers: tuple[str, dict[str, str
     base, _ = workers
     host, port = base.removeprefix("http://").removesuffix("/api").rsplit(":", 1)
     for raw, status in (
-        (b"GET /api/v1/students?q=" + b"x" * 9000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 414),
+        (b"GET /api/v1/students?q=" + b"x" * 8170 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 414),  # 8,200 bytes
         (b"GET /api/v1/schools HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-H: 1\r\n" * 150 + b"\r\n", 431),
     ):
         with socket.create_connection((host, int(port)), timeout=30) as sock:
@@ -141,6 +141,8 @@ def test_gunicorns_own_errors_are_problem_json(workers: tuple[str, dict[str, str
         head, _, body = answer.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 %d" % status) and b"application/problem+json" in head, head
         assert json.loads(body)["status"] == status
+        if status == 414:  # the same limit, and the same words, as the single-process server
+            assert "max_request_line_bytes=8190" in json.loads(body)["detail"]
 
 
 def test_a_malformed_chunked_body_is_a_400_under_gunicorn(workers: tuple[str, dict[str, str]]) -> None:
