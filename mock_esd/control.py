@@ -86,6 +86,10 @@ def _json() -> Any:
     try:
         body = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit exceeded"):  # orjson's own cap (1,024 levels) is past ours: say ours
+            raise BadRequest(
+                f"the body is nested deeper than the limit max_body_depth={current().config.limits.max_body_depth}"
+            ) from None
         raise BadRequest(f"the body is not JSON: {str(exc)[:200]}") from None
     too_deep = depth_problem(body, current().config.limits.max_body_depth)
     if too_deep:

@@ -297,6 +297,9 @@ def test_one_depth_limit_for_every_body_and_it_is_a_setting(path: str) -> None:
     """max_body_depth bounds JSON control bodies and scenarios alike; raised, the body reaches its schema check."""
     deep = _nested(40)
     assert_problem(_app().test_client().post(path, json=deep), 400, "max_body_depth=32")
+    deeper = "[" * 2000 + "]" * 2000  # past the JSON parser's own cap too
+    refused = _app().test_client().post(path, data=deeper, content_type="application/json")
+    assert_problem(refused, 400, "max_body_depth=32")
     raised = _app(max_body_depth=50).test_client().post(path, json=deep)
     assert raised.status_code == 400 and "max_body_depth" not in raised.get_json()["detail"]
 
