@@ -1,34 +1,47 @@
 """Which of eSD's records changed since the last applied sync, and so which persons and contacts to decide again.
 
-The store keeps a digest of each person's records (from both student listings) and of each contact's
-(from both contact listings) as eSD gave them at the last applied sync. A person whose digest is the
-same, under the same settings, gets the same decision as then, and the state already holds it: only
-the others are decided again (plus the few whose rows they touch, see `run`). Pure functions, no I/O.
+Each record is read once, as it arrives (`RecordReader`): its JSON as eSD gave it is kept and digested,
+and only then, if at all, parsed. The store keeps the digest of every record of the student and contact
+listings as eSD gave it at the last applied sync. A person whose records (in both student listings) have
+the same digests, under the same settings, gets the same decision as then, and the state already holds
+it: only the others are decided again (plus the few whose rows they touch, see `run`), and only their
+records are parsed. An unchanged record was parsed and checked whole by the sync that stored its digest.
+Pure functions, no I/O.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+import xxhash
 
-from sync.records import Contact, Person, Snapshot
-from sync.state import encode_person
+from contracts import vocabulary as esd
+from sync.records import ENDPOINTS, Contact, Person, Snapshot, parse_contact, parse_school, parse_student
 
 Digests = Mapping[int, int]  # person or contact id -> 64-bit digest of its records
+SCHOOLS, STUDENTS, CONTACTS, OPEROO_STUDENTS, OPEROO_CONTACTS = (path for path, _ in ENDPOINTS)
+_KEYS = dict(ENDPOINTS)
+_PRE_REGISTERED = esd.Status.PRE_REGISTERED.value
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class EsdRecords:
-    """A snapshot's records joined by id: each person's two student records, each contact's two contact records."""
+    """A snapshot's records joined by id: each person's two student records, each contact's two contact records.
+
+    Read by a `RecordReader`, `raw` holds each record's JSON and digest; its `persons` and `contacts` then
+    parse a record when it is first looked up (all of them up front when read with `parse=True`).
+    """
 
     persons: Mapping[int, Person]  # by person id, in id order
     contacts: Mapping[int, tuple[Contact | None, Contact | None]]  # by contact id: (/v1/contacts, /v1/operoo/contacts)
     schools: Mapping[str, str]  # school id -> name
     custom_endpoints_read: bool
+    raw: RawRecords | None = None
 
     def contact_listings(self, ids: set[int] | None = None) -> tuple[list[Contact], list[Contact]]:
         """The contacts of each listing (all, or those with the given ids)."""
@@ -45,22 +58,33 @@ class EsdRecords:
 
 
 @dataclass(frozen=True)
-class MirrorChanges:
-    """The rows of the eSD mirror a plan writes: each person's and contact's digest where it changed."""
+class RawRecords:
+    """What a re-sync needs to know of every record without parsing it: digests, and the scope's inputs."""
 
-    persons_put: tuple[tuple[int, int, bytes], ...] = ()  # (person id, digest, records as JSON) in id order
+    digests: Mapping[str, Digests]  # by listing (the four of students and contacts): record id -> digest
+    person_body: Callable[[int], bytes]  # a person's two student records as eSD gave them (the mirror's row)
+    may_warn: frozenset[int]  # persons whose standard record is Pre-Registered without an enrollmentDate
+    contacts_of: Mapping[int, list[int]]  # person id -> the contacts whose records link to it
+
+
+@dataclass(frozen=True)
+class MirrorChanges:
+    """The rows of the eSD mirror a plan writes: each person's records where they changed, every digest."""
+
+    persons_put: tuple[tuple[int, bytes], ...] = ()  # (person id, records as eSD gave them) in id order
     persons_drop: tuple[int, ...] = ()
-    contacts_put: tuple[tuple[int, int], ...] = ()  # (contact id, digest)
+    contacts_put: tuple[int, ...] = ()  # contacts whose records changed
     contacts_drop: tuple[int, ...] = ()
+    digests: Mapping[str, Digests] = field(default_factory=dict)  # every record's, by listing (RawRecords)
 
     def is_empty(self) -> bool:
         return not (self.persons_put or self.persons_drop or self.contacts_put or self.contacts_drop)
 
     def changed_persons(self) -> set[int]:
-        return {pid for pid, _, _ in self.persons_put} | set(self.persons_drop)
+        return {pid for pid, _ in self.persons_put} | set(self.persons_drop)
 
     def changed_contacts(self) -> set[int]:
-        return {cid for cid, _ in self.contacts_put} | set(self.contacts_drop)
+        return set(self.contacts_put) | set(self.contacts_drop)
 
 
 NO_MIRROR_CHANGES = MirrorChanges()
@@ -89,42 +113,179 @@ def esd_records(snapshot: Snapshot) -> EsdRecords:
     )
 
 
-def digest(body: bytes) -> int:
-    """A stable 64-bit digest (SQLite's INTEGER is signed)."""
-    return int.from_bytes(hashlib.blake2b(body, digest_size=8).digest(), "big", signed=True)
+# ----- reading records as they arrive ----------------------------------------------------------------
 
 
-def _contact_row(c: Contact | None) -> tuple[Any, ...] | None:
-    if c is None:
-        return None
-    links = [(k.person_id, k.relationship, k.priority) for k in c.links]
-    return (c.first_name, c.last_name, c.email, c.do_not_contact, links)
+class _Listing:
+    """One listing's records in reading order: each one's JSON and its digest, parsed records where parsed."""
+
+    __slots__ = ("bodies", "digests", "parsed")
+
+    def __init__(self) -> None:
+        self.bodies: dict[Any, bytes] = {}
+        self.digests: dict[Any, int] = {}
+        self.parsed: dict[Any, Any] = {}
+
+    def update(self, later: _Listing) -> None:
+        self.bodies.update(later.bodies)
+        self.digests.update(later.digests)
+        self.parsed.update(later.parsed)
 
 
-def mirror_changes(records: EsdRecords, persons: Digests, contacts: Digests) -> MirrorChanges:
-    """The mirror rows that differ from the stored digests `persons` and `contacts`."""
-    put: list[tuple[int, int, bytes]] = []
-    for pid, person in records.persons.items():
-        body = encode_person(person)
-        d = digest(body)
-        if persons.get(pid) != d:  # kept as a copy of its size: orjson's own bytes hold a 4 KB buffer
-            put.append((pid, d, bytes(memoryview(body))))
-    contacts_put = []
-    for cid in sorted(records.contacts):
-        first, second = records.contacts[cid]
-        d = digest(orjson.dumps((cid, _contact_row(first), _contact_row(second))))
-        if contacts.get(cid) != d:
-            contacts_put.append((cid, d))
+class RecordReader:
+    """Reads each page's records as they arrive: keeps each record's JSON (`orjson.dumps` of what eSD sent,
+    compact), notes what the scope needs (R3's undated Pre-Registered, each contact's links), and parses
+    the record at once when `parse` (a first sync, `--full`, changed settings: everyone is decided) or when
+    it is not even shaped well enough to be noted, so that RecordError names it as it arrives."""
+
+    def __init__(self, custom_endpoints: bool, parse: bool) -> None:
+        self.custom_endpoints, self.parse = custom_endpoints, parse
+        self.listings: dict[str, _Listing] = {path: _Listing() for path, _ in ENDPOINTS[1:]}
+        self.schools: list[Any] = []
+        self.may_warn: set[int] = set()
+        self.links: list[tuple[Any, Any]] = []  # (person id, contact id)
+
+    def read(self, path: str, items: list[Any]) -> None:
+        """Read one page's records (already checked whole by the client), in reading order."""
+        if path == SCHOOLS:
+            self.schools += [parse_school(item, path) for item in items]
+            return
+        listing, dumps, hashed, parse = self.listings[path], orjson.dumps, xxhash.xxh3_64_intdigest, self.parse
+        bodies, digests, parsed = listing.bodies, listing.digests, listing.parsed
+        contacts = path in (CONTACTS, OPEROO_CONTACTS)
+        parser = parse_contact if contacts else parse_student
+        for item in items:
+            ident = item.get("id")
+            if parse or type(ident) is not int:
+                parsed[ident] = parser(item, path)  # RecordError unless the id is an integer
+            body = bodies[ident] = dumps(item)
+            digests[ident] = hashed(body)
+            if contacts:
+                try:
+                    self.links += [(link["studentId"], ident) for link in item["students"]]
+                except (KeyError, TypeError):
+                    parsed[ident] = parser(item, path)  # not a contact record: RecordError says why
+            elif path == STUDENTS and item.get("studentStatus") == _PRE_REGISTERED and not item.get("enrollmentDate"):
+                self.may_warn.add(ident)
+
+    def read_pages(self, pages: Mapping[str, list[bytes]]) -> None:
+        """Read the pages the client kept as bytes; they come before any page of their listing read on arrival."""
+        for path, bodies in pages.items():
+            if not bodies:
+                continue
+            if path == SCHOOLS:
+                later_schools, self.schools = self.schools, []
+            else:
+                later, self.listings[path] = self.listings[path], _Listing()
+            for body in bodies:
+                self.read(path, orjson.loads(body)[_KEYS[path]])
+            if path == SCHOOLS:
+                self.schools += later_schools
+            else:
+                self.listings[path].update(later)
+
+    def records(self) -> EsdRecords:
+        """The records read, joined by person and by contact, with each one's digest."""
+        std, op = self.listings[STUDENTS], self.listings[OPEROO_STUDENTS]
+        persons = _Persons(std, op)
+        contacts = _Contacts(self.listings[CONTACTS], self.listings[OPEROO_CONTACTS])
+        contacts_of: dict[int, list[int]] = defaultdict(list)
+        for pid, cid in self.links:
+            contacts_of[pid].append(cid)
+        raw = RawRecords(
+            {path: listing.digests for path, listing in self.listings.items()},
+            persons.body,
+            frozenset(self.may_warn),
+            contacts_of,
+        )
+        schools = {s.school_id: s.name for s in self.schools}
+        if self.parse:  # every record parsed: plain dicts, as `esd_records` joins a snapshot
+            return EsdRecords(dict(persons.items()), dict(contacts.items()), schools, self.custom_endpoints, raw)
+        return EsdRecords(persons, contacts, schools, self.custom_endpoints, raw)
+
+
+class _Joined(Mapping[int, T]):
+    """Records of two listings joined by id, each parsed when first looked up."""
+
+    def __init__(self, first: _Listing, second: _Listing, ids: list[int]) -> None:
+        self.first, self.second, self.ids = first, second, ids
+
+    def body(self, ident: int) -> bytes:
+        """The records as eSD gave them: `[first, second]`, `null` for a listing without it."""
+        return b"[%b,%b]" % (self.first.bodies.get(ident, b"null"), self.second.bodies.get(ident, b"null"))
+
+    def __contains__(self, ident: object) -> bool:
+        return ident in self.first.bodies or ident in self.second.bodies
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _parsed(listing: _Listing, ident: int, path: str, parse: Callable[[Any, str], T]) -> T | None:
+    record = listing.parsed.get(ident)
+    if record is None:
+        body = listing.bodies.get(ident)
+        if body is None:
+            return None
+        record = listing.parsed[ident] = parse(orjson.loads(body), path)
+    return record
+
+
+class _Persons(_Joined[Person]):
+    def __init__(self, standard: _Listing, operoo: _Listing) -> None:
+        super().__init__(standard, operoo, sorted(standard.bodies.keys() | operoo.bodies.keys()))
+
+    def __getitem__(self, pid: int) -> Person:
+        if pid not in self:
+            raise KeyError(pid)
+        standard = _parsed(self.first, pid, STUDENTS, parse_student)
+        return Person(pid, standard, _parsed(self.second, pid, OPEROO_STUDENTS, parse_student))
+
+
+class _Contacts(_Joined[tuple[Contact | None, Contact | None]]):
+    def __init__(self, standard: _Listing, operoo: _Listing) -> None:
+        ids = [*standard.bodies, *(cid for cid in operoo.bodies if cid not in standard.bodies)]
+        super().__init__(standard, operoo, ids)
+
+    def __getitem__(self, cid: int) -> tuple[Contact | None, Contact | None]:
+        if cid not in self:
+            raise KeyError(cid)
+        return (
+            _parsed(self.first, cid, CONTACTS, parse_contact),
+            _parsed(self.second, cid, OPEROO_CONTACTS, parse_contact),
+        )
+
+
+# ----- what changed ----------------------------------------------------------------------------------
+
+
+def mirror_changes(records: EsdRecords, stored: Mapping[str, Digests]) -> MirrorChanges:
+    """The mirror rows that differ from the `stored` digests (by listing, as `RawRecords.digests`)."""
+    raw = records.raw
+    assert raw is not None, "records read by a RecordReader carry their digests"
+    changed: dict[str, set[int]] = {}
+    for path, digests in raw.digests.items():
+        then = stored.get(path, {})
+        changed[path] = {i for i, d in digests.items() if then.get(i) != d} | (then.keys() - digests.keys())
+    persons = sorted(changed[STUDENTS] | changed[OPEROO_STUDENTS])
+    contacts = sorted(changed[CONTACTS] | changed[OPEROO_CONTACTS])
     return MirrorChanges(
-        tuple(put),
-        tuple(sorted(persons.keys() - records.persons.keys())),
-        tuple(contacts_put),
-        tuple(sorted(contacts.keys() - records.contacts.keys())),
+        tuple((pid, raw.person_body(pid)) for pid in persons if pid in records.persons),
+        tuple(pid for pid in persons if pid not in records.persons),
+        tuple(cid for cid in contacts if cid in records.contacts),
+        tuple(cid for cid in contacts if cid not in records.contacts),
+        raw.digests,
     )
 
 
 def contacts_linking(records: EsdRecords, persons: set[int] | frozenset[int]) -> set[int]:
     """The contacts whose records (in either listing) link to any of `persons`."""
+    if records.raw is not None:
+        index = records.raw.contacts_of
+        return {cid for pid in persons for cid in index.get(pid, ())}
     return {
         cid
         for cid, pair in records.contacts.items()
@@ -141,3 +302,13 @@ def linked_persons(records: EsdRecords, contacts: set[int] | frozenset[int]) -> 
         if c is not None
         for link in c.links
     }
+
+
+def decode_person(person_id: int, body: bytes) -> Person:
+    """The person whose records `_Joined.body` kept in the mirror."""
+    standard, operoo = orjson.loads(body)
+    return Person(
+        person_id,
+        None if standard is None else parse_student(standard, STUDENTS),
+        None if operoo is None else parse_student(operoo, OPEROO_STUDENTS),
+    )
