@@ -200,7 +200,11 @@ class RecordReader:
         )
         schools = {s.school_id: s.name for s in self.schools}
         if self.parse:  # every record parsed: plain dicts, as `esd_records` joins a snapshot
-            return EsdRecords(dict(persons.items()), dict(contacts.items()), schools, self.custom_endpoints, raw)
+            first, second = std.parsed, op.parsed
+            persons_now = {pid: Person(pid, first.get(pid), second.get(pid)) for pid in persons}
+            first, second = self.listings[CONTACTS].parsed, self.listings[OPEROO_CONTACTS].parsed
+            contacts_now = {cid: (first.get(cid), second.get(cid)) for cid in contacts}
+            return EsdRecords(persons_now, contacts_now, schools, self.custom_endpoints, raw)
         return EsdRecords(persons, contacts, schools, self.custom_endpoints, raw)
 
 

@@ -206,9 +206,10 @@ def compute_desired(
             warnings.append(warning)
         if decision is None:
             continue
-        students[decision.operoo_id] = decision
+        operoo_id = decision.operoo_id
+        students[operoo_id] = decision
         for key in groups_of(decision, selected):
-            groups[key].add(decision.operoo_id)
+            groups[key].add(operoo_id)
     buildings = {school: records.schools.get(school, school) for school in sorted(selected)}
     by_person = {**(scope.known if scope else {}), **{d.person_id: d.operoo_id for d in students.values()}}
     listings = records.contact_listings(None if scope is None else set(scope.contacts))

@@ -224,8 +224,14 @@ def load_state(conn: sqlite3.Connection, scope: Scope | None = None) -> State:
         gid: (n, s or None) for gid, n, s in conn.execute("SELECT group_id, name, school_id FROM groups_")
     }
     members: dict[int, list[str]] = {gid: [] for gid in keys}
+    # The key is (group_id, record_id): naming the groups lets SQLite seek each pair instead of reading them all.
     where, args = (
-        ("", ()) if scope is None else (" WHERE record_id IN (SELECT value FROM json_each(?))", _ids(operoo_ids))
+        ("", ())
+        if scope is None
+        else (
+            " WHERE group_id IN (SELECT group_id FROM groups_) AND record_id IN (SELECT value FROM json_each(?))",
+            _ids(operoo_ids),
+        )
     )
     for group_id, record_id in conn.execute("SELECT group_id, record_id FROM memberships" + where, args):
         members[group_id].append(operoo_ids[record_id])
@@ -366,8 +372,10 @@ ROWS_CHECKED_ONE_BY_ONE = 20_000
 
 def apply_plan(conn: sqlite3.Connection, plan: Plan, run_id: int) -> None:
     """Apply `plan` in one transaction: all of it or none of it; a reference to a missing record rolls it back."""
-    needed = _operoo_ids_needed(plan)
-    small = len(plan.students) + len(plan.contacts) + len(needed) < ROWS_CHECKED_ONE_BY_ONE
+    links = sum(len(c.after.links) for c in plan.contacts)
+    rows = len(plan.students) + len(plan.contacts) + len(plan.members_add) + len(plan.members_remove) + links
+    small = rows < ROWS_CHECKED_ONE_BY_ONE
+    needed = _operoo_ids_needed(plan) if small else None
     if not small:
         conn.execute("PRAGMA foreign_keys = OFF")  # may only change outside a transaction
     try:
@@ -377,7 +385,7 @@ def apply_plan(conn: sqlite3.Connection, plan: Plan, run_id: int) -> None:
             _apply_buildings_and_groups(conn, plan)
             # The record ids of the students that memberships and contact links name, read after the students
             # are written: every student's (~0.1 s at 100,000) when many are needed.
-            records = _record_ids(conn, needed if small else None) if needed else {}
+            records = _record_ids(conn, needed) if needed is None or needed else {}
             _apply_memberships(conn, plan, records)
             _apply_contacts(conn, plan, records)
             _apply_mirror(conn, plan)
