@@ -64,7 +64,7 @@ class RawRecords:
     digests: Mapping[str, Digests]  # by listing (the four of students and contacts): record id -> digest
     person_body: Callable[[int], bytes]  # a person's two student records as eSD gave them (the mirror's row)
     may_warn: frozenset[int]  # persons whose standard record is Pre-Registered without an enrollmentDate
-    contacts_of: Mapping[int, list[int]]  # person id -> the contacts whose records link to it
+    contacts_of: Mapping[int, list[int]] | None  # person id -> the contacts whose records link to it (not parsed)
 
 
 @dataclass(frozen=True)
@@ -151,21 +151,25 @@ class RecordReader:
             self.schools += [parse_school(item, path) for item in items]
             return
         listing, dumps, hashed, parse = self.listings[path], orjson.dumps, xxhash.xxh3_64_intdigest, self.parse
-        bodies, digests, parsed = listing.bodies, listing.digests, listing.parsed
         contacts = path in (CONTACTS, OPEROO_CONTACTS)
+        bodies, digests, parsed = listing.bodies, listing.digests, listing.parsed
+        # A record's JSON is kept to parse it later, and a student's for the mirror (contacts have none there).
+        keep = not (parse and contacts)
         parser = parse_contact if contacts else parse_student
         for item in items:
             ident = item.get("id")
             if parse or type(ident) is not int:
                 parsed[ident] = parser(item, path)  # RecordError unless the id is an integer
-            body = bodies[ident] = dumps(item)
+            body = dumps(item)
             digests[ident] = hashed(body)
-            if contacts:
+            if keep:
+                bodies[ident] = body
+            if contacts and not parse:  # the scope's input (a whole plan has the parsed links)
                 try:
                     self.links += [(link["studentId"], ident) for link in item["students"]]
                 except (KeyError, TypeError):
                     parsed[ident] = parser(item, path)  # not a contact record: RecordError says why
-            elif path == STUDENTS and item.get("studentStatus") == _PRE_REGISTERED and not item.get("enrollmentDate"):
+            if path == STUDENTS and item.get("studentStatus") == _PRE_REGISTERED and not item.get("enrollmentDate"):
                 self.may_warn.add(ident)
 
     def read_pages(self, pages: Mapping[str, list[bytes]]) -> None:
@@ -189,9 +193,11 @@ class RecordReader:
         std, op = self.listings[STUDENTS], self.listings[OPEROO_STUDENTS]
         persons = _Persons(std, op)
         contacts = _Contacts(self.listings[CONTACTS], self.listings[OPEROO_CONTACTS])
-        contacts_of: dict[int, list[int]] = defaultdict(list)
-        for pid, cid in self.links:
-            contacts_of[pid].append(cid)
+        contacts_of: dict[int, list[int]] | None = None
+        if not self.parse:
+            contacts_of = defaultdict(list)
+            for pid, cid in self.links:
+                contacts_of[pid].append(cid)
         raw = RawRecords(
             {path: listing.digests for path, listing in self.listings.items()},
             persons.body,
@@ -219,7 +225,7 @@ class _Joined(Mapping[int, T]):
         return b"[%b,%b]" % (self.first.bodies.get(ident, b"null"), self.second.bodies.get(ident, b"null"))
 
     def __contains__(self, ident: object) -> bool:
-        return ident in self.first.bodies or ident in self.second.bodies
+        return ident in self.first.digests or ident in self.second.digests
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.ids)
@@ -240,7 +246,7 @@ def _parsed(listing: _Listing, ident: int, path: str, parse: Callable[[Any, str]
 
 class _Persons(_Joined[Person]):
     def __init__(self, standard: _Listing, operoo: _Listing) -> None:
-        super().__init__(standard, operoo, sorted(standard.bodies.keys() | operoo.bodies.keys()))
+        super().__init__(standard, operoo, sorted(standard.digests.keys() | operoo.digests.keys()))
 
     def __getitem__(self, pid: int) -> Person:
         if pid not in self:
@@ -251,7 +257,7 @@ class _Persons(_Joined[Person]):
 
 class _Contacts(_Joined[tuple[Contact | None, Contact | None]]):
     def __init__(self, standard: _Listing, operoo: _Listing) -> None:
-        ids = [*standard.bodies, *(cid for cid in operoo.bodies if cid not in standard.bodies)]
+        ids = [*standard.digests, *(cid for cid in operoo.digests if cid not in standard.digests)]
         super().__init__(standard, operoo, ids)
 
     def __getitem__(self, cid: int) -> tuple[Contact | None, Contact | None]:
@@ -287,8 +293,8 @@ def mirror_changes(records: EsdRecords, stored: Mapping[str, Digests]) -> Mirror
 
 def contacts_linking(records: EsdRecords, persons: set[int] | frozenset[int]) -> set[int]:
     """The contacts whose records (in either listing) link to any of `persons`."""
-    if records.raw is not None:
-        index = records.raw.contacts_of
+    index = records.raw.contacts_of if records.raw is not None else None
+    if index is not None:
         return {cid for pid in persons for cid in index.get(pid, ())}
     return {
         cid
