@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS esd_contacts (contact_id INTEGER PRIMARY KEY, digest 
 _MIRROR = """
 CREATE TABLE IF NOT EXISTS esd_persons (       -- what eSD said of each person at the last applied sync
     person_id INTEGER PRIMARY KEY,
-    body      BLOB NOT NULL                    -- its two student records as eSD gave them, see sync.changes
+    standard  BLOB,                            -- its record on /v1/students as eSD gave it (JSON), if listed
+    operoo    BLOB                             -- its record on /v1/operoo/students, if listed
 );
 CREATE TABLE IF NOT EXISTS esd_digests (       -- a digest of every record of the student and contact listings
     listing TEXT PRIMARY KEY,                  -- its path, e.g. '/v1/students'
@@ -49,8 +50,8 @@ _MIGRATIONS = {  # from version N to N + 1
     # The mirror is now a row per person and a digest per contact (one blob could not be updated in part);
     # the first sync after this decides everyone again (it finds no digests) and writes them.
     3: f"DROP TABLE esd_mirror; {_MIRROR_4} UPDATE sync_runs SET input_digest = NULL;",
-    # The mirror now holds each person's records as eSD gave them, and the digests are of those bytes,
-    # packed in two rows (read in milliseconds, not row by row); the next sync decides everyone again.
+    # The mirror now holds each person's records as eSD gave them, and the digests are of each record's
+    # bytes, packed in a row per listing (read in milliseconds, not row by row); the next sync decides everyone again.
     4: f"DROP TABLE esd_persons; DROP TABLE esd_contacts; {_MIRROR} UPDATE sync_runs SET input_digest = NULL;",
 }
 
@@ -298,7 +299,8 @@ def building_names(conn: sqlite3.Connection) -> dict[str, str]:
 
 def load_mirror(conn: sqlite3.Connection) -> dict[int, Person]:
     """What eSD said of each person at the last applied sync."""
-    return {pid: decode_person(pid, body) for pid, body in conn.execute("SELECT person_id, body FROM esd_persons")}
+    rows = conn.execute("SELECT person_id, standard, operoo FROM esd_persons")
+    return {pid: decode_person(pid, standard, operoo) for pid, standard, operoo in rows}
 
 
 def begin_run(conn: sqlite3.Connection, started: str, settings: dict[str, Any]) -> int:
@@ -515,7 +517,7 @@ def _apply_mirror(conn: sqlite3.Connection, plan: Plan) -> None:
     m = plan.mirror
     if m.is_empty():
         return
-    conn.executemany("INSERT OR REPLACE INTO esd_persons (person_id, body) VALUES (?, ?)", m.persons_put)
+    conn.executemany("INSERT OR REPLACE INTO esd_persons (person_id, standard, operoo) VALUES (?, ?, ?)", m.persons_put)
     conn.executemany("DELETE FROM esd_persons WHERE person_id = ?", [(pid,) for pid in m.persons_drop])
     conn.executemany(
         "INSERT OR REPLACE INTO esd_digests (listing, ids, digests) VALUES (?, ?, ?)",
