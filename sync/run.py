@@ -18,8 +18,9 @@ from sync.changes import EsdRecords, MirrorChanges, Scope, contacts_linking, esd
 from sync.client import EsdClient
 from sync.errors import AuthError, FetchError, UrlError
 from sync.plan import Plan, compute_plan, group_sort_key
+from sync.records import RawSnapshot
 from sync.rulebook import R11
-from sync.rules import compute_desired, may_warn
+from sync.rules import Desired, compute_desired, may_warn
 from sync.settings import Settings, check_known_schools
 from sync.store import (
     active_ids,
@@ -175,9 +176,9 @@ def _run_sync(
             # plan is empty by R10, so skip parsing and planning (the costly part of a re-sync).
             report.plan, report.status = Plan(warnings=warnings), DRY_RUN if dry_run else APPLIED
             return report
-        snapshot = raw.parse()
-        check_known_schools(settings, {s.school_id for s in snapshot.schools})
-        report.plan = make_plan(esd_records(snapshot), settings, conn, full)
+        # The records are make_plan's alone (no name here holds them), so it can let them go once decided.
+        report.plan = make_plan(_records(raw, settings), settings, conn, full)
+        del raw
         held = mass_removal(report.plan, settings)
         if held and not allow_mass_removal:
             report.status, report.errors = HELD, [held]
@@ -211,17 +212,35 @@ def _run_sync(
     return report
 
 
+def _records(raw: RawSnapshot, settings: Settings) -> EsdRecords:
+    """The records of every page read, joined by person and contact (the snapshot's lists let go)."""
+    snapshot = raw.parse()
+    check_known_schools(settings, {s.school_id for s in snapshot.schools})
+    return esd_records(snapshot)
+
+
 def make_plan(records: EsdRecords, settings: Settings, conn: sqlite3.Connection, full: bool = False) -> Plan:
     """The plan for what eSD says now. Unless `full`, only the persons and contacts whose records changed
     since the last applied sync are decided again, and only their rows are loaded: the others' decisions
     cannot have changed, so the plan is the same (tests/properties/test_incremental.py proves it).
-    Everyone is decided again after a change of settings, and when the store has no digests yet."""
+    Everyone is decided again after a change of settings, and when the store has no digests yet.
+
+    The records are not needed once the desired state is known: a caller that holds no other reference
+    to them (a sync) has them freed before the plan is built, which is when a first sync's memory peaks."""
+    desired, scope = _desired(records, settings, conn, full)
+    del records
+    return compute_plan(desired, load_state(conn, scope))
+
+
+def _desired(
+    records: EsdRecords, settings: Settings, conn: sqlite3.Connection, full: bool
+) -> tuple[Desired, Scope | None]:
     person_digests, contact_digests = load_digests(conn)
     mirror = mirror_changes(records, person_digests, contact_digests)
     if full or not person_digests or last_settings(conn) != settings.as_json():
-        return compute_plan(compute_desired(records, settings, mirror=mirror), load_state(conn))
+        return compute_desired(records, settings, mirror=mirror), None
     scope = _scope(records, settings, conn, mirror)
-    return compute_plan(compute_desired(records, settings, scope, mirror), load_state(conn, scope))
+    return compute_desired(records, settings, scope, mirror), scope
 
 
 def _scope(records: EsdRecords, settings: Settings, conn: sqlite3.Connection, mirror: MirrorChanges) -> Scope:

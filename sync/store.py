@@ -439,11 +439,11 @@ def _apply_memberships(conn: sqlite3.Connection, plan: Plan, records: dict[str, 
     group_ids = {(n, s or None): gid for gid, n, s in conn.execute("SELECT group_id, name, school_id FROM groups_")}
     conn.executemany(
         "DELETE FROM memberships WHERE group_id = ? AND record_id = ?",
-        [(group_ids[key], records[operoo_id]) for key, operoo_id in plan.members_remove],
+        ((group_ids[key], records[operoo_id]) for key, members in plan.members_remove for operoo_id in members),
     )
     conn.executemany(
         "INSERT INTO memberships (group_id, record_id) VALUES (?, ?)",
-        [(group_ids[key], records[operoo_id]) for key, operoo_id in plan.members_add],
+        ((group_ids[key], records[operoo_id]) for key, members in plan.members_add for operoo_id in members),
     )
 
 
