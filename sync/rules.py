@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import sys
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
@@ -200,6 +201,21 @@ def compute_desired(
     """The Operoo state R1-R9 ask for, given what eSD says: for everyone, or for the persons and contacts
     of `scope` only (the others' decisions are known not to change)."""
     records = snapshot if isinstance(snapshot, EsdRecords) else esd_records(snapshot)
+    return desired_with_contacts(records, desired_students(records, settings, scope), settings, scope, mirror)
+
+
+@dataclass(frozen=True)
+class DesiredStudents:
+    """The first half of the desired state: who is synced with which ID (R1-R4), in which groups (R5, R6)."""
+
+    students: Mapping[str, Decision]  # by Operoo ID
+    groups: Mapping[GroupKey, tuple[str, ...]]
+    persons: AbstractSet[int]  # the ids of the persons decided
+    warnings: tuple[str, ...]
+
+
+def desired_students(records: EsdRecords, settings: Settings, scope: Scope | None = None) -> DesiredStudents:
+    """Each person's decision (all, or those of `scope`) and the groups they make."""
     persons = records.persons
     if scope is not None:  # in id order, as the whole: two persons given one Operoo ID resolve alike
         persons = {pid: persons[pid] for pid in sorted(scope.persons) if pid in persons}
@@ -216,17 +232,26 @@ def compute_desired(
         students[decision.operoo_id] = decision
         for key in groups_of(decision, selected):
             groups[key].append(decision.operoo_id)
-    buildings = {school: records.schools.get(school, school) for school in sorted(selected)}
-    by_person = {**(scope.known if scope else {}), **{d.person_id: d.operoo_id for d in students.values()}}
+    members = {key: _members(groups, key) for key in list(groups)}
+    return DesiredStudents(students, members, frozenset(persons), tuple(warnings))
+
+
+def desired_with_contacts(
+    records: EsdRecords, students: DesiredStudents, settings: Settings, scope: Scope | None, mirror: MirrorChanges
+) -> Desired:
+    """The whole desired state: `students` with the buildings and the contacts (R9). Reads only the records'
+    contacts and schools: a caller may let the persons' records go before (a sync does, see `run.make_plan`)."""
+    buildings = {school: records.schools.get(school, school) for school in sorted(settings.selected)}
+    by_person = {**(scope.known if scope else {}), **{d.person_id: d.operoo_id for d in students.students.values()}}
     listings = records.contact_listings(None if scope is None else set(scope.contacts))
     contacts = _contacts(_merge_contacts(*listings), by_person, settings)
     return Desired(
-        students,
+        students.students,
         buildings,
-        {key: _members(groups, key) for key in list(groups)},
+        students.groups,
         contacts,
-        frozenset(persons),
-        tuple(warnings),
+        students.persons,
+        students.warnings,
         records.custom_endpoints_read,
         mirror,
     )
@@ -234,7 +259,9 @@ def compute_desired(
 
 def _members(groups: dict[GroupKey, list[str]], key: GroupKey) -> tuple[str, ...]:
     """A group's members sorted, each once (two persons given one ID add it twice), its list let go."""
-    return tuple(sorted(set(groups.pop(key))))
+    members = groups.pop(key)
+    members.sort()
+    return tuple(member for member, _ in itertools.groupby(members))
 
 
 def _merge_contacts(*listings: Iterable[Contact]) -> dict[int, Contact]:

@@ -8,7 +8,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import IO, Any
 
@@ -20,7 +20,7 @@ from sync.errors import AuthError, FetchError, UrlError
 from sync.plan import Plan, compute_plan, group_sort_key
 from sync.records import RawSnapshot
 from sync.rulebook import R11
-from sync.rules import Desired, compute_desired, may_warn
+from sync.rules import compute_desired, desired_students, desired_with_contacts, may_warn
 from sync.settings import Settings, check_known_schools
 from sync.store import (
     active_ids,
@@ -225,22 +225,19 @@ def make_plan(records: EsdRecords, settings: Settings, conn: sqlite3.Connection,
     cannot have changed, so the plan is the same (tests/properties/test_incremental.py proves it).
     Everyone is decided again after a change of settings, and when the store has no digests yet.
 
-    The records are not needed once the desired state is known: a caller that holds no other reference
-    to them (a sync) has them freed before the plan is built, which is when a first sync's memory peaks."""
-    desired, scope = _desired(records, settings, conn, full)
-    del records
-    return compute_plan(desired, load_state(conn, scope))
-
-
-def _desired(
-    records: EsdRecords, settings: Settings, conn: sqlite3.Connection, full: bool
-) -> tuple[Desired, Scope | None]:
+    A first sync's memory peaks here, with every record, the mirror and the desired state alive. A caller
+    that keeps no other reference to `records` (a sync) has them freed as soon as they are not needed:
+    the persons' once they are decided, the rest before the plan is built."""
     person_digests, contact_digests = load_digests(conn)
     mirror = mirror_changes(records, person_digests, contact_digests)
-    if full or not person_digests or last_settings(conn) != settings.as_json():
-        return compute_desired(records, settings, mirror=mirror), None
-    scope = _scope(records, settings, conn, mirror)
-    return compute_desired(records, settings, scope, mirror), scope
+    scope = None
+    if not (full or not person_digests or last_settings(conn) != settings.as_json()):
+        scope = _scope(records, settings, conn, mirror)
+    students = desired_students(records, settings, scope)
+    records = replace(records, persons={})
+    desired = desired_with_contacts(records, students, settings, scope, mirror)
+    del records, students
+    return compute_plan(desired, load_state(conn, scope))
 
 
 def _scope(records: EsdRecords, settings: Settings, conn: sqlite3.Connection, mirror: MirrorChanges) -> Scope:
