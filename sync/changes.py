@@ -31,19 +31,6 @@ class EsdRecords:
     schools: Mapping[str, str]  # school id -> name
     custom_endpoints_read: bool
 
-    def contact_listings(self, ids: set[int] | None = None) -> tuple[list[Contact], list[Contact]]:
-        """The contacts of each listing (all, or those with the given ids)."""
-        chosen = (
-            self.contacts.values() if ids is None else (self.contacts[c] for c in sorted(ids) if c in self.contacts)
-        )
-        standard, operoo = [], []
-        for first, second in chosen:
-            if first is not None:
-                standard.append(first)
-            if second is not None:
-                operoo.append(second)
-        return standard, operoo
-
 
 class PersonRows:
     """(person id, digest, records as JSON) rows, packed: two 8-byte integers and the JSON's bytes in shared

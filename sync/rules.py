@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import sys
-from collections.abc import Iterable, Mapping
-from collections.abc import Set as AbstractSet
+from array import array
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from contracts import vocabulary as esd
@@ -59,7 +60,7 @@ class Desired:
     # sync of a million students has some 3.6 million memberships)
     groups: Mapping[GroupKey, tuple[str, ...]]
     contacts: Mapping[int, DesiredContact]
-    persons: AbstractSet[int]  # the ids of the persons decided (not their records: those can be freed)
+    persons: Collection[int]  # the ids of the persons decided (not their records: those can be freed)
     warnings: tuple[str, ...] = ()
     custom_endpoints_read: bool = True  # False: persons listed only on /v1/operoo/* were not seen
     mirror: MirrorChanges = NO_MIRROR_CHANGES  # what eSD said that differs from the stored mirror
@@ -210,7 +211,7 @@ class DesiredStudents:
 
     students: Mapping[str, Decision]  # by Operoo ID
     groups: Mapping[GroupKey, tuple[str, ...]]
-    persons: AbstractSet[int]  # the ids of the persons decided
+    persons: Collection[int]  # the ids of the persons decided
     warnings: tuple[str, ...]
 
 
@@ -233,7 +234,36 @@ def desired_students(records: EsdRecords, settings: Settings, scope: Scope | Non
         for key in groups_of(decision, selected):
             groups[key].append(decision.operoo_id)
     members = {key: _members(groups, key) for key in list(groups)}
-    return DesiredStudents(students, members, frozenset(persons), tuple(warnings))
+    return DesiredStudents(students, members, PersonIds(persons), tuple(warnings))
+
+
+class PersonIds(Collection[int]):
+    """Person ids in a sorted array: 8 bytes each, where a frozenset of ints costs ~40."""
+
+    __slots__ = ("_ids",)
+
+    def __init__(self, ids: Iterable[int]) -> None:
+        self._ids = array("q", sorted(ids))
+
+    def __contains__(self, item: object) -> bool:
+        if type(item) is not int:
+            return False
+        n = bisect.bisect_left(self._ids, item)
+        return n < len(self._ids) and self._ids[n] == item
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __eq__(self, other: object) -> bool:
+        return self._ids == other._ids if isinstance(other, PersonIds) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"PersonIds({list(self._ids)!r})"
 
 
 def desired_with_contacts(
@@ -242,9 +272,14 @@ def desired_with_contacts(
     """The whole desired state: `students` with the buildings and the contacts (R9). Reads only the records'
     contacts and schools: a caller may let the persons' records go before (a sync does, see `run.make_plan`)."""
     buildings = {school: records.schools.get(school, school) for school in sorted(settings.selected)}
-    by_person = {**(scope.known if scope else {}), **{d.person_id: d.operoo_id for d in students.students.values()}}
-    listings = records.contact_listings(None if scope is None else set(scope.contacts))
-    contacts = _contacts(_merge_contacts(*listings), by_person, settings)
+    by_person = dict(scope.known if scope else {})
+    by_person.update((d.person_id, d.operoo_id) for d in students.students.values())
+    pairs = (
+        records.contacts.values()
+        if scope is None
+        else (records.contacts[c] for c in sorted(scope.contacts) if c in records.contacts)
+    )
+    contacts = _contacts(_merge_contacts(pairs), by_person, settings)
     return Desired(
         students.students,
         buildings,
@@ -264,27 +299,27 @@ def _members(groups: dict[GroupKey, list[str]], key: GroupKey) -> tuple[str, ...
     return tuple(member for member, _ in itertools.groupby(members))
 
 
-def _merge_contacts(*listings: Iterable[Contact]) -> dict[int, Contact]:
-    """One contact per id; links from every endpoint, the first listing's fields winning."""
-    merged: dict[int, Contact] = {}
-    for listing in listings:
-        for contact in listing:
-            known = merged.get(contact.contact_id)
-            if known is None:
-                merged[contact.contact_id] = contact
-                continue
-            linked = {link.person_id for link in known.links}
-            extra = tuple(link for link in contact.links if link.person_id not in linked)
-            if extra or contact.do_not_contact != known.do_not_contact:
-                merged[contact.contact_id] = Contact(
-                    known.contact_id, known.first_name, known.last_name, known.email,
-                    known.do_not_contact or contact.do_not_contact, known.links + extra,
-                )  # fmt: skip
-    return merged
+def _merge_contacts(pairs: Iterable[tuple[Contact | None, Contact | None]]) -> Iterator[Contact]:
+    """One contact per id from its records in (/v1/contacts, /v1/operoo/contacts): links from both, the
+    first's fields winning; one at a time, not a dict of them all."""
+    for known, contact in pairs:
+        if known is None or contact is None:
+            only = known if known is not None else contact
+            assert only is not None
+            yield only
+            continue
+        linked = {link.person_id for link in known.links}
+        extra = tuple(link for link in contact.links if link.person_id not in linked)
+        if extra or contact.do_not_contact != known.do_not_contact:
+            known = Contact(
+                known.contact_id, known.first_name, known.last_name, known.email,
+                known.do_not_contact or contact.do_not_contact, known.links + extra,
+            )  # fmt: skip
+        yield known
 
 
 def _contacts(
-    contacts: Mapping[int, Contact], by_person: Mapping[int, str], settings: Settings
+    contacts: Iterable[Contact], by_person: Mapping[int, str], settings: Settings
 ) -> dict[int, DesiredContact]:
     out: dict[int, DesiredContact] = {}
     said: dict[tuple[str, int], str] = {}  # R9 per (relationship, priority): a district has a few dozen
@@ -295,7 +330,7 @@ def _contacts(
             said[key] = permission(link.relationship, link.priority, settings)
         return said[key]
 
-    for contact in contacts.values():
+    for contact in contacts:
         if contact.do_not_contact:
             continue
         links = {
