@@ -45,19 +45,6 @@ class EsdRecords:
     custom_endpoints_read: bool
     raw: RawRecords | None = None
 
-    def contact_listings(self, ids: set[int] | None = None) -> tuple[list[Contact], list[Contact]]:
-        """The contacts of each listing (all, or those with the given ids)."""
-        chosen = (
-            self.contacts.values() if ids is None else (self.contacts[c] for c in sorted(ids) if c in self.contacts)
-        )
-        standard, operoo = [], []
-        for first, second in chosen:
-            if first is not None:
-                standard.append(first)
-            if second is not None:
-                operoo.append(second)
-        return standard, operoo
-
 
 @dataclass(frozen=True)
 class RawRecords:

@@ -8,7 +8,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import IO, Any
 
@@ -27,7 +27,7 @@ from sync.client import EsdClient
 from sync.errors import AuthError, FetchError, UrlError
 from sync.plan import Plan, compute_plan, group_sort_key
 from sync.rulebook import R11
-from sync.rules import compute_desired, may_warn
+from sync.rules import compute_desired, desired_students, desired_with_contacts, may_warn
 from sync.settings import Settings, check_known_schools
 from sync.store import (
     active_ids,
@@ -189,6 +189,8 @@ def _run_sync(
             return report
         reader.read_pages(raw.pages)
         records = reader.records()
+        # The records are make_plan's alone (no name here holds them), so it can let them go once decided.
+        del reader, raw
         check_known_schools(settings, set(records.schools))
         report.plan = make_plan(records, settings, conn, full)
         held = mass_removal(report.plan, settings)
@@ -228,13 +230,22 @@ def make_plan(records: EsdRecords, settings: Settings, conn: sqlite3.Connection,
     """The plan for what eSD says now. Unless `full`, only the persons and contacts whose records changed
     since the last applied sync are decided again, and only their rows are loaded: the others' decisions
     cannot have changed, so the plan is the same (tests/properties/test_incremental.py proves it).
-    Everyone is decided again after a change of settings, and when the store has no digests yet."""
+    Everyone is decided again after a change of settings, and when the store has no digests yet.
+
+    A first sync's memory peaks here, with every record, the mirror and the desired state alive. A caller
+    that keeps no other reference to `records` (a sync) has them freed as soon as they are not needed:
+    the persons' once they are decided, the rest before the plan is built."""
     stored = load_digests(conn)
     mirror = mirror_changes(records, stored)
-    if full or not any(stored.values()) or last_settings(conn) != settings.as_json():
-        return compute_plan(compute_desired(records, settings, mirror=mirror), load_state(conn))
-    scope = _scope(records, settings, conn, mirror)
-    return compute_plan(compute_desired(records, settings, scope, mirror), load_state(conn, scope))
+    scope = None
+    if not (full or not any(stored.values()) or last_settings(conn) != settings.as_json()):
+        scope = _scope(records, settings, conn, mirror)
+    del stored
+    students = desired_students(records, settings, scope)
+    records = replace(records, persons={})
+    desired = desired_with_contacts(records, students, settings, scope, mirror)
+    del records, students
+    return compute_plan(desired, load_state(conn, scope))
 
 
 def _narrowable(settings: Settings, conn: sqlite3.Connection) -> bool:

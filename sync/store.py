@@ -375,7 +375,8 @@ ROWS_CHECKED_ONE_BY_ONE = 20_000
 def apply_plan(conn: sqlite3.Connection, plan: Plan, run_id: int) -> None:
     """Apply `plan` in one transaction: all of it or none of it; a reference to a missing record rolls it back."""
     links = sum(len(c.after.links) for c in plan.contacts)
-    rows = len(plan.students) + len(plan.contacts) + len(plan.members_add) + len(plan.members_remove) + links
+    members = sum(len(ids) for _, ids in plan.members_add) + sum(len(ids) for _, ids in plan.members_remove)
+    rows = len(plan.students) + len(plan.contacts) + members + links
     small = rows < ROWS_CHECKED_ONE_BY_ONE
     needed = _operoo_ids_needed(plan) if small else None
     if not small:
@@ -403,8 +404,8 @@ def apply_plan(conn: sqlite3.Connection, plan: Plan, run_id: int) -> None:
 
 def _operoo_ids_needed(plan: Plan) -> set[str]:
     """The Operoo IDs whose record ids the plan's memberships and contact links are written with."""
-    needed = {operoo_id for _, operoo_id in plan.members_add}
-    needed.update(operoo_id for _, operoo_id in plan.members_remove)
+    needed = {operoo_id for _, members in plan.members_add for operoo_id in members}
+    needed.update(operoo_id for _, members in plan.members_remove for operoo_id in members)
     needed.update(operoo_id for c in plan.contacts for operoo_id in c.after.links)
     return needed
 
@@ -487,11 +488,11 @@ def _apply_memberships(conn: sqlite3.Connection, plan: Plan, records: dict[str, 
     group_ids = {(n, s or None): gid for gid, n, s in conn.execute("SELECT group_id, name, school_id FROM groups_")}
     conn.executemany(
         "DELETE FROM memberships WHERE group_id = ? AND record_id = ?",
-        [(group_ids[key], records[operoo_id]) for key, operoo_id in plan.members_remove],
+        ((group_ids[key], records[operoo_id]) for key, members in plan.members_remove for operoo_id in members),
     )
     conn.executemany(
         "INSERT INTO memberships (group_id, record_id) VALUES (?, ?)",
-        [(group_ids[key], records[operoo_id]) for key, operoo_id in plan.members_add],
+        ((group_ids[key], records[operoo_id]) for key, members in plan.members_add for operoo_id in members),
     )
 
 
