@@ -11,8 +11,10 @@ Pure functions, no I/O.
 
 from __future__ import annotations
 
+import itertools
+from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -50,8 +52,7 @@ class EsdRecords:
 class RawRecords:
     """What a re-sync needs to know of every record without parsing it: digests, and the scope's inputs."""
 
-    digests: Mapping[str, Digests]  # by listing (the four of students and contacts): record id -> digest
-    person_row: Callable[[int], PersonRow]  # a person's two student records as eSD gave them (the mirror's row)
+    listings: Mapping[str, Listing]  # the four of students and contacts: ids, digests, JSON where kept
     may_warn: frozenset[int]  # persons whose standard record is Pre-Registered without an enrollmentDate
     contacts_of: Mapping[int, list[int]] | None  # person id -> the contacts whose records link to it (not parsed)
 
@@ -60,23 +61,21 @@ class RawRecords:
 class MirrorChanges:
     """The rows of the eSD mirror a plan writes: each person's records where they changed, every digest."""
 
-    persons_put: tuple[PersonRow, ...] = ()  # in id order
+    persons_put: PersonRows = field(default_factory=lambda: PersonRows(Listing(), Listing(), ()))  # in id order
     persons_drop: tuple[int, ...] = ()
-    contacts_put: tuple[int, ...] = ()  # contacts whose records changed
+    contacts_put: array[int] = field(default_factory=lambda: array("q"))  # contacts whose records changed
     contacts_drop: tuple[int, ...] = ()
-    digests: Mapping[str, Digests] = field(default_factory=dict)  # every record's, by listing (RawRecords)
+    # Every record's (ids, digests) by listing, in reading order, packed as the store keeps them.
+    digests: Mapping[str, tuple[array[int], array[int]]] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
         return not (self.persons_put or self.persons_drop or self.contacts_put or self.contacts_drop)
 
     def changed_persons(self) -> set[int]:
-        return {row[0] for row in self.persons_put} | set(self.persons_drop)
+        return set(self.persons_put.ids()) | set(self.persons_drop)
 
     def changed_contacts(self) -> set[int]:
         return set(self.contacts_put) | set(self.contacts_drop)
-
-
-NO_MIRROR_CHANGES = MirrorChanges()
 
 
 @dataclass(frozen=True)
@@ -105,31 +104,76 @@ def esd_records(snapshot: Snapshot) -> EsdRecords:
 # ----- reading records as they arrive ----------------------------------------------------------------
 
 
-class _Listing:
-    """One listing's records in reading order: each one's JSON and its digest, parsed records where parsed."""
+class Listing:
+    """One listing's records in reading order, packed: ids and digests in arrays, the JSON (when kept) in
+    one buffer with where each record's ends, and the records parsed so far by id. About 24 bytes a
+    record beside its JSON, where a dict entry, a `bytes` object and an int apiece cost some 150 (a first
+    sync of 1,000,000 students holds two million student records until the mirror is written)."""
 
-    __slots__ = ("bodies", "digests", "parsed")
+    __slots__ = ("_index", "buffer", "complete", "digests", "ends", "ids", "parsed")
 
-    def __init__(self) -> None:
-        self.bodies: dict[Any, bytes] = {}
-        self.digests: dict[Any, int] = {}
+    def __init__(self, complete: bool = False) -> None:
+        self.ids, self.digests = array("q"), array("Q")  # each record's id and the xxh3 digest of its JSON
+        self.ends, self.buffer = array("q"), bytearray()  # the kept JSON, one after the other
         self.parsed: dict[Any, Any] = {}
+        self.complete = complete  # every record is in `parsed` (until `release_parsed`)
+        self._index: dict[int, int] | None = None
 
-    def update(self, later: _Listing) -> None:
-        self.bodies.update(later.bodies)
-        self.digests.update(later.digests)
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __contains__(self, ident: object) -> bool:
+        return ident in self.parsed or (not self.complete and ident in self.index())
+
+    def index(self) -> dict[int, int]:
+        """Each record's position by id, made when first needed (a re-sync: a whole plan does not look up)."""
+        if self._index is None:
+            self._index = dict(zip(self.ids, range(len(self.ids)), strict=True))
+        return self._index
+
+    def body(self, ident: int) -> bytes | None:
+        """A record's JSON as read, if it is listed and its JSON kept."""
+        if not self.ends:
+            return None
+        n = self.index().get(ident)
+        return None if n is None else self.body_at(n)
+
+    def body_at(self, n: int) -> bytes:
+        ends = self.ends
+        return bytes(memoryview(self.buffer)[ends[n - 1] if n else 0 : ends[n]])
+
+    def in_id_order(self) -> Iterator[tuple[int, int]]:
+        """(id, position) of each record, by id (a listing is read in id order, but need not be)."""
+        ids = self.ids
+        if all(a < b for a, b in itertools.pairwise(ids)):
+            return zip(ids, range(len(ids)), strict=True)
+        return ((ids[n], n) for n in sorted(range(len(ids)), key=ids.__getitem__))
+
+    def extend(self, later: Listing) -> None:
+        """Append the records read after these."""
+        shift = len(self.buffer)
+        self.ids += later.ids
+        self.digests += later.digests
+        self.ends.extend(end + shift for end in later.ends)
+        self.buffer += later.buffer
         self.parsed.update(later.parsed)
+        self._index = None
+
+    def release_parsed(self) -> None:
+        """Let the parsed records go (their holder took them); the ids, digests and JSON stay."""
+        self.parsed, self.complete = {}, False
 
 
 class RecordReader:
     """Reads each page's records as they arrive: keeps each record's JSON (`orjson.dumps` of what eSD sent,
-    compact), notes what the scope needs (R3's undated Pre-Registered, each contact's links), and parses
-    the record at once when `parse` (a first sync, `--full`, changed settings: everyone is decided) or when
-    it is not even shaped well enough to be noted, so that RecordError names it as it arrives."""
+    compact) in its listing's buffer, notes what the scope needs (R3's undated Pre-Registered, each
+    contact's links), and parses the record at once when `parse` (a first sync, `--full`, changed settings:
+    everyone is decided) or when it is not even shaped well enough to be noted, so that RecordError names
+    it as it arrives."""
 
     def __init__(self, custom_endpoints: bool, parse: bool) -> None:
         self.custom_endpoints, self.parse = custom_endpoints, parse
-        self.listings: dict[str, _Listing] = {path: _Listing() for path, _ in ENDPOINTS[1:]}
+        self.listings: dict[str, Listing] = {path: Listing(parse) for path, _ in ENDPOINTS[1:]}
         self.schools: list[Any] = []
         self.may_warn: set[int] = set()
         self.links: list[tuple[Any, Any]] = []  # (person id, contact id)
@@ -141,7 +185,10 @@ class RecordReader:
             return
         listing, dumps, hashed, parse = self.listings[path], orjson.dumps, xxhash.xxh3_64_intdigest, self.parse
         contacts = path in (CONTACTS, OPEROO_CONTACTS)
-        bodies, digests, parsed = listing.bodies, listing.digests, listing.parsed
+        parsed, add_id, add_digest, add_end, buffer = (
+            listing.parsed, listing.ids.append, listing.digests.append, listing.ends.append, listing.buffer
+        )  # fmt: skip
+        listing._index = None
         # A record's JSON is kept to parse it later, and a student's for the mirror (contacts have none there).
         keep = not (parse and contacts)
         parser = parse_contact if contacts else parse_student
@@ -150,9 +197,11 @@ class RecordReader:
             if parse or type(ident) is not int:
                 parsed[ident] = parser(item, path)  # RecordError unless the id is an integer
             body = dumps(item)
-            digests[ident] = hashed(body)
-            if keep:  # a copy of its size: the bytes orjson returns hold a 4 KB buffer each (400 MB per 100,000)
-                bodies[ident] = bytes(memoryview(body))
+            add_id(ident)
+            add_digest(hashed(body))
+            if keep:
+                buffer += body
+                add_end(len(buffer))
             if contacts and not parse:  # the scope's input (a whole plan has the parsed links)
                 try:
                     self.links += [(link["studentId"], ident) for link in item["students"]]
@@ -169,52 +218,88 @@ class RecordReader:
             if path == SCHOOLS:
                 later_schools, self.schools = self.schools, []
             else:
-                later, self.listings[path] = self.listings[path], _Listing()
+                later, self.listings[path] = self.listings[path], Listing(self.parse)
             for body in bodies:
                 self.read(path, orjson.loads(body)[_KEYS[path]])
             if path == SCHOOLS:
                 self.schools += later_schools
             else:
-                self.listings[path].update(later)
+                self.listings[path].extend(later)
 
     def records(self) -> EsdRecords:
-        """The records read, joined by person and by contact, with each one's digest."""
-        std, op = self.listings[STUDENTS], self.listings[OPEROO_STUDENTS]
-        persons = _Persons(std, op)
-        contacts = _Contacts(self.listings[CONTACTS], self.listings[OPEROO_CONTACTS])
+        """The records read, joined by person and by contact, with each one's digest. The reader is spent:
+        it lets go of what it read, so that a caller holding only the records can let them go in turn."""
+        listings, self.listings = self.listings, {}
+        std, op = listings[STUDENTS], listings[OPEROO_STUDENTS]
+        contacts = _Contacts(listings[CONTACTS], listings[OPEROO_CONTACTS])
         contacts_of: dict[int, list[int]] | None = None
         if not self.parse:
             contacts_of = defaultdict(list)
             for pid, cid in self.links:
                 contacts_of[pid].append(cid)
-        raw = RawRecords(
-            {path: listing.digests for path, listing in self.listings.items()},
-            persons.row,
-            frozenset(self.may_warn),
-            contacts_of,
-        )
+        self.links = []
+        raw = RawRecords(listings, frozenset(self.may_warn), contacts_of)
         schools = {s.school_id: s.name for s in self.schools}
-        if self.parse:  # every record parsed: plain dicts, as `esd_records` joins a snapshot
-            first, second = std.parsed, op.parsed
-            persons_now = {pid: Person(pid, first.get(pid), second.get(pid)) for pid in persons}
-            first, second = self.listings[CONTACTS].parsed, self.listings[OPEROO_CONTACTS].parsed
-            contacts_now = {cid: (first.get(cid), second.get(cid)) for cid in contacts}
-            return EsdRecords(persons_now, contacts_now, schools, self.custom_endpoints, raw)
+        if not self.parse:
+            return EsdRecords(_Persons(std, op), contacts, schools, self.custom_endpoints, raw)
+        # Every record parsed: the persons in a plain dict (the rules go through all of them), the only
+        # reference to their records, so that they go once decided (`run.make_plan`).
+        first, second = std.parsed, op.parsed
+        persons = {pid: Person(pid, first.get(pid), second.get(pid)) for pid in sorted(first.keys() | second.keys())}
+        std.release_parsed()
+        op.release_parsed()
         return EsdRecords(persons, contacts, schools, self.custom_endpoints, raw)
 
 
-class _Joined(Mapping[int, T]):
-    """Records of two listings joined by id, each parsed when first looked up."""
+class _Persons(Mapping[int, Person]):
+    """A person's records from both student listings, each parsed when first looked up."""
 
-    def __init__(self, first: _Listing, second: _Listing, ids: list[int]) -> None:
-        self.first, self.second, self.ids = first, second, ids
-
-    def row(self, ident: int) -> PersonRow:
-        """The id and records as eSD gave them (None for a listing without it): the bytes read, not a copy."""
-        return ident, self.first.bodies.get(ident), self.second.bodies.get(ident)
+    def __init__(self, standard: Listing, operoo: Listing) -> None:
+        self.first, self.second = standard, operoo
+        self._ids: list[int] | None = None
 
     def __contains__(self, ident: object) -> bool:
-        return ident in self.first.digests or ident in self.second.digests
+        return ident in self.first or ident in self.second
+
+    def __getitem__(self, pid: int) -> Person:
+        standard = _parsed(self.first, pid, STUDENTS, parse_student)
+        operoo = _parsed(self.second, pid, OPEROO_STUDENTS, parse_student)
+        if standard is None and operoo is None:
+            raise KeyError(pid)
+        return Person(pid, standard, operoo)
+
+    def __iter__(self) -> Iterator[int]:
+        if self._ids is None:
+            self._ids = sorted(set(self.first.ids).union(self.second.ids))
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class _Contacts(Mapping[int, tuple[Contact | None, Contact | None]]):
+    """A contact's records from both contact listings (parsed when first looked up), in reading order:
+    /v1/contacts', then those only on /v1/operoo/contacts. Made one at a time, not held as pairs."""
+
+    def __init__(self, standard: Listing, operoo: Listing) -> None:
+        self.first, self.second = standard, operoo
+        self.ids = array("q", standard.ids)
+        self.ids.extend(cid for cid in operoo.ids if cid not in standard)
+
+    def __contains__(self, ident: object) -> bool:
+        return ident in self.first or ident in self.second
+
+    def __getitem__(self, cid: int) -> tuple[Contact | None, Contact | None]:
+        first, second = self.first, self.second
+        standard = first.parsed.get(cid)
+        if standard is None and not first.complete:
+            standard = _parsed(first, cid, CONTACTS, parse_contact)
+        operoo = second.parsed.get(cid)
+        if operoo is None and not second.complete:
+            operoo = _parsed(second, cid, OPEROO_CONTACTS, parse_contact)
+        if standard is None and operoo is None:
+            raise KeyError(cid)
+        return standard, operoo
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.ids)
@@ -223,60 +308,102 @@ class _Joined(Mapping[int, T]):
         return len(self.ids)
 
 
-def _parsed(listing: _Listing, ident: int, path: str, parse: Callable[[Any, str], T]) -> T | None:
-    record = listing.parsed.get(ident)
-    if record is None:
-        body = listing.bodies.get(ident)
+def _parsed(listing: Listing, ident: int, path: str, parse: Callable[[Any, str], T]) -> T | None:
+    record: T | None = listing.parsed.get(ident)
+    if record is None and not listing.complete:
+        body = listing.body(ident)
         if body is None:
             return None
         record = listing.parsed[ident] = parse(orjson.loads(body), path)
     return record
 
 
-class _Persons(_Joined[Person]):
-    def __init__(self, standard: _Listing, operoo: _Listing) -> None:
-        super().__init__(standard, operoo, sorted(standard.digests.keys() | operoo.digests.keys()))
+class PersonRows:
+    """The mirror's rows of some persons, or of everyone listed: (person id, its JSON on /v1/students, on
+    /v1/operoo/students), made one at a time as they are written, from the listings' buffers (no copy
+    is held). In id order; equal rows make equal PersonRows."""
 
-    def __getitem__(self, pid: int) -> Person:
-        if pid not in self:
-            raise KeyError(pid)
-        standard = _parsed(self.first, pid, STUDENTS, parse_student)
-        return Person(pid, standard, _parsed(self.second, pid, OPEROO_STUDENTS, parse_student))
+    __slots__ = ("_count", "_ids", "_operoo", "_standard")
+
+    def __init__(self, standard: Listing, operoo: Listing, ids: Iterable[int] | None, count: int = 0) -> None:
+        self._standard, self._operoo = standard, operoo
+        self._ids = None if ids is None else array("q", ids)  # None: everyone listed, `count` persons
+        self._count = count if self._ids is None else len(self._ids)
+
+    def ids(self) -> Iterator[int]:
+        return (pid for pid, _, _ in _join(self._standard, self._operoo)) if self._ids is None else iter(self._ids)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[PersonRow]:
+        standard, operoo = self._standard, self._operoo
+        if self._ids is not None:
+            return ((pid, standard.body(pid), operoo.body(pid)) for pid in self._ids)
+        std, op = standard.body_at, operoo.body_at
+        return ((pid, None if n < 0 else std(n), None if m < 0 else op(m)) for pid, n, m in _join(standard, operoo))
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, PersonRows) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"PersonRows({list(self)!r})"
 
 
-class _Contacts(_Joined[tuple[Contact | None, Contact | None]]):
-    def __init__(self, standard: _Listing, operoo: _Listing) -> None:
-        ids = [*standard.digests, *(cid for cid in operoo.digests if cid not in standard.digests)]
-        super().__init__(standard, operoo, ids)
+def _join(standard: Listing, operoo: Listing) -> Iterator[tuple[int, int, int]]:
+    """(person id, position in each listing or -1) of everyone listed, by id: the two listings merged."""
+    if not operoo.ids:
+        yield from ((pid, n, -1) for pid, n in standard.in_id_order())
+        return
+    if not standard.ids:
+        yield from ((pid, -1, m) for pid, m in operoo.in_id_order())
+        return
+    end = 1 << 63  # past every id
+    first, second = standard.in_id_order(), operoo.in_id_order()
+    (a, n), (b, m) = next(first), next(second)
+    while a != end or b != end:
+        if a < b:
+            yield a, n, -1
+            a, n = next(first, (end, -1))
+        elif b < a:
+            yield b, -1, m
+            b, m = next(second, (end, -1))
+        else:
+            yield a, n, m
+            (a, n), (b, m) = next(first, (end, -1)), next(second, (end, -1))
 
-    def __getitem__(self, cid: int) -> tuple[Contact | None, Contact | None]:
-        if cid not in self:
-            raise KeyError(cid)
-        return (
-            _parsed(self.first, cid, CONTACTS, parse_contact),
-            _parsed(self.second, cid, OPEROO_CONTACTS, parse_contact),
-        )
+
+NO_MIRROR_CHANGES = MirrorChanges()
 
 
 # ----- what changed ----------------------------------------------------------------------------------
 
 
 def mirror_changes(records: EsdRecords, stored: Mapping[str, Digests]) -> MirrorChanges:
-    """The mirror rows that differ from the `stored` digests (by listing, as `RawRecords.digests`)."""
+    """The mirror rows that differ from the `stored` digests (by listing, as `load_digests` gives them)."""
     raw = records.raw
     assert raw is not None, "records read by a RecordReader carry their digests"
+    listings = raw.listings
+    std, op = listings[STUDENTS], listings[OPEROO_STUDENTS]
+    digests = {path: (listing.ids, listing.digests) for path, listing in listings.items()}
+    if not any(stored.values()):  # nothing stored (a first sync): every row is written, none dropped
+        contacts = array("q", sorted(records.contacts))
+        return MirrorChanges(PersonRows(std, op, None, len(records.persons)), (), contacts, (), digests)
     changed: dict[str, set[int]] = {}
-    for path, digests in raw.digests.items():
+    for path, listing in listings.items():
         then = stored.get(path, {})
-        changed[path] = {i for i, d in digests.items() if then.get(i) != d} | (then.keys() - digests.keys())
+        now = zip(listing.ids, listing.digests, strict=True)
+        changed[path] = {i for i, d in now if then.get(i) != d} | (then.keys() - listing.index().keys())
     persons = sorted(changed[STUDENTS] | changed[OPEROO_STUDENTS])
-    contacts = sorted(changed[CONTACTS] | changed[OPEROO_CONTACTS])
+    contacts_changed = sorted(changed[CONTACTS] | changed[OPEROO_CONTACTS])
     return MirrorChanges(
-        tuple(raw.person_row(pid) for pid in persons if pid in records.persons),
+        PersonRows(std, op, (pid for pid in persons if pid in records.persons)),
         tuple(pid for pid in persons if pid not in records.persons),
-        tuple(cid for cid in contacts if cid in records.contacts),
-        tuple(cid for cid in contacts if cid not in records.contacts),
-        raw.digests,
+        array("q", (cid for cid in contacts_changed if cid in records.contacts)),
+        tuple(cid for cid in contacts_changed if cid not in records.contacts),
+        digests,
     )
 
 

@@ -188,11 +188,10 @@ def _run_sync(
             report.plan, report.status = Plan(warnings=warnings), DRY_RUN if dry_run else APPLIED
             return report
         reader.read_pages(raw.pages)
-        records = reader.records()
-        # The records are make_plan's alone (no name here holds them), so it can let them go once decided.
-        del reader, raw
-        check_known_schools(settings, set(records.schools))
-        report.plan = make_plan(records, settings, conn, full)
+        del raw  # its pages are read
+        # The records are make_plan's alone (no name here holds them, the reader lets them go), so it can
+        # let them go once decided.
+        report.plan = make_plan(_known_schools(reader.records(), settings), settings, conn, full)
         held = mass_removal(report.plan, settings)
         if held and not allow_mass_removal:
             report.status, report.errors = HELD, [held]
@@ -224,6 +223,12 @@ def _run_sync(
             pages,
         )
     return report
+
+
+def _known_schools(records: EsdRecords, settings: Settings) -> EsdRecords:
+    """`records`, once the settings are known to name only schools eSD lists (R4)."""
+    check_known_schools(settings, set(records.schools))
+    return records
 
 
 def make_plan(records: EsdRecords, settings: Settings, conn: sqlite3.Connection, full: bool = False) -> Plan:

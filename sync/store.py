@@ -522,10 +522,7 @@ def _apply_mirror(conn: sqlite3.Connection, plan: Plan) -> None:
     conn.executemany("DELETE FROM esd_persons WHERE person_id = ?", [(pid,) for pid in m.persons_drop])
     conn.executemany(
         "INSERT OR REPLACE INTO esd_digests (listing, ids, digests) VALUES (?, ?, ?)",
-        [
-            (listing, array("q", digests.keys()).tobytes(), array("Q", digests.values()).tobytes())
-            for listing, digests in m.digests.items()
-        ],
+        [(listing, ids.tobytes(), digests.tobytes()) for listing, (ids, digests) in m.digests.items()],
     )
 
 
