@@ -12,6 +12,9 @@ Pure functions, no I/O.
 from __future__ import annotations
 
 import itertools
+import os
+import tempfile
+import weakref
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -31,6 +34,7 @@ SCHOOLS, STUDENTS, CONTACTS, OPEROO_STUDENTS, OPEROO_CONTACTS = (path for path, 
 _KEYS = dict(ENDPOINTS)
 _PRE_REGISTERED = esd.Status.PRE_REGISTERED.value
 T = TypeVar("T")
+SPOOL_READ_AHEAD = 1 << 20  # bytes a spool reads at once when read in order (see `Spool`)
 
 
 @dataclass(frozen=True)
@@ -104,17 +108,53 @@ def esd_records(snapshot: Snapshot) -> EsdRecords:
 # ----- reading records as they arrive ----------------------------------------------------------------
 
 
+class Spool:
+    """Bytes appended to an unlinked temporary file (in TMPDIR) and read back by offset: what a first sync
+    keeps of each student record for the mirror (~0.4 KB a student) waits in the file system's cache, which
+    the kernel may write out, not in the sync's memory. Reads in order are served from a block read ahead."""
+
+    __slots__ = ("__weakref__", "_block", "_block_start", "_fd", "_last_end", "size")
+
+    def __init__(self) -> None:
+        fd, path = tempfile.mkstemp(prefix="mock-esd-sync-")
+        os.unlink(path)
+        self._fd, self.size = fd, 0
+        self._block, self._block_start, self._last_end = b"", 0, 0
+        weakref.finalize(self, os.close, fd)  # closed (and its space freed) when the spool is let go
+
+    def write(self, data: bytes | bytearray) -> None:
+        with memoryview(data) as whole:
+            done = 0
+            while done < len(whole):
+                done += os.pwrite(self._fd, whole[done:], self.size + done)
+        self.size += len(data)
+
+    def read(self, start: int, end: int) -> bytes:
+        """The bytes from `start` to `end`."""
+        sequential, self._last_end = start == self._last_end, end
+        offset = start - self._block_start
+        if offset >= 0 and end - self._block_start <= len(self._block):
+            return self._block[offset : end - self._block_start]
+        self._block = os.pread(self._fd, max(end - start, SPOOL_READ_AHEAD if sequential else 0), start)
+        self._block_start = start
+        if len(self._block) < end - start:
+            raise OSError(f"the sync's spool file ended at {start + len(self._block)}, before {end}")
+        return self._block[: end - start]
+
+
 class Listing:
     """One listing's records in reading order, packed: ids and digests in arrays, the JSON (when kept) in
-    one buffer with where each record's ends, and the records parsed so far by id. About 24 bytes a
-    record beside its JSON, where a dict entry, a `bytes` object and an int apiece cost some 150 (a first
-    sync of 1,000,000 students holds two million student records until the mirror is written)."""
+    one buffer (or a `Spool`) with where each record's ends, and the records parsed so far by id. About 24
+    bytes a record beside its JSON, where a dict entry, a `bytes` object and an int apiece cost some 150 (a
+    first sync of 1,000,000 students holds two million student records until the mirror is written)."""
 
-    __slots__ = ("_index", "buffer", "complete", "digests", "ends", "ids", "parsed")
+    __slots__ = ("_index", "buffer", "complete", "digests", "ends", "ids", "parsed", "spool")
 
-    def __init__(self, complete: bool = False) -> None:
+    def __init__(self, complete: bool = False, spool: bool = False) -> None:
         self.ids, self.digests = array("q"), array("Q")  # each record's id and the xxh3 digest of its JSON
-        self.ends, self.buffer = array("q"), bytearray()  # the kept JSON, one after the other
+        # The kept JSON, one after the other: the first `spool.size` bytes in the spool, the rest in `buffer`.
+        self.ends, self.buffer = array("q"), bytearray()
+        self.spool = Spool() if spool else None
         self.parsed: dict[Any, Any] = {}
         self.complete = complete  # every record is in `parsed` (until `release_parsed`)
         self._index: dict[int, int] | None = None
@@ -140,7 +180,22 @@ class Listing:
 
     def body_at(self, n: int) -> bytes:
         ends = self.ends
-        return bytes(memoryview(self.buffer)[ends[n - 1] if n else 0 : ends[n]])
+        start, end = ends[n - 1] if n else 0, ends[n]
+        spooled = 0 if self.spool is None else self.spool.size
+        if start < spooled:
+            assert self.spool is not None
+            return self.spool.read(start, end)
+        return bytes(memoryview(self.buffer)[start - spooled : end - spooled])
+
+    def spill(self) -> None:
+        """Move the buffer's JSON to the spool, if there is one (after each page)."""
+        if self.spool is not None and self.buffer:
+            self.spool.write(self.buffer)
+            self.buffer.clear()
+
+    def _kept(self) -> bytes:
+        spooled = b"" if self.spool is None else self.spool.read(0, self.spool.size)
+        return spooled + bytes(self.buffer)
 
     def in_id_order(self) -> Iterator[tuple[int, int]]:
         """(id, position) of each record, by id (a listing is read in id order, but need not be)."""
@@ -151,11 +206,12 @@ class Listing:
 
     def extend(self, later: Listing) -> None:
         """Append the records read after these."""
-        shift = len(self.buffer)
+        shift = self.ends[-1] if self.ends else 0
         self.ids += later.ids
         self.digests += later.digests
         self.ends.extend(end + shift for end in later.ends)
-        self.buffer += later.buffer
+        self.buffer += later._kept()
+        self.spill()
         self.parsed.update(later.parsed)
         self._index = None
 
@@ -173,10 +229,14 @@ class RecordReader:
 
     def __init__(self, custom_endpoints: bool, parse: bool) -> None:
         self.custom_endpoints, self.parse = custom_endpoints, parse
-        self.listings: dict[str, Listing] = {path: Listing(parse) for path, _ in ENDPOINTS[1:]}
+        self.listings: dict[str, Listing] = {path: self._listing(path) for path, _ in ENDPOINTS[1:]}
         self.schools: list[Any] = []
         self.may_warn: set[int] = set()
         self.links: list[tuple[Any, Any]] = []  # (person id, contact id)
+
+    def _listing(self, path: str) -> Listing:
+        # Everyone is decided: the students' JSON is kept only for the mirror, written at the end (spooled).
+        return Listing(self.parse, spool=self.parse and path in (STUDENTS, OPEROO_STUDENTS))
 
     def read(self, path: str, items: list[Any]) -> None:
         """Read one page's records (already checked whole by the client), in reading order."""
@@ -189,6 +249,7 @@ class RecordReader:
             listing.parsed, listing.ids.append, listing.digests.append, listing.ends.append, listing.buffer
         )  # fmt: skip
         listing._index = None
+        spooled = 0 if listing.spool is None else listing.spool.size  # the buffer holds what comes after
         # A record's JSON is kept to parse it later, and a student's for the mirror (contacts have none there).
         keep = not (parse and contacts)
         parser = parse_contact if contacts else parse_student
@@ -201,7 +262,7 @@ class RecordReader:
             add_digest(hashed(body))
             if keep:
                 buffer += body
-                add_end(len(buffer))
+                add_end(spooled + len(buffer))
             if contacts and not parse:  # the scope's input (a whole plan has the parsed links)
                 try:
                     self.links += [(link["studentId"], ident) for link in item["students"]]
@@ -209,6 +270,7 @@ class RecordReader:
                     parsed[ident] = parser(item, path)  # not a contact record: RecordError says why
             if path == STUDENTS and item.get("studentStatus") == _PRE_REGISTERED and not item.get("enrollmentDate"):
                 self.may_warn.add(ident)
+        listing.spill()
 
     def read_pages(self, pages: Mapping[str, list[bytes]]) -> None:
         """Read the pages the client kept as bytes; they come before any page of their listing read on arrival."""
@@ -218,7 +280,7 @@ class RecordReader:
             if path == SCHOOLS:
                 later_schools, self.schools = self.schools, []
             else:
-                later, self.listings[path] = self.listings[path], Listing(self.parse)
+                later, self.listings[path] = self.listings[path], self._listing(path)
             for body in bodies:
                 self.read(path, orjson.loads(body)[_KEYS[path]])
             if path == SCHOOLS:

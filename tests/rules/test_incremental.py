@@ -176,3 +176,32 @@ def test_a_malformed_record_aborts_a_re_sync(world: World) -> None:
     report = world.sync(SETTINGS)
     assert report.status == "aborted" and "/v1/students: record 5: field 'lastName'" in report.errors[0]
     assert world.tables() == before
+
+
+def _student(pid: int, last: str) -> dict[str, Any]:
+    return {
+        "id": pid, "enrolledId": f"{10000000 + pid}", "studentStatus": "Enrolled", "schoolId": "0101",
+        "enrollmentDate": "2024-09-01", "firstName": "Ada", "lastName": last, "grade": "3",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("parse", [True, False], ids=["first sync (spooled)", "re-sync (kept in memory)"])
+def test_the_mirror_rows_are_each_persons_records_as_listed_across_pages_and_out_of_id_order(parse: bool) -> None:
+    """What `explain` replays: the bytes of each person's two student records, whichever page they came on."""
+    import orjson
+
+    standard = [[_student(5, "Five"), _student(2, "Two")], [_student(9, "Nine" * 50)], [_student(1, "One")]]
+    operoo = [[_student(7, "Seven"), _student(2, "Two bis")]]
+    reader = changes.RecordReader(True, parse)
+    for page in standard:
+        reader.read(changes.STUDENTS, page)
+    for page in operoo:
+        reader.read(changes.OPEROO_STUDENTS, page)
+    records = reader.records()
+    rows = list(changes.mirror_changes(records, {}).persons_put)
+
+    def listed(pages: list[list[dict[str, Any]]], pid: int) -> bytes | None:
+        return next((orjson.dumps(s) for page in pages for s in page if s["id"] == pid), None)
+
+    assert [pid for pid, _, _ in rows] == [1, 2, 5, 7, 9]
+    assert rows == [(pid, listed(standard, pid), listed(operoo, pid)) for pid in (1, 2, 5, 7, 9)]
