@@ -197,7 +197,7 @@ def _member_changes(
     removes: list[tuple[GroupKey, tuple[str, ...]]] = []
     for key in sorted(set(desired) | set(current), key=group_sort_key):
         want, have = desired.get(key, ()), current.get(key, frozenset())
-        if added := tuple(m for m in want if m not in have) if have else want:
+        if added := tuple(sorted(frozenset(want) - have)) if have else want:
             adds.append((key, added))
         if key in desired and have and (removed := tuple(sorted(have.difference(want)))):
             removes.append((key, removed))  # (a removed group takes its memberships with it)

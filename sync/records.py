@@ -126,16 +126,12 @@ def _optional_str(value: Any) -> bool:
 # A district repeats a few hundred names, a few thousand dates, a handful of school ids and relationships:
 # each record's copy of them interned is one string per value, not one per record (at 1,000,000 students
 # about 0.5 KB per student; ids, enrolledIds and e-mails, unique, are kept as they came).
+# (Inline in the fast paths: a helper function's call would cost as much as the interning.)
 _intern = sys.intern
 
 
 def _shared(value: str | None) -> str | None:
     return None if value is None else _intern(value)
-
-
-def _interned(value: Any) -> Any:
-    """A string interned, anything else as it is (for the type check after)."""
-    return _intern(value) if type(value) is str else value
 
 
 def parse_student(raw: Any, endpoint: str) -> Student:
@@ -151,7 +147,10 @@ def parse_student(raw: Any, endpoint: str) -> Student:
         and (enrolled is None or (type(enrolled) is str and len(enrolled) == esd.ENROLLED_ID_DIGITS and enrolled.isdigit()))
         and _optional_str(school) and _optional_str(date)
     ):  # fmt: skip
-        return Student(pid, enrolled, known, _shared(school), _shared(date), _intern(first), _intern(last))
+        return Student(
+            pid, enrolled, known, school if school is None else _intern(school),
+            date if date is None else _intern(date), _intern(first), _intern(last),
+        )  # fmt: skip
     return _parse_student_carefully(raw, endpoint)
 
 
@@ -181,7 +180,12 @@ def parse_contact(raw: Any, endpoint: str) -> Contact:
         cid, first, last, email, dnc, items = (
             raw["id"], raw["firstName"], raw["lastName"], raw["email"], raw["doNotContact"], raw["students"]
         )  # fmt: skip
-        links = tuple(Link(i["studentId"], _interned(i["relationship"]), i["priority"]) for i in items)
+        links = tuple(
+            [
+                Link(i["studentId"], _intern(r) if type(r := i["relationship"]) is str else r, i["priority"])
+                for i in items
+            ]
+        )
     except (KeyError, TypeError):
         return _parse_contact_carefully(raw, endpoint)
     if (
