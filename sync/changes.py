@@ -116,8 +116,11 @@ class Spool:
     __slots__ = ("__weakref__", "_block", "_block_start", "_fd", "_last_end", "size")
 
     def __init__(self) -> None:
-        fd, path = tempfile.mkstemp(prefix="mock-esd-sync-")
-        os.unlink(path)
+        try:
+            fd, path = tempfile.mkstemp(prefix="mock-esd-sync-")
+            os.unlink(path)
+        except OSError as exc:
+            raise OSError(f"the sync's spool for the mirror in {tempfile.gettempdir()} (TMPDIR): {exc}") from None
         self._fd, self.size = fd, 0
         self._block, self._block_start, self._last_end = b"", 0, 0
         weakref.finalize(self, os.close, fd)  # closed (and its space freed) when the spool is let go
@@ -126,7 +129,12 @@ class Spool:
         with memoryview(data) as whole:
             done = 0
             while done < len(whole):
-                done += os.pwrite(self._fd, whole[done:], self.size + done)
+                try:
+                    done += os.pwrite(self._fd, whole[done:], self.size + done)
+                except OSError as exc:  # the disk full, say: one line naming the spool, nothing applied
+                    raise OSError(
+                        f"the sync's spool for the mirror in {tempfile.gettempdir()} (TMPDIR): {exc}"
+                    ) from None
         self.size += len(data)
 
     def read(self, start: int, end: int) -> bytes:

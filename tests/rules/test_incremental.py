@@ -205,3 +205,23 @@ def test_the_mirror_rows_are_each_persons_records_as_listed_across_pages_and_out
 
     assert [pid for pid, _, _ in rows] == [1, 2, 5, 7, 9]
     assert rows == [(pid, listed(standard, pid), listed(operoo, pid)) for pid in (1, 2, 5, 7, 9)]
+
+
+def test_a_spool_that_cannot_be_written_aborts_the_first_sync_naming_it_and_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk under TMPDIR: one error naming the spool (the CLI prints it on one line), no row written."""
+    import errno
+
+    w = World(base_district(), tmp_path / "operoo.db")  # type: ignore[arg-type]
+    before = w.tables()
+
+    def disk_full(*_: Any) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(changes.os, "pwrite", disk_full)
+    with pytest.raises(OSError, match=r"spool for the mirror in .* \(TMPDIR\): .*No space left on device"):
+        w.sync(SETTINGS)
+    assert w.tables() == before
+    monkeypatch.undo()
+    assert w.sync(SETTINGS).status == "applied"
