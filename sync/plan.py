@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 from sync import vocabulary as o
 from sync.changes import NO_MIRROR_CHANGES, MirrorChanges
@@ -32,9 +33,11 @@ class ChangeKind(StrEnum):
 # ----- the plan --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class StudentChange:
-    """One student's row before and after; the kind of change follows from the two."""
+class StudentChange(NamedTuple):
+    """One student's row before and after; the kind of change follows from the two.
+
+    A named tuple, not a dataclass: a first sync builds one per student, and a frozen dataclass costs
+    a call per field to build (100,000 of them took 0.1 s)."""
 
     person_id: int
     before: StoredStudent | None
@@ -65,8 +68,7 @@ class StudentChange:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class ContactChange:
+class ContactChange(NamedTuple):
     contact_id: int
     before: StoredContact | None
     after: StoredContact
@@ -151,6 +153,10 @@ def compute_plan(desired: Desired, state: State) -> Plan:
 
 
 def _student_changes(desired: Desired, state: State) -> tuple[StudentChange, ...]:
+    if not state.students:  # a first sync: every decision is a create, nothing to compare or archive
+        created = [StudentChange(d.student.person_id, None, d.student, d.reason) for d in desired.students.values()]
+        created.sort(key=_BY_ID)
+        return tuple(created)
     changes: list[StudentChange] = []
     wanted = {d.person_id: d for d in desired.students.values()}
     _check_identities(wanted, state)
@@ -164,8 +170,11 @@ def _student_changes(desired: Desired, state: State) -> tuple[StudentChange, ...
             changes.append(
                 StudentChange(person_id, before, replace(before, archived=True), _why_archived(before, desired))
             )
-    changes.sort(key=lambda c: c.person_id)
+    changes.sort(key=_BY_ID)
     return tuple(changes)
+
+
+_BY_ID = itemgetter(0)  # a change's person id or contact id
 
 
 def _check_identities(wanted: Mapping[int, Decision], state: State) -> None:
@@ -214,12 +223,12 @@ def _contact_changes(desired: Desired, state: State, renamed: Mapping[str, str])
             changes.append(ContactChange(contact_id, before, after))
     for contact_id, before in state.contacts.items():
         if contact_id not in desired.contacts and not before.archived:
-            changes.append(ContactChange(contact_id, before, replace(before, archived=True, links={})))
-    changes.sort(key=lambda c: c.contact_id)
+            changes.append(ContactChange(contact_id, before, before._replace(archived=True, links={})))
+    changes.sort(key=_BY_ID)
     return tuple(changes)
 
 
 def _renamed(contact: StoredContact, renamed: Mapping[str, str]) -> StoredContact:
     if not renamed or not any(k in renamed for k in contact.links):
         return contact
-    return replace(contact, links={renamed.get(k, k): v for k, v in contact.links.items()})
+    return contact._replace(links={renamed.get(k, k): v for k, v in contact.links.items()})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 GroupKey = tuple[str, str | None]  # (group name, school id or None for district groups)
 
@@ -23,14 +24,13 @@ class StoredStudent:
     archived: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class StoredContact:
+class StoredContact(NamedTuple):  # a named tuple: a first sync builds one per contact, cheaply
     contact_id: int
     first_name: str
     last_name: str
     email: str | None
-    archived: bool = False
-    links: Mapping[str, str] = field(default_factory=dict)  # Operoo ID -> permission
+    archived: bool
+    links: Mapping[str, str]  # Operoo ID -> permission
 
 
 @dataclass(frozen=True)

@@ -384,11 +384,14 @@ def apply_plan(conn: sqlite3.Connection, plan: Plan, run_id: int) -> None:
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            _apply_students(conn, plan, run_id)
+            created, was_empty = _apply_students(conn, plan, run_id)
             _apply_buildings_and_groups(conn, plan)
             # The record ids of the students that memberships and contact links name, read after the students
-            # are written: every student's (~0.1 s at 100,000) when many are needed.
-            records = _record_ids(conn, needed) if needed is None or needed else {}
+            # are written: every student's (~0.1 s at 100,000) when many are needed. Into an empty store (a
+            # first sync) every student is created here, with the record ids just given: nothing to read.
+            records = created
+            if not was_empty and (needed is None or needed):
+                records = _record_ids(conn, needed)
             _apply_memberships(conn, plan, records)
             _apply_contacts(conn, plan, records)
             _apply_mirror(conn, plan)
@@ -419,8 +422,13 @@ def _check_references(conn: sqlite3.Connection) -> None:
         )
 
 
-def _apply_students(conn: sqlite3.Connection, plan: Plan, run_id: int) -> None:
+def _apply_students(conn: sqlite3.Connection, plan: Plan, run_id: int) -> tuple[dict[str, int], bool]:
+    """Write the plan's students; (the record id given to each created one by Operoo ID, whether the store
+    held no student before). A created record gets the id SQLite would give it (the largest plus one:
+    students are never deleted), so that its memberships and links need not read it back."""
     creates = [c.after for c in plan.students if c.before is None]
+    last = conn.execute("SELECT max(record_id) FROM students").fetchone()[0]
+    first_id = (last or 0) + 1
     updates = [c.after for c in plan.students if c.before is not None]
     # Two steps, so that two records swapping IDs never collide on UNIQUE(operoo_id).
     conn.executemany(
@@ -436,10 +444,11 @@ def _apply_students(conn: sqlite3.Connection, plan: Plan, run_id: int) -> None:
         ],
     )
     conn.executemany(
-        "INSERT INTO students (operoo_id, person_id, esd_id, status, school_id, first_name, last_name, archived, "
-        "created_run, updated_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO students (record_id, operoo_id, person_id, esd_id, status, school_id, first_name, last_name, "
+        "archived, created_run, updated_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
+                record_id,
                 s.operoo_id,
                 s.person_id,
                 s.esd_id,
@@ -451,9 +460,10 @@ def _apply_students(conn: sqlite3.Connection, plan: Plan, run_id: int) -> None:
                 run_id,
                 run_id,
             )
-            for s in creates
+            for record_id, s in enumerate(creates, first_id)
         ],
     )
+    return {s.operoo_id: record_id for record_id, s in enumerate(creates, first_id)}, last is None
 
 
 def _apply_buildings_and_groups(conn: sqlite3.Connection, plan: Plan) -> None:
