@@ -1,69 +1,85 @@
 """Which of eSD's records changed since the last applied sync, and so which persons and contacts to decide again.
 
-The store keeps a digest of each person's records (from both student listings) and of each contact's
-(from both contact listings) as eSD gave them at the last applied sync. A person whose digest is the
-same, under the same settings, gets the same decision as then, and the state already holds it: only
-the others are decided again (plus the few whose rows they touch, see `run`). Pure functions, no I/O.
+Each record is read once, as it arrives (`RecordReader`): its JSON as eSD gave it is kept and digested,
+and only then, if at all, parsed. The store keeps the digest of every record of the student and contact
+listings as eSD gave it at the last applied sync. A person whose records (in both student listings) have
+the same digests, under the same settings, gets the same decision as then, and the state already holds
+it: only the others are decided again (plus the few whose rows they touch, see `run`), and only their
+records are parsed. An unchanged record was parsed and checked whole by the sync that stored its digest.
+Pure functions, no I/O.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
+import itertools
+import os
+import tempfile
+import weakref
+from array import array
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+import xxhash
 
-from sync.records import Contact, Person, Snapshot
-from sync.state import encode_person
+from contracts import vocabulary as esd
+from sync.records import ENDPOINTS, Contact, Person, Snapshot, parse_contact, parse_school, parse_student
 
 Digests = Mapping[int, int]  # person or contact id -> 64-bit digest of its records
+# The mirror's row of a person: its id, its records on /v1/students and /v1/operoo/students as eSD gave them.
+PersonRow = tuple[int, bytes | None, bytes | None]
+SCHOOLS, STUDENTS, CONTACTS, OPEROO_STUDENTS, OPEROO_CONTACTS = (path for path, _ in ENDPOINTS)
+_KEYS = dict(ENDPOINTS)
+_PRE_REGISTERED = esd.Status.PRE_REGISTERED.value
+T = TypeVar("T")
+SPOOL_READ_AHEAD = 1 << 20  # bytes a spool reads at once when read in order (see `Spool`)
 
 
 @dataclass(frozen=True)
 class EsdRecords:
-    """A snapshot's records joined by id: each person's two student records, each contact's two contact records."""
+    """A snapshot's records joined by id: each person's two student records, each contact's two contact records.
+
+    Read by a `RecordReader`, `raw` holds each record's JSON and digest; its `persons` and `contacts` then
+    parse a record when it is first looked up (all of them up front when read with `parse=True`).
+    """
 
     persons: Mapping[int, Person]  # by person id, in id order
     contacts: Mapping[int, tuple[Contact | None, Contact | None]]  # by contact id: (/v1/contacts, /v1/operoo/contacts)
     schools: Mapping[str, str]  # school id -> name
     custom_endpoints_read: bool
+    raw: RawRecords | None = None
 
-    def contact_listings(self, ids: set[int] | None = None) -> tuple[list[Contact], list[Contact]]:
-        """The contacts of each listing (all, or those with the given ids)."""
-        chosen = (
-            self.contacts.values() if ids is None else (self.contacts[c] for c in sorted(ids) if c in self.contacts)
-        )
-        standard, operoo = [], []
-        for first, second in chosen:
-            if first is not None:
-                standard.append(first)
-            if second is not None:
-                operoo.append(second)
-        return standard, operoo
+
+@dataclass(frozen=True)
+class RawRecords:
+    """What a re-sync needs to know of every record without parsing it: digests, and the scope's inputs."""
+
+    listings: Mapping[str, Listing]  # the four of students and contacts: ids, digests, JSON where kept
+    may_warn: frozenset[int]  # persons whose standard record is Pre-Registered without an enrollmentDate
+    contacts_of: Mapping[int, list[int]] | None  # person id -> the contacts whose records link to it (not parsed)
 
 
 @dataclass(frozen=True)
 class MirrorChanges:
-    """The rows of the eSD mirror a plan writes: each person's and contact's digest where it changed."""
+    """The rows of the eSD mirror a plan writes: each person's records where they changed, every digest."""
 
-    persons_put: tuple[tuple[int, int, bytes], ...] = ()  # (person id, digest, records as JSON) in id order
+    persons_put: PersonRows = field(default_factory=lambda: PersonRows(Listing(), Listing(), ()))  # in id order
     persons_drop: tuple[int, ...] = ()
-    contacts_put: tuple[tuple[int, int], ...] = ()  # (contact id, digest)
+    contacts_put: array[int] = field(default_factory=lambda: array("q"))  # contacts whose records changed
     contacts_drop: tuple[int, ...] = ()
+    # Every record's (ids, digests) by listing, in reading order, packed as the store keeps them.
+    digests: Mapping[str, tuple[array[int], array[int]]] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
         return not (self.persons_put or self.persons_drop or self.contacts_put or self.contacts_drop)
 
     def changed_persons(self) -> set[int]:
-        return {pid for pid, _, _ in self.persons_put} | set(self.persons_drop)
+        return set(self.persons_put.ids()) | set(self.persons_drop)
 
     def changed_contacts(self) -> set[int]:
-        return {cid for cid, _ in self.contacts_put} | set(self.contacts_drop)
-
-
-NO_MIRROR_CHANGES = MirrorChanges()
+        return set(self.contacts_put) | set(self.contacts_drop)
 
 
 @dataclass(frozen=True)
@@ -89,42 +105,383 @@ def esd_records(snapshot: Snapshot) -> EsdRecords:
     )
 
 
-def digest(body: bytes) -> int:
-    """A stable 64-bit digest (SQLite's INTEGER is signed)."""
-    return int.from_bytes(hashlib.blake2b(body, digest_size=8).digest(), "big", signed=True)
+# ----- reading records as they arrive ----------------------------------------------------------------
 
 
-def _contact_row(c: Contact | None) -> tuple[Any, ...] | None:
-    if c is None:
-        return None
-    links = [(k.person_id, k.relationship, k.priority) for k in c.links]
-    return (c.first_name, c.last_name, c.email, c.do_not_contact, links)
+class Spool:
+    """Bytes appended to an unlinked temporary file (in TMPDIR) and read back by offset: what a first sync
+    keeps of each student record for the mirror (~0.4 KB a student) waits in the file system's cache, which
+    the kernel may write out, not in the sync's memory. Reads in order are served from a block read ahead."""
+
+    __slots__ = ("__weakref__", "_block", "_block_start", "_fd", "_last_end", "size")
+
+    def __init__(self) -> None:
+        try:
+            fd, path = tempfile.mkstemp(prefix="mock-esd-sync-")
+            os.unlink(path)
+        except OSError as exc:
+            raise OSError(f"the sync's spool for the mirror in {tempfile.gettempdir()} (TMPDIR): {exc}") from None
+        self._fd, self.size = fd, 0
+        self._block, self._block_start, self._last_end = b"", 0, 0
+        weakref.finalize(self, os.close, fd)  # closed (and its space freed) when the spool is let go
+
+    def write(self, data: bytes | bytearray) -> None:
+        with memoryview(data) as whole:
+            done = 0
+            while done < len(whole):
+                try:
+                    done += os.pwrite(self._fd, whole[done:], self.size + done)
+                except OSError as exc:  # the disk full, say: one line naming the spool, nothing applied
+                    raise OSError(
+                        f"the sync's spool for the mirror in {tempfile.gettempdir()} (TMPDIR): {exc}"
+                    ) from None
+        self.size += len(data)
+
+    def read(self, start: int, end: int) -> bytes:
+        """The bytes from `start` to `end`."""
+        sequential, self._last_end = start == self._last_end, end
+        offset = start - self._block_start
+        if offset >= 0 and end - self._block_start <= len(self._block):
+            return self._block[offset : end - self._block_start]
+        self._block = os.pread(self._fd, max(end - start, SPOOL_READ_AHEAD if sequential else 0), start)
+        self._block_start = start
+        if len(self._block) < end - start:
+            raise OSError(f"the sync's spool file ended at {start + len(self._block)}, before {end}")
+        return self._block[: end - start]
 
 
-def mirror_changes(records: EsdRecords, persons: Digests, contacts: Digests) -> MirrorChanges:
-    """The mirror rows that differ from the stored digests `persons` and `contacts`."""
-    put: list[tuple[int, int, bytes]] = []
-    for pid, person in records.persons.items():
-        body = encode_person(person)
-        d = digest(body)
-        if persons.get(pid) != d:  # kept as a copy of its size: orjson's own bytes hold a 4 KB buffer
-            put.append((pid, d, bytes(memoryview(body))))
-    contacts_put = []
-    for cid in sorted(records.contacts):
-        first, second = records.contacts[cid]
-        d = digest(orjson.dumps((cid, _contact_row(first), _contact_row(second))))
-        if contacts.get(cid) != d:
-            contacts_put.append((cid, d))
+class Listing:
+    """One listing's records in reading order, packed: ids and digests in arrays, the JSON (when kept) in
+    one buffer (or a `Spool`) with where each record's ends, and the records parsed so far by id. About 24
+    bytes a record beside its JSON, where a dict entry, a `bytes` object and an int apiece cost some 150 (a
+    first sync of 1,000,000 students holds two million student records until the mirror is written)."""
+
+    __slots__ = ("_index", "buffer", "complete", "digests", "ends", "ids", "parsed", "spool")
+
+    def __init__(self, complete: bool = False, spool: bool = False) -> None:
+        self.ids, self.digests = array("q"), array("Q")  # each record's id and the xxh3 digest of its JSON
+        # The kept JSON, one after the other: the first `spool.size` bytes in the spool, the rest in `buffer`.
+        self.ends, self.buffer = array("q"), bytearray()
+        self.spool = Spool() if spool else None
+        self.parsed: dict[Any, Any] = {}
+        self.complete = complete  # every record is in `parsed` (until `release_parsed`)
+        self._index: dict[int, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __contains__(self, ident: object) -> bool:
+        return ident in self.parsed or (not self.complete and ident in self.index())
+
+    def index(self) -> dict[int, int]:
+        """Each record's position by id, made when first needed (a re-sync: a whole plan does not look up)."""
+        if self._index is None:
+            self._index = dict(zip(self.ids, range(len(self.ids)), strict=True))
+        return self._index
+
+    def body(self, ident: int) -> bytes | None:
+        """A record's JSON as read, if it is listed and its JSON kept."""
+        if not self.ends:
+            return None
+        n = self.index().get(ident)
+        return None if n is None else self.body_at(n)
+
+    def body_at(self, n: int) -> bytes:
+        ends = self.ends
+        start, end = ends[n - 1] if n else 0, ends[n]
+        spooled = 0 if self.spool is None else self.spool.size
+        if start < spooled:
+            assert self.spool is not None
+            return self.spool.read(start, end)
+        return bytes(memoryview(self.buffer)[start - spooled : end - spooled])
+
+    def spill(self) -> None:
+        """Move the buffer's JSON to the spool, if there is one (after each page)."""
+        if self.spool is not None and self.buffer:
+            self.spool.write(self.buffer)
+            self.buffer.clear()
+
+    def _kept(self) -> bytes:
+        spooled = b"" if self.spool is None else self.spool.read(0, self.spool.size)
+        return spooled + bytes(self.buffer)
+
+    def in_id_order(self) -> Iterator[tuple[int, int]]:
+        """(id, position) of each record, by id (a listing is read in id order, but need not be)."""
+        ids = self.ids
+        if all(a < b for a, b in itertools.pairwise(ids)):
+            return zip(ids, range(len(ids)), strict=True)
+        return ((ids[n], n) for n in sorted(range(len(ids)), key=ids.__getitem__))
+
+    def extend(self, later: Listing) -> None:
+        """Append the records read after these."""
+        shift = self.ends[-1] if self.ends else 0
+        self.ids += later.ids
+        self.digests += later.digests
+        self.ends.extend(end + shift for end in later.ends)
+        self.buffer += later._kept()
+        self.spill()
+        self.parsed.update(later.parsed)
+        self._index = None
+
+    def release_parsed(self) -> None:
+        """Let the parsed records go (their holder took them); the ids, digests and JSON stay."""
+        self.parsed, self.complete = {}, False
+
+
+class RecordReader:
+    """Reads each page's records as they arrive: keeps each record's JSON (`orjson.dumps` of what eSD sent,
+    compact) in its listing's buffer, notes what the scope needs (R3's undated Pre-Registered, each
+    contact's links), and parses the record at once when `parse` (a first sync, `--full`, changed settings:
+    everyone is decided) or when it is not even shaped well enough to be noted, so that RecordError names
+    it as it arrives."""
+
+    def __init__(self, custom_endpoints: bool, parse: bool) -> None:
+        self.custom_endpoints, self.parse = custom_endpoints, parse
+        self.listings: dict[str, Listing] = {path: self._listing(path) for path, _ in ENDPOINTS[1:]}
+        self.schools: list[Any] = []
+        self.may_warn: set[int] = set()
+        self.links: list[tuple[Any, Any]] = []  # (person id, contact id)
+
+    def _listing(self, path: str) -> Listing:
+        # Everyone is decided: the students' JSON is kept only for the mirror, written at the end (spooled).
+        return Listing(self.parse, spool=self.parse and path in (STUDENTS, OPEROO_STUDENTS))
+
+    def read(self, path: str, items: list[Any]) -> None:
+        """Read one page's records (already checked whole by the client), in reading order."""
+        if path == SCHOOLS:
+            self.schools += [parse_school(item, path) for item in items]
+            return
+        listing, dumps, hashed, parse = self.listings[path], orjson.dumps, xxhash.xxh3_64_intdigest, self.parse
+        contacts = path in (CONTACTS, OPEROO_CONTACTS)
+        parsed, add_id, add_digest, add_end, buffer = (
+            listing.parsed, listing.ids.append, listing.digests.append, listing.ends.append, listing.buffer
+        )  # fmt: skip
+        listing._index = None
+        spooled = 0 if listing.spool is None else listing.spool.size  # the buffer holds what comes after
+        # A record's JSON is kept to parse it later, and a student's for the mirror (contacts have none there).
+        keep = not (parse and contacts)
+        parser = parse_contact if contacts else parse_student
+        for item in items:
+            ident = item.get("id")
+            if parse or type(ident) is not int:
+                parsed[ident] = parser(item, path)  # RecordError unless the id is an integer
+            body = dumps(item)
+            add_id(ident)
+            add_digest(hashed(body))
+            if keep:
+                buffer += body
+                add_end(spooled + len(buffer))
+            if contacts and not parse:  # the scope's input (a whole plan has the parsed links)
+                try:
+                    self.links += [(link["studentId"], ident) for link in item["students"]]
+                except (KeyError, TypeError):
+                    parsed[ident] = parser(item, path)  # not a contact record: RecordError says why
+            if path == STUDENTS and item.get("studentStatus") == _PRE_REGISTERED and not item.get("enrollmentDate"):
+                self.may_warn.add(ident)
+        listing.spill()
+
+    def read_pages(self, pages: Mapping[str, list[bytes]]) -> None:
+        """Read the pages the client kept as bytes; they come before any page of their listing read on arrival."""
+        for path, bodies in pages.items():
+            if not bodies:
+                continue
+            if path == SCHOOLS:
+                later_schools, self.schools = self.schools, []
+            else:
+                later, self.listings[path] = self.listings[path], self._listing(path)
+            for body in bodies:
+                self.read(path, orjson.loads(body)[_KEYS[path]])
+            if path == SCHOOLS:
+                self.schools += later_schools
+            else:
+                self.listings[path].extend(later)
+
+    def records(self) -> EsdRecords:
+        """The records read, joined by person and by contact, with each one's digest. The reader is spent:
+        it lets go of what it read, so that a caller holding only the records can let them go in turn."""
+        listings, self.listings = self.listings, {}
+        std, op = listings[STUDENTS], listings[OPEROO_STUDENTS]
+        contacts = _Contacts(listings[CONTACTS], listings[OPEROO_CONTACTS])
+        contacts_of: dict[int, list[int]] | None = None
+        if not self.parse:
+            contacts_of = defaultdict(list)
+            for pid, cid in self.links:
+                contacts_of[pid].append(cid)
+        self.links = []
+        raw = RawRecords(listings, frozenset(self.may_warn), contacts_of)
+        schools = {s.school_id: s.name for s in self.schools}
+        if not self.parse:
+            return EsdRecords(_Persons(std, op), contacts, schools, self.custom_endpoints, raw)
+        # Every record parsed: the persons in a plain dict (the rules go through all of them), the only
+        # reference to their records, so that they go once decided (`run.make_plan`).
+        first, second = std.parsed, op.parsed
+        persons = {pid: Person(pid, first.get(pid), second.get(pid)) for pid in sorted(first.keys() | second.keys())}
+        std.release_parsed()
+        op.release_parsed()
+        return EsdRecords(persons, contacts, schools, self.custom_endpoints, raw)
+
+
+class _Persons(Mapping[int, Person]):
+    """A person's records from both student listings, each parsed when first looked up."""
+
+    def __init__(self, standard: Listing, operoo: Listing) -> None:
+        self.first, self.second = standard, operoo
+        self._ids: list[int] | None = None
+
+    def __contains__(self, ident: object) -> bool:
+        return ident in self.first or ident in self.second
+
+    def __getitem__(self, pid: int) -> Person:
+        standard = _parsed(self.first, pid, STUDENTS, parse_student)
+        operoo = _parsed(self.second, pid, OPEROO_STUDENTS, parse_student)
+        if standard is None and operoo is None:
+            raise KeyError(pid)
+        return Person(pid, standard, operoo)
+
+    def __iter__(self) -> Iterator[int]:
+        if self._ids is None:
+            self._ids = sorted(set(self.first.ids).union(self.second.ids))
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class _Contacts(Mapping[int, tuple[Contact | None, Contact | None]]):
+    """A contact's records from both contact listings (parsed when first looked up), in reading order:
+    /v1/contacts', then those only on /v1/operoo/contacts. Made one at a time, not held as pairs."""
+
+    def __init__(self, standard: Listing, operoo: Listing) -> None:
+        self.first, self.second = standard, operoo
+        self.ids = array("q", standard.ids)
+        self.ids.extend(cid for cid in operoo.ids if cid not in standard)
+
+    def __contains__(self, ident: object) -> bool:
+        return ident in self.first or ident in self.second
+
+    def __getitem__(self, cid: int) -> tuple[Contact | None, Contact | None]:
+        first, second = self.first, self.second
+        standard = first.parsed.get(cid)
+        if standard is None and not first.complete:
+            standard = _parsed(first, cid, CONTACTS, parse_contact)
+        operoo = second.parsed.get(cid)
+        if operoo is None and not second.complete:
+            operoo = _parsed(second, cid, OPEROO_CONTACTS, parse_contact)
+        if standard is None and operoo is None:
+            raise KeyError(cid)
+        return standard, operoo
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _parsed(listing: Listing, ident: int, path: str, parse: Callable[[Any, str], T]) -> T | None:
+    record: T | None = listing.parsed.get(ident)
+    if record is None and not listing.complete:
+        body = listing.body(ident)
+        if body is None:
+            return None
+        record = listing.parsed[ident] = parse(orjson.loads(body), path)
+    return record
+
+
+class PersonRows:
+    """The mirror's rows of some persons, or of everyone listed: (person id, its JSON on /v1/students, on
+    /v1/operoo/students), made one at a time as they are written, from the listings' buffers (no copy
+    is held). In id order; equal rows make equal PersonRows."""
+
+    __slots__ = ("_count", "_ids", "_operoo", "_standard")
+
+    def __init__(self, standard: Listing, operoo: Listing, ids: Iterable[int] | None, count: int = 0) -> None:
+        self._standard, self._operoo = standard, operoo
+        self._ids = None if ids is None else array("q", ids)  # None: everyone listed, `count` persons
+        self._count = count if self._ids is None else len(self._ids)
+
+    def ids(self) -> Iterator[int]:
+        return (pid for pid, _, _ in _join(self._standard, self._operoo)) if self._ids is None else iter(self._ids)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[PersonRow]:
+        standard, operoo = self._standard, self._operoo
+        if self._ids is not None:
+            return ((pid, standard.body(pid), operoo.body(pid)) for pid in self._ids)
+        std, op = standard.body_at, operoo.body_at
+        return ((pid, None if n < 0 else std(n), None if m < 0 else op(m)) for pid, n, m in _join(standard, operoo))
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, PersonRows) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"PersonRows({list(self)!r})"
+
+
+def _join(standard: Listing, operoo: Listing) -> Iterator[tuple[int, int, int]]:
+    """(person id, position in each listing or -1) of everyone listed, by id: the two listings merged."""
+    if not operoo.ids:
+        yield from ((pid, n, -1) for pid, n in standard.in_id_order())
+        return
+    if not standard.ids:
+        yield from ((pid, -1, m) for pid, m in operoo.in_id_order())
+        return
+    end = 1 << 63  # past every id
+    first, second = standard.in_id_order(), operoo.in_id_order()
+    (a, n), (b, m) = next(first), next(second)
+    while a != end or b != end:
+        if a < b:
+            yield a, n, -1
+            a, n = next(first, (end, -1))
+        elif b < a:
+            yield b, -1, m
+            b, m = next(second, (end, -1))
+        else:
+            yield a, n, m
+            (a, n), (b, m) = next(first, (end, -1)), next(second, (end, -1))
+
+
+NO_MIRROR_CHANGES = MirrorChanges()
+
+
+# ----- what changed ----------------------------------------------------------------------------------
+
+
+def mirror_changes(records: EsdRecords, stored: Mapping[str, Digests]) -> MirrorChanges:
+    """The mirror rows that differ from the `stored` digests (by listing, as `load_digests` gives them)."""
+    raw = records.raw
+    assert raw is not None, "records read by a RecordReader carry their digests"
+    listings = raw.listings
+    std, op = listings[STUDENTS], listings[OPEROO_STUDENTS]
+    digests = {path: (listing.ids, listing.digests) for path, listing in listings.items()}
+    if not any(stored.values()):  # nothing stored (a first sync): every row is written, none dropped
+        contacts = array("q", sorted(records.contacts))
+        return MirrorChanges(PersonRows(std, op, None, len(records.persons)), (), contacts, (), digests)
+    changed: dict[str, set[int]] = {}
+    for path, listing in listings.items():
+        then = stored.get(path, {})
+        now = zip(listing.ids, listing.digests, strict=True)
+        changed[path] = {i for i, d in now if then.get(i) != d} | (then.keys() - listing.index().keys())
+    persons = sorted(changed[STUDENTS] | changed[OPEROO_STUDENTS])
+    contacts_changed = sorted(changed[CONTACTS] | changed[OPEROO_CONTACTS])
     return MirrorChanges(
-        tuple(put),
-        tuple(sorted(persons.keys() - records.persons.keys())),
-        tuple(contacts_put),
-        tuple(sorted(contacts.keys() - records.contacts.keys())),
+        PersonRows(std, op, (pid for pid in persons if pid in records.persons)),
+        tuple(pid for pid in persons if pid not in records.persons),
+        array("q", (cid for cid in contacts_changed if cid in records.contacts)),
+        tuple(cid for cid in contacts_changed if cid not in records.contacts),
+        digests,
     )
 
 
 def contacts_linking(records: EsdRecords, persons: set[int] | frozenset[int]) -> set[int]:
     """The contacts whose records (in either listing) link to any of `persons`."""
+    index = records.raw.contacts_of if records.raw is not None else None
+    if index is not None:
+        return {cid for pid in persons for cid in index.get(pid, ())}
     return {
         cid
         for cid, pair in records.contacts.items()
@@ -141,3 +498,12 @@ def linked_persons(records: EsdRecords, contacts: set[int] | frozenset[int]) -> 
         if c is not None
         for link in c.links
     }
+
+
+def decode_person(person_id: int, standard: bytes | None, operoo: bytes | None) -> Person:
+    """The person whose records the mirror kept (a `PersonRow`)."""
+    return Person(
+        person_id,
+        None if standard is None else parse_student(orjson.loads(standard), STUDENTS),
+        None if operoo is None else parse_student(orjson.loads(operoo), OPEROO_STUDENTS),
+    )

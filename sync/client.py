@@ -19,7 +19,7 @@ import requests
 from contracts import vocabulary as esd
 from contracts.probe import what_it_said
 from sync.errors import AuthError, FetchError, RecordError, UrlError
-from sync.records import ENDPOINTS, PARSERS, RawSnapshot, Snapshot
+from sync.records import ENDPOINTS, RawSnapshot, Snapshot
 
 T = TypeVar("T")
 Progress = Callable[[str, int, int, int], None]  # endpoint, page, pageCount, records so far
@@ -64,32 +64,36 @@ class EsdClient:
         """Every endpoint the sync needs, read whole and parsed; FetchError if any of it cannot be."""
         return self.fetch_raw(custom_endpoints).parse()
 
-    def fetch_raw(self, custom_endpoints: bool, last_pages: Sequence[str] | None = None) -> RawSnapshot:
+    def fetch_raw(
+        self,
+        custom_endpoints: bool,
+        last_pages: Sequence[str] | None = None,
+        read: Callable[[str, list[Any]], None] | None = None,
+    ) -> RawSnapshot:
         """Every endpoint's page bodies, listings checked, with a digest of each page and of them all.
 
-        `last_pages`, when given, are the page digests of the last applied sync in reading order: from the
-        first page that differs (the first page at once if they are empty) the sync will parse every record
-        anyway, so each page's records are parsed as it arrives, from the JSON the check read, instead of
-        keeping its bytes to read again. Pages before it are kept as bytes: an unchanged eSD parses nothing.
+        `last_pages`, when given with `read`, are the page digests of the last applied sync in reading order:
+        from the first page that differs (the first page at once if they are empty) the sync will read
+        every record anyway, so each page's records are passed to `read` as the page arrives, from the
+        JSON the check read, instead of keeping its bytes to read again. Pages before it are kept as
+        bytes: an unchanged eSD reads nothing.
         """
         self._digest, self._page_digests = hashlib.blake2b(digest_size=20), []
         endpoints = ENDPOINTS[: 5 if custom_endpoints else 3]
         # Keep each page's bytes, not its parsed JSON: a 100k district is ~60 MB of bytes, ~10x as dicts.
         pages: dict[str, list[bytes]] = {path: [] for path, _ in endpoints}
-        parsed: dict[str, list[Any]] = {path: [] for path, _ in endpoints}
         early = False
         for path, key in endpoints:
-            parse = PARSERS[path]
             for items, body in self._pages(path, key):
-                if not early and last_pages is not None:
+                if not early and last_pages is not None and read is not None:
                     n = len(self._page_digests) - 1
                     early = n >= len(last_pages) or last_pages[n] != self._page_digests[n]
-                if early:
-                    parsed[path] += [parse(item, path) for item in items]
+                if early and read is not None:
+                    read(path, items)
                 else:
                     pages[path].append(body)
         digest, self._digest = self._digest.hexdigest(), None
-        return RawSnapshot(pages, custom_endpoints, digest, parsed, tuple(self._page_digests))
+        return RawSnapshot(pages, custom_endpoints, digest, {}, tuple(self._page_digests))
 
     def fetch_all(self, path: str, key: str, parse: Callable[[Any, str], T]) -> list[T]:
         """Walk every page of a list endpoint and parse its records, checking the listing is whole."""

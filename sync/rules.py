@@ -6,8 +6,12 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
-from collections.abc import Iterable, Mapping
+import itertools
+import sys
+from array import array
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from contracts import vocabulary as esd
@@ -52,9 +56,11 @@ class Desired:
 
     students: Mapping[str, Decision]  # by Operoo ID
     buildings: Mapping[str, str]  # selected school id -> name
-    groups: Mapping[GroupKey, frozenset[str]]  # group -> member Operoo IDs
+    # group -> member Operoo IDs, sorted, each once: 8 bytes a member where a set costs ~48 (a first
+    # sync of a million students has some 3.6 million memberships)
+    groups: Mapping[GroupKey, tuple[str, ...]]
     contacts: Mapping[int, DesiredContact]
-    persons: Mapping[int, Person]
+    persons: Collection[int]  # the ids of the persons decided (not their records: those can be freed)
     warnings: tuple[str, ...] = ()
     custom_endpoints_read: bool = True  # False: persons listed only on /v1/operoo/* were not seen
     mirror: MirrorChanges = NO_MIRROR_CHANGES  # what eSD said that differs from the stored mirror
@@ -104,7 +110,10 @@ def _building_path(
         warning = f"{R3}: student {student.enrolled_id} (person {student.person_id}) is Pre-Registered without an enrollmentDate; skipped"
         _say(trace, warning)
         return None, warning
-    reason = f"{R3}: school {school} selected with {options}; studentStatus is {student.status} -> synced as {option}"
+    # The same few dozen reasons for every student of a district: one string each, not one per student.
+    reason = sys.intern(
+        f"{R3}: school {school} selected with {options}; studentStatus is {student.status} -> synced as {option}"
+    )
     _say(trace, reason)
     assert student.enrolled_id is not None
     return _decision(student, student.enrolled_id, option, BUILDING, reason), None
@@ -193,59 +202,125 @@ def compute_desired(
     """The Operoo state R1-R9 ask for, given what eSD says: for everyone, or for the persons and contacts
     of `scope` only (the others' decisions are known not to change)."""
     records = snapshot if isinstance(snapshot, EsdRecords) else esd_records(snapshot)
+    return desired_with_contacts(records, desired_students(records, settings, scope), settings, scope, mirror)
+
+
+@dataclass(frozen=True)
+class DesiredStudents:
+    """The first half of the desired state: who is synced with which ID (R1-R4), in which groups (R5, R6)."""
+
+    students: Mapping[str, Decision]  # by Operoo ID
+    groups: Mapping[GroupKey, tuple[str, ...]]
+    persons: Collection[int]  # the ids of the persons decided
+    warnings: tuple[str, ...]
+
+
+def desired_students(records: EsdRecords, settings: Settings, scope: Scope | None = None) -> DesiredStudents:
+    """Each person's decision (all, or those of `scope`) and the groups they make."""
     persons = records.persons
     if scope is not None:  # in id order, as the whole: two persons given one Operoo ID resolve alike
         persons = {pid: persons[pid] for pid in sorted(scope.persons) if pid in persons}
     selected = settings.selected
     students: dict[str, Decision] = {}
     warnings: list[str] = []
-    groups: dict[GroupKey, set[str]] = {key: set() for key in all_groups(selected)}
+    groups: dict[GroupKey, list[str]] = {key: [] for key in all_groups(selected)}
     for person in persons.values():
         decision, warning = decide(person, settings)
         if warning:
             warnings.append(warning)
         if decision is None:
             continue
-        students[decision.operoo_id] = decision
+        operoo_id = decision.operoo_id
+        students[operoo_id] = decision
         for key in groups_of(decision, selected):
-            groups[key].add(decision.operoo_id)
-    buildings = {school: records.schools.get(school, school) for school in sorted(selected)}
-    by_person = {**(scope.known if scope else {}), **{d.person_id: d.operoo_id for d in students.values()}}
-    listings = records.contact_listings(None if scope is None else set(scope.contacts))
-    contacts = _contacts(_merge_contacts(*listings), by_person, settings)
+            groups[key].append(operoo_id)
+    members = {key: _members(groups, key) for key in list(groups)}
+    return DesiredStudents(students, members, PersonIds(persons), tuple(warnings))
+
+
+class PersonIds(Collection[int]):
+    """Person ids in a sorted array: 8 bytes each, where a frozenset of ints costs ~40."""
+
+    __slots__ = ("_ids",)
+
+    def __init__(self, ids: Iterable[int]) -> None:
+        self._ids = array("q", sorted(ids))
+
+    def __contains__(self, item: object) -> bool:
+        if type(item) is not int:
+            return False
+        n = bisect.bisect_left(self._ids, item)
+        return n < len(self._ids) and self._ids[n] == item
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __eq__(self, other: object) -> bool:
+        return self._ids == other._ids if isinstance(other, PersonIds) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"PersonIds({list(self._ids)!r})"
+
+
+def desired_with_contacts(
+    records: EsdRecords, students: DesiredStudents, settings: Settings, scope: Scope | None, mirror: MirrorChanges
+) -> Desired:
+    """The whole desired state: `students` with the buildings and the contacts (R9). Reads only the records'
+    contacts and schools: a caller may let the persons' records go before (a sync does, see `run.make_plan`)."""
+    buildings = {school: records.schools.get(school, school) for school in sorted(settings.selected)}
+    by_person = dict(scope.known if scope else {})
+    by_person.update((d.person_id, d.operoo_id) for d in students.students.values())
+    pairs = (
+        records.contacts.values()
+        if scope is None
+        else (records.contacts[c] for c in sorted(scope.contacts) if c in records.contacts)
+    )
+    contacts = _contacts(_merge_contacts(pairs), by_person, settings)
     return Desired(
-        students,
+        students.students,
         buildings,
-        {k: frozenset(v) for k, v in groups.items()},
+        students.groups,
         contacts,
-        persons,
-        tuple(warnings),
+        students.persons,
+        students.warnings,
         records.custom_endpoints_read,
         mirror,
     )
 
 
-def _merge_contacts(*listings: Iterable[Contact]) -> dict[int, Contact]:
-    """One contact per id; links from every endpoint, the first listing's fields winning."""
-    merged: dict[int, Contact] = {}
-    for listing in listings:
-        for contact in listing:
-            known = merged.get(contact.contact_id)
-            if known is None:
-                merged[contact.contact_id] = contact
-                continue
-            linked = {link.person_id for link in known.links}
-            extra = tuple(link for link in contact.links if link.person_id not in linked)
-            if extra or contact.do_not_contact != known.do_not_contact:
-                merged[contact.contact_id] = Contact(
-                    known.contact_id, known.first_name, known.last_name, known.email,
-                    known.do_not_contact or contact.do_not_contact, known.links + extra,
-                )  # fmt: skip
-    return merged
+def _members(groups: dict[GroupKey, list[str]], key: GroupKey) -> tuple[str, ...]:
+    """A group's members sorted, each once (two persons given one ID add it twice), its list let go."""
+    members = groups.pop(key)
+    members.sort()
+    return tuple(member for member, _ in itertools.groupby(members))
+
+
+def _merge_contacts(pairs: Iterable[tuple[Contact | None, Contact | None]]) -> Iterator[Contact]:
+    """One contact per id from its records in (/v1/contacts, /v1/operoo/contacts): links from both, the
+    first's fields winning; one at a time, not a dict of them all."""
+    for known, contact in pairs:
+        if known is None or contact is None:
+            only = known if known is not None else contact
+            assert only is not None
+            yield only
+            continue
+        linked = {link.person_id for link in known.links}
+        extra = tuple(link for link in contact.links if link.person_id not in linked)
+        if extra or contact.do_not_contact != known.do_not_contact:
+            known = Contact(
+                known.contact_id, known.first_name, known.last_name, known.email,
+                known.do_not_contact or contact.do_not_contact, known.links + extra,
+            )  # fmt: skip
+        yield known
 
 
 def _contacts(
-    contacts: Mapping[int, Contact], by_person: Mapping[int, str], settings: Settings
+    contacts: Iterable[Contact], by_person: Mapping[int, str], settings: Settings
 ) -> dict[int, DesiredContact]:
     out: dict[int, DesiredContact] = {}
     said: dict[tuple[str, int], str] = {}  # R9 per (relationship, priority): a district has a few dozen
@@ -256,7 +331,7 @@ def _contacts(
             said[key] = permission(link.relationship, link.priority, settings)
         return said[key]
 
-    for contact in contacts.values():
+    for contact in contacts:
         if contact.do_not_contact:
             continue
         links = {

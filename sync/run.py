@@ -8,24 +8,33 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import IO, Any
 
 import orjson
 
-from sync.changes import EsdRecords, MirrorChanges, Scope, contacts_linking, esd_records, linked_persons, mirror_changes
+from sync.changes import (
+    EsdRecords,
+    MirrorChanges,
+    RecordReader,
+    Scope,
+    contacts_linking,
+    linked_persons,
+    mirror_changes,
+)
 from sync.client import EsdClient
 from sync.errors import AuthError, FetchError, UrlError
 from sync.plan import Plan, compute_plan, group_sort_key
 from sync.rulebook import R11
-from sync.rules import compute_desired, may_warn
+from sync.rules import compute_desired, desired_students, desired_with_contacts, may_warn
 from sync.settings import Settings, check_known_schools
 from sync.store import (
     active_ids,
     apply_plan,
     begin_run,
     finish_run,
+    has_digests,
     holders_of,
     last_applied,
     last_pages,
@@ -165,19 +174,24 @@ def _run_sync(
     pages: tuple[str, ...] = ()
     try:
         previous, warnings = last_applied(conn)
-        # From the first page that differs from the last applied sync's, every record will be parsed: parse
+        # Unless everyone will be decided again, records are parsed only when looked up (changes.RecordReader).
+        whole = full or previous is None or not _narrowable(settings, conn)
+        reader = RecordReader(settings.custom_endpoints, parse=whole)
+        # From the first page that differs from the last applied sync's, every record will be read: read
         # those as they arrive (at once on a first sync or --full, which parse everything).
-        raw = client.fetch_raw(settings.custom_endpoints, () if full or previous is None else last_pages(conn))
+        raw = client.fetch_raw(settings.custom_endpoints, () if whole else last_pages(conn), reader.read)
         pages = raw.page_digests
         digest = input_digest(raw.digest, settings)
         if digest == previous and not full:
             # eSD answered byte for byte as at the last applied sync, with the same settings: the
-            # plan is empty by R10, so skip parsing and planning (the costly part of a re-sync).
+            # plan is empty by R10, so skip reading and planning (the costly part of a re-sync).
             report.plan, report.status = Plan(warnings=warnings), DRY_RUN if dry_run else APPLIED
             return report
-        snapshot = raw.parse()
-        check_known_schools(settings, {s.school_id for s in snapshot.schools})
-        report.plan = make_plan(esd_records(snapshot), settings, conn, full)
+        reader.read_pages(raw.pages)
+        del raw  # its pages are read
+        # The records are make_plan's alone (no name here holds them, the reader lets them go), so it can
+        # let them go once decided.
+        report.plan = make_plan(_known_schools(reader.records(), settings), settings, conn, full)
         held = mass_removal(report.plan, settings)
         if held and not allow_mass_removal:
             report.status, report.errors = HELD, [held]
@@ -211,17 +225,37 @@ def _run_sync(
     return report
 
 
+def _known_schools(records: EsdRecords, settings: Settings) -> EsdRecords:
+    """`records`, once the settings are known to name only schools eSD lists (R4)."""
+    check_known_schools(settings, set(records.schools))
+    return records
+
+
 def make_plan(records: EsdRecords, settings: Settings, conn: sqlite3.Connection, full: bool = False) -> Plan:
     """The plan for what eSD says now. Unless `full`, only the persons and contacts whose records changed
     since the last applied sync are decided again, and only their rows are loaded: the others' decisions
     cannot have changed, so the plan is the same (tests/properties/test_incremental.py proves it).
-    Everyone is decided again after a change of settings, and when the store has no digests yet."""
-    person_digests, contact_digests = load_digests(conn)
-    mirror = mirror_changes(records, person_digests, contact_digests)
-    if full or not person_digests or last_settings(conn) != settings.as_json():
-        return compute_plan(compute_desired(records, settings, mirror=mirror), load_state(conn))
-    scope = _scope(records, settings, conn, mirror)
-    return compute_plan(compute_desired(records, settings, scope, mirror), load_state(conn, scope))
+    Everyone is decided again after a change of settings, and when the store has no digests yet.
+
+    A first sync's memory peaks here, with every record, the mirror and the desired state alive. A caller
+    that keeps no other reference to `records` (a sync) has them freed as soon as they are not needed:
+    the persons' once they are decided, the rest before the plan is built."""
+    stored = load_digests(conn)
+    mirror = mirror_changes(records, stored)
+    scope = None
+    if not (full or not any(stored.values()) or last_settings(conn) != settings.as_json()):
+        scope = _scope(records, settings, conn, mirror)
+    del stored
+    students = desired_students(records, settings, scope)
+    records = replace(records, persons={})
+    desired = desired_with_contacts(records, students, settings, scope, mirror)
+    del records, students
+    return compute_plan(desired, load_state(conn, scope))
+
+
+def _narrowable(settings: Settings, conn: sqlite3.Connection) -> bool:
+    """Whether `make_plan` may decide only some persons again (so reading need not parse every record)."""
+    return has_digests(conn) and last_settings(conn) == settings.as_json()
 
 
 def _scope(records: EsdRecords, settings: Settings, conn: sqlite3.Connection, mirror: MirrorChanges) -> Scope:
@@ -232,7 +266,9 @@ def _scope(records: EsdRecords, settings: Settings, conn: sqlite3.Connection, mi
     both). The contacts whose records changed or link to one of those persons; the other persons those
     contacts link to keep their stored Operoo IDs (`known`).
     """
-    persons = mirror.changed_persons() | {pid for pid, p in records.persons.items() if may_warn(p)}
+    assert records.raw is not None
+    # The reader noted who may warn from the raw records; `may_warn` decides on the few parsed.
+    persons = mirror.changed_persons() | {pid for pid in records.raw.may_warn if may_warn(records.persons[pid])}
     while True:
         contacts = mirror.changed_contacts() | contacts_linking(records, persons)
         known = active_ids(conn, linked_persons(records, contacts) - persons)

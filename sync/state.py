@@ -1,4 +1,4 @@
-"""Operoo's stored state as plain data, and the eSD mirror's codec: the shapes `store` reads and writes.
+"""Operoo's stored state as plain data: the shapes `store` reads and writes.
 
 `plan` computes the difference between this and what the rules ask for; `store` holds only the SQL.
 """
@@ -7,12 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import orjson
-
-from contracts.vocabulary import Status
-from sync.records import Person, Student
+from typing import NamedTuple
 
 GroupKey = tuple[str, str | None]  # (group name, school id or None for district groups)
 
@@ -29,14 +24,13 @@ class StoredStudent:
     archived: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class StoredContact:
+class StoredContact(NamedTuple):  # a named tuple: a first sync builds one per contact, cheaply
     contact_id: int
     first_name: str
     last_name: str
     email: str | None
-    archived: bool = False
-    links: Mapping[str, str] = field(default_factory=dict)  # Operoo ID -> permission
+    archived: bool
+    links: Mapping[str, str]  # Operoo ID -> permission
 
 
 @dataclass(frozen=True)
@@ -48,30 +42,3 @@ class State:
     groups: Mapping[GroupKey, frozenset[str]] = field(default_factory=dict)
     contacts: Mapping[int, StoredContact] = field(default_factory=dict)
     active: int = 0  # students not archived: all of them, also when only some are loaded
-
-
-# ----- the eSD mirror: what eSD said at the last applied sync, kept so `explain` can replay the rules offline
-
-
-def encode_person(person: Person) -> bytes:
-    """A person's records from both endpoints, as parsed, as one JSON row."""
-    return orjson.dumps((person.person_id, _student_row(person.standard), _student_row(person.operoo)))
-
-
-def decode_person(body: bytes) -> Person:
-    """The person `encode_person` wrote."""
-    pid, standard, operoo = orjson.loads(body)
-    return Person(pid, _student(pid, standard), _student(pid, operoo))
-
-
-def _student_row(s: Student | None) -> tuple[Any, ...] | None:
-    if s is None:
-        return None
-    return (s.enrolled_id, s.status, s.school_id, s.enrollment_date, s.first_name, s.last_name)
-
-
-def _student(person_id: int, row: list[Any] | None) -> Student | None:
-    if row is None:
-        return None
-    enrolled_id, status, school_id, enrollment_date, first_name, last_name = row
-    return Student(person_id, enrolled_id, Status(status), school_id, enrollment_date, first_name, last_name)

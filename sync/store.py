@@ -12,26 +12,35 @@ import json
 import os
 import sqlite3
 import tempfile
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sync.changes import Scope
+from sync.changes import Scope, decode_person
 from sync.errors import BusyError, StateError
 from sync.plan import Plan
 from sync.records import Person
-from sync.state import GroupKey, State, StoredContact, StoredStudent, decode_person
+from sync.state import GroupKey, State, StoredContact, StoredStudent
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+_MIRROR_4 = """
+CREATE TABLE IF NOT EXISTS esd_persons (person_id INTEGER PRIMARY KEY, digest INTEGER NOT NULL, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS esd_contacts (contact_id INTEGER PRIMARY KEY, digest INTEGER NOT NULL);
+"""
 _MIRROR = """
 CREATE TABLE IF NOT EXISTS esd_persons (       -- what eSD said of each person at the last applied sync
     person_id INTEGER PRIMARY KEY,
-    digest    INTEGER NOT NULL,                -- of body: a re-sync decides again only persons whose digest changed
-    body      BLOB NOT NULL                    -- JSON row, see sync.state.encode_person
+    standard  BLOB,                            -- its record on /v1/students as eSD gave it (JSON), if listed
+    operoo    BLOB                             -- its record on /v1/operoo/students, if listed
 );
-CREATE TABLE IF NOT EXISTS esd_contacts (contact_id INTEGER PRIMARY KEY, digest INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS esd_digests (       -- a digest of every record of the student and contact listings
+    listing TEXT PRIMARY KEY,                  -- its path, e.g. '/v1/students'
+    ids     BLOB NOT NULL,                     -- record ids, packed (array 'q'): read at once on a re-sync
+    digests BLOB NOT NULL                      -- the digest of each (array 'Q'): a re-sync decides again only
+);                                             -- the persons and contacts whose records' digests changed
 """
 _MIGRATIONS = {  # from version N to N + 1
     1: "ALTER TABLE sync_runs ADD COLUMN input_digest TEXT; ALTER TABLE sync_runs ADD COLUMN warnings TEXT;",
@@ -40,7 +49,10 @@ _MIGRATIONS = {  # from version N to N + 1
     2: "DELETE FROM esd_mirror; UPDATE sync_runs SET input_digest = NULL;",
     # The mirror is now a row per person and a digest per contact (one blob could not be updated in part);
     # the first sync after this decides everyone again (it finds no digests) and writes them.
-    3: f"DROP TABLE esd_mirror; {_MIRROR} UPDATE sync_runs SET input_digest = NULL;",
+    3: f"DROP TABLE esd_mirror; {_MIRROR_4} UPDATE sync_runs SET input_digest = NULL;",
+    # The mirror now holds each person's records as eSD gave them, and the digests are of each record's
+    # bytes, packed in a row per listing (read in milliseconds, not row by row); the next sync decides everyone again.
+    4: f"DROP TABLE esd_persons; DROP TABLE esd_contacts; {_MIRROR} UPDATE sync_runs SET input_digest = NULL;",
 }
 
 _SCHEMA = (
@@ -213,8 +225,14 @@ def load_state(conn: sqlite3.Connection, scope: Scope | None = None) -> State:
         gid: (n, s or None) for gid, n, s in conn.execute("SELECT group_id, name, school_id FROM groups_")
     }
     members: dict[int, list[str]] = {gid: [] for gid in keys}
+    # The key is (group_id, record_id): naming the groups lets SQLite seek each pair instead of reading them all.
     where, args = (
-        ("", ()) if scope is None else (" WHERE record_id IN (SELECT value FROM json_each(?))", _ids(operoo_ids))
+        ("", ())
+        if scope is None
+        else (
+            " WHERE group_id IN (SELECT group_id FROM groups_) AND record_id IN (SELECT value FROM json_each(?))",
+            _ids(operoo_ids),
+        )
     )
     for group_id, record_id in conn.execute("SELECT group_id, record_id FROM memberships" + where, args):
         members[group_id].append(operoo_ids[record_id])
@@ -245,10 +263,17 @@ def _ids(ids: Iterable[int]) -> tuple[str]:
     return (json.dumps(sorted(ids)),)
 
 
-def load_digests(conn: sqlite3.Connection) -> tuple[dict[int, int], dict[int, int]]:
-    """The digest of each person's and each contact's records at the last applied sync."""
-    persons = dict(conn.execute("SELECT person_id, digest FROM esd_persons").fetchall())
-    return persons, dict(conn.execute("SELECT contact_id, digest FROM esd_contacts").fetchall())
+def load_digests(conn: sqlite3.Connection) -> dict[str, dict[int, int]]:
+    """The digest of every record at the last applied sync, by listing (see `sync.changes.RawRecords`)."""
+    return {
+        listing: dict(zip(array("q", ids), array("Q", digests), strict=True))
+        for listing, ids, digests in conn.execute("SELECT listing, ids, digests FROM esd_digests")
+    }
+
+
+def has_digests(conn: sqlite3.Connection) -> bool:
+    """Whether the last applied sync left the digests a re-sync compares with (a migration drops them)."""
+    return conn.execute("SELECT 1 FROM esd_digests WHERE length(ids) > 0").fetchone() is not None
 
 
 def holders_of(conn: sqlite3.Connection, operoo_ids: Iterable[str]) -> set[int]:
@@ -274,7 +299,8 @@ def building_names(conn: sqlite3.Connection) -> dict[str, str]:
 
 def load_mirror(conn: sqlite3.Connection) -> dict[int, Person]:
     """What eSD said of each person at the last applied sync."""
-    return {pid: decode_person(body) for pid, body in conn.execute("SELECT person_id, body FROM esd_persons")}
+    rows = conn.execute("SELECT person_id, standard, operoo FROM esd_persons")
+    return {pid: decode_person(pid, standard, operoo) for pid, standard, operoo in rows}
 
 
 def begin_run(conn: sqlite3.Connection, started: str, settings: dict[str, Any]) -> int:
@@ -338,31 +364,53 @@ def last_settings(conn: sqlite3.Connection) -> dict[str, Any] | None:
     return json.loads(row[0]) if row else None
 
 
-def apply_plan(conn: sqlite3.Connection, plan: Plan, run_id: int) -> None:
-    """Apply `plan` in one transaction: all of it or none of it.
+# A plan writing fewer rows than this has each reference checked as it is written (foreign_keys on): a 1%
+# re-sync writes a few thousand, and checking the whole database once would cost more (~0.1 s at 100,000
+# students). From this many on (a first sync writes ~900,000 at 100,000 students) they are checked once over
+# the result: the same guarantee, a seventh of the cost. The same size decides whether the record ids the
+# memberships and links need are read all at once or only those.
+ROWS_CHECKED_ONE_BY_ONE = 20_000
 
-    References are checked once over the result (PRAGMA foreign_key_check) instead of row by row: the
-    same guarantee, a seventh of the cost on a first sync's half a million membership and link rows.
-    """
-    conn.execute("PRAGMA foreign_keys = OFF")  # may only change outside a transaction
+
+def apply_plan(conn: sqlite3.Connection, plan: Plan, run_id: int) -> None:
+    """Apply `plan` in one transaction: all of it or none of it; a reference to a missing record rolls it back."""
+    links = sum(len(c.after.links) for c in plan.contacts)
+    members = sum(len(ids) for _, ids in plan.members_add) + sum(len(ids) for _, ids in plan.members_remove)
+    rows = len(plan.students) + len(plan.contacts) + members + links
+    small = rows < ROWS_CHECKED_ONE_BY_ONE
+    needed = _operoo_ids_needed(plan) if small else None
+    if not small:
+        conn.execute("PRAGMA foreign_keys = OFF")  # may only change outside a transaction
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            _apply_students(conn, plan, run_id)
+            created, was_empty = _apply_students(conn, plan, run_id)
             _apply_buildings_and_groups(conn, plan)
-            # Every student's record id, read once after the students are written (~0.1 s at 100k) and
-            # only if memberships or contact links need them.
-            records = _record_ids(conn) if plan.members_add or plan.members_remove or plan.contacts else {}
+            # The record ids of the students that memberships and contact links name, read after the students
+            # are written: every student's (~0.1 s at 100,000) when many are needed. Into an empty store (a
+            # first sync) every student is created here, with the record ids just given: nothing to read.
+            records = created
+            if not was_empty and (needed is None or needed):
+                records = _record_ids(conn, needed)
             _apply_memberships(conn, plan, records)
             _apply_contacts(conn, plan, records)
             _apply_mirror(conn, plan)
-            _check_references(conn)
+            if not small:
+                _check_references(conn)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
     finally:
         conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _operoo_ids_needed(plan: Plan) -> set[str]:
+    """The Operoo IDs whose record ids the plan's memberships and contact links are written with."""
+    needed = {operoo_id for _, members in plan.members_add for operoo_id in members}
+    needed.update(operoo_id for _, members in plan.members_remove for operoo_id in members)
+    needed.update(operoo_id for c in plan.contacts for operoo_id in c.after.links)
+    return needed
 
 
 def _check_references(conn: sqlite3.Connection) -> None:
@@ -374,8 +422,13 @@ def _check_references(conn: sqlite3.Connection) -> None:
         )
 
 
-def _apply_students(conn: sqlite3.Connection, plan: Plan, run_id: int) -> None:
+def _apply_students(conn: sqlite3.Connection, plan: Plan, run_id: int) -> tuple[dict[str, int], bool]:
+    """Write the plan's students; (the record id given to each created one by Operoo ID, whether the store
+    held no student before). A created record gets the id SQLite would give it (the largest plus one:
+    students are never deleted), so that its memberships and links need not read it back."""
     creates = [c.after for c in plan.students if c.before is None]
+    last = conn.execute("SELECT max(record_id) FROM students").fetchone()[0]
+    first_id = (last or 0) + 1
     updates = [c.after for c in plan.students if c.before is not None]
     # Two steps, so that two records swapping IDs never collide on UNIQUE(operoo_id).
     conn.executemany(
@@ -391,10 +444,11 @@ def _apply_students(conn: sqlite3.Connection, plan: Plan, run_id: int) -> None:
         ],
     )
     conn.executemany(
-        "INSERT INTO students (operoo_id, person_id, esd_id, status, school_id, first_name, last_name, archived, "
-        "created_run, updated_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO students (record_id, operoo_id, person_id, esd_id, status, school_id, first_name, last_name, "
+        "archived, created_run, updated_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
+                record_id,
                 s.operoo_id,
                 s.person_id,
                 s.esd_id,
@@ -406,9 +460,10 @@ def _apply_students(conn: sqlite3.Connection, plan: Plan, run_id: int) -> None:
                 run_id,
                 run_id,
             )
-            for s in creates
+            for record_id, s in enumerate(creates, first_id)
         ],
     )
+    return {s.operoo_id: record_id for record_id, s in enumerate(creates, first_id)}, last is None
 
 
 def _apply_buildings_and_groups(conn: sqlite3.Connection, plan: Plan) -> None:
@@ -429,8 +484,12 @@ def _apply_buildings_and_groups(conn: sqlite3.Connection, plan: Plan) -> None:
     )
 
 
-def _record_ids(conn: sqlite3.Connection) -> dict[str, int]:
-    return dict(conn.execute("SELECT operoo_id, record_id FROM students").fetchall())
+def _record_ids(conn: sqlite3.Connection, operoo_ids: set[str] | None) -> dict[str, int]:
+    """The record id of each student (of those with these Operoo IDs, when given)."""
+    if operoo_ids is None:
+        return dict(conn.execute("SELECT operoo_id, record_id FROM students").fetchall())
+    where = " WHERE operoo_id IN (SELECT value FROM json_each(?))"
+    return dict(conn.execute("SELECT operoo_id, record_id FROM students" + where, (json.dumps(sorted(operoo_ids)),)))
 
 
 def _apply_memberships(conn: sqlite3.Connection, plan: Plan, records: dict[str, int]) -> None:
@@ -439,11 +498,11 @@ def _apply_memberships(conn: sqlite3.Connection, plan: Plan, records: dict[str, 
     group_ids = {(n, s or None): gid for gid, n, s in conn.execute("SELECT group_id, name, school_id FROM groups_")}
     conn.executemany(
         "DELETE FROM memberships WHERE group_id = ? AND record_id = ?",
-        [(group_ids[key], records[operoo_id]) for key, operoo_id in plan.members_remove],
+        ((group_ids[key], records[operoo_id]) for key, members in plan.members_remove for operoo_id in members),
     )
     conn.executemany(
         "INSERT INTO memberships (group_id, record_id) VALUES (?, ?)",
-        [(group_ids[key], records[operoo_id]) for key, operoo_id in plan.members_add],
+        ((group_ids[key], records[operoo_id]) for key, members in plan.members_add for operoo_id in members),
     )
 
 
@@ -467,15 +526,19 @@ def _apply_contacts(conn: sqlite3.Connection, plan: Plan, records: dict[str, int
 
 def _apply_mirror(conn: sqlite3.Connection, plan: Plan) -> None:
     m = plan.mirror
-    conn.executemany("INSERT OR REPLACE INTO esd_persons (person_id, digest, body) VALUES (?, ?, ?)", m.persons_put)
+    if m.is_empty():
+        return
+    conn.executemany("INSERT OR REPLACE INTO esd_persons (person_id, standard, operoo) VALUES (?, ?, ?)", m.persons_put)
     conn.executemany("DELETE FROM esd_persons WHERE person_id = ?", [(pid,) for pid in m.persons_drop])
-    conn.executemany("INSERT OR REPLACE INTO esd_contacts (contact_id, digest) VALUES (?, ?)", m.contacts_put)
-    conn.executemany("DELETE FROM esd_contacts WHERE contact_id = ?", [(cid,) for cid in m.contacts_drop])
+    conn.executemany(
+        "INSERT OR REPLACE INTO esd_digests (listing, ids, digests) VALUES (?, ?, ?)",
+        [(listing, ids.tobytes(), digests.tobytes()) for listing, (ids, digests) in m.digests.items()],
+    )
 
 
 def snapshot_tables(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the Operoo tables, sorted: to show that a failed sync changed nothing."""
     return {
         table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
-        for table in (*OPEROO_TABLES, "esd_persons", "esd_contacts")
+        for table in (*OPEROO_TABLES, "esd_persons", "esd_digests")
     }

@@ -146,10 +146,10 @@ def do_not_contact_from_the_first_listing(mp: pytest.MonkeyPatch) -> None:
     """Merging the two contact listings, the first (/v1/contacts) decides doNotContact alone."""
     original = rules._merge_contacts
 
-    def merge_contacts(*listings: Any) -> dict[int, Any]:
-        first = {c.contact_id: c.do_not_contact for c in listings[0]} if listings else {}
-        merged = original(*listings)
-        return {cid: replace(c, do_not_contact=first.get(cid, c.do_not_contact)) for cid, c in merged.items()}
+    def merge_contacts(pairs: Any) -> Any:
+        pairs = list(pairs)
+        first = {c.contact_id: c.do_not_contact for c, _ in pairs if c is not None}
+        return (replace(c, do_not_contact=first.get(c.contact_id, c.do_not_contact)) for c in original(pairs))
 
     mp.setattr(rules, "_merge_contacts", merge_contacts)
 

@@ -13,7 +13,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
 
-from sync.changes import esd_records
+from sync.changes import EsdRecords, RecordReader
 from sync.errors import IdentityConflict
 from sync.plan import Plan
 from sync.run import make_plan
@@ -71,15 +71,20 @@ class IncrementalMachine(SyncMachine):
     def delete_contact(self, data: st.DataObject) -> None:
         self.control.delete_contact(data.draw(st.sampled_from(self.store.all_contacts()))["id"])
 
+    def read(self, custom_endpoints: bool, parse: bool) -> EsdRecords:
+        """eSD's records as a sync reads them: each parsed at once (a whole plan), or only when looked up."""
+        reader = RecordReader(custom_endpoints, parse)
+        reader.read_pages(self.esd().fetch_raw(custom_endpoints).pages)
+        return reader.records()
+
     @invariant()
     def the_incremental_plan_equals_the_full_plan(self) -> None:
         """Checked after every step, not only at syncs: each step's changes since the last sync are a case."""
         if not r4_valid(self.raw) or self.faults:
             return  # no plan: the settings are refused, or the fetch fails
         settings = parse_settings(self.raw)
-        records = esd_records(self.esd().fetch_raw(settings.custom_endpoints).parse())
-        whole = outcome(lambda: make_plan(records, settings, self.conn, full=True))
-        partial = outcome(lambda: make_plan(records, settings, self.conn))
+        whole = outcome(lambda: make_plan(self.read(settings.custom_endpoints, True), settings, self.conn, full=True))
+        partial = outcome(lambda: make_plan(self.read(settings.custom_endpoints, False), settings, self.conn))
         assert partial == whole, "the incremental plan differs from the full plan"
 
 

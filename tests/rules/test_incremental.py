@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from contracts import vocabulary as v
-from sync import rules
+from sync import changes, rules
 from sync.client import EsdClient
 from sync.records import RawSnapshot
 from tests.rules.test_rules import E, F, P, base_district
@@ -99,41 +99,129 @@ def test_an_undated_pre_registration_warns_in_every_partial_plan(world: World) -
 
 @pytest.fixture
 def read(monkeypatch: pytest.MonkeyPatch) -> list[tuple[dict[str, int], dict[str, int]]]:
-    """For each sync, as its fetch returned them: the pages kept as bytes and the records parsed on arrival
-    (by listing; the sync's own parse empties both)."""
+    """For each sync, as its fetch returned them: the pages kept as bytes and the records read on arrival
+    (by listing)."""
     fetched: list[tuple[dict[str, int], dict[str, int]]] = []
     original = EsdClient.fetch_raw
 
-    def spying(self: EsdClient, *args: Any, **kw: Any) -> RawSnapshot:
-        raw = original(self, *args, **kw)
-        kept = {path: len(bodies) for path, bodies in raw.pages.items() if bodies}
-        fetched.append((kept, {path: len(records) for path, records in raw.parsed.items() if records}))
+    def spying(self: EsdClient, custom: bool, last_pages: Any = None, read: Any = None) -> RawSnapshot:
+        arrived: dict[str, int] = {}
+
+        def counting(path: str, items: list[Any]) -> None:
+            arrived[path] = arrived.get(path, 0) + len(items)
+            read(path, items)
+
+        raw = original(self, custom, last_pages, counting if read else None)
+        fetched.append(({path: len(bodies) for path, bodies in raw.pages.items() if bodies}, arrived))
         return raw
 
     monkeypatch.setattr(EsdClient, "fetch_raw", spying)
     return fetched
 
 
-def test_pages_are_parsed_as_they_arrive_from_the_first_one_that_changed(
+def test_pages_are_read_as_they_arrive_from_the_first_one_that_changed(
     world: World, tmp_path: Path, read: list[tuple[dict[str, int], dict[str, int]]]
 ) -> None:
     everything = {"/v1/schools", "/v1/students", "/v1/contacts", "/v1/operoo/students", "/v1/operoo/contacts"}
-    # unchanged: every page kept as bytes, to be digested and dropped (R10), not one record parsed
+    # unchanged: every page kept as bytes, to be digested and dropped (R10), not one record read
     assert world.sync(SETTINGS).status == "applied"
-    kept, parsed = read[-1]
-    assert set(kept) == everything and not parsed
-    # person 6 changed: the pages before its page are kept, its page and every later one parsed on arrival
+    kept, arrived = read[-1]
+    assert set(kept) == everything and not arrived
+    # person 6 changed: the pages before its page are kept, its page and every later one read on arrival
     world.put({**world.store.get_person(6), "firstName": "Changed"})
     assert world.sync(SETTINGS).status == "applied"
-    kept, parsed = read[-1]
+    kept, arrived = read[-1]
     assert kept == {"/v1/schools": 1, "/v1/students": 1}, "page 2 of /v1/students (5 a page) holds person 6"
-    assert set(parsed) == everything - {"/v1/schools"}
-    # a first sync parses every page on arrival, and ends where the page-by-page parse did
+    assert set(arrived) == everything - {"/v1/schools"} and arrived["/v1/students"] == 2  # of 7 with an enrolledId
+    # a first sync reads every page on arrival, and ends where the page-by-page reading did
     other = World(base_district(), tmp_path / "other.db")  # type: ignore[arg-type]
     other.put({**other.store.get_person(6), "firstName": "Changed"})
     assert other.sync(SETTINGS).status == "applied"
-    kept, parsed = read[-1]
-    assert not kept and set(parsed) == everything
+    kept, arrived = read[-1]
+    assert not kept and set(arrived) == everything
     assert other.export() == world.export()
     # so does --full, which decides everyone again
     assert world.sync(SETTINGS, full=True).status == "applied" and not read[-1][0]
+
+
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """(listing, id) of each student or contact record parsed from eSD's JSON."""
+    calls: list[tuple[str, int]] = []
+    for name in ("parse_student", "parse_contact"):
+        original = getattr(changes, name)
+
+        def counting(raw: Any, endpoint: str, original: Any = original) -> Any:
+            calls.append((endpoint, raw["id"]))
+            return original(raw, endpoint)
+
+        monkeypatch.setattr(changes, name, counting)
+    return calls
+
+
+def test_a_re_sync_parses_only_the_records_it_decides_again(world: World, parsed: list[tuple[str, int]]) -> None:
+    world.put({**world.store.get_person(5), "lastName": "Renamed"})
+    assert world.sync(SETTINGS).status == "applied"
+    # person 5, person 4 (Pre-Registered without an enrollmentDate: its warning is said again), contact 1
+    # (links person 5; it links person 1 too, whose stored Operoo ID it keeps, unparsed)
+    assert sorted(set(parsed)) == [("/v1/contacts", 1), ("/v1/students", 4), ("/v1/students", 5)]
+    parsed.clear()
+    assert world.sync(SETTINGS, full=True).status == "applied"
+    assert {pid for path, pid in parsed if path.endswith("/students")} == set(range(1, 12)), "--full parses everyone"
+
+
+def test_a_malformed_record_aborts_a_re_sync(world: World) -> None:
+    before = world.tables()
+    world.put({**world.store.get_person(5), "lastName": 42})
+    report = world.sync(SETTINGS)
+    assert report.status == "aborted" and "/v1/students: record 5: field 'lastName'" in report.errors[0]
+    assert world.tables() == before
+
+
+def _student(pid: int, last: str) -> dict[str, Any]:
+    return {
+        "id": pid, "enrolledId": f"{10000000 + pid}", "studentStatus": "Enrolled", "schoolId": "0101",
+        "enrollmentDate": "2024-09-01", "firstName": "Ada", "lastName": last, "grade": "3",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("parse", [True, False], ids=["first sync (spooled)", "re-sync (kept in memory)"])
+def test_the_mirror_rows_are_each_persons_records_as_listed_across_pages_and_out_of_id_order(parse: bool) -> None:
+    """What `explain` replays: the bytes of each person's two student records, whichever page they came on."""
+    import orjson
+
+    standard = [[_student(5, "Five"), _student(2, "Two")], [_student(9, "Nine" * 50)], [_student(1, "One")]]
+    operoo = [[_student(7, "Seven"), _student(2, "Two bis")]]
+    reader = changes.RecordReader(True, parse)
+    for page in standard:
+        reader.read(changes.STUDENTS, page)
+    for page in operoo:
+        reader.read(changes.OPEROO_STUDENTS, page)
+    records = reader.records()
+    rows = list(changes.mirror_changes(records, {}).persons_put)
+
+    def listed(pages: list[list[dict[str, Any]]], pid: int) -> bytes | None:
+        return next((orjson.dumps(s) for page in pages for s in page if s["id"] == pid), None)
+
+    assert [pid for pid, _, _ in rows] == [1, 2, 5, 7, 9]
+    assert rows == [(pid, listed(standard, pid), listed(operoo, pid)) for pid in (1, 2, 5, 7, 9)]
+
+
+def test_a_spool_that_cannot_be_written_aborts_the_first_sync_naming_it_and_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk under TMPDIR: one error naming the spool (the CLI prints it on one line), no row written."""
+    import errno
+
+    w = World(base_district(), tmp_path / "operoo.db")  # type: ignore[arg-type]
+    before = w.tables()
+
+    def disk_full(*_: Any) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(changes.os, "pwrite", disk_full)
+    with pytest.raises(OSError, match=r"spool for the mirror in .* \(TMPDIR\): .*No space left on device"):
+        w.sync(SETTINGS)
+    assert w.tables() == before
+    monkeypatch.undo()
+    assert w.sync(SETTINGS).status == "applied"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import requests
 
 from contracts import vocabulary as v
 from mock_esd.builders import contact, district, school, student
@@ -295,6 +296,30 @@ def test_r10_a_second_sync_with_no_change_changes_nothing(world: World, full: bo
     assert set(report.plan.counts().values()) == {0}
     assert world.tables() == before
     assert first.plan is not None and report.plan.warnings == first.plan.warnings != (), "warnings are still reported"
+
+
+def test_the_mirror_holds_every_persons_records_and_every_contacts_digest_as_esd_listed_them(world: World) -> None:
+    """What `explain` replays and what a re-sync compares with: the rows packed in one buffer come out whole."""
+    from mock_esd.inprocess import DEFAULT_BASE_URL, routed
+    from sync.changes import CONTACTS, OPEROO_CONTACTS, OPEROO_STUDENTS, STUDENTS, esd_records
+    from sync.client import EsdClient
+    from sync.store import load_digests, load_mirror
+    from tests.world import CUSTOM
+
+    world.sync(settings(custom=True, schools={"0101": [E]}))
+    with routed(world.app), requests.Session() as session:
+        records = esd_records(
+            EsdClient(session, DEFAULT_BASE_URL, CUSTOM.client_id, CUSTOM.secret).fetch_snapshot(True)
+        )
+    conn = world.conn()
+    try:
+        mirror, stored = load_mirror(conn), load_digests(conn)
+    finally:
+        conn.close()
+    assert mirror == dict(records.persons) and len(mirror) > 5
+    assert stored[STUDENTS].keys() | stored[OPEROO_STUDENTS].keys() == mirror.keys()
+    assert stored[CONTACTS].keys() | stored[OPEROO_CONTACTS].keys() == records.contacts.keys() and records.contacts
+    assert all(len(set(digests.values())) == len(digests) for digests in stored.values()), "one digest per record"
 
 
 def test_r10_shortcut_is_not_taken_when_settings_change(world: World) -> None:
