@@ -251,33 +251,40 @@ class RecordReader:
         if path == SCHOOLS:
             self.schools += [parse_school(item, path) for item in items]
             return
-        listing, dumps, hashed, parse = self.listings[path], orjson.dumps, xxhash.xxh3_64_intdigest, self.parse
+        listing, parse = self.listings[path], self.parse
         contacts = path in (CONTACTS, OPEROO_CONTACTS)
-        parsed, add_id, add_digest, add_end, buffer = (
-            listing.parsed, listing.ids.append, listing.digests.append, listing.ends.append, listing.buffer
-        )  # fmt: skip
-        listing._index = None
-        spooled = 0 if listing.spool is None else listing.spool.size  # the buffer holds what comes after
-        # A record's JSON is kept to parse it later, and a student's for the mirror (contacts have none there).
-        keep = not (parse and contacts)
         parser = parse_contact if contacts else parse_student
-        for item in items:
-            ident = item.get("id")
-            if parse or type(ident) is not int:
-                parsed[ident] = parser(item, path)  # RecordError unless the id is an integer
-            body = dumps(item)
-            add_id(ident)
-            add_digest(hashed(body))
-            if keep:
-                buffer += body
-                add_end(spooled + len(buffer))
-            if contacts and not parse:  # the scope's input (a whole plan has the parsed links)
+        listing._index = None
+        # A page at a time, not a record at a time: this runs for every record of every re-sync.
+        ids = [item.get("id") for item in items]
+        if parse or not all(type(ident) is int for ident in ids):
+            parsed = listing.parsed
+            for ident, item in zip(ids, items, strict=True):
+                if parse or type(ident) is not int:
+                    parsed[ident] = parser(item, path)  # RecordError unless the id is an integer
+        bodies = list(map(orjson.dumps, items))
+        listing.ids.extend(ids)
+        listing.digests.extend(map(xxhash.xxh3_64_intdigest, bodies))
+        # A record's JSON is kept to parse it later, and a student's for the mirror (contacts have none there).
+        if not (parse and contacts):
+            spooled = 0 if listing.spool is None else listing.spool.size  # the buffer holds what comes after
+            ends = itertools.accumulate(map(len, bodies), initial=spooled + len(listing.buffer))
+            next(ends)
+            listing.ends.extend(ends)
+            listing.buffer += b"".join(bodies)
+        if contacts and not parse:  # the scope's input (a whole plan has the parsed links)
+            links = self.links
+            for ident, item in zip(ids, items, strict=True):
                 try:
-                    self.links += [(link["studentId"], ident) for link in item["students"]]
+                    links += [(link["studentId"], ident) for link in item["students"]]
                 except (KeyError, TypeError):
-                    parsed[ident] = parser(item, path)  # not a contact record: RecordError says why
-            if path == STUDENTS and item.get("studentStatus") == _PRE_REGISTERED and not item.get("enrollmentDate"):
-                self.may_warn.add(ident)
+                    listing.parsed[ident] = parser(item, path)  # not a contact record: RecordError says why
+        if path == STUDENTS:
+            self.may_warn.update(
+                ident
+                for ident, item in zip(ids, items, strict=True)
+                if item.get("studentStatus") == _PRE_REGISTERED and not item.get("enrollmentDate")
+            )
         listing.spill()
 
     def read_pages(self, pages: Mapping[str, list[bytes]]) -> None:
