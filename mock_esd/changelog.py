@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 from contracts.schema import MAX_DEPTH
-from mock_esd import scenario
+from mock_esd import heap, scenario
 from mock_esd.defaults import DEFAULT_SCHOOLS, DEFAULT_STUDENTS
 from mock_esd.faults import FaultRule, parse_rule, rule_from
 from mock_esd.generator import DistrictSpec
@@ -187,6 +187,7 @@ class ChangeLog:
             ):
                 replay(registry, tenant, op, json.loads(args))
                 self.seen = seq
+            heap.settle()
 
 
 class SharedFaults:

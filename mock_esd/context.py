@@ -14,6 +14,7 @@ from typing import Any, cast
 import orjson
 from flask import Flask, Response, current_app, g, request
 
+from mock_esd import heap
 from mock_esd.browse import PathsFor
 from mock_esd.changelog import ChangeLog, SharedFaults, SharedJournal
 from mock_esd.errors import Unauthorized
@@ -89,11 +90,17 @@ class MockState:
         """Make changes to districts: exclusive across threads and worker processes, after catching up."""
         if self.log is None:
             with self._lock:
-                yield
+                try:
+                    yield
+                finally:
+                    heap.settle()
             return
         with self.log.exclusive():
             self.log.catch_up(self.registry)
-            yield
+            try:
+                yield
+            finally:
+                heap.settle()
 
     def issue(self, client_id: str, secret: str) -> dict[str, object]:
         client = self.registry.authenticate(client_id, secret)

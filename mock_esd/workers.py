@@ -9,7 +9,6 @@ no worker writes) instead of each holding its own copy.
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import socket
@@ -22,6 +21,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.config import AccessLogFormat
 from gunicorn.workers.gthread import ThreadWorker
 
+from mock_esd import heap
 from mock_esd.context import EXTENSION
 from mock_esd.limits import too_long_line
 
@@ -104,8 +104,7 @@ def warm_before_fork(app: Flask) -> None:
     registry = app.extensions[EXTENSION].registry
     for tenant in registry.tenants():
         registry.store(tenant).warm()
-    gc.collect()
-    gc.freeze()
+    heap.freeze()
 
 
 def serve_with_workers(app: Flask, sock: socket.socket, workers: int, threads: int = 4) -> None:

@@ -127,7 +127,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _serve(app: Flask, host: str, port: int, scenario_path: str | None, workers: int | None) -> None:
-    from mock_esd import scenario
+    from mock_esd import heap, scenario
     from mock_esd.server import LiveServer
     from mock_esd.tenants import DEFAULT_TENANT
     from mock_esd.workers import serve_with_workers
@@ -136,6 +136,8 @@ def _serve(app: Flask, host: str, port: int, scenario_path: str | None, workers:
     if scenario_path:
         recipe = {"scenario": scenario.read_file(scenario_path)}
         state.registry.replace_store(DEFAULT_TENANT, scenario.build_store(recipe["scenario"]), recipe)
+    if not workers:  # gunicorn's master freezes after encoding the listings, before it forks
+        heap.freeze()
     server = LiveServer(app, host, port, log_requests=True)
     click.echo(describe_clients(server.base_url, state.registry.clients()))
     click.echo(f'  try: curl -s -d grant_type=client_credentials -u "ID:SECRET" {server.base_url}/v1/auth/token')
