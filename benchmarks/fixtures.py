@@ -38,7 +38,7 @@ STUB = "stub"
 KINDS = (STUB, "esd_inprocess", "esd_server")
 DEFAULT_TESTS = 200
 DEFAULT_STUDENTS = 200  # the plugin's default --esd-students
-TARGET_MS = 5.0  # issue 16, target 5: a fresh district per test
+TARGET_MS = 5.0  # the target for a fresh district per test
 TARGET_RATIO = 1.5  # ... and at most this times the stub's per-test cost
 
 _TIMING_CONFTEST = """
@@ -174,7 +174,7 @@ def report(costs: dict[str, FixtureCost], tests: int, students: int) -> list[str
     return lines
 
 
-PLUGIN_LOAD_RATIO = 1.3  # issue 17: installing the package must not tax every pytest run (about 50 ms at most)
+PLUGIN_LOAD_RATIO = 1.3  # installing the package must not tax every pytest run (about 50 ms at most)
 
 
 def plugin_load_times(repeat: int) -> dict[str, list[float]]:
