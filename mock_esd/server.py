@@ -23,7 +23,7 @@ class _ProblemHandler(WSGIRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         title, description = self.responses.get(code, ("Error", ""))
         if code == 414 and not message:  # http.server's own cap (64 KB) is past ours: say ours
-            message = too_long_line(self.max_request_line)
+            message = self._too_long()
         body = orjson.dumps({"type": "about:blank", "title": title, "status": code, "detail": message or description})
         self.log_error("code %d, message %s", code, message)
         self.send_response(code, message)
@@ -36,12 +36,18 @@ class _ProblemHandler(WSGIRequestHandler):
             self.wfile.write(body)
 
     max_request_line = DEFAULT_LIMITS.max_request_line_bytes
+    line_is_a_setting = True  # the mock's `max_request_line_bytes`; another app (the proxy) has http.server's cap
+
+    def _too_long(self) -> str:
+        if self.line_is_a_setting:
+            return too_long_line(self.max_request_line)
+        return f"the request line (method, path and query) is longer than {self.max_request_line} bytes"
 
     def parse_request(self) -> bool:
         """A request line over `max_request_line_bytes` is a 414 naming it (http.server's own cap is 64 KB)."""
         if len(self.raw_requestline.rstrip(b"\r\n")) > self.max_request_line:
             self.requestline, self.request_version, self.command = "", "", ""
-            self.send_error(414, too_long_line(self.max_request_line))
+            self.send_error(414, self._too_long())
             return False
         return super().parse_request()
 
@@ -69,7 +75,7 @@ class LiveServer:
         config = getattr(app.extensions.get(EXTENSION), "config", None)
         # the mock's limit; another app (the proxy) keeps http.server's own, 64 KB
         line = config.limits.max_request_line_bytes if config is not None else HTTP_SERVER_MAX_LINE
-        handler = type(base.__name__, (base,), {"max_request_line": line})
+        handler = type(base.__name__, (base,), {"max_request_line": line, "line_is_a_setting": config is not None})
         self._server: BaseWSGIServer = make_server(
             host, self.port, app, threaded=True, fd=self._socket.fileno(), request_handler=handler
         )

@@ -320,3 +320,14 @@ def test_a_request_naming_another_host_is_a_421_and_forwards_nothing() -> None:
             named = requests.get(f"{server.root_url}/api/v1/schools", headers={"Host": "Proxy.Test."}, timeout=30)
             assert named.status_code == 401  # forwarded: the upstream asks for a token
             assert len(journal.exchanges()) == 1
+
+
+def test_the_proxy_takes_request_lines_to_64_kb_and_names_no_mock_setting_past_them() -> None:
+    """The proxy forwards what a client sends: the mock's 8,190-byte request-line limit is not the proxy's."""
+    with mock_serving() as upstream, proxying(upstream) as (proxy, _, _):
+        long = requests.get(f"{proxy}/v1/schools", params={"q": "x" * 20_000}, timeout=30)
+        assert long.status_code == 414  # the upstream mock's own limit, forwarded
+        assert "max_request_line_bytes=8190" in long.json()["detail"]
+        past = requests.get(f"{proxy}/v1/schools", params={"q": "x" * 70_000}, timeout=30)
+        assert past.status_code == 414 and "max_request_line_bytes" not in past.json()["detail"]
+        assert "longer than 65536 bytes" in past.json()["detail"]
