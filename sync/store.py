@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from sync.changes import Scope, decode_person
 from sync.errors import BusyError, StateError
 from sync.plan import Plan
@@ -426,6 +428,8 @@ def _apply_students(conn: sqlite3.Connection, plan: Plan, run_id: int) -> tuple[
     """Write the plan's students; (the record id given to each created one by Operoo ID, whether the store
     held no student before). A created record gets the id SQLite would give it (the largest plus one:
     students are never deleted), so that its memberships and links need not read it back."""
+    # Bound as exact str and int: sqlite3 binds those directly, but looks up an adapter for a subclass
+    # (a StrEnum status costs ~1 µs more a row, a bool ~0.35 µs; a first sync binds 100,000 of each).
     creates = [c.after for c in plan.students if c.before is None]
     last = conn.execute("SELECT max(record_id) FROM students").fetchone()[0]
     first_id = (last or 0) + 1
@@ -439,7 +443,17 @@ def _apply_students(conn: sqlite3.Connection, plan: Plan, run_id: int) -> tuple[
         "UPDATE students SET operoo_id = ?, esd_id = ?, status = ?, school_id = ?, first_name = ?, last_name = ?, "
         "archived = ?, updated_run = ? WHERE person_id = ?",
         [
-            (s.operoo_id, s.esd_id, s.status, s.school_id, s.first_name, s.last_name, s.archived, run_id, s.person_id)
+            (
+                s.operoo_id,
+                s.esd_id,
+                str(s.status),
+                s.school_id,
+                s.first_name,
+                s.last_name,
+                1 if s.archived else 0,
+                run_id,
+                s.person_id,
+            )
             for s in updates
         ],
     )
@@ -452,11 +466,11 @@ def _apply_students(conn: sqlite3.Connection, plan: Plan, run_id: int) -> tuple[
                 s.operoo_id,
                 s.person_id,
                 s.esd_id,
-                s.status,
+                str(s.status),
                 s.school_id,
                 s.first_name,
                 s.last_name,
-                s.archived,
+                1 if s.archived else 0,
                 run_id,
                 run_id,
             )
@@ -493,17 +507,20 @@ def _record_ids(conn: sqlite3.Connection, operoo_ids: set[str] | None) -> dict[s
 
 
 def _apply_memberships(conn: sqlite3.Connection, plan: Plan, records: dict[str, int]) -> None:
+    """A statement per group and direction, its members' record ids one JSON array (`json_each`), in key
+    order: a first sync adds ~3.6 memberships per student, and a row bound from Python costs ~1 µs more."""
     if not (plan.members_add or plan.members_remove):
         return
     group_ids = {(n, s or None): gid for gid, n, s in conn.execute("SELECT group_id, name, school_id FROM groups_")}
-    conn.executemany(
-        "DELETE FROM memberships WHERE group_id = ? AND record_id = ?",
-        ((group_ids[key], records[operoo_id]) for key, members in plan.members_remove for operoo_id in members),
-    )
-    conn.executemany(
-        "INSERT INTO memberships (group_id, record_id) VALUES (?, ?)",
-        ((group_ids[key], records[operoo_id]) for key, members in plan.members_add for operoo_id in members),
-    )
+    for sql, changes in (
+        (
+            "DELETE FROM memberships WHERE group_id = ? AND record_id IN (SELECT value FROM json_each(?))",
+            plan.members_remove,
+        ),
+        ("INSERT INTO memberships (group_id, record_id) SELECT ?, value FROM json_each(?)", plan.members_add),
+    ):
+        for key, members in changes:
+            conn.execute(sql, (group_ids[key], orjson.dumps(sorted([records[m] for m in members])).decode()))
 
 
 def _apply_contacts(conn: sqlite3.Connection, plan: Plan, records: dict[str, int]) -> None:
@@ -513,7 +530,10 @@ def _apply_contacts(conn: sqlite3.Connection, plan: Plan, records: dict[str, int
         "INSERT INTO contacts (contact_id, first_name, last_name, email, archived) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (contact_id) DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name, "
         "email = excluded.email, archived = excluded.archived",
-        [(c.contact_id, c.after.first_name, c.after.last_name, c.after.email, c.after.archived) for c in plan.contacts],
+        [
+            (c.contact_id, c.after.first_name, c.after.last_name, c.after.email, 1 if c.after.archived else 0)
+            for c in plan.contacts
+        ],
     )
     conn.executemany(
         "DELETE FROM contact_links WHERE contact_id = ?", [(c.contact_id,) for c in plan.contacts if c.before]
