@@ -321,8 +321,10 @@ class RecordReader:
             return EsdRecords(_Persons(std, op), contacts, schools, self.custom_endpoints, raw)
         # Every record parsed: the persons in a plain dict (the rules go through all of them), the only
         # reference to their records, so that they go once decided (`run.make_plan`).
-        first, second = std.parsed, op.parsed
-        persons = {pid: Person(pid, first.get(pid), second.get(pid)) for pid in sorted(first.keys() | second.keys())}
+        first, second, new = std.parsed, op.parsed, tuple.__new__  # a Person made at once (see records.py)
+        persons = {
+            pid: new(Person, (pid, first.get(pid), second.get(pid))) for pid in sorted(first.keys() | second.keys())
+        }
         std.release_parsed()
         op.release_parsed()
         return EsdRecords(persons, contacts, schools, self.custom_endpoints, raw)
