@@ -7,7 +7,7 @@ same plan, a plan can be printed for `--dry-run`, and applying it then planning 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from operator import itemgetter
 from typing import Any, NamedTuple
@@ -56,7 +56,7 @@ class StudentChange(NamedTuple):
             kinds.append(ChangeKind.RESTORED)
         if b.operoo_id != a.operoo_id:
             kinds.append(ChangeKind.REKEYED)
-        if replace(b, operoo_id=a.operoo_id, archived=a.archived) != a:
+        if b._replace(operoo_id=a.operoo_id, archived=a.archived) != a:
             kinds.append(ChangeKind.UPDATED)
         return tuple(kinds)
 
@@ -168,7 +168,7 @@ def _student_changes(desired: Desired, state: State) -> tuple[StudentChange, ...
     for person_id, before in state.students.items():
         if person_id not in wanted and not before.archived:
             changes.append(
-                StudentChange(person_id, before, replace(before, archived=True), _why_archived(before, desired))
+                StudentChange(person_id, before, before._replace(archived=True), _why_archived(before, desired))
             )
     changes.sort(key=_BY_ID)
     return tuple(changes)

@@ -13,6 +13,8 @@ import sys
 from array import array
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import NamedTuple
 
 from contracts import vocabulary as esd
 from sync import vocabulary as o
@@ -25,9 +27,10 @@ from sync.state import GroupKey, StoredStudent
 CUSTOM, BUILDING = "custom", "building"
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """A synced student: the Operoo record the rules ask for, the path that took it, and why in one line."""
+class Decision(NamedTuple):
+    """A synced student: the Operoo record the rules ask for, the path that took it, and why in one line.
+
+    A named tuple, made at once (`_decision`): a first sync makes one per synced student."""
 
     student: StoredStudent
     path: str
@@ -98,25 +101,36 @@ def _building_path(
     if school not in selected:
         _say(trace, f"{R3}: school {school} is not selected -> building path does not apply")
         return None, None
-    option = o.OPTION_OF_ESD_STATUS.get(student.status)
-    options = _listed(selected[school])
-    if option is None or option not in selected[school]:
-        _say(
-            trace,
-            f"{R3}: school {school} selected with {options}; studentStatus is {student.status} -> not synced by {R3}",
-        )
+    option, reason = _verdict(school, selected[school], student.status)
+    if option is None:
+        _say(trace, reason)
         return None, None
-    if option == o.Option.FUTURE and not student.enrollment_date:
+    if option is _FUTURE and not student.enrollment_date:
         warning = f"{R3}: student {student.enrolled_id} (person {student.person_id}) is Pre-Registered without an enrollmentDate; skipped"
         _say(trace, warning)
         return None, warning
-    # The same few dozen reasons for every student of a district: one string each, not one per student.
-    reason = sys.intern(
-        f"{R3}: school {school} selected with {options}; studentStatus is {student.status} -> synced as {option}"
-    )
-    _say(trace, reason)
+    if trace is not None:
+        trace.append(reason)
     assert student.enrolled_id is not None
     return _decision(student, student.enrolled_id, option, BUILDING, reason), None
+
+
+_FUTURE = o.Option.FUTURE
+VERDICTS_CACHED = 1024  # R3 verdicts kept (one per school, its options and a status: a district has a few dozen)
+
+
+@functools.lru_cache(maxsize=VERDICTS_CACHED)
+def _verdict(school: str, options: frozenset[str], status: esd.Status) -> tuple[o.Option | None, str]:
+    """R3 on a selected school's student by status alone: the option it syncs as (None: not synced), and why.
+
+    The same few dozen for every student of a district: each reason is one string, not one per student."""
+    option = o.OPTION_OF_ESD_STATUS.get(status)
+    listed = _listed(options)
+    if option is None or option not in options:
+        return None, f"{R3}: school {school} selected with {listed}; studentStatus is {status} -> not synced by {R3}"
+    return option, sys.intern(
+        f"{R3}: school {school} selected with {listed}; studentStatus is {status} -> synced as {option}"
+    )
 
 
 def may_warn(person: Person) -> bool:
@@ -151,11 +165,14 @@ def _custom_path(student: Student | None, custom_endpoints: bool, trace: list[st
 
 
 def _decision(student: Student, operoo_id: str, status: o.Option, path: str, reason: str) -> Decision:
-    stored = StoredStudent(
+    stored = _new(StoredStudent, (
         operoo_id, student.person_id, student.enrolled_id, status, student.school_id, student.first_name,
-        student.last_name,
-    )  # fmt: skip
-    return Decision(stored, path, reason)
+        student.last_name, False,
+    ))  # fmt: skip
+    return _new(Decision, (stored, path, reason))
+
+
+_new = tuple.__new__  # a named tuple made at once, without `NamedTuple.__new__`'s Python-level call
 
 
 def _say(trace: list[str] | None, line: str) -> None:
@@ -164,7 +181,8 @@ def _say(trace: list[str] | None, line: str) -> None:
 
 
 def groups_of(decision: Decision, selected: Mapping[str, frozenset[str]]) -> list[GroupKey]:
-    """R5 and R6: the groups one synced student belongs to."""
+    """R5 and R6: the groups one synced student belongs to. They follow from its path, status and school
+    alone: `desired_students` asks once for each such triple."""
     groups: list[GroupKey] = [(o.ALL_DISTRICT_STUDENTS, None), (o.DISTRICT_STATUS_GROUP[decision.status], None)]
     school = decision.school_id
     # A building-path student's status is one of its school's options by construction; a custom-path
@@ -223,18 +241,33 @@ def desired_students(records: EsdRecords, settings: Settings, scope: Scope | Non
     selected = settings.selected
     students: dict[str, Decision] = {}
     warnings: list[str] = []
-    groups: dict[GroupKey, list[str]] = {key: [] for key in all_groups(selected)}
+    # The Operoo IDs decided, by (path, status, school): the students of one such kind share their groups.
+    kinds: dict[tuple[str, str, str | None], list[str]] = {}
+    groups_of_kind: dict[tuple[str, str, str | None], list[GroupKey]] = {}
+    decided = 0
     for person in persons.values():
         decision, warning = decide(person, settings)
         if warning:
             warnings.append(warning)
         if decision is None:
             continue
-        operoo_id = decision.operoo_id
+        student = decision.student
+        operoo_id = student.operoo_id
         students[operoo_id] = decision
-        for key in groups_of(decision, selected):
-            groups[key].append(operoo_id)
-    members = {key: _members(groups, key) for key in list(groups)}
+        decided += 1
+        kind = (decision.path, student.status, student.school_id)
+        same = kinds.get(kind)
+        if same is None:
+            same = kinds[kind] = []
+            groups_of_kind[kind] = groups_of(decision, selected)
+        same.append(operoo_id)
+    groups: dict[GroupKey, list[list[str]]] = {key: [] for key in all_groups(selected)}
+    for kind, ids in kinds.items():
+        ids.sort()
+        for key in groups_of_kind[kind]:
+            groups[key].append(ids)
+    unique = decided == len(students)  # else two persons were given one ID, and added it twice
+    members = {key: _members(groups.pop(key), unique) for key in list(groups)}
     return DesiredStudents(students, members, PersonIds(persons), tuple(warnings))
 
 
@@ -274,7 +307,7 @@ def desired_with_contacts(
     contacts and schools: a caller may let the persons' records go before (a sync does, see `run.make_plan`)."""
     buildings = {school: records.schools.get(school, school) for school in sorted(settings.selected)}
     by_person = dict(scope.known if scope else {})
-    by_person.update((d.person_id, d.operoo_id) for d in students.students.values())
+    by_person.update((s.person_id, s.operoo_id) for s in map(_STUDENT, students.students.values()))
     pairs = (
         records.contacts.values()
         if scope is None
@@ -293,11 +326,14 @@ def desired_with_contacts(
     )
 
 
-def _members(groups: dict[GroupKey, list[str]], key: GroupKey) -> tuple[str, ...]:
-    """A group's members sorted, each once (two persons given one ID add it twice), its list let go."""
-    members = groups.pop(key)
-    members.sort()
-    return tuple(member for member, _ in itertools.groupby(members))
+_STUDENT = attrgetter("student")
+
+
+def _members(kinds: list[list[str]], unique: bool) -> tuple[str, ...]:
+    """A group's members, sorted and each once, from the sorted IDs of each kind of student in it (merged:
+    sorting sorted runs one after the other costs a merge); `unique`: no ID was given twice."""
+    members = kinds[0] if len(kinds) == 1 else sorted(itertools.chain.from_iterable(kinds))
+    return tuple(members) if unique else tuple(member for member, _ in itertools.groupby(members))
 
 
 def _merge_contacts(pairs: Iterable[tuple[Contact | None, Contact | None]]) -> Iterator[Contact]:
