@@ -12,14 +12,15 @@ import itertools
 import sys
 from array import array
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import attrgetter
+from types import MappingProxyType
 from typing import NamedTuple
 
 from contracts import vocabulary as esd
 from sync import vocabulary as o
 from sync.changes import NO_MIRROR_CHANGES, EsdRecords, MirrorChanges, Scope, esd_records
-from sync.records import Contact, Link, Person, Snapshot, Student
+from sync.records import Contact, Person, Snapshot, Student
 from sync.rulebook import R1, R2, R3
 from sync.settings import PRIORITY, Settings
 from sync.state import GroupKey, StoredStudent
@@ -69,13 +70,12 @@ class Desired:
     mirror: MirrorChanges = NO_MIRROR_CHANGES  # what eSD said that differs from the stored mirror
 
 
-@dataclass(frozen=True, slots=True)
-class DesiredContact:
+class DesiredContact(NamedTuple):  # a named tuple, made at once: a first sync makes one per contact
     contact_id: int
     first_name: str
     last_name: str
     email: str | None
-    links: Mapping[str, str] = field(default_factory=dict)  # Operoo ID -> permission
+    links: Mapping[str, str] = MappingProxyType({})  # Operoo ID -> permission
 
 
 def decide(person: Person, settings: Settings, trace: list[str] | None = None) -> tuple[Decision | None, str | None]:
@@ -359,25 +359,31 @@ def _contacts(
     contacts: Iterable[Contact], by_person: Mapping[int, str], settings: Settings
 ) -> dict[int, DesiredContact]:
     out: dict[int, DesiredContact] = {}
-    said: dict[tuple[str, int], str] = {}  # R9 per (relationship, priority): a district has a few dozen
-
-    def permission_of(link: Link) -> str:
-        key = (link.relationship, link.priority)
-        if key not in said:
-            said[key] = permission(link.relationship, link.priority, settings)
-        return said[key]
-
+    said = _Permissions(settings)  # R9 per (relationship, priority): a district has a few dozen
+    operoo_id = by_person.get
     for contact in contacts:
         if contact.do_not_contact:
             continue
-        links = {
-            by_person[link.person_id]: permission_of(link) for link in contact.links if link.person_id in by_person
-        }
+        # link[1:] is (relationship, priority); a link's person is synced when it has an Operoo ID
+        links = {oid: said[link[1:]] for link in contact.links if (oid := operoo_id(link.person_id)) is not None}
         if links:
-            out[contact.contact_id] = DesiredContact(
-                contact.contact_id, contact.first_name, contact.last_name, contact.email, links
+            out[contact.contact_id] = _new(
+                DesiredContact, (contact.contact_id, contact.first_name, contact.last_name, contact.email, links)
             )
     return out
+
+
+class _Permissions(dict[tuple[str, int], str]):
+    """R9's permission of each (relationship, priority) a contact link has, found when first asked."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+
+    def __missing__(self, key: tuple[str, int]) -> str:
+        relationship, priority = key
+        said = self[key] = permission(relationship, priority, self.settings)
+        return said
 
 
 @dataclass(frozen=True)
