@@ -221,8 +221,9 @@ def contact_without_synced_students_kept(mp: pytest.MonkeyPatch) -> None:
     original = rules._contacts
 
     def contacts(merged: Any, by_person: Any, settings: Any) -> dict[int, rules.DesiredContact]:
+        merged = list(merged)  # (one at a time from rules._merge_contacts: read twice here)
         out = original(merged, by_person, settings)
-        for c in merged.values():
+        for c in merged:
             if c.contact_id not in out and not c.do_not_contact:
                 out[c.contact_id] = rules.DesiredContact(c.contact_id, c.first_name, c.last_name, c.email, {})
         return out
