@@ -326,10 +326,11 @@ class RecordReader:
             return EsdRecords(_Persons(std, op), contacts, schools, self.custom_endpoints, raw)
         # Every record parsed: the persons in a plain dict (the rules go through all of them), the only
         # reference to their records, so that they go once decided (`run.make_plan`).
-        first, second, new = std.parsed, op.parsed, tuple.__new__  # a Person made at once (see records.py)
-        persons = {
-            pid: new(Person, (pid, first.get(pid), second.get(pid))) for pid in sorted(first.keys() | second.keys())
-        }
+        first, second = std.parsed, op.parsed
+        ids = sorted(first.keys() | second.keys())
+        # Person(pid, first.get(pid), second.get(pid)) for each, made at once (see records.py) and in bulk
+        records = zip(ids, map(first.get, ids), map(second.get, ids), strict=True)
+        persons = dict(zip(ids, map(tuple.__new__, itertools.repeat(Person), records), strict=True))
         std.release_parsed()
         op.release_parsed()
         return EsdRecords(persons, contacts, schools, self.custom_endpoints, raw)
