@@ -361,15 +361,17 @@ def _contacts(
     out: dict[int, DesiredContact] = {}
     said = _Permissions(settings)  # R9 per (relationship, priority): a district has a few dozen
     operoo_id = by_person.get
-    for contact in contacts:
-        if contact.do_not_contact:
+    # (Plain loops over the records' fields: a first sync goes through every contact and link.)
+    for contact_id, first_name, last_name, email, do_not_contact, contact_links in contacts:
+        if do_not_contact:
             continue
-        # link[1:] is (relationship, priority); a link's person is synced when it has an Operoo ID
-        links = {oid: said[link[1:]] for link in contact.links if (oid := operoo_id(link.person_id)) is not None}
+        links = {}  # a linked person's Operoo ID -> the link's permission, for the persons synced
+        for person_id, relationship, priority in contact_links:
+            synced = operoo_id(person_id)
+            if synced is not None:
+                links[synced] = said[relationship, priority]
         if links:
-            out[contact.contact_id] = _new(
-                DesiredContact, (contact.contact_id, contact.first_name, contact.last_name, contact.email, links)
-            )
+            out[contact_id] = _new(DesiredContact, (contact_id, first_name, last_name, email, links))
     return out
 
 
