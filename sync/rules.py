@@ -307,7 +307,8 @@ def desired_with_contacts(
     contacts and schools: a caller may let the persons' records go before (a sync does, see `run.make_plan`)."""
     buildings = {school: records.schools.get(school, school) for school in sorted(settings.selected)}
     by_person = dict(scope.known if scope else {})
-    by_person.update((s.person_id, s.operoo_id) for s in map(_STUDENT, students.students.values()))
+    synced = list(map(_STUDENT, students.students.values()))  # (in bulk: a first sync has ~10^5)
+    by_person.update(zip(map(_PERSON_ID, synced), map(_OPEROO_ID, synced), strict=True))
     pairs = (
         records.contacts.values()
         if scope is None
@@ -326,7 +327,7 @@ def desired_with_contacts(
     )
 
 
-_STUDENT = attrgetter("student")
+_STUDENT, _PERSON_ID, _OPEROO_ID = attrgetter("student"), attrgetter("person_id"), attrgetter("operoo_id")
 
 
 def _members(kinds: list[list[str]], unique: bool) -> tuple[str, ...]:
