@@ -17,7 +17,7 @@ import tempfile
 import weakref
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, ValuesView
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -257,14 +257,19 @@ class RecordReader:
         listing._index = None
         # A page at a time, not a record at a time: this runs for every record of every re-sync.
         ids = [item.get("id") for item in items]
-        if parse or not all(type(ident) is int for ident in ids):
+        if parse:  # RecordError names the first record that is not well formed
+            listing.parsed.update(zip(ids, map(parser, items, itertools.repeat(path, len(items))), strict=True))
+        elif not all(type(ident) is int for ident in ids):
             parsed = listing.parsed
             for ident, item in zip(ids, items, strict=True):
-                if parse or type(ident) is not int:
+                if type(ident) is not int:
                     parsed[ident] = parser(item, path)  # RecordError unless the id is an integer
-        bodies = list(map(orjson.dumps, items))
         listing.ids.extend(ids)
-        listing.digests.extend(map(xxhash.xxh3_64_intdigest, bodies))
+        if parse and contacts:  # their digests only: no JSON kept (below), none held meanwhile
+            listing.digests.extend(map(xxhash.xxh3_64_intdigest, map(orjson.dumps, items)))
+        else:
+            bodies = list(map(orjson.dumps, items))
+            listing.digests.extend(map(xxhash.xxh3_64_intdigest, bodies))
         # A record's JSON is kept to parse it later, and a student's for the mirror (contacts have none there).
         if not (parse and contacts):
             spooled = 0 if listing.spool is None else listing.spool.size  # the buffer holds what comes after
@@ -322,7 +327,10 @@ class RecordReader:
         # Every record parsed: the persons in a plain dict (the rules go through all of them), the only
         # reference to their records, so that they go once decided (`run.make_plan`).
         first, second = std.parsed, op.parsed
-        persons = {pid: Person(pid, first.get(pid), second.get(pid)) for pid in sorted(first.keys() | second.keys())}
+        ids = sorted(first.keys() | second.keys())
+        # Person(pid, first.get(pid), second.get(pid)) for each, made at once (see records.py) and in bulk
+        records = zip(ids, map(first.get, ids), map(second.get, ids), strict=True)
+        persons = dict(zip(ids, map(tuple.__new__, itertools.repeat(Person), records), strict=True))
         std.release_parsed()
         op.release_parsed()
         return EsdRecords(persons, contacts, schools, self.custom_endpoints, raw)
@@ -383,6 +391,25 @@ class _Contacts(Mapping[int, tuple[Contact | None, Contact | None]]):
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def values(self) -> ValuesView[tuple[Contact | None, Contact | None]]:
+        return _ContactPairs(self)
+
+
+class _ContactPairs(ValuesView[tuple[Contact | None, Contact | None]]):
+    """The pairs of `_Contacts`, in its order; taken straight from the parsed records when both listings were
+    parsed whole (a first sync goes through all of them), without a lookup apiece."""
+
+    def __init__(self, contacts: _Contacts) -> None:
+        super().__init__(contacts)
+        self.contacts = contacts
+
+    def __iter__(self) -> Iterator[tuple[Contact | None, Contact | None]]:
+        contacts = self.contacts
+        first, second, ids = contacts.first, contacts.second, contacts.ids
+        if first.complete and second.complete:
+            return zip(map(first.parsed.get, ids), map(second.parsed.get, ids), strict=True)
+        return (contacts[cid] for cid in ids)
 
 
 def _parsed(listing: Listing, ident: int, path: str, parse: Callable[[Any, str], T]) -> T | None:

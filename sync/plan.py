@@ -7,7 +7,7 @@ same plan, a plan can be printed for `--dry-run`, and applying it then planning 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from operator import itemgetter
 from typing import Any, NamedTuple
@@ -56,7 +56,7 @@ class StudentChange(NamedTuple):
             kinds.append(ChangeKind.RESTORED)
         if b.operoo_id != a.operoo_id:
             kinds.append(ChangeKind.REKEYED)
-        if replace(b, operoo_id=a.operoo_id, archived=a.archived) != a:
+        if b._replace(operoo_id=a.operoo_id, archived=a.archived) != a:
             kinds.append(ChangeKind.UPDATED)
         return tuple(kinds)
 
@@ -133,7 +133,9 @@ def compute_plan(desired: Desired, state: State) -> Plan:
     """What to change in `state` so that it becomes `desired` (R7 archive, R8 re-key by person id)."""
     students = _student_changes(desired, state)
     renamed = {
-        c.before.operoo_id: c.after.operoo_id for c in students if c.before and c.before.operoo_id != c.after.operoo_id
+        c.before.operoo_id: c.after.operoo_id
+        for c in (students if state.students else ())  # (nothing stored: nothing re-keyed)
+        if c.before and c.before.operoo_id != c.after.operoo_id
     }
     current_groups = {key: frozenset(renamed.get(m, m) for m in members) for key, members in state.groups.items()}
     adds, removes = _member_changes(desired.groups, current_groups)
@@ -154,7 +156,9 @@ def compute_plan(desired: Desired, state: State) -> Plan:
 
 def _student_changes(desired: Desired, state: State) -> tuple[StudentChange, ...]:
     if not state.students:  # a first sync: every decision is a create, nothing to compare or archive
-        created = [StudentChange(d.student.person_id, None, d.student, d.reason) for d in desired.students.values()]
+        created = [
+            _new(StudentChange, (d.student.person_id, None, d.student, d.reason)) for d in desired.students.values()
+        ]
         created.sort(key=_BY_ID)
         return tuple(created)
     changes: list[StudentChange] = []
@@ -168,13 +172,14 @@ def _student_changes(desired: Desired, state: State) -> tuple[StudentChange, ...
     for person_id, before in state.students.items():
         if person_id not in wanted and not before.archived:
             changes.append(
-                StudentChange(person_id, before, replace(before, archived=True), _why_archived(before, desired))
+                StudentChange(person_id, before, before._replace(archived=True), _why_archived(before, desired))
             )
     changes.sort(key=_BY_ID)
     return tuple(changes)
 
 
 _BY_ID = itemgetter(0)  # a change's person id or contact id
+_new = tuple.__new__  # a named tuple made at once, without `NamedTuple.__new__`'s Python-level call
 
 
 def _check_identities(wanted: Mapping[int, Decision], state: State) -> None:
@@ -214,6 +219,16 @@ def _member_changes(
 
 
 def _contact_changes(desired: Desired, state: State, renamed: Mapping[str, str]) -> tuple[ContactChange, ...]:
+    if not state.contacts:  # a first sync: every contact is created
+        created = [
+            _new(
+                ContactChange,
+                (cid, None, _new(StoredContact, (cid, w.first_name, w.last_name, w.email, False, w.links))),
+            )
+            for cid, w in desired.contacts.items()
+        ]
+        created.sort(key=_BY_ID)
+        return tuple(created)
     changes: list[ContactChange] = []
     for contact_id, want in desired.contacts.items():
         before = state.contacts.get(contact_id)

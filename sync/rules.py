@@ -12,12 +12,15 @@ import itertools
 import sys
 from array import array
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from operator import attrgetter
+from types import MappingProxyType
+from typing import NamedTuple
 
 from contracts import vocabulary as esd
 from sync import vocabulary as o
 from sync.changes import NO_MIRROR_CHANGES, EsdRecords, MirrorChanges, Scope, esd_records
-from sync.records import Contact, Link, Person, Snapshot, Student
+from sync.records import Contact, Person, Snapshot, Student
 from sync.rulebook import R1, R2, R3
 from sync.settings import PRIORITY, Settings
 from sync.state import GroupKey, StoredStudent
@@ -25,9 +28,10 @@ from sync.state import GroupKey, StoredStudent
 CUSTOM, BUILDING = "custom", "building"
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """A synced student: the Operoo record the rules ask for, the path that took it, and why in one line."""
+class Decision(NamedTuple):
+    """A synced student: the Operoo record the rules ask for, the path that took it, and why in one line.
+
+    A named tuple, made at once (`_decision`): a first sync makes one per synced student."""
 
     student: StoredStudent
     path: str
@@ -66,13 +70,12 @@ class Desired:
     mirror: MirrorChanges = NO_MIRROR_CHANGES  # what eSD said that differs from the stored mirror
 
 
-@dataclass(frozen=True, slots=True)
-class DesiredContact:
+class DesiredContact(NamedTuple):  # a named tuple, made at once: a first sync makes one per contact
     contact_id: int
     first_name: str
     last_name: str
     email: str | None
-    links: Mapping[str, str] = field(default_factory=dict)  # Operoo ID -> permission
+    links: Mapping[str, str] = MappingProxyType({})  # Operoo ID -> permission
 
 
 def decide(person: Person, settings: Settings, trace: list[str] | None = None) -> tuple[Decision | None, str | None]:
@@ -98,25 +101,36 @@ def _building_path(
     if school not in selected:
         _say(trace, f"{R3}: school {school} is not selected -> building path does not apply")
         return None, None
-    option = o.OPTION_OF_ESD_STATUS.get(student.status)
-    options = _listed(selected[school])
-    if option is None or option not in selected[school]:
-        _say(
-            trace,
-            f"{R3}: school {school} selected with {options}; studentStatus is {student.status} -> not synced by {R3}",
-        )
+    option, reason = _verdict(school, selected[school], student.status)
+    if option is None:
+        _say(trace, reason)
         return None, None
-    if option == o.Option.FUTURE and not student.enrollment_date:
+    if option is _FUTURE and not student.enrollment_date:
         warning = f"{R3}: student {student.enrolled_id} (person {student.person_id}) is Pre-Registered without an enrollmentDate; skipped"
         _say(trace, warning)
         return None, warning
-    # The same few dozen reasons for every student of a district: one string each, not one per student.
-    reason = sys.intern(
-        f"{R3}: school {school} selected with {options}; studentStatus is {student.status} -> synced as {option}"
-    )
-    _say(trace, reason)
+    if trace is not None:
+        trace.append(reason)
     assert student.enrolled_id is not None
     return _decision(student, student.enrolled_id, option, BUILDING, reason), None
+
+
+_FUTURE = o.Option.FUTURE
+VERDICTS_CACHED = 1024  # R3 verdicts kept (one per school, its options and a status: a district has a few dozen)
+
+
+@functools.lru_cache(maxsize=VERDICTS_CACHED)
+def _verdict(school: str, options: frozenset[str], status: esd.Status) -> tuple[o.Option | None, str]:
+    """R3 on a selected school's student by status alone: the option it syncs as (None: not synced), and why.
+
+    The same few dozen for every student of a district: each reason is one string, not one per student."""
+    option = o.OPTION_OF_ESD_STATUS.get(status)
+    listed = _listed(options)
+    if option is None or option not in options:
+        return None, f"{R3}: school {school} selected with {listed}; studentStatus is {status} -> not synced by {R3}"
+    return option, sys.intern(
+        f"{R3}: school {school} selected with {listed}; studentStatus is {status} -> synced as {option}"
+    )
 
 
 def may_warn(person: Person) -> bool:
@@ -151,11 +165,14 @@ def _custom_path(student: Student | None, custom_endpoints: bool, trace: list[st
 
 
 def _decision(student: Student, operoo_id: str, status: o.Option, path: str, reason: str) -> Decision:
-    stored = StoredStudent(
+    stored = _new(StoredStudent, (
         operoo_id, student.person_id, student.enrolled_id, status, student.school_id, student.first_name,
-        student.last_name,
-    )  # fmt: skip
-    return Decision(stored, path, reason)
+        student.last_name, False,
+    ))  # fmt: skip
+    return _new(Decision, (stored, path, reason))
+
+
+_new = tuple.__new__  # a named tuple made at once, without `NamedTuple.__new__`'s Python-level call
 
 
 def _say(trace: list[str] | None, line: str) -> None:
@@ -164,7 +181,8 @@ def _say(trace: list[str] | None, line: str) -> None:
 
 
 def groups_of(decision: Decision, selected: Mapping[str, frozenset[str]]) -> list[GroupKey]:
-    """R5 and R6: the groups one synced student belongs to."""
+    """R5 and R6: the groups one synced student belongs to. They follow from its path, status and school
+    alone: `desired_students` asks once for each such triple."""
     groups: list[GroupKey] = [(o.ALL_DISTRICT_STUDENTS, None), (o.DISTRICT_STATUS_GROUP[decision.status], None)]
     school = decision.school_id
     # A building-path student's status is one of its school's options by construction; a custom-path
@@ -223,18 +241,33 @@ def desired_students(records: EsdRecords, settings: Settings, scope: Scope | Non
     selected = settings.selected
     students: dict[str, Decision] = {}
     warnings: list[str] = []
-    groups: dict[GroupKey, list[str]] = {key: [] for key in all_groups(selected)}
+    # The Operoo IDs decided, by (path, status, school): the students of one such kind share their groups.
+    kinds: dict[tuple[str, str, str | None], list[str]] = {}
+    groups_of_kind: dict[tuple[str, str, str | None], list[GroupKey]] = {}
+    decided = 0
     for person in persons.values():
         decision, warning = decide(person, settings)
         if warning:
             warnings.append(warning)
         if decision is None:
             continue
-        operoo_id = decision.operoo_id
+        student = decision.student
+        operoo_id = student.operoo_id
         students[operoo_id] = decision
-        for key in groups_of(decision, selected):
-            groups[key].append(operoo_id)
-    members = {key: _members(groups, key) for key in list(groups)}
+        decided += 1
+        kind = (decision.path, student.status, student.school_id)
+        same = kinds.get(kind)
+        if same is None:
+            same = kinds[kind] = []
+            groups_of_kind[kind] = groups_of(decision, selected)
+        same.append(operoo_id)
+    groups: dict[GroupKey, list[list[str]]] = {key: [] for key in all_groups(selected)}
+    for kind, ids in kinds.items():
+        ids.sort()
+        for key in groups_of_kind[kind]:
+            groups[key].append(ids)
+    unique = decided == len(students)  # else two persons were given one ID, and added it twice
+    members = {key: _members(groups.pop(key), unique) for key in list(groups)}
     return DesiredStudents(students, members, PersonIds(persons), tuple(warnings))
 
 
@@ -274,7 +307,8 @@ def desired_with_contacts(
     contacts and schools: a caller may let the persons' records go before (a sync does, see `run.make_plan`)."""
     buildings = {school: records.schools.get(school, school) for school in sorted(settings.selected)}
     by_person = dict(scope.known if scope else {})
-    by_person.update((d.person_id, d.operoo_id) for d in students.students.values())
+    synced = list(map(_STUDENT, students.students.values()))  # (in bulk: a first sync has ~10^5)
+    by_person.update(zip(map(_PERSON_ID, synced), map(_OPEROO_ID, synced), strict=True))
     pairs = (
         records.contacts.values()
         if scope is None
@@ -293,11 +327,14 @@ def desired_with_contacts(
     )
 
 
-def _members(groups: dict[GroupKey, list[str]], key: GroupKey) -> tuple[str, ...]:
-    """A group's members sorted, each once (two persons given one ID add it twice), its list let go."""
-    members = groups.pop(key)
-    members.sort()
-    return tuple(member for member, _ in itertools.groupby(members))
+_STUDENT, _PERSON_ID, _OPEROO_ID = attrgetter("student"), attrgetter("person_id"), attrgetter("operoo_id")
+
+
+def _members(kinds: list[list[str]], unique: bool) -> tuple[str, ...]:
+    """A group's members, sorted and each once, from the sorted IDs of each kind of student in it (merged:
+    sorting sorted runs one after the other costs a merge); `unique`: no ID was given twice."""
+    members = kinds[0] if len(kinds) == 1 else sorted(itertools.chain.from_iterable(kinds))
+    return tuple(members) if unique else tuple(member for member, _ in itertools.groupby(members))
 
 
 def _merge_contacts(pairs: Iterable[tuple[Contact | None, Contact | None]]) -> Iterator[Contact]:
@@ -323,25 +360,33 @@ def _contacts(
     contacts: Iterable[Contact], by_person: Mapping[int, str], settings: Settings
 ) -> dict[int, DesiredContact]:
     out: dict[int, DesiredContact] = {}
-    said: dict[tuple[str, int], str] = {}  # R9 per (relationship, priority): a district has a few dozen
-
-    def permission_of(link: Link) -> str:
-        key = (link.relationship, link.priority)
-        if key not in said:
-            said[key] = permission(link.relationship, link.priority, settings)
-        return said[key]
-
-    for contact in contacts:
-        if contact.do_not_contact:
+    said = _Permissions(settings)  # R9 per (relationship, priority): a district has a few dozen
+    operoo_id = by_person.get
+    # (Plain loops over the records' fields: a first sync goes through every contact and link.)
+    for contact_id, first_name, last_name, email, do_not_contact, contact_links in contacts:
+        if do_not_contact:
             continue
-        links = {
-            by_person[link.person_id]: permission_of(link) for link in contact.links if link.person_id in by_person
-        }
+        links = {}  # a linked person's Operoo ID -> the link's permission, for the persons synced
+        for person_id, relationship, priority in contact_links:
+            synced = operoo_id(person_id)
+            if synced is not None:
+                links[synced] = said[relationship, priority]
         if links:
-            out[contact.contact_id] = DesiredContact(
-                contact.contact_id, contact.first_name, contact.last_name, contact.email, links
-            )
+            out[contact_id] = _new(DesiredContact, (contact_id, first_name, last_name, email, links))
     return out
+
+
+class _Permissions(dict[tuple[str, int], str]):
+    """R9's permission of each (relationship, priority) a contact link has, found when first asked."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+
+    def __missing__(self, key: tuple[str, int]) -> str:
+        relationship, priority = key
+        said = self[key] = permission(relationship, priority, self.settings)
+        return said
 
 
 @dataclass(frozen=True)

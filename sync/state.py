@@ -12,8 +12,7 @@ from typing import NamedTuple
 GroupKey = tuple[str, str | None]  # (group name, school id or None for district groups)
 
 
-@dataclass(frozen=True, slots=True)
-class StoredStudent:
+class StoredStudent(NamedTuple):  # a named tuple: a first sync builds one per student, at once (see rules._decision)
     operoo_id: str
     person_id: int
     esd_id: str | None

@@ -42,7 +42,7 @@ def temporary_id_from_the_wrong_field(mp: pytest.MonkeyPatch) -> None:
         if decision is None:
             return None
         wrong = f"student-operoo-{student.enrolled_id}"
-        return replace(decision, student=replace(decision.student, operoo_id=wrong))
+        return decision._replace(student=decision.student._replace(operoo_id=wrong))
 
     mp.setattr(rules, "_custom_path", custom_path)
 
@@ -74,7 +74,7 @@ def promotion_creates_a_new_record(mp: pytest.MonkeyPatch) -> None:
         out: list[plan.StudentChange] = []
         for c in original(desired, state):
             if c.before is not None and c.before.operoo_id != c.after.operoo_id:
-                out.append(plan.StudentChange(c.person_id, c.before, replace(c.before, archived=True), "archived"))
+                out.append(plan.StudentChange(c.person_id, c.before, c.before._replace(archived=True), "archived"))
                 out.append(plan.StudentChange(c.person_id, None, c.after, c.reason))
             else:
                 out.append(c)
@@ -149,7 +149,7 @@ def do_not_contact_from_the_first_listing(mp: pytest.MonkeyPatch) -> None:
     def merge_contacts(pairs: Any) -> Any:
         pairs = list(pairs)
         first = {c.contact_id: c.do_not_contact for c, _ in pairs if c is not None}
-        return (replace(c, do_not_contact=first.get(c.contact_id, c.do_not_contact)) for c in original(pairs))
+        return (c._replace(do_not_contact=first.get(c.contact_id, c.do_not_contact)) for c in original(pairs))
 
     mp.setattr(rules, "_merge_contacts", merge_contacts)
 
@@ -221,8 +221,9 @@ def contact_without_synced_students_kept(mp: pytest.MonkeyPatch) -> None:
     original = rules._contacts
 
     def contacts(merged: Any, by_person: Any, settings: Any) -> dict[int, rules.DesiredContact]:
+        merged = list(merged)  # (one at a time from rules._merge_contacts: read twice here)
         out = original(merged, by_person, settings)
-        for c in merged.values():
+        for c in merged:
             if c.contact_id not in out and not c.do_not_contact:
                 out[c.contact_id] = rules.DesiredContact(c.contact_id, c.first_name, c.last_name, c.email, {})
         return out
