@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from sync.changes import Scope, decode_person
+from sync.changes import Digests, Scope, decode_person
 from sync.errors import BusyError, StateError
 from sync.plan import Plan
 from sync.records import Person
@@ -265,10 +265,11 @@ def _ids(ids: Iterable[int]) -> tuple[str]:
     return (json.dumps(sorted(ids)),)
 
 
-def load_digests(conn: sqlite3.Connection) -> dict[str, dict[int, int]]:
-    """The digest of every record at the last applied sync, by listing (see `sync.changes.RawRecords`)."""
+def load_digests(conn: sqlite3.Connection) -> dict[str, Digests]:
+    """The ids and digests of every record at the last applied sync in reading order, by listing (see
+    `sync.changes.RawRecords`)."""
     return {
-        listing: dict(zip(array("q", ids), array("Q", digests), strict=True))
+        listing: (array("q", ids), array("Q", digests))
         for listing, ids, digests in conn.execute("SELECT listing, ids, digests FROM esd_digests")
     }
 
