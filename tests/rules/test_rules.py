@@ -359,3 +359,23 @@ def test_an_applicant_archived_because_custom_endpoints_went_off_is_told_so(worl
     finally:
         conn.close()
     assert "custom endpoints are off" in lines[0] and lines[1] == ARCHIVED_UNREAD
+
+
+def test_an_id_given_to_two_persons_is_a_member_of_each_group_once(tmp_path: Path) -> None:
+    """eSD giving one enrolledId to two persons adds it to the groups of both: each group lists it once
+    (a membership twice would fail the apply)."""
+    twice = district(
+        [school("0101"), school("0201")],
+        [
+            student(1, enrolled_id="10000001", status=v.Status.ENROLLED, school_id="0101"),
+            student(2, enrolled_id="10000001", status=v.Status.ENROLLED, school_id="0201"),
+            student(3, enrolled_id="10000003", status=v.Status.ENROLLED, school_id="0101"),
+        ],
+        [],
+    )
+    report = World(twice, tmp_path / "operoo.db").sync(settings(schools={"0101": [E], "0201": [E]}))
+    assert report.status == "applied", report.errors
+    assert report.plan is not None
+    members = dict(report.plan.members_add)
+    assert members[(ADS, None)] == members[(ADE, None)] == ("10000001", "10000003")
+    assert all(list(ids) == sorted(set(ids)) for ids in members.values())

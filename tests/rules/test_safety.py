@@ -132,6 +132,18 @@ FATAL = {
         tamper_with(on("/v1/students", 1), body_edit(lambda b: b["students"][0].update(enrolledId="12"))),
         "field 'enrolledId': expected 8 digits",
     ),
+    "a contact's link without its studentId": (
+        tamper_with(on("/v1/contacts", 1), body_edit(lambda b: b["contacts"][0]["students"][0].pop("studentId"))),
+        "/v1/contacts: record 1: field 'studentId': missing",
+    ),
+    "a contact's link with its priority as text": (
+        tamper_with(on("/v1/contacts", 1), body_edit(lambda b: b["contacts"][0]["students"][0].update(priority="1"))),
+        "/v1/contacts: record 1: field 'priority': expected int, got '1'",
+    ),
+    "a contact's link with a number for its relationship": (
+        tamper_with(on("/v1/contacts", 1), body_edit(lambda b: b["contacts"][0]["students"][0].update(relationship=3))),
+        "/v1/contacts: record 1: field 'relationship': expected str, got 3",
+    ),
     "records inserted between pages": (
         tamper_with(
             on("/v1/contacts", 2),
