@@ -20,6 +20,7 @@ from typing import NamedTuple
 from contracts import vocabulary as esd
 from sync import vocabulary as o
 from sync.changes import NO_MIRROR_CHANGES, EsdRecords, MirrorChanges, Scope, esd_records
+from sync.errors import IdentityConflict
 from sync.records import Contact, Person, Snapshot, Student
 from sync.rulebook import R1, R2, R3
 from sync.settings import PRIORITY, Settings
@@ -244,7 +245,7 @@ def desired_students(records: EsdRecords, settings: Settings, scope: Scope | Non
     # The Operoo IDs decided, by (path, status, school): the students of one such kind share their groups.
     kinds: dict[tuple[str, str, str | None], list[str]] = {}
     groups_of_kind: dict[tuple[str, str, str | None], list[GroupKey]] = {}
-    decided = 0
+    clashes: list[tuple[str, int, int]] = []
     for person in persons.values():
         decision, warning = decide(person, settings)
         if warning:
@@ -253,8 +254,10 @@ def desired_students(records: EsdRecords, settings: Settings, scope: Scope | Non
             continue
         student = decision.student
         operoo_id = student.operoo_id
+        if operoo_id in students:  # eSD gave two persons one enrolledId: an ID names one person for life
+            clashes.append((operoo_id, students[operoo_id].person_id, student.person_id))
+            continue
         students[operoo_id] = decision
-        decided += 1
         kind = (decision.path, student.status, student.school_id)
         same = kinds.get(kind)
         if same is None:
@@ -266,8 +269,14 @@ def desired_students(records: EsdRecords, settings: Settings, scope: Scope | Non
         ids.sort()
         for key in groups_of_kind[kind]:
             groups[key].append(ids)
-    unique = decided == len(students)  # else two persons were given one ID, and added it twice
-    members = {key: _members(groups.pop(key), unique) for key in list(groups)}
+    if clashes:
+        raise IdentityConflict(
+            "; ".join(
+                f"eSD gives ID {oid} to both person {first} and person {then}" for oid, first, then in clashes[:5]
+            )
+            + f"{f' (and {len(clashes) - 5} more)' if len(clashes) > 5 else ''} (an enrolledId must never be reused)"
+        )
+    members = {key: _members(groups.pop(key)) for key in list(groups)}
     return DesiredStudents(students, members, PersonIds(persons), tuple(warnings))
 
 
@@ -330,11 +339,10 @@ def desired_with_contacts(
 _STUDENT, _PERSON_ID, _OPEROO_ID = attrgetter("student"), attrgetter("person_id"), attrgetter("operoo_id")
 
 
-def _members(kinds: list[list[str]], unique: bool) -> tuple[str, ...]:
-    """A group's members, sorted and each once, from the sorted IDs of each kind of student in it (merged:
-    sorting sorted runs one after the other costs a merge); `unique`: no ID was given twice."""
-    members = kinds[0] if len(kinds) == 1 else sorted(itertools.chain.from_iterable(kinds))
-    return tuple(members) if unique else tuple(member for member, _ in itertools.groupby(members))
+def _members(kinds: list[list[str]]) -> tuple[str, ...]:
+    """A group's members, sorted, from the sorted IDs of each kind of student in it (merged: sorting sorted
+    runs one after the other costs a merge). Each is there once: an ID is given to one person at most."""
+    return tuple(kinds[0] if len(kinds) == 1 else sorted(itertools.chain.from_iterable(kinds)))
 
 
 def _merge_contacts(pairs: Iterable[tuple[Contact | None, Contact | None]]) -> Iterator[Contact]:
