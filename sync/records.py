@@ -179,6 +179,8 @@ def parse_contact(raw: Any, endpoint: str) -> Contact:
             raw["id"], raw["firstName"], raw["lastName"], raw["email"], raw["doNotContact"], raw["students"]
         )  # fmt: skip
         links = []
+        if type(items) is not list:  # an empty object or string would give no links, as an empty list does
+            return _parse_contact_carefully(raw, endpoint)
         for i in items:
             person, relationship, priority = i["studentId"], i["relationship"], i["priority"]
             if type(person) is not int or type(relationship) is not str or type(priority) is not int:

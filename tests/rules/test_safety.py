@@ -144,6 +144,15 @@ FATAL = {
         tamper_with(on("/v1/contacts", 1), body_edit(lambda b: b["contacts"][0]["students"][0].update(relationship=3))),
         "/v1/contacts: record 1: field 'relationship': expected str, got 3",
     ),
+    # (An object or a string has no items to take as links, but neither is the list of links the contract says.)
+    "a contact's links as an empty object": (
+        tamper_with(on("/v1/contacts", 1), body_edit(lambda b: b["contacts"][0].update(students={}))),
+        "/v1/contacts: record 1: field 'students': expected list, got {}",
+    ),
+    "a contact's links as an empty string": (
+        tamper_with(on("/v1/contacts", 1), body_edit(lambda b: b["contacts"][0].update(students=""))),
+        "/v1/contacts: record 1: field 'students': expected list, got ''",
+    ),
     "records inserted between pages": (
         tamper_with(
             on("/v1/contacts", 2),
