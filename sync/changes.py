@@ -24,6 +24,7 @@ import orjson
 import xxhash
 
 from contracts import vocabulary as esd
+from sync.errors import RecordError
 from sync.records import ENDPOINTS, Contact, Person, Snapshot, parse_contact, parse_school, parse_student
 
 # A listing's records at the last applied sync, in reading order: their ids and the 64-bit digest of each.
@@ -267,7 +268,11 @@ class RecordReader:
             for ident, item in zip(ids, items, strict=True):
                 if type(ident) is not int:
                     parsed[ident] = parser(item, path)  # RecordError unless the id is an integer
-        listing.ids.extend(ids)
+        try:
+            listing.ids.extend(ids)
+        except OverflowError:  # packed as 64-bit integers (`Listing`): a larger id is not one eSD gives
+            big = next(ident for ident in ids if not -(1 << 63) <= ident < 1 << 63)
+            raise RecordError(path, big, "id", f"expected a 64-bit integer, got {big}") from None
         if parse and contacts:  # their digests only: no JSON kept (below), none held meanwhile
             listing.digests.extend(map(xxhash.xxh3_64_intdigest, map(orjson.dumps, items)))
         else:

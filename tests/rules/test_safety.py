@@ -153,6 +153,18 @@ FATAL = {
         tamper_with(on("/v1/contacts", 1), body_edit(lambda b: b["contacts"][0].update(students=""))),
         "/v1/contacts: record 1: field 'students': expected list, got ''",
     ),
+    "a record whose id is an array": (
+        tamper_with(on("/v1/students", 1), body_edit(lambda b: b["students"][0].update(id=[1]))),
+        "/v1/students: record ?: field 'id': expected int, got [1]",
+    ),
+    "a contact whose id is an object": (
+        tamper_with(on("/v1/contacts", 1), body_edit(lambda b: b["contacts"][0].update(id={"id": 1}))),
+        "/v1/contacts: record ?: field 'id': expected int, got {'id': 1}",
+    ),
+    "a record whose id is past 64 bits": (
+        tamper_with(on("/v1/operoo/students", 1), body_edit(lambda b: b["students"][0].update(id=1 << 63))),
+        f"/v1/operoo/students: record {1 << 63}: field 'id': expected a 64-bit integer, got {1 << 63}",
+    ),
     "records inserted between pages": (
         tamper_with(
             on("/v1/contacts", 2),
