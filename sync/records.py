@@ -201,6 +201,8 @@ def _parse_contact_carefully(raw: Any, endpoint: str) -> Contact:
     f = _Fields(endpoint, raw)
     links = []
     for item in f.items("students"):
+        if not isinstance(item, Mapping):  # named here: `_Fields` would know neither the contact nor the field
+            raise RecordError(endpoint, f.record_id, "students", f"expected an object per link, got {item!r}")
         link = _Fields(endpoint, item)
         link.record_id = f.record_id
         links.append(Link(link.integer("studentId"), _intern(link.text("relationship")), link.integer("priority")))

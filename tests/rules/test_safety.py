@@ -153,6 +153,10 @@ FATAL = {
         tamper_with(on("/v1/contacts", 1), body_edit(lambda b: b["contacts"][0].update(students=""))),
         "/v1/contacts: record 1: field 'students': expected list, got ''",
     ),
+    "a contact's link that is not an object": (
+        tamper_with(on("/v1/contacts", 1), body_edit(lambda b: b["contacts"][0].update(students=["x"]))),
+        "/v1/contacts: record 1: field 'students': expected an object per link, got 'x'",
+    ),
     "a record whose id is an array": (
         tamper_with(on("/v1/students", 1), body_edit(lambda b: b["students"][0].update(id=[1]))),
         "/v1/students: record ?: field 'id': expected int, got [1]",
