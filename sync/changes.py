@@ -16,7 +16,7 @@ import os
 import tempfile
 import weakref
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping, ValuesView
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, ValuesView
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, TypeVar
 
@@ -540,7 +540,12 @@ def contacts_linking(records: EsdRecords, persons: set[int] | frozenset[int]) ->
     """The contacts whose records (in either listing) link to any of `persons`."""
     links = records.raw.links if records.raw is not None else None
     if links is not None:
-        return {cid for pid, cid in links if pid in persons}
+        try:
+            return {cid for pid, cid in links if pid in persons}
+        except TypeError:  # a studentId that is an array or an object: its contact, parsed, says where (RecordError)
+            for cid in sorted({cid for pid, cid in links if not isinstance(pid, Hashable)}):
+                records.contacts[cid]  # (parsed: its RecordError is the one to raise)
+            raise
     return {
         cid
         for cid, pair in records.contacts.items()

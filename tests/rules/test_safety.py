@@ -157,6 +157,10 @@ FATAL = {
         tamper_with(on("/v1/contacts", 1), body_edit(lambda b: b["contacts"][0].update(students=["x"]))),
         "/v1/contacts: record 1: field 'students': expected an object per link, got 'x'",
     ),
+    "a contact's link whose studentId is an array": (
+        tamper_with(on("/v1/contacts", 1), body_edit(lambda b: b["contacts"][0]["students"][0].update(studentId=[7]))),
+        "/v1/contacts: record 1: field 'studentId': expected int, got [7]",
+    ),
     "a record whose id is an array": (
         tamper_with(on("/v1/students", 1), body_edit(lambda b: b["students"][0].update(id=[1]))),
         "/v1/students: record ?: field 'id': expected int, got [1]",
