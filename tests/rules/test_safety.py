@@ -132,6 +132,11 @@ FATAL = {
         tamper_with(on("/v1/students", 1), body_edit(lambda b: b["students"][0].update(enrolledId="12"))),
         "field 'enrolledId': expected 8 digits",
     ),
+    # /v1/students lists only students with an enrolledId (the contract); one without would reach R3 with no ID
+    "a standard student record without its enrolledId": (
+        tamper_with(on("/v1/students", 1), body_edit(lambda b: b["students"][0].update(enrolledId=None))),
+        "/v1/students: record 1: field 'enrolledId': expected str, got None",
+    ),
     "a contact's link without its studentId": (
         tamper_with(on("/v1/contacts", 1), body_edit(lambda b: b["contacts"][0]["students"][0].pop("studentId"))),
         "/v1/contacts: record 1: field 'studentId': missing",
