@@ -16,7 +16,7 @@ import os
 import tempfile
 import weakref
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping, ValuesView
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, ValuesView
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, TypeVar
 
@@ -24,6 +24,7 @@ import orjson
 import xxhash
 
 from contracts import vocabulary as esd
+from sync.errors import RecordError
 from sync.records import ENDPOINTS, Contact, Person, Snapshot, parse_contact, parse_school, parse_student
 
 # A listing's records at the last applied sync, in reading order: their ids and the 64-bit digest of each.
@@ -267,7 +268,11 @@ class RecordReader:
             for ident, item in zip(ids, items, strict=True):
                 if type(ident) is not int:
                     parsed[ident] = parser(item, path)  # RecordError unless the id is an integer
-        listing.ids.extend(ids)
+        try:
+            listing.ids.extend(ids)
+        except OverflowError:  # packed as 64-bit integers (`Listing`): a larger id is not one eSD gives
+            big = next(ident for ident in ids if not -(1 << 63) <= ident < 1 << 63)
+            raise RecordError(path, big, "id", f"expected a 64-bit integer, got {big}") from None
         if parse and contacts:  # their digests only: no JSON kept (below), none held meanwhile
             listing.digests.extend(map(xxhash.xxh3_64_intdigest, map(orjson.dumps, items)))
         else:
@@ -535,7 +540,12 @@ def contacts_linking(records: EsdRecords, persons: set[int] | frozenset[int]) ->
     """The contacts whose records (in either listing) link to any of `persons`."""
     links = records.raw.links if records.raw is not None else None
     if links is not None:
-        return {cid for pid, cid in links if pid in persons}
+        try:
+            return {cid for pid, cid in links if pid in persons}
+        except TypeError:  # a studentId that is an array or an object: its contact, parsed, says where (RecordError)
+            for cid in sorted({cid for pid, cid in links if not isinstance(pid, Hashable)}):
+                records.contacts[cid]  # (parsed: its RecordError is the one to raise)
+            raise
     return {
         cid
         for cid, pair in records.contacts.items()

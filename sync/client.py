@@ -124,7 +124,11 @@ class EsdClient:
                 if not isinstance(item, dict):
                     raise RecordError(path, "?", "(record)", f"expected an object, got {type(item).__name__}")
                 ident = item.get("id")
-                if ident in seen:
+                try:
+                    repeated = ident in seen
+                except TypeError:  # an array or an object: no id, and no key for the check of repeats
+                    raise RecordError(path, "?", "id", f"expected int, got {ident!r}") from None
+                if repeated:
                     raise FetchError(
                         f"{path}: record {ident} appears twice (page {page_no}); the listing is inconsistent"
                     )

@@ -117,6 +117,7 @@ def parse_school(raw: Any, endpoint: str = "/v1/schools") -> School:
 
 
 _STATUS_OF = {status.value: status for status in esd.Status}
+_STANDARD = "/v1/students"  # lists only students with an enrolledId; /v1/operoo/students also those without
 
 
 # A district repeats a few hundred names, a few thousand dates, a handful of school ids and relationships:
@@ -142,7 +143,10 @@ def parse_student(raw: Any, endpoint: str) -> Student:
     known = _STATUS_OF.get(status) if type(status) is str else None
     if (
         type(pid) is int and known is not None and type(first) is str and type(last) is str
-        and (enrolled is None or (type(enrolled) is str and len(enrolled) == esd.ENROLLED_ID_DIGITS and enrolled.isdigit()))
+        and (
+            (type(enrolled) is str and len(enrolled) == esd.ENROLLED_ID_DIGITS and enrolled.isdigit())
+            or (enrolled is None and endpoint != _STANDARD)
+        )
         and (school is None or type(school) is str) and (date is None or type(date) is str)
     ):  # fmt: skip
         return _new(Student, (
@@ -158,7 +162,7 @@ def _parse_student_carefully(raw: Any, endpoint: str) -> Student:
     status = _STATUS_OF.get(text)
     if status is None:
         raise RecordError(endpoint, f.record_id, "studentStatus", f"unknown value {text!r}")
-    enrolled_id = f.text("enrolledId", optional=True)
+    enrolled_id = f.text("enrolledId", optional=endpoint != _STANDARD)
     if enrolled_id is not None and not (len(enrolled_id) == esd.ENROLLED_ID_DIGITS and enrolled_id.isdigit()):
         raise RecordError(endpoint, f.record_id, "enrolledId", f"expected 8 digits, got {enrolled_id!r}")
     return Student(
@@ -179,6 +183,8 @@ def parse_contact(raw: Any, endpoint: str) -> Contact:
             raw["id"], raw["firstName"], raw["lastName"], raw["email"], raw["doNotContact"], raw["students"]
         )  # fmt: skip
         links = []
+        if type(items) is not list:  # an empty object or string would give no links, as an empty list does
+            return _parse_contact_carefully(raw, endpoint)
         for i in items:
             person, relationship, priority = i["studentId"], i["relationship"], i["priority"]
             if type(person) is not int or type(relationship) is not str or type(priority) is not int:
@@ -199,6 +205,8 @@ def _parse_contact_carefully(raw: Any, endpoint: str) -> Contact:
     f = _Fields(endpoint, raw)
     links = []
     for item in f.items("students"):
+        if not isinstance(item, Mapping):  # named here: `_Fields` would know neither the contact nor the field
+            raise RecordError(endpoint, f.record_id, "students", f"expected an object per link, got {item!r}")
         link = _Fields(endpoint, item)
         link.record_id = f.record_id
         links.append(Link(link.integer("studentId"), _intern(link.text("relationship")), link.integer("priority")))

@@ -234,8 +234,12 @@ class DesiredStudents:
     warnings: tuple[str, ...]
 
 
-def desired_students(records: EsdRecords, settings: Settings, scope: Scope | None = None) -> DesiredStudents:
-    """Each person's decision (all, or those of `scope`) and the groups they make."""
+def desired_students(
+    records: EsdRecords, settings: Settings, scope: Scope | None = None, *, check_identities: bool = True
+) -> DesiredStudents:
+    """Each person's decision (all, or those of `scope`) and the groups they make. IdentityConflict when eSD
+    gives two persons one Operoo ID, unless not `check_identities` (then the first person keeps it): a partial
+    plan's scope is still growing (`run._scope`), and the plan of the whole scope names every conflict."""
     persons = records.persons
     if scope is not None:  # in id order, as the whole: two persons given one Operoo ID resolve alike
         persons = {pid: persons[pid] for pid in sorted(scope.persons) if pid in persons}
@@ -269,7 +273,7 @@ def desired_students(records: EsdRecords, settings: Settings, scope: Scope | Non
         ids.sort()
         for key in groups_of_kind[kind]:
             groups[key].append(ids)
-    if clashes:
+    if clashes and check_identities:
         raise IdentityConflict(
             "; ".join(
                 f"eSD gives ID {oid} to both person {first} and person {then}" for oid, first, then in clashes[:5]

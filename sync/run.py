@@ -27,7 +27,7 @@ from sync.client import EsdClient
 from sync.errors import AuthError, FetchError, UrlError
 from sync.plan import Plan, compute_plan, group_sort_key
 from sync.rulebook import R11
-from sync.rules import compute_desired, desired_students, desired_with_contacts, may_warn
+from sync.rules import desired_students, desired_with_contacts, may_warn
 from sync.settings import Settings, check_known_schools
 from sync.store import (
     active_ids,
@@ -273,7 +273,9 @@ def _scope(records: EsdRecords, settings: Settings, conn: sqlite3.Connection, mi
         contacts = mirror.changed_contacts() | contacts_linking(records, persons)
         known = active_ids(conn, linked_persons(records, contacts) - persons)
         scope = Scope(frozenset(persons), frozenset(contacts), known)
-        desired = compute_desired(records, settings, scope)
+        # Not stopped by an identity conflict among these persons: one with a stored holder may be found later,
+        # and the plan (`make_plan`) names them all, as the whole's does.
+        desired = desired_students(records, settings, scope, check_identities=False)
         holders = holders_of(conn, desired.students) - persons
         if not holders:
             return scope

@@ -13,6 +13,7 @@ from sync import changes, rules
 from sync.client import EsdClient
 from sync.records import RawSnapshot
 from tests.rules.test_rules import E, F, P, base_district
+from tests.rules.test_safety import body_edit, on, tamper_with
 from tests.world import World, settings
 
 SETTINGS = settings(custom=True, schools={"0101": [E, P, F], "0201": [E], "0900": [P]})
@@ -225,3 +226,22 @@ def test_a_spool_that_cannot_be_written_aborts_the_first_sync_naming_it_and_chan
     assert w.tables() == before
     monkeypatch.undo()
     assert w.sync(SETTINGS).status == "applied"
+
+
+def test_identity_conflicts_stop_the_partial_plan_naming_each_as_the_whole_does(world: World) -> None:
+    """Two clashes: eSD gives person 5 the ID person 1 (unchanged) holds, and persons 2 and 6 one new ID.
+    The partial plan must not stop at the clash among the changed persons before it has brought in person 1."""
+    given = {5: "10000001", 2: "10000099", 6: "10000099"}
+
+    def reuse(body: dict[str, Any]) -> None:
+        for record in body["students"]:
+            record["enrolledId"] = given.get(record["id"], record["enrolledId"])
+
+    tamper = tamper_with(on("/v1/students"), body_edit(reuse))
+    before = world.tables()
+    partial = world.sync(SETTINGS, dry_run=True, tamper=tamper)
+    whole = world.sync(SETTINGS, dry_run=True, full=True, tamper=tamper)
+    assert whole.status == "aborted" and "ID 10000001 to both person 1 and person 5" in whole.errors[0]
+    assert "ID 10000099 to both person 2 and person 6" in whole.errors[0]
+    assert (partial.status, partial.errors) == (whole.status, whole.errors)
+    assert world.tables() == before

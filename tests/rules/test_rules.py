@@ -381,3 +381,17 @@ def test_an_id_given_to_two_persons_in_one_read_aborts_naming_both(tmp_path: Pat
         "eSD gives ID 10000001 to both person 1 and person 2 (an enrolledId must never be reused)" in report.errors[0]
     )
     assert world.tables() == before
+
+
+def test_more_than_five_ids_given_twice_are_counted_past_the_five_named(tmp_path: Path) -> None:
+    """Seven enrolledIds each given to two persons: five named in person order, the other two counted."""
+    pairs = [
+        student(pid, enrolled_id=f"{10000000 + (pid + 1) // 2}", status=v.Status.ENROLLED, school_id="0101")
+        for pid in range(1, 15)
+    ]
+    world = World(district([school("0101")], pairs, []), tmp_path / "operoo.db")
+    report = world.sync(settings(schools={"0101": [E]}), dry_run=True)
+    assert report.status == "aborted"
+    named = [f"eSD gives ID {10000000 + n} to both person {2 * n - 1} and person {2 * n}" for n in range(1, 6)]
+    assert report.errors[0].endswith("; ".join(named) + " (and 2 more) (an enrolledId must never be reused)")
+    assert not any(world.tables().values())
