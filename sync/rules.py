@@ -249,7 +249,7 @@ def desired_students(
     # The Operoo IDs decided, by (path, status, school): the students of one such kind share their groups.
     kinds: dict[tuple[str, str, str | None], list[str]] = {}
     groups_of_kind: dict[tuple[str, str, str | None], list[GroupKey]] = {}
-    clashes: list[tuple[str, int, int]] = []
+    clashes: dict[str, list[int]] = {}  # an Operoo ID given to more than one person -> those persons
     for person in persons.values():
         decision, warning = decide(person, settings)
         if warning:
@@ -259,7 +259,7 @@ def desired_students(
         student = decision.student
         operoo_id = student.operoo_id
         if operoo_id in students:  # eSD gave two persons one enrolledId: an ID names one person for life
-            clashes.append((operoo_id, students[operoo_id].person_id, student.person_id))
+            clashes.setdefault(operoo_id, [students[operoo_id].person_id]).append(student.person_id)
             continue
         students[operoo_id] = decision
         kind = (decision.path, student.status, student.school_id)
@@ -274,14 +274,17 @@ def desired_students(
         for key in groups_of_kind[kind]:
             groups[key].append(ids)
     if clashes and check_identities:
-        raise IdentityConflict(
-            "; ".join(
-                f"eSD gives ID {oid} to both person {first} and person {then}" for oid, first, then in clashes[:5]
-            )
-            + f"{f' (and {len(clashes) - 5} more)' if len(clashes) > 5 else ''} (an enrolledId must never be reused)"
-        )
+        named = [f"eSD gives ID {oid} to {_persons(pids)}" for oid, pids in itertools.islice(clashes.items(), 5)]
+        more = f" (and {len(clashes) - 5} more)" if len(clashes) > 5 else ""
+        raise IdentityConflict(f"{'; '.join(named)}{more} (an enrolledId must never be reused)")
     members = {key: _members(groups.pop(key)) for key in list(groups)}
     return DesiredStudents(students, members, PersonIds(persons), tuple(warnings))
+
+
+def _persons(pids: list[int]) -> str:
+    if len(pids) == 2:
+        return f"both person {pids[0]} and person {pids[1]}"
+    return f"persons {', '.join(map(str, pids[:-1]))} and {pids[-1]}"
 
 
 class PersonIds(Collection[int]):

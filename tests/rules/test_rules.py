@@ -361,15 +361,25 @@ def test_an_applicant_archived_because_custom_endpoints_went_off_is_told_so(worl
     assert "custom endpoints are off" in lines[0] and lines[1] == ARCHIVED_UNREAD
 
 
-def test_an_id_given_to_two_persons_in_one_read_aborts_naming_both(tmp_path: Path) -> None:
-    """eSD giving one enrolledId to two persons at once is an identity conflict, as across syncs: applied,
-    the ID would land in both persons' groups (here the building groups of 0101 and of 0201)."""
+@pytest.mark.parametrize(
+    ("holders", "said"),
+    [((1, 2), "both person 1 and person 2"), ((1, 2, 4), "persons 1, 2 and 4")],
+)
+def test_an_id_given_to_two_persons_in_one_read_aborts_naming_them(
+    tmp_path: Path, holders: tuple[int, ...], said: str
+) -> None:
+    """eSD giving one enrolledId to two persons (or more) at once is an identity conflict, as across syncs:
+    applied, the ID would land in every such person's groups (here the building groups of 0101 and 0201)."""
     twice = district(
         [school("0101"), school("0201")],
         [
-            student(1, enrolled_id="10000001", status=v.Status.ENROLLED, school_id="0101"),
-            student(2, enrolled_id="10000001", status=v.Status.ENROLLED, school_id="0201"),
-            student(3, enrolled_id="10000003", status=v.Status.ENROLLED, school_id="0101"),
+            student(
+                pid,
+                enrolled_id="10000001" if pid in holders else f"1000000{pid}",
+                status=v.Status.ENROLLED,
+                school_id="0101" if pid % 2 else "0201",
+            )
+            for pid in (1, 2, 3, 4)
         ],
         [],
     )
@@ -377,9 +387,7 @@ def test_an_id_given_to_two_persons_in_one_read_aborts_naming_both(tmp_path: Pat
     before = world.tables()
     report = world.sync(settings(schools={"0101": [E], "0201": [E]}))
     assert report.status == "aborted"
-    assert (
-        "eSD gives ID 10000001 to both person 1 and person 2 (an enrolledId must never be reused)" in report.errors[0]
-    )
+    assert f"eSD gives ID 10000001 to {said} (an enrolledId must never be reused)" in report.errors[0]
     assert world.tables() == before
 
 
