@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from itertools import accumulate, compress, repeat
+from itertools import accumulate, compress
 from operator import is_not, itemgetter
 from typing import Any, TypeVar
 
@@ -417,6 +417,41 @@ def derive(
     return Derivation(old if changed == [] else tuple(sources), context, derived, people, changed)
 
 
+class LinkIndex:
+    """Which of `sources` (contacts) link each person: `(person id << 32) | position` for every link, sorted,
+    in one array (no Python object per link); the contacts linking a person id of more than 32 bits are
+    listed apart (`unindexed`). Built when persons first become visible or hidden, and kept: a later version
+    of the contacts is looked up here and in the contacts replaced since (`stale`)."""
+
+    __slots__ = ("packed", "sources", "unindexed")
+    MAX_STALE_SHARE = 1 / 16  # of the contacts replaced since it was built: past it, built again
+
+    def __init__(self, contacts: Sequence[Record]) -> None:
+        self.sources = tuple(contacts)
+        keys = [link["studentId"] << 32 | i for i, contact in enumerate(self.sources) for link in contact["students"]]
+        self.unindexed = sorted({key & 0xFFFFFFFF for key in keys if not 0 <= key >> 32 < 1 << 32})
+        if self.unindexed:
+            keys = [key for key in keys if 0 <= key >> 32 < 1 << 32]
+        keys.sort()
+        self.packed = array("Q", keys)
+
+    def stale(self, contacts: Sequence[Record]) -> list[int] | None:
+        """The positions of `contacts` replaced since it was built; None when it is not worth using for them."""
+        if len(contacts) != len(self.sources):
+            return None
+        replaced = list(compress(range(len(contacts)), map(is_not, contacts, self.sources)))
+        return replaced if len(replaced) <= self.MAX_STALE_SHARE * len(contacts) else None
+
+    def linking(self, persons: Iterable[int]) -> set[int]:
+        """The positions of the contacts that linked any of these persons when it was built (or may have)."""
+        packed, out = self.packed, set(self.unindexed)
+        for person in persons:
+            if 0 <= person < 1 << 32:
+                lo = bisect_left(packed, person << 32)
+                out.update(key & 0xFFFFFFFF for key in packed[lo : bisect_left(packed, person + 1 << 32, lo)])
+        return out
+
+
 def positions(records: Sequence[Record], ids: Iterable[int]) -> list[int]:
     """Where the records with these ids are in `records` (sorted by id); ids it does not hold are left out."""
     out = []
@@ -456,6 +491,8 @@ class DistrictStore:
         self._cache_lock = threading.Lock()
         self.on_change: Callable[[str, list[Any]], None] | None = None  # set by the registry: the change log
         self._shared = False  # the district's lists and the view cache are shared with a fork (copy on write)
+        # Which contacts link each person, for the contacts listings after a change (kept across changes).
+        self._links: LinkIndex | None = previous._links if previous is not None else None
         self._reindex()
         if previous is not None:
             self.set_cache_limit(previous._cache_limit, previous._cache_bytes)
@@ -659,6 +696,16 @@ class DistrictStore:
     def _operoo_person_ids(self) -> PersonIds:
         return self.operoo_students().person_ids()
 
+    def _link_index(self, contacts: Sequence[Record]) -> tuple[LinkIndex, list[int]]:
+        """The store's link index, built (again) when it has none or it is too stale for `contacts`, and the
+        positions of the contacts replaced since it was built."""
+        index = self._links
+        stale = index.stale(contacts) if index is not None else None
+        if index is None or stale is None:
+            index, stale = LinkIndex(contacts), []
+            self._links = index  # kept for the next changes, and by the stores made from this one
+        return index, stale
+
     def _contacts_view(self, name: str, persons: Callable[[], PersonIds], student_id: int | None) -> View:
         # A copy (taken at once): a change in another thread may remove a contact's fields while the view is built.
         differing = dict(self._district.operoo_contact_fields) if name == "operoo_contacts" else {}
@@ -681,11 +728,13 @@ class DistrictStore:
             contacts = self._district.contacts
 
             def reading(persons: set[int], so_far: list[Record | None]) -> list[int]:
-                """The contacts linking any of them: a scan, no index to keep up to date. When no person became
-                visible, only the contacts shown so far can change (their other contacts stay hidden)."""
-                n = len(contacts)
-                maybe = range(n) if persons & visible else compress(range(n), map(is_not, so_far, repeat(None)))
-                return [i for i in maybe if not persons.isdisjoint(map(_student_id, contacts[i]["students"]))]
+                """The contacts linking any of them: from the store's link index and the contacts replaced since
+                it was built. When no person became visible, only the contacts shown so far can change (their
+                other contacts stay hidden)."""
+                index, stale = self._link_index(contacts)
+                found = index.linking(persons)
+                found.update(i for i in stale if not persons.isdisjoint(map(_student_id, contacts[i]["students"])))
+                return sorted(found if persons & visible else (i for i in found if so_far[i] is not None))
 
             return self._derived(previous, contacts, fields, shown, people, reading)
 

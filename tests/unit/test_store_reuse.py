@@ -330,3 +330,21 @@ def test_the_listings_kept_from_before_a_change_are_bounded_like_the_cache() -> 
     s.put_student({**s.students().records[0], "lastName": "Once more"})
     assert s.kept_views()[0] <= 8
     assert every_page(s) == every_page(fresh(s))
+
+
+def test_contacts_of_a_person_id_beyond_32_bits_follow_that_person_in_and_out_of_the_listings() -> None:
+    """The link index packs person ids in 32 bits: the contacts linking a larger one are looked at apart."""
+    s = DistrictStore(SPEC)
+    big = 2**40
+    applicant = {**next(p for p in s.all_students() if p["enrolledId"] is None), "id": big, "firstName": "Big"}
+    s.put_student(applicant)
+    contact = s.all_contacts()[0]
+    s.put_contact({**contact, "id": s.next_contact_id(), "students": [{**contact["students"][0], "studentId": big}]})
+    every_page(s)
+    _accept(s, 0)  # a person became visible: the index is built, with the big id's contact apart
+    assert every_page(s) == every_page(fresh(s))
+    s.accept(big, min(s.school_ids()))  # now on /v1/students: its contact shows on /v1/contacts
+    assert any(link["studentId"] == big for c in s.contacts().records for link in c["students"])
+    assert every_page(s) == every_page(fresh(s))
+    s.withdraw(big)  # no longer recently accepted: gone from the operoo listings
+    assert every_page(s) == every_page(fresh(s))
