@@ -377,30 +377,41 @@ class Derivation:
 
 
 Reading = Callable[[set[int], list[Record | None]], Iterable[int]]
+Comparing = Callable[[Sequence[Record], Sequence[Record]], "list[int] | None"]
+_Compared = tuple[Sequence[Record], Sequence[Record], "list[int] | None"]  # two versions of a list, and `replaced`
+
+
+def replaced(old: Sequence[Record], new: Sequence[Record]) -> list[int] | None:
+    """The positions where `new` holds another object than `old`; None when their lengths differ."""
+    if len(old) != len(new):
+        return None
+    return list(compress(range(len(new)), map(is_not, new, old)))
 
 
 def derive(
-    sources: list[Record],
+    sources: Sequence[Record],
     context: Any,
     make: Callable[[Record], Record | None],
     previous: Derivation | None,
     people: PersonIds = NOBODY,
     reading: Reading = lambda *_: (),
+    compare: Comparing = replaced,
 ) -> Derivation:
     """`make` of every source, taking the previous result of each source that is the same object under an equal
     context (records are never changed in place, so it would give the same, and the same object keeps its bytes).
 
     `people` is a set `make` reads by person id; where it differs from the previous one, `reading(the persons
     that differ, the results so far)` names the positions in `sources` whose results read them: made again.
+    `compare` is `replaced`, or the store's, which remembers it for the other listings of the same list.
     """
+    sources = tuple(sources)  # the store's tuple of its list, shared by the listings made from it (not copied)
     if previous is None or previous.context != context:
-        return Derivation(tuple(sources), context, list(map(make, sources)), people)
+        return Derivation(sources, context, list(map(make, sources)), people)
     old, differ = previous.sources, people.since(previous.people)
-    changed: list[int] | None
-    if len(old) == len(sources):  # records replaced where they were (the common change): compare in place
-        changed = list(compress(range(len(sources)), map(is_not, sources, old)))
+    changed = compare(old, sources)
+    if changed is not None:  # records replaced where they were (the common change)
         if not changed and not differ:  # nothing it reads changed: the same results
-            return replace(previous, people=people, changed=[])
+            return replace(previous, sources=sources, people=people, changed=[])
         derived = list(previous.derived)
         for i in changed:
             derived[i] = make(sources[i])
@@ -408,13 +419,12 @@ def derive(
         where = dict(zip(map(id, old), range(len(old)), strict=True))
         found = list(map(where.get, map(id, sources)))
         derived = [make(s) if j is None else previous.derived[j] for s, j in zip(sources, found, strict=True)]
-        changed = None
     if differ:
         remade = list(reading(differ, derived))
         for i in remade:
             derived[i] = make(sources[i])
         changed = None if changed is None else sorted({*changed, *remade})
-    return Derivation(old if changed == [] else tuple(sources), context, derived, people, changed)
+    return Derivation(sources, context, derived, people, changed)
 
 
 class LinkIndex:
@@ -435,12 +445,9 @@ class LinkIndex:
         keys.sort()
         self.packed = array("Q", keys)
 
-    def stale(self, contacts: Sequence[Record]) -> list[int] | None:
-        """The positions of `contacts` replaced since it was built; None when it is not worth using for them."""
-        if len(contacts) != len(self.sources):
-            return None
-        replaced = list(compress(range(len(contacts)), map(is_not, contacts, self.sources)))
-        return replaced if len(replaced) <= self.MAX_STALE_SHARE * len(contacts) else None
+    def fits(self, replaced: list[int] | None) -> bool:
+        """Worth using for a later version of its contacts, whose positions `replaced` (None: some added or removed)."""
+        return replaced is not None and len(replaced) <= self.MAX_STALE_SHARE * len(self.sources)
 
     def linking(self, persons: Iterable[int]) -> set[int]:
         """The positions of the contacts that linked any of these persons when it was built (or may have)."""
@@ -493,6 +500,9 @@ class DistrictStore:
         self._shared = False  # the district's lists and the view cache are shared with a fork (copy on write)
         # Which contacts link each person, for the contacts listings after a change (kept across changes).
         self._links: LinkIndex | None = previous._links if previous is not None else None
+        # The district's lists as tuples (by the list's id) and the latest comparisons of two versions of one.
+        self._tuples: dict[int, tuple[list[Record], tuple[Record, ...]]] = {}
+        self._comparisons: dict[tuple[int, int], _Compared] = {}
         self._reindex()
         if previous is not None:
             self.set_cache_limit(previous._cache_limit, previous._cache_bytes)
@@ -516,7 +526,8 @@ class DistrictStore:
             raise BadRequest(f"unknown studentStatus {flt.status!r}; expected one of {', '.join(v.STUDENT_STATUSES)}")
         if flt == StudentFilter():  # the listing a sync walks: derived, so a change rebuilds only what it touched
             return self._cached(
-                ("students", flt), lambda previous: self._derived(previous, self._district.students, (), _enrolled)
+                ("students", flt),
+                lambda previous: self._derived(previous, self._listed(self._district.students), (), _enrolled),
             )
         return self._cached(("students", flt), lambda previous: self._view(self._standard_students(flt), previous))
 
@@ -538,7 +549,7 @@ class DistrictStore:
             def shown(s: Record) -> Record | None:
                 return s if s["enrolledId"] is None or s["id"] in accepted else None
 
-            students = self._district.students
+            students = self._listed(self._district.students)
             return self._derived(previous, students, (), shown, people, lambda ids, _: positions(students, ids))
 
         return self._cached(("operoo_students",), build)
@@ -611,7 +622,7 @@ class DistrictStore:
     def _derived(
         self,
         previous: View | None,
-        sources: list[Record],
+        sources: tuple[Record, ...],
         context: Any,
         make: Callable[[Record], Record | None],
         people: PersonIds = NOBODY,
@@ -621,7 +632,7 @@ class DistrictStore:
 
         The ids of the persons it shows, once asked for, are kept up to date from the positions made again."""
         prior = previous.derivation if previous is not None else None
-        derivation = derive(sources, context, make, prior, people, reading)
+        derivation = derive(sources, context, make, prior, people, reading, self._compare)
         if previous is None or prior is None:
             return self._view([r for r in derivation.derived if r is not None], previous, derivation)
         changed, ids = derivation.changed, previous._person_ids
@@ -696,15 +707,35 @@ class DistrictStore:
     def _operoo_person_ids(self) -> PersonIds:
         return self.operoo_students().person_ids()
 
-    def _link_index(self, contacts: Sequence[Record]) -> tuple[LinkIndex, list[int]]:
+    def _link_index(self, contacts: tuple[Record, ...]) -> tuple[LinkIndex, list[int]]:
         """The store's link index, built (again) when it has none or it is too stale for `contacts`, and the
         positions of the contacts replaced since it was built."""
         index = self._links
-        stale = index.stale(contacts) if index is not None else None
-        if index is None or stale is None:
+        stale = self._compare(index.sources, contacts) if index is not None else None
+        if index is None or stale is None or not index.fits(stale):
             index, stale = LinkIndex(contacts), []
             self._links = index  # kept for the next changes, and by the stores made from this one
         return index, stale
+
+    def _listed(self, records: list[Record]) -> tuple[Record, ...]:
+        """One of the district's lists as a tuple, the same one for every listing made from this version of it."""
+        entry = self._tuples.get(id(records))
+        if entry is None or entry[0] is not records:
+            entry = (records, tuple(records))
+            self._tuples = {id(records): entry, **{k: v for k, v in self._tuples.items() if v[0] is not records}}
+            if len(self._tuples) > 4:  # the students and the contacts, and those of a change in the making
+                self._tuples.popitem()
+        return entry[1]
+
+    def _compare(self, old: Sequence[Record], new: Sequence[Record]) -> list[int] | None:
+        """`replaced(old, new)`, remembered: the listings of one list compare the same two versions of it."""
+        key = (id(old), id(new))
+        hit = self._comparisons.get(key)
+        if hit is not None and hit[0] is old and hit[1] is new:
+            return hit[2]
+        result = replaced(old, new)
+        self._comparisons = {key: (old, new, result), **dict(list(self._comparisons.items())[:3])}
+        return result
 
     def _contacts_view(self, name: str, persons: Callable[[], PersonIds], student_id: int | None) -> View:
         # A copy (taken at once): a change in another thread may remove a contact's fields while the view is built.
@@ -725,7 +756,7 @@ class DistrictStore:
                 return self._view([c for c in map(shown, self._district.contacts) if c is not None], previous)
             # What a contact shows reads the visible persons and its differing fields (as they encode: exact)
             fields = tuple(sorted((cid, orjson.dumps(f)) for cid, f in differing.items()))
-            contacts = self._district.contacts
+            contacts = self._listed(self._district.contacts)
 
             def reading(persons: set[int], so_far: list[Record | None]) -> list[int]:
                 """The contacts linking any of them: from the store's link index and the contacts replaced since
@@ -754,6 +785,7 @@ class DistrictStore:
         self._students_by_id = {s["id"]: s for s in d.students}
         self._contacts_by_id = {c["id"]: c for c in d.contacts}
         self._by_enrolled_id = {s["enrolledId"]: s for s in d.students if s["enrolledId"] is not None}
+        self._tuples = {}  # of the lists of before
         numeric = [int(e) for e in self._by_enrolled_id if e.isdigit()]
         self._highest_enrolled = max([getattr(self, "_highest_enrolled", 9_999_999), *numeric])
         self._keep_views()
