@@ -746,7 +746,7 @@ class DistrictStore:
         if hit is not None and hit[0] is old and hit[1] is new:
             return hit[2]
         result = replaced(old, new)
-        self._comparisons = {key: (old, new, result), **dict(list(self._comparisons.items())[:3])}
+        self._comparisons = {key: (old, new, result), **dict(list(self._comparisons.items())[:1])}  # students, contacts
         return result
 
     def _contacts_view(self, name: str, persons: Callable[[], PersonIds], student_id: int | None) -> View:
