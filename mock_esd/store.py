@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from itertools import accumulate, compress
+from itertools import accumulate, compress, repeat
 from operator import is_not, itemgetter
 from typing import Any, TypeVar
 
@@ -78,6 +78,7 @@ class View:
         on_encoded: Callable[[], None] | None = None,
         previous: View | None = None,
         derivation: Derivation | None = None,
+        replaced_at: list[int] | None = None,
     ) -> None:
         self.records = records
         self.derivation = derivation  # how the records were made, for the next build of this view after a change
@@ -87,6 +88,9 @@ class View:
         self._on_encoded = on_encoded  # the store re-checks its byte bound once the encoding exists
         # The nearest earlier version of this view that is encoded: its bytes are reused, then let go.
         self._source: View | None = previous if previous is None or previous.encoded else previous._source
+        # Where its records differ from those of `previous`, when known: for reusing previous's bytes only.
+        self._replaced_at = replaced_at if previous is not None and self._source is previous else None
+        self._ranks: array[int] | None = None  # a derived view's: where each source's result is in `records`
 
     @property
     def encoded(self) -> bool:
@@ -99,7 +103,8 @@ class View:
         held = self._encoding.nbytes if self._encoding is not None else 0
         derived = 16 * len(self.derivation.derived) if self.derivation is not None else 0
         ids = sys.getsizeof(self._person_ids.ids) if self._person_ids is not None else 0
-        return held + 8 * len(self.records) + derived + ids
+        ranks = self._ranks.itemsize * len(self._ranks) if self._ranks is not None else 0
+        return held + 8 * len(self.records) + derived + ids + ranks
 
     def person_ids(self) -> PersonIds:
         """The ids of its records (persons), what a contacts listing is made from: from the first call on."""
@@ -125,10 +130,12 @@ class View:
                 if self._encoding is None:
                     source = self._source
                     if source is not None:
-                        self._encoding = encode_reusing(self.records, source.records, source.encoding())
+                        self._encoding = encode_reusing(
+                            self.records, source.records, source.encoding(), replaced_at=self._replaced_at
+                        )
                     else:
                         self._encoding = Encoding.of(self.records)
-                    self._source = None  # the earlier view is free to go (the bytes this one refers to stay)
+                    self._source = self._replaced_at = None  # the earlier view is free to go (its bytes stay)
                     if self._on_encoded is not None:
                         self._on_encoded()
         return self._encoding
@@ -232,6 +239,7 @@ def encode_reusing(
     old: Encoding,
     min_run: int = MIN_SHARED_RUN,
     max_dead: float = MAX_DEAD_SHARE,
+    replaced_at: Sequence[int] | None = None,
 ) -> Encoding:
     """The JSON of `records` (what `Encoding.of(records)` gives, page for page), taking the bytes of every record
     that is the same object as one of `old_records` (encoded as `old`) and encoding only the others.
@@ -241,11 +249,12 @@ def encode_reusing(
     the records encoded and the shorter runs (copied) make one new piece, so a page of n records spans at
     most 2 n / `min_run` + 2 slices however many changes came before. When more than `max_dead` of the bytes held would be of records no longer shown,
     the whole is copied into one piece. When fewer than half the records are found, encoding the
-    whole list at once is faster.
+    whole list at once is faster. `replaced_at`: the positions (ascending) where `records` holds other records
+    than `old_records`, when the caller knows them (the lists are then as long): they are not compared.
     """
     if records is old_records:
         return old
-    runs = _runs(records, old_records)
+    runs = _runs(records, old_records) if replaced_at is None else _runs_in_place(len(records), replaced_at)
     if not records or 2 * sum(stop - start for start, stop, j in runs if j is not None) < len(records):
         return Encoding.of(records)
     # The new piece, pieces[0]: the records encoded and the short runs copied, each with a comma.
@@ -308,15 +317,9 @@ def encode_reusing(
 def _runs(records: list[Record], old_records: list[Record]) -> list[tuple[int, int, int | None]]:
     """`records` as runs (start, stop, where the run starts in `old_records`, None: records not there)."""
     n = len(records)
-    runs: list[tuple[int, int, int | None]] = []
     if n == len(old_records):  # records replaced where they were (the common change): compare in place
-        done = 0
-        for i in compress(range(n), map(is_not, records, old_records)):
-            runs += [(done, i, done), (i, i + 1, None)] if i > done else [(i, i + 1, None)]
-            done = i + 1
-        if done < n:
-            runs.append((done, n, done))
-        return runs
+        return _runs_in_place(n, compress(range(n), map(is_not, records, old_records)))
+    runs: list[tuple[int, int, int | None]] = []
     where = dict(zip(map(id, old_records), range(len(old_records)), strict=True))  # old records alive: ids unique
     found = list(map(where.get, map(id, records)))
     i = 0
@@ -334,6 +337,18 @@ def _runs(records: list[Record], old_records: list[Record]) -> list[tuple[int, i
 
 
 _serials = itertools.count(1)
+
+
+def _runs_in_place(n: int, replaced_at: Iterable[int]) -> list[tuple[int, int, int | None]]:
+    """The runs of n records of which those at `replaced_at` (ascending) were replaced where they were."""
+    runs: list[tuple[int, int, int | None]] = []
+    done = 0
+    for i in replaced_at:
+        runs += [(done, i, done), (i, i + 1, None)] if i > done else [(i, i + 1, None)]
+        done = i + 1
+    if done < n:
+        runs.append((done, n, done))
+    return runs
 
 
 @dataclass(frozen=True, eq=False)
@@ -616,7 +631,13 @@ class DistrictStore:
         for view in (self.schools(), self.students(), self.contacts(), self.operoo_students(), self.operoo_contacts()):
             view.page(0, 1)
 
-    def _view(self, records: list[Record], previous: View | None, derivation: Derivation | None = None) -> View:
+    def _view(
+        self,
+        records: list[Record],
+        previous: View | None,
+        derivation: Derivation | None = None,
+        replaced_at: list[int] | None = None,
+    ) -> View:
         # The store and the cache that will hold the view (even if this store owns another later), both weakly:
         # a view they hold must not hold them, or a replaced store (a scenario loaded) would keep its listings
         # until the garbage collector's next full pass (and one frozen before `--workers` fork, for good).
@@ -627,7 +648,7 @@ class DistrictStore:
             if alive is not None and held is not None:
                 alive._trim(held, lock)
 
-        return View(records, trim, previous, derivation)
+        return View(records, trim, previous, derivation, replaced_at)
 
     def _derived(
         self,
@@ -651,10 +672,23 @@ class DistrictStore:
             same = _same_objects(now, before)
         else:  # it differs from the previous results at most where it was made again
             same = not any(map(is_not, map(now.__getitem__, changed), map(before.__getitem__, changed)))
-        # nothing it shows changed: its records and bytes serve
-        view = self._view(
-            previous.records if same else [r for r in derivation.derived if r is not None], previous, derivation
-        )
+        if same:  # nothing it shows changed: its records and bytes serve
+            view = self._view(previous.records, previous, derivation)
+            view._ranks = previous._ranks
+        elif changed is not None and not any((now[i] is None) is not (before[i] is None) for i in changed):
+            # Records replaced where they were, none shown or hidden: the previous records, patched where each
+            # source's result is (its rank), and where they differ is known (not compared when encoded).
+            ranks = previous._ranks if previous._ranks is not None else _ranks(before)
+            records, at = list(previous.records), []
+            for i in changed:
+                record = now[i]
+                if record is not before[i] and record is not None:
+                    records[ranks[i]] = record
+                    at.append(ranks[i])
+            view = self._view(records, previous, derivation, at)
+            view._ranks = ranks
+        else:
+            view = self._view([r for r in now if r is not None], previous, derivation)
         if ids is not None and (same or changed is not None):
             view._person_ids = ids if same else ids.after(prior.derived, derivation.derived, changed or ())
         return view
@@ -1011,6 +1045,11 @@ _student_id = itemgetter("studentId")
 
 def _same_objects(a: Sequence[object], b: Sequence[object]) -> bool:
     return len(a) == len(b) and not any(map(is_not, a, b))
+
+
+def _ranks(derived: Sequence[Record | None]) -> array[int]:
+    """For each position, how many results before it are shown: where its result is in the listing."""
+    return array("L", accumulate(map(is_not, derived, repeat(None)), initial=0))
 
 
 def _enrolled(student: Record) -> Record | None:
