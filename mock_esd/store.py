@@ -42,7 +42,7 @@ from mock_esd.generator import District, DistrictSpec, Record, generate_district
 T = TypeVar("T")
 DEFAULT_CACHE_LIMIT = 256  # views kept per district (Limits.max_cached_views)
 DEFAULT_CACHE_BYTES = 1024 * 1024 * 1024  # bytes those views may hold (Limits.max_cached_view_bytes)
-MIN_CACHE_LIMIT = 8  # schools, students, the operoo views and the id sets a contacts view is built from
+MIN_CACHE_LIMIT = 8  # the five listings a sync walks (a contacts listing is made from a students one), and room
 _replay = threading.local()
 
 
