@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import itertools
 import sys
 import threading
 import weakref
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from itertools import accumulate, compress, repeat
 from operator import is_not, itemgetter
 from typing import Any, TypeVar
@@ -40,7 +42,7 @@ from mock_esd.generator import District, DistrictSpec, Record, generate_district
 T = TypeVar("T")
 DEFAULT_CACHE_LIMIT = 256  # views kept per district (Limits.max_cached_views)
 DEFAULT_CACHE_BYTES = 1024 * 1024 * 1024  # bytes those views may hold (Limits.max_cached_view_bytes)
-MIN_CACHE_LIMIT = 8  # schools, students, the operoo views and the id sets a contacts view is built from
+MIN_CACHE_LIMIT = 8  # the five listings a sync walks (a contacts listing is made from a students one), and room
 _replay = threading.local()
 
 
@@ -58,12 +60,16 @@ def replay_mode() -> Iterator[None]:
         _replay.active = False
 
 
-class View:
-    """An ordered list of records and, from the first page asked for, their JSON in one buffer.
+MIN_SHARED_RUN = 32  # records: a kept run shorter than this is copied into a new encoding, not referred to
+MAX_DEAD_SHARE = 0.25  # of an encoding's bytes: past it, bytes of records no longer shown are let go (one copy)
 
-    The buffer is `orjson.dumps(records)` (`[r0,r1,...]`, one call: about 10x faster than a call per
-    record, and a bytes object per record costs orjson's ~8 KB allocation each); `offsets[i]` is where
-    record i starts in it. A page is one slice of the buffer: no Python object per record, no join.
+
+class View:
+    """An ordered list of records and, from the first page asked for, their JSON (an `Encoding`).
+
+    The JSON is `orjson.dumps(records)` (`[r0,r1,...]`, one call: about 10x faster than a call per record,
+    and a bytes object per record costs orjson's ~8 KB allocation each), or after a change the bytes of
+    before it for the records it kept. A page is a slice of it: no Python object per record.
     """
 
     def __init__(
@@ -72,52 +78,134 @@ class View:
         on_encoded: Callable[[], None] | None = None,
         previous: View | None = None,
         derivation: Derivation | None = None,
+        replaced_at: list[int] | None = None,
     ) -> None:
         self.records = records
         self.derivation = derivation  # how the records were made, for the next build of this view after a change
-        self._buffer: bytes | None = None
-        self._offsets = array("Q")
+        self._encoding: Encoding | None = None
+        self._person_ids: PersonIds | None = None
         self._lock = threading.Lock()
-        self._on_encoded = on_encoded  # the store re-checks its byte bound once the buffer exists
+        self._on_encoded = on_encoded  # the store re-checks its byte bound once the encoding exists
         # The nearest earlier version of this view that is encoded: its bytes are reused, then let go.
         self._source: View | None = previous if previous is None or previous.encoded else previous._source
+        # Where its records differ from those of `previous`, when known: for reusing previous's bytes only.
+        self._replaced_at = replaced_at if previous is not None and self._source is previous else None
+        self._ranks: array[int] | None = None  # a derived view's: where each source's result is in `records`
 
     @property
     def encoded(self) -> bool:
         """True once the records' JSON is held (after the first page)."""
-        return self._buffer is not None
+        return self._encoding is not None
 
     @property
     def nbytes(self) -> int:
         """Bytes this view holds beyond the records themselves: its JSON, offsets, lists of references."""
-        held = len(self._buffer) + self._offsets.itemsize * len(self._offsets) if self._buffer is not None else 0
+        held = self._encoding.nbytes if self._encoding is not None else 0
         derived = 16 * len(self.derivation.derived) if self.derivation is not None else 0
-        return held + 8 * len(self.records) + derived
+        ids = sys.getsizeof(self._person_ids.ids) if self._person_ids is not None else 0
+        ranks = self._ranks.itemsize * len(self._ranks) if self._ranks is not None else 0
+        return held + 8 * len(self.records) + derived + ids + ranks
 
-    def page(self, start: int, stop: int) -> memoryview:
-        """The JSON of records[start:stop], comma-separated, without the brackets: a slice of the buffer."""
+    def person_ids(self) -> PersonIds:
+        """The ids of its records (persons), what a contacts listing is made from: from the first call on."""
+        if self._person_ids is None:
+            self._person_ids = PersonIds(frozenset(r["id"] for r in self.records))
+        return self._person_ids
+
+    def page(self, start: int, stop: int) -> bytes | memoryview:
+        """The JSON of records[start:stop], comma-separated, without the brackets."""
+        parts = self.parts(start, stop)
+        return parts[0] if len(parts) == 1 else b",".join(parts)
+
+    def parts(self, start: int, stop: int) -> list[memoryview]:
+        """The JSON of records[start:stop] as slices of the encoding, to be joined by commas (none: no record)."""
         stop = min(stop, len(self.records))
         if start >= stop:
-            return memoryview(b"")
-        buffer, offsets = self._encoding()
-        return memoryview(buffer)[offsets[start] : offsets[stop] - 1]
+            return []
+        return self.encoding().parts(start, stop)
 
-    def _encoding(self) -> tuple[bytes, array[int]]:
-        if self._buffer is None:
-            with self._lock:  # one thread encodes; the others wait for its buffer rather than encode again
-                if self._buffer is None:
+    def encoding(self) -> Encoding:
+        if self._encoding is None:
+            with self._lock:  # one thread encodes; the others wait for its encoding rather than encode again
+                if self._encoding is None:
                     source = self._source
                     if source is not None:
-                        old_buffer, old_offsets = source._encoding()
-                        self._offsets, self._buffer = encode_reusing(
-                            self.records, source.records, old_buffer, old_offsets
+                        self._encoding = encode_reusing(
+                            self.records, source.records, source.encoding(), replaced_at=self._replaced_at
                         )
                     else:
-                        self._offsets, self._buffer = encode_records(self.records)
-                    self._source = None  # the earlier bytes are free to go
+                        self._encoding = Encoding.of(self.records)
+                    self._source = self._replaced_at = None  # the earlier view is free to go (its bytes stay)
                     if self._on_encoded is not None:
                         self._on_encoded()
-        return self._buffer, self._offsets
+        return self._encoding
+
+
+class Encoding:
+    """A listing's JSON as segments of encoded pieces: what its pages are sliced from.
+
+    A piece is `orjson.dumps` of some records (`[r0,r1,...]`) with `offsets[i]`, where its record i starts
+    (one more at the end). A fresh encoding is one piece. Segment k is the listing's records `starts[k]` up
+    to `starts[k + 1]`: records `firsts[k]` on of piece `sources[k]`. An encoding made after a change
+    refers to the pieces of the one before for the runs of records it kept, and adds one piece of its own:
+    the records it encoded and the short kept runs it copied (`encode_reusing`). A page is one slice per
+    segment it spans: a change of 1% of a listing copies 1% of its bytes, not the listing.
+    """
+
+    __slots__ = ("firsts", "nbytes", "pieces", "sources", "starts")
+
+    def __init__(
+        self, pieces: list[tuple[memoryview, array[int]]], starts: array[int], sources: array[int], firsts: array[int]
+    ) -> None:
+        self.pieces, self.starts, self.sources, self.firsts = pieces, starts, sources, firsts
+        table = sum(a.itemsize * len(a) for a in (starts, sources, firsts))
+        self.nbytes = sum(len(buffer) + offsets.itemsize * len(offsets) for buffer, offsets in pieces) + table
+
+    @classmethod
+    def whole(cls, offsets: array[int], buffer: bytes) -> Encoding:
+        """One piece, one segment: `buffer` the JSON of every record, `offsets` where each starts."""
+        return cls([(memoryview(buffer), offsets)], array("Q", [0, len(offsets) - 1]), array("Q", [0]), array("Q", [0]))
+
+    @classmethod
+    def of(cls, records: list[Record]) -> Encoding:
+        return cls.whole(*encode_records(records))
+
+    def __len__(self) -> int:
+        return self.starts[-1]
+
+    def parts(self, start: int, stop: int) -> list[memoryview]:
+        """The JSON of records[start:stop] (0 <= start < stop <= len) without commas: a slice per segment."""
+        starts, sources, firsts, pieces = self.starts, self.sources, self.firsts, self.pieces
+        k = bisect_right(starts, start) - 1
+        out = []
+        while start < stop:
+            end = min(stop, starts[k + 1])
+            buffer, offsets = pieces[sources[k]]
+            first = firsts[k] + start - starts[k]
+            out.append(buffer[offsets[first] : offsets[first + end - start] - 1])
+            start, k = end, k + 1
+        return out
+
+    def segments(self, start: int, stop: int) -> Iterator[tuple[int, int, int, int]]:
+        """(where, piece, first, count): records [start, stop) as runs of `count` records of one piece each."""
+        starts, sources, firsts = self.starts, self.sources, self.firsts
+        k = bisect_right(starts, start) - 1
+        while start < stop:
+            end = min(stop, starts[k + 1])
+            yield start, sources[k], firsts[k] + start - starts[k], end - start
+            start, k = end, k + 1
+
+    def copied(self) -> Encoding:
+        """The same JSON in one piece (a copy): what `Encoding.of` gives for the same records."""
+        out: list[bytes | memoryview] = [b"["]
+        offsets, end = array("Q", [1]), 1
+        for _, piece, first, count in self.segments(0, len(self)):
+            buffer, old = self.pieces[piece]
+            out += (buffer[old[first] : old[first + count] - 1], b",")
+            offsets.extend(map((end - old[first]).__add__, old[first + 1 : first + count + 1]))
+            end += old[first + count] - old[first]
+        out[-1:] = [b"]"] if len(out) > 1 else [b"[", b"]"]
+        return Encoding.whole(offsets, b"".join(out))
 
 
 def encode_records(records: list[Record]) -> tuple[array[int], bytes]:
@@ -146,51 +234,92 @@ def _encode_each(records: list[Record], chunk: int = 1024) -> tuple[array[int], 
 
 
 def encode_reusing(
-    records: list[Record], old_records: list[Record], old_buffer: bytes, old_offsets: array[int]
-) -> tuple[array[int], bytes]:
-    """The same as `encode_records(records)`, copying the bytes of every record that is the same object as one
-    of `old_records` (encoded as `old_buffer`, `old_offsets`) and encoding only the others.
+    records: list[Record],
+    old_records: list[Record],
+    old: Encoding,
+    min_run: int = MIN_SHARED_RUN,
+    max_dead: float = MAX_DEAD_SHARE,
+    replaced_at: Sequence[int] | None = None,
+) -> Encoding:
+    """The JSON of `records` (what `Encoding.of(records)` gives, page for page), taking the bytes of every record
+    that is the same object as one of `old_records` (encoded as `old`) and encoding only the others.
 
-    Records are never changed in place, so the same object encodes to the same bytes. Runs of records that
-    follow each other in both lists are copied as one slice. When fewer than half the records are found,
-    encoding the whole list at once is faster.
+    Records are never changed in place, so the same object encodes to the same bytes. A run of at least
+    `min_run` records that follow each other in both lists and in one piece of `old` is referred to there;
+    the records encoded and the shorter runs (copied) make one new piece, so a page of n records spans at
+    most 2 n / `min_run` + 2 slices however many changes came before. When more than `max_dead` of the bytes held would be of records no longer shown,
+    the whole is copied into one piece. When fewer than half the records are found, encoding the
+    whole list at once is faster. `replaced_at`: the positions (ascending) where `records` holds other records
+    than `old_records`, when the caller knows them (the lists are then as long): they are not compared.
     """
     if records is old_records:
-        return old_offsets, old_buffer
-    runs = _runs(records, old_records)
-    if 2 * sum(stop - start for start, stop, j in runs if j is not None) < len(records):
-        return encode_records(records)
-    old = memoryview(old_buffer)
-    parts: list[bytes | memoryview] = [b"["]
-    offsets, end = array("Q", [1]), 1
+        return old
+    runs = _runs(records, old_records) if replaced_at is None else _runs_in_place(len(records), replaced_at)
+    if not records or 2 * sum(stop - start for start, stop, j in runs if j is not None) < len(records):
+        return Encoding.of(records)
+    # The new piece, pieces[0]: the records encoded and the short runs copied, each with a comma.
+    own: list[bytes | memoryview] = [b"["]
+    own_offsets, end = array("Q", [1]), 1
+    pieces: list[tuple[memoryview, array[int]]] = [(memoryview(b""), own_offsets)]
+    index: dict[int, int] = {}  # a piece of `old`: its index in `pieces`
+    starts, sources, firsts = array("Q"), array("Q"), array("Q")
+    old_starts, old_sources, old_firsts, old_pieces = old.starts, old.sources, old.firsts, old.pieces
+    referred = 0  # bytes of the records referred to in earlier pieces (with their commas)
+    # One loop, no call per run: a change of 1% of 100,000 records makes some 2,000 runs.
     for start, stop, j in runs:
-        if j is None:
+        if j is None:  # records to encode, at the end of the new piece
+            first = len(own_offsets) - 1
+            if not (sources and sources[-1] == 0 and firsts[-1] + start - starts[-1] == first):
+                starts.append(start)
+                sources.append(0)
+                firsts.append(first)
             for record in records[start:stop]:
                 part = orjson.dumps(record)
-                parts += (part, b",")
+                own += (part, b",")
                 end += len(part) + 1
-                offsets.append(end)
-        else:
-            first, last = old_offsets[j], old_offsets[j + stop - start]
-            parts += (old[first : last - 1], b",")  # records j.. with the commas between them
-            offsets.extend(map((end - first).__add__, old_offsets[j + 1 : j + stop - start + 1]))
-            end += last - first
-    parts[-1:] = [b"]"] if records else [parts[-1], b"]"]
-    return offsets, b"".join(parts)
+                own_offsets.append(end)
+            continue
+        k, at, last = bisect_right(old_starts, j) - 1, j, j + stop - start
+        while at < last:  # the segments of `old` the run spans
+            upto = min(last, old_starts[k + 1])
+            piece, first, where = old_sources[k], old_firsts[k] + at - old_starts[k], start + at - j
+            buffer, offsets = old_pieces[piece]
+            a, b = offsets[first], offsets[first + upto - at]
+            if upto - at >= min_run:  # referred to
+                mapped = index.get(piece)
+                if mapped is None:
+                    mapped = index[piece] = len(pieces)
+                    pieces.append(old_pieces[piece])
+                if not (sources and sources[-1] == mapped and firsts[-1] + where - starts[-1] == first):
+                    starts.append(where)
+                    sources.append(mapped)
+                    firsts.append(first)
+                referred += b - a
+            else:  # copied
+                mine = len(own_offsets) - 1
+                if not (sources and sources[-1] == 0 and firsts[-1] + where - starts[-1] == mine):
+                    starts.append(where)
+                    sources.append(0)
+                    firsts.append(mine)
+                own += (buffer[a : b - 1], b",")
+                own_offsets.extend(map((end - a).__add__, offsets[first + 1 : first + upto - at + 1]))
+                end += b - a
+            at, k = upto, k + 1
+    own[-1:] = [b"]"] if len(own) > 1 else [b"[", b"]"]
+    pieces[0] = (memoryview(b"".join(own)), own_offsets)
+    starts.append(len(records))
+    encoding = Encoding(pieces, starts, sources, firsts)
+    held = sum(len(buffer) for buffer, _ in pieces)
+    dead = held - len(pieces[0][0]) - referred  # bytes of records no longer shown (every byte of the new piece is)
+    return encoding.copied() if dead > max_dead * held else encoding
 
 
 def _runs(records: list[Record], old_records: list[Record]) -> list[tuple[int, int, int | None]]:
     """`records` as runs (start, stop, where the run starts in `old_records`, None: records not there)."""
     n = len(records)
-    runs: list[tuple[int, int, int | None]] = []
     if n == len(old_records):  # records replaced where they were (the common change): compare in place
-        done = 0
-        for i in compress(range(n), map(is_not, records, old_records)):
-            runs += [(done, i, done), (i, i + 1, None)] if i > done else [(i, i + 1, None)]
-            done = i + 1
-        if done < n:
-            runs.append((done, n, done))
-        return runs
+        return _runs_in_place(n, compress(range(n), map(is_not, records, old_records)))
+    runs: list[tuple[int, int, int | None]] = []
     where = dict(zip(map(id, old_records), range(len(old_records)), strict=True))  # old records alive: ids unique
     found = list(map(where.get, map(id, records)))
     i = 0
@@ -207,49 +336,152 @@ def _runs(records: list[Record], old_records: list[Record]) -> list[tuple[int, i
     return runs
 
 
+_serials = itertools.count(1)
+
+
+def _runs_in_place(n: int, replaced_at: Iterable[int]) -> list[tuple[int, int, int | None]]:
+    """The runs of n records of which those at `replaced_at` (ascending) were replaced where they were."""
+    runs: list[tuple[int, int, int | None]] = []
+    done = 0
+    for i in replaced_at:
+        runs += [(done, i, done), (i, i + 1, None)] if i > done else [(i, i + 1, None)]
+        done = i + 1
+    if done < n:
+        runs.append((done, n, done))
+    return runs
+
+
+@dataclass(frozen=True, eq=False)
+class PersonIds:
+    """The ids of the persons a listing shows, as a listing made from them reads them; made from the set of the
+    listing's previous version (`base`, its serial) by adding and removing `delta`, or whole (no base)."""
+
+    ids: AbstractSet[int]
+    base: int | None = None
+    delta: frozenset[int] = frozenset()
+    serial: int = field(default_factory=lambda: next(_serials))
+
+    def since(self, other: PersonIds) -> set[int]:
+        """The ids in one of the two sets only: the delta when `other` is the set this one was made from."""
+        if other is self:
+            return set()
+        if self.base == other.serial:
+            return set(self.delta)
+        return set(self.ids ^ other.ids)
+
+    def after(self, before: Sequence[Record | None], now: Sequence[Record | None], changed: Iterable[int]) -> PersonIds:
+        """The ids once the records at `changed` went from `before` to `now` (None: not shown); itself if alike."""
+        gone = {r["id"] for r in map(before.__getitem__, changed) if r is not None}
+        came = {r["id"] for r in map(now.__getitem__, changed) if r is not None}
+        if gone == came:
+            return self
+        ids = set(self.ids)  # a copy: this set is read by the views made from it
+        ids -= gone - came
+        ids |= came
+        return PersonIds(ids, self.serial, frozenset(gone ^ came))
+
+
+NOBODY = PersonIds(frozenset())
+
+
 @dataclass(frozen=True)
 class Derivation:
     """How a listing's records were made: each of `sources` (the district's list) gave `derived` (None: left
-    out) by a function of the record, of `context` (compared with ==) and of a set of person ids, `people`."""
+    out) by a function of the record, of `context` (compared with ==) and of a set of person ids, `people`.
+    `changed`: the positions made again since the derivation it was made from (None: made whole, or sources
+    inserted or removed)."""
 
     sources: tuple[Record, ...]
     context: Any
     derived: list[Record | None]
-    people: frozenset[int] | set[int] = frozenset()
+    people: PersonIds = NOBODY
+    changed: list[int] | None = None
 
 
 Reading = Callable[[set[int], list[Record | None]], Iterable[int]]
+Comparing = Callable[[Sequence[Record], Sequence[Record]], "list[int] | None"]
+_Compared = tuple[Sequence[Record], Sequence[Record], "list[int] | None"]  # two versions of a list, and `replaced`
+
+
+def replaced(old: Sequence[Record], new: Sequence[Record]) -> list[int] | None:
+    """The positions where `new` holds another object than `old`; None when their lengths differ."""
+    if len(old) != len(new):
+        return None
+    return list(compress(range(len(new)), map(is_not, new, old)))
 
 
 def derive(
-    sources: list[Record],
+    sources: Sequence[Record],
     context: Any,
     make: Callable[[Record], Record | None],
     previous: Derivation | None,
-    people: frozenset[int] | set[int] = frozenset(),
+    people: PersonIds = NOBODY,
     reading: Reading = lambda *_: (),
+    compare: Comparing = replaced,
 ) -> Derivation:
     """`make` of every source, taking the previous result of each source that is the same object under an equal
     context (records are never changed in place, so it would give the same, and the same object keeps its bytes).
 
     `people` is a set `make` reads by person id; where it differs from the previous one, `reading(the persons
     that differ, the results so far)` names the positions in `sources` whose results read them: made again.
+    `compare` is `replaced`, or the store's, which remembers it for the other listings of the same list.
     """
+    sources = tuple(sources)  # the store's tuple of its list, shared by the listings made from it (not copied)
     if previous is None or previous.context != context:
-        return Derivation(tuple(sources), context, list(map(make, sources)), people)
-    old = previous.sources
-    if len(old) == len(sources):  # records replaced where they were (the common change): compare in place
+        return Derivation(sources, context, list(map(make, sources)), people)
+    old, differ = previous.sources, people.since(previous.people)
+    changed = compare(old, sources)
+    if changed is not None:  # records replaced where they were (the common change)
+        if not changed and not differ:  # nothing it reads changed: the same results
+            return replace(previous, sources=sources, people=people, changed=[])
         derived = list(previous.derived)
-        for i in compress(range(len(sources)), map(is_not, sources, old)):
+        for i in changed:
             derived[i] = make(sources[i])
     else:
         where = dict(zip(map(id, old), range(len(old)), strict=True))
         found = list(map(where.get, map(id, sources)))
         derived = [make(s) if j is None else previous.derived[j] for s, j in zip(sources, found, strict=True)]
-    if people != previous.people:
-        for i in reading(set(people ^ previous.people), derived):
+    if differ:
+        remade = list(reading(differ, derived))
+        for i in remade:
             derived[i] = make(sources[i])
-    return Derivation(tuple(sources), context, derived, people)
+        changed = None if changed is None else sorted({*changed, *remade})
+    return Derivation(sources, context, derived, people, changed)
+
+
+class LinkIndex:
+    """Which of `sources` (contacts) link each person: `(person id << 32) | position` for every link, sorted,
+    in one array (no Python object per link); the contacts linking a person id of more than 32 bits are
+    listed apart (`unindexed`). Built when persons first become visible or hidden, and kept: a later version
+    of the contacts is looked up here and in the contacts replaced since (`stale`)."""
+
+    __slots__ = ("packed", "sources", "unindexed")
+    MAX_STALE_SHARE = 1 / 16  # of the contacts replaced since it was built: past it, built again
+
+    def __init__(self, sources: tuple[Record, ...], packed: array[int], unindexed: list[int]) -> None:
+        self.sources, self.packed, self.unindexed = sources, packed, unindexed
+
+    @classmethod
+    def of(cls, contacts: tuple[Record, ...]) -> LinkIndex:
+        keys = [link["studentId"] << 32 | i for i, contact in enumerate(contacts) for link in contact["students"]]
+        unindexed = sorted({key & 0xFFFFFFFF for key in keys if not 0 <= key >> 32 < 1 << 32})
+        if unindexed:
+            keys = [key for key in keys if 0 <= key >> 32 < 1 << 32]
+        keys.sort()
+        return cls(contacts, array("Q", keys), unindexed)
+
+    def fits(self, replaced: list[int] | None) -> bool:
+        """Worth using for a later version of its contacts, whose positions `replaced` (None: some added or removed)."""
+        return replaced is not None and len(replaced) <= self.MAX_STALE_SHARE * len(self.sources)
+
+    def linking(self, persons: Iterable[int]) -> set[int]:
+        """The positions of the contacts that linked any of these persons when it was built (or may have)."""
+        packed, out = self.packed, set(self.unindexed)
+        for person in persons:
+            if 0 <= person < 1 << 32:
+                lo = bisect_left(packed, person << 32)
+                out.update(key & 0xFFFFFFFF for key in packed[lo : bisect_left(packed, person + 1 << 32, lo)])
+        return out
 
 
 def positions(records: Sequence[Record], ids: Iterable[int]) -> list[int]:
@@ -291,6 +523,11 @@ class DistrictStore:
         self._cache_lock = threading.Lock()
         self.on_change: Callable[[str, list[Any]], None] | None = None  # set by the registry: the change log
         self._shared = False  # the district's lists and the view cache are shared with a fork (copy on write)
+        # Which contacts link each person, for the contacts listings after a change (kept across changes).
+        self._links: LinkIndex | None = previous._links if previous is not None else None
+        # The district's lists as tuples (by the list's id) and the latest comparisons of two versions of one.
+        self._tuples: dict[int, tuple[list[Record], tuple[Record, ...]]] = {}
+        self._comparisons: dict[tuple[int, int], _Compared] = {}
         self._reindex()
         if previous is not None:
             self.set_cache_limit(previous._cache_limit, previous._cache_bytes)
@@ -314,7 +551,8 @@ class DistrictStore:
             raise BadRequest(f"unknown studentStatus {flt.status!r}; expected one of {', '.join(v.STUDENT_STATUSES)}")
         if flt == StudentFilter():  # the listing a sync walks: derived, so a change rebuilds only what it touched
             return self._cached(
-                ("students", flt), lambda previous: self._derived(previous, self._district.students, (), _enrolled)
+                ("students", flt),
+                lambda previous: self._derived(previous, self._listed(self._district.students), (), _enrolled),
             )
         return self._cached(("students", flt), lambda previous: self._view(self._standard_students(flt), previous))
 
@@ -330,12 +568,14 @@ class DistrictStore:
 
         def build(previous: View | None) -> View:
             accepted = frozenset(self._district.recently_accepted)  # a copy: the district's set changes in place
+            prior = previous.derivation.people if previous is not None and previous.derivation is not None else None
+            people = prior if prior is not None and prior.ids == accepted else PersonIds(accepted)
 
             def shown(s: Record) -> Record | None:
                 return s if s["enrolledId"] is None or s["id"] in accepted else None
 
-            students = self._district.students
-            return self._derived(previous, students, (), shown, accepted, lambda ids, _: positions(students, ids))
+            students = self._listed(self._district.students)
+            return self._derived(previous, students, (), shown, people, lambda ids, _: positions(students, ids))
 
         return self._cached(("operoo_students",), build)
 
@@ -391,7 +631,13 @@ class DistrictStore:
         for view in (self.schools(), self.students(), self.contacts(), self.operoo_students(), self.operoo_contacts()):
             view.page(0, 1)
 
-    def _view(self, records: list[Record], previous: View | None, derivation: Derivation | None = None) -> View:
+    def _view(
+        self,
+        records: list[Record],
+        previous: View | None,
+        derivation: Derivation | None = None,
+        replaced_at: list[int] | None = None,
+    ) -> View:
         # The store and the cache that will hold the view (even if this store owns another later), both weakly:
         # a view they hold must not hold them, or a replaced store (a scenario loaded) would keep its listings
         # until the garbage collector's next full pass (and one frozen before `--workers` fork, for good).
@@ -402,23 +648,50 @@ class DistrictStore:
             if alive is not None and held is not None:
                 alive._trim(held, lock)
 
-        return View(records, trim, previous, derivation)
+        return View(records, trim, previous, derivation, replaced_at)
 
     def _derived(
         self,
         previous: View | None,
-        sources: list[Record],
+        sources: tuple[Record, ...],
         context: Any,
         make: Callable[[Record], Record | None],
-        people: frozenset[int] | set[int] = frozenset(),
+        people: PersonIds = NOBODY,
         reading: Reading = lambda *_: (),
     ) -> View:
-        """A view of `make` of each source (None: left out), reusing the previous view's results where it can."""
+        """A view of `make` of each source (None: left out), reusing the previous view's results where it can.
+
+        The ids of the persons it shows, once asked for, are kept up to date from the positions made again."""
         prior = previous.derivation if previous is not None else None
-        derivation = derive(sources, context, make, prior, people, reading)
-        if previous is not None and prior is not None and _same_objects(derivation.derived, prior.derived):
-            return self._view(previous.records, previous, derivation)  # nothing it shows changed: its bytes serve
-        return self._view([r for r in derivation.derived if r is not None], previous, derivation)
+        derivation = derive(sources, context, make, prior, people, reading, self._compare)
+        if previous is None or prior is None:
+            return self._view([r for r in derivation.derived if r is not None], previous, derivation)
+        changed, ids = derivation.changed, previous._person_ids
+        now, before = derivation.derived, prior.derived
+        if changed is None:
+            same = _same_objects(now, before)
+        else:  # it differs from the previous results at most where it was made again
+            same = not any(map(is_not, map(now.__getitem__, changed), map(before.__getitem__, changed)))
+        if same:  # nothing it shows changed: its records and bytes serve
+            view = self._view(previous.records, previous, derivation)
+            view._ranks = previous._ranks
+        elif changed is not None and not any((now[i] is None) is not (before[i] is None) for i in changed):
+            # Records replaced where they were, none shown or hidden: the previous records, patched where each
+            # source's result is (its rank), and where they differ is known (not compared when encoded).
+            ranks = previous._ranks if previous._ranks is not None else _ranks(before)
+            records, at = list(previous.records), []
+            for i in changed:
+                record = now[i]
+                if record is not before[i] and record is not None:
+                    records[ranks[i]] = record
+                    at.append(ranks[i])
+            view = self._view(records, previous, derivation, at)
+            view._ranks = ranks
+        else:
+            view = self._view([r for r in now if r is not None], previous, derivation)
+        if ids is not None and (same or changed is not None):
+            view._person_ids = ids if same else ids.after(prior.derived, derivation.derived, changed or ())
+        return view
 
     def _cached(self, key: tuple[Any, ...], build: Callable[[View | None], T]) -> T:
         """The cached value of `key`, else `build(the view of key before the latest change, if kept)`."""
@@ -472,18 +745,51 @@ class DistrictStore:
         accepted = self._district.recently_accepted
         return [s for s in self._district.students if s["enrolledId"] is None or s["id"] in accepted]
 
-    def _standard_person_ids(self) -> set[int]:
-        return self._cached(("standard_ids",), lambda _: {s["id"] for s in self.students().records})
+    def _standard_person_ids(self) -> PersonIds:
+        return self.students().person_ids()
 
-    def _operoo_person_ids(self) -> set[int]:
-        return self._cached(("operoo_ids",), lambda _: {s["id"] for s in self.operoo_students().records})
+    def _operoo_person_ids(self) -> PersonIds:
+        return self.operoo_students().person_ids()
 
-    def _contacts_view(self, name: str, persons: Callable[[], set[int]], student_id: int | None) -> View:
+    def _link_index(self, contacts: tuple[Record, ...]) -> tuple[LinkIndex, list[int]]:
+        """The store's link index, built (again) when it has none or it is too stale for `contacts`, and the
+        positions of the contacts replaced since it was built."""
+        index = self._links
+        stale = self._compare(index.sources, contacts) if index is not None else None
+        if index is None or stale is None or not index.fits(stale):
+            index, stale = LinkIndex.of(contacts), []
+            self._links = index  # kept for the next changes, and by the stores made from this one
+        elif not stale and index.sources is not contacts:  # the same contacts: compared with these from now on
+            index = self._links = LinkIndex(contacts, index.packed, index.unindexed)
+        return index, stale
+
+    def _listed(self, records: list[Record]) -> tuple[Record, ...]:
+        """One of the district's lists as a tuple, the same one for every listing made from this version of it."""
+        entry = self._tuples.get(id(records))
+        if entry is None or entry[0] is not records:
+            entry = (records, tuple(records))
+            self._tuples = {id(records): entry, **{k: v for k, v in self._tuples.items() if v[0] is not records}}
+            if len(self._tuples) > 4:  # the students and the contacts, and those of a change in the making
+                self._tuples.popitem()
+        return entry[1]
+
+    def _compare(self, old: Sequence[Record], new: Sequence[Record]) -> list[int] | None:
+        """`replaced(old, new)`, remembered: the listings of one list compare the same two versions of it."""
+        key = (id(old), id(new))
+        hit = self._comparisons.get(key)
+        if hit is not None and hit[0] is old and hit[1] is new:
+            return hit[2]
+        result = replaced(old, new)
+        self._comparisons = {key: (old, new, result), **dict(list(self._comparisons.items())[:1])}  # students, contacts
+        return result
+
+    def _contacts_view(self, name: str, persons: Callable[[], PersonIds], student_id: int | None) -> View:
         # A copy (taken at once): a change in another thread may remove a contact's fields while the view is built.
         differing = dict(self._district.operoo_contact_fields) if name == "operoo_contacts" else {}
 
         def build(previous: View | None) -> View:
-            visible = persons()
+            people = persons()
+            visible = people.ids
 
             def shown(contact: Record) -> Record | None:
                 links = [link for link in contact["students"] if link["studentId"] in visible]
@@ -496,16 +802,18 @@ class DistrictStore:
                 return self._view([c for c in map(shown, self._district.contacts) if c is not None], previous)
             # What a contact shows reads the visible persons and its differing fields (as they encode: exact)
             fields = tuple(sorted((cid, orjson.dumps(f)) for cid, f in differing.items()))
-            contacts = self._district.contacts
+            contacts = self._listed(self._district.contacts)
 
             def reading(persons: set[int], so_far: list[Record | None]) -> list[int]:
-                """The contacts linking any of them: a scan, no index to keep up to date. When no person became
-                visible, only the contacts shown so far can change (their other contacts stay hidden)."""
-                n = len(contacts)
-                maybe = range(n) if persons & visible else compress(range(n), map(is_not, so_far, repeat(None)))
-                return [i for i in maybe if not persons.isdisjoint(map(_student_id, contacts[i]["students"]))]
+                """The contacts linking any of them: from the store's link index and the contacts replaced since
+                it was built. When no person became visible, only the contacts shown so far can change (their
+                other contacts stay hidden)."""
+                index, stale = self._link_index(contacts)
+                found = index.linking(persons)
+                found.update(i for i in stale if not persons.isdisjoint(map(_student_id, contacts[i]["students"])))
+                return sorted(found if persons & visible else (i for i in found if so_far[i] is not None))
 
-            return self._derived(previous, contacts, fields, shown, visible, reading)
+            return self._derived(previous, contacts, fields, shown, people, reading)
 
         return self._cached((name, student_id), build)
 
@@ -523,6 +831,7 @@ class DistrictStore:
         self._students_by_id = {s["id"]: s for s in d.students}
         self._contacts_by_id = {c["id"]: c for c in d.contacts}
         self._by_enrolled_id = {s["enrolledId"]: s for s in d.students if s["enrolledId"] is not None}
+        self._tuples = {}  # of the lists of before
         numeric = [int(e) for e in self._by_enrolled_id if e.isdigit()]
         self._highest_enrolled = max([getattr(self, "_highest_enrolled", 9_999_999), *numeric])
         self._keep_views()
@@ -738,6 +1047,11 @@ def _same_objects(a: Sequence[object], b: Sequence[object]) -> bool:
     return len(a) == len(b) and not any(map(is_not, a, b))
 
 
+def _ranks(derived: Sequence[Record | None]) -> array[int]:
+    """For each position, how many results before it are shown: where its result is in the listing."""
+    return array("L", accumulate(map(is_not, derived, repeat(None)), initial=0))
+
+
 def _enrolled(student: Record) -> Record | None:
     """`/v1/students` shows the persons with an enrolledId."""
     return student if student["enrolledId"] is not None else None
@@ -767,6 +1081,8 @@ def encode_page(key: str, view: View, page_no: int, page_size: int) -> bytes:
     total = len(view.records)
     start, stop, page_count = page_bounds(total, page_no, page_size)
     paging = {"pageNo": page_no, "pageSize": page_size, "pageCount": page_count, "totalCount": total}
-    return b"".join(
-        (b'{"', key.encode(), b'":[', view.page(start, stop), b'],"pagingInfo":', orjson.dumps(paging), b"}")
-    )
+    out: list[bytes | memoryview] = [b'{"' + key.encode() + b'":[']
+    for part in view.parts(start, stop):
+        out += (part, b",")
+    out[-1:] = [b'],"pagingInfo":'] if len(out) > 1 else [out[0], b'],"pagingInfo":']
+    return b"".join((*out, orjson.dumps(paging), b"}"))

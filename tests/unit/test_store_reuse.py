@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from mock_esd import changelog, drift, store
 from mock_esd.generator import DistrictSpec, Record
 from mock_esd.scenario import build_store
-from mock_esd.store import DistrictStore, StudentFilter, View, encode_page, encode_records, encode_reusing
+from mock_esd.store import DistrictStore, Encoding, StudentFilter, View, encode_page, encode_reusing
 from mock_esd.tenants import Registry
 from tests.unit.test_store_fork import seen
 
@@ -59,11 +59,11 @@ _record = st.fixed_dictionaries(
 )
 
 
-@given(
-    old=st.lists(_record, max_size=40),
-    edits=st.lists(st.tuples(st.sampled_from(["keep", "replace", "drop", "insert"]), _record), max_size=60),
-)
-def test_reusing_an_encoding_gives_the_bytes_of_a_fresh_one(old: list[Record], edits: list[tuple[str, Record]]) -> None:
+_edits = st.lists(st.tuples(st.sampled_from(["keep"] * 6 + ["replace", "drop", "insert"]), _record), max_size=90)
+
+
+def _edited(old: list[Record], edits: list[tuple[str, Record]]) -> list[Record]:
+    """`old` walked with `edits`: each kept, replaced by a new record, dropped, or a new record inserted before it."""
     new: list[Record] = []
     olds = iter(old)
     for verb, record in edits:
@@ -73,9 +73,60 @@ def test_reusing_an_encoding_gives_the_bytes_of_a_fresh_one(old: list[Record], e
             olds = iter([*([kept] if kept is not None else []), *olds])
         elif kept is not None and verb != "drop":
             new.append(kept if verb == "keep" else {**kept, "name": record["name"]})
-    new += list(olds)
-    offsets, buffer = encode_records(old)
-    assert encode_reusing(new, old, buffer, offsets) == encode_records(new)
+    return new + list(olds)
+
+
+def _reads_as(encoding: Encoding, records: list[Record]) -> None:
+    """Every record's slice is its own JSON, and pages of any size join to what orjson gives for them."""
+    assert len(encoding) == len(records)
+    assert [bytes(part) for i in range(len(records)) for part in encoding.parts(i, i + 1)] == [
+        orjson.dumps(r) for r in records
+    ]
+    for size in (2, 7, 1000):
+        for start in range(0, len(records), size):
+            stop = min(start + size, len(records))
+            assert b",".join(encoding.parts(start, stop)) == orjson.dumps(records[start:stop])[1:-1]
+
+
+@given(
+    first=st.lists(_record, max_size=60),
+    rounds=st.lists(_edits, min_size=1, max_size=4),
+    min_run=st.integers(1, 40),
+    max_dead=st.sampled_from([0.0, 0.25, 1.0]),
+)
+def test_reusing_an_encoding_gives_the_bytes_of_a_fresh_one(
+    first: list[Record], rounds: list[list[tuple[str, Record]]], min_run: int, max_dead: float
+) -> None:
+    """Changes one after another: each encoding refers to, copies from and encodes around the one before."""
+    records, encoding = first, Encoding.of(first)
+    for edits in rounds:
+        new = _edited(records, edits)
+        encoding = encode_reusing(new, records, encoding, min_run, max_dead)
+        records = new
+        _reads_as(encoding, records)
+    _reads_as(encoding.copied(), records)
+    assert len(encoding.copied().pieces) == 1
+
+
+def test_a_listing_changed_again_and_again_stays_in_few_segments_and_holds_few_dead_bytes() -> None:
+    """Every 100th record replaced, 60 times over at shifting places (the benchmark's 1% change): a change
+    copies about what it changed, a page spans a bounded number of slices, and the bytes held stay bounded."""
+    records = [{"id": i, "name": f"record {i}", "n": i * 7} for i in range(5000)]
+    encoding = Encoding.of(records)
+    whole, copies = len(orjson.dumps(records)), 0
+    for n in range(60):
+        new = [{**r, "name": f"changed {n}"} if i % 100 == n % 100 else r for i, r in enumerate(records)]
+        encoding = encode_reusing(new, records, encoding)
+        records = new
+        own = len(encoding.pieces[0][0])  # the piece this change made
+        copies += own > whole / 2
+        if own <= whole / 2:
+            assert own <= whole * store.MIN_SHARED_RUN / 100, "the changed records and short runs, not the listing"
+        held = sum(len(buffer) for buffer, _ in encoding.pieces)
+        assert held <= whole / (1 - store.MAX_DEAD_SHARE) + own
+        assert len(encoding.parts(0, 1000)) <= 2 * 1000 // store.MIN_SHARED_RUN + 2
+    assert 0 < copies <= 60 * 0.02 / store.MAX_DEAD_SHARE + 1, "the listing copied whole now and then, not each time"
+    _reads_as(encoding, records)
 
 
 # ----- a store after changes: every page as a fresh store's -------------------------------------------------------
@@ -278,4 +329,22 @@ def test_the_listings_kept_from_before_a_change_are_bounded_like_the_cache() -> 
     s.warm()
     s.put_student({**s.students().records[0], "lastName": "Once more"})
     assert s.kept_views()[0] <= 8
+    assert every_page(s) == every_page(fresh(s))
+
+
+def test_contacts_of_a_person_id_beyond_32_bits_follow_that_person_in_and_out_of_the_listings() -> None:
+    """The link index packs person ids in 32 bits: the contacts linking a larger one are looked at apart."""
+    s = DistrictStore(SPEC)
+    big = 2**40
+    applicant = {**next(p for p in s.all_students() if p["enrolledId"] is None), "id": big, "firstName": "Big"}
+    s.put_student(applicant)
+    contact = s.all_contacts()[0]
+    s.put_contact({**contact, "id": s.next_contact_id(), "students": [{**contact["students"][0], "studentId": big}]})
+    every_page(s)
+    _accept(s, 0)  # a person became visible: the index is built, with the big id's contact apart
+    assert every_page(s) == every_page(fresh(s))
+    s.accept(big, min(s.school_ids()))  # now on /v1/students: its contact shows on /v1/contacts
+    assert any(link["studentId"] == big for c in s.contacts().records for link in c["students"])
+    assert every_page(s) == every_page(fresh(s))
+    s.withdraw(big)  # no longer recently accepted: gone from the operoo listings
     assert every_page(s) == every_page(fresh(s))
