@@ -441,44 +441,26 @@ def _apply_students(conn: sqlite3.Connection, plan: Plan, run_id: int) -> tuple[
         [(c.person_id,) for c in plan.students if c.before is not None and c.before.operoo_id != c.after.operoo_id],
     )
     conn.executemany(
-        "UPDATE students SET operoo_id = ?, esd_id = ?, status = ?, school_id = ?, first_name = ?, last_name = ?, "
-        "archived = ?, updated_run = ? WHERE person_id = ?",
-        [
-            (
-                s.operoo_id,
-                s.esd_id,
-                str(s.status),
-                s.school_id,
-                s.first_name,
-                s.last_name,
-                1 if s.archived else 0,
-                run_id,
-                s.person_id,
-            )
-            for s in updates
-        ],
+        "UPDATE students SET operoo_id = ?1, esd_id = ?2, status = ?3, school_id = ?4, first_name = ?5, "
+        "last_name = ?6, archived = ?7, updated_run = ?9 WHERE person_id = ?8",
+        _student_rows(updates, run_id),
     )
     conn.executemany(
-        "INSERT INTO students (record_id, operoo_id, person_id, esd_id, status, school_id, first_name, last_name, "
-        "archived, created_run, updated_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                record_id,
-                s.operoo_id,
-                s.person_id,
-                s.esd_id,
-                str(s.status),
-                s.school_id,
-                s.first_name,
-                s.last_name,
-                1 if s.archived else 0,
-                run_id,
-                run_id,
-            )
-            for record_id, s in enumerate(creates, first_id)
-        ],
+        "INSERT INTO students (operoo_id, esd_id, status, school_id, first_name, last_name, archived, person_id, "
+        "updated_run, created_run, record_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+        [(*row, record_id) for record_id, row in enumerate(_student_rows(creates, run_id), first_id)],
     )
     return {s.operoo_id: record_id for record_id, s in enumerate(creates, first_id)}, last is None
+
+
+def _student_rows(students: list[StoredStudent], run_id: int) -> list[tuple[Any, ...]]:
+    """Each student's columns as both statements bind them: Operoo ID, eSD ID, status, school, first and last
+    name, archived, person id, run."""
+    return [
+        (s.operoo_id, s.esd_id, str(s.status), s.school_id, s.first_name, s.last_name, 1 if s.archived else 0,
+         s.person_id, run_id)
+        for s in students
+    ]  # fmt: skip
 
 
 def _apply_buildings_and_groups(conn: sqlite3.Connection, plan: Plan) -> None:
