@@ -497,6 +497,11 @@ NO_DIGESTS: Digests = (array("q"), array("Q"))
 # ----- what changed ----------------------------------------------------------------------------------
 
 
+def any_stored(stored: Mapping[str, Digests]) -> bool:
+    """Whether the last applied sync left any record's digest (`load_digests`): none on a first sync."""
+    return any(ids for ids, _ in stored.values())
+
+
 def mirror_changes(records: EsdRecords, stored: Mapping[str, Digests]) -> MirrorChanges:
     """The mirror rows that differ from the `stored` digests (by listing, as `load_digests` gives them).
 
@@ -508,7 +513,7 @@ def mirror_changes(records: EsdRecords, stored: Mapping[str, Digests]) -> Mirror
     listings = raw.listings
     std, op = listings[STUDENTS], listings[OPEROO_STUDENTS]
     digests = {path: (listing.ids, listing.digests) for path, listing in listings.items()}
-    if not any(ids for ids, _ in stored.values()):  # nothing stored (a first sync): every row written, none dropped
+    if not any_stored(stored):  # nothing stored (a first sync): every row written, none dropped
         contacts = array("q", sorted(records.contacts))
         return MirrorChanges(PersonRows(std, op, None, len(records.persons)), (), contacts, (), digests)
     changed: dict[str, set[int]] = {}

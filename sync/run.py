@@ -19,6 +19,7 @@ from sync.changes import (
     MirrorChanges,
     RecordReader,
     Scope,
+    any_stored,
     contacts_linking,
     linked_persons,
     mirror_changes,
@@ -243,7 +244,7 @@ def make_plan(records: EsdRecords, settings: Settings, conn: sqlite3.Connection,
     stored = load_digests(conn)
     mirror = mirror_changes(records, stored)
     scope = None
-    if not (full or not any(ids for ids, _ in stored.values()) or last_settings(conn) != settings.as_json()):
+    if not (full or not any_stored(stored) or last_settings(conn) != settings.as_json()):
         scope = _scope(records, settings, conn, mirror)
     del stored
     students = desired_students(records, settings, scope)
