@@ -53,12 +53,12 @@ from benchmarks.common import GB, MB, Row, Target, at_least, at_most, print_tabl
 from benchmarks.fixtures import fixture_rows  # noqa: E402
 from mock_esd.generator import DistrictSpec, generate_district  # noqa: E402
 from mock_esd.server import LiveServer  # noqa: E402
-from sync.client import EsdClient  # noqa: E402
-from sync.run import run_sync  # noqa: E402
-from sync.store import connect  # noqa: E402
-from workbench.demo import demo_settings  # noqa: E402
-from workbench.sync_commands import write_settings  # noqa: E402
-from workbench.terminal import Progress  # noqa: E402
+from mock_esd_sync.client import EsdClient  # noqa: E402
+from mock_esd_sync.run import run_sync  # noqa: E402
+from mock_esd_sync.store import connect  # noqa: E402
+from mock_esd_workbench.demo import demo_settings  # noqa: E402
+from mock_esd_workbench.sync_commands import write_settings  # noqa: E402
+from mock_esd_workbench.terminal import Progress  # noqa: E402
 
 PARTS = ("generate", "pages", "sync", "throughput", "scaling", "e2e", "record", "fixtures")
 PAGE_DISTRICT = 100_000  # the largest district the pages and throughput rows serve
@@ -113,7 +113,7 @@ def served(students: int, *extra: str) -> Iterator[Served]:
 
 def _schools(client: EsdClient) -> list[dict[str, Any]]:
     """The schools only (for the demo settings), not a whole walk."""
-    from sync.records import parse_school
+    from mock_esd_sync.records import parse_school
 
     return [
         {"id": s.school_id, "isHoldingSchool": s.is_holding}
@@ -162,7 +162,7 @@ def sync_rows(opts: Options, rows: list[Row]) -> None:
         def fetch_only() -> None:
             # Each record is dropped as its page is checked, as a sync drops what it has read: kept, the
             # 290,000 records made every pass of Python's collector longer, and the floor some 0.3 s (30%)
-            # higher than fetching costs (a sync runs with the collector off, see `sync.run.run_sync`).
+            # higher than fetching costs (a sync runs with the collector off, see `mock_esd_sync.run.run_sync`).
             for path, key in ENDPOINTS:
                 client.fetch_all(path, key, lambda raw, _: None)
 
@@ -579,8 +579,8 @@ RECORD_DISTRICT = 10_000  # record proves its replay record by record: a distric
 def record_rows(opts: Options, rows: list[Row]) -> None:
     """`mock-esd record` (read, prove the replay, scrub) and a sync through `mock-esd proxy`, each against
     its floor: walking every listing, and the same sync straight to the server."""
-    from workbench.record import Credentials, read_listings, record_district
-    from workbench.scrub import Scrubber
+    from mock_esd_workbench.record import Credentials, read_listings, record_district
+    from mock_esd_workbench.scrub import Scrubber
 
     n = min(opts.students, RECORD_DISTRICT)
     with served(n) as srv, requests.Session() as session, tempfile.TemporaryDirectory() as tmp:

@@ -15,9 +15,9 @@ from typing import Any
 
 import requests
 
-from contracts import schema
-from contracts import vocabulary as v
-from contracts.probe import ENDPOINTS, Probe, Walk, json_body
+from mock_esd_contracts import schema
+from mock_esd_contracts import vocabulary as v
+from mock_esd_contracts.probe import ENDPOINTS, Probe, Walk, json_body
 
 
 class Skip(Exception):

@@ -1,7 +1,7 @@
 """The checks one request and its response can show, for a proxy that watches live traffic.
 
 Each judges a single exchange with the same helpers the verifier's checks use over whole walks
-(`contracts.checks`), and under the same names where the verifier has one: `records-schema`,
+(`mock_esd_contracts.checks`), and under the same names where the verifier has one: `records-schema`,
 `vocabulary`, `enrolled-id-format`, `auth-required`, `student-by-id`. What only a single answer shows
 gets its own name: `content-type`, `paging-fields`, `problem-json`, `token-answer`.
 """
@@ -14,8 +14,8 @@ from typing import Any, Final
 
 import requests
 
-from contracts import vocabulary as v
-from contracts.checks import (
+from mock_esd_contracts import vocabulary as v
+from mock_esd_contracts.checks import (
     enrolled_id_reasons,
     page_count_reasons,
     paging_info_shape_reasons,
@@ -24,8 +24,8 @@ from contracts.checks import (
     record_vocabulary_reasons,
     token_reasons,
 )
-from contracts.probe import BY_PATH, Endpoint, json_body
-from contracts.schema import violations
+from mock_esd_contracts.probe import BY_PATH, Endpoint, json_body
+from mock_esd_contracts.schema import violations
 
 EXCHANGE_CHECKS: Final[dict[str, str]] = {
     "auth-required": "a request to /v1/* without a token is answered 401 problem+json",

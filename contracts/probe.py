@@ -7,8 +7,8 @@ from typing import Any
 
 import requests
 
-from contracts import vocabulary as esd
-from contracts.errors import CannotRun
+from mock_esd_contracts import vocabulary as esd
+from mock_esd_contracts.errors import CannotRun
 
 JSON = Any
 

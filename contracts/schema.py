@@ -16,11 +16,11 @@ FORMAT_KEYWORDS = ("enum", "pattern")  # values checked by named checks, not by 
 @cache
 def openapi() -> dict[str, Any]:
     """The OpenAPI 3.1 document (contracts/openapi.json)."""
-    return json.loads(resources.files("contracts").joinpath("openapi.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    return json.loads(resources.files("mock_esd_contracts").joinpath("openapi.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 def openapi_bytes() -> bytes:
-    return resources.files("contracts").joinpath("openapi.json").read_bytes()
+    return resources.files("mock_esd_contracts").joinpath("openapi.json").read_bytes()
 
 
 @cache
@@ -72,7 +72,9 @@ _Strict = validators.extend(Draft202012Validator, type_checker=_strict_integers(
 @cache
 def _registry() -> Registry[Any]:
     resources_ = [
-        Resource.from_contents(json.loads(resources.files("contracts").joinpath(name).read_text(encoding="utf-8")))
+        Resource.from_contents(
+            json.loads(resources.files("mock_esd_contracts").joinpath(name).read_text(encoding="utf-8"))
+        )
         for name in ("scenario.schema.json", "control.schema.json")
     ]
     return Registry().with_resources((str(r.contents["$id"]), r) for r in resources_)

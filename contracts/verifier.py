@@ -11,9 +11,9 @@ from typing import Any
 
 import requests
 
-from contracts.checks import CHECKS, Check, Skip
-from contracts.errors import CannotRun
-from contracts.probe import Probe, Target
+from mock_esd_contracts.checks import CHECKS, Check, Skip
+from mock_esd_contracts.errors import CannotRun
+from mock_esd_contracts.probe import Probe, Target
 
 
 class Verdict(StrEnum):

@@ -3,6 +3,6 @@
 The one import from the mock upward, allowed by name in the import-linter contract (pyproject.toml).
 """
 
-from workbench.cli import main
+from mock_esd_workbench.cli import main
 
 main()

@@ -10,7 +10,6 @@ from flask import Flask, Response, current_app, redirect
 from jinja2 import ChoiceLoader, PackageLoader
 from werkzeug.exceptions import HTTPException
 
-from contracts.schema import openapi_bytes
 from mock_esd import guard
 from mock_esd.context import EXTENSION, AppConfig, MockState
 from mock_esd.control import control
@@ -21,6 +20,7 @@ from mock_esd.routes import api
 from mock_esd.shortcut import ListingShortcut
 from mock_esd.tenants import Registry
 from mock_esd.views import guru
+from mock_esd_contracts.schema import openapi_bytes
 
 API_PREFIX = "/api"
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def create_app(config: AppConfig | None = None, registry: Registry | None = None
     app.register_blueprint(guru, url_prefix="/guru")
     app.register_blueprint(docs, url_prefix="/docs")  # the contract in a browser (Swagger UI, served from here)
     # The browser view's pages, and the house stylesheet they share with the sync's HTML report.
-    app.jinja_loader = ChoiceLoader([PackageLoader("mock_esd"), PackageLoader("contracts")])
+    app.jinja_loader = ChoiceLoader([PackageLoader("mock_esd"), PackageLoader("mock_esd_contracts")])
     app.add_url_rule("/", "root", lambda: redirect("/guru/"))
     app.add_url_rule("/openapi.json", "openapi", lambda: Response(openapi_bytes(), mimetype="application/json"))
     app.before_request(lambda: app.extensions[EXTENSION].catch_up())

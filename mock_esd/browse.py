@@ -10,11 +10,11 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from contracts import vocabulary as v
-from contracts.schema import shown
 from mock_esd.errors import BadRequest
 from mock_esd.generator import Record
 from mock_esd.store import DistrictStore
+from mock_esd_contracts import vocabulary as v
+from mock_esd_contracts.schema import shown
 
 PAGE_SIZE = 50
 NO_SCHOOL = "none"  # the school filter's value for persons without a school (most applicants)

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from types import EllipsisType
 from typing import Any
 
-from contracts import vocabulary as v
 from mock_esd.generator import District, Record
+from mock_esd_contracts import vocabulary as v
 
 
 def school(school_id: str, name: str | None = None, school_type: str = v.SchoolType.ELEMENTARY) -> Record:

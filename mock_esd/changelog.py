@@ -30,7 +30,6 @@ from typing import Any
 
 import orjson
 
-from contracts.schema import MAX_DEPTH
 from mock_esd import heap, scenario
 from mock_esd.defaults import DEFAULT_SCHOOLS, DEFAULT_STUDENTS
 from mock_esd.faults import FaultRule, parse_rule, rule_from
@@ -39,6 +38,7 @@ from mock_esd.journal import Entry, check_filters, matching
 from mock_esd.limits import Limits
 from mock_esd.store import DistrictStore, replay_mode
 from mock_esd.tenants import Recipe, Registry
+from mock_esd_contracts.schema import MAX_DEPTH
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ops (seq INTEGER PRIMARY KEY, tenant TEXT NOT NULL, op TEXT NOT NULL, args TEXT NOT NULL);

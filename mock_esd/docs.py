@@ -14,8 +14,8 @@ from pathlib import Path
 
 from flask import Blueprint, Response, render_template, send_from_directory
 
-from contracts.schema import shown
 from mock_esd.errors import NotFound
+from mock_esd_contracts.schema import shown
 
 docs = Blueprint("docs", __name__)
 

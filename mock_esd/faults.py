@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from contracts.schema import MAX_DEPTH, body_problems, shown
 from mock_esd.errors import Invalid
+from mock_esd_contracts.schema import MAX_DEPTH, body_problems, shown
 
 
 class FaultKind(StrEnum):

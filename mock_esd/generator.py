@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from faker import Faker
 
-from contracts import vocabulary as v
 from mock_esd.defaults import DEFAULT_SCHOOLS, DEFAULT_SEED, DEFAULT_STUDENTS, DEFAULT_TODAY
+from mock_esd_contracts import vocabulary as v
 
 if TYPE_CHECKING:
     from _typeshed import SupportsLenAndGetItem

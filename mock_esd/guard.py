@@ -22,9 +22,9 @@ from flask import Flask, request
 from werkzeug.exceptions import BadRequest as HttpBadRequest
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from contracts.schema import shown
 from mock_esd.context import EXTENSION, AppConfig, current, from_loopback, is_loopback_host
 from mock_esd.errors import Forbidden, MisdirectedRequest, UnsupportedMediaType
+from mock_esd_contracts.schema import shown
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml"})

@@ -8,11 +8,11 @@ from http import HTTPStatus
 import orjson
 from flask import Response, g, request
 
-from contracts.vocabulary import PAGING_KEY
 from mock_esd import drift
 from mock_esd.context import current
 from mock_esd.errors import EsdError, TooManyRequests, Unauthorized
 from mock_esd.faults import FaultKind, FaultRule
+from mock_esd_contracts.vocabulary import PAGING_KEY
 
 
 class InjectedError(EsdError):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contracts.schema import MAX_DEPTH
 from mock_esd.errors import BadRequest
+from mock_esd_contracts.schema import MAX_DEPTH
 
 MIB = 1024 * 1024
 MAX_REQUEST_LINE = 8_190  # gunicorn's largest `limit_request_line`: both servers keep to one limit

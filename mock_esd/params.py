@@ -6,9 +6,9 @@ import re
 
 from werkzeug.datastructures import MultiDict
 
-from contracts import vocabulary as v
-from contracts.schema import shown
 from mock_esd.errors import BadRequest
+from mock_esd_contracts import vocabulary as v
+from mock_esd_contracts.schema import shown
 
 PAGING_PARAMS = ("pageNo", "pageSize")
 MAX_INT = 2**31 - 1  # ids and page numbers are 32-bit in the contract; larger ones are refused, not overflowed

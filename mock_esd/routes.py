@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, request
 from werkzeug.datastructures import MultiDict
 
-from contracts import vocabulary as v
 from mock_esd import hooks, params
 from mock_esd.context import current, json_response, require_client
 from mock_esd.errors import BadRequest, Forbidden
 from mock_esd.store import DistrictStore, StudentFilter, View, encode_page
 from mock_esd.tenants import Client, Registry
+from mock_esd_contracts import vocabulary as v
 
 api = Blueprint("esd_api", __name__)
 

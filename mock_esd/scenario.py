@@ -12,13 +12,13 @@ from typing import Any
 
 import yaml
 
-from contracts.schema import MAX_DEPTH, body_problems
 from mock_esd import bounded_yaml, builders
 from mock_esd.defaults import DEFAULT_TODAY
 from mock_esd.errors import BadRequest, Invalid
 from mock_esd.generator import District, DistrictSpec, generate_district
 from mock_esd.limits import DEFAULT_LIMITS, Limits
 from mock_esd.store import DistrictStore
+from mock_esd_contracts.schema import MAX_DEPTH, body_problems
 
 
 def parse_text(text: str, source: str = "scenario", limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:

@@ -34,10 +34,10 @@ from typing import Any, TypeVar
 
 import orjson
 
-from contracts import vocabulary as v
 from mock_esd import builders
 from mock_esd.errors import BadRequest, Conflict, NotFound
 from mock_esd.generator import District, DistrictSpec, Record, generate_district
+from mock_esd_contracts import vocabulary as v
 
 T = TypeVar("T")
 DEFAULT_CACHE_LIMIT = 256  # views kept per district (Limits.max_cached_views)

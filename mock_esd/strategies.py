@@ -1,7 +1,7 @@
-"""Hypothesis strategies for eSD districts, for users' own property tests (settings: `sync.strategies`).
+"""Hypothesis strategies for eSD districts, for users' own property tests (settings: `mock_esd_sync.strategies`).
 
     from mock_esd.strategies import districts
-    from sync.strategies import settings
+    from mock_esd_sync.strategies import settings
     @given(districts(), settings())
     def test_my_sync(district, settings): ...
 
@@ -17,11 +17,11 @@ from collections.abc import Sequence
 
 from hypothesis import strategies as st
 
-from contracts import vocabulary as v
 from mock_esd import builders
 from mock_esd.generator import District, Record
+from mock_esd_contracts import vocabulary as v
 
-# School ids and types the districts draw from; `sync.strategies.SCHOOL_IDS` are the same ids.
+# School ids and types the districts draw from; `mock_esd_sync.strategies.SCHOOL_IDS` are the same ids.
 SCHOOLS: dict[str, str] = {
     "0101": v.SchoolType.ELEMENTARY,
     "0102": v.SchoolType.ELEMENTARY,

@@ -12,12 +12,12 @@ from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
-from contracts import vocabulary as v
-from contracts.schema import shown
 from mock_esd import browse
 from mock_esd.context import current, from_loopback, requested_store, requested_tenant
 from mock_esd.errors import BadRequest, NotFound
 from mock_esd.tenants import DEFAULT_TENANT
+from mock_esd_contracts import vocabulary as v
+from mock_esd_contracts.schema import shown
 
 guru = Blueprint("guru", __name__)
 JOURNAL_ROWS = 200

@@ -1,7 +1,7 @@
 """The Operoo side of the integration: read eSD, apply rules R1-R11, keep the state in SQLite."""
 
-from sync.client import EsdClient, RetryPolicy
-from sync.errors import (
+from mock_esd_sync.client import EsdClient, RetryPolicy
+from mock_esd_sync.errors import (
     AuthError,
     BusyError,
     FetchError,
@@ -12,16 +12,16 @@ from sync.errors import (
     SyncError,
     UrlError,
 )  # fmt: skip
-from sync.explanation import explain
-from sync.export import export_schema, export_state
-from sync.html_report import render_report, write_report
-from sync.plan import Plan, compute_plan
-from sync.records import RawSnapshot, Snapshot
-from sync.rules import Desired, compute_desired
-from sync.run import Report, run_sync
-from sync.settings import Settings, load_settings, parse_settings
-from sync.state import State
-from sync.store import apply_plan, connect, load_state
+from mock_esd_sync.explanation import explain
+from mock_esd_sync.export import export_schema, export_state
+from mock_esd_sync.html_report import render_report, write_report
+from mock_esd_sync.plan import Plan, compute_plan
+from mock_esd_sync.records import RawSnapshot, Snapshot
+from mock_esd_sync.rules import Desired, compute_desired
+from mock_esd_sync.run import Report, run_sync
+from mock_esd_sync.settings import Settings, load_settings, parse_settings
+from mock_esd_sync.state import State
+from mock_esd_sync.store import apply_plan, connect, load_state
 
 __all__ = [
     "AuthError", "BusyError", "Desired", "EsdClient", "FetchError", "IdentityConflict", "Plan", "RawSnapshot",

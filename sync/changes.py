@@ -23,9 +23,9 @@ from typing import Any, TypeAlias, TypeVar
 import orjson
 import xxhash
 
-from contracts import vocabulary as esd
-from sync.errors import RecordError
-from sync.records import ENDPOINTS, Contact, Person, Snapshot, parse_contact, parse_school, parse_student
+from mock_esd_contracts import vocabulary as esd
+from mock_esd_sync.errors import RecordError
+from mock_esd_sync.records import ENDPOINTS, Contact, Person, Snapshot, parse_contact, parse_school, parse_student
 
 # A listing's records at the last applied sync, in reading order: their ids and the 64-bit digest of each.
 Digests: TypeAlias = "tuple[array[int], array[int]]"

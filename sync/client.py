@@ -17,10 +17,10 @@ import orjson
 import requests
 import xxhash
 
-from contracts import vocabulary as esd
-from contracts.probe import what_it_said
-from sync.errors import AuthError, FetchError, RecordError, UrlError
-from sync.records import ENDPOINTS, RawSnapshot, Snapshot
+from mock_esd_contracts import vocabulary as esd
+from mock_esd_contracts.probe import what_it_said
+from mock_esd_sync.errors import AuthError, FetchError, RecordError, UrlError
+from mock_esd_sync.records import ENDPOINTS, RawSnapshot, Snapshot
 
 T = TypeVar("T")
 Progress = Callable[[str, int, int, int], None]  # endpoint, page, pageCount, records so far

@@ -5,13 +5,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator
 
-from sync.errors import StateError
-from sync.records import Person
-from sync.rulebook import ARCHIVED_GONE, ARCHIVED_UNMATCHED, ARCHIVED_UNREAD, R5, R6
-from sync.rules import decide, groups_of
-from sync.settings import parse_settings
-from sync.state import StoredStudent
-from sync.store import last_settings, load_mirror, load_state
+from mock_esd_sync.errors import StateError
+from mock_esd_sync.records import Person
+from mock_esd_sync.rulebook import ARCHIVED_GONE, ARCHIVED_UNMATCHED, ARCHIVED_UNREAD, R5, R6
+from mock_esd_sync.rules import decide, groups_of
+from mock_esd_sync.settings import parse_settings
+from mock_esd_sync.state import StoredStudent
+from mock_esd_sync.store import last_settings, load_mirror, load_state
 
 
 class Explainer:

@@ -8,8 +8,8 @@ from collections import defaultdict
 from importlib import resources
 from typing import Any
 
-from sync.plan import group_sort_key
-from sync.store import load_state
+from mock_esd_sync.plan import group_sort_key
+from mock_esd_sync.store import load_state
 
 
 def export_state(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -46,7 +46,7 @@ def export_state(conn: sqlite3.Connection) -> dict[str, Any]:
 
 def export_schema() -> dict[str, Any]:
     """The JSON Schema of `export_state`'s output (sync/export.schema.json, shipped with the package)."""
-    return json.loads(resources.files("sync").joinpath("export.schema.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    return json.loads(resources.files("mock_esd_sync").joinpath("export.schema.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 def group_sizes(conn: sqlite3.Connection) -> list[tuple[str, str | None, int]]:

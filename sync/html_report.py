@@ -20,19 +20,20 @@ from typing import Any
 import orjson
 from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 
-from sync.errors import StateError
-from sync.explanation import Explainer
-from sync.export import group_sizes
-from sync.plan import Plan, StudentChange, group_sort_key
-from sync.rulebook import R7, R8
-from sync.run import APPLIED, Report
-from sync.state import GroupKey
-from sync.store import building_names
+from mock_esd_sync.errors import StateError
+from mock_esd_sync.explanation import Explainer
+from mock_esd_sync.export import group_sizes
+from mock_esd_sync.plan import Plan, StudentChange, group_sort_key
+from mock_esd_sync.rulebook import R7, R8
+from mock_esd_sync.run import APPLIED, Report
+from mock_esd_sync.state import GroupKey
+from mock_esd_sync.store import building_names
 
 LISTED_CHANGES = 1000  # archived / restored / re-keyed rows shown per kind; the rest are counted
 # The report's page, and the house stylesheet it shares with the mock's browser view.
 _env = Environment(
-    loader=ChoiceLoader([PackageLoader("sync"), PackageLoader("contracts")]), autoescape=select_autoescape(["html"])
+    loader=ChoiceLoader([PackageLoader("mock_esd_sync"), PackageLoader("mock_esd_contracts")]),
+    autoescape=select_autoescape(["html"]),
 )
 
 

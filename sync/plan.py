@@ -13,12 +13,12 @@ from itertools import compress
 from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
-from sync import vocabulary as o
-from sync.changes import NO_MIRROR_CHANGES, MirrorChanges
-from sync.errors import IdentityConflict
-from sync.rulebook import ARCHIVED_GONE, ARCHIVED_UNMATCHED, ARCHIVED_UNREAD
-from sync.rules import Decision, Desired
-from sync.state import GroupKey, State, StoredContact, StoredStudent
+from mock_esd_sync import vocabulary as o
+from mock_esd_sync.changes import NO_MIRROR_CHANGES, MirrorChanges
+from mock_esd_sync.errors import IdentityConflict
+from mock_esd_sync.rulebook import ARCHIVED_GONE, ARCHIVED_UNMATCHED, ARCHIVED_UNREAD
+from mock_esd_sync.rules import Decision, Desired
+from mock_esd_sync.state import GroupKey, State, StoredContact, StoredStudent
 
 
 class ChangeKind(StrEnum):

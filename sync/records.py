@@ -13,8 +13,8 @@ from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
-from contracts import vocabulary as esd
-from sync.errors import RecordError
+from mock_esd_contracts import vocabulary as esd
+from mock_esd_sync.errors import RecordError
 
 Raw = Mapping[str, Any]
 T = TypeVar("T")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sync.plan import Plan
+from mock_esd_sync.plan import Plan
 
 
 def plan_listing(plan: Plan, limit: int = 50) -> str:

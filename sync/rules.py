@@ -17,14 +17,14 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import NamedTuple
 
-from contracts import vocabulary as esd
-from sync import vocabulary as o
-from sync.changes import NO_MIRROR_CHANGES, EsdRecords, MirrorChanges, Scope, esd_records
-from sync.errors import IdentityConflict
-from sync.records import Contact, Person, Snapshot, Student
-from sync.rulebook import R1, R2, R3
-from sync.settings import PRIORITY, Settings
-from sync.state import GroupKey, StoredStudent
+from mock_esd_contracts import vocabulary as esd
+from mock_esd_sync import vocabulary as o
+from mock_esd_sync.changes import NO_MIRROR_CHANGES, EsdRecords, MirrorChanges, Scope, esd_records
+from mock_esd_sync.errors import IdentityConflict
+from mock_esd_sync.records import Contact, Person, Snapshot, Student
+from mock_esd_sync.rulebook import R1, R2, R3
+from mock_esd_sync.settings import PRIORITY, Settings
+from mock_esd_sync.state import GroupKey, StoredStudent
 
 CUSTOM, BUILDING = "custom", "building"
 

@@ -14,7 +14,7 @@ from typing import IO, Any
 
 import orjson
 
-from sync.changes import (
+from mock_esd_sync.changes import (
     EsdRecords,
     MirrorChanges,
     RecordReader,
@@ -24,13 +24,13 @@ from sync.changes import (
     linked_persons,
     mirror_changes,
 )
-from sync.client import EsdClient
-from sync.errors import AuthError, FetchError, UrlError
-from sync.plan import Plan, compute_plan, group_sort_key
-from sync.rulebook import R11
-from sync.rules import desired_students, desired_with_contacts, may_warn
-from sync.settings import Settings, check_known_schools
-from sync.store import (
+from mock_esd_sync.client import EsdClient
+from mock_esd_sync.errors import AuthError, FetchError, UrlError
+from mock_esd_sync.plan import Plan, compute_plan, group_sort_key
+from mock_esd_sync.rulebook import R11
+from mock_esd_sync.rules import desired_students, desired_with_contacts, may_warn
+from mock_esd_sync.settings import Settings, check_known_schools
+from mock_esd_sync.store import (
     active_ids,
     apply_plan,
     begin_run,

@@ -10,10 +10,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from contracts import vocabulary as esd
-from sync import vocabulary as o
-from sync.errors import SettingsError
-from sync.rulebook import R4
+from mock_esd_contracts import vocabulary as esd
+from mock_esd_sync import vocabulary as o
+from mock_esd_sync.errors import SettingsError
+from mock_esd_sync.rulebook import R4
 
 
 class PermissionSource(StrEnum):

@@ -21,11 +21,11 @@ from typing import Any
 
 import orjson
 
-from sync.changes import Digests, Scope, decode_person
-from sync.errors import BusyError, StateError
-from sync.plan import Plan
-from sync.records import Person
-from sync.state import GroupKey, State, StoredContact, StoredStudent
+from mock_esd_sync.changes import Digests, Scope, decode_person
+from mock_esd_sync.errors import BusyError, StateError
+from mock_esd_sync.plan import Plan
+from mock_esd_sync.records import Person
+from mock_esd_sync.state import GroupKey, State, StoredContact, StoredStudent
 
 SCHEMA_VERSION = 5
 _MIRROR_4 = """
@@ -267,7 +267,7 @@ def _ids(ids: Iterable[int]) -> tuple[str]:
 
 def load_digests(conn: sqlite3.Connection) -> dict[str, Digests]:
     """The ids and digests of every record at the last applied sync in reading order, by listing (see
-    `sync.changes.RawRecords`)."""
+    `mock_esd_sync.changes.RawRecords`)."""
     return {
         listing: (array("q", ids), array("Q", digests))
         for listing, ids, digests in conn.execute("SELECT listing, ids, digests FROM esd_digests")

@@ -1,6 +1,6 @@
 """Hypothesis strategies for Operoo settings, for users' own property tests (districts: `mock_esd.strategies`).
 
-from sync.strategies import settings, settings_dicts
+from mock_esd_sync.strategies import settings, settings_dicts
 @given(settings_dicts(valid=None))
 def test_my_settings_screen(raw): ...
 """
@@ -12,10 +12,10 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from contracts import vocabulary as esd
-from sync import vocabulary as o
-from sync.errors import SettingsError
-from sync.settings import Settings, parse_settings
+from mock_esd_contracts import vocabulary as esd
+from mock_esd_sync import vocabulary as o
+from mock_esd_sync.errors import SettingsError
+from mock_esd_sync.settings import Settings, parse_settings
 
 # The school ids `mock_esd.strategies.districts()` draws from (a test keeps the two the same).
 SCHOOL_IDS: tuple[str, ...] = ("0101", "0102", "0201", "0900")

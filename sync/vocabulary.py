@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Final
 
-from contracts.vocabulary import Status
+from mock_esd_contracts.vocabulary import Status
 
 
 class Option(StrEnum):

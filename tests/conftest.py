@@ -7,6 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from tests.layout import REINSTALL, stale_install
+
+# Before anything of the project is imported: new modules reach a strict editable install only when it runs again.
+if (_stale := stale_install()) is not None:
+    raise pytest.UsageError(f"{_stale}: install again with `{REINSTALL}`")
+
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings

@@ -14,11 +14,11 @@ from mock_esd.generator import District, Record
 from mock_esd.inprocess import DEFAULT_BASE_URL, Tamper, routed
 from mock_esd.store import DistrictStore
 from mock_esd.tenants import DEFAULT_TENANT, Client, Registry, default_clients
-from sync.client import EsdClient, RetryPolicy
-from sync.export import export_state
-from sync.run import Report, run_sync
-from sync.settings import Settings, parse_settings
-from sync.store import connect, snapshot_tables
+from mock_esd_sync.client import EsdClient, RetryPolicy
+from mock_esd_sync.export import export_state
+from mock_esd_sync.run import Report, run_sync
+from mock_esd_sync.settings import Settings, parse_settings
+from mock_esd_sync.store import connect, snapshot_tables
 
 CUSTOM, STANDARD = default_clients(DEFAULT_TENANT)
 Groups = dict[str | tuple[str, str], set[str]]  # district groups by name, building groups by (name, school)

@@ -11,15 +11,19 @@ import importlib as _importlib
 import typing as _typing
 
 if _typing.TYPE_CHECKING:
-    from workbench.browser import rule_paths, with_rule_paths
-    from workbench.cli import main
+    from mock_esd_workbench.browser import rule_paths, with_rule_paths
+    from mock_esd_workbench.cli import main
 
 __all__ = ["main", "rule_paths", "with_rule_paths"]
-_HOMES = {"main": "workbench.cli", "rule_paths": "workbench.browser", "with_rule_paths": "workbench.browser"}
+_HOMES = {
+    "main": "mock_esd_workbench.cli",
+    "rule_paths": "mock_esd_workbench.browser",
+    "with_rule_paths": "mock_esd_workbench.browser",
+}
 
 
 def __getattr__(name: str) -> object:
     if name not in _HOMES:
-        raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+        raise AttributeError(f"module 'mock_esd_workbench' has no attribute {name!r}")
     value = globals()[name] = getattr(_importlib.import_module(_HOMES[name]), name)
     return value

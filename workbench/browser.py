@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from mock_esd.browse import PathRow
 from mock_esd.context import AppConfig
 from mock_esd.generator import Record
-from sync.records import Person, parse_student
-from sync.rulebook import R1, R3
-from sync.rules import BUILDING, possible_paths
+from mock_esd_sync.records import Person, parse_student
+from mock_esd_sync.rulebook import R1, R3
+from mock_esd_sync.rules import BUILDING, possible_paths
 
 TITLES = {BUILDING: f"building ({R3})"}
 CUSTOM_TITLE = f"custom endpoints ({R1})"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mock_esd import defaults
-from workbench.cli_support import ENVVAR_PREFIX, F, Group, log_options, one_line_errors
+from mock_esd_workbench.cli_support import ENVVAR_PREFIX, F, Group, log_options, one_line_errors
 
 if TYPE_CHECKING:  # imported where used: `mock-esd --help` must not import the server (Flask, Faker, gunicorn)
     from flask import Flask
@@ -102,7 +102,7 @@ def serve(
 
     from mock_esd.app import create_app
     from mock_esd.context import AppConfig
-    from workbench.browser import with_rule_paths
+    from mock_esd_workbench.browser import with_rule_paths
 
     # SIGTERM ends the server as Ctrl+C does, so `finally` and the temporary directory's cleanup run
     # (the default action kills the process where it stands). gunicorn's master sets its own handlers.
@@ -157,10 +157,10 @@ def _serve(app: Flask, host: str, port: int, scenario_path: str | None, workers:
 
 
 def _register() -> None:
-    from workbench.demo import demo
-    from workbench.record_commands import proxy, record
-    from workbench.sync_commands import explain, export, rules, sync
-    from workbench.verify_command import verify_command
+    from mock_esd_workbench.demo import demo
+    from mock_esd_workbench.record_commands import proxy, record
+    from mock_esd_workbench.sync_commands import explain, export, rules, sync
+    from mock_esd_workbench.verify_command import verify_command
 
     for command in (sync, export, explain, rules, demo, verify_command, record, proxy):
         main.add_command(command)

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import click
 
-from contracts import vocabulary as esd
-from sync import vocabulary as o
-from sync.errors import SyncError
-from sync.settings import Settings
-from workbench.cli_support import EXIT_FAILED, error, fail, invocation, log_options, one_line_errors
-from workbench.sync_commands import execute_sync, write_settings
-from workbench.terminal import Progress, change_table, group_table
+from mock_esd_contracts import vocabulary as esd
+from mock_esd_sync import vocabulary as o
+from mock_esd_sync.errors import SyncError
+from mock_esd_sync.settings import Settings
+from mock_esd_workbench.cli_support import EXIT_FAILED, error, fail, invocation, log_options, one_line_errors
+from mock_esd_workbench.sync_commands import execute_sync, write_settings
+from mock_esd_workbench.terminal import Progress, change_table, group_table
 
 
 def demo_settings(schools: list[dict[str, object]]) -> Settings:
@@ -40,7 +40,7 @@ def run_demo(db: str, seed: int, students: int, keep_serving: bool) -> bool:
     from mock_esd.generator import DistrictSpec
     from mock_esd.server import LiveServer
     from mock_esd.tenants import DEFAULT_TENANT, default_clients
-    from workbench.browser import with_rule_paths
+    from mock_esd_workbench.browser import with_rule_paths
 
     with Progress() as progress:
         progress.say(f"generating a district of {students} students (seed {seed})")

@@ -1,6 +1,6 @@
 """`mock-esd proxy`: forward every request to an eSD server unchanged and check each answer against the contract.
 
-The checks are those one exchange can show (`contracts.exchange`, sharing the verifier's helpers).
+The checks are those one exchange can show (`mock_esd_contracts.exchange`, sharing the verifier's helpers).
 The proxy never changes what it forwards: the upstream's status, headers (but hop-by-hop ones) and
 body bytes, compressed or not. It keeps a bounded journal, the violations (`GET /_mock/violations`,
 `GET /_mock/journal`, and a page for the browser at `/_mock/`), and, when recording, each page of
@@ -28,11 +28,11 @@ from markupsafe import escape
 from requests.structures import CaseInsensitiveDict
 from werkzeug.exceptions import HTTPException
 
-from contracts.exchange import EXCHANGE_CHECKS, Exchange, Violation, exchange_violations
-from contracts.probe import BY_PATH
 from mock_esd.guard import misdirected
 from mock_esd.server import LiveServer
-from workbench.record import Listings, Recording, RecordingError, recording_from
+from mock_esd_contracts.exchange import EXCHANGE_CHECKS, Exchange, Violation, exchange_violations
+from mock_esd_contracts.probe import BY_PATH
+from mock_esd_workbench.record import Listings, Recording, RecordingError, recording_from
 
 HOP_BY_HOP: Final = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding",

@@ -1,6 +1,6 @@
 """`mock-esd record`: read a whole eSD-compatible district with the sync's client and write it as a scenario.
 
-The listings are read exactly as a sync reads them (`sync.client.EsdClient`: same retries, same checks
+The listings are read exactly as a sync reads them (`mock_esd_sync.client.EsdClient`: same retries, same checks
 that each listing is whole and consistent), then turned into a scenario, which is loaded into the
 mock's store and served back in memory before anything is written: if any listing would come back
 different (a field, a link, a record on the wrong listing), the recording stops and says where,
@@ -19,12 +19,12 @@ from typing import Any, Final
 import orjson
 import requests
 
-from contracts import vocabulary as esd
 from mock_esd import scenario as scenarios
 from mock_esd.errors import EsdError
 from mock_esd.store import DistrictStore
-from sync.client import EsdClient, Progress
-from sync.records import ENDPOINTS, RawSnapshot
+from mock_esd_contracts import vocabulary as esd
+from mock_esd_sync.client import EsdClient, Progress
+from mock_esd_sync.records import ENDPOINTS, RawSnapshot
 
 Record = dict[str, Any]
 Listings = dict[str, list[Record]]  # endpoint path -> its records, in the order the server listed them

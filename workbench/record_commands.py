@@ -16,13 +16,13 @@ import orjson
 import requests
 import yaml
 
-from contracts.errors import ContractError
-from sync.errors import AuthError, FetchError, SyncError, UrlError
-from workbench.cli_support import EXIT_FAILED, fail, log_options, one_line_errors, warn
-from workbench.terminal import Progress
+from mock_esd_contracts.errors import ContractError
+from mock_esd_sync.errors import AuthError, FetchError, SyncError, UrlError
+from mock_esd_workbench.cli_support import EXIT_FAILED, fail, log_options, one_line_errors, warn
+from mock_esd_workbench.terminal import Progress
 
 if TYPE_CHECKING:  # imported where used: `mock-esd --help` must not import the mock (Flask, Faker)
-    from workbench.record import Recording
+    from mock_esd_workbench.record import Recording
 
 
 def _esd_error() -> type[Exception]:
@@ -32,7 +32,7 @@ def _esd_error() -> type[Exception]:
 
 
 def _recording_error() -> type[Exception]:
-    from workbench.record import RecordingError
+    from mock_esd_workbench.record import RecordingError
 
     return RecordingError
 
@@ -84,7 +84,7 @@ def finish(
     say: Callable[[str], None] | None = None,
 ) -> None:  # fmt: skip
     """Scrub if asked (printing a random key once), write the file atomically, and print the summary."""
-    from workbench.scrub import Scrubber, random_key
+    from mock_esd_workbench.scrub import Scrubber, random_key
 
     for line in recording.dropped_lines():
         warn(line)
@@ -157,7 +157,7 @@ def record(
     written; 1 aborted (a listing not whole, or what the scenario format cannot hold); 2 usage,
     URL or credentials.
     """
-    from workbench.record import Credentials, RecordingError, record_district
+    from mock_esd_workbench.record import Credentials, RecordingError, record_district
 
     if (client_id_standard is None) != (client_secret_standard is None):
         fail("give both --client-id-standard and --client-secret-standard, or neither")
@@ -208,8 +208,8 @@ def proxy(
     Each violation is printed as it happens; GET /_mock/violations lists them; Ctrl+C (or SIGTERM)
     prints a summary and writes --junit and --record. Exit 1 if any answer broke the contract.
     """
-    from workbench.proxy import ProxyConfig, serve_proxy
-    from workbench.record import RecordingError
+    from mock_esd_workbench.proxy import ProxyConfig, serve_proxy
+    from mock_esd_workbench.record import RecordingError
 
     path = check_out_path(record_path, "--record") if record_path else None
     if (scrub or scrub_key is not None or scrub_school_names or today is not None) and path is None:

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from faker import Faker
 
-from contracts import vocabulary as esd
+from mock_esd_contracts import vocabulary as esd
 
 DOB_SHIFT_DAYS: Final = 180  # a date of birth moves by 1..180 days, keyed like every other value
 KEY_BYTES: Final = 16  # a random --scrub-key: 16 bytes, printed as 32 hex digits

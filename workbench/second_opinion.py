@@ -1,7 +1,7 @@
 """Run Schemathesis (a tool nobody here wrote) against a server with the project's OpenAPI document.
 
-    python -m workbench.second_opinion                      # against a mock started here
-    python -m workbench.second_opinion --url URL --client-id ID --client-secret S [-- schemathesis args]
+    python -m mock_esd_workbench.second_opinion                      # against a mock started here
+    python -m mock_esd_workbench.second_opinion --url URL --client-id ID --client-secret S [-- schemathesis args]
 
 Fetches an OAuth token first, then runs `schemathesis run contracts/openapi.json --url URL` with it.
 Schemathesis comes with the `second-opinion` extra: pip install -e '.[second-opinion]'.
@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 import requests
 
-from workbench.cli_support import EXIT_USAGE, fail, log_options
+from mock_esd_workbench.cli_support import EXIT_USAGE, fail, log_options
 
 INSTALL_HINT = "pip install -e '.[second-opinion]' (or run `tox -e schemathesis`)"
 
@@ -27,7 +27,7 @@ def schemathesis_command(base_url: str, token: str, extra: list[str]) -> list[st
     exe = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or shutil.which("schemathesis")
     if exe is None:
         fail(f"schemathesis is not installed: {INSTALL_HINT}", EXIT_USAGE)
-    spec = str(resources.files("contracts").joinpath("openapi.json"))
+    spec = str(resources.files("mock_esd_contracts").joinpath("openapi.json"))
     return [exe, "run", spec, "--url", base_url, "--header", f"Authorization: Bearer {token}", *extra]
 
 

@@ -11,16 +11,16 @@ import click
 import requests
 import tomli_w
 
-from sync.client import EsdClient
-from sync.errors import BusyError, SyncError
-from sync.explanation import explain as explain_student
-from sync.export import export_state, group_sizes
-from sync.html_report import write_report
-from sync.report import plan_listing
-from sync.rulebook import RULES
-from sync.run import Outcome, Report, run_sync, utc_now, write_json
-from sync.settings import Settings, load_settings
-from sync.store import (
+from mock_esd_sync.client import EsdClient
+from mock_esd_sync.errors import BusyError, SyncError
+from mock_esd_sync.explanation import explain as explain_student
+from mock_esd_sync.export import export_state, group_sizes
+from mock_esd_sync.html_report import write_report
+from mock_esd_sync.report import plan_listing
+from mock_esd_sync.rulebook import RULES
+from mock_esd_sync.run import Outcome, Report, run_sync, utc_now, write_json
+from mock_esd_sync.settings import Settings, load_settings
+from mock_esd_sync.store import (
     building_names,
     check_directory_writable,
     check_writable,
@@ -29,8 +29,8 @@ from sync.store import (
     open_existing,
     sync_lock,
 )  # fmt: skip
-from workbench.cli_support import EXIT_FAILED, error, log_options, one_line_errors, warn
-from workbench.terminal import DEFAULT_INTERVAL, Progress, change_table, group_table
+from mock_esd_workbench.cli_support import EXIT_FAILED, error, log_options, one_line_errors, warn
+from mock_esd_workbench.terminal import DEFAULT_INTERVAL, Progress, change_table, group_table
 
 
 def _print_json(data: Any) -> None:

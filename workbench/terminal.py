@@ -26,9 +26,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TaskID, 
 from rich.progress import Progress as Bars
 from rich.table import Table
 
-from sync.plan import Plan
-from sync.run import Report
-from workbench.cli_support import chatty
+from mock_esd_sync.plan import Plan
+from mock_esd_sync.run import Report
+from mock_esd_workbench.cli_support import chatty
 
 DEFAULT_INTERVAL = 10.0  # seconds between "still working" lines off a terminal (`sync --progress-every`)
 SHOWN_WARNINGS = 10  # a sync's warnings listed under its table; --json lists them all

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import click
 
-from contracts.errors import ContractError
-from contracts.probe import Target
-from contracts.verifier import failed, json_report, junit_report, text_report, verify
-from workbench.cli_support import EXIT_FAILED, log_options, one_line_errors
-from workbench.terminal import Progress
+from mock_esd_contracts.errors import ContractError
+from mock_esd_contracts.probe import Target
+from mock_esd_contracts.verifier import failed, json_report, junit_report, text_report, verify
+from mock_esd_workbench.cli_support import EXIT_FAILED, log_options, one_line_errors
+from mock_esd_workbench.terminal import Progress
 
 
 @click.command()

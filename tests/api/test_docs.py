@@ -9,9 +9,9 @@ import re
 
 from flask.testing import FlaskClient
 
-from contracts.schema import openapi
 from mock_esd.app import create_app
 from mock_esd.context import AppConfig
+from mock_esd_contracts.schema import openapi
 from tests.conftest import SMALL, Clock
 
 

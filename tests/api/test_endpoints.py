@@ -7,10 +7,10 @@ from collections import Counter
 import pytest
 from flask.testing import FlaskClient
 
-from contracts import vocabulary as v
 from mock_esd.app import create_app
 from mock_esd.context import AppConfig
 from mock_esd.generator import DistrictSpec
+from mock_esd_contracts import vocabulary as v
 from tests.conftest import CUSTOM, SMALL, token_for, walk
 
 ENDPOINTS = [

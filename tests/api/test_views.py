@@ -10,14 +10,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from contracts import vocabulary as v
 from mock_esd.app import create_app
 from mock_esd.browse import PAGE_SIZE
 from mock_esd.context import AppConfig
 from mock_esd.store import DistrictStore
+from mock_esd_contracts import vocabulary as v
+from mock_esd_workbench import with_rule_paths
 from tests.conftest import SMALL, Clock
 from tests.html import parse, table
-from workbench import with_rule_paths
 
 
 @pytest.fixture

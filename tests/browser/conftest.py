@@ -20,8 +20,8 @@ from mock_esd.context import AppConfig
 from mock_esd.control_client import ControlClient
 from mock_esd.generator import DistrictSpec
 from mock_esd.server import LiveServer
+from mock_esd_workbench import with_rule_paths
 from tests.conftest import Clock
-from workbench import with_rule_paths
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Locator, Page, Route, expect
 
-from contracts.schema import openapi
 from mock_esd.server import LiveServer
 from mock_esd.tenants import DEFAULT_TENANT, default_clients
+from mock_esd_contracts.schema import openapi
 from tests.browser.conftest import screenshot
 
 CUSTOM, _ = default_clients(DEFAULT_TENANT)

@@ -7,15 +7,15 @@ from pathlib import Path
 import requests
 from playwright.sync_api import Page, expect
 
-from contracts import vocabulary as v
 from mock_esd.control_client import ControlClient
 from mock_esd.server import LiveServer
 from mock_esd.tenants import DEFAULT_TENANT, default_clients
-from sync.explanation import explain
-from sync.store import connect
+from mock_esd_contracts import vocabulary as v
+from mock_esd_sync.explanation import explain
+from mock_esd_sync.store import connect
+from mock_esd_workbench.demo import demo_settings
+from mock_esd_workbench.sync_commands import execute_sync
 from tests.browser.conftest import screenshot
-from workbench.demo import demo_settings
-from workbench.sync_commands import execute_sync
 
 CUSTOM, _ = default_clients(DEFAULT_TENANT)
 

@@ -6,7 +6,7 @@ import pytest
 from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 
-from contracts import schema
+from mock_esd_contracts import schema
 from tests.conftest import walk
 
 LISTS = [("/v1/schools", "schools", "School"), ("/v1/students", "students", "Student"), ("/v1/contacts", "contacts", "Contact"),

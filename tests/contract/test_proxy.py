@@ -19,12 +19,12 @@ import requests
 from flask import Flask, Response, request
 from requests.structures import CaseInsensitiveDict
 
-from contracts.exchange import EXCHANGE_CHECKS, Exchange, exchange_violations
 from mock_esd.generator import DistrictSpec
 from mock_esd.server import LiveServer
+from mock_esd_contracts.exchange import EXCHANGE_CHECKS, Exchange, exchange_violations
+from mock_esd_workbench.proxy import Journal, ProxyConfig, create_proxy_app
 from tests.contract.independent_esd import CUSTOM, district, independent_server
 from tests.e2e.roundtrip import MOCK_CUSTOM, cli, listings, mock_serving, token
-from workbench.proxy import Journal, ProxyConfig, create_proxy_app
 
 MOCK = (MOCK_CUSTOM.client_id, MOCK_CUSTOM.secret)
 

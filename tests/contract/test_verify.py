@@ -11,13 +11,13 @@ import pytest
 import requests
 from flask import Flask
 
-from contracts.checks import CHECKS
-from contracts.probe import Target
-from contracts.verifier import FAIL, PASS, WARN, failed, json_report, junit_report, verdict, verify
 from mock_esd.app import create_app
 from mock_esd.context import AppConfig
 from mock_esd.generator import DistrictSpec
 from mock_esd.inprocess import DEFAULT_BASE_URL, Reply, routed
+from mock_esd_contracts.checks import CHECKS
+from mock_esd_contracts.probe import Target
+from mock_esd_contracts.verifier import FAIL, PASS, WARN, failed, json_report, junit_report, verdict, verify
 from tests.conftest import CUSTOM, STANDARD
 
 Tamper = Callable[[requests.PreparedRequest, Reply], Reply]

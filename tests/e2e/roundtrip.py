@@ -11,15 +11,15 @@ from typing import Any
 import requests
 from click.testing import CliRunner, Result
 
-from contracts.probe import Target
-from contracts.verifier import verify
 from mock_esd import scenario
 from mock_esd.app import create_app
 from mock_esd.context import AppConfig
 from mock_esd.generator import DistrictSpec
 from mock_esd.server import LiveServer
 from mock_esd.tenants import DEFAULT_TENANT, default_clients
-from workbench.cli import main
+from mock_esd_contracts.probe import Target
+from mock_esd_contracts.verifier import verify
+from mock_esd_workbench.cli import main
 
 PATHS = ("/v1/schools", "/v1/students", "/v1/contacts", "/v1/operoo/students", "/v1/operoo/contacts")
 KEYS = {"/v1/schools": "schools", "/v1/students": "students", "/v1/contacts": "contacts",

@@ -16,8 +16,8 @@ import requests
 from click.testing import CliRunner
 
 from mock_esd.defaults import DEFAULT_STUDENTS
+from mock_esd_workbench.cli import main
 from tests.e2e.conftest import mock_esd
-from workbench.cli import main
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +35,7 @@ def script() -> str:
 def test_help_answers_without_importing_the_server(args: list[str], shown: str) -> None:
     probe = (
         "import sys\n"
-        "from workbench.cli import main\n"
+        "from mock_esd_workbench.cli import main\n"
         "try:\n"
         f"    main({args!r}, prog_name='mock-esd')\n"
         "except SystemExit:\n"

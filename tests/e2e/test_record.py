@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from mock_esd.generator import DistrictSpec
-from sync import EsdClient, compute_desired, parse_settings
+from mock_esd_sync import EsdClient, compute_desired, parse_settings
 from tests.contract.independent_esd import CUSTOM, STANDARD, District, district, independent_server
 from tests.e2e.conftest import serving
 from tests.e2e.roundtrip import MOCK_CUSTOM, MOCK_STANDARD, listings, mock_serving, record, sync_export, verdicts

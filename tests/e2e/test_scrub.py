@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from mock_esd_workbench.scrub import Scrubber
 from tests.contract.independent_esd import CUSTOM, District, district, independent_server
 from tests.e2e.roundtrip import MOCK_CUSTOM, mock_serving, record, sync_export
 from tests.e2e.test_record import INDEPENDENT_SETTINGS
-from workbench.scrub import Scrubber
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 from jsonschema import Draft202012Validator
 
-from sync.export import export_schema
+from mock_esd_sync.export import export_schema
 from tests.e2e.conftest import Served, mock_esd
 
 pytestmark = pytest.mark.e2e

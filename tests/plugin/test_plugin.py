@@ -9,9 +9,9 @@ pytest_plugins = ["pytester"]
 QA_TESTS = """
 import requests
 
-from sync.client import EsdClient
-from sync.rules import compute_desired
-from sync.settings import parse_settings
+from mock_esd_sync.client import EsdClient
+from mock_esd_sync.rules import compute_desired
+from mock_esd_sync.settings import parse_settings
 
 
 def sync_groups(esd):

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from sync import client, plan, rules, run, settings, state
-from sync import vocabulary as o
-from sync.errors import FetchError
-from sync.settings import Settings
+from mock_esd_sync import client, plan, rules, run, settings, state
+from mock_esd_sync import vocabulary as o
+from mock_esd_sync.errors import FetchError
+from mock_esd_sync.settings import Settings
 
 Mutation = Callable[[pytest.MonkeyPatch], None]
 

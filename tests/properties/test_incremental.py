@@ -13,11 +13,11 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
 
-from sync.changes import EsdRecords, RecordReader
-from sync.errors import IdentityConflict
-from sync.plan import Plan
-from sync.run import make_plan
-from sync.settings import parse_settings
+from mock_esd_sync.changes import EsdRecords, RecordReader
+from mock_esd_sync.errors import IdentityConflict
+from mock_esd_sync.plan import Plan
+from mock_esd_sync.run import make_plan
+from mock_esd_sync.settings import parse_settings
 from tests.properties.model import r4_valid
 from tests.properties.test_stateful import SyncMachine
 

@@ -28,9 +28,9 @@ from mock_esd import builders
 from mock_esd.generator import District
 from mock_esd.inprocess import Reply
 from mock_esd.strategies import districts
-from sync.errors import SettingsError
-from sync.settings import parse_settings
-from sync.strategies import settings_dicts
+from mock_esd_sync.errors import SettingsError
+from mock_esd_sync.settings import parse_settings
+from mock_esd_sync.strategies import settings_dicts
 from tests.properties.model import (
     OPEROO_CONTACTS,
     STANDARD_CONTACTS,

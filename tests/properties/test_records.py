@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from sync.errors import RecordError
-from sync.records import _parse_contact_carefully, _parse_student_carefully, parse_contact, parse_student
+from mock_esd_sync.errors import RecordError
+from mock_esd_sync.records import _parse_contact_carefully, _parse_student_carefully, parse_contact, parse_student
 
 DROPPED = object()  # the field left out
 # JSON values a field's check must tell apart (bool is not int, "" and {} are not lists, 1.0 is not 1...).

@@ -25,12 +25,12 @@ from mock_esd.control_client import ControlClient
 from mock_esd.inprocess import DEFAULT_BASE_URL, routed
 from mock_esd.store import DistrictStore
 from mock_esd.tenants import DEFAULT_TENANT, Registry
-from sync.client import EsdClient, RetryPolicy
-from sync.errors import SettingsError
-from sync.run import run_sync
-from sync.settings import parse_settings
-from sync.store import connect, snapshot_tables
-from sync.strategies import contact_settings
+from mock_esd_sync.client import EsdClient, RetryPolicy
+from mock_esd_sync.errors import SettingsError
+from mock_esd_sync.run import run_sync
+from mock_esd_sync.settings import parse_settings
+from mock_esd_sync.store import connect, snapshot_tables
+from mock_esd_sync.strategies import contact_settings
 from tests.conftest import CUSTOM
 from tests.properties.model import (
     ContactRow,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mock_esd import scenario
-from sync.settings import load_settings
+from mock_esd_sync.settings import load_settings
 from tests.world import STANDARD, World
 
 CASES = sorted(p for p in (Path(__file__).parents[2] / "fixtures" / "article").iterdir() if p.is_dir())

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from contracts import vocabulary as v
 from mock_esd.builders import district, school, student
-from sync.explanation import explain
-from sync.export import group_sizes
-from sync.html_report import render_report
-from sync.run import Report
+from mock_esd_contracts import vocabulary as v
+from mock_esd_sync.explanation import explain
+from mock_esd_sync.export import group_sizes
+from mock_esd_sync.html_report import render_report
+from mock_esd_sync.run import Report
 from tests.html import table
 from tests.rules.test_rules import AP, E, P, base_district
 from tests.world import World, settings

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from contracts import vocabulary as v
-from sync import changes, rules
-from sync.client import EsdClient
-from sync.records import RawSnapshot
+from mock_esd_contracts import vocabulary as v
+from mock_esd_sync import changes, rules
+from mock_esd_sync.client import EsdClient
+from mock_esd_sync.records import RawSnapshot
 from tests.rules.test_rules import E, F, P, base_district
 from tests.rules.test_safety import body_edit, on, tamper_with
 from tests.world import World, settings

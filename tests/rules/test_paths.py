@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import itertools
 
-from contracts import vocabulary as v
-from sync import vocabulary as o
-from sync.records import Person, Student
-from sync.rules import BUILDING, CUSTOM, decide, possible_paths
-from sync.settings import Settings
+from mock_esd_contracts import vocabulary as v
+from mock_esd_sync import vocabulary as o
+from mock_esd_sync.records import Person, Student
+from mock_esd_sync.rules import BUILDING, CUSTOM, decide, possible_paths
+from mock_esd_sync.settings import Settings
 
 
 def persons() -> list[Person]:

@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sync.rulebook import RULES
+from mock_esd_sync.rulebook import RULES
+from tests.layout import FOLDERS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,6 +41,5 @@ def test_mock_esd_rules_prints_the_registry_and_help_points_to_it() -> None:
 def test_the_readme_links_the_rules_and_cites_no_document_users_lack() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "(docs/rules.md)" in readme
-    packages = ("mock_esd", "sync", "contracts", "workbench")
-    shipped = [readme, *(p.read_text(encoding="utf-8") for name in packages for p in (ROOT / name).rglob("*.py"))]
+    shipped = [readme, *(p.read_text(encoding="utf-8") for folder in FOLDERS.values() for p in folder.rglob("*.py"))]
     assert not [text[:60] for text in shipped if "SPEC section" in text]

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from contracts import vocabulary as v
 from mock_esd.builders import contact, district, school, student
-from sync.errors import SettingsError
-from sync.settings import load_settings
+from mock_esd_contracts import vocabulary as v
+from mock_esd_sync.errors import SettingsError
+from mock_esd_sync.settings import load_settings
 from tests.world import STANDARD, World, settings
 
 E, P, F = "Enrolled", "Pre-Enrolled", "Future"
@@ -301,9 +301,9 @@ def test_r10_a_second_sync_with_no_change_changes_nothing(world: World, full: bo
 def test_the_mirror_holds_every_persons_records_and_every_contacts_digest_as_esd_listed_them(world: World) -> None:
     """What `explain` replays and what a re-sync compares with: the rows packed in one buffer come out whole."""
     from mock_esd.inprocess import DEFAULT_BASE_URL, routed
-    from sync.changes import CONTACTS, OPEROO_CONTACTS, OPEROO_STUDENTS, STUDENTS, esd_records
-    from sync.client import EsdClient
-    from sync.store import load_digests, load_mirror
+    from mock_esd_sync.changes import CONTACTS, OPEROO_CONTACTS, OPEROO_STUDENTS, STUDENTS, esd_records
+    from mock_esd_sync.client import EsdClient
+    from mock_esd_sync.store import load_digests, load_mirror
     from tests.world import CUSTOM
 
     world.sync(settings(custom=True, schools={"0101": [E]}))
@@ -335,7 +335,7 @@ def test_the_streamed_json_report_equals_the_report(world: World) -> None:
     import io
     import json
 
-    from sync.run import write_json
+    from mock_esd_sync.run import write_json
 
     report = world.sync(settings(custom=True, schools={"0101": [E, F], "0900": [P]}))
     out = io.BytesIO()
@@ -345,8 +345,8 @@ def test_the_streamed_json_report_equals_the_report(world: World) -> None:
 
 
 def test_an_applicant_archived_because_custom_endpoints_went_off_is_told_so(world: World) -> None:
-    from sync.explanation import explain
-    from sync.rulebook import ARCHIVED_UNREAD
+    from mock_esd_sync.explanation import explain
+    from mock_esd_sync.rulebook import ARCHIVED_UNREAD
 
     world.sync(settings(custom=True, schools={"0101": [E], "0900": [P]}))
     report = world.sync(settings(custom=False, schools={"0101": [E]}), allow_mass_removal=True)

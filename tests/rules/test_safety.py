@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 import requests
 
-from contracts import vocabulary as v
 from mock_esd.builders import contact, district, school, student
 from mock_esd.inprocess import Reply
-from sync import store as sync_store
-from sync.plan import Plan
+from mock_esd_contracts import vocabulary as v
+from mock_esd_sync import store as sync_store
+from mock_esd_sync.plan import Plan
 from tests.world import World, settings
 
 SETTINGS = settings(custom=True, schools={"0101": ["Enrolled"]})

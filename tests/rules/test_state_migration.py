@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from contracts import vocabulary as v
 from mock_esd.builders import district, school, student
-from sync.explanation import explain
-from sync.store import SCHEMA_VERSION
+from mock_esd_contracts import vocabulary as v
+from mock_esd_sync.explanation import explain
+from mock_esd_sync.store import SCHEMA_VERSION
 from tests.world import World, settings
 
 SETTINGS = settings(custom=True, schools={"0101": ["Enrolled"]})

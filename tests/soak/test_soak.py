@@ -18,11 +18,11 @@ from mock_esd.context import AppConfig
 from mock_esd.control_client import ControlClient, ControlError
 from mock_esd.generator import DistrictSpec
 from mock_esd.inprocess import DEFAULT_BASE_URL, routed
-from sync.client import EsdClient, RetryPolicy
-from sync.export import export_state
-from sync.run import run_sync
-from sync.settings import parse_settings
-from sync.store import connect, snapshot_tables
+from mock_esd_sync.client import EsdClient, RetryPolicy
+from mock_esd_sync.export import export_state
+from mock_esd_sync.run import run_sync
+from mock_esd_sync.settings import parse_settings
+from mock_esd_sync.store import connect, snapshot_tables
 from tests.conftest import CUSTOM
 
 ITERATIONS = 100

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.layout import FOLDERS
+
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("workbench", "mock_esd", "sync", "contracts")
 
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -24,10 +25,10 @@ def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the four packages and pyproject.toml, to plant crossings in."""
+    """A copy of the four packages under their import names, and pyproject.toml, to plant crossings in."""
     root = tmp_path_factory.mktemp("layers")
-    for package in PACKAGES:
-        shutil.copytree(ROOT / package, root / package, ignore=shutil.ignore_patterns("__pycache__"))
+    for package, folder in FOLDERS.items():
+        shutil.copytree(folder, root / package, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", root)
     return root
 
@@ -41,10 +42,10 @@ def test_the_layers_contract_is_kept() -> None:
 @pytest.mark.parametrize(
     ("module", "crossing"),
     [
-        ("sync/rules.py", "import mock_esd.store"),  # the sync reaching into the mock
-        ("mock_esd/browse.py", "import sync.rules"),  # the mock reaching into the sync
-        ("contracts/probe.py", "import mock_esd.app"),  # the contract above the bottom
-        ("mock_esd/store.py", "import workbench.cli"),  # a part importing the composition layer
+        ("mock_esd_sync/rules.py", "import mock_esd.store"),  # the sync reaching into the mock
+        ("mock_esd/browse.py", "import mock_esd_sync.rules"),  # the mock reaching into the sync
+        ("mock_esd_contracts/probe.py", "import mock_esd.app"),  # the contract above the bottom
+        ("mock_esd/store.py", "import mock_esd_workbench.cli"),  # a part importing the composition layer
     ],
 )
 def test_a_new_crossing_breaks_the_contract(checkout: Path, module: str, crossing: str) -> None:
@@ -62,9 +63,9 @@ def test_a_new_crossing_breaks_the_contract(checkout: Path, module: str, crossin
 
 
 def test_a_circular_import_inside_a_part_breaks_the_contract(checkout: Path) -> None:
-    path = checkout / "sync" / "records.py"  # records is below rules; rules imports records
+    path = checkout / "mock_esd_sync" / "records.py"  # records is below rules; rules imports records
     original = path.read_text(encoding="utf-8")
-    path.write_text(original + "\nimport sync.rules  # planted by the test\n", encoding="utf-8")
+    path.write_text(original + "\nimport mock_esd_sync.rules  # planted by the test\n", encoding="utf-8")
     try:
         result = lint_imports(checkout)
     finally:

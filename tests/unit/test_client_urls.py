@@ -6,9 +6,9 @@ import pytest
 import requests
 import responses
 
-from contracts import CannotRun, Target, verify
-from sync.client import EsdClient
-from sync.errors import FetchError, UrlError
+from mock_esd_contracts import CannotRun, Target, verify
+from mock_esd_sync.client import EsdClient
+from mock_esd_sync.errors import FetchError, UrlError
 
 
 def test_a_404_token_endpoint_is_not_retried() -> None:

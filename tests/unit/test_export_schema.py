@@ -10,8 +10,8 @@ import orjson
 from jsonschema import Draft202012Validator
 
 from mock_esd.builders import contact, district, school, student
-from sync import vocabulary as o
-from sync.export import export_schema
+from mock_esd_sync import vocabulary as o
+from mock_esd_sync.export import export_schema
 from tests.world import World, settings
 
 

@@ -7,8 +7,10 @@ import importlib.util
 
 import pytest
 
+from tests.layout import FOLDERS
 
-@pytest.mark.parametrize("package", ["mock_esd", "sync", "contracts", "workbench"])
+
+@pytest.mark.parametrize("package", sorted(FOLDERS))
 def test_all_names_are_exported_and_real(package: str) -> None:
     module = importlib.import_module(package)
     assert module.__all__ == sorted(module.__all__)
@@ -19,8 +21,8 @@ def test_all_names_are_exported_and_real(package: str) -> None:
 
 
 def test_no_exported_name_shadows_a_submodule() -> None:
-    """`contracts.errors` the module stays reachable: no package re-exports a name equal to one of its modules."""
-    for package in ("mock_esd", "sync", "contracts", "workbench"):
+    """`mock_esd_contracts.errors` the module stays reachable: no package re-exports a name equal to one of its modules."""
+    for package in FOLDERS:
         module = importlib.import_module(package)
         for name in module.__all__:
             assert not isinstance(getattr(module, name), type(module)), f"{package}.{name} is a module"

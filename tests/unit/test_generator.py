@@ -9,8 +9,8 @@ from collections import Counter
 import orjson
 import pytest
 
-from contracts import vocabulary as v
 from mock_esd.generator import CATEGORY_SHARES, DistrictSpec, category_plan, generate_district
+from mock_esd_contracts import vocabulary as v
 
 
 def as_bytes(spec: DistrictSpec) -> bytes:
@@ -116,6 +116,6 @@ def test_bad_sizes_are_refused_with_a_clear_error() -> None:
 
 def test_settings_strategies_draw_from_the_schools_the_district_strategies_make() -> None:
     from mock_esd.strategies import SCHOOLS
-    from sync.strategies import SCHOOL_IDS
+    from mock_esd_sync.strategies import SCHOOL_IDS
 
     assert tuple(SCHOOLS) == SCHOOL_IDS

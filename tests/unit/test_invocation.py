@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.cli_support import invocation
+from mock_esd_workbench.cli_support import invocation
 
 
 @pytest.fixture

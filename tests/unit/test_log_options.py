@@ -8,7 +8,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from workbench.cli_support import chatty, log_level, log_options
+from mock_esd_workbench.cli_support import chatty, log_level, log_options
 
 
 @pytest.mark.parametrize(

@@ -19,10 +19,11 @@ import yaml
 
 from mock_esd.generator import DistrictSpec
 from mock_esd.store import DistrictStore
-from sync.settings import load_settings
-from workbench.cli import main
-from workbench.demo import demo_settings
-from workbench.verify_command import verify_command
+from mock_esd_sync.settings import load_settings
+from mock_esd_workbench.cli import main
+from mock_esd_workbench.demo import demo_settings
+from mock_esd_workbench.verify_command import verify_command
+from tests.layout import FOLDERS
 
 ROOT = Path(__file__).resolve().parents[2]
 GITHUB = ROOT / "docs" / "ci" / "verify.yml"
@@ -190,7 +191,7 @@ def test_the_image_installs_as_the_readme_says_and_runs_as_a_user() -> None:
 def test_the_build_context_holds_what_the_package_needs() -> None:
     """Every package pyproject installs, and its readme, is copied, and .dockerignore lets it through."""
     copied = {source for kind, args in instructions(DOCKERFILE) if kind == "COPY" for source in args.split()[:-1]}
-    needed = {pattern.rstrip("*") for pattern in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]}
+    needed = {folder.name for folder in FOLDERS.values()}
     needed |= {"pyproject.toml", PYPROJECT["project"]["readme"]}
     assert needed <= copied
     ignore = [line for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -240,8 +241,8 @@ def test_mock_esd_version_is_pyprojects() -> None:
 
 def test_the_version_is_written_in_pyproject_only() -> None:
     version = PYPROJECT["project"]["version"]
-    for package in ("mock_esd", "sync", "contracts", "workbench"):
-        for source in (ROOT / package).rglob("*.py"):
+    for folder in FOLDERS.values():
+        for source in folder.rglob("*.py"):
             text = source.read_text(encoding="utf-8")
             assert "__version__" not in text, source
             assert f'"{version}"' not in text, source

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from workbench.terminal import Progress, table
+from mock_esd_workbench.terminal import Progress, table
 
 
 def test_off_a_terminal_the_current_state_is_written_at_each_interval() -> None:

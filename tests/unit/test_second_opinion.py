@@ -1,11 +1,11 @@
-"""`python -m workbench.second_opinion`: its options, what it hands Schemathesis, and its errors in one line."""
+"""`python -m mock_esd_workbench.second_opinion`: its options, what it hands Schemathesis, and its errors in one line."""
 
 from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
 
-from workbench import second_opinion
+from mock_esd_workbench import second_opinion
 
 TARGET = ["--url", "http://127.0.0.1:9/api", "--client-id", "ID", "--client-secret", "S"]
 

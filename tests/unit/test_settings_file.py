@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sync import vocabulary as o
-from sync.settings import ContactSettings, Settings, load_settings
-from workbench.sync_commands import write_settings
+from mock_esd_sync import vocabulary as o
+from mock_esd_sync.settings import ContactSettings, Settings, load_settings
+from mock_esd_workbench.sync_commands import write_settings
 
 
 def test_written_settings_read_back_the_same_even_with_quotes_in_a_school_id(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sync import store
-from sync.errors import StateError
+from mock_esd_sync import store
+from mock_esd_sync.errors import StateError
 
 
 def test_two_processes_creating_one_database_both_succeed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
