@@ -51,8 +51,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import GB, MB, Row, Target, at_least, at_most, print_table, proc_status, timed  # noqa: E402
 from benchmarks.fixtures import fixture_rows  # noqa: E402
-from mock_esd.generator import DistrictSpec, generate_district  # noqa: E402
-from mock_esd.server import LiveServer  # noqa: E402
+from mock_esd.district.generator import DistrictSpec, generate_district  # noqa: E402
+from mock_esd.server.live import LiveServer  # noqa: E402
 from mock_esd_sync.client import EsdClient  # noqa: E402
 from mock_esd_sync.run import run_sync  # noqa: E402
 from mock_esd_sync.store import connect  # noqa: E402
@@ -282,8 +282,8 @@ def change_one_percent(base: str, students: int) -> Callable[[], None]:
 def page_rows(opts: Options, rows: list[Row]) -> None:
     from flask import Flask, Response
 
-    from mock_esd.app import create_app
-    from mock_esd.context import AppConfig
+    from mock_esd.server.app import create_app
+    from mock_esd.state.config import AppConfig
 
     n = min(opts.students, PAGE_DISTRICT)
     with served(n) as srv, requests.Session() as session:

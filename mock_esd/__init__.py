@@ -9,16 +9,16 @@ import importlib as _importlib
 import typing as _typing
 
 if _typing.TYPE_CHECKING:
-    from mock_esd.app import create_app
-    from mock_esd.context import AppConfig
-    from mock_esd.control_client import ControlClient, ControlError
+    from mock_esd.district.generator import District, DistrictSpec, generate_district
+    from mock_esd.district.store import DistrictStore
+    from mock_esd.district.tenants import default_clients
     from mock_esd.errors import EsdError
-    from mock_esd.generator import District, DistrictSpec, generate_district
-    from mock_esd.inprocess import routed
     from mock_esd.limits import Limits
-    from mock_esd.server import LiveServer
-    from mock_esd.store import DistrictStore
-    from mock_esd.tenants import default_clients
+    from mock_esd.qa.client import ControlClient, ControlError
+    from mock_esd.server.app import create_app
+    from mock_esd.server.inprocess import routed
+    from mock_esd.server.live import LiveServer
+    from mock_esd.state.config import AppConfig
 
 __all__ = [
     "AppConfig", "ControlClient", "ControlError", "District", "DistrictSpec", "DistrictStore", "EsdError",
@@ -26,10 +26,11 @@ __all__ = [
 ]  # fmt: skip
 
 _HOME = {
-    "create_app": "app", "AppConfig": "context", "ControlClient": "control_client", "ControlError": "control_client",
-    "EsdError": "errors", "District": "generator", "DistrictSpec": "generator", "generate_district": "generator",
-    "routed": "inprocess", "Limits": "limits", "LiveServer": "server", "DistrictStore": "store",
-    "default_clients": "tenants",
+    "create_app": "server.app", "AppConfig": "state.config", "ControlClient": "qa.client",
+    "ControlError": "qa.client", "EsdError": "errors", "District": "district.generator",
+    "DistrictSpec": "district.generator", "generate_district": "district.generator", "routed": "server.inprocess",
+    "Limits": "limits", "LiveServer": "server.live", "DistrictStore": "district.store",
+    "default_clients": "district.tenants",
 }  # fmt: skip
 
 

@@ -28,11 +28,11 @@ import pytest
 if TYPE_CHECKING:
     from flask import Flask
 
-    from mock_esd.control_client import ControlClient, Credentials
-    from mock_esd.generator import DistrictSpec
-    from mock_esd.server import LiveServer
-    from mock_esd.store import DistrictStore
-    from mock_esd.tenants import Client, Registry
+    from mock_esd.district.generator import DistrictSpec
+    from mock_esd.district.store import DistrictStore
+    from mock_esd.district.tenants import Client, Registry
+    from mock_esd.qa.client import ControlClient, Credentials
+    from mock_esd.server.live import LiveServer
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _spec(config: pytest.Config) -> DistrictSpec:
-    from mock_esd.generator import DistrictSpec
+    from mock_esd.district.generator import DistrictSpec
 
     return DistrictSpec(seed=config.getoption("--esd-seed"), students=config.getoption("--esd-students"))
 
@@ -109,7 +109,7 @@ class EsdDistricts:
 
     def fork(self, spec: DistrictSpec) -> DistrictStore:
         """A fresh, isolated district of `spec`: what a test changes in it no other test sees."""
-        from mock_esd.store import DistrictStore
+        from mock_esd.district.store import DistrictStore
 
         pristine = self._pristine.get(spec)
         if pristine is None:
@@ -119,7 +119,7 @@ class EsdDistricts:
 
 def _registry(store: DistrictStore) -> Registry:
     """A registry whose default tenant is `store` (what `create_app` would generate, already generated)."""
-    from mock_esd.tenants import DEFAULT_TENANT, Registry
+    from mock_esd.district.tenants import DEFAULT_TENANT, Registry
 
     registry = Registry()
     registry.add_tenant(DEFAULT_TENANT, store)
@@ -127,7 +127,7 @@ def _registry(store: DistrictStore) -> Registry:
 
 
 def _district(base_url: str, tenant: str, clients: Iterable[Client], control: ControlClient) -> EsdDistrict:
-    from mock_esd.control_client import Credentials
+    from mock_esd.qa.client import Credentials
 
     by_kind = {c.custom_endpoints: Credentials(c.client_id, c.secret) for c in clients}
     return EsdDistrict(base_url, tenant, by_kind[True], by_kind[False], control)
@@ -142,9 +142,9 @@ def esd_districts() -> EsdDistricts:
 @pytest.fixture(scope="session")
 def esd_live_server(pytestconfig: pytest.Config, esd_districts: EsdDistricts) -> Iterator[LiveServer]:
     """One live mock per test session (per xdist worker), stopped at the end."""
-    from mock_esd.app import create_app
-    from mock_esd.context import AppConfig
-    from mock_esd.server import LiveServer
+    from mock_esd.server.app import create_app
+    from mock_esd.server.live import LiveServer
+    from mock_esd.state.config import AppConfig
 
     spec = _spec(pytestconfig)
     with LiveServer(create_app(AppConfig(spec=spec), _registry(esd_districts.fork(spec)))) as server:
@@ -162,10 +162,10 @@ def esd_server(
     fault rules it made, the journal, and a changed default tenant (given a fresh fork)."""
     import requests
 
-    from mock_esd.changelog import spec_recipe
-    from mock_esd.context import EXTENSION, MockState
-    from mock_esd.control_client import ControlClient
-    from mock_esd.tenants import DEFAULT_TENANT
+    from mock_esd.district.tenants import DEFAULT_TENANT
+    from mock_esd.qa.client import ControlClient
+    from mock_esd.state.changelog import spec_recipe
+    from mock_esd.state.mock_state import EXTENSION, MockState
 
     spec, session_spec = _test_spec(request), _spec(pytestconfig)
     state: MockState = esd_live_server.app.extensions[EXTENSION]
@@ -204,8 +204,8 @@ def esd_server(
 @pytest.fixture(scope="session")
 def esd_inprocess_app(pytestconfig: pytest.Config, esd_districts: EsdDistricts) -> Flask:
     """The session's in-process app; `esd_inprocess` renews its state for every test."""
-    from mock_esd.app import create_app
-    from mock_esd.context import AppConfig
+    from mock_esd.server.app import create_app
+    from mock_esd.state.config import AppConfig
 
     spec = _spec(pytestconfig)
     return create_app(AppConfig(spec=spec), _registry(esd_districts.fork(spec)))
@@ -218,10 +218,10 @@ def esd_inprocess(
     """A fresh district behind `http://esd.invalid/api`, reached in-process (no socket)."""
     import requests
 
-    from mock_esd.context import renew_state
-    from mock_esd.control_client import ControlClient
-    from mock_esd.inprocess import DEFAULT_BASE_URL, routed
-    from mock_esd.tenants import DEFAULT_TENANT
+    from mock_esd.district.tenants import DEFAULT_TENANT
+    from mock_esd.qa.client import ControlClient
+    from mock_esd.server.inprocess import DEFAULT_BASE_URL, routed
+    from mock_esd.state.mock_state import renew_state
 
     state = renew_state(esd_inprocess_app, _registry(esd_districts.fork(_test_spec(request))))
     with routed(esd_inprocess_app), requests.Session() as session:

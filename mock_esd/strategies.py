@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 from hypothesis import strategies as st
 
-from mock_esd import builders
-from mock_esd.generator import District, Record
+from mock_esd.district import builders
+from mock_esd.district.generator import District, Record
 from mock_esd_contracts import vocabulary as v
 
 # School ids and types the districts draw from; `mock_esd_sync.strategies.SCHOOL_IDS` are the same ids.

@@ -18,10 +18,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
 
-from mock_esd.app import create_app
-from mock_esd.context import AppConfig
-from mock_esd.generator import DistrictSpec
-from mock_esd.tenants import DEFAULT_TENANT, Client, default_clients
+from mock_esd.district.generator import DistrictSpec
+from mock_esd.district.tenants import DEFAULT_TENANT, Client, default_clients
+from mock_esd.server.app import create_app
+from mock_esd.state.config import AppConfig
 
 settings.register_profile("dev", max_examples=25, deadline=None)
 settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -8,8 +8,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 _SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
 
-# import name -> its folder in the repository, e.g. "mock_esd_sync" -> ROOT / "sync"
-FOLDERS: dict[str, Path] = {name: ROOT / _SETUPTOOLS["package-dir"].get(name, name) for name in _SETUPTOOLS["packages"]}
+PACKAGES: list[str] = _SETUPTOOLS["packages"]  # every package the wheel holds, sub-packages too
+
+
+def folder_of(package: str) -> Path:
+    """Where a package's modules are in the repository, e.g. "mock_esd_sync" -> ROOT / "sync"."""
+    top, *rest = package.split(".")
+    return ROOT.joinpath(_SETUPTOOLS["package-dir"].get(top, top), *rest)
+
+
+# the installed top-level packages -> their folders
+FOLDERS: dict[str, Path] = {name: folder_of(name) for name in PACKAGES if "." not in name}
 
 REINSTALL = ".venv/bin/pip install -e '.[test]'"
 

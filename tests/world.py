@@ -9,11 +9,11 @@ from typing import Any
 import requests
 from flask import Flask
 
-from mock_esd.app import create_app
-from mock_esd.generator import District, Record
-from mock_esd.inprocess import DEFAULT_BASE_URL, Tamper, routed
-from mock_esd.store import DistrictStore
-from mock_esd.tenants import DEFAULT_TENANT, Client, Registry, default_clients
+from mock_esd.district.generator import District, Record
+from mock_esd.district.store import DistrictStore
+from mock_esd.district.tenants import DEFAULT_TENANT, Client, Registry, default_clients
+from mock_esd.server.app import create_app
+from mock_esd.server.inprocess import DEFAULT_BASE_URL, Tamper, routed
 from mock_esd_sync.client import EsdClient, RetryPolicy
 from mock_esd_sync.export import export_state
 from mock_esd_sync.run import Report, run_sync

@@ -9,9 +9,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from mock_esd.browse import PathRow
-from mock_esd.context import AppConfig
-from mock_esd.generator import Record
+from mock_esd.district.browse import PathRow
+from mock_esd.district.generator import Record
+from mock_esd.state.config import AppConfig
 from mock_esd_sync.records import Person, parse_student
 from mock_esd_sync.rulebook import R1, R3
 from mock_esd_sync.rules import BUILDING, possible_paths

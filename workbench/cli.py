@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mock_esd import defaults
+from mock_esd.district import defaults
 from mock_esd_workbench.cli_support import ENVVAR_PREFIX, F, Group, log_options, one_line_errors
 
 if TYPE_CHECKING:  # imported where used: `mock-esd --help` must not import the server (Flask, Faker, gunicorn)
     from flask import Flask
 
-    from mock_esd.generator import DistrictSpec
-    from mock_esd.tenants import Client
+    from mock_esd.district.generator import DistrictSpec
+    from mock_esd.district.tenants import Client
 
 
 def _esd_error() -> type[Exception]:
@@ -54,7 +54,7 @@ def district_options(command: F) -> F:
 
 
 def spec_from(seed: int, students: int, schools: int, today: dt.datetime) -> DistrictSpec:
-    from mock_esd.generator import DistrictSpec
+    from mock_esd.district.generator import DistrictSpec
 
     return DistrictSpec(seed=seed, students=students, schools=schools, today=today.date())
 
@@ -100,8 +100,8 @@ def serve(
     import tempfile
     from pathlib import Path
 
-    from mock_esd.app import create_app
-    from mock_esd.context import AppConfig
+    from mock_esd.server.app import create_app
+    from mock_esd.state.config import AppConfig
     from mock_esd_workbench.browser import with_rule_paths
 
     # SIGTERM ends the server as Ctrl+C does, so `finally` and the temporary directory's cleanup run
@@ -127,10 +127,11 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _serve(app: Flask, host: str, port: int, scenario_path: str | None, workers: int | None) -> None:
-    from mock_esd import heap, scenario
-    from mock_esd.server import LiveServer
-    from mock_esd.tenants import DEFAULT_TENANT
-    from mock_esd.workers import serve_with_workers
+    from mock_esd import heap
+    from mock_esd.district import scenario
+    from mock_esd.district.tenants import DEFAULT_TENANT
+    from mock_esd.server.live import LiveServer
+    from mock_esd.server.workers import serve_with_workers
 
     state = app.extensions["mock_esd"]
     if scenario_path:

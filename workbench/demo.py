@@ -35,11 +35,11 @@ def run_report_path(db: str, run_id: int | None) -> Path | None:
 
 def run_demo(db: str, seed: int, students: int, keep_serving: bool) -> bool:
     """Serve a district, sync it into `db`, print what happened and what to try next."""
-    from mock_esd.app import create_app  # here, not above: `mock-esd --help` must not import the server
-    from mock_esd.context import AppConfig
-    from mock_esd.generator import DistrictSpec
-    from mock_esd.server import LiveServer
-    from mock_esd.tenants import DEFAULT_TENANT, default_clients
+    from mock_esd.district.generator import DistrictSpec
+    from mock_esd.district.tenants import DEFAULT_TENANT, default_clients
+    from mock_esd.server.app import create_app  # here, not above: `mock-esd --help` must not import the server
+    from mock_esd.server.live import LiveServer
+    from mock_esd.state.config import AppConfig
     from mock_esd_workbench.browser import with_rule_paths
 
     with Progress() as progress:

@@ -28,8 +28,8 @@ from markupsafe import escape
 from requests.structures import CaseInsensitiveDict
 from werkzeug.exceptions import HTTPException
 
-from mock_esd.guard import misdirected
-from mock_esd.server import LiveServer
+from mock_esd.server.guard import misdirected
+from mock_esd.server.live import LiveServer
 from mock_esd_contracts.exchange import EXCHANGE_CHECKS, Exchange, Violation, exchange_violations
 from mock_esd_contracts.probe import BY_PATH
 from mock_esd_workbench.record import Listings, Recording, RecordingError, recording_from

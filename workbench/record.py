@@ -19,9 +19,9 @@ from typing import Any, Final
 import orjson
 import requests
 
-from mock_esd import scenario as scenarios
+from mock_esd.district import scenario as scenarios
+from mock_esd.district.store import DistrictStore
 from mock_esd.errors import EsdError
-from mock_esd.store import DistrictStore
 from mock_esd_contracts import vocabulary as esd
 from mock_esd_sync.client import EsdClient, Progress
 from mock_esd_sync.records import ENDPOINTS, RawSnapshot

@@ -59,11 +59,11 @@ def main(url: str | None, client_id: str | None, client_secret: str | None, extr
         if not (client_id and client_secret):
             raise click.UsageError("--url needs --client-id and --client-secret")
         sys.exit(subprocess.call(schemathesis_command(url, fetch_token(url, client_id, client_secret), args)))
-    from mock_esd.app import create_app
-    from mock_esd.context import AppConfig
-    from mock_esd.generator import DistrictSpec
-    from mock_esd.server import LiveServer
-    from mock_esd.tenants import DEFAULT_TENANT, default_clients
+    from mock_esd.district.generator import DistrictSpec
+    from mock_esd.district.tenants import DEFAULT_TENANT, default_clients
+    from mock_esd.server.app import create_app
+    from mock_esd.server.live import LiveServer
+    from mock_esd.state.config import AppConfig
 
     custom, _ = default_clients(DEFAULT_TENANT)
     with LiveServer(create_app(AppConfig(spec=DistrictSpec(students=500)))) as server:

@@ -9,8 +9,8 @@ import re
 
 from flask.testing import FlaskClient
 
-from mock_esd.app import create_app
-from mock_esd.context import AppConfig
+from mock_esd.server.app import create_app
+from mock_esd.state.config import AppConfig
 from mock_esd_contracts.schema import openapi
 from tests.conftest import SMALL, Clock
 

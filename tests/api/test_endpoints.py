@@ -7,9 +7,9 @@ from collections import Counter
 import pytest
 from flask.testing import FlaskClient
 
-from mock_esd.app import create_app
-from mock_esd.context import AppConfig
-from mock_esd.generator import DistrictSpec
+from mock_esd.district.generator import DistrictSpec
+from mock_esd.server.app import create_app
+from mock_esd.state.config import AppConfig
 from mock_esd_contracts import vocabulary as v
 from tests.conftest import CUSTOM, SMALL, token_for, walk
 

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 import pytest
 from flask.testing import FlaskClient
 
-from mock_esd.app import create_app
-from mock_esd.context import AppConfig
-from mock_esd.generator import DistrictSpec
+from mock_esd.district.generator import DistrictSpec
 from mock_esd.limits import Limits
-from mock_esd.server import LiveServer
+from mock_esd.server.app import create_app
+from mock_esd.server.live import LiveServer
+from mock_esd.state.config import AppConfig
 from tests.api.test_errors import assert_problem
 from tests.api.test_views import csrf_token, page
 from tests.conftest import CUSTOM, SMALL

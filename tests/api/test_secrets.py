@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from mock_esd.app import create_app
-from mock_esd.context import AppConfig
-from mock_esd.generator import DistrictSpec
-from mock_esd.tenants import default_clients
+from mock_esd.district.generator import DistrictSpec
+from mock_esd.district.tenants import default_clients
+from mock_esd.server.app import create_app
+from mock_esd.state.config import AppConfig
 from tests.api.test_views import page
 from tests.conftest import CUSTOM
 

@@ -15,9 +15,10 @@ import pytest
 from flask import Flask
 from werkzeug.test import EnvironBuilder
 
-from mock_esd.app import create_app
-from mock_esd.context import EXTENSION, AppConfig
-from mock_esd.shortcut import ListingShortcut
+from mock_esd.server.app import create_app
+from mock_esd.server.shortcut import ListingShortcut
+from mock_esd.state.config import AppConfig
+from mock_esd.state.mock_state import EXTENSION
 from tests.conftest import CUSTOM, SMALL, STANDARD, Clock, token_for
 
 Answer = tuple[str, list[tuple[str, str]], bytes]

@@ -10,10 +10,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from mock_esd.app import create_app
-from mock_esd.browse import PAGE_SIZE
-from mock_esd.context import AppConfig
-from mock_esd.store import DistrictStore
+from mock_esd.district.browse import PAGE_SIZE
+from mock_esd.district.store import DistrictStore
+from mock_esd.server.app import create_app
+from mock_esd.state.config import AppConfig
 from mock_esd_contracts import vocabulary as v
 from mock_esd_workbench import with_rule_paths
 from tests.conftest import SMALL, Clock

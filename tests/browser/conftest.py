@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
-from mock_esd.app import create_app
-from mock_esd.context import AppConfig
-from mock_esd.control_client import ControlClient
-from mock_esd.generator import DistrictSpec
-from mock_esd.server import LiveServer
+from mock_esd.district.generator import DistrictSpec
+from mock_esd.qa.client import ControlClient
+from mock_esd.server.app import create_app
+from mock_esd.server.live import LiveServer
+from mock_esd.state.config import AppConfig
 from mock_esd_workbench import with_rule_paths
 from tests.conftest import Clock
 

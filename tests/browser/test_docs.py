@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Locator, Page, Route, expect
 
-from mock_esd.server import LiveServer
-from mock_esd.tenants import DEFAULT_TENANT, default_clients
+from mock_esd.district.tenants import DEFAULT_TENANT, default_clients
+from mock_esd.server.live import LiveServer
 from mock_esd_contracts.schema import openapi
 from tests.browser.conftest import screenshot
 

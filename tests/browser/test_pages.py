@@ -7,9 +7,9 @@ from pathlib import Path
 import requests
 from playwright.sync_api import Page, expect
 
-from mock_esd.control_client import ControlClient
-from mock_esd.server import LiveServer
-from mock_esd.tenants import DEFAULT_TENANT, default_clients
+from mock_esd.district.tenants import DEFAULT_TENANT, default_clients
+from mock_esd.qa.client import ControlClient
+from mock_esd.server.live import LiveServer
 from mock_esd_contracts import vocabulary as v
 from mock_esd_sync.explanation import explain
 from mock_esd_sync.store import connect

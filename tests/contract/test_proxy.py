@@ -19,8 +19,8 @@ import requests
 from flask import Flask, Response, request
 from requests.structures import CaseInsensitiveDict
 
-from mock_esd.generator import DistrictSpec
-from mock_esd.server import LiveServer
+from mock_esd.district.generator import DistrictSpec
+from mock_esd.server.live import LiveServer
 from mock_esd_contracts.exchange import EXCHANGE_CHECKS, Exchange, exchange_violations
 from mock_esd_workbench.proxy import Journal, ProxyConfig, create_proxy_app
 from tests.contract.independent_esd import CUSTOM, district, independent_server

@@ -11,10 +11,10 @@ import pytest
 import requests
 from flask import Flask
 
-from mock_esd.app import create_app
-from mock_esd.context import AppConfig
-from mock_esd.generator import DistrictSpec
-from mock_esd.inprocess import DEFAULT_BASE_URL, Reply, routed
+from mock_esd.district.generator import DistrictSpec
+from mock_esd.server.app import create_app
+from mock_esd.server.inprocess import DEFAULT_BASE_URL, Reply, routed
+from mock_esd.state.config import AppConfig
 from mock_esd_contracts.checks import CHECKS
 from mock_esd_contracts.probe import Target
 from mock_esd_contracts.verifier import FAIL, PASS, WARN, failed, json_report, junit_report, verdict, verify

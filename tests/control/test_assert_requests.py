@@ -8,9 +8,9 @@ import pytest
 import requests
 
 from mock_esd import ControlClient
-from mock_esd.app import create_app
-from mock_esd.context import AppConfig
-from mock_esd.inprocess import DEFAULT_BASE_URL, routed
+from mock_esd.server.app import create_app
+from mock_esd.server.inprocess import DEFAULT_BASE_URL, routed
+from mock_esd.state.config import AppConfig
 from tests.conftest import CUSTOM, SMALL
 
 

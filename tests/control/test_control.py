@@ -8,8 +8,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from mock_esd.app import create_app
-from mock_esd.context import AppConfig
+from mock_esd.server.app import create_app
+from mock_esd.state.config import AppConfig
 from tests.conftest import CUSTOM, SMALL, tenant_headers, token_for, walk
 
 

@@ -9,10 +9,10 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
-from mock_esd.app import create_app
-from mock_esd.context import AppConfig
-from mock_esd.inprocess import DEFAULT_BASE_URL, routed
-from mock_esd.server import LiveServer
+from mock_esd.server.app import create_app
+from mock_esd.server.inprocess import DEFAULT_BASE_URL, routed
+from mock_esd.server.live import LiveServer
+from mock_esd.state.config import AppConfig
 from tests.conftest import CUSTOM, SMALL, Clock, tenant_headers, token_for
 
 

@@ -12,12 +12,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from mock_esd.app import create_app
-from mock_esd.changelog import ChangeLog, SharedJournal
-from mock_esd.context import EXTENSION, AppConfig
-from mock_esd.generator import DistrictSpec
+from mock_esd.district.generator import DistrictSpec
+from mock_esd.district.store import DistrictStore, StudentFilter
 from mock_esd.limits import Limits
-from mock_esd.store import DistrictStore, StudentFilter
+from mock_esd.server.app import create_app
+from mock_esd.state.changelog import ChangeLog, SharedJournal
+from mock_esd.state.config import AppConfig
+from mock_esd.state.mock_state import EXTENSION
 from tests.api.test_errors import assert_problem
 from tests.conftest import CUSTOM, SMALL, token_for
 

@@ -6,8 +6,8 @@ import json
 import re
 from pathlib import Path
 
-from mock_esd.app import create_app
-from mock_esd.context import AppConfig
+from mock_esd.server.app import create_app
+from mock_esd.state.config import AppConfig
 
 README = Path(__file__).parents[2] / "README.md"
 EXAMPLE = re.compile(r"^```json (POST|PATCH|PUT|DELETE) (/_mock/\S*)\n(.*?)^```$", re.DOTALL | re.MULTILINE)

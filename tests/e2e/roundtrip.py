@@ -11,12 +11,12 @@ from typing import Any
 import requests
 from click.testing import CliRunner, Result
 
-from mock_esd import scenario
-from mock_esd.app import create_app
-from mock_esd.context import AppConfig
-from mock_esd.generator import DistrictSpec
-from mock_esd.server import LiveServer
-from mock_esd.tenants import DEFAULT_TENANT, default_clients
+from mock_esd.district import scenario
+from mock_esd.district.generator import DistrictSpec
+from mock_esd.district.tenants import DEFAULT_TENANT, default_clients
+from mock_esd.server.app import create_app
+from mock_esd.server.live import LiveServer
+from mock_esd.state.config import AppConfig
 from mock_esd_contracts.probe import Target
 from mock_esd_contracts.verifier import verify
 from mock_esd_workbench.cli import main

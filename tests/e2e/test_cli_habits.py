@@ -15,7 +15,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from mock_esd.defaults import DEFAULT_STUDENTS
+from mock_esd.district.defaults import DEFAULT_STUDENTS
 from mock_esd_workbench.cli import main
 from tests.e2e.conftest import mock_esd
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from mock_esd.app import create_app
-from mock_esd.context import AppConfig
-from mock_esd.generator import DistrictSpec
-from mock_esd.server import LiveServer
+from mock_esd.district.generator import DistrictSpec
+from mock_esd.server.app import create_app
+from mock_esd.server.live import LiveServer
+from mock_esd.state.config import AppConfig
 from tests.conftest import Clock
 
 pytestmark = pytest.mark.e2e

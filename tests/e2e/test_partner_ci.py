@@ -15,11 +15,11 @@ from xml.etree import ElementTree as ET
 import pytest
 import yaml
 
-from mock_esd.app import create_app
-from mock_esd.context import AppConfig
-from mock_esd.generator import DistrictSpec
-from mock_esd.server import LiveServer
-from mock_esd.tenants import DEFAULT_TENANT, default_clients
+from mock_esd.district.generator import DistrictSpec
+from mock_esd.district.tenants import DEFAULT_TENANT, default_clients
+from mock_esd.server.app import create_app
+from mock_esd.server.live import LiveServer
+from mock_esd.state.config import AppConfig
 from tests.conftest import Clock
 
 pytestmark = pytest.mark.e2e

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from mock_esd.generator import DistrictSpec
+from mock_esd.district.generator import DistrictSpec
 from mock_esd_sync import EsdClient, compute_desired, parse_settings
 from tests.contract.independent_esd import CUSTOM, STANDARD, District, district, independent_server
 from tests.e2e.conftest import serving

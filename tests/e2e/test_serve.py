@@ -82,7 +82,7 @@ def test_serve_a_scenario_and_no_control(tmp_path: object) -> None:
     scenario = Path(__file__).parents[2] / "fixtures" / "article" / "standard-holding-school" / "scenario.yaml"
     proc, base = _start("--scenario", str(scenario), "--no-control")
     try:
-        from mock_esd.tenants import DEFAULT_TENANT, default_clients
+        from mock_esd.district.tenants import DEFAULT_TENANT, default_clients
 
         _, standard = default_clients(DEFAULT_TENANT)
         token = requests.post(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from mock_esd.tenants import default_clients
+from mock_esd.district.tenants import default_clients
 from tests.e2e.conftest import serving
 
 pytestmark = pytest.mark.e2e

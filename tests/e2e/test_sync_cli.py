@@ -339,7 +339,7 @@ def test_quiet_sync_says_only_the_result(served: Served, settings_file: Path, tm
 
 
 def test_a_re_sync_updates_only_what_changed_and_full_finds_nothing_more(settings_file: Path, tmp_path: Path) -> None:
-    from mock_esd.control_client import ControlClient
+    from mock_esd.qa.client import ControlClient
     from tests.e2e.conftest import serving
 
     db = tmp_path / "o.db"

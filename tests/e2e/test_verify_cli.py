@@ -11,7 +11,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from flask import Flask
 
-from mock_esd.server import LiveServer
+from mock_esd.server.live import LiveServer
 from tests.e2e.conftest import Served, mock_esd
 
 pytestmark = pytest.mark.e2e

@@ -79,10 +79,10 @@ ISOLATION_TESTS = """
 import pytest
 import requests
 
-from mock_esd.app import create_app
-from mock_esd.context import AppConfig
-from mock_esd.generator import DistrictSpec
-from mock_esd.tenants import DEFAULT_TENANT, default_clients
+from mock_esd.server.app import create_app
+from mock_esd.state.config import AppConfig
+from mock_esd.district.generator import DistrictSpec
+from mock_esd.district.tenants import DEFAULT_TENANT, default_clients
 
 SPEC = DistrictSpec(seed=SEED, students=STUDENTS)
 LISTS = ["/v1/schools", "/v1/students", "/v1/contacts", "/v1/operoo/students", "/v1/operoo/contacts"]

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from mock_esd.generator import District
+from mock_esd.district.generator import District
 
 Key = tuple[str, str | None]
 # A student as Operoo stores it: (operooId, esdId, status, schoolId, firstName, lastName, archived).

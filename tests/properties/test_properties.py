@@ -24,9 +24,9 @@ import requests
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
-from mock_esd import builders
-from mock_esd.generator import District
-from mock_esd.inprocess import Reply
+from mock_esd.district import builders
+from mock_esd.district.generator import District
+from mock_esd.server.inprocess import Reply
 from mock_esd.strategies import districts
 from mock_esd_sync.errors import SettingsError
 from mock_esd_sync.settings import parse_settings

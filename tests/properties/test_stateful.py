@@ -18,13 +18,13 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from mock_esd import builders
-from mock_esd.app import create_app
-from mock_esd.context import AppConfig
-from mock_esd.control_client import ControlClient
-from mock_esd.inprocess import DEFAULT_BASE_URL, routed
-from mock_esd.store import DistrictStore
-from mock_esd.tenants import DEFAULT_TENANT, Registry
+from mock_esd.district import builders
+from mock_esd.district.store import DistrictStore
+from mock_esd.district.tenants import DEFAULT_TENANT, Registry
+from mock_esd.qa.client import ControlClient
+from mock_esd.server.app import create_app
+from mock_esd.server.inprocess import DEFAULT_BASE_URL, routed
+from mock_esd.state.config import AppConfig
 from mock_esd_sync.client import EsdClient, RetryPolicy
 from mock_esd_sync.errors import SettingsError
 from mock_esd_sync.run import run_sync

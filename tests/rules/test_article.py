@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mock_esd.builders import district, school, student
+from mock_esd.district.builders import district, school, student
 from mock_esd_contracts import vocabulary as v
 from tests.world import STANDARD, World, settings
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mock_esd import scenario
+from mock_esd.district import scenario
 from mock_esd_sync.settings import load_settings
 from tests.world import STANDARD, World
 

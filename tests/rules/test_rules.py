@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from mock_esd.builders import contact, district, school, student
+from mock_esd.district.builders import contact, district, school, student
 from mock_esd_contracts import vocabulary as v
 from mock_esd_sync.errors import SettingsError
 from mock_esd_sync.settings import load_settings
@@ -300,7 +300,7 @@ def test_r10_a_second_sync_with_no_change_changes_nothing(world: World, full: bo
 
 def test_the_mirror_holds_every_persons_records_and_every_contacts_digest_as_esd_listed_them(world: World) -> None:
     """What `explain` replays and what a re-sync compares with: the rows packed in one buffer come out whole."""
-    from mock_esd.inprocess import DEFAULT_BASE_URL, routed
+    from mock_esd.server.inprocess import DEFAULT_BASE_URL, routed
     from mock_esd_sync.changes import CONTACTS, OPEROO_CONTACTS, OPEROO_STUDENTS, STUDENTS, esd_records
     from mock_esd_sync.client import EsdClient
     from mock_esd_sync.store import load_digests, load_mirror

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import requests
 
-from mock_esd.builders import contact, district, school, student
-from mock_esd.inprocess import Reply
+from mock_esd.district.builders import contact, district, school, student
+from mock_esd.server.inprocess import Reply
 from mock_esd_contracts import vocabulary as v
 from mock_esd_sync import store as sync_store
 from mock_esd_sync.plan import Plan

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mock_esd.builders import district, school, student
+from mock_esd.district.builders import district, school, student
 from mock_esd_contracts import vocabulary as v
 from mock_esd_sync.explanation import explain
 from mock_esd_sync.store import SCHEMA_VERSION

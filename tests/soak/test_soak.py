@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import requests
 
-from mock_esd.app import create_app
-from mock_esd.context import AppConfig
-from mock_esd.control_client import ControlClient, ControlError
-from mock_esd.generator import DistrictSpec
-from mock_esd.inprocess import DEFAULT_BASE_URL, routed
+from mock_esd.district.generator import DistrictSpec
+from mock_esd.qa.client import ControlClient, ControlError
+from mock_esd.server.app import create_app
+from mock_esd.server.inprocess import DEFAULT_BASE_URL, routed
+from mock_esd.state.config import AppConfig
 from mock_esd_sync.client import EsdClient, RetryPolicy
 from mock_esd_sync.export import export_state
 from mock_esd_sync.run import run_sync

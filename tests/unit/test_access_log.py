@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from gunicorn.config import Config
 
-from mock_esd.workers import DEFAULT_ACCESS_FORMAT, _AccessLog
+from mock_esd.server.workers import DEFAULT_ACCESS_FORMAT, _AccessLog
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 from jsonschema import Draft202012Validator
 
-from mock_esd.builders import contact, district, school, student
+from mock_esd.district.builders import contact, district, school, student
 from mock_esd_sync import vocabulary as o
 from mock_esd_sync.export import export_schema
 from tests.world import World, settings

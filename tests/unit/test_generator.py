@@ -9,7 +9,7 @@ from collections import Counter
 import orjson
 import pytest
 
-from mock_esd.generator import CATEGORY_SHARES, DistrictSpec, category_plan, generate_district
+from mock_esd.district.generator import CATEGORY_SHARES, DistrictSpec, category_plan, generate_district
 from mock_esd_contracts import vocabulary as v
 
 

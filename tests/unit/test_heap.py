@@ -12,9 +12,9 @@ CHILD = textwrap.dedent(
     """
     import gc, json
     from mock_esd import heap
-    from mock_esd.app import create_app
-    from mock_esd.context import AppConfig
-    from mock_esd.generator import DistrictSpec
+    from mock_esd.server.app import create_app
+    from mock_esd.state.config import AppConfig
+    from mock_esd.district.generator import DistrictSpec
 
     app = create_app(AppConfig(spec=DistrictSpec(seed=3, students=300)))
     http = app.test_client()
@@ -38,9 +38,9 @@ CHILD = textwrap.dedent(
 UNFROZEN = textwrap.dedent(
     """
     import gc, json
-    from mock_esd.app import create_app
-    from mock_esd.context import AppConfig
-    from mock_esd.generator import DistrictSpec
+    from mock_esd.server.app import create_app
+    from mock_esd.state.config import AppConfig
+    from mock_esd.district.generator import DistrictSpec
 
     app = create_app(AppConfig(spec=DistrictSpec(seed=3, students=300)))
     app.test_client().post("/_mock/students", json={"firstName": "Ada"})

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from mock_esd.app import create_app
-from mock_esd.changelog import ChangeLog, SharedJournal
-from mock_esd.context import EXTENSION, AppConfig
+from mock_esd.server.app import create_app
+from mock_esd.state.changelog import ChangeLog, SharedJournal
+from mock_esd.state.config import AppConfig
+from mock_esd.state.mock_state import EXTENSION
 from tests.conftest import CUSTOM, SMALL, Clock, token_for
 
 _real_write = os.write

@@ -17,13 +17,13 @@ import click
 import pytest
 import yaml
 
-from mock_esd.generator import DistrictSpec
-from mock_esd.store import DistrictStore
+from mock_esd.district.generator import DistrictSpec
+from mock_esd.district.store import DistrictStore
 from mock_esd_sync.settings import load_settings
 from mock_esd_workbench.cli import main
 from mock_esd_workbench.demo import demo_settings
 from mock_esd_workbench.verify_command import verify_command
-from tests.layout import FOLDERS
+from tests.layout import FOLDERS, PACKAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 GITHUB = ROOT / "docs" / "ci" / "verify.yml"
@@ -186,6 +186,17 @@ def test_the_image_installs_as_the_readme_says_and_runs_as_a_user() -> None:
     assert users[-1].split(":")[0] not in {"root", "0"}
     assert steps[-1][0] == "CMD"
     assert steps.index(("USER", users[-1])) < steps.index(steps[-1])
+
+
+def test_every_package_folder_is_in_the_wheel() -> None:
+    """pyproject lists the packages by name (the folders are mapped to other names): a new sub-package must be listed."""
+    found = {
+        ".".join((top, *init.parent.relative_to(folder).parts))
+        for top, folder in FOLDERS.items()
+        for init in folder.rglob("__init__.py")
+        if "__pycache__" not in init.parts
+    }
+    assert found == set(PACKAGES), f"not listed in pyproject.toml: {sorted(found - set(PACKAGES))}"
 
 
 def test_the_build_context_holds_what_the_package_needs() -> None:

@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 import orjson
 import pytest
 
-from mock_esd import store
+from mock_esd.district import store
+from mock_esd.district.generator import DistrictSpec
+from mock_esd.district.store import View
+from mock_esd.district.tenants import TokenVerifier, default_clients, issue_token
 from mock_esd.errors import Unauthorized
-from mock_esd.generator import DistrictSpec
-from mock_esd.store import View
-from mock_esd.tenants import TokenVerifier, default_clients, issue_token
 
 KEY = b"k" * 32
 CLIENT, _ = default_clients("default")

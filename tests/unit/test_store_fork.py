@@ -8,10 +8,10 @@ from typing import Any
 import orjson
 import pytest
 
-from mock_esd import drift
-from mock_esd.generator import DistrictSpec
-from mock_esd.store import DistrictStore, StudentFilter, encode_page
-from mock_esd.tenants import Registry
+from mock_esd.district.generator import DistrictSpec
+from mock_esd.district.store import DistrictStore, StudentFilter, encode_page
+from mock_esd.district.tenants import Registry
+from mock_esd.qa import drift
 
 SPEC = DistrictSpec(seed=11, students=120)
 

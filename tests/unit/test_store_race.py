@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from mock_esd import store as store_module
-from mock_esd.generator import DistrictSpec, generate_district
-from mock_esd.store import DistrictStore
+from mock_esd.district import store as store_module
+from mock_esd.district.generator import DistrictSpec, generate_district
+from mock_esd.district.store import DistrictStore
 
 
 def _page(store: DistrictStore) -> bytes:

@@ -18,11 +18,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mock_esd import changelog, drift, store
-from mock_esd.generator import DistrictSpec, Record
-from mock_esd.scenario import build_store
-from mock_esd.store import DistrictStore, Encoding, StudentFilter, View, encode_page, encode_reusing
-from mock_esd.tenants import Registry
+from mock_esd.district import store
+from mock_esd.district.generator import DistrictSpec, Record
+from mock_esd.district.scenario import build_store
+from mock_esd.district.store import DistrictStore, Encoding, StudentFilter, View, encode_page, encode_reusing
+from mock_esd.district.tenants import Registry
+from mock_esd.qa import drift
+from mock_esd.state import changelog
 from tests.unit.test_store_fork import seen
 
 SPEC = DistrictSpec(seed=5, students=80)

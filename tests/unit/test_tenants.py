@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mock_esd import store
-from mock_esd.changelog import build_store, replay
-from mock_esd.tenants import Registry
+from mock_esd.district import store
+from mock_esd.district.tenants import Registry
+from mock_esd.state.changelog import build_store, replay
 
 
 def test_a_scenario_s_clients_are_the_tenant_s_clients_also_in_another_worker() -> None:

@@ -34,9 +34,9 @@ from typing import Any, TypeVar
 
 import orjson
 
-from mock_esd import builders
+from mock_esd.district import builders
+from mock_esd.district.generator import District, DistrictSpec, Record, generate_district
 from mock_esd.errors import BadRequest, Conflict, NotFound
-from mock_esd.generator import District, DistrictSpec, Record, generate_district
 from mock_esd_contracts import vocabulary as v
 
 T = TypeVar("T")

@@ -14,12 +14,14 @@ import orjson
 import yaml
 from flask import Blueprint, Response, g, request
 
-from mock_esd import builders, changelog, drift, faults, scenario
-from mock_esd.context import current, from_loopback, json_response, requested_store, requested_tenant
+from mock_esd.district import builders, scenario
+from mock_esd.district.generator import DistrictSpec
+from mock_esd.district.store import DistrictStore
 from mock_esd.errors import BadRequest, Conflict, Invalid, NotFound
-from mock_esd.generator import DistrictSpec
-from mock_esd.journal import FILTERS
-from mock_esd.store import DistrictStore
+from mock_esd.http.request import current, from_loopback, json_response, requested_store, requested_tenant
+from mock_esd.qa import drift, faults
+from mock_esd.qa.journal import FILTERS
+from mock_esd.state import changelog
 from mock_esd_contracts import vocabulary as v
 from mock_esd_contracts.schema import body_problems, depth_problem, shown
 

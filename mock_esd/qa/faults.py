@@ -58,7 +58,7 @@ class FaultRule:
     params: dict[str, Any] = field(default_factory=dict)
     calls: int = 0
     fired: int = 0
-    changes: list[dict[str, Any]] = field(default_factory=list)  # what a drift changed, to undo (mock_esd.drift)
+    changes: list[dict[str, Any]] = field(default_factory=list)  # what a drift changed, to undo (mock_esd.qa.drift)
 
     def matches(self, path: str, method: str, tenant: str | None) -> bool:
         if self.method is not None and self.method.upper() != method.upper():

@@ -16,13 +16,13 @@ import responses
 from flask import Flask
 from flask.testing import FlaskClient
 
-from mock_esd.app import API_PREFIX
-from mock_esd.hooks import ConnectionDropped
+from mock_esd.http.hooks import ConnectionDropped
+from mock_esd.server.app import API_PREFIX
 
 Reply = tuple[int, dict[str, str], bytes]
 Tamper = Callable[[requests.PreparedRequest, Reply], Reply]
 DEFAULT_BASE_URL = "http://esd.invalid" + API_PREFIX
-_CLIENT = "mock_esd.inprocess.client"
+_CLIENT = "mock_esd.server.inprocess.client"
 
 
 def _client(app: Flask) -> FlaskClient:

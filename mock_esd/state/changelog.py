@@ -30,14 +30,15 @@ from typing import Any
 
 import orjson
 
-from mock_esd import heap, scenario
-from mock_esd.defaults import DEFAULT_SCHOOLS, DEFAULT_STUDENTS
-from mock_esd.faults import FaultRule, parse_rule, rule_from
-from mock_esd.generator import DistrictSpec
-from mock_esd.journal import Entry, check_filters, matching
+from mock_esd import heap
+from mock_esd.district import scenario
+from mock_esd.district.defaults import DEFAULT_SCHOOLS, DEFAULT_STUDENTS
+from mock_esd.district.generator import DistrictSpec
+from mock_esd.district.store import DistrictStore, replay_mode
+from mock_esd.district.tenants import Recipe, Registry
 from mock_esd.limits import Limits
-from mock_esd.store import DistrictStore, replay_mode
-from mock_esd.tenants import Recipe, Registry
+from mock_esd.qa.faults import FaultRule, parse_rule, rule_from
+from mock_esd.qa.journal import Entry, check_filters, matching
 from mock_esd_contracts.schema import MAX_DEPTH
 
 _SCHEMA = """

@@ -1,6 +1,6 @@
 """What the browser view shows of a district: counts, filtered pages of students, one student in full.
 
-Plain Python over a `DistrictStore`; `views.py` is the thin Flask layer that renders it.
+Plain Python over a `DistrictStore`; `mock_esd.http.pages` is the thin Flask layer that renders it.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from mock_esd.district.generator import Record
+from mock_esd.district.store import DistrictStore
 from mock_esd.errors import BadRequest
-from mock_esd.generator import Record
-from mock_esd.store import DistrictStore
 from mock_esd_contracts import vocabulary as v
 from mock_esd_contracts.schema import shown
 

@@ -18,10 +18,11 @@ from typing import Any
 from flask import Flask
 from werkzeug.wrappers import Request
 
-from mock_esd.context import EXTENSION, AppConfig, MockState
-from mock_esd.guard import answers_request
-from mock_esd.routes import LISTINGS, listing_page
-from mock_esd.tenants import Client
+from mock_esd.district.tenants import Client
+from mock_esd.http.api import LISTINGS, listing_page
+from mock_esd.server.guard import answers_request
+from mock_esd.state.config import AppConfig
+from mock_esd.state.mock_state import EXTENSION, MockState
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

@@ -1,7 +1,7 @@
 """Scenario files (YAML or JSON): explicit schools, students and contacts, optionally over a seeded district.
 
 The format's JSON Schema is `contracts/scenario.schema.json`. Records merge by id onto the base
-district; fields left out take the defaults of `mock_esd.builders`.
+district; fields left out take the defaults of `mock_esd.district.builders`.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from typing import Any
 
 import yaml
 
-from mock_esd import bounded_yaml, builders
-from mock_esd.defaults import DEFAULT_TODAY
+from mock_esd.district import bounded_yaml, builders
+from mock_esd.district.defaults import DEFAULT_TODAY
+from mock_esd.district.generator import District, DistrictSpec, generate_district
+from mock_esd.district.store import DistrictStore
 from mock_esd.errors import BadRequest, Invalid
-from mock_esd.generator import District, DistrictSpec, generate_district
 from mock_esd.limits import DEFAULT_LIMITS, Limits
-from mock_esd.store import DistrictStore
 from mock_esd_contracts.schema import MAX_DEPTH, body_problems
 
 

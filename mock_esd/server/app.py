@@ -10,16 +10,17 @@ from flask import Flask, Response, current_app, redirect
 from jinja2 import ChoiceLoader, PackageLoader
 from werkzeug.exceptions import HTTPException
 
-from mock_esd import guard
-from mock_esd.context import EXTENSION, AppConfig, MockState
-from mock_esd.control import control
-from mock_esd.docs import docs
+from mock_esd.district.tenants import Registry
 from mock_esd.errors import EsdError
+from mock_esd.http.api import api
+from mock_esd.http.control import control
+from mock_esd.http.docs import docs
+from mock_esd.http.pages import guru
 from mock_esd.limits import clipped
-from mock_esd.routes import api
-from mock_esd.shortcut import ListingShortcut
-from mock_esd.tenants import Registry
-from mock_esd.views import guru
+from mock_esd.server import guard
+from mock_esd.server.shortcut import ListingShortcut
+from mock_esd.state.config import AppConfig
+from mock_esd.state.mock_state import EXTENSION, MockState
 from mock_esd_contracts.schema import openapi_bytes
 
 API_PREFIX = "/api"

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from mock_esd.journal import api_path
+from mock_esd.qa.journal import api_path
 
 SHOWN = 10  # entries listed per section of a failure message
 

@@ -22,8 +22,10 @@ from flask import Flask, request
 from werkzeug.exceptions import BadRequest as HttpBadRequest
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from mock_esd.context import EXTENSION, AppConfig, current, from_loopback, is_loopback_host
 from mock_esd.errors import Forbidden, MisdirectedRequest, UnsupportedMediaType
+from mock_esd.http.request import current, from_loopback
+from mock_esd.state.config import AppConfig, is_loopback_host
+from mock_esd.state.mock_state import EXTENSION
 from mock_esd_contracts.schema import shown
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})

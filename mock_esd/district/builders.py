@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from types import EllipsisType
 from typing import Any
 
-from mock_esd.generator import District, Record
+from mock_esd.district.generator import District, Record
 from mock_esd_contracts import vocabulary as v
 
 

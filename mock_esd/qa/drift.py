@@ -9,9 +9,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from mock_esd.district.store import DistrictStore
+from mock_esd.district.tenants import Registry
 from mock_esd.errors import Conflict, EsdError, NotFound
-from mock_esd.store import DistrictStore
-from mock_esd.tenants import Registry
 
 Change = dict[str, Any]  # {"tenant", "inserted": id, "lastModified"} or {"tenant", "removed": id, "record", ...}
 

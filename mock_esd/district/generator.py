@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from faker import Faker
 
-from mock_esd.defaults import DEFAULT_SCHOOLS, DEFAULT_SEED, DEFAULT_STUDENTS, DEFAULT_TODAY
+from mock_esd.district.defaults import DEFAULT_SCHOOLS, DEFAULT_SEED, DEFAULT_STUDENTS, DEFAULT_TODAY
 from mock_esd_contracts import vocabulary as v
 
 if TYPE_CHECKING:

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, request
 from werkzeug.datastructures import MultiDict
 
-from mock_esd import hooks, params
-from mock_esd.context import current, json_response, require_client
+from mock_esd.district.store import DistrictStore, StudentFilter, View, encode_page
+from mock_esd.district.tenants import Client, Registry
 from mock_esd.errors import BadRequest, Forbidden
-from mock_esd.store import DistrictStore, StudentFilter, View, encode_page
-from mock_esd.tenants import Client, Registry
+from mock_esd.http import hooks, params
+from mock_esd.http.request import current, json_response, require_client
 from mock_esd_contracts import vocabulary as v
 
 api = Blueprint("esd_api", __name__)
@@ -83,7 +83,7 @@ def listing_page(path: str, args: MultiDict[str, str], client: Client, registry:
     """The body of one page of the listing at `path` (a key of LISTINGS), or the EsdError to answer instead.
 
     Checked in this order: unknown or repeated parameters, the client's right to the endpoint, the
-    listing's filter, the paging. The Flask routes and `mock_esd.shortcut` both answer with it.
+    listing's filter, the paging. The Flask routes and `mock_esd.server.shortcut` both answer with it.
     """
     listing = LISTINGS[path]
     params.check_known(args, listing.params)

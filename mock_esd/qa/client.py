@@ -9,7 +9,7 @@ from typing import Any
 import requests
 
 from mock_esd.errors import EsdError
-from mock_esd.expectations import count_failure, differences
+from mock_esd.qa.expectations import count_failure, differences
 
 
 class ControlError(EsdError):

@@ -1,8 +1,8 @@
 """The browser view (`/guru/`): server-rendered pages of a district, like eSD's own "Guru".
 
-Thin: each page parses its query, asks `browse` for plain data and renders a template. Pages read;
+Thin: each page parses its query, asks `mock_esd.district.browse` for plain data and renders a template. Pages read;
 the buttons that clear faults and the journal are forms posting here, answered on loopback only and
-only when the control API is on, with the page's CSRF token (`mock_esd.guard`). Errors stay problem+json, as everywhere on this server.
+only when the control API is on, with the page's CSRF token (`mock_esd.server.guard`). Errors stay problem+json, as everywhere on this server.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
-from mock_esd import browse
-from mock_esd.context import current, from_loopback, requested_store, requested_tenant
+from mock_esd.district import browse
+from mock_esd.district.tenants import DEFAULT_TENANT
 from mock_esd.errors import BadRequest, NotFound
-from mock_esd.tenants import DEFAULT_TENANT
+from mock_esd.http.request import current, from_loopback, requested_store, requested_tenant
 from mock_esd_contracts import vocabulary as v
 from mock_esd_contracts.schema import shown
 

@@ -17,9 +17,9 @@ from typing import Any
 
 from itsdangerous import BadData, URLSafeSerializer
 
+from mock_esd.district.generator import DistrictSpec
+from mock_esd.district.store import DEFAULT_CACHE_BYTES, DistrictStore, replaying
 from mock_esd.errors import Conflict, NotFound, Unauthorized
-from mock_esd.generator import DistrictSpec
-from mock_esd.store import DEFAULT_CACHE_BYTES, DistrictStore, replaying
 
 CLIENT_HOST_SUFFIX = ".guru.eschooldata.com/api"
 DEFAULT_TENANT = "default"
@@ -77,7 +77,7 @@ class Registry:
     """Tenants (one district each) and the clients that reach them.
 
     Every change (here and in each tenant's store) is reported to `listener` as an operation with
-    JSON arguments; `mock_esd.changelog` appends them to a log that other worker processes replay.
+    JSON arguments; `mock_esd.state.changelog` appends them to a log that other worker processes replay.
     """
 
     def __init__(self, listener: ChangeListener | None = None, secret_key: bytes | None = None) -> None:

@@ -10,9 +10,9 @@ import orjson
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from mock_esd.app import API_PREFIX
-from mock_esd.context import EXTENSION
 from mock_esd.limits import DEFAULT_LIMITS, too_long_line
+from mock_esd.server.app import API_PREFIX
+from mock_esd.state.mock_state import EXTENSION
 
 HTTP_SERVER_MAX_LINE = 65_536  # http.server's cap on a request line
 

@@ -8,10 +8,10 @@ from http import HTTPStatus
 import orjson
 from flask import Response, g, request
 
-from mock_esd import drift
-from mock_esd.context import current
 from mock_esd.errors import EsdError, TooManyRequests, Unauthorized
-from mock_esd.faults import FaultKind, FaultRule
+from mock_esd.http.request import current
+from mock_esd.qa import drift
+from mock_esd.qa.faults import FaultKind, FaultRule
 from mock_esd_contracts.vocabulary import PAGING_KEY
 
 

@@ -1,7 +1,7 @@
 """`mock-esd serve --workers N`: the app under gunicorn, N worker processes sharing one district.
 
 The app is built once in the master (preload) and forked, so every worker holds the same district
-and token key; changes made later reach every worker through `mock_esd.changelog`. The master also
+and token key; changes made later reach every worker through `mock_esd.state.changelog`. The master also
 encodes the five listings and freezes its objects out of the garbage collector before forking, so
 every worker answers its first page warm and the workers share those bytes (copy-on-write pages that
 no worker writes) instead of each holding its own copy.
@@ -22,8 +22,8 @@ from gunicorn.config import AccessLogFormat
 from gunicorn.workers.gthread import ThreadWorker
 
 from mock_esd import heap
-from mock_esd.context import EXTENSION
 from mock_esd.limits import too_long_line
+from mock_esd.state.mock_state import EXTENSION
 
 DEFAULT_ACCESS_FORMAT: str = AccessLogFormat.default  # '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 
