@@ -19,10 +19,12 @@ if _typing.TYPE_CHECKING:
     from mock_esd.server.inprocess import routed
     from mock_esd.server.live import LiveServer
     from mock_esd.state.config import AppConfig
+    from mock_esd.testing import Districts, EsdDistrict, mock_district
 
 __all__ = [
-    "AppConfig", "ControlClient", "ControlError", "District", "DistrictSpec", "DistrictStore", "EsdError",
-    "Limits", "LiveServer", "create_app", "default_clients", "generate_district", "routed",
+    "AppConfig", "ControlClient", "ControlError", "District", "DistrictSpec", "DistrictStore", "Districts",
+    "EsdDistrict", "EsdError", "Limits", "LiveServer", "create_app", "default_clients", "generate_district",
+    "mock_district", "routed",
 ]  # fmt: skip
 
 _HOME = {
@@ -30,7 +32,8 @@ _HOME = {
     "ControlError": "qa.client", "EsdError": "errors", "District": "district.generator",
     "DistrictSpec": "district.generator", "generate_district": "district.generator", "routed": "server.inprocess",
     "Limits": "limits", "LiveServer": "server.live", "DistrictStore": "district.store",
-    "default_clients": "district.tenants",
+    "default_clients": "district.tenants", "Districts": "testing", "EsdDistrict": "testing",
+    "mock_district": "testing",
 }  # fmt: skip
 
 
@@ -38,7 +41,14 @@ def __getattr__(name: str) -> object:
     home = _HOME.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(f"{__name__}.{home}"), name)
+    try:
+        module = _importlib.import_module(f"{__name__}.{home}")
+    except ImportError as exc:  # installed without the server extra (Flask, Faker): say which to install
+        from mock_esd_contracts.extras import require
+
+        require("server", f"mock_esd.{name}")
+        raise exc
+    value = getattr(module, name)
     globals()[name] = value
     return value
 

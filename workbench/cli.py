@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mock_esd.district import defaults
-from mock_esd_workbench.cli_support import ENVVAR_PREFIX, F, Group, log_options, one_line_errors
+from mock_esd_workbench.cli_support import ENVVAR_PREFIX, F, Group, log_options, needs_extra, one_line_errors
 
 if TYPE_CHECKING:  # imported where used: `mock-esd --help` must not import the server (Flask, Faker, gunicorn)
     from flask import Flask
@@ -86,6 +86,7 @@ def describe_clients(base_url: str, clients: list[Client]) -> str:
     "--allowed-host", "allowed_hosts", multiple=True,
     help="Also answer requests naming this host (repeatable): a name for a server beyond loopback. Others get 421.",
 )  # fmt: skip
+@needs_extra("server")
 @log_options
 @one_line_errors(_esd_error)
 def serve(

@@ -17,6 +17,8 @@ from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
+from mock_esd_contracts.extras import MissingExtra, require
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -86,6 +88,24 @@ def one_line_errors(
                 sys.exit(EXIT_OK)
             except catch as exc:
                 fail(str(exc), EXIT_FAILED if isinstance(exc, failed) else EXIT_USAGE)
+
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
+def needs_extra(extra: str) -> Callable[[F], F]:
+    """A command that runs only with an extra of the distribution installed (`mock-esd[server]`): without it,
+    one line naming the extra to install and exit 2, before anything of the extra is imported."""
+
+    def decorate(command: F) -> F:
+        @wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                require(extra, f"mock-esd {click.get_current_context().info_name}")
+            except MissingExtra as exc:
+                fail(str(exc))
+            return command(*args, **kwargs)
 
         return run  # type: ignore[return-value]
 

@@ -12,7 +12,15 @@ from mock_esd_contracts import vocabulary as esd
 from mock_esd_sync import vocabulary as o
 from mock_esd_sync.errors import SyncError
 from mock_esd_sync.settings import Settings
-from mock_esd_workbench.cli_support import EXIT_FAILED, error, fail, invocation, log_options, one_line_errors
+from mock_esd_workbench.cli_support import (
+    EXIT_FAILED,
+    error,
+    fail,
+    invocation,
+    log_options,
+    needs_extra,
+    one_line_errors,
+)
 from mock_esd_workbench.sync_commands import execute_sync, write_settings
 from mock_esd_workbench.terminal import Progress, change_table, group_table
 
@@ -106,6 +114,7 @@ def run_demo(db: str, seed: int, students: int, keep_serving: bool) -> bool:
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--students", type=click.IntRange(min=0), default=2000, show_default=True)
 @click.option("--serve", "keep_serving", is_flag=True, help="Keep the mock running after the sync, until Ctrl+C.")
+@needs_extra("server")
 @log_options
 @one_line_errors(SyncError)
 def demo(db: str, seed: int, students: int, keep_serving: bool) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import signal
 import sys
 from collections.abc import Callable
@@ -12,13 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import click
-import orjson
 import requests
-import yaml
 
 from mock_esd_contracts.errors import ContractError
 from mock_esd_sync.errors import AuthError, FetchError, SyncError, UrlError
-from mock_esd_workbench.cli_support import EXIT_FAILED, fail, log_options, one_line_errors, warn
+from mock_esd_workbench.cli_support import EXIT_FAILED, fail, log_options, needs_extra, one_line_errors, warn
 from mock_esd_workbench.terminal import Progress
 
 if TYPE_CHECKING:  # imported where used: `mock-esd --help` must not import the mock (Flask, Faker)
@@ -37,9 +34,7 @@ def _recording_error() -> type[Exception]:
     return RecordingError
 
 
-YAML_SUFFIXES: Final = (".yaml", ".yml")
-SCENARIO_SUFFIXES: Final = (".json", *YAML_SUFFIXES)
-NUMBER_LIKE: Final = re.compile(r"[-+]?[0-9][0-9_.:eExXoO+-]*")
+SCENARIO_SUFFIXES: Final = (".json", ".yaml", ".yml")
 
 
 def scrub_options(command: Any) -> Any:
@@ -105,10 +100,9 @@ def finish(
 
 def write_scenario(out: Path, scenario: dict[str, Any]) -> None:
     """JSON or YAML by suffix, written beside and renamed into place: a failed write leaves no file."""
-    if out.suffix.lower() in YAML_SUFFIXES:
-        data = yaml.dump(scenario, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120).encode()
-    else:
-        data = orjson.dumps(scenario, option=orjson.OPT_INDENT_2) + b"\n"
+    from mock_esd.district.scenario import encode_file  # the mock's file format (the server extra: PyYAML)
+
+    data = encode_file(scenario, out.suffix)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
     try:
         with open(tmp, "wb") as handle:  # not mkstemp: the file gets the umask's permissions, as any other
@@ -117,19 +111,6 @@ def write_scenario(out: Path, scenario: dict[str, Any]) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-
-
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]  # libyaml's: twice as fast
-    """Quotes every string that looks like a number (school id 0900, enrolledId 20000001), so that no
-    YAML reader (1.1 or 1.2) takes it for one."""
-
-
-def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "'" if NUMBER_LIKE.fullmatch(value) else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _text)
 
 
 @click.command()
@@ -144,6 +125,7 @@ _Dumper.add_representer(str, _text)
     "--out", required=True, type=click.Path(dir_okay=False), help="The scenario file to write (.json, .yaml)."
 )
 @scrub_options
+@needs_extra("server")
 @log_options
 @one_line_errors(SyncError, _recording_error, _esd_error)
 def record(
@@ -197,6 +179,7 @@ def record(
     "--record", "record_path", type=click.Path(dir_okay=False), help="At exit, write what passed as a scenario."
 )
 @scrub_options
+@needs_extra("server")
 @log_options
 @one_line_errors(ContractError, _recording_error, _esd_error)
 def proxy(

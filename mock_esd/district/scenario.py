@@ -7,9 +7,11 @@ district; fields left out take the defaults of `mock_esd.district.builders`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
+import orjson
 import yaml
 
 from mock_esd.district import bounded_yaml, builders
@@ -44,6 +46,30 @@ def read_file(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise BadRequest(f"cannot read scenario {path}: {exc.strerror}") from None
     return parse_text(text, str(path))
+
+
+YAML_SUFFIXES: Final = (".yaml", ".yml")
+NUMBER_LIKE: Final = re.compile(r"[-+]?[0-9][0-9_.:eExXoO+-]*")
+
+
+def encode_file(scenario: dict[str, Any], suffix: str) -> bytes:
+    """A scenario as a file's bytes: YAML for a `.yaml`/`.yml` suffix (numbers-as-text quoted), else JSON."""
+    if suffix.lower() in YAML_SUFFIXES:
+        return yaml.dump(scenario, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120).encode()
+    return orjson.dumps(scenario, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]  # libyaml's: twice as fast
+    """Quotes every string that looks like a number (school id 0900, enrolledId 20000001), so that no
+    YAML reader (1.1 or 1.2) takes it for one."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "'" if NUMBER_LIKE.fullmatch(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
 
 
 def _dates_to_text(node: Any) -> Any:
