@@ -8,60 +8,54 @@ Fixtures:
 options: --esd-seed N (the district's seed), --esd-students N (its size, default 200);
 marker: @pytest.mark.esd_district(seed=N, students=N, schools=N, today=date) for one test's district.
 
-A district is generated once per (seed, size) per session; each test gets a copy-on-write fork of it
-(`DistrictStore.fork`), so a fresh district costs about what a hand-written `responses` stub does.
+Both are `mock_esd.testing.Districts` of the session, the same districts `mock_esd.mock_district` gives
+outside pytest: a district is generated once per (seed, size) per session, and each test gets a
+copy-on-write fork of it, so a fresh district costs about what a hand-written `responses` stub does.
 
 Every pytest run in an environment with this package loads this module, so it imports nothing but
-pytest at load: Flask, Faker, werkzeug and the mock itself are imported when a fixture is first used.
+pytest and the plain modules below at load: Flask, Faker, werkzeug and the mock's server are imported
+when a fixture is first used, and without the `testing` extra a fixture fails its test in one line
+naming it.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from mock_esd.district.defaults import SPEC_FIELDS, TEST_STUDENTS, UNFIRED_FAULTS
+
 if TYPE_CHECKING:
-    from flask import Flask
-
     from mock_esd.district.generator import DistrictSpec
-    from mock_esd.district.store import DistrictStore
-    from mock_esd.district.tenants import Client, Registry
-    from mock_esd.qa.client import ControlClient, Credentials
-    from mock_esd.server.live import LiveServer
+    from mock_esd.testing import Districts, EsdDistrict
 
-
-@dataclass(frozen=True)
-class EsdDistrict:
-    """What a test gets: where the API is, who may call it, and the control API for its tenant."""
-
-    base_url: str
-    tenant: str
-    custom: Credentials
-    standard: Credentials
-    control: ControlClient
+MARKER = "esd_district"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mock-esd")
     group.addoption("--esd-seed", type=int, default=1, help="seed of the mock eSD districts (default 1)")
-    group.addoption("--esd-students", type=int, default=200, help="students per mock eSD district (default 200)")
-
-
-MARKER = "esd_district"
-_MARKER_FIELDS = {"seed": int, "students": int, "schools": int, "today": dt.date}
-_KIND_NAMES = {int: "a whole number", dt.date: "a datetime.date"}
+    group.addoption(
+        "--esd-students", type=int, default=TEST_STUDENTS,
+        help=f"students per mock eSD district (default {TEST_STUDENTS})",
+    )  # fmt: skip
+    group.addoption(
+        "--esd-unfired-faults", choices=UNFIRED_FAULTS, default="ignore",
+        help="fail: a test that leaves a fault rule armed for its district unfired errors at teardown, naming "
+        "the rule and the nearest requests (default ignore; the esd_district marker's unfired_faults= overrides)",
+    )  # fmt: skip
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(seed=N, students=N, schools=N, today=date): the mock eSD district of this test's "
-        "esd_inprocess or esd_server (fields left out: --esd-seed, --esd-students and the defaults)",
+        f"{MARKER}({', '.join(f'{name}=...' for name in SPEC_FIELDS)}, unfired_faults='fail'|'ignore'): the mock "
+        "eSD district of this test's esd_inprocess or esd_server (fields left out: --esd-seed, --esd-students, "
+        "--esd-unfired-faults and the defaults)",
     )
     students = config.getoption("--esd-students")
     if students < 0:
@@ -69,161 +63,90 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _spec(config: pytest.Config) -> DistrictSpec:
-    from mock_esd.district.generator import DistrictSpec
+    from mock_esd.testing import district_spec
 
-    return DistrictSpec(seed=config.getoption("--esd-seed"), students=config.getoption("--esd-students"))
+    return district_spec(seed=config.getoption("--esd-seed"), students=config.getoption("--esd-students"))
 
 
-def _test_spec(request: pytest.FixtureRequest) -> DistrictSpec:
-    """The district a test asked for: the options', with the fields of its `esd_district` marker."""
-    import dataclasses
+def _test_district(request: pytest.FixtureRequest) -> tuple[DistrictSpec, str]:
+    """The district a test asked for (the options', with the fields of its `esd_district` marker), and what
+    its end does about an armed fault rule that never fired."""
+    from mock_esd.testing import check_unfired_faults, district_spec
 
-    spec = _spec(request.config)
+    options = {"seed": request.config.getoption("--esd-seed"), "students": request.config.getoption("--esd-students")}
+    unfired = request.config.getoption("--esd-unfired-faults")
     marker = request.node.get_closest_marker(MARKER)
     if marker is None:
-        return spec
-    unknown = sorted(set(marker.kwargs) - set(_MARKER_FIELDS))
-    if marker.args or unknown:
-        given = [*map(repr, marker.args), *unknown]
-        pytest.fail(f"{MARKER} takes only {', '.join(_MARKER_FIELDS)} by name; got {', '.join(given)}", pytrace=False)
-    for name, value in marker.kwargs.items():
-        kind = _MARKER_FIELDS[name]
-        if (
-            not isinstance(value, kind)
-            or isinstance(value, bool)
-            or (kind is dt.date and isinstance(value, dt.datetime))
-        ):
-            pytest.fail(f"{MARKER}: {name} must be {_KIND_NAMES[kind]}, got {value!r}", pytrace=False)
+        return district_spec(**options), unfired
+    if marker.args:
+        given = ", ".join(map(repr, marker.args))
+        pytest.fail(f"{MARKER} takes only {', '.join(SPEC_FIELDS)}, unfired_faults by name; got {given}", pytrace=False)
+    fields = dict(marker.kwargs)
     try:
-        return dataclasses.replace(spec, **marker.kwargs)
-    except ValueError as exc:
+        unfired = check_unfired_faults(fields.pop("unfired_faults", unfired))
+        return district_spec(**{**options, **fields}), unfired
+    except (TypeError, ValueError) as exc:
         pytest.fail(f"{MARKER}: {exc}", pytrace=False)
 
 
-class EsdDistricts:
-    """The districts of one test session (one per xdist worker): each (seed, size, ...) generated once,
-    and every test given its own copy-on-write fork of it."""
-
-    def __init__(self) -> None:
-        self._pristine: dict[DistrictSpec, DistrictStore] = {}
-
-    def fork(self, spec: DistrictSpec) -> DistrictStore:
-        """A fresh, isolated district of `spec`: what a test changes in it no other test sees."""
-        from mock_esd.district.store import DistrictStore
-
-        pristine = self._pristine.get(spec)
-        if pristine is None:
-            pristine = self._pristine[spec] = DistrictStore(spec)
-        return pristine.fork()
-
-
-def _registry(store: DistrictStore) -> Registry:
-    """A registry whose default tenant is `store` (what `create_app` would generate, already generated)."""
-    from mock_esd.district.tenants import DEFAULT_TENANT, Registry
-
-    registry = Registry()
-    registry.add_tenant(DEFAULT_TENANT, store)
-    return registry
-
-
-def _district(base_url: str, tenant: str, clients: Iterable[Client], control: ControlClient) -> EsdDistrict:
-    from mock_esd.qa.client import Credentials
-
-    by_kind = {c.custom_endpoints: Credentials(c.client_id, c.secret) for c in clients}
-    return EsdDistrict(base_url, tenant, by_kind[True], by_kind[False], control)
-
-
-@pytest.fixture(scope="session")
-def esd_districts() -> EsdDistricts:
-    """The session's generated districts; tests get forks of them."""
-    return EsdDistricts()
-
-
-@pytest.fixture(scope="session")
-def esd_live_server(pytestconfig: pytest.Config, esd_districts: EsdDistricts) -> Iterator[LiveServer]:
-    """One live mock per test session (per xdist worker), stopped at the end."""
-    from mock_esd.server.app import create_app
-    from mock_esd.server.live import LiveServer
-    from mock_esd.state.config import AppConfig
-
-    spec = _spec(pytestconfig)
-    with LiveServer(create_app(AppConfig(spec=spec), _registry(esd_districts.fork(spec)))) as server:
-        yield server
-
-
-@pytest.fixture
-def esd_server(
-    esd_live_server: LiveServer,
-    esd_districts: EsdDistricts,
-    pytestconfig: pytest.Config,
-    request: pytest.FixtureRequest,
+@contextmanager
+def _district_of(
+    request: pytest.FixtureRequest, fixture: str, start: Callable[[DistrictSpec], Any]
 ) -> Iterator[EsdDistrict]:
-    """A fresh tenant on the live server. At the end whatever the test left goes: its tenant, the tenants and
-    fault rules it made, the journal, and a changed default tenant (given a fresh fork)."""
-    import requests
+    """Run one test's district: `start(spec)` gives its context; at the end, its unfired rules checked if asked."""
+    from mock_esd_contracts.extras import MissingExtra
 
-    from mock_esd.district.tenants import DEFAULT_TENANT
-    from mock_esd.qa.client import ControlClient
-    from mock_esd.state.changelog import spec_recipe
-    from mock_esd.state.mock_state import EXTENSION, MockState
-
-    spec, session_spec = _test_spec(request), _spec(pytestconfig)
-    state: MockState = esd_live_server.app.extensions[EXTENSION]
-    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.nodeid)[-80:]
-    with state.changing():
-        name, n = stem, 1
-        while name in state.registry.tenants():
-            n += 1
-            name = f"{stem}-{n}"
-        tenants_before = set(state.registry.tenants())
-        default_before = state.registry.store(DEFAULT_TENANT), state.registry.store(DEFAULT_TENANT).version
-        clients = state.registry.add_tenant(name, esd_districts.fork(spec), spec_recipe(spec))
-        rules_before = {rule.rule_id for rule in state.faults.rules()}
+    spec, unfired = _test_district(request)
     try:
-        with requests.Session() as session:
-            yield _district(
-                esd_live_server.base_url, name, clients, ControlClient(session, esd_live_server.root_url, name)
-            )
+        context = start(spec)
+        district = context.__enter__()
+    except MissingExtra as exc:
+        pytest.fail(f"{fixture}: {exc}", pytrace=False)
+    try:
+        yield district
+        if unfired == "fail" and not _failed(request):
+            district.control.assert_faults_fired()
     finally:
-        with state.changing():
-            for rule in state.faults.rules():
-                if rule.rule_id not in rules_before:  # a rule without a tenant would reach the next test's tenant
-                    state.faults.remove(rule.rule_id)
-            for tenant in set(state.registry.tenants()) - tenants_before:
-                state.registry.remove_tenant(tenant)
-            default = state.registry.store(DEFAULT_TENANT) if DEFAULT_TENANT in state.registry.tenants() else None
-            if default is None:
-                state.registry.add_tenant(DEFAULT_TENANT, esd_districts.fork(session_spec), spec_recipe(session_spec))
-            elif (default, default.version) != default_before:
-                state.registry.replace_store(
-                    DEFAULT_TENANT, esd_districts.fork(session_spec), spec_recipe(session_spec)
-                )
-            state.journal.clear()
+        context.__exit__(None, None, None)
+
+
+def _failed(request: pytest.FixtureRequest) -> bool:
+    """Whether the test itself failed (its own failure says more than a rule it did not get to fire)."""
+    report = getattr(request.node, "rep_call", None)
+    return report is not None and report.failed
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep the call phase's report on the test, for `_failed`."""
+    report = yield
+    if report.when == "call":
+        item.rep_call = report  # type: ignore[attr-defined]
+    return report
 
 
 @pytest.fixture(scope="session")
-def esd_inprocess_app(pytestconfig: pytest.Config, esd_districts: EsdDistricts) -> Flask:
-    """The session's in-process app; `esd_inprocess` renews its state for every test."""
-    from mock_esd.server.app import create_app
-    from mock_esd.state.config import AppConfig
+def esd_districts(pytestconfig: pytest.Config) -> Iterator[Districts]:
+    """The session's districts (one set per xdist worker): tests get forks of them; the live server is shared."""
+    from mock_esd.testing import Districts
 
-    spec = _spec(pytestconfig)
-    return create_app(AppConfig(spec=spec), _registry(esd_districts.fork(spec)))
+    with Districts(_spec(pytestconfig)) as districts:
+        yield districts
 
 
 @pytest.fixture
-def esd_inprocess(
-    esd_inprocess_app: Flask, esd_districts: EsdDistricts, request: pytest.FixtureRequest
-) -> Iterator[EsdDistrict]:
+def esd_server(esd_districts: Districts, request: pytest.FixtureRequest) -> Iterator[EsdDistrict]:
+    """A fresh tenant on the session's live server. At the end whatever the test left goes: its tenant, the
+    tenants and fault rules it made, the journal, and a changed default tenant (given a fresh fork)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.nodeid)[-80:]
+    with _district_of(request, "esd_server", lambda spec: esd_districts.live(spec, name)) as district:
+        yield district
+
+
+@pytest.fixture
+def esd_inprocess(esd_districts: Districts, request: pytest.FixtureRequest) -> Iterator[EsdDistrict]:
     """A fresh district behind `http://esd.invalid/api`, reached in-process (no socket)."""
-    import requests
-
-    from mock_esd.district.tenants import DEFAULT_TENANT
-    from mock_esd.qa.client import ControlClient
-    from mock_esd.server.inprocess import DEFAULT_BASE_URL, routed
-    from mock_esd.state.mock_state import renew_state
-
-    state = renew_state(esd_inprocess_app, _registry(esd_districts.fork(_test_spec(request))))
-    with routed(esd_inprocess_app), requests.Session() as session:
-        control = ControlClient(session, DEFAULT_BASE_URL.removesuffix("/api"))
-        yield _district(DEFAULT_BASE_URL, DEFAULT_TENANT, state.registry.clients(DEFAULT_TENANT), control)
+    with _district_of(request, "esd_inprocess", esd_districts.inprocess) as district:
+        yield district

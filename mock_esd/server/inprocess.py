@@ -61,8 +61,12 @@ def routed(
         reply = (response.status_code, headers, data)
         return tamper(request, reply) if tamper else reply
 
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add_passthru(re.compile(r"^(?!" + re.escape(root) + r"(/|$))"))  # other hosts, e.g. a live mock, go out
+    # What other hosts' calls pass through to is the send in place now: another routing around this one (a
+    # district nested in another, a test's own `responses` mock), else the network (a live mock, say).
+    # responses' default would be the network even inside another mock.
+    outer = requests.adapters.HTTPAdapter.send
+    with responses.RequestsMock(assert_all_requests_are_fired=False, real_adapter_send=outer) as mock:
+        mock.add_passthru(re.compile(r"^(?!" + re.escape(root) + r"(/|$))"))
         pattern = re.compile(re.escape(root) + r"(/.*)?$")
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
             mock.add_callback(method, pattern, callback=forward)

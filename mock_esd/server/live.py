@@ -15,6 +15,9 @@ from mock_esd.server.app import API_PREFIX
 from mock_esd.state.mock_state import EXTENSION
 
 HTTP_SERVER_MAX_LINE = 65_536  # http.server's cap on a request line
+# How often the background loop looks for stop(): socketserver's default (0.5 s) made every stop cost half a
+# second, paid by each `mock_district(live=True)` block; 50 ms costs a select() call 20 times a second.
+STOP_POLL_SECONDS = 0.05
 
 
 class _ProblemHandler(WSGIRequestHandler):
@@ -99,7 +102,9 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         self._serving = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"mock-esd:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(STOP_POLL_SECONDS,), name=f"mock-esd:{self.port}", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -193,7 +193,12 @@ def test_loading_the_plugin_imports_nothing_but_the_plugin(pytester: pytest.Pyte
     without = _modules_of_a_run(pytester, "-p", "no:mock_esd")
     assert "mock_esd.pytest_plugin" in with_plugin
     assert "mock_esd.pytest_plugin" not in without
-    assert with_plugin - without == {"mock_esd", "mock_esd.pytest_plugin"}
+    assert with_plugin - without == {
+        "mock_esd",
+        "mock_esd.pytest_plugin",
+        "mock_esd.district",
+        "mock_esd.district.defaults",
+    }
 
 
 ONE_TEST = """
@@ -245,8 +250,77 @@ def test_a_marker_picks_one_test_s_district_and_refuses_what_it_does_not_know(py
     result.assert_outcomes(passed=4, errors=6)
     result.stdout.fnmatch_lines_random(
         [
-            "*esd_district takes only seed, students, schools, today by name; got size*",
-            "*esd_district: students must be a whole number, got '7'*",
+            "*esd_district: a district takes only seed, students, schools, today; got size*",
+            "*esd_district: students must be a whole number, got str*",
             "*esd_district: schools must be >= 2*",
         ]
     )
+
+
+UNFIRED_TESTS = """
+import pytest
+
+
+@pytest.fixture(params=["esd_inprocess", "esd_server"])
+def esd(request):
+    return request.getfixturevalue(request.param)
+
+
+def test_arms_a_rule_it_never_fires(esd):
+    esd.control.add_fault("/v1/contacts", "status", query={"pageNo": "2"})
+
+
+def test_fires_its_rule(esd):
+    import requests
+    esd.control.add_fault("/v1/schools", "status", params={"status": 418})
+    assert requests.get(f"{esd.base_url}/v1/schools").status_code == 401  # no token: refused before faults
+    form = {"grant_type": "client_credentials", "client_id": esd.custom.client_id, "client_secret": esd.custom.client_secret}
+    token = requests.post(f"{esd.base_url}/v1/auth/token", data=form).json()["access_token"]
+    assert requests.get(f"{esd.base_url}/v1/schools", headers={"Authorization": f"Bearer {token}"}).status_code == 418
+
+
+@pytest.mark.esd_district(unfired_faults="ignore")
+def test_opts_out(esd):
+    esd.control.add_fault("/v1/contacts", "status")
+
+
+def test_fails_on_its_own(esd):
+    esd.control.add_fault("/v1/contacts", "status")
+    assert False, "its own failure"
+
+
+@pytest.mark.esd_district(unfired_faults="fial")
+def test_misspelt(esd):
+    pass
+"""
+
+
+@pytest.mark.parametrize("how", [["--esd-unfired-faults=fail"], []], ids=["option", "marker"])
+def test_a_test_that_leaves_a_rule_unfired_can_be_failed(pytester: pytest.Pytester, how: list[str]) -> None:
+    tests = (
+        UNFIRED_TESTS
+        if how
+        else UNFIRED_TESTS.replace(
+            "def test_arms_a_rule", '@pytest.mark.esd_district(unfired_faults="fail")\ndef test_arms_a_rule'
+        ).replace(
+            "def test_fires_its_rule", '@pytest.mark.esd_district(unfired_faults="fail")\ndef test_fires_its_rule'
+        )
+    )
+    pytester.makepyfile(test_unfired=tests)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--esd-students=20", *how)
+    # per fixture: arms (error at teardown), fires (pass), opts out (pass), fails (fail only), misspelt (error)
+    result.assert_outcomes(passed=6, failed=2, errors=4)
+    result.stdout.fnmatch_lines_random([
+        "*ERROR at teardown of test_arms_a_rule_it_never_fires*",
+        "*1 of 1 fault rule(s) never fired*",
+        "*rule * (status on path=/v1/contacts query=pageNo=2): no call matched it*",
+        "*esd_district: unfired_faults must be one of ignore, fail, got 'fial'*",
+    ])  # fmt: skip
+    assert "ERROR at teardown of test_fails_on_its_own" not in result.stdout.str()
+
+
+def test_the_unfired_option_refuses_a_misspelt_value(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_one=ONE_TEST)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--esd-unfired-faults=fial")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--esd-unfired-faults: invalid choice: 'fial'*"])

@@ -1,0 +1,377 @@
+"""A mock eSD district in a test, a script or a notebook: with pytest or without, in-process or on a live port.
+
+    import mock_esd
+
+    with mock_esd.mock_district(students=50) as esd:          # in-process: no socket
+        requests.post(f"{esd.base_url}/v1/auth/token", ...)     # routed into the mock (the `responses` library)
+        esd.control.withdraw(12)
+
+    @mock_esd.mock_district(seed=4, live=True)                 # a server of its own on 127.0.0.1, stopped after
+    def test_sync(esd): ...                                    # the district comes last, as `mock.patch` gives its mock
+
+The district is the one the pytest fixtures give (`esd_inprocess`, `esd_server`): the fixtures are built on
+`Districts`, the cache of generated districts and servers below. A district is generated once per
+(seed, size, today) per `Districts`; each use gets a copy-on-write fork of it, so a fresh district costs
+about what a hand-written `responses` stub does, and what one use changes no other sees.
+
+In-process mode routes `requests` calls (only those) for the district's base URL into the app, as moto's
+`mock_aws` routes boto's; a live district answers any HTTP client.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import inspect
+import itertools
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from mock_esd.district.defaults import (
+    DEFAULT_SCHOOLS,
+    DEFAULT_SEED,
+    DEFAULT_TODAY,
+    SPEC_FIELDS,
+    TEST_STUDENTS,
+    UNFIRED_FAULTS,
+)
+from mock_esd_contracts.extras import require
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from mock_esd.district.generator import DistrictSpec
+    from mock_esd.district.store import DistrictStore
+    from mock_esd.district.tenants import Client, Registry
+    from mock_esd.qa.client import ControlClient, Credentials
+    from mock_esd.server.live import LiveServer
+
+T = TypeVar("T")
+_KIND_NAMES = {int: "a whole number", dt.date: "a datetime.date"}
+
+
+@dataclass(frozen=True)
+class EsdDistrict:
+    """A running mock district: where its API is, who may call it, and the control API for it.
+
+    `base_url` is what an eSD client is given (`.../api`); `custom` are the credentials of a client with the
+    Operoo custom endpoints, `standard` of one without (403 on `/v1/operoo/*`); `control` changes this
+    district and asserts what was asked of it; `tenant` names it on its server.
+    """
+
+    base_url: str
+    tenant: str
+    custom: Credentials
+    standard: Credentials
+    control: ControlClient
+
+
+def district_spec(**fields: Any) -> DistrictSpec:
+    """The `DistrictSpec` of `seed`, `students`, `schools` and `today` (the fields left out: their defaults).
+
+    Raises TypeError naming a field it does not know or a value of the wrong type, ValueError for a value
+    out of range (students below 0, schools below 2).
+    """
+    from mock_esd.district.generator import DistrictSpec
+
+    unknown = sorted(set(fields) - set(SPEC_FIELDS))
+    if unknown:
+        raise TypeError(f"a district takes only {', '.join(SPEC_FIELDS)}; got {', '.join(unknown)}")
+    for name, value in fields.items():
+        kind = SPEC_FIELDS[name]
+        if (
+            not isinstance(value, kind)
+            or isinstance(value, bool)
+            or (kind is dt.date and isinstance(value, dt.datetime))
+        ):
+            raise TypeError(f"{name} must be {_KIND_NAMES[kind]}, got {type(value).__name__}")
+    defaults = {"seed": DEFAULT_SEED, "students": TEST_STUDENTS, "schools": DEFAULT_SCHOOLS, "today": DEFAULT_TODAY}
+    return DistrictSpec(**{**defaults, **fields})
+
+
+def check_unfired_faults(value: object) -> str:
+    """`value` if it is one of UNFIRED_FAULTS; else ValueError naming them."""
+    if value not in UNFIRED_FAULTS:
+        raise ValueError(f"unfired_faults must be one of {', '.join(UNFIRED_FAULTS)}, got {value!r}")
+    return str(value)
+
+
+def _registry(store: DistrictStore) -> Registry:
+    """A registry whose default tenant is `store` (what `create_app` would generate, already generated)."""
+    from mock_esd.district.tenants import DEFAULT_TENANT, Registry
+
+    registry = Registry()
+    registry.add_tenant(DEFAULT_TENANT, store)
+    return registry
+
+
+def _district(base_url: str, tenant: str, clients: list[Client], control: ControlClient) -> EsdDistrict:
+    from mock_esd.qa.client import Credentials
+
+    by_kind = {c.custom_endpoints: Credentials(c.client_id, c.secret) for c in clients}
+    return EsdDistrict(base_url, tenant, by_kind[True], by_kind[False], control)
+
+
+class Districts:
+    """Generated districts and the servers that serve them, kept for many uses (a pytest session, a test module).
+
+    `fork(spec)` generates a district once per spec and hands out isolated copies of it; `inprocess(spec)` and
+    `live(spec)` give a running `EsdDistrict` for a `with` block. Live districts share one server (started at
+    their first use, with a default tenant of `default_spec`), each as its own tenant; `close()` stops it.
+    Also a context manager that closes itself.
+    """
+
+    def __init__(self, default_spec: DistrictSpec | None = None) -> None:
+        self.default_spec = default_spec if default_spec is not None else district_spec()
+        self._pristine: dict[DistrictSpec, DistrictStore] = {}
+        self._idle: list[tuple[Flask, str]] = []  # in-process apps not in use, each with the base URL it answers
+        self._apps = 0
+        self._server: LiveServer | None = None
+        self._names = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def fork(self, spec: DistrictSpec) -> DistrictStore:
+        """A fresh, isolated district of `spec`: what one use changes in it no other sees."""
+        from mock_esd.district.store import DistrictStore
+
+        with self._lock:
+            pristine = self._pristine.get(spec)
+            if pristine is None:
+                pristine = self._pristine[spec] = DistrictStore(spec)
+        return pristine.fork()
+
+    @contextmanager
+    def inprocess(self, spec: DistrictSpec) -> Iterator[EsdDistrict]:
+        """A district reached in-process (no socket) for the block: `requests` calls for its base URL go into the app.
+
+        Blocks may nest: each district active at once answers its own host (`http://esd.invalid/api`, then
+        `http://esd-2.invalid/api`, ...).
+        """
+        require("testing", "an in-process mock district")
+        import requests
+
+        from mock_esd.qa.client import ControlClient
+        from mock_esd.server.inprocess import routed
+        from mock_esd.state.mock_state import renew_state
+
+        app, base_url = self._acquire_app()
+        try:
+            state = renew_state(app, _registry(self.fork(spec)))
+            with routed(app, base_url), requests.Session() as session:
+                control = ControlClient(session, base_url.removesuffix("/api"))
+                yield _district(base_url, state.registry.tenants()[0], state.registry.clients(), control)
+        finally:
+            with self._lock:
+                self._idle.append((app, base_url))
+
+    def _acquire_app(self) -> tuple[Flask, str]:
+        from mock_esd.server.app import create_app
+        from mock_esd.server.inprocess import DEFAULT_BASE_URL
+        from mock_esd.state.config import AppConfig
+
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            self._apps += 1
+            n = self._apps
+        base_url = DEFAULT_BASE_URL if n == 1 else DEFAULT_BASE_URL.replace("//esd.", f"//esd-{n}.", 1)
+        app = create_app(AppConfig(spec=self.default_spec), _registry(self.fork(self.default_spec)))
+        return app, base_url
+
+    def server(self) -> LiveServer:
+        """The live server of these districts on a free 127.0.0.1 port, started at the first call."""
+        require("server", "a live mock district")
+        from mock_esd.server.app import create_app
+        from mock_esd.server.live import LiveServer
+        from mock_esd.state.config import AppConfig
+
+        with self._lock:
+            if self._server is not None:
+                return self._server
+        app = create_app(AppConfig(spec=self.default_spec), _registry(self.fork(self.default_spec)))
+        with self._lock:
+            if self._server is None:  # the first of two threads to get here serves; the other's app goes
+                self._server = LiveServer(app).start()
+            return self._server
+
+    @contextmanager
+    def live(self, spec: DistrictSpec, name: str | None = None) -> Iterator[EsdDistrict]:
+        """A district on the live server for the block, as a tenant of its own (named `name`, made unique).
+
+        Afterwards whatever the block left goes: its tenant, the tenants and fault rules it made, the journal,
+        and a changed default tenant (given a fresh fork), so the next block finds the server as it was.
+        """
+        import requests
+
+        from mock_esd.district.tenants import DEFAULT_TENANT
+        from mock_esd.qa.client import ControlClient
+        from mock_esd.state.changelog import spec_recipe
+        from mock_esd.state.mock_state import EXTENSION, MockState
+
+        server = self.server()
+        state: MockState = server.app.extensions[EXTENSION]
+        stem = name or f"district-{next(self._names)}"
+        with state.changing():
+            tenant, n = stem, 1
+            while tenant in state.registry.tenants():
+                n += 1
+                tenant = f"{stem}-{n}"
+            tenants_before = set(state.registry.tenants())
+            default = state.registry.store(DEFAULT_TENANT)
+            default_before = default, default.version
+            clients = state.registry.add_tenant(tenant, self.fork(spec), spec_recipe(spec))
+            rules_before = {rule.rule_id for rule in state.faults.rules()}
+        try:
+            with requests.Session() as session:
+                yield _district(server.base_url, tenant, list(clients), ControlClient(session, server.root_url, tenant))
+        finally:
+            with state.changing():
+                for rule in state.faults.rules():
+                    if rule.rule_id not in rules_before:  # a rule without a tenant would reach the next block's
+                        state.faults.remove(rule.rule_id)
+                for made in set(state.registry.tenants()) - tenants_before:
+                    state.registry.remove_tenant(made)
+                spec0 = self.default_spec
+                if DEFAULT_TENANT not in state.registry.tenants():
+                    state.registry.add_tenant(DEFAULT_TENANT, self.fork(spec0), spec_recipe(spec0))
+                else:
+                    now = state.registry.store(DEFAULT_TENANT)
+                    if (now, now.version) != default_before:
+                        state.registry.replace_store(DEFAULT_TENANT, self.fork(spec0), spec_recipe(spec0))
+                state.journal.clear()
+
+    def close(self) -> None:
+        """Stop the live server, if one was started."""
+        with self._lock:
+            server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+    def __enter__(self) -> Districts:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+_shared: Districts | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_districts() -> Districts:
+    """The districts `mock_district` generates in-process districts from when given none: one per process."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = Districts()
+        return _shared
+
+
+class mock_district:
+    """A mock eSD district as a context manager, a decorator, or with `start()` and `stop()`.
+
+    Takes what the pytest marker takes: `seed`, `students` (default 200), `schools`, `today`, and
+    `unfired_faults="fail"` to fail (AssertionError) a district whose armed fault rules did not all fire. `live=True`
+    serves it on a free 127.0.0.1 port of its own, stopped when the block ends; otherwise it is reached
+    in-process, `requests` calls only. `districts`: the `Districts` to take it from (default: one per process,
+    so the same spec is generated once).
+
+    As a decorator of a function, each call gets a fresh district as its last positional argument; of a
+    `unittest.TestCase` class, each `test*` method does. Raises TypeError or ValueError at once for a field
+    it does not know or a value it cannot take, and `MissingExtra` (an ImportError) naming the extra to
+    install when the package was installed without it.
+    """
+
+    def __init__(
+        self, *, live: bool = False, districts: Districts | None = None, unfired_faults: str = "ignore", **fields: Any
+    ) -> None:
+        self.spec = district_spec(**fields)
+        self.live, self.districts = live, districts
+        self.unfired_faults = check_unfired_faults(unfired_faults)
+        self._stack: ExitStack | None = None
+        self._esd: EsdDistrict | None = None
+
+    def start(self) -> EsdDistrict:
+        """Start the district and return it; `stop()` ends it. For a `unittest` `setUp` or a notebook."""
+        if self._stack is not None:
+            raise RuntimeError("this mock_district is already started; stop() it first, or make another")
+        stack = ExitStack()
+        try:
+            if self.live and self.districts is None:
+                districts = stack.enter_context(Districts(self.spec))  # its own server, stopped with the district
+                esd = stack.enter_context(districts.live(self.spec))
+            elif self.live:
+                esd = stack.enter_context(cast(Districts, self.districts).live(self.spec))
+            else:
+                esd = stack.enter_context((self.districts or shared_districts()).inprocess(self.spec))
+        except BaseException:
+            stack.close()
+            raise
+        self._stack, self._esd = stack, esd
+        return esd
+
+    def stop(self) -> None:
+        """End the district started by `start()` (its server too, when it has its own); nothing if not started.
+
+        With `unfired_faults="fail"`, first asserts that every fault rule armed for it fired (AssertionError
+        naming each that did not, with the nearest requests); the district ends either way."""
+        self._end(check=True)
+
+    def _end(self, check: bool) -> None:
+        stack, esd, self._stack, self._esd = self._stack, self._esd, None, None
+        if stack is None:
+            return
+        with stack:
+            if check and esd is not None and self.unfired_faults == "fail":
+                esd.control.assert_faults_fired()
+
+    def __enter__(self) -> EsdDistrict:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._end(check=exc_type is None)  # the block's own error says more than a rule it did not get to fire
+
+    def __call__(self, target: T) -> T:
+        """Decorate a function (the district comes as its last positional argument) or a TestCase's test methods."""
+        import unittest
+
+        if isinstance(target, type):
+            if not issubclass(target, unittest.TestCase):
+                raise TypeError(
+                    f"mock_district decorates functions and unittest.TestCase classes, not {target.__name__}"
+                )
+            prefix = unittest.TestLoader.testMethodPrefix
+            for name, method in list(vars(target).items()):
+                if name.startswith(prefix) and inspect.isfunction(method):
+                    setattr(target, name, self(method))
+            return target
+        if not callable(target):
+            raise TypeError(f"mock_district decorates functions and unittest.TestCase classes, not {target!r}")
+        func = cast(Callable[..., Any], target)
+
+        @functools.wraps(func)
+        def with_district(*args: Any, **kwargs: Any) -> Any:
+            with self._again() as esd:  # a fresh district for every call
+                return func(*args, esd, **kwargs)
+
+        return cast(T, with_district)
+
+    def _again(self) -> mock_district:
+        """Another mock_district of the same spec and mode: a decorated function may run many times, or at once."""
+        twin = object.__new__(mock_district)
+        twin.spec, twin.live, twin.districts, twin.unfired_faults = (
+            self.spec,
+            self.live,
+            self.districts,
+            self.unfired_faults,
+        )
+        twin._stack = twin._esd = None
+        return twin

@@ -1,0 +1,206 @@
+"""`mock_esd.mock_district` outside pytest's fixtures: a context manager, a decorator, start/stop; in-process and live."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unittest
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+import mock_esd
+from mock_esd import EsdDistrict, mock_district
+from mock_esd.testing import Districts
+
+README = Path(__file__).parents[2] / "README.md"
+
+
+def token(esd: EsdDistrict, custom: bool = True) -> str:
+    client = esd.custom if custom else esd.standard
+    answer = requests.post(
+        f"{esd.base_url}/v1/auth/token",
+        data={"grant_type": "client_credentials", "client_id": client.client_id, "client_secret": client.client_secret},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["access_token"])
+
+
+def students(esd: EsdDistrict, custom: bool = True) -> list[dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {token(esd, custom)}"}
+    answer = requests.get(f"{esd.base_url}/v1/students", params={"pageSize": 1000}, headers=headers, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return list(answer.json()["students"])
+
+
+def test_in_process_a_block_is_a_district_of_its_own() -> None:
+    with mock_district(students=40, seed=3) as esd:
+        assert esd.base_url == "http://esd.invalid/api"
+        before = students(esd)
+        assert before and {s["studentStatus"] for s in before} >= {"Enrolled"}
+        withdrawn = next(s for s in before if s["studentStatus"] == "Enrolled")
+        esd.control.withdraw(withdrawn["id"])
+        assert next(s for s in students(esd) if s["id"] == withdrawn["id"])["studentStatus"] == "Withdrawn"
+        assert len(esd.control.assert_requests(2, path="/v1/students")) == 2
+    with mock_district(students=40, seed=3) as again:  # the same spec, none of the change of before
+        assert students(again) == before
+    with pytest.raises(requests.ConnectionError):  # no longer routed: esd.invalid does not resolve
+        requests.get(f"{esd.base_url}/v1/schools", timeout=5)
+
+
+def test_the_same_spec_gives_the_same_bytes_and_another_seed_other_ones() -> None:
+    with mock_district(students=25, seed=8) as a:
+        first = students(a)
+    with mock_district(students=25, seed=8) as b:
+        assert students(b) == first
+    with mock_district(students=25, seed=9) as c:
+        assert students(c) != first
+
+
+def test_the_standard_client_is_refused_the_custom_endpoints() -> None:
+    with mock_district(students=10) as esd:
+        answer = requests.get(
+            f"{esd.base_url}/v1/operoo/students",
+            headers={"Authorization": f"Bearer {token(esd, custom=False)}"},
+            timeout=10,
+        )
+        assert answer.status_code == 403
+
+
+def test_blocks_may_nest_each_on_a_host_of_its_own() -> None:
+    with mock_district(students=20, seed=1) as outer, mock_district(students=20, seed=1) as inner:
+        assert outer.base_url != inner.base_url
+        before = students(outer)
+        assert students(inner) == before  # the same spec
+        inner.control.withdraw(before[0]["id"])
+        assert students(outer) == before  # what the inner block changed the outer district does not show
+        assert students(inner)[0]["studentStatus"] == "Withdrawn"
+
+
+def test_live_a_server_of_its_own_that_stops_with_the_block() -> None:
+    with mock_district(live=True, students=15, today=dt.date(2027, 3, 1)) as esd:
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/api", esd.base_url)
+        assert len(students(esd)) > 0
+        assert esd.control.export_scenario()["today"] == "2027-03-01"
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{esd.base_url}/v1/schools", timeout=5)
+
+
+def test_live_districts_of_one_districts_share_its_server_as_tenants() -> None:
+    with Districts() as districts:
+        with mock_district(live=True, districts=districts, students=12) as a:
+            with mock_district(live=True, districts=districts, students=12) as b:
+                assert a.base_url == b.base_url and a.tenant != b.tenant
+                before = students(b)
+                a.control.withdraw(before[0]["id"])
+                assert students(b) == before
+                assert students(a)[0]["studentStatus"] == "Withdrawn"
+            a_token = token(a)
+        with pytest.raises(AssertionError):  # the block's tenant is gone with it: its client is unknown
+            token(a)
+        root = districts.server().root_url
+        assert requests.get(f"{root}/openapi.json", timeout=5).status_code == 200  # the server stays for more
+        assert a_token
+    with pytest.raises(requests.ConnectionError):  # closing the districts stops it
+        requests.get(f"{root}/openapi.json", timeout=5)
+
+
+def test_as_a_decorator_each_call_gets_a_fresh_district_last() -> None:
+    seen: list[tuple[str, int]] = []
+
+    @mock_district(students=18)
+    def check(label: str, esd: EsdDistrict) -> int:
+        listed = students(esd)
+        esd.control.delete_student(listed[0]["id"])
+        seen.append((label, len(listed)))
+        return len(students(esd))
+
+    assert check("first") == check("second")  # the deletion of the first call is not seen by the second
+    assert [label for label, _ in seen] == ["first", "second"]
+    assert seen[0][1] == seen[1][1]
+    assert check.__name__ == "check"
+
+
+def test_as_a_class_decorator_each_test_method_gets_one() -> None:
+    @mock_district(students=9)
+    class Case(unittest.TestCase):
+        def test_reads(self, esd: EsdDistrict) -> None:
+            assert students(esd)
+
+        def helper(self) -> str:  # not a test: left alone
+            return "untouched"
+
+    result = unittest.TestResult()
+    unittest.defaultTestLoader.loadTestsFromTestCase(Case).run(result)
+    assert result.testsRun == 1 and result.wasSuccessful(), result.errors + result.failures
+    assert Case("test_reads").helper() == "untouched"
+
+
+def test_start_and_stop_for_set_up_and_notebooks() -> None:
+    district = mock_district(students=5)
+    esd = district.start()
+    with pytest.raises(RuntimeError, match="already started"):
+        district.start()
+    assert students(esd) is not None
+    district.stop()
+    district.stop()  # twice: nothing more
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{esd.base_url}/v1/schools", timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "said"),
+    [
+        ({"size": 7}, TypeError, "takes only seed, students, schools, today; got size"),
+        ({"students": "7"}, TypeError, "students must be a whole number, got str"),
+        ({"seed": True}, TypeError, "seed must be a whole number, got bool"),
+        ({"today": dt.datetime(2027, 1, 1)}, TypeError, "today must be a datetime.date, got datetime"),
+        ({"students": -1}, ValueError, "students must be >= 0"),
+        ({"schools": 1}, ValueError, "schools must be >= 2"),
+    ],
+)
+def test_what_it_cannot_take_is_refused_at_once_naming_it(
+    fields: dict[str, Any], error: type[Exception], said: str
+) -> None:
+    with pytest.raises(error, match=re.escape(said)):
+        mock_district(**fields)
+
+
+def test_it_decorates_functions_and_test_cases_only() -> None:
+    with pytest.raises(TypeError, match=r"unittest\.TestCase"):
+        mock_district()(int)  # a class that is not a TestCase
+    with pytest.raises(TypeError, match="decorates functions"):
+        mock_district()(42)
+
+
+def test_the_package_exports_it() -> None:
+    assert mock_esd.mock_district is mock_district and mock_esd.EsdDistrict is EsdDistrict
+
+
+def test_the_readme_unittest_example_runs() -> None:
+    """The README's unittest example, run as a user would paste it into a test module."""
+    block = re.search(
+        r"```python\n(# test_district_unittest\.py\n.*?)```", README.read_text(encoding="utf-8"), re.DOTALL
+    )
+    assert block is not None, "the README's unittest example (first line `# test_district_unittest.py`) is gone"
+    namespace: dict[str, Any] = {"__name__": "test_district_unittest"}
+    exec(compile(block.group(1), "README.md", "exec"), namespace)
+    cases = [v for v in namespace.values() if isinstance(v, type) and issubclass(v, unittest.TestCase)]
+    assert cases
+    result = unittest.TestResult()
+    for case in cases:
+        unittest.defaultTestLoader.loadTestsFromTestCase(case).run(result)
+    assert result.testsRun >= 2 and result.wasSuccessful(), result.errors + result.failures
+
+
+def test_a_tests_own_responses_mock_around_it_still_answers_its_calls() -> None:
+    """Calls to other hosts pass through the district's routing to whatever sends them: here the test's own mock."""
+    import responses
+
+    with responses.RequestsMock() as theirs, mock_district(students=5) as esd:
+        theirs.add(responses.GET, "https://api.other.example/ping", json={"pong": True})
+        assert requests.get("https://api.other.example/ping", timeout=5).json() == {"pong": True}
+        assert students(esd)
