@@ -70,6 +70,18 @@ _Strict = validators.extend(Draft202012Validator, type_checker=_strict_integers(
 
 
 @cache
+def control_schema() -> dict[str, Any]:
+    """`control.schema.json`: the bodies of the mock's control API (`$defs/fault`, `$defs/params`, ...)."""
+    text = resources.files("mock_esd_contracts").joinpath("control.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def api_paths() -> list[str]:
+    """The paths of the eSD API the contract describes, as OpenAPI writes them: `/v1/students/{enrolledId}`."""
+    return list(openapi()["paths"])
+
+
+@cache
 def _registry() -> Registry[Any]:
     resources_ = [
         Resource.from_contents(

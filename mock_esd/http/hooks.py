@@ -42,7 +42,11 @@ def _tenant() -> str | None:
 
 def faults_before() -> None:
     """Fire the matching rules whose effect replaces the answer (or delays it)."""
-    rules = current().faults.firing(_api_path(), request.method, _tenant())
+    client = g.get("client")
+    query = request.args.to_dict(flat=False)
+    rules = current().faults.firing(
+        _api_path(), request.method, _tenant(), query, client.client_id if client is not None else None
+    )
     g.faults = rules
     for rule in rules:
         if rule.kind == FaultKind.LATENCY:

@@ -1,6 +1,8 @@
-"""Request verification over journal entries (as `responses.assert_call_count` or WireMock's `verify`).
+"""Request verification over journal entries (as `responses.assert_call_count` or WireMock's `verify`), and
+fault rules that never fired (as responses' `assert_all_requests_are_fired`, with WireMock's near misses).
 
-Plain data in, a message out: `ControlClient.assert_requests` fetches the journal and calls these.
+Plain data in, a message out: `ControlClient.assert_requests` and `assert_faults_fired` fetch the journal
+(and the rules) and call these.
 """
 
 from __future__ import annotations
@@ -34,6 +36,44 @@ def count_failure(entries: list[dict[str, Any]], count: int, criteria: Mapping[s
     near = [(e, diff[0]) for e in entries if len(diff := differences(e, criteria)) == 1]
     lines += _section("near misses (every criterion but one)", near) or ["  no near misses (no request missed by one)"]
     return "\n".join(lines)
+
+
+def unfired_failure(rules: list[dict[str, Any]], entries: list[dict[str, Any]]) -> str | None:
+    """None when every rule (as `GET /_mock/faults` gives them) fired; else a message naming each one that did
+    not, what it matched, and the journal's requests that missed it by one criterion."""
+    idle = [rule for rule in rules if not rule.get("fired")]
+    if not idle:
+        return None
+    lines = [f"{len(idle)} of {len(rules)} fault rule(s) never fired ({len(entries)} request(s) in the journal)"]
+    for rule in idle:
+        criteria = rule_criteria(rule)
+        wanted = " ".join(f"{k}={_shown(k, v)}" for k, v in criteria.items() if v is not None)
+        why = _why_idle(rule)
+        lines.append(f"  rule {rule.get('id')} ({rule.get('kind')} on {wanted}): {why}")
+        near = [(e, diff[0]) for e in entries if len(diff := differences(e, criteria)) == 1]
+        lines += [f"  {line}" for line in _section("nearest requests (every criterion but one)", near)] or [
+            "    no request missed it by one criterion"
+        ]
+    return "\n".join(lines)
+
+
+def rule_criteria(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """A fault rule's matching fields as journal criteria: method, path (its endpoint), query, client."""
+    return {"method": rule.get("method"), "path": rule.get("endpoint"), "query": rule.get("query") or None,
+            "client": rule.get("client")}  # fmt: skip
+
+
+def _why_idle(rule: Mapping[str, Any]) -> str:
+    calls, mode, n = rule.get("calls", 0), rule.get("mode"), rule.get("n", 1)
+    if not calls:
+        return "no call matched it"
+    if mode == "nth":
+        return f"it matched {calls} call(s) and fires on call {n}"
+    if mode == "probability":
+        return (
+            f"it matched {calls} call(s) and fires with probability {rule.get('probability')} (seed {rule.get('seed')})"
+        )
+    return f"it matched {calls} call(s) but fired on none"
 
 
 def _section(title: str, rows: list[tuple[dict[str, Any], str]]) -> list[str]:

@@ -1,20 +1,23 @@
 """Fault rules: what goes wrong, on which calls, and when. Plain data and decisions; no Flask here.
 
-A rule matches an API path (exact, or a prefix ending in `*`), optionally a tenant, and fires
-always / on the Nth matching call / for the first N calls / with a probability drawn from its own
-seeded generator, so a fault sequence is reproducible.
+A rule matches an API path the mock serves (exact, or a prefix ending in `*`), and optionally a method, a
+tenant, query parameters (each given once with exactly the value named, as WireMock's `equalTo`) and the
+client whose token made the call. It fires always / on the Nth matching call / for the first N calls /
+with a probability drawn from its own seeded generator, so a fault sequence is reproducible. What each
+kind takes (`params`) is read from the control schema (`contracts/control.schema.json`), written once.
 """
 
 from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
 from mock_esd.errors import Invalid
-from mock_esd_contracts.schema import MAX_DEPTH, body_problems, shown
+from mock_esd_contracts.schema import MAX_DEPTH, api_paths, body_problems, control_schema, shown
 
 
 class FaultKind(StrEnum):
@@ -56,18 +59,26 @@ class FaultRule:
     tenant: str | None = None
     method: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)  # parameter -> the one value it must be given
+    client: str | None = None  # the client id whose bearer token made the call
     calls: int = 0
     fired: int = 0
     changes: list[dict[str, Any]] = field(default_factory=list)  # what a drift changed, to undo (mock_esd.qa.drift)
 
-    def matches(self, path: str, method: str, tenant: str | None) -> bool:
+    def matches(
+        self, path: str, method: str, tenant: str | None, query: Mapping[str, list[str]] | None = None,
+        client: str | None = None,
+    ) -> bool:  # fmt: skip
+        """Whether a call is one of this rule's: `query` maps each parameter to the values it was given."""
         if self.method is not None and self.method.upper() != method.upper():
             return False
         if self.tenant is not None and self.tenant != tenant:
             return False
-        if self.endpoint.endswith("*"):
-            return path.startswith(self.endpoint[:-1])
-        return path == self.endpoint
+        if self.client is not None and self.client != client:
+            return False
+        if self.query and not query_matches(query or {}, self.query):
+            return False
+        return endpoint_matches(self.endpoint, path)
 
     def should_fire(self) -> bool:
         """Count a matching call and say whether the fault applies to it."""
@@ -88,7 +99,8 @@ class FaultRule:
         return {
             "id": self.rule_id, "endpoint": self.endpoint, "kind": self.kind, "mode": self.mode, "n": self.n,
             "probability": self.probability, "seed": self.seed, "tenant": self.tenant, "method": self.method,
-            "params": self.params, "calls": self.calls, "fired": self.fired, "changed": self.changed(),
+            "query": self.query, "client": self.client, "params": self.params, "calls": self.calls,
+            "fired": self.fired, "changed": self.changed(),
         }  # fmt: skip
 
     def changed(self) -> list[dict[str, Any]]:
@@ -99,24 +111,63 @@ class FaultRule:
         ]
 
 
+# What each kind takes in `params`, as the control schema says (`$defs/params/$defs/<kind>`).
 PARAMS: dict[str, tuple[str, ...]] = {
-    "latency": ("ms",),
-    "status": ("status",),
-    "rate_limit": ("retry_after",),
-    "expire_token": (),
-    "malformed": ("keep",),
-    "drop": ("keep",),
-    "drift": ("insert", "remove"),
-    "short_last_page": ("missing",),
+    kind: tuple(control_schema()["$defs"]["params"]["$defs"][kind]["properties"]) for kind in KINDS
 }
+TOKEN_PATH = "/v1/auth/token"
+
+
+def query_matches(given: Mapping[str, list[str]], wanted: Mapping[str, str]) -> bool:
+    """Every wanted parameter given once, with exactly the value wanted (others may be given too)."""
+    return all(given.get(name) == [value] for name, value in wanted.items())
+
+
+def endpoint_matches(endpoint: str, path: str) -> bool:
+    """A rule's endpoint against a call's path: equal, or a prefix of it when the endpoint ends in `*`."""
+    return path.startswith(endpoint[:-1]) if endpoint.endswith("*") else path == endpoint
+
+
+def _served(endpoint: str) -> bool:
+    """Whether the mock serves a path `endpoint` names: one of the contract's paths (an `{id}` part being any
+    one part), or, ending in `*`, the beginning of one."""
+    for template in api_paths():
+        if endpoint.endswith("*"):
+            if template.startswith(endpoint[:-1]) or template.split("{", 1)[0].startswith(endpoint[:-1]):
+                return True
+            continue
+        parts, wanted = endpoint.split("/"), template.split("/")
+        if len(parts) == len(wanted) and all(
+            w == p or (w.startswith("{") and p) for p, w in zip(parts, wanted, strict=True)
+        ):
+            return True
+    return False
 
 
 def rule_problems(body: Any, tenants: list[str] | None = None, max_depth: int = MAX_DEPTH) -> list[dict[str, str]]:
-    """Every problem of a rule body: its schema (contracts/control.schema.json), and a tenant that must exist."""
+    """Every problem of a rule body: its schema (contracts/control.schema.json), an endpoint the mock serves,
+    a tenant that must exist, and a client that a call to its endpoint can carry."""
     problems = [_flat_hint(p, body) for p in body_problems("fault", body, max_depth)]
-    tenant = body.get("tenant") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        return problems
+    tenant, endpoint = body.get("tenant"), body.get("endpoint")
     if tenants is not None and isinstance(tenant, str) and tenant not in tenants:
         problems.append({"path": "tenant", "message": f"no tenant {shown(tenant)}; tenants: {', '.join(tenants)}"})
+    if isinstance(endpoint, str) and endpoint.startswith("/") and not _served(endpoint):
+        served = ", ".join(api_paths())
+        problems.append(
+            {
+                "path": "endpoint",
+                "message": f"the mock serves no {shown(endpoint)}; it serves {served} (a prefix may end in *)",
+            }
+        )
+    if body.get("client") is not None and endpoint == TOKEN_PATH:
+        problems.append(
+            {
+                "path": "client",
+                "message": f"a call to {TOKEN_PATH} carries no client yet (it asks for the token): leave client out",
+            }
+        )
     return sorted(problems, key=lambda p: p["path"])
 
 
@@ -144,7 +195,7 @@ def rule_from(rule_id: int, body: dict[str, Any]) -> FaultRule:
     return FaultRule(
         rule_id, body["endpoint"], FaultKind(body["kind"]), Mode(body.get("mode", Mode.ALWAYS)), body.get("n", 1),
         float(body.get("probability", 1.0)), body.get("seed", 0), body.get("tenant"), body.get("method"),
-        dict(body.get("params", {})),
+        dict(body.get("params", {})), dict(body.get("query") or {}), body.get("client"),
     )  # fmt: skip
 
 
@@ -158,7 +209,9 @@ class Faults(Protocol):
     def record_changes(self, rule_id: int, changes: list[dict[str, Any]]) -> None: ...
     def rules(self) -> list[FaultRule]: ...
     def armed(self) -> bool: ...
-    def firing(self, path: str, method: str, tenant: str | None) -> list[FaultRule]: ...
+    def firing(
+        self, path: str, method: str, tenant: str | None, query: Mapping[str, list[str]], client: str | None
+    ) -> list[FaultRule]: ...
 
 
 class FaultBook:
@@ -205,7 +258,11 @@ class FaultBook:
         """True when there is any rule (one that may fire on a call): a cheap check, without counting a call."""
         return bool(self._rules)
 
-    def firing(self, path: str, method: str, tenant: str | None) -> list[FaultRule]:
+    def firing(
+        self, path: str, method: str, tenant: str | None, query: Mapping[str, list[str]], client: str | None
+    ) -> list[FaultRule]:
         """The rules that fire on this call (each matching rule counts the call)."""
         with self._lock:
-            return [r for r in self._rules.values() if r.matches(path, method, tenant) and r.should_fire()]
+            return [
+                r for r in self._rules.values() if r.matches(path, method, tenant, query, client) and r.should_fire()
+            ]

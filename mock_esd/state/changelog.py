@@ -252,12 +252,14 @@ class SharedFaults:
     def armed(self) -> bool:
         return bool(self.log.counters.get(Counters.FAULT_RULES))
 
-    def firing(self, path: str, method: str, tenant: str | None) -> list[FaultRule]:
+    def firing(
+        self, path: str, method: str, tenant: str | None, query: Mapping[str, list[str]], client: str | None
+    ) -> list[FaultRule]:
         if not self.log.counters.get(Counters.FAULT_RULES):
             return []
         conn = self.log.connection()
         with self.log.exclusive():
-            matched = [r for r in self.rules() if r.matches(path, method, tenant)]
+            matched = [r for r in self.rules() if r.matches(path, method, tenant, query, client)]
             fired = [r for r in matched if r.should_fire()]  # counts calls and firings on the loaded rules
             conn.executemany(
                 "UPDATE faults SET calls = ?, fired = ? WHERE rule_id = ?",

@@ -37,5 +37,5 @@ def test_every_readme_body_is_accepted_by_the_mock() -> None:
         assert response.status_code in (200, 201), f"{method} {path}: {response.data!r}"
     rules = http.get("/_mock/faults").json
     assert rules is not None and sorted(r["kind"] for r in rules) == sorted(
-        ["latency", "status", "rate_limit", "expire_token", "malformed", "drop", "drift", "short_last_page"]
-    ), "one example per fault kind"
+        ["latency", "status", "rate_limit", "expire_token", "malformed", "drop", "drift", "short_last_page", "status"]
+    ), "one example per fault kind, and an aimed one"
