@@ -44,9 +44,7 @@ CONTACT_FIELDS: Final = frozenset({
     "id", "firstName", "lastName", "email", "mobilePhone", "homePhone", "doNotContact", "students",
 })  # fmt: skip
 LINK_FIELDS: Final = frozenset({"studentId", "relationship", "priority", "livesWith", "hasCustody"})
-PERSONAL_FIELDS: Final = frozenset({
-    "firstName", "middleName", "lastName", "email", "address", "dateOfBirth", "mobilePhone", "homePhone",
-})  # fmt: skip
+PERSONAL_FIELDS: Final = esd.PERSONAL_FIELDS
 CONTACT_SCALARS: Final = tuple(sorted(CONTACT_FIELDS - {"id", "students"}))
 
 
