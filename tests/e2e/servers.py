@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import trustme
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from mock_esd.app import create_app
 from mock_esd.context import AppConfig
@@ -63,6 +63,15 @@ def silent() -> Iterator[str]:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}/api"
 
 
+class _KeepAlive(WSGIRequestHandler):
+    """HTTP/1.1: a client's connection (and its TLS handshake) serves all its requests, as a real server's does."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """No line per request in the test's log."""
+
+
 @dataclass(frozen=True)
 class Https:
     base_url: str
@@ -78,7 +87,7 @@ def https_mock(tmp_path: Path, students: int = 120) -> Iterator[Https]:
     bundle = tmp_path / "private-ca.pem"
     ca.cert_pem.write_to_path(str(bundle))
     app = create_app(AppConfig(spec=DistrictSpec(seed=5, students=students), clock=Clock()))
-    server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=context)
+    server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=context, request_handler=_KeepAlive)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

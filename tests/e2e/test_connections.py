@@ -129,7 +129,7 @@ def test_the_ca_bundle_comes_from_esd_ca_bundle_too(name: str, https: Https, tmp
 
 
 def test_insecure_skips_the_check_and_says_so_once(https: Https, tmp_path: Path) -> None:
-    done = mock_esd(*command("verify", https.base_url, tmp_path), "--insecure", "-q")
+    done = mock_esd(*command("sync", https.base_url, tmp_path), "--insecure", "-q")
     assert done.returncode == 0, done.stderr
     assert done.stderr == (
         "mock-esd: warning: --insecure: the server's TLS certificate is not checked, so anyone on the way can read "
@@ -142,8 +142,8 @@ def test_what_is_given_wins_over_requests_own_variables(https: Https, tmp_path: 
     other = tmp_path / "other-ca.pem"
     trustme.CA().cert_pem.write_to_path(str(other))
     env = {**os.environ, "REQUESTS_CA_BUNDLE": str(other), "CURL_CA_BUNDLE": str(other)}
-    assert mock_esd(*command("verify", https.base_url, tmp_path), "--insecure", env=env).returncode == 0
-    given = mock_esd(*command("verify", https.base_url, tmp_path), "--ca-bundle", str(https.ca_bundle), env=env)
+    assert mock_esd(*command("sync", https.base_url, tmp_path), "--insecure", env=env).returncode == 0
+    given = mock_esd(*command("sync", https.base_url, tmp_path), "--ca-bundle", str(https.ca_bundle), env=env)
     assert given.returncode == 0, given.stderr
 
 
