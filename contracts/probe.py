@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 
 from mock_esd_contracts import vocabulary as esd
+from mock_esd_contracts.connection import DEFAULT_TIMEOUT, connection_failure
 from mock_esd_contracts.errors import CannotRun
+from mock_esd_contracts.evidence import Source, redacted, request_line
 
 JSON = Any
 
@@ -46,22 +49,38 @@ class Target:
 
 @dataclass
 class Walk:
-    """One listing as read: records in order, each page's pagingInfo, and why it stopped early if so."""
+    """One listing as read: records in order, each page's pagingInfo, and why it stopped early if so.
+
+    `requests[n]` is the request that read page n + 1, whose records start at `records[starts[n]]`;
+    `failed` is the answer that stopped the walk (with `failure`, what it said).
+    """
 
     records: list[JSON] = field(default_factory=list)
     pages: list[dict[str, Any]] = field(default_factory=list)
     failure: str | None = None
     truncated: bool = False
+    requests: list[str] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    failed: Source | None = None
 
     @property
     def complete(self) -> bool:
         return self.failure is None and not self.truncated
 
+    def source(self, index: int) -> Source:
+        """Where `records[index]` was read: its page's request, and the record itself."""
+        page = bisect_right(self.starts, index) - 1
+        return Source(self.requests[page], 200, self.records[index])
+
+    def page_source(self, page: int) -> Source:
+        """Page `page` (1-based): its request and its pagingInfo."""
+        return Source(self.requests[page - 1], 200, self.pages[page - 1], "pagingInfo")
+
 
 class Probe:
     """HTTP access for the checks; walks are read once and shared."""
 
-    def __init__(self, session: requests.Session, target: Target, timeout: float = 30) -> None:
+    def __init__(self, session: requests.Session, target: Target, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.session, self.target, self.timeout = session, target, timeout
         self.base = target.base_url.rstrip("/")
         self._tokens: dict[str, str] = {}
@@ -74,7 +93,7 @@ class Probe:
         except (requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema, requests.exceptions.InvalidURL):
             raise CannotRun(f"{self.base!r} is not a URL an eSD API can be at; {esd.BASE_URL_HINT}") from None
         except requests.RequestException as exc:
-            raise CannotRun(f"{method} {self.base}{path}: {type(exc).__name__}: {exc}") from None
+            raise CannotRun(f"{method} {self.base}{path}: {connection_failure(exc, self.timeout)}") from None
 
     def fetch_token(self, client_id: str, secret: str, basic: bool = False) -> requests.Response:
         form = {"grant_type": "client_credentials"}
@@ -142,17 +161,29 @@ class Probe:
                 or not isinstance(body, dict)
                 or not isinstance(body.get(endpoint.key), list)
             ):
-                walk.failure = f"GET {path} page {page_no}: {response.status_code} {what_it_said(response)}"
+                said = _shape(body, endpoint.key) if response.status_code == 200 else what_it_said(response)
+                walk.failure = f"GET {path} page {page_no}: {response.status_code} {said}"
+                walk.failed = Source.of(response)
                 break
             info = body.get("pagingInfo")
             if not isinstance(info, dict) or not isinstance(info.get("pageCount"), int):
                 walk.failure = f"GET {path} page {page_no}: no usable pagingInfo ({info!r})"
+                walk.failed = Source(request_line(response), response.status_code, info, "pagingInfo")
                 break
             walk.pages.append(info)
+            walk.requests.append(request_line(response))
+            walk.starts.append(len(walk.records))
             walk.records += body[endpoint.key]
             page_count = info["pageCount"]
             page_no += 1
         return walk
+
+
+def _shape(body: JSON, key: str) -> str:
+    """What a 200 page without its list is, by its shape (a page's body is not repeated: it may hold personal values)."""
+    if isinstance(body, dict):
+        return f"without a {key!r} list (the body's fields: {', '.join(sorted(map(str, body)))[:200] or 'none'})"
+    return f"without a {key!r} list (the body is {'not JSON' if body is None else type(body).__name__ + ' JSON'})"
 
 
 def json_body(response: requests.Response) -> JSON:
@@ -166,14 +197,17 @@ _BODY_EXCERPT = 2000  # a body that is not problem+json is quoted up to here, at
 
 
 def what_it_said(response: requests.Response) -> str:
-    """What the server said, whole: a problem's detail (or title), or the body's text (huge bodies marked cut)."""
+    """What the server said, whole: a problem's detail (or title), or the body's text (huge bodies marked cut).
+
+    A JSON body that is no problem is quoted with its personal and secret fields as their type (a server may
+    send records with an error): `{'error': 'db down', 'students': [{'firstName': '<string>', ...}]}`."""
     try:
         body = response.json()
     except ValueError:
         return _excerpt(response.text.replace("\n", " ").strip()) or "(empty body)"
     if isinstance(body, dict) and ("detail" in body or "title" in body):
         return str(body.get("detail") or body.get("title"))
-    return _excerpt(str(body))
+    return _excerpt(str(redacted(body, unknown=False) if isinstance(body, dict | list) else body))
 
 
 def _excerpt(text: str) -> str:

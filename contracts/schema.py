@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -44,13 +45,28 @@ def _strip(node: Any) -> Any:
     return node
 
 
-def violations(component: str, instance: Any, structural: bool = False) -> list[str]:
-    """Every violation, each as 'field: message'."""
+def violations(component: str, instance: Any, structural: bool = False, personal: Collection[str] = ()) -> list[str]:
+    """Every violation, each as 'field: message'. In a field named in `personal`, the message names the value's
+    type in place of the value ("lastName: an integer is not of type 'string'"), so it never repeats a person's."""
     out = []
     for error in sorted(validator(component, structural).iter_errors(instance), key=lambda e: list(e.absolute_path)):
         path = ".".join(str(p) for p in error.absolute_path) or "(record)"
-        out.append(f"{path}: {error.message}")
+        message = error.message
+        if any(part in personal for part in error.absolute_path):
+            value = repr(error.instance)
+            message = (
+                message.replace(value, _a_value_of_type(error.instance), 1)
+                if message.startswith(value)
+                else f"{_a_value_of_type(error.instance)} fails the contract's {error.validator!s} {error.validator_value!r}"
+            )
+        out.append(f"{path}: {message}")
     return out
+
+
+def _a_value_of_type(value: Any) -> str:
+    words = {bool: "true or false", int: "an integer", float: "a number", str: "a string", dict: "an object",
+             list: "an array", type(None): "null"}  # fmt: skip
+    return words.get(type(value), f"a {type(value).__name__}")
 
 
 # ----- the control API's bodies (contracts/control.schema.json) and scenario files ------------------------

@@ -62,3 +62,9 @@ DEFAULT_PAGE_SIZE: Final = 100
 MAX_PAGE_SIZE: Final = 1000
 
 ENROLLED_ID_DIGITS: Final = 8
+
+# A record's personal values: never quoted in a message or a report (named by record, field and type instead),
+# and replaced by `mock-esd record --scrub`.
+PERSONAL_FIELDS: Final = frozenset({
+    "firstName", "middleName", "lastName", "email", "address", "dateOfBirth", "mobilePhone", "homePhone",
+})  # fmt: skip

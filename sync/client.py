@@ -18,8 +18,9 @@ import requests
 import xxhash
 
 from mock_esd_contracts import vocabulary as esd
+from mock_esd_contracts.connection import DEFAULT_TIMEOUT, connection_failure
 from mock_esd_contracts.probe import what_it_said
-from mock_esd_sync.errors import AuthError, FetchError, RecordError, UrlError
+from mock_esd_sync.errors import AuthError, FetchError, RecordError, UnreachableError, UrlError
 from mock_esd_sync.records import ENDPOINTS, RawSnapshot, Snapshot
 
 T = TypeVar("T")
@@ -32,7 +33,7 @@ class RetryPolicy:
     backoff: float = 0.2
     max_backoff: float = 5.0
     max_retry_after: float = 30.0
-    timeout: float = 30.0
+    timeout: float = DEFAULT_TIMEOUT
 
 
 class EsdClient:
@@ -208,7 +209,10 @@ class EsdClient:
                 f"{self.base_url!r} is not a URL an eSD API can be at ({exc}); {esd.BASE_URL_HINT}"
             ) from None
         except requests.RequestException as exc:
-            raise _Retry(f"connection failed ({type(exc).__name__}); is a server listening there?") from None
+            failure = connection_failure(exc, self.retry.timeout)
+            if failure.lasting:  # a certificate not trusted is as untrusted on the next try
+                raise UnreachableError(f"{method} {url}: {failure}") from None
+            raise _Retry(str(failure), unreachable=True) from None
         if response.status_code == 429:
             raise _Retry("429: rate limited", wait=self._retry_after(response))
         if response.status_code >= 500:
@@ -223,15 +227,16 @@ class EsdClient:
         # a 401 and send it on the next try. tenacity could run this loop, but every decision (refresh, malformed
         # body, Retry-After) stays in `attempt` and its wait would need a custom callable reading the _Retry:
         # a dependency in place of these ten lines, with nothing gained.
-        failure = ""
+        last = _Retry("")
         for n in range(self.retry.attempts):
             try:
                 return attempt()
             except _Retry as retry:
-                failure = retry.reason
+                last = retry
                 if n + 1 < self.retry.attempts:
                     self.sleep(self._backoff(n) if retry.wait is None else retry.wait)
-        raise FetchError(f"{what}: gave up after {self.retry.attempts} attempts; last: {failure}")
+        error = UnreachableError if last.unreachable else FetchError
+        raise error(f"{what}: gave up after {self.retry.attempts} attempts; last: {last.reason}")
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff before attempt number `attempt + 1`, capped."""
@@ -246,11 +251,11 @@ class EsdClient:
 
 
 class _Retry(Exception):
-    """A failure worth another try: why, and how long to wait first (None: the backoff)."""
+    """A failure worth another try: why, how long to wait first (None: the backoff), and whether no answer came."""
 
-    def __init__(self, reason: str, wait: float | None = None) -> None:
+    def __init__(self, reason: str, wait: float | None = None, unreachable: bool = False) -> None:
         super().__init__(reason)
-        self.reason, self.wait = reason, wait
+        self.reason, self.wait, self.unreachable = reason, wait, unreachable
 
 
 def _page_parts(path: str, page_no: int, key: str, body: Any) -> tuple[list[Any], dict[str, int]]:

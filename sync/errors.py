@@ -4,7 +4,8 @@ SyncError                         the root
 ├── SettingsError (ValueError)    invalid settings file or R4 violation; names the school and rule
 ├── FetchError                    eSD could not be read completely and consistently (R11): abort
 │   ├── AuthError                 the token endpoint refused the credentials
-│   └── UrlError (ValueError)     the base URL leads to no eSD API (not a URL, or no token endpoint there)
+│   ├── UrlError (ValueError)     the base URL leads to no eSD API (not a URL, or no token endpoint there)
+│   └── UnreachableError          no answer at all (refused, reset, timed out, TLS), after the retries
 ├── RecordError (FetchError)      a record does not have the contract's shape; names endpoint, id, field
 └── StateError                    the Operoo database is unusable (newer schema, not a database, read-only)
     └── BusyError                 another sync holds the database's lock
@@ -31,6 +32,10 @@ class AuthError(FetchError):
 
 class UrlError(FetchError, ValueError):
     """The base URL is not a URL, or has no token endpoint under it: a usage error, never retried."""
+
+
+class UnreachableError(FetchError):
+    """The server gave no answer at all (refused, reset, timed out, a certificate not trusted), after the retries."""
 
 
 class RecordError(FetchError):

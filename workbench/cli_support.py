@@ -17,6 +17,7 @@ from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
+from mock_esd_contracts.connection import DEFAULT_TIMEOUT, INSECURE_WARNING, Connection, check_ca_bundle
 from mock_esd_contracts.extras import MissingExtra, require
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -198,6 +199,48 @@ def log_options(command: F) -> F:
         ),
         click.option("-q", "--quiet", count=True, allow_from_autoenv=False, help="Say less: -q no progress, -qq errors only."),
         click.option("-v", "--verbose", count=True, allow_from_autoenv=False, help="Say more (-v: debug)."),
+    ):  # fmt: skip
+        run = option(run)
+    return run  # type: ignore[return-value]
+
+
+# -- Reaching an eSD server: --ca-bundle, --insecure, --timeout on `sync`, `verify` and `record` ------------------
+
+
+def connection_options(command: F) -> F:
+    """--ca-bundle FILE, --insecure and --timeout SECONDS (ESD_CA_BUNDLE, ESD_INSECURE, ESD_TIMEOUT, read alike by
+    every command that reaches an eSD server), given to the command as one `connection: Connection`.
+
+    A bundle that is missing or holds no certificate, or both options at once, is one line and exit 2 before
+    anything is sent; --insecure says on stderr, once, what it gives up.
+    """
+
+    @wraps(command)
+    def run(*args: Any, ca_bundle: str | None, insecure: bool, timeout: float, **kwargs: Any) -> Any:
+        if ca_bundle is not None and insecure:
+            fail("give --ca-bundle or --insecure, not both")
+        if ca_bundle is not None:
+            try:
+                check_ca_bundle(ca_bundle)
+            except ValueError as exc:
+                fail(str(exc))
+        if insecure:
+            warn(INSECURE_WARNING)
+        return command(*args, connection=Connection(ca_bundle, insecure, timeout), **kwargs)
+
+    for option in (
+        click.option(
+            "--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT, show_default=True,
+            envvar="ESD_TIMEOUT", help="Seconds to wait for a connection, and then for each answer.",
+        ),
+        click.option(
+            "--insecure", is_flag=True, envvar="ESD_INSECURE",
+            help="Do not check the server's TLS certificate (says so on stderr; prefer --ca-bundle).",
+        ),
+        click.option(
+            "--ca-bundle", type=click.Path(), metavar="FILE", envvar="ESD_CA_BUNDLE",
+            help="Trust the CA certificates in this PEM file for an https:// server (a private CA's, say).",
+        ),
     ):  # fmt: skip
         run = option(run)
     return run  # type: ignore[return-value]

@@ -23,7 +23,8 @@ from mock_esd.district import scenario as scenarios
 from mock_esd.district.store import DistrictStore
 from mock_esd.errors import EsdError
 from mock_esd_contracts import vocabulary as esd
-from mock_esd_sync.client import EsdClient, Progress
+from mock_esd_contracts.connection import DEFAULT_TIMEOUT
+from mock_esd_sync.client import EsdClient, Progress, RetryPolicy
 from mock_esd_sync.records import ENDPOINTS, RawSnapshot
 
 Record = dict[str, Any]
@@ -44,9 +45,7 @@ CONTACT_FIELDS: Final = frozenset({
     "id", "firstName", "lastName", "email", "mobilePhone", "homePhone", "doNotContact", "students",
 })  # fmt: skip
 LINK_FIELDS: Final = frozenset({"studentId", "relationship", "priority", "livesWith", "hasCustody"})
-PERSONAL_FIELDS: Final = frozenset({
-    "firstName", "middleName", "lastName", "email", "address", "dateOfBirth", "mobilePhone", "homePhone",
-})  # fmt: skip
+PERSONAL_FIELDS: Final = esd.PERSONAL_FIELDS
 CONTACT_SCALARS: Final = tuple(sorted(CONTACT_FIELDS - {"id", "students"}))
 
 
@@ -84,10 +83,12 @@ class Credentials:
 
 
 def read_listings(
-    session: requests.Session, url: str, client: Credentials, custom_endpoints: bool, progress: Progress | None = None
-) -> tuple[Listings, int]:
+    session: requests.Session, url: str, client: Credentials, custom_endpoints: bool, progress: Progress | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> tuple[Listings, int]:  # fmt: skip
     """Every listing one client reads, whole and checked as the sync checks it, and the bytes it read."""
-    esd_client = EsdClient(session, url, client.client_id, client.client_secret, progress=progress)
+    retry = RetryPolicy(timeout=timeout)
+    esd_client = EsdClient(session, url, client.client_id, client.client_secret, retry=retry, progress=progress)
     esd_client.authenticate()
     raw = esd_client.fetch_raw(custom_endpoints)
     size = sum(len(body) for bodies in raw.pages.values() for body in bodies)
@@ -101,15 +102,17 @@ def read_listings(
 def record_district(
     session: requests.Session, url: str, custom: Credentials, standard: Credentials | None, today: dt.date,
     description: str, progress: Progress | None = None, say: Callable[[str], None] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Recording:  # fmt: skip
     """Read every endpoint (with the standard client too, when given) and build the scenario that serves it.
 
-    `say` hears each phase after the reading (so a progress line does not go on saying "fetching").
+    `say` hears each phase after the reading (so a progress line does not go on saying "fetching"); `timeout`
+    is each request's, as for the sync.
     """
-    listings, size = read_listings(session, url, custom, True, progress)
+    listings, size = read_listings(session, url, custom, True, progress, timeout)
     clients = "a client with the custom endpoints"
     if standard is not None:
-        seen, more = read_listings(session, url, standard, False, progress)
+        seen, more = read_listings(session, url, standard, False, progress, timeout)
         size += more
         differences = list(_differences("standard client", {p: listings[p] for p in STANDARD_PATHS}, seen))
         if differences:

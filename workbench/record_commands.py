@@ -11,11 +11,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import click
-import requests
 
+from mock_esd_contracts.connection import Connection, open_session
 from mock_esd_contracts.errors import ContractError
-from mock_esd_sync.errors import AuthError, FetchError, SyncError, UrlError
-from mock_esd_workbench.cli_support import EXIT_FAILED, fail, log_options, needs_extra, one_line_errors, warn
+from mock_esd_sync.errors import AuthError, FetchError, SyncError, UnreachableError, UrlError
+from mock_esd_workbench.cli_support import (
+    EXIT_FAILED,
+    connection_options,
+    fail,
+    log_options,
+    needs_extra,
+    one_line_errors,
+    warn,
+)
 from mock_esd_workbench.terminal import Progress
 
 if TYPE_CHECKING:  # imported where used: `mock-esd --help` must not import the mock (Flask, Faker)
@@ -125,19 +133,21 @@ def write_scenario(out: Path, scenario: dict[str, Any]) -> None:
     "--out", required=True, type=click.Path(dir_okay=False), help="The scenario file to write (.json, .yaml)."
 )
 @scrub_options
+@connection_options
 @needs_extra("server")
 @log_options
 @one_line_errors(SyncError, _recording_error, _esd_error)
 def record(
     url: str, client_id: str, client_secret: str, client_id_standard: str | None, client_secret_standard: str | None,
     out: str, scrub: bool, scrub_key: str | None, scrub_school_names: bool, today: dt.datetime | None,
+    connection: Connection,
 ) -> None:  # fmt: skip
     """Record every endpoint of an eSD-compatible server as a scenario `mock-esd serve --scenario` serves back.
 
     Reads as `mock-esd sync` reads (same retries; an incomplete or inconsistent listing aborts with
     nothing written), then proves the scenario serves the same records before writing it. Exit 0
     written; 1 aborted (a listing not whole, or what the scenario format cannot hold); 2 usage,
-    URL or credentials.
+    URL, credentials, or no answer at all (refused, timed out, TLS).
     """
     from mock_esd_workbench.record import Credentials, RecordingError, record_district
 
@@ -154,13 +164,13 @@ def record(
     description = "Recorded with mock-esd record" + ("" if scrub else f" from {url}")
     with Progress() as progress:
         try:
-            with requests.Session() as session:
+            with open_session(connection) as session:
                 recording = record_district(
                     session, url, Credentials(client_id, client_secret), standard, day, description,
-                    progress, progress.say,
+                    progress, progress.say, connection.timeout,
                 )  # fmt: skip
-        except (AuthError, UrlError):
-            raise  # wrong credentials or URL: a usage error (exit 2), as for `mock-esd sync`
+        except (AuthError, UrlError, UnreachableError):
+            raise  # wrong credentials or URL, or no server answering there: exit 2, as for `mock-esd sync`
         except (FetchError, RecordingError) as exc:
             fail(str(exc), EXIT_FAILED)  # the district could not be read whole, or not held faithfully: aborted
         finish(recording, path, scrub, scrub_key, scrub_school_names, progress.say)

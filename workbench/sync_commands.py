@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-import requests
 import tomli_w
 
-from mock_esd_sync.client import EsdClient
+from mock_esd_contracts.connection import DEFAULT_CONNECTION, Connection, open_session
+from mock_esd_sync.client import EsdClient, RetryPolicy
 from mock_esd_sync.errors import BusyError, SyncError
 from mock_esd_sync.explanation import explain as explain_student
 from mock_esd_sync.export import export_state, group_sizes
@@ -29,7 +29,14 @@ from mock_esd_sync.store import (
     open_existing,
     sync_lock,
 )  # fmt: skip
-from mock_esd_workbench.cli_support import EXIT_FAILED, error, log_options, one_line_errors, warn
+from mock_esd_workbench.cli_support import (
+    EXIT_FAILED,
+    connection_options,
+    error,
+    log_options,
+    one_line_errors,
+    warn,
+)
 from mock_esd_workbench.terminal import DEFAULT_INTERVAL, Progress, change_table, group_table
 
 
@@ -40,9 +47,11 @@ def _print_json(data: Any) -> None:
 def execute_sync(
     url: str, client_id: str, client_secret: str, settings: Settings, db: str, *,
     dry_run: bool = False, allow_mass_removal: bool = False, progress: Progress | None = None, full: bool = False,
-    html_report: str | None = None,
+    html_report: str | None = None, connection: Connection = DEFAULT_CONNECTION,
 ) -> tuple[Report, dict[str, str], list[tuple[str, str | None, int]]]:  # fmt: skip
     """Run one sync; returns the report, school names and the group sizes afterwards (and writes `html_report`).
+
+    The server is reached as `connection` says (a CA bundle, or no certificate check; the timeout).
 
     Every check that needs no data comes first: the directories of --db and --report, then the token
     (a wrong URL or wrong credentials create no file), then the lock and the database's writability.
@@ -51,8 +60,9 @@ def execute_sync(
     check_directory_writable(db, "--db")
     if html_report:
         check_directory_writable(html_report, "--report")
-    with requests.Session() as session:
-        client = EsdClient(session, url, client_id, client_secret, progress=progress)
+    with open_session(connection) as session:
+        retry = RetryPolicy(timeout=connection.timeout)
+        client = EsdClient(session, url, client_id, client_secret, retry=retry, progress=progress)
         client.authenticate()
         with sync_lock(db):
             return _locked_sync(client, settings, db, dry_run, allow_mass_removal, progress, full, html_report)
@@ -116,6 +126,7 @@ def _locked_sync(
     show_default=True,
     help="When stderr is not a terminal, write a progress line this often (seconds).",
 )
+@connection_options
 @log_options
 @one_line_errors(SyncError, failed=(BusyError,))
 def sync(
@@ -130,6 +141,7 @@ def sync(
     full: bool,
     html_report: str | None,
     progress_every: float,
+    connection: Connection,
 ) -> None:
     """Sync students and contacts from an eSD server into the Operoo state database."""
     settings = load_settings(settings_path)
@@ -137,7 +149,7 @@ def sync(
         report, names, sizes = execute_sync(
             url, client_id, client_secret, settings, db,
             dry_run=dry_run, allow_mass_removal=allow_mass_removal, progress=progress, full=full,
-            html_report=html_report,
+            html_report=html_report, connection=connection,
         )  # fmt: skip
     if as_json:
         write_json(report, sys.stdout.buffer)

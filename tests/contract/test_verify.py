@@ -16,8 +16,20 @@ from mock_esd.server.app import create_app
 from mock_esd.server.inprocess import DEFAULT_BASE_URL, Reply, routed
 from mock_esd.state.config import AppConfig
 from mock_esd_contracts.checks import CHECKS
-from mock_esd_contracts.probe import Target
-from mock_esd_contracts.verifier import FAIL, PASS, WARN, failed, json_report, junit_report, verdict, verify
+from mock_esd_contracts.errors import CannotRun
+from mock_esd_contracts.probe import ENDPOINTS, Target
+from mock_esd_contracts.verifier import (
+    FAIL,
+    PASS,
+    SKIP,
+    WARN,
+    Result,
+    failed,
+    json_report,
+    junit_report,
+    verdict,
+    verify,
+)
 from tests.conftest import CUSTOM, STANDARD
 
 Tamper = Callable[[requests.PreparedRequest, Reply], Reply]
@@ -301,3 +313,123 @@ def walk_all(app: Flask, path: str, key: str, token: str) -> Iterator[dict[str, 
         if page >= body["pagingInfo"]["pageCount"]:
             return
         page += 1
+
+
+# ----- a broken listing stops nothing else ------------------------------------------------------------
+
+LISTING_CHECKS = ("records-schema", "paging-complete", "paging-stable-order", "paging-past-end", "vocabulary")
+
+
+def schools_500(request: requests.PreparedRequest, reply: Reply) -> Reply:
+    """/v1/schools breaks once past authentication (a failing database, say): 500 for every valid token."""
+    return problem(500) if path_of(request) == "/v1/schools" and reply[0] == 200 else reply
+
+
+def both(*tampers: Tamper) -> Tamper:
+    def tamper(request: requests.PreparedRequest, reply: Reply) -> Reply:
+        for one in tampers:
+            reply = one(request, reply)
+        return reply
+
+    return tamper
+
+
+def test_a_listing_answering_500_leaves_every_other_check_its_own_verdict(app: Flask) -> None:
+    results = run(app, schools_500)
+    verdicts = {name: r.status for name, r in results.items()}
+    assert verdicts == {
+        **{c.name: PASS for c in CHECKS}, "endpoints-reachable": FAIL, "integrity-schools": SKIP
+    }, verdicts  # fmt: skip
+    assert results["endpoints-reachable"].reasons == ["GET /v1/schools page 1: 500 broken"]
+    assert "/v1/schools" in results["integrity-schools"].reasons[0]  # skipped, naming what it needed
+    for name in LISTING_CHECKS:  # judged on the four other listings; the one it could not read is named
+        assert results[name].not_judged == [
+            "/v1/schools (could not be read: GET /v1/schools page 1: 500 broken; see endpoints-reachable)"
+        ], name
+    assert all(not r.not_judged for n, r in results.items() if n not in (*LISTING_CHECKS, "integrity-schools"))
+
+
+def flip_order(path: str, key: str) -> Tamper:
+    """Every second walk of `path` lists its records in reverse."""
+    calls = [0]
+
+    def tamper(request: requests.PreparedRequest, reply: Reply) -> Reply:
+        if path_of(request) != path or reply[0] != 200 or query(request).get("pageNo") != "1":
+            return reply
+        calls[0] += 1
+        body = json.loads(reply[2])
+        if calls[0] % 2 == 0:
+            body[key].reverse()
+        return ok(body)
+
+    return tamper
+
+
+BROKEN_ELSEWHERE: dict[str, Callable[[Flask], Tamper]] = {  # each listing check's fault, not on /v1/schools
+    "records-schema": BROKEN["records-schema"],
+    "paging-complete": BROKEN["paging-complete"],
+    "paging-stable-order": lambda app: flip_order("/v1/operoo/contacts", "contacts"),
+    "paging-past-end": BROKEN["paging-past-end"],
+    "vocabulary": BROKEN["vocabulary"],
+}
+
+
+@pytest.mark.parametrize("name", LISTING_CHECKS)
+def test_a_listing_check_still_fails_on_another_listing_while_schools_answers_500(app: Flask, name: str) -> None:
+    results = run(app, both(schools_500, BROKEN_ELSEWHERE[name](app)))
+    assert results[name].status == FAIL, results[name]
+    assert not any("/v1/schools" in reason for reason in results[name].reasons)
+    assert results[name].not_judged[0].startswith("/v1/schools (could not be read")
+
+
+def fail_page_2(path: str) -> Tamper:
+    def tamper(request: requests.PreparedRequest, reply: Reply) -> Reply:
+        return problem(503) if path_of(request) == path and query(request).get("pageNo") == "2" else reply
+
+    return tamper
+
+
+def test_a_listing_that_fails_partway_is_judged_on_the_pages_it_read(app: Flask) -> None:
+    broken = edit("/v1/students", first("students", lambda r: True, lambda r: r.update(grade=12)))  # page 1
+    results = run(app, both(fail_page_2("/v1/students"), broken))
+    assert results["records-schema"].status == FAIL
+    assert results["records-schema"].reasons[0].startswith("/v1/students record")
+    assert (
+        "/v1/students pages 2 on (could not be read: GET /v1/students page 2: 503"
+        in results["records-schema"].not_judged[0]
+    )
+    assert results["filters"].status == PASS  # the contacts' filter judged; the students' needed every page
+    assert results["filters"].not_judged == [
+        "/v1/students (could not be read: GET /v1/students page 2: 503 broken; see endpoints-reachable)"
+    ]
+
+
+def test_every_listing_unreadable_skips_the_listing_checks_naming_each(app: Flask) -> None:
+    def all_500(request: requests.PreparedRequest, reply: Reply) -> Reply:
+        return problem(500) if path_of(request) in {e.path for e in ENDPOINTS} and reply[0] == 200 else reply
+
+    results = run(app, all_500)
+    for name in LISTING_CHECKS:
+        assert results[name].status == SKIP
+        assert all(e.path in results[name].reasons[0] for e in ENDPOINTS), results[name].reasons
+    assert results["token-form"].status == results["auth-required"].status == PASS
+
+
+def test_a_connection_lost_midway_stops_the_run_with_what_it_judged_so_far(app: Flask) -> None:
+    from xml.etree import ElementTree as ET
+
+    def drop_by_id(request: requests.PreparedRequest, reply: Reply) -> Reply:
+        if path_of(request).startswith("/v1/students/"):
+            raise requests.ConnectionError("('Connection aborted.', ConnectionResetError(104, 'reset'))")
+        return reply
+
+    done: list[Result] = []
+    with routed(app, tamper=drop_by_id), requests.Session() as session, pytest.raises(CannotRun) as stopped:
+        verify(TARGET, session, on_result=done.append)
+    assert str(stopped.value).startswith("GET http://esd.invalid/api/v1/students/")
+    assert [r.name for r in done] == [c.name for c in CHECKS][: len(done)] and done
+    suite = ET.fromstring(junit_report(done, stopped=str(stopped.value)))
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert set(cases) == {c.name for c in CHECKS} | {"could-not-run"}
+    assert cases["could-not-run"].find("failure").text == str(stopped.value)  # type: ignore[union-attr]
+    assert cases["student-by-id"].find("skipped") is not None and cases["token-form"].find("skipped") is None

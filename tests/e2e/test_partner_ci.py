@@ -109,3 +109,13 @@ def test_the_gitlab_job_passes_against_the_mock_and_writes_the_report(
     assert "mock-esd, version" in done.stdout
     checks = cases(workdir / "esd-contract.xml")
     assert (checks["custom-forbidden"].find("skipped") is None) == standard
+
+
+def test_the_github_verify_step_keeps_a_report_saying_why_the_server_could_not_be_judged(workdir: Path) -> None:
+    from tests.e2e.servers import nothing_listening
+
+    with nothing_listening() as url:
+        done = run_github_step(workdir, {"ESD_URL": url, "ESD_CLIENT_ID": "a", "ESD_CLIENT_SECRET": "b"})
+    assert done.returncode == 2, done.stdout + done.stderr
+    failure = cases(workdir / "esd-contract.xml")["could-not-run"].find("failure")
+    assert failure is not None and (failure.text or "").endswith("connection refused: is a server listening there?")

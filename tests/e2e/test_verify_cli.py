@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -50,13 +49,43 @@ def test_text_report_and_max_pages(served: Served) -> None:
     assert "PASS  token-form" in done.stdout and "SKIP  filters" in done.stdout and "needs every page" in done.stdout
 
 
-def test_a_closed_port_is_exit_2_in_one_line() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        done = mock_esd("verify", "--url", f"http://127.0.0.1:{port}/api", "--client-id", "a", "--client-secret", "b")
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1 and "ConnectionError" in done.stderr
+def test_schools_answering_500_leaves_every_other_check_its_verdict_in_every_report(tmp_path: Path) -> None:
+    """The issue's case: one listing broken, and still every other check judges what it can, in one run."""
+    import requests
+
+    from tests.e2e.conftest import serving
+
+    junit, html = tmp_path / "c.xml", tmp_path / "c.html"
+    with serving("--students", "200", "--seed", "5") as (server, _):
+        root = server.base_url.removesuffix("/api")
+        rule = {"endpoint": "/v1/schools", "kind": "status", "params": {"status": 500}}
+        assert requests.post(f"{root}/_mock/faults", json=rule, timeout=10).status_code == 201
+        args = [
+            "verify",
+            "--url",
+            server.base_url,
+            "--client-id",
+            server.custom[0],
+            "--client-secret",
+            server.custom[1],
+        ]
+        text = mock_esd(*args)
+        done = mock_esd(*args, "--json", "--junit", str(junit), "--html", str(html))
+    assert done.returncode == 1 == text.returncode, done.stderr
+    checks = {c["check"]: c for c in json.loads(done.stdout)["checks"]}
+    assert checks["endpoints-reachable"]["result"] == "fail" and checks["integrity-schools"]["result"] == "skip"
+    assert "/v1/schools" in checks["integrity-schools"]["reasons"][0]
+    for name in ("records-schema", "paging-complete", "paging-stable-order", "paging-past-end", "vocabulary"):
+        assert checks[name]["result"] == "pass" and checks[name]["notJudged"][0].startswith("/v1/schools ("), name
+        assert f"PASS  {name}" in text.stdout
+    assert "~ not judged: /v1/schools (could not be read: GET /v1/schools page 1: 500" in text.stdout
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    assert set(cases) == set(checks) and cases["endpoints-reachable"].find("failure") is not None
+    assert "request: GET /api/v1/schools?pageNo=1&pageSize=100" in (
+        cases["endpoints-reachable"].findtext("failure") or ""
+    )
+    page = html.read_text(encoding="utf-8")
+    assert all(f'id="check-{name}"' in page for name in checks) and "The contract is broken" in page
 
 
 def test_an_html_500_server_is_exit_2_with_what_it_said() -> None:

@@ -48,3 +48,18 @@ def test_verify_quotes_what_the_server_said_as_the_sync_does() -> None:
         with pytest.raises(CannotRun) as err:
             verify(Target("http://esd.test/api", "id", "secret"), session)
     assert len(detail) > 200 and detail in str(err.value)
+
+
+def test_what_a_server_said_never_repeats_a_personal_value() -> None:
+    from mock_esd_sync.client import RetryPolicy
+
+    body = {"error": "database down", "schools": [{"id": "0101", "email": "ann.smith@example.org"}]}
+    with responses.RequestsMock() as mocked, requests.Session() as session:
+        mocked.post("http://esd.test/api/v1/auth/token", json={"access_token": "t"})
+        mocked.get("http://esd.test/api/v1/schools", status=500, json=body)
+        client = EsdClient(session, "http://esd.test/api", "id", "secret", retry=RetryPolicy(attempts=1))
+        with pytest.raises(FetchError) as err:
+            client.fetch_raw(False)
+    said = str(err.value)
+    assert "database down" in said and "'id': '0101'" in said  # what helps, kept
+    assert "ann.smith" not in said and "'email': '<string>'" in said

@@ -1,0 +1,103 @@
+"""Why a request got no answer, in a user's words (`connection_failure`), and the session --ca-bundle and
+--insecure make (`open_session`): the one wording and the one session `verify`, `sync` and `record` share."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+from pathlib import Path
+
+import pytest
+import requests
+import trustme
+from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError, ProtocolError
+from urllib3.exceptions import SSLError as Urllib3SSLError
+
+from mock_esd_contracts.connection import Connection, check_ca_bundle, connection_failure, open_session
+
+
+def wrapped(
+    cause: BaseException, outer: type[requests.RequestException] = requests.ConnectionError
+) -> requests.RequestException:
+    """As requests raises it: its exception around urllib3's MaxRetryError around the cause."""
+    return outer(MaxRetryError(None, "/api/v1/auth/token", cause))  # type: ignore[arg-type]
+
+
+def certificate_error(message: str) -> ssl.SSLCertVerificationError:
+    error = ssl.SSLCertVerificationError(1, f"[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: {message}")
+    error.verify_message, error.reason = message, "CERTIFICATE_VERIFY_FAILED"
+    return error
+
+
+def handshake_error() -> ssl.SSLError:
+    error = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
+    error.reason = "WRONG_VERSION_NUMBER"
+    return error
+
+
+CASES = [
+    (requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError(104, "reset"))), None,
+     "the server closed the connection without answering: is it an HTTP server at that port?"),
+    (requests.ConnectionError(ProtocolError("Connection aborted.", http.client.RemoteDisconnected("closed"))), None,
+     "the server closed the connection without answering: is it an HTTP server at that port?"),
+    (wrapped(NameResolutionError("esd.example", None, socket.gaierror(-2, "Name or service not known"))), None,  # type: ignore[arg-type]
+     "the host name could not be resolved: is the URL right?"),
+    (requests.exceptions.ConnectTimeout("timed out"), None, "no connection within 2.5 s (--timeout): is the host reachable?"),
+    (requests.exceptions.ReadTimeout("read timed out"), None,
+     "no answer within 2.5 s (--timeout): the server accepted but did not answer"),
+    (wrapped(Urllib3SSLError(certificate_error("self-signed certificate")), requests.exceptions.SSLError), True,
+     "TLS: the server's certificate is not trusted (self-signed certificate); give the CA that signed it with "
+     "--ca-bundle FILE (or skip the check with --insecure)"),
+    (wrapped(Urllib3SSLError(handshake_error()), requests.exceptions.SSLError), True,
+     "TLS handshake failed (WRONG_VERSION_NUMBER): is it an https:// server? (http:// for a server without TLS)"),
+    (requests.ConnectionError("something new"), None, "connection failed (ConnectionError)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("exc", "lasting", "said"), CASES)
+def test_each_way_of_getting_no_answer_is_said_in_one_line_without_urllib3s_words(
+    exc: requests.RequestException, lasting: bool | None, said: str
+) -> None:
+    failure = connection_failure(exc, timeout=2.5)
+    assert str(failure) == said
+    assert failure.lasting is bool(lasting)  # only TLS is not worth another try
+    assert "HTTPConnectionPool" not in str(failure) and "Max retries" not in str(failure)
+
+
+def test_a_refused_connection_is_found_inside_urllib3s_wrapping() -> None:
+    cause = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")  # type: ignore[arg-type]
+    cause.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    assert str(connection_failure(wrapped(cause))) == "connection refused: is a server listening there?"
+
+
+def test_a_ca_bundle_must_be_a_pem_file_with_a_certificate(tmp_path: Path) -> None:
+    good = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(good))
+    check_ca_bundle(str(good))
+    (tmp_path / "empty.pem").write_text("")
+    for path, words in [
+        (tmp_path / "none.pem", "no such file"), (tmp_path, "is a directory"), (tmp_path / "empty.pem", "holds no PEM"),
+    ]:  # fmt: skip
+        with pytest.raises(ValueError, match=words):
+            check_ca_bundle(str(path))
+
+
+def test_a_connection_is_one_way_of_trusting_and_a_positive_timeout() -> None:
+    with pytest.raises(ValueError, match="not both"):
+        Connection(ca_bundle="ca.pem", insecure=True)
+    with pytest.raises(ValueError, match="more than 0"):
+        Connection(timeout=0)
+
+
+def test_the_trust_given_wins_over_requests_environment_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "elsewhere.pem"))
+    url = "https://esd.example/api"
+    with open_session() as plain:  # nothing given: requests as usual, which honours the variable
+        assert plain.merge_environment_settings(url, {}, None, None, None)["verify"] == str(tmp_path / "elsewhere.pem")
+    with open_session(Connection(insecure=True)) as insecure:
+        assert insecure.merge_environment_settings(url, {}, None, None, None)["verify"] is False
+    with open_session(Connection(ca_bundle="mine.pem")) as bundled:
+        assert bundled.merge_environment_settings(url, {}, None, None, None)["verify"] == "mine.pem"
