@@ -17,6 +17,8 @@ from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
+from mock_esd_contracts.answers import DEFAULT_MAX_RESPONSE_BYTES
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -90,6 +92,14 @@ def one_line_errors(
         return run  # type: ignore[return-value]
 
     return decorate
+
+
+def max_response_option(command: F) -> F:
+    """--max-response-bytes: the largest answer body, decoded, that a command reading a server accepts."""
+    return click.option(
+        "--max-response-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_RESPONSE_BYTES, show_default=True,
+        help="Refuse an answer whose body, decoded, is larger than this many bytes (a gzip bomb stops here).",
+    )(command)  # fmt: skip
 
 
 # -- Logging: -v/-q/--log-level on every command --------------------------------------------------------------

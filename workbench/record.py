@@ -23,6 +23,7 @@ from mock_esd import scenario as scenarios
 from mock_esd.errors import EsdError
 from mock_esd.store import DistrictStore
 from mock_esd_contracts import vocabulary as esd
+from mock_esd_contracts.answers import DEFAULT_MAX_RESPONSE_BYTES
 from mock_esd_sync.client import EsdClient, Progress
 from mock_esd_sync.records import ENDPOINTS, RawSnapshot
 
@@ -84,10 +85,13 @@ class Credentials:
 
 
 def read_listings(
-    session: requests.Session, url: str, client: Credentials, custom_endpoints: bool, progress: Progress | None = None
-) -> tuple[Listings, int]:
+    session: requests.Session, url: str, client: Credentials, custom_endpoints: bool, progress: Progress | None = None,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+) -> tuple[Listings, int]:  # fmt: skip
     """Every listing one client reads, whole and checked as the sync checks it, and the bytes it read."""
-    esd_client = EsdClient(session, url, client.client_id, client.client_secret, progress=progress)
+    esd_client = EsdClient(
+        session, url, client.client_id, client.client_secret, progress=progress, max_response_bytes=max_response_bytes
+    )
     esd_client.authenticate()
     raw = esd_client.fetch_raw(custom_endpoints)
     size = sum(len(body) for bodies in raw.pages.values() for body in bodies)
@@ -101,15 +105,16 @@ def read_listings(
 def record_district(
     session: requests.Session, url: str, custom: Credentials, standard: Credentials | None, today: dt.date,
     description: str, progress: Progress | None = None, say: Callable[[str], None] | None = None,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
 ) -> Recording:  # fmt: skip
     """Read every endpoint (with the standard client too, when given) and build the scenario that serves it.
 
     `say` hears each phase after the reading (so a progress line does not go on saying "fetching").
     """
-    listings, size = read_listings(session, url, custom, True, progress)
+    listings, size = read_listings(session, url, custom, True, progress, max_response_bytes)
     clients = "a client with the custom endpoints"
     if standard is not None:
-        seen, more = read_listings(session, url, standard, False, progress)
+        seen, more = read_listings(session, url, standard, False, progress, max_response_bytes)
         size += more
         differences = list(_differences("standard client", {p: listings[p] for p in STANDARD_PATHS}, seen))
         if differences:

@@ -17,8 +17,8 @@ import requests
 import yaml
 
 from mock_esd_contracts.errors import ContractError
-from mock_esd_sync.errors import AuthError, FetchError, SyncError, UrlError
-from mock_esd_workbench.cli_support import EXIT_FAILED, fail, log_options, one_line_errors, warn
+from mock_esd_sync.errors import AuthError, FetchError, SyncError, TooLargeError, UrlError
+from mock_esd_workbench.cli_support import EXIT_FAILED, fail, log_options, max_response_option, one_line_errors, warn
 from mock_esd_workbench.terminal import Progress
 
 if TYPE_CHECKING:  # imported where used: `mock-esd --help` must not import the mock (Flask, Faker)
@@ -144,11 +144,13 @@ _Dumper.add_representer(str, _text)
     "--out", required=True, type=click.Path(dir_okay=False), help="The scenario file to write (.json, .yaml)."
 )
 @scrub_options
+@max_response_option
 @log_options
 @one_line_errors(SyncError, _recording_error, _esd_error)
 def record(
     url: str, client_id: str, client_secret: str, client_id_standard: str | None, client_secret_standard: str | None,
     out: str, scrub: bool, scrub_key: str | None, scrub_school_names: bool, today: dt.datetime | None,
+    max_response_bytes: int,
 ) -> None:  # fmt: skip
     """Record every endpoint of an eSD-compatible server as a scenario `mock-esd serve --scenario` serves back.
 
@@ -175,10 +177,10 @@ def record(
             with requests.Session() as session:
                 recording = record_district(
                     session, url, Credentials(client_id, client_secret), standard, day, description,
-                    progress, progress.say,
+                    progress, progress.say, max_response_bytes,
                 )  # fmt: skip
-        except (AuthError, UrlError):
-            raise  # wrong credentials or URL: a usage error (exit 2), as for `mock-esd sync`
+        except (AuthError, UrlError, TooLargeError):
+            raise  # wrong credentials or URL, an answer past the limit: the server cannot be read (exit 2)
         except (FetchError, RecordingError) as exc:
             fail(str(exc), EXIT_FAILED)  # the district could not be read whole, or not held faithfully: aborted
         finish(recording, path, scrub, scrub_key, scrub_school_names, progress.say)

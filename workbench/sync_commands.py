@@ -11,8 +11,9 @@ import click
 import requests
 import tomli_w
 
+from mock_esd_contracts.answers import DEFAULT_MAX_RESPONSE_BYTES
 from mock_esd_sync.client import EsdClient
-from mock_esd_sync.errors import BusyError, SyncError
+from mock_esd_sync.errors import BusyError, SyncError, TooLargeError
 from mock_esd_sync.explanation import explain as explain_student
 from mock_esd_sync.export import export_state, group_sizes
 from mock_esd_sync.html_report import write_report
@@ -29,7 +30,14 @@ from mock_esd_sync.store import (
     open_existing,
     sync_lock,
 )  # fmt: skip
-from mock_esd_workbench.cli_support import EXIT_FAILED, error, log_options, one_line_errors, warn
+from mock_esd_workbench.cli_support import (
+    EXIT_FAILED,
+    error,
+    log_options,
+    max_response_option,
+    one_line_errors,
+    warn,
+)
 from mock_esd_workbench.terminal import DEFAULT_INTERVAL, Progress, change_table, group_table
 
 
@@ -40,7 +48,7 @@ def _print_json(data: Any) -> None:
 def execute_sync(
     url: str, client_id: str, client_secret: str, settings: Settings, db: str, *,
     dry_run: bool = False, allow_mass_removal: bool = False, progress: Progress | None = None, full: bool = False,
-    html_report: str | None = None,
+    html_report: str | None = None, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
 ) -> tuple[Report, dict[str, str], list[tuple[str, str | None, int]]]:  # fmt: skip
     """Run one sync; returns the report, school names and the group sizes afterwards (and writes `html_report`).
 
@@ -52,7 +60,9 @@ def execute_sync(
     if html_report:
         check_directory_writable(html_report, "--report")
     with requests.Session() as session:
-        client = EsdClient(session, url, client_id, client_secret, progress=progress)
+        client = EsdClient(
+            session, url, client_id, client_secret, progress=progress, max_response_bytes=max_response_bytes
+        )
         client.authenticate()
         with sync_lock(db):
             return _locked_sync(client, settings, db, dry_run, allow_mass_removal, progress, full, html_report)
@@ -116,8 +126,9 @@ def _locked_sync(
     show_default=True,
     help="When stderr is not a terminal, write a progress line this often (seconds).",
 )
+@max_response_option
 @log_options
-@one_line_errors(SyncError, failed=(BusyError,))
+@one_line_errors(SyncError, failed=(BusyError, TooLargeError))  # an answer too large aborts the sync (R11)
 def sync(
     url: str,
     client_id: str,
@@ -130,6 +141,7 @@ def sync(
     full: bool,
     html_report: str | None,
     progress_every: float,
+    max_response_bytes: int,
 ) -> None:
     """Sync students and contacts from an eSD server into the Operoo state database."""
     settings = load_settings(settings_path)
@@ -137,7 +149,7 @@ def sync(
         report, names, sizes = execute_sync(
             url, client_id, client_secret, settings, db,
             dry_run=dry_run, allow_mass_removal=allow_mass_removal, progress=progress, full=full,
-            html_report=html_report,
+            html_report=html_report, max_response_bytes=max_response_bytes,
         )  # fmt: skip
     if as_json:
         write_json(report, sys.stdout.buffer)

@@ -11,7 +11,7 @@ import click
 from mock_esd_contracts.errors import ContractError
 from mock_esd_contracts.probe import Target
 from mock_esd_contracts.verifier import failed, json_report, junit_report, text_report, verify
-from mock_esd_workbench.cli_support import EXIT_FAILED, log_options, one_line_errors
+from mock_esd_workbench.cli_support import EXIT_FAILED, log_options, max_response_option, one_line_errors
 from mock_esd_workbench.terminal import Progress
 
 
@@ -26,16 +26,21 @@ from mock_esd_workbench.terminal import Progress
 @click.option("--max-pages", type=click.IntRange(min=1), help="Read only the first N pages of each listing.")
 @click.option("--page-size", type=click.IntRange(1, 1000), default=100, show_default=True)
 @click.option("--strict", is_flag=True, help="Warnings (data the sync skips or treats specially) fail too.")
+@max_response_option
 @log_options
 @one_line_errors(ContractError)
 def verify_command(
     url: str, client_id: str, client_secret: str, client_id_standard: str | None, client_secret_standard: str | None,
     junit_path: str | None, as_json: bool, max_pages: int | None, page_size: int, strict: bool,
+    max_response_bytes: int,
 ) -> None:  # fmt: skip
     """Check an eSD-compatible server against the contract (exit 0 all pass or warn, 1 a check failed, 2 cannot run)."""
     if (client_id_standard is None) != (client_secret_standard is None):
         raise click.UsageError("give both --client-id-standard and --client-secret-standard, or neither")
-    target = Target(url, client_id, client_secret, client_id_standard, client_secret_standard, max_pages, page_size)
+    target = Target(
+        url, client_id, client_secret, client_id_standard, client_secret_standard, max_pages, page_size,
+        max_response_bytes,
+    )  # fmt: skip
     with Progress() as progress:  # a bar on a terminal; elsewhere a line when done, and the check that stalls
         results = verify(target, on_check=lambda name, n, total: progress.step("checking", n - 1, total, name))
         progress.step("checking", len(results), len(results), "done")
