@@ -51,13 +51,21 @@ def gzip_bomb(size: int = GIB) -> bytes:
 
 @dataclass
 class Sent:
-    """One answer, byte for byte: status, headers, body; `trickle` seconds between single bytes of it."""
+    """One answer, byte for byte: status, headers, and `body` sent `repeat` times (1.5 GB need not be in memory).
+
+    `trickle`: seconds between single bytes of the whole answer, status line and headers included.
+    """
 
     status: int = 200
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
     body: bytes = b""
     trickle: float = 0.0
-    length: bool = True  # send Content-Length (else the body ends when the connection closes)
+    repeat: int = 1
+
+    def head(self) -> bytes:
+        lines = [f"HTTP/1.1 {self.status} Whatever", *(f"{k}: {v}" for k, v in self.headers.items())]
+        lines.append(f"Content-Length: {len(self.body) * self.repeat}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 TOKEN = Sent(body=TOKEN_BODY)
@@ -89,27 +97,19 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         self.server.received.append(Received(self.command, self.path, dict(self.headers.items()), body))
         sent = self.server.routes.get(f"{self.command} {path}") or Sent(404, body=b'{"title": "Not Found"}')
-        self.send_response(sent.status)
-        for name, value in sent.headers.items():
-            self.send_header(name, value)
-        if sent.length:
-            self.send_header("Content-Length", str(len(sent.body)))
-        else:
-            self.send_header("Connection", "close")
-        self.end_headers()
         try:
             if sent.trickle:
-                for i in range(len(sent.body)):
-                    self.wfile.write(sent.body[i : i + 1])
+                for byte in sent.head() + sent.body * sent.repeat:
+                    self.wfile.write(bytes((byte,)))
                     self.wfile.flush()
                     if self.server.stopping.wait(sent.trickle):
                         return
             else:
-                self.wfile.write(sent.body)
+                self.wfile.write(sent.head())
+                for _ in range(sent.repeat):
+                    self.wfile.write(sent.body)
         except OSError:
-            return  # the client left (a limit reached, a deadline passed): that is the point
-        if not sent.length:
-            self.close_connection = True
+            self.close_connection = True  # the client left (a limit reached, a deadline passed): the point
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _answer
 
@@ -224,3 +224,43 @@ def report(name: str, run: Capped) -> None:
     if log:
         with open(log, "a", encoding="utf-8") as handle:
             handle.write(f"{name}: {run}".replace("\n", " ") + "\n")
+
+
+@dataclass
+class Running:
+    """A capped `mock-esd proxy` while it runs (`base_url`, what it printed so far) and, once stopped, `ended`."""
+
+    base_url: str
+    printed: list[str]
+    ended: Capped | None = None
+
+
+@contextmanager
+def capped_proxy(upstream: str, *args: str, cap: int = CAP) -> Iterator[Running]:
+    """`mock-esd proxy --port 0 --upstream UPSTREAM ARGS` under the cap; SIGTERM at the end, then `ended` says how it went."""
+    with tempfile.TemporaryFile() as err:
+        start = time.monotonic()
+        command = capped_command("proxy", "--port", "0", "--upstream", upstream, *args, cap=cap)
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err)
+        assert proc.stdout is not None
+        printed: list[str] = []
+        while not printed or not printed[-1].startswith("Proxying"):
+            line = proc.stdout.readline().decode()
+            if not line:
+                err.seek(0)
+                raise AssertionError(f"the proxy did not start: {printed} {err.read().decode()}")
+            printed.append(line.rstrip("\n"))
+        found = [line.split()[2] for line in printed if line.startswith("mock-esd proxy: ")]
+        running = Running(found[0], printed)
+        drain = threading.Thread(target=lambda: printed.extend(x.decode().rstrip("\n") for x in proc.stdout or ()))
+        drain.start()
+        try:
+            yield running
+        finally:
+            proc.terminate()
+            with tempfile.TemporaryFile() as nothing:
+                running.ended = _reaped(proc, nothing, err, start, 60)
+            drain.join(timeout=30)
+            proc.stdout.close()
+            running.ended = Capped(running.ended.returncode, "\n".join(printed), running.ended.stderr,
+                                   running.ended.peak_mb, running.ended.seconds)  # fmt: skip

@@ -199,11 +199,13 @@ def record(
     "--record", "record_path", type=click.Path(dir_okay=False), help="At exit, write what passed as a scenario."
 )
 @scrub_options
+@max_response_option
 @log_options
 @one_line_errors(ContractError, _recording_error, _esd_error)
 def proxy(
     upstream: str, host: str, port: int, junit_path: str | None, allowed_hosts: tuple[str, ...],
     record_path: str | None, scrub: bool, scrub_key: str | None, scrub_school_names: bool, today: dt.datetime | None,
+    max_response_bytes: int,
 ) -> None:  # fmt: skip
     """Forward every request to --upstream unchanged, checking each answer against the contract.
 
@@ -220,7 +222,10 @@ def proxy(
     if junit_path and not Path(junit_path).absolute().parent.is_dir():
         fail(f"--junit {junit_path!r}: directory {str(Path(junit_path).absolute().parent)!r} does not exist")
     signal.signal(signal.SIGTERM, _interrupt)
-    config = ProxyConfig(upstream=upstream, host=host, port=port, record=path is not None, allowed_hosts=allowed_hosts)
+    config = ProxyConfig(
+        upstream=upstream, host=host, port=port, record=path is not None, allowed_hosts=allowed_hosts,
+        max_response_bytes=max_response_bytes,
+    )  # fmt: skip
     journal = serve_proxy(config, on_violation=lambda line: click.echo(line), on_ready=lambda line: click.echo(line))
     click.echo(journal.summary())
     if junit_path:
