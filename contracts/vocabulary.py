@@ -47,6 +47,13 @@ RELATIONSHIPS: Final = (
     "Other",
 )
 
+# Fields whose values are a person's: a message names the field and the value's type, never the value. The
+# free-text fields (grade and gender outside eSD's lists, a relationship outside RELATIONSHIPS) may hold one too.
+PERSONAL_FIELDS: Final = frozenset({
+    "firstName", "middleName", "lastName", "email", "address", "dateOfBirth", "mobilePhone", "homePhone",
+})  # fmt: skip
+FREE_TEXT_FIELDS: Final = frozenset({"grade", "gender", "relationship"})
+
 GRADES: Final = ("PK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
 GENDERS: Final = ("F", "M", "X")
 

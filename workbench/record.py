@@ -24,6 +24,7 @@ from mock_esd.errors import EsdError
 from mock_esd.store import DistrictStore
 from mock_esd_contracts import vocabulary as esd
 from mock_esd_contracts.answers import DEFAULT_MAX_RESPONSE_BYTES
+from mock_esd_contracts.errors import type_name
 from mock_esd_sync.client import EsdClient, Progress
 from mock_esd_sync.records import ENDPOINTS, RawSnapshot
 
@@ -45,8 +46,10 @@ CONTACT_FIELDS: Final = frozenset({
     "id", "firstName", "lastName", "email", "mobilePhone", "homePhone", "doNotContact", "students",
 })  # fmt: skip
 LINK_FIELDS: Final = frozenset({"studentId", "relationship", "priority", "livesWith", "hasCustody"})
-PERSONAL_FIELDS: Final = frozenset({
-    "firstName", "middleName", "lastName", "email", "address", "dateOfBirth", "mobilePhone", "homePhone",
+# What a refusal may quote when a field differs (ids, statuses, flags, a school's type): nothing a person wrote or is
+QUOTED_FIELDS: Final = frozenset({
+    "id", "enrolledId", "studentStatus", "schoolId", "recentlyAccepted", "doNotContact", "schoolType",
+    "isHoldingSchool",
 })  # fmt: skip
 CONTACT_SCALARS: Final = tuple(sorted(CONTACT_FIELDS - {"id", "students"}))
 
@@ -251,11 +254,16 @@ def _differences(what: str, source: Mapping[str, list[Record]], other: Mapping[s
             for name in sorted(set(record) | set(got)):
                 if record.get(name) == got.get(name):
                     continue
-                if name in PERSONAL_FIELDS:  # a refusal is printed, maybe into a CI log: no personal value in it
-                    yield f"{path} record {record['id']}: {name} differs in the {what} from the source"
-                else:
+                if name in QUOTED_FIELDS:
                     yield f"{path} record {record['id']}: {name} is {_short(got.get(name))} in the {what}, {_short(record.get(name))} at the source"
+                else:  # a refusal is printed, maybe into a CI log: no personal value in it, only what it is
+                    yield f"{path} record {record['id']}: {name} differs in the {what} from the source ({_kind(record.get(name))} there)"
         yield from (f"{path} record {ident}: only in the {what}" for ident in theirs)
+
+
+def _kind(value: Any) -> str:
+    """A value as a refusal describes it without quoting it: its type (and a list's length)."""
+    return f"an array of {len(value)}" if isinstance(value, list) else f"a {type_name(value)}"
 
 
 def _short(value: Any) -> str:

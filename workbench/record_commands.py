@@ -83,8 +83,12 @@ def finish(
     recording: Recording, out: Path, scrub: bool, scrub_key: str | None, school_names: bool,
     say: Callable[[str], None] | None = None,
 ) -> None:  # fmt: skip
-    """Scrub if asked (printing a random key once), write the file atomically, and print the summary."""
-    from mock_esd_workbench.scrub import Scrubber, random_key
+    """Scrub if asked (printing a random key once), write the file atomically, and print the summary.
+
+    What scrubbing replaced beyond the personal fields (free text where eSD has a list) is said on stderr;
+    what it cannot vouch for stops the recording (exit 1), naming the record and the field.
+    """
+    from mock_esd_workbench.scrub import Scrubber, ScrubError, random_key
 
     for line in recording.dropped_lines():
         warn(line)
@@ -96,7 +100,17 @@ def finish(
             click.echo(f"scrub key (keep it to scrub the next recording alike; it is not stored): {key}", err=True)
         if say is not None:
             say("scrubbing")
-        scenario = Scrubber(key, school_names).scenario(scenario)
+        scrubber = Scrubber(key, school_names)
+        try:
+            scenario = scrubber.scenario(scenario)
+        except ScrubError as exc:
+            fail(str(exc), EXIT_FAILED)
+        if scrubber.replaced:
+            counts = ", ".join(f"{name} {n}" for name, n in sorted(scrubber.replaced.items()))
+            warn(
+                f"--scrub replaced values outside eSD's lists (free text, which may be personal) with keyed ones: "
+                f"{counts}; the sync reads them as it read the originals"
+            )
     if say is not None:
         say(f"writing {out}")
     write_scenario(out, scenario)
