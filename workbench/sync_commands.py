@@ -97,7 +97,7 @@ def _locked_sync(
     "--settings",
     "settings_path",
     required=True,
-    type=click.Path(dir_okay=False),
+    type=click.Path(),  # not dir_okay=False: a directory is refused in one line with the others (load_settings)
     help='Settings TOML (the README\'s "Sync"; the rules it drives: `mock-esd rules`).',
 )
 @click.option("--db", default="operoo.db", show_default=True, type=click.Path(dir_okay=False))
