@@ -11,6 +11,7 @@ import gzip
 import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import orjson
 import pytest
@@ -20,7 +21,9 @@ from requests.structures import CaseInsensitiveDict
 from mock_esd.generator import DistrictSpec
 from mock_esd.server import LiveServer
 from mock_esd.tenants import DEFAULT_TENANT, default_clients
+from mock_esd_contracts.answers import DEFAULT_MAX_RESPONSE_BYTES
 from mock_esd_contracts.exchange import Exchange
+from mock_esd_sync.settings import MAX_SETTINGS_BYTES
 from mock_esd_workbench.proxy import Journal, ProxyConfig, create_proxy_app
 from tests.e2e.roundtrip import mock_serving
 from tests.hostile import TOKEN, Sent, capped_proxy, gzip_bomb, gzipped, hostile_server, report
@@ -184,3 +187,27 @@ def _page_exchange(n: int, pages: int) -> Exchange:
     answer.status_code, answer.headers = 200, CaseInsensitiveDict({"Content-Type": "application/json"})
     answer._content = orjson.dumps({"students": students, "pagingInfo": info})
     return Exchange("GET", "/v1/students", {"pageNo": str(n), "pageSize": "200"}, True, answer)
+
+
+def test_the_readme_names_every_limit_of_the_tools_with_its_default() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in readme.splitlines() if line.startswith("| `")]
+    config = ProxyConfig(upstream="http://127.0.0.1:9/api")
+    limits = {
+        "`max_response_bytes` (`sync`": DEFAULT_MAX_RESPONSE_BYTES,
+        "`ProxyConfig.max_response_bytes`": config.max_response_bytes,
+        "`ProxyConfig.timeout`": config.timeout,
+        "`ProxyConfig.max_request_bytes`": config.max_request_bytes,
+        "`ProxyConfig.max_recorded_bytes`": config.max_recorded_bytes,
+        "`MAX_SETTINGS_BYTES`": MAX_SETTINGS_BYTES,
+    }
+    for name, default in limits.items():
+        row = next((r for r in rows if r.startswith(f"| {name}")), None)
+        assert row is not None, f"README's Limits lacks {name}"
+        assert row.split(" | ")[1] == _written(default), (name, row)
+
+
+def _written(value: float) -> str:
+    if isinstance(value, float):
+        return f"{value:g} s"
+    return f"{value >> 20} MiB" if value % (1 << 20) == 0 else f"{value:,}"
