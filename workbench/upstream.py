@@ -55,6 +55,7 @@ def exchange(
     parts = urlsplit(upstream)
     conn: HTTPConnection
     if parts.scheme == "https":
+        # certifi's CA bundle: the one requests verifies with, as the proxy did when it sent through requests
         conn = HTTPSConnection(parts.hostname or "", parts.port, timeout=timeout, ca_certs=certifi.where())
     else:
         conn = HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
