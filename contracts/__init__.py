@@ -9,6 +9,7 @@ import importlib as _importlib
 import typing as _typing
 
 if _typing.TYPE_CHECKING:
+    from mock_esd_contracts.answers import ResponseTooLarge
     from mock_esd_contracts.connection import Connection, open_session
     from mock_esd_contracts.errors import CannotRun, ContractError
     from mock_esd_contracts.probe import Target
@@ -16,12 +17,13 @@ if _typing.TYPE_CHECKING:
     from mock_esd_contracts.verifier import Result, verify
 
 __all__ = [
-    "CannotRun", "Connection", "ContractError", "Result", "Target", "open_session", "openapi", "verify", "violations",
+    "CannotRun", "Connection", "ContractError", "ResponseTooLarge", "Result", "Target", "open_session", "openapi",
+    "verify", "violations",
 ]  # fmt: skip
 _HOME = {
     "CannotRun": "errors", "ContractError": "errors", "Target": "probe", "openapi": "schema",
     "violations": "schema", "Result": "verifier", "verify": "verifier", "Connection": "connection",
-    "open_session": "connection",
+    "open_session": "connection", "ResponseTooLarge": "answers",
 }  # fmt: skip
 
 

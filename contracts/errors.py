@@ -1,7 +1,11 @@
 """Errors of the contract harness.
 
 ContractError            the root
-└── CannotRun            the server cannot be judged (unreachable, no token): exit 2
+├── CannotRun            the server cannot be judged (unreachable, no token): exit 2
+└── ResponseTooLarge     an answer's body passed max_response_bytes (`answers.py`)
+
+A message names the record, the field and the type of a wrong value (`type_name`), never the value: it may be
+personal, and messages reach terminals, CI logs and reports.
 """
 
 from __future__ import annotations
@@ -13,3 +17,13 @@ class ContractError(Exception):
 
 class CannotRun(ContractError):
     """The verifier cannot run against this server at all."""
+
+
+def type_name(value: object) -> str:
+    """What a message says of a value instead of quoting it (it may be personal): its JSON type."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    names = {dict: "object", list: "array", tuple: "array", str: "string", int: "integer", float: "number"}
+    return next((name for kind, name in names.items() if isinstance(value, kind)), type(value).__name__)

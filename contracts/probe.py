@@ -9,6 +9,7 @@ from typing import Any
 import requests
 
 from mock_esd_contracts import vocabulary as esd
+from mock_esd_contracts.answers import DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLarge, limited
 from mock_esd_contracts.connection import DEFAULT_TIMEOUT, connection_failure
 from mock_esd_contracts.errors import CannotRun
 from mock_esd_contracts.evidence import Source, redacted, request_line
@@ -45,6 +46,7 @@ class Target:
     standard_client_secret: str | None = None
     max_pages: int | None = None
     page_size: int = 100
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES  # an answer's body, decoded, past this: CannotRun
 
 
 @dataclass
@@ -85,11 +87,14 @@ class Probe:
         self.base = target.base_url.rstrip("/")
         self._tokens: dict[str, str] = {}
         self._walks: dict[tuple[str, tuple[tuple[str, Any], ...]], Walk] = {}
+        self._hooks = {"response": [limited(target.max_response_bytes)]}  # every answer, redirects too
 
     def request(self, method: str, path: str, **kw: Any) -> requests.Response:
-        """One HTTP call; a connection failure is CannotRun (the verifier cannot judge a silent server)."""
+        """One HTTP call; a connection failure, or an answer past max_response_bytes, is CannotRun."""
         try:
-            return self.session.request(method, self.base + path, timeout=self.timeout, **kw)
+            return self.session.request(method, self.base + path, timeout=self.timeout, hooks=self._hooks, **kw)
+        except ResponseTooLarge as exc:
+            raise CannotRun(str(exc)) from None
         except (requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema, requests.exceptions.InvalidURL):
             raise CannotRun(f"{self.base!r} is not a URL an eSD API can be at; {esd.BASE_URL_HINT}") from None
         except requests.RequestException as exc:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 from referencing import Registry, Resource
+
+from mock_esd_contracts.errors import type_name
+from mock_esd_contracts.vocabulary import FREE_TEXT_FIELDS, PERSONAL_FIELDS
 
 FORMAT_KEYWORDS = ("enum", "pattern")  # values checked by named checks, not by the structural schema
 
@@ -45,28 +47,37 @@ def _strip(node: Any) -> Any:
     return node
 
 
-def violations(component: str, instance: Any, structural: bool = False, personal: Collection[str] = ()) -> list[str]:
-    """Every violation, each as 'field: message'. In a field named in `personal`, the message names the value's
-    type in place of the value ("lastName: an integer is not of type 'string'"), so it never repeats a person's."""
+def violations(component: str, instance: Any, structural: bool = False) -> list[str]:
+    """Every violation, each as 'field: what is wrong' (`firstName: expected string, got object`).
+
+    A violation names the field and the type of the value, never the value itself (jsonschema's own
+    messages quote it): a record's values are a person's, and these lines reach terminals and CI logs.
+    """
     out = []
     for error in sorted(validator(component, structural).iter_errors(instance), key=lambda e: list(e.absolute_path)):
-        path = ".".join(str(p) for p in error.absolute_path) or "(record)"
-        message = error.message
-        if any(part in personal for part in error.absolute_path):
-            value = repr(error.instance)
-            message = (
-                message.replace(value, _a_value_of_type(error.instance), 1)
-                if message.startswith(value)
-                else f"{_a_value_of_type(error.instance)} fails the contract's {error.validator!s} {error.validator_value!r}"
-            )
-        out.append(f"{path}: {message}")
+        path = ".".join(str(p) for p in error.absolute_path)
+        if error.validator == "required":
+            missing = [name for name in error.validator_value if name not in error.instance]
+            out += [f"{path + '.' if path else ''}{name}: missing" for name in missing]
+        else:
+            out.append(f"{path or '(record)'}: {_wrong(str(error.validator), error.validator_value, error.instance)}")
     return out
 
 
-def _a_value_of_type(value: Any) -> str:
-    words = {bool: "true or false", int: "an integer", float: "a number", str: "a string", dict: "an object",
-             list: "an array", type(None): "null"}  # fmt: skip
-    return words.get(type(value), f"a {type(value).__name__}")
+def _wrong(keyword: str, rule: Any, value: Any) -> str:
+    """What is wrong with `value` under `keyword`, saying its type and size rather than what it holds."""
+    size = f"a {type_name(value)}" + (f" of {len(value)} characters" if isinstance(value, str) else "")
+    number = isinstance(value, int | float) and not isinstance(value, bool)  # counts and ids: no one's data
+    described: dict[str, Any] = {
+        "type": lambda: f"expected {' or '.join(rule) if isinstance(rule, list) else rule}, got {type_name(value)}",
+        "enum": lambda: f"not one of {', '.join(map(str, rule))} (got {size})",
+        "pattern": lambda: f"does not match {rule} (got {size})",
+        "format": lambda: f"not a {rule} (got {size})",
+        "minimum": lambda: f"expected a number >= {rule}" + (f", got {value}" if number else ""),
+        "maximum": lambda: f"expected a number <= {rule}" + (f", got {value}" if number else ""),
+        "minLength": lambda: f"expected at least {rule} characters, got {size}",
+    }
+    return described[keyword]() if keyword in described else f"breaks the contract's {keyword!r} (got {size})"
 
 
 # ----- the control API's bodies (contracts/control.schema.json) and scenario files ------------------------
@@ -182,11 +193,14 @@ def _described(error: ValidationError) -> list[dict[str, str]]:
         prefix = f"{path}." if path != "(body)" else ""
         missing = [k for k in rule if k not in value]
         return [{"path": prefix + k, "message": "required"} for k in missing]
-    return [{"path": path, "message": _expected(str(error.validator), rule, value, error.message)}]
+    field = str(error.absolute_path[-1]) if error.absolute_path else ""
+    message = _expected(str(error.validator), rule, value, error.message, field)
+    return [{"path": path, "message": message}]
 
 
-def _expected(keyword: str, rule: Any, value: Any, fallback: str) -> str:
-    got = f"got {shown(value)}"
+def _expected(keyword: str, rule: Any, value: Any, fallback: str, field: str = "") -> str:
+    personal = field in PERSONAL_FIELDS or field in FREE_TEXT_FIELDS  # a person's value: its type, not it
+    got = f"got {type_name(value)}" if personal else f"got {shown(value)}"
     expected: Any = {
         "type": lambda: f"expected {_type_words(rule)}",
         "minimum": lambda: f"expected a number >= {rule}",
@@ -200,7 +214,9 @@ def _expected(keyword: str, rule: Any, value: Any, fallback: str) -> str:
         "format": lambda: "expected a real date, YYYY-MM-DD" if rule == "date" else f"expected format {rule}",
         "not": lambda: "these fields cannot be given together",
     }.get(str(keyword))
-    return f"{expected()}, {got}" if expected else fallback[:200]
+    if expected:
+        return f"{expected()}, {got}"
+    return f"not valid here, {got}" if personal else fallback[:200]
 
 
 def _type_words(rule: Any) -> str:

@@ -47,6 +47,14 @@ RELATIONSHIPS: Final = (
     "Other",
 )
 
+# Fields whose values are a person's: never quoted in a message or a report (named by record, field and type
+# instead), and replaced by `mock-esd record --scrub`. The free-text fields (grade and gender outside eSD's
+# lists, a relationship outside RELATIONSHIPS) may hold one too.
+PERSONAL_FIELDS: Final = frozenset({
+    "firstName", "middleName", "lastName", "email", "address", "dateOfBirth", "mobilePhone", "homePhone",
+})  # fmt: skip
+FREE_TEXT_FIELDS: Final = frozenset({"grade", "gender", "relationship"})
+
 GRADES: Final = ("PK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
 GENDERS: Final = ("F", "M", "X")
 
@@ -62,9 +70,3 @@ DEFAULT_PAGE_SIZE: Final = 100
 MAX_PAGE_SIZE: Final = 1000
 
 ENROLLED_ID_DIGITS: Final = 8
-
-# A record's personal values: never quoted in a message or a report (named by record, field and type instead),
-# and replaced by `mock-esd record --scrub`.
-PERSONAL_FIELDS: Final = frozenset({
-    "firstName", "middleName", "lastName", "email", "address", "dateOfBirth", "mobilePhone", "homePhone",
-})  # fmt: skip

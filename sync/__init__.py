@@ -10,6 +10,7 @@ from mock_esd_sync.errors import (
     SettingsError,
     StateError,
     SyncError,
+    TooLargeError,
     UnreachableError,
     UrlError,
 )  # fmt: skip
@@ -27,6 +28,7 @@ from mock_esd_sync.store import apply_plan, connect, load_state
 __all__ = [
     "AuthError", "BusyError", "Desired", "EsdClient", "FetchError", "IdentityConflict", "Plan", "RawSnapshot",
     "RecordError", "Report", "RetryPolicy", "Settings", "SettingsError", "Snapshot", "State", "StateError", "SyncError",
-    "UnreachableError", "UrlError", "apply_plan", "compute_desired", "compute_plan", "connect", "explain", "export_schema", "export_state",
+    "TooLargeError", "UnreachableError", "UrlError", "apply_plan", "compute_desired", "compute_plan", "connect",
+    "explain", "export_schema", "export_state",
     "load_settings", "load_state", "parse_settings", "render_report", "run_sync", "write_report",
 ]  # fmt: skip

@@ -3,6 +3,8 @@
 Retries 429 (honouring Retry-After), 5xx, malformed bodies and connection errors with bounded
 exponential backoff; refreshes the token once on 401; checks every listing is whole (count equals
 totalCount, pageCount right, no duplicate ids, totalCount stable across pages, records well-formed).
+Every answer's body is read within `max_response_bytes`, decoded, redirects included
+(`mock_esd_contracts.answers`): one over it stops the read at once, never retried.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import requests
 import xxhash
 
 from mock_esd_contracts import vocabulary as esd
+from mock_esd_contracts.answers import DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLarge, limited
 from mock_esd_contracts.connection import DEFAULT_TIMEOUT, connection_failure
+from mock_esd_contracts.errors import type_name
 from mock_esd_contracts.probe import what_it_said
-from mock_esd_sync.errors import AuthError, FetchError, RecordError, UnreachableError, UrlError
+from mock_esd_sync.errors import AuthError, FetchError, RecordError, TooLargeError, UnreachableError, UrlError
 from mock_esd_sync.records import ENDPOINTS, RawSnapshot, Snapshot
 
 T = TypeVar("T")
@@ -50,10 +54,12 @@ class EsdClient:
         retry: RetryPolicy = RetryPolicy(),
         sleep: Callable[[float], None] = time.sleep,
         progress: Progress | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.session, self.base_url = session, base_url.rstrip("/")
         self.client_id, self.client_secret = client_id, client_secret
         self.page_size, self.retry, self.sleep, self.progress = page_size, retry, sleep, progress
+        self._hooks = {"response": [limited(max_response_bytes)]}  # every answer read within the limit
         self._token: str | None = None
         self._digest: Any = None  # a blake2b over the page digests of the current fetch_raw
         self._page_digests: list[str] = []  # an xxh3 of each page's path, parameters and body
@@ -123,12 +129,12 @@ class EsdClient:
                 )
             for item in items:
                 if not isinstance(item, dict):
-                    raise RecordError(path, "?", "(record)", f"expected an object, got {type(item).__name__}")
+                    raise RecordError(path, "?", "(record)", f"expected an object, got {type_name(item)}")
                 ident = item.get("id")
                 try:
                     repeated = ident in seen
                 except TypeError:  # an array or an object: no id, and no key for the check of repeats
-                    raise RecordError(path, "?", "id", f"expected int, got {ident!r}") from None
+                    raise RecordError(path, "?", "id", f"expected integer, got {type_name(ident)}") from None
                 if repeated:
                     raise FetchError(
                         f"{path}: record {ident} appears twice (page {page_no}); the listing is inconsistent"
@@ -201,7 +207,9 @@ class EsdClient:
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """One request; what every caller retries alike (no connection, 429, 5xx) raised as _Retry."""
         try:
-            response = self.session.request(method, url, **kwargs)
+            response = self.session.request(method, url, hooks=self._hooks, **kwargs)
+        except ResponseTooLarge as exc:
+            raise TooLargeError(str(exc)) from None  # the same answer again would be as large: not retried
         except (
             requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema, requests.exceptions.InvalidURL,
         ) as exc:  # fmt: skip
@@ -263,8 +271,11 @@ def _page_parts(path: str, page_no: int, key: str, body: Any) -> tuple[list[Any]
         raise FetchError(f"{path}: page {page_no} has no {key!r} list")
     info = body.get(esd.PAGING_KEY)
     fields = ("pageNo", "pageSize", "pageCount", "totalCount")
-    if not isinstance(info, dict) or not all(isinstance(info.get(f), int) and info[f] >= 0 for f in fields):
-        raise FetchError(f"{path}: page {page_no} has no valid pagingInfo ({', '.join(fields)}): {info!r}")
+    if not isinstance(info, dict):
+        raise FetchError(f"{path}: page {page_no} has no valid pagingInfo: expected an object, got {type_name(info)}")
+    wrong = [f for f in fields if not (type(info.get(f)) is int and info[f] >= 0)]
+    if wrong:
+        raise FetchError(f"{path}: page {page_no} has no valid pagingInfo: {', '.join(wrong)} not a whole number >= 0")
     if info["pageNo"] != page_no:
         raise FetchError(f"{path}: asked for page {page_no}, got pageNo {info['pageNo']}")
     return body[key], info

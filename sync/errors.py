@@ -5,7 +5,8 @@ SyncError                         the root
 ├── FetchError                    eSD could not be read completely and consistently (R11): abort
 │   ├── AuthError                 the token endpoint refused the credentials
 │   ├── UrlError (ValueError)     the base URL leads to no eSD API (not a URL, or no token endpoint there)
-│   └── UnreachableError          no answer at all (refused, reset, timed out, TLS), after the retries
+│   ├── UnreachableError          no answer at all (refused, reset, timed out, TLS), after the retries
+│   └── TooLargeError             an answer passed max_response_bytes, decoded: not retried
 ├── RecordError (FetchError)      a record does not have the contract's shape; names endpoint, id, field
 └── StateError                    the Operoo database is unusable (newer schema, not a database, read-only)
     └── BusyError                 another sync holds the database's lock
@@ -38,8 +39,12 @@ class UnreachableError(FetchError):
     """The server gave no answer at all (refused, reset, timed out, a certificate not trusted), after the retries."""
 
 
+class TooLargeError(FetchError):
+    """An answer's body, decoded, passed max_response_bytes; reading stopped there (a sync aborts, R11)."""
+
+
 class RecordError(FetchError):
-    """A record from eSD is malformed."""
+    """A record from eSD is malformed; the message names the field and the type, never the value."""
 
     def __init__(self, endpoint: str, record_id: object, field: str, reason: str) -> None:
         super().__init__(f"{endpoint}: record {record_id}: field {field!r}: {reason}")

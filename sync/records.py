@@ -1,7 +1,8 @@
 """eSD records as the sync uses them: parsed once from JSON, checked field by field, then frozen.
 
 A record that lacks a field or has the wrong type raises RecordError naming endpoint, record and field:
-a sync must abort rather than act on a half-understood listing (R11).
+a sync must abort rather than act on a half-understood listing (R11). It says the type of a wrong value,
+never the value (a name, a date of birth: the message goes to a terminal, a CI log, a report).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, NamedTuple, TypeVar
 import orjson
 
 from mock_esd_contracts import vocabulary as esd
+from mock_esd_contracts.errors import type_name
 from mock_esd_sync.errors import RecordError
 
 Raw = Mapping[str, Any]
@@ -79,9 +81,9 @@ class _Fields:
 
     def __init__(self, endpoint: str, raw: Any) -> None:
         if not isinstance(raw, Mapping):
-            raise RecordError(endpoint, "?", "(record)", f"expected an object, got {type(raw).__name__}")
+            raise RecordError(endpoint, "?", "(record)", f"expected an object, got {type_name(raw)}")
         self.endpoint, self.raw = endpoint, raw
-        self.record_id = raw.get("id", "?")
+        self.record_id = record_label(endpoint, raw.get("id"))
 
     def _get(self, name: str, types: type | tuple[type, ...], optional: bool) -> Any:
         if name not in self.raw:
@@ -90,8 +92,8 @@ class _Fields:
         if value is None and optional:
             return None
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in _as_tuple(types)):
-            want = "/".join(t.__name__ for t in _as_tuple(types)) + (" or null" if optional else "")
-            raise RecordError(self.endpoint, self.record_id, name, f"expected {want}, got {value!r}")
+            want = "/".join(_JSON_TYPES[t] for t in _as_tuple(types)) + (" or null" if optional else "")
+            raise RecordError(self.endpoint, self.record_id, name, f"expected {want}, got {type_name(value)}")
         return value
 
     def integer(self, name: str) -> int:
@@ -107,8 +109,18 @@ class _Fields:
         return list(self._get(name, list, False))
 
 
+_JSON_TYPES = {str: "string", int: "integer", bool: "boolean", list: "array"}
+
+
 def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
     return types if isinstance(types, tuple) else (types,)
+
+
+def record_label(endpoint: str, ident: Any) -> object:
+    """How a message names a record: its id when it is one (an integer; a school's string), else "?"."""
+    if type(ident) is int or (endpoint == "/v1/schools" and type(ident) is str):
+        return ident
+    return "?"
 
 
 def parse_school(raw: Any, endpoint: str = "/v1/schools") -> School:
@@ -160,11 +172,16 @@ def _parse_student_carefully(raw: Any, endpoint: str) -> Student:
     f = _Fields(endpoint, raw)
     text = f.text("studentStatus")
     status = _STATUS_OF.get(text)
-    if status is None:
-        raise RecordError(endpoint, f.record_id, "studentStatus", f"unknown value {text!r}")
+    if status is None:  # a status is eSD's vocabulary, but this one is not: it may be any text, so not quoted
+        allowed = ", ".join(esd.STUDENT_STATUSES)
+        raise RecordError(
+            endpoint, f.record_id, "studentStatus", f"not one of {allowed} (a string of {len(text)} characters)"
+        )
     enrolled_id = f.text("enrolledId", optional=endpoint != _STANDARD)
     if enrolled_id is not None and not (len(enrolled_id) == esd.ENROLLED_ID_DIGITS and enrolled_id.isdigit()):
-        raise RecordError(endpoint, f.record_id, "enrolledId", f"expected 8 digits, got {enrolled_id!r}")
+        raise RecordError(
+            endpoint, f.record_id, "enrolledId", f"expected 8 digits, got a string of {len(enrolled_id)} characters"
+        )
     return Student(
         f.integer("id"),
         enrolled_id,
@@ -206,7 +223,7 @@ def _parse_contact_carefully(raw: Any, endpoint: str) -> Contact:
     links = []
     for item in f.items("students"):
         if not isinstance(item, Mapping):  # named here: `_Fields` would know neither the contact nor the field
-            raise RecordError(endpoint, f.record_id, "students", f"expected an object per link, got {item!r}")
+            raise RecordError(endpoint, f.record_id, "students", f"expected an object per link, got {type_name(item)}")
         link = _Fields(endpoint, item)
         link.record_id = f.record_id
         links.append(Link(link.integer("studentId"), _intern(link.text("relationship")), link.integer("priority")))

@@ -63,17 +63,44 @@ class Settings:
         }
 
 
+MAX_SETTINGS_BYTES = 1_000_000  # a settings file is a few hundred bytes; more is not one (`--settings /dev/zero`)
+
+
 def load_settings(path: str | Path) -> Settings:
-    """Read and validate a settings file."""
+    """Read and validate a settings file; SettingsError (one line) for anything that is not one."""
+    text = _settings_text(path)
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SettingsError(f"settings file {path} does not exist") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"settings file {path} is not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays and inline tables
+        raise SettingsError(f"settings file {path} nests arrays or tables too deeply to be a settings file") from None
     settings = parse_settings(raw, source=str(path))
     check_selects_something(settings, str(path))
     return settings
+
+
+def _settings_text(path: str | Path) -> str:
+    """The file's text, read no further than MAX_SETTINGS_BYTES (a device or a pipe may never end)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_SETTINGS_BYTES + 1)
+    except FileNotFoundError:
+        raise SettingsError(f"settings file {path} does not exist") from None
+    except IsADirectoryError:
+        raise SettingsError(f"settings file {path} is a directory; give the TOML file in it") from None
+    except OSError as exc:
+        raise SettingsError(f"settings file {path} cannot be read: {exc.strerror or type(exc).__name__}") from None
+    if len(data) > MAX_SETTINGS_BYTES:
+        raise SettingsError(
+            f"settings file {path} is larger than {MAX_SETTINGS_BYTES} bytes (MAX_SETTINGS_BYTES): not a settings file"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SettingsError(
+            f"settings file {path} is not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
 
 
 def check_selects_something(settings: Settings, source: str = "settings") -> None:

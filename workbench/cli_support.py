@@ -17,6 +17,7 @@ from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
+from mock_esd_contracts.answers import DEFAULT_MAX_RESPONSE_BYTES
 from mock_esd_contracts.connection import DEFAULT_TIMEOUT, INSECURE_WARNING, Connection, check_ca_bundle
 from mock_esd_contracts.extras import MissingExtra, require
 
@@ -111,6 +112,14 @@ def needs_extra(extra: str) -> Callable[[F], F]:
         return run  # type: ignore[return-value]
 
     return decorate
+
+
+def max_response_option(command: F) -> F:
+    """--max-response-bytes: the largest answer body, decoded, that a command reading a server accepts."""
+    return click.option(
+        "--max-response-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_RESPONSE_BYTES, show_default=True,
+        help="Refuse an answer whose body, decoded, is larger than this many bytes (a gzip bomb stops here).",
+    )(command)  # fmt: skip
 
 
 # -- Logging: -v/-q/--log-level on every command --------------------------------------------------------------

@@ -2,18 +2,22 @@
 
 The checks are those one exchange can show (`mock_esd_contracts.exchange`, sharing the verifier's helpers).
 The proxy never changes what it forwards: the upstream's status, headers (but hop-by-hop ones) and
-body bytes, compressed or not. It keeps a bounded journal, the violations (`GET /_mock/violations`,
-`GET /_mock/journal`, and a page for the browser at `/_mock/`), and, when recording, each page of
-every listing that passed, which `Journal.recording` turns into a scenario as `mock-esd record` does.
+body bytes, compressed or not, redirects included (`upstream.py` sends each request and reads its
+answer within the timeout and `max_response_bytes`). It keeps a bounded journal, the violations
+(`GET /_mock/violations`, `GET /_mock/journal`, and a page for the browser at `/_mock/`), and, when
+recording, each page of every listing that passed, as the bytes it counts, which `Journal.recording`
+turns into a scenario as `mock-esd record` does.
+
+A caller on another machine reaches the upstream's API only: the mock behind a proxy on the same
+machine sees every request come from loopback, so the proxy refuses its `/_mock/` and `/guru/` (and
+anything else outside the API) to a caller the mock itself would refuse.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import http.cookiejar
 import threading
 import xml.etree.ElementTree as ET
-import zlib
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,13 +30,16 @@ import urllib3
 from flask import Flask, Response, request
 from markupsafe import escape
 from requests.structures import CaseInsensitiveDict
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from mock_esd.http.request import from_loopback
 from mock_esd.server.guard import misdirected
 from mock_esd.server.live import LiveServer
+from mock_esd_contracts.answers import CHUNK_BYTES, DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLarge, decoded
 from mock_esd_contracts.exchange import EXCHANGE_CHECKS, Exchange, Violation, exchange_violations
 from mock_esd_contracts.probe import BY_PATH
 from mock_esd_workbench.record import Listings, Recording, RecordingError, recording_from
+from mock_esd_workbench.upstream import Answer, Broken, Late, exchange
 
 HOP_BY_HOP: Final = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding",
@@ -41,12 +48,14 @@ HOP_BY_HOP: Final = frozenset({
 SERVER_HEADERS: Final = frozenset({"date", "server"})  # the proxy's own server writes these
 METHODS: Final = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 UNUSABLE: Final = frozenset({"records-schema", "paging-fields"})  # a page failing these is not recorded
-DEFAULT_TIMEOUT: Final = 60.0  # seconds the upstream may take to answer one request
+DEFAULT_TIMEOUT: Final = 60.0  # seconds the upstream may take to answer one request whole (not per read): 504
 DEFAULT_MAX_JOURNAL: Final = 10_000  # exchanges /_mock/journal keeps (oldest dropped first)
 DEFAULT_MAX_VIOLATIONS: Final = 10_000  # violations kept for /_mock/violations and JUnit (all are counted)
-DEFAULT_MAX_REQUEST_BYTES: Final = 1_000_000  # a request body larger than this is refused (413), not forwarded
-DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024  # an answer larger than this, as sent or decoded: a 502
+DEFAULT_MAX_REQUEST_BYTES: Final = 1_000_000  # a request body larger than this, chunked or not: 413, not forwarded
+# An answer larger than max_response_bytes, as sent or decoded, whatever its status: a 502 (the default is the
+# one sync, verify and record read with, `mock_esd_contracts.answers`)
 DEFAULT_MAX_RECORDED_BYTES: Final = 512 * 1024 * 1024  # listing pages --record keeps; past it, recording stops
+API_PATH: Final = "/v1/"  # below the upstream's path: the eSD API, the one part forwarded to remote callers
 
 
 @dataclass(frozen=True)
@@ -89,8 +98,9 @@ class Journal:
         self._violations: list[dict[str, Any]] = []
         self._failed: Counter[str] = Counter()
         self._judged = 0
-        self._pages: dict[tuple[str, int, int], tuple[dict[str, Any], list[Any]]] = {}
-        self._page_bytes: dict[tuple[str, int, int], int] = {}
+        # Each page kept as the bytes it came in (decoded): its records as Python objects would take 4-5x them
+        self._pages: dict[tuple[str, int, int], bytes] = {}
+        self._recorded = 0  # bytes of the pages kept
         self.over_recording_limit = False  # a page was left out: max_recorded_bytes reached
 
     def add(self, ex: Exchange, found: list[Violation]) -> None:
@@ -118,18 +128,20 @@ class Journal:
             or set(ex.query) - {"pageNo", "pageSize"}
         ):
             return  # filtered listings are views of the whole ones
-        if sum(self._page_bytes.values()) + len(ex.response.content) > self.config.max_recorded_bytes:
+        content = ex.response.content
+        key = _page_key(ex.path, endpoint.key, content)
+        if key is None:
+            return
+        recorded = self._recorded - len(self._pages.get(key, b"")) + len(content)  # a page read again replaces it
+        if recorded > self.config.max_recorded_bytes:
             self.over_recording_limit = True
             return
-        try:
-            body = orjson.loads(ex.response.content)
-            info = body["pagingInfo"]
-            records = body[endpoint.key]
-            key = (ex.path, int(info["pageSize"]), int(info["pageNo"]))
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            return
-        self._pages[key] = (info, records)
-        self._page_bytes[key] = len(ex.response.content)
+        self._pages[key], self._recorded = content, recorded
+
+    def recorded_bytes(self) -> int:
+        """Bytes of the listing pages kept for the recording (what max_recorded_bytes bounds)."""
+        with self._lock:
+            return self._recorded
 
     def violations(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -176,7 +188,8 @@ class Journal:
     def recording(self, today: dt.date, description: str) -> Recording:
         """The listings that passed as a scenario; RecordingError if a listing was read only in part."""
         with self._lock:
-            pages = dict(self._pages)
+            kept = dict(self._pages)
+        pages = {key: _page_parts(body, BY_PATH[key[0]].key) for key, body in kept.items()}
         listings: Listings = {}
         problems = []
         for path in BY_PATH:
@@ -193,8 +206,25 @@ class Journal:
             raise RecordingError("nothing was written: no whole listing passed through the proxy")
         recording = recording_from(listings, today, description)
         recording.unseen = [path for path in BY_PATH if path not in listings]
-        recording.bytes = sum(self._page_bytes.values())
+        recording.bytes = sum(map(len, kept.values()))
         return recording
+
+
+def _page_key(path: str, key: str, content: bytes) -> tuple[str, int, int] | None:
+    """(path, pageSize, pageNo) of a page that reads as one (its records under `key`), else None."""
+    try:
+        body = orjson.loads(content)
+        info = body["pagingInfo"]
+        if not isinstance(body[key], list):
+            return None
+        return (path, int(info["pageSize"]), int(info["pageNo"]))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _page_parts(content: bytes, key: str) -> tuple[dict[str, Any], list[Any]]:
+    body = orjson.loads(content)
+    return body["pagingInfo"], body[key]
 
 
 def _whole(
@@ -225,35 +255,21 @@ class _Forwarded(Response):
 
 
 def create_proxy_app(config: ProxyConfig, journal: Journal, on_violation: Callable[[str], None]) -> Flask:
+    """The proxy as a Flask app: its own pages under /_mock/, everything else forwarded to the upstream."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
-    session = requests.Session()
-    session.headers.clear()  # forward the client's headers, not requests' defaults
-    session.trust_env = False  # no ~/.netrc Authorization, no HTTP(S)_PROXY: forward exactly what the client sent
-    # One session serves every client: it must keep no cookie, or one client's would reach the next
-    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    app.extensions["proxy_session"] = session  # closed by whoever stops the app (serve_proxy, tests)
     lock = threading.Lock()  # violation lines are printed whole, one at a time
 
     @app.errorhandler(HTTPException)
     def own_error(error: HTTPException) -> Response:
         """What the proxy itself refuses (a body over max_request_bytes) is problem+json, as the API's errors."""
-        body = {
-            "type": "about:blank",
-            "title": error.name,
-            "status": error.code,
-            "detail": f"mock-esd proxy: {error.description}",
-        }
-        return Response(orjson.dumps(body), status=error.code, mimetype="application/problem+json")
+        return _problem(error.code or 500, error.name, str(error.description))
 
     @app.before_request
     def check_host() -> Response | None:
         """Only the proxy's own names are answered: a DNS-rebinding page could otherwise read the journal."""
         refused = misdirected(request.host, config.host, config.allowed_hosts, "proxy --allowed-host NAME")
-        if refused is None:
-            return None
-        body = {"type": "about:blank", "title": "Misdirected Request", "status": 421, "detail": refused}
-        return Response(orjson.dumps(body), status=421, mimetype="application/problem+json")
+        return None if refused is None else _problem(421, "Misdirected Request", refused)
 
     @app.get("/_mock/violations")
     def violations() -> Response:
@@ -270,52 +286,110 @@ def create_proxy_app(config: ProxyConfig, journal: Journal, on_violation: Callab
     @app.route("/", defaults={"path": ""}, methods=METHODS)
     @app.route("/<path:path>", methods=METHODS)
     def forward(path: str) -> Response:
-        try:
-            upstream = session.request(
-                request.method, config.origin + _raw_uri(),
-                headers={k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP},
-                data=request.get_data(), stream=True, timeout=config.timeout, allow_redirects=False,
+        if not (from_loopback() or _in_api(config.prefix)):
+            return _problem(
+                404, "Not Found",
+                f"only the upstream's API ({config.prefix}{API_PATH}...) is forwarded to a caller on another "
+                "machine; the mock's /_mock/ and /guru/ answer this machine only",
             )  # fmt: skip
-            raw = upstream.raw.read(config.max_response_bytes + 1, decode_content=False)
-            if len(raw) <= config.max_response_bytes:
-                upstream.raw.read(decode_content=False)  # to the end: an answer cut short raises here
-            upstream.close()
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-            # the upstream did not answer, or not whole (a dropped connection): nothing to forward but that
-            return _bad_gateway(f"the upstream {config.origin} did not answer whole ({type(exc).__name__})")
+        body = _request_body(config.max_request_bytes)
         try:
-            decoded = _decoded(raw, upstream.headers.get("Content-Encoding", ""), config.max_response_bytes)
-        except _TooLarge:
+            answer = exchange(
+                config.upstream, request.method, _raw_uri(), _forwarded_headers(), body or None, config.timeout,
+                config.max_response_bytes,
+            )  # fmt: skip
+            seen = decoded(answer.body, answer.headers, config.max_response_bytes, _raw_uri())
+        except Late:
+            return _problem(
+                504, "Gateway Timeout",
+                f"the upstream {config.origin} did not answer whole within the timeout ({config.timeout} s, for "
+                "the whole answer); not forwarded",
+            )  # fmt: skip
+        except ResponseTooLarge:
             return _bad_gateway(
                 f"the upstream's answer is over max_response_bytes ({config.max_response_bytes} bytes, as sent or "
                 "decoded); not forwarded"
             )
-        headers = [(k, v) for k, v in upstream.raw.headers.items() if k.lower() not in HOP_BY_HOP | SERVER_HEADERS]
-        _judge(config, journal, upstream, decoded, on_violation, lock)
-        out = _Forwarded(raw, status=upstream.status_code, headers=headers)
-        out.headers["Content-Length"] = str(len(raw))
-        return out
+        except Broken as exc:  # the upstream did not answer, or not whole: nothing to forward but that
+            return _bad_gateway(f"the upstream {config.origin} did not answer whole ({exc})")
+        except urllib3.exceptions.DecodeError:
+            seen = b""  # forwarded as sent; the checks see no body and say so
+        _judge(config, journal, answer, seen, on_violation, lock)
+        return _forwarded(answer)
 
     return app
 
 
+def _in_api(prefix: str) -> bool:
+    """Whether the request is for the upstream's API: under its path and /v1/, with no dot segment to climb out."""
+    raw = _raw_uri().split("?", 1)[0]
+    segments = request.path.split("/")
+    return (
+        raw.startswith(prefix + API_PATH)
+        and request.path.startswith(prefix + API_PATH)
+        and not ({".", ".."} & set(segments))
+    )
+
+
+def _request_body(limit: int) -> bytes:
+    """The request's body, whole: refused (413) past `limit`, a chunked one too (werkzeug would cut it there)."""
+    length = request.content_length
+    if length is not None:
+        if length > limit:
+            raise RequestEntityTooLarge(f"the body is {length} bytes; the limit max_request_bytes is {limit}")
+        return request.get_data()
+    if "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
+        return b""
+    stream = request.environ["wsgi.input"]  # dechunked by the server
+    body = bytearray()
+    while len(body) <= limit:
+        data = stream.read(min(CHUNK_BYTES, limit + 1 - len(body)))
+        if not data:
+            break
+        body += data
+    if len(body) > limit:
+        raise RequestEntityTooLarge(f"the chunked body is larger than the limit max_request_bytes, {limit} bytes")
+    return bytes(body)
+
+
+def _forwarded_headers() -> dict[str, str]:
+    """The client's headers but hop-by-hop ones; nothing added (not even urllib3's User-Agent)."""
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+    if "User-Agent" not in request.headers:
+        headers["User-Agent"] = urllib3.util.SKIP_HEADER
+    return headers
+
+
+def _forwarded(answer: Answer) -> Response:
+    headers = [(k, v) for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP | SERVER_HEADERS]
+    out = _Forwarded(answer.body, status=answer.status, headers=headers)
+    out.headers["Content-Length"] = str(len(answer.body))
+    if request.method == "HEAD" and "Content-Length" in answer.headers:
+        out.headers["Content-Length"] = answer.headers["Content-Length"]  # the length a GET would have
+    return out
+
+
+def _problem(status: int, title: str, detail: str) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": f"mock-esd proxy: {detail}"}
+    return Response(orjson.dumps(body), status=status, mimetype="application/problem+json")
+
+
 def _bad_gateway(detail: str) -> Response:
-    body = {"type": "about:blank", "title": "Bad Gateway", "status": 502, "detail": f"mock-esd proxy: {detail}"}
-    return Response(orjson.dumps(body), status=502, mimetype="application/problem+json")
+    return _problem(502, "Bad Gateway", detail)
 
 
 def _judge(
-    config: ProxyConfig, journal: Journal, upstream: requests.Response, decoded: bytes,
+    config: ProxyConfig, journal: Journal, answer: Answer, seen: bytes,
     on_violation: Callable[[str], None], lock: threading.Lock,
 ) -> None:  # fmt: skip
     if not request.path.startswith(config.prefix + "/"):
         return
-    seen = requests.Response()  # what the checks read: the answer with its body decoded
-    seen.status_code, seen.headers = upstream.status_code, CaseInsensitiveDict(upstream.headers)
-    seen._content = decoded
+    response = requests.Response()  # what the checks read: the answer with its body decoded
+    response.status_code, response.headers = answer.status, CaseInsensitiveDict(answer.headers)
+    response._content = seen
     ex = Exchange(
         request.method, request.path[len(config.prefix) :], dict(request.args.items()),
-        "Authorization" in request.headers, seen,
+        "Authorization" in request.headers, response,
     )  # fmt: skip
     found = exchange_violations(ex)
     journal.add(ex, found)
@@ -331,27 +405,6 @@ def _raw_uri() -> str:
         return raw
     query = request.query_string.decode("latin-1")
     return request.path + (f"?{query}" if query else "")
-
-
-class _TooLarge(Exception):
-    """An answer over max_response_bytes, as sent or decoded."""
-
-
-def _decoded(raw: bytes, encoding: str, limit: int) -> bytes:
-    """The body as the checks read it, never more than `limit` bytes (a compressed bomb stops at the limit)."""
-    if len(raw) > limit:
-        raise _TooLarge
-    wbits = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}.get(encoding.strip().lower())
-    if wbits is None:
-        return raw
-    inflate = zlib.decompressobj(wbits)
-    try:
-        body = inflate.decompress(raw, limit + 1)
-    except zlib.error:
-        return b""  # not decodable: the checks see no body and say so
-    if len(body) > limit or inflate.unconsumed_tail:
-        raise _TooLarge
-    return body
 
 
 def _html(journal: Journal) -> str:
@@ -384,5 +437,4 @@ def serve_proxy(config: ProxyConfig, on_violation: Callable[[str], None], on_rea
         pass
     finally:
         server.stop()
-        app.extensions["proxy_session"].close()
     return journal

@@ -23,7 +23,9 @@ from mock_esd.district import scenario as scenarios
 from mock_esd.district.store import DistrictStore
 from mock_esd.errors import EsdError
 from mock_esd_contracts import vocabulary as esd
+from mock_esd_contracts.answers import DEFAULT_MAX_RESPONSE_BYTES
 from mock_esd_contracts.connection import DEFAULT_TIMEOUT
+from mock_esd_contracts.errors import type_name
 from mock_esd_sync.client import EsdClient, Progress, RetryPolicy
 from mock_esd_sync.records import ENDPOINTS, RawSnapshot
 
@@ -45,7 +47,11 @@ CONTACT_FIELDS: Final = frozenset({
     "id", "firstName", "lastName", "email", "mobilePhone", "homePhone", "doNotContact", "students",
 })  # fmt: skip
 LINK_FIELDS: Final = frozenset({"studentId", "relationship", "priority", "livesWith", "hasCustody"})
-PERSONAL_FIELDS: Final = esd.PERSONAL_FIELDS
+# What a refusal may quote when a field differs (ids, statuses, flags, a school's type): nothing a person wrote or is
+QUOTED_FIELDS: Final = frozenset({
+    "id", "enrolledId", "studentStatus", "schoolId", "recentlyAccepted", "doNotContact", "schoolType",
+    "isHoldingSchool",
+})  # fmt: skip
 CONTACT_SCALARS: Final = tuple(sorted(CONTACT_FIELDS - {"id", "students"}))
 
 
@@ -85,10 +91,14 @@ class Credentials:
 def read_listings(
     session: requests.Session, url: str, client: Credentials, custom_endpoints: bool, progress: Progress | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
 ) -> tuple[Listings, int]:  # fmt: skip
     """Every listing one client reads, whole and checked as the sync checks it, and the bytes it read."""
     retry = RetryPolicy(timeout=timeout)
-    esd_client = EsdClient(session, url, client.client_id, client.client_secret, retry=retry, progress=progress)
+    esd_client = EsdClient(
+        session, url, client.client_id, client.client_secret, retry=retry, progress=progress,
+        max_response_bytes=max_response_bytes,
+    )  # fmt: skip
     esd_client.authenticate()
     raw = esd_client.fetch_raw(custom_endpoints)
     size = sum(len(body) for bodies in raw.pages.values() for body in bodies)
@@ -103,16 +113,17 @@ def record_district(
     session: requests.Session, url: str, custom: Credentials, standard: Credentials | None, today: dt.date,
     description: str, progress: Progress | None = None, say: Callable[[str], None] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
 ) -> Recording:  # fmt: skip
     """Read every endpoint (with the standard client too, when given) and build the scenario that serves it.
 
     `say` hears each phase after the reading (so a progress line does not go on saying "fetching"); `timeout`
     is each request's, as for the sync.
     """
-    listings, size = read_listings(session, url, custom, True, progress, timeout)
+    listings, size = read_listings(session, url, custom, True, progress, timeout, max_response_bytes)
     clients = "a client with the custom endpoints"
     if standard is not None:
-        seen, more = read_listings(session, url, standard, False, progress, timeout)
+        seen, more = read_listings(session, url, standard, False, progress, timeout, max_response_bytes)
         size += more
         differences = list(_differences("standard client", {p: listings[p] for p in STANDARD_PATHS}, seen))
         if differences:
@@ -249,11 +260,16 @@ def _differences(what: str, source: Mapping[str, list[Record]], other: Mapping[s
             for name in sorted(set(record) | set(got)):
                 if record.get(name) == got.get(name):
                     continue
-                if name in PERSONAL_FIELDS:  # a refusal is printed, maybe into a CI log: no personal value in it
-                    yield f"{path} record {record['id']}: {name} differs in the {what} from the source"
-                else:
+                if name in QUOTED_FIELDS:
                     yield f"{path} record {record['id']}: {name} is {_short(got.get(name))} in the {what}, {_short(record.get(name))} at the source"
+                else:  # a refusal is printed, maybe into a CI log: no personal value in it, only what it is
+                    yield f"{path} record {record['id']}: {name} differs in the {what} from the source ({_kind(record.get(name))} there)"
         yield from (f"{path} record {ident}: only in the {what}" for ident in theirs)
+
+
+def _kind(value: Any) -> str:
+    """A value as a refusal describes it without quoting it: its type (and a list's length)."""
+    return f"an array of {len(value)}" if isinstance(value, list) else f"a {type_name(value)}"
 
 
 def _short(value: Any) -> str:

@@ -14,12 +14,13 @@ import click
 
 from mock_esd_contracts.connection import Connection, open_session
 from mock_esd_contracts.errors import ContractError
-from mock_esd_sync.errors import AuthError, FetchError, SyncError, UnreachableError, UrlError
+from mock_esd_sync.errors import AuthError, FetchError, SyncError, TooLargeError, UnreachableError, UrlError
 from mock_esd_workbench.cli_support import (
     EXIT_FAILED,
     connection_options,
     fail,
     log_options,
+    max_response_option,
     needs_extra,
     one_line_errors,
     warn,
@@ -86,8 +87,12 @@ def finish(
     recording: Recording, out: Path, scrub: bool, scrub_key: str | None, school_names: bool,
     say: Callable[[str], None] | None = None,
 ) -> None:  # fmt: skip
-    """Scrub if asked (printing a random key once), write the file atomically, and print the summary."""
-    from mock_esd_workbench.scrub import Scrubber, random_key
+    """Scrub if asked (printing a random key once), write the file atomically, and print the summary.
+
+    What scrubbing replaced beyond the personal fields (free text where eSD has a list) is said on stderr;
+    what it cannot vouch for stops the recording (exit 1), naming the record and the field.
+    """
+    from mock_esd_workbench.scrub import Scrubber, ScrubError, random_key
 
     for line in recording.dropped_lines():
         warn(line)
@@ -99,7 +104,17 @@ def finish(
             click.echo(f"scrub key (keep it to scrub the next recording alike; it is not stored): {key}", err=True)
         if say is not None:
             say("scrubbing")
-        scenario = Scrubber(key, school_names).scenario(scenario)
+        scrubber = Scrubber(key, school_names)
+        try:
+            scenario = scrubber.scenario(scenario)
+        except ScrubError as exc:
+            fail(str(exc), EXIT_FAILED)
+        if scrubber.replaced:
+            counts = ", ".join(f"{name} {n}" for name, n in sorted(scrubber.replaced.items()))
+            warn(
+                f"--scrub replaced values outside eSD's lists (free text, which may be personal) with keyed ones: "
+                f"{counts}; the sync reads them as it read the originals"
+            )
     if say is not None:
         say(f"writing {out}")
     write_scenario(out, scenario)
@@ -134,6 +149,7 @@ def write_scenario(out: Path, scenario: dict[str, Any]) -> None:
 )
 @scrub_options
 @connection_options
+@max_response_option
 @needs_extra("server")
 @log_options
 @one_line_errors(SyncError, _recording_error, _esd_error)
@@ -141,6 +157,7 @@ def record(
     url: str, client_id: str, client_secret: str, client_id_standard: str | None, client_secret_standard: str | None,
     out: str, scrub: bool, scrub_key: str | None, scrub_school_names: bool, today: dt.datetime | None,
     connection: Connection,
+    max_response_bytes: int,
 ) -> None:  # fmt: skip
     """Record every endpoint of an eSD-compatible server as a scenario `mock-esd serve --scenario` serves back.
 
@@ -167,10 +184,10 @@ def record(
             with open_session(connection) as session:
                 recording = record_district(
                     session, url, Credentials(client_id, client_secret), standard, day, description,
-                    progress, progress.say, connection.timeout,
+                    progress, progress.say, connection.timeout, max_response_bytes,
                 )  # fmt: skip
-        except (AuthError, UrlError, UnreachableError):
-            raise  # wrong credentials or URL, or no server answering there: exit 2, as for `mock-esd sync`
+        except (AuthError, UrlError, UnreachableError, TooLargeError):
+            raise  # wrong credentials or URL, no server answering there, or an answer past the limit: exit 2
         except (FetchError, RecordingError) as exc:
             fail(str(exc), EXIT_FAILED)  # the district could not be read whole, or not held faithfully: aborted
         finish(recording, path, scrub, scrub_key, scrub_school_names, progress.say)
@@ -189,12 +206,14 @@ def record(
     "--record", "record_path", type=click.Path(dir_okay=False), help="At exit, write what passed as a scenario."
 )
 @scrub_options
+@max_response_option
 @needs_extra("server")
 @log_options
 @one_line_errors(ContractError, _recording_error, _esd_error)
 def proxy(
     upstream: str, host: str, port: int, junit_path: str | None, allowed_hosts: tuple[str, ...],
     record_path: str | None, scrub: bool, scrub_key: str | None, scrub_school_names: bool, today: dt.datetime | None,
+    max_response_bytes: int,
 ) -> None:  # fmt: skip
     """Forward every request to --upstream unchanged, checking each answer against the contract.
 
@@ -211,7 +230,10 @@ def proxy(
     if junit_path and not Path(junit_path).absolute().parent.is_dir():
         fail(f"--junit {junit_path!r}: directory {str(Path(junit_path).absolute().parent)!r} does not exist")
     signal.signal(signal.SIGTERM, _interrupt)
-    config = ProxyConfig(upstream=upstream, host=host, port=port, record=path is not None, allowed_hosts=allowed_hosts)
+    config = ProxyConfig(
+        upstream=upstream, host=host, port=port, record=path is not None, allowed_hosts=allowed_hosts,
+        max_response_bytes=max_response_bytes,
+    )  # fmt: skip
     journal = serve_proxy(config, on_violation=lambda line: click.echo(line), on_ready=lambda line: click.echo(line))
     click.echo(journal.summary())
     if junit_path:

@@ -10,9 +10,10 @@ from typing import Any
 import click
 import tomli_w
 
+from mock_esd_contracts.answers import DEFAULT_MAX_RESPONSE_BYTES
 from mock_esd_contracts.connection import DEFAULT_CONNECTION, Connection, open_session
 from mock_esd_sync.client import EsdClient, RetryPolicy
-from mock_esd_sync.errors import BusyError, SyncError
+from mock_esd_sync.errors import BusyError, SyncError, TooLargeError
 from mock_esd_sync.explanation import explain as explain_student
 from mock_esd_sync.export import export_state, group_sizes
 from mock_esd_sync.html_report import write_report
@@ -34,6 +35,7 @@ from mock_esd_workbench.cli_support import (
     connection_options,
     error,
     log_options,
+    max_response_option,
     one_line_errors,
     warn,
 )
@@ -48,6 +50,7 @@ def execute_sync(
     url: str, client_id: str, client_secret: str, settings: Settings, db: str, *,
     dry_run: bool = False, allow_mass_removal: bool = False, progress: Progress | None = None, full: bool = False,
     html_report: str | None = None, connection: Connection = DEFAULT_CONNECTION,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
 ) -> tuple[Report, dict[str, str], list[tuple[str, str | None, int]]]:  # fmt: skip
     """Run one sync; returns the report, school names and the group sizes afterwards (and writes `html_report`).
 
@@ -62,7 +65,10 @@ def execute_sync(
         check_directory_writable(html_report, "--report")
     with open_session(connection) as session:
         retry = RetryPolicy(timeout=connection.timeout)
-        client = EsdClient(session, url, client_id, client_secret, retry=retry, progress=progress)
+        client = EsdClient(
+            session, url, client_id, client_secret, retry=retry, progress=progress,
+            max_response_bytes=max_response_bytes,
+        )  # fmt: skip
         client.authenticate()
         with sync_lock(db):
             return _locked_sync(client, settings, db, dry_run, allow_mass_removal, progress, full, html_report)
@@ -97,7 +103,7 @@ def _locked_sync(
     "--settings",
     "settings_path",
     required=True,
-    type=click.Path(dir_okay=False),
+    type=click.Path(),  # not dir_okay=False: a directory is refused in one line with the others (load_settings)
     help='Settings TOML (the README\'s "Sync"; the rules it drives: `mock-esd rules`).',
 )
 @click.option("--db", default="operoo.db", show_default=True, type=click.Path(dir_okay=False))
@@ -127,8 +133,9 @@ def _locked_sync(
     help="When stderr is not a terminal, write a progress line this often (seconds).",
 )
 @connection_options
+@max_response_option
 @log_options
-@one_line_errors(SyncError, failed=(BusyError,))
+@one_line_errors(SyncError, failed=(BusyError, TooLargeError))  # an answer too large aborts the sync (R11)
 def sync(
     url: str,
     client_id: str,
@@ -142,6 +149,7 @@ def sync(
     html_report: str | None,
     progress_every: float,
     connection: Connection,
+    max_response_bytes: int,
 ) -> None:
     """Sync students and contacts from an eSD server into the Operoo state database."""
     settings = load_settings(settings_path)
@@ -149,7 +157,7 @@ def sync(
         report, names, sizes = execute_sync(
             url, client_id, client_secret, settings, db,
             dry_run=dry_run, allow_mass_removal=allow_mass_removal, progress=progress, full=full,
-            html_report=html_report, connection=connection,
+            html_report=html_report, connection=connection, max_response_bytes=max_response_bytes,
         )  # fmt: skip
     if as_json:
         write_json(report, sys.stdout.buffer)

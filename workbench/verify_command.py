@@ -14,7 +14,14 @@ from mock_esd_contracts.errors import CannotRun, ContractError
 from mock_esd_contracts.html_report import Run, write_html
 from mock_esd_contracts.probe import Target
 from mock_esd_contracts.verifier import Result, failed, json_report, junit_report, text_report, verify
-from mock_esd_workbench.cli_support import EXIT_FAILED, connection_options, fail, log_options, one_line_errors
+from mock_esd_workbench.cli_support import (
+    EXIT_FAILED,
+    connection_options,
+    fail,
+    log_options,
+    max_response_option,
+    one_line_errors,
+)
 from mock_esd_workbench.terminal import Progress
 
 
@@ -34,12 +41,13 @@ from mock_esd_workbench.terminal import Progress
 @click.option("--page-size", type=click.IntRange(1, 1000), default=100, show_default=True)
 @click.option("--strict", is_flag=True, help="Warnings (data the sync skips or treats specially) fail too.")
 @connection_options
+@max_response_option
 @log_options
 @one_line_errors(ContractError)
 def verify_command(
     url: str, client_id: str, client_secret: str, client_id_standard: str | None, client_secret_standard: str | None,
     junit_path: str | None, html_path: str | None, as_json: bool, max_pages: int | None, page_size: int,
-    strict: bool, connection: Connection,
+    strict: bool, connection: Connection, max_response_bytes: int,
 ) -> None:  # fmt: skip
     """Check an eSD-compatible server against the contract (exit 0 all pass or warn, 1 a check failed, 2 cannot run).
 
@@ -51,7 +59,10 @@ def verify_command(
     for option, path in (("--junit", junit_path), ("--html", html_path)):
         if path and not Path(path).absolute().parent.is_dir():
             fail(f"{option} {path!r}: directory {str(Path(path).absolute().parent)!r} does not exist")
-    target = Target(url, client_id, client_secret, client_id_standard, client_secret_standard, max_pages, page_size)
+    target = Target(
+        url, client_id, client_secret, client_id_standard, client_secret_standard, max_pages, page_size,
+        max_response_bytes,
+    )  # fmt: skip
     run = Run(target, strict, started=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     done: list[Result] = []
     with Progress() as progress, open_session(connection) as session:  # a bar on a terminal; elsewhere a line

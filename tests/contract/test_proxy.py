@@ -37,7 +37,6 @@ def proxying(upstream: str, record: bool = False) -> Iterator[tuple[str, Journal
     app = create_proxy_app(config, journal, printed.append)
     with LiveServer(app) as server:
         yield server.root_url + config.prefix, journal, printed
-    app.extensions["proxy_session"].close()
 
 
 def traffic(base_url: str, client: tuple[str, str]) -> None:
@@ -260,7 +259,6 @@ def hostile_proxy(**limits: int) -> Iterator[tuple[str, Journal]]:
         app = create_proxy_app(config, journal, lambda line: None)
         with LiveServer(app) as server:
             yield server.root_url + "/api", journal
-        app.extensions["proxy_session"].close()
 
 
 def test_one_client_s_cookies_never_reach_another(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -84,7 +84,7 @@ def test_a_record_finding_quotes_its_request_status_and_record_with_nothing_pers
     results: list[Result], victim: dict[str, Any]
 ) -> None:
     schema = by_name(results)["records-schema"]
-    assert schema.reasons == [f"/v1/operoo/students record {victim['id']}: lastName: an array is not of type 'string'"]
+    assert schema.reasons == [f"/v1/operoo/students record {victim['id']}: lastName: expected string, got array"]
     evidence = schema.evidence[0]
     assert evidence is not None
     assert evidence.request == "GET /api/v1/operoo/students?pageNo=1&pageSize=100" and evidence.status == 200

@@ -9,10 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
+from mock_esd.server.live import LiveServer
+from mock_esd_contracts.vocabulary import RELATIONSHIPS
+from mock_esd_workbench.proxy import Journal, ProxyConfig, create_proxy_app
 from mock_esd_workbench.scrub import Scrubber
 from tests.contract.independent_esd import CUSTOM, District, district, independent_server
-from tests.e2e.roundtrip import MOCK_CUSTOM, mock_serving, record, sync_export
+from tests.e2e.roundtrip import MOCK_CUSTOM, cli, mock_serving, record, sync_export, token
 from tests.e2e.test_record import INDEPENDENT_SETTINGS
 
 pytestmark = pytest.mark.e2e
@@ -104,7 +108,12 @@ def test_what_the_rules_read_is_kept_and_dates_of_birth_keep_their_order(
                 born < dt.date.fromisoformat(was["enrollmentDate"])
             )
     for was, now in zip(before["contacts"], after["contacts"], strict=True):
-        assert (was["id"], was["doNotContact"], was["students"]) == (now["id"], now["doNotContact"], now["students"])
+        assert (was["id"], was["doNotContact"]) == (now["id"], now["doNotContact"])
+        for link, scrubbed_link in zip(was["students"], now["students"], strict=True):  # all kept but free text
+            listed = link["relationship"] in RELATIONSHIPS
+            assert {**link, "relationship": None} == {**scrubbed_link, "relationship": None}
+            assert (scrubbed_link["relationship"] == link["relationship"]) == listed
+            assert scrubbed_link["relationship"] in RELATIONSHIPS or not listed
     assert [c.get("doNotContact") for c in after["operooContacts"]] == [
         c.get("doNotContact") for c in before["operooContacts"]
     ]
@@ -138,3 +147,94 @@ def test_a_date_of_birth_between_close_reference_dates_still_moves() -> None:
         assert moved != born, (born, around)
         assert all((moved < r) == (born < r) and (moved > r) == (born > r) for r in around)
     assert scrubber.date_of_birth("2026-01-02", ["2026-01-01", "2026-01-03"]) == "2026-01-02", "the only date left"
+
+
+# ----- what nobody knew to scrub, and what the tools print ----------------------------------------------------
+
+
+def test_a_relationship_outside_the_list_is_replaced_and_said(tmp_path: Path) -> None:
+    """eSD's relationships are kept (R9 reads them); anything else is free text ("Grandma Woodard") and was kept
+    word for word beside a contact scrubbed to another name, without a word said."""
+    data = district()
+    links = [link for c in data.listings["/v1/contacts"] for link in c["students"]]
+    for link in links[::3]:
+        link["relationship"] = "PIIREL Grandma Woodard"
+    with independent_server(data) as base_url:
+        done = record(base_url, CUSTOM, tmp_path / "d.json", "--scrub", "--scrub-key", "k1")
+        assert done.exit_code == 0, done.stderr
+        text = (tmp_path / "d.json").read_text()
+        assert "PIIREL" not in text and "Woodard" not in text
+        replaced = len(links[::3]) + 1  # and the district's own "Neighbour"
+        assert f"relationship {replaced}" in done.stderr and "outside eSD's lists" in done.stderr
+        kept = [link["relationship"] for c in json.loads(text)["contacts"] for link in c["students"]]
+        assert sum(r not in RELATIONSHIPS for r in kept) == replaced  # still outside the list: no permission gained
+        with mock_serving(tmp_path / "d.json") as replay:  # the same permissions (R9), the same groups
+            assert sync_export(replay, MOCK, INDEPENDENT_SETTINGS, tmp_path / "r") == sync_export(
+                base_url, CUSTOM, INDEPENDENT_SETTINGS, tmp_path / "s"
+            )
+
+
+def test_a_value_scrub_cannot_vouch_for_is_refused_naming_the_field(tmp_path: Path) -> None:
+    data = district()
+    student = data.listings["/v1/students"][4]
+    student["lastModified"] = "PIIMOD Laura Woodard"  # kept as it came by --scrub, so it must be what it says
+    with independent_server(data) as base_url:
+        done = record(base_url, CUSTOM, tmp_path / "d.json", "--scrub", "--scrub-key", "k1")
+    assert done.exit_code == 1 and not (tmp_path / "d.json").exists()
+    assert f"student {student['id']}: lastModified is not a date-time (a string)" in done.stderr
+    assert "PIIMOD" not in done.stderr
+
+
+MARKERS = ("PIIOBJ", "PIIDOB", "Laura")
+
+
+def test_no_personal_value_is_printed_by_any_command(tmp_path: Path) -> None:
+    """A first name sent as an object and a date of birth that is no date: every error, violation, report and
+    log names the record, the field and the type, and never the value (--scrub or not)."""
+    data = district()
+    data.listings["/v1/students"][1]["firstName"] = {"given": "PIIOBJ-Laura"}
+    data.listings["/v1/operoo/students"][0]["dateOfBirth"] = "PIIDOB-Laura-1990"
+    outputs: dict[str, str] = {}
+    with independent_server(data) as base_url:
+        credentials = ["--url", base_url, "--client-id", CUSTOM[0], "--client-secret", CUSTOM[1]]
+        (tmp_path / "settings.toml").write_text(INDEPENDENT_SETTINGS)
+        for name, args in {
+            "sync": ["sync", *credentials, "--settings", str(tmp_path / "settings.toml"), "--db", str(tmp_path / "o.db"),
+                     "--report", str(tmp_path / "r.html")],
+            "sync --json": ["sync", *credentials, "--settings", str(tmp_path / "settings.toml"),
+                            "--db", str(tmp_path / "o.db"), "--json"],
+            "verify": ["verify", *credentials, "--junit", str(tmp_path / "v.xml")],
+            "verify --json": ["verify", *credentials, "--json"],
+            "record --scrub": ["record", *credentials, "--out", str(tmp_path / "d.json"), "--scrub"],
+        }.items():  # fmt: skip
+            done = cli(*args)
+            assert done.exit_code == 1, (name, done.stderr)
+            outputs[name] = done.stdout + done.stderr
+        data.listings["/v1/students"][1]["firstName"] = "Fine"
+        done = record(base_url, CUSTOM, tmp_path / "d.json", "--scrub")
+        assert done.exit_code == 1 and "dateOfBirth" in done.stderr
+        outputs["record --scrub, a date of birth no date"] = done.stdout + done.stderr
+        data.listings["/v1/students"][1]["firstName"] = {"given": "PIIOBJ-Laura"}
+        outputs.update(_proxied(base_url))
+    for written in ("r.html", "v.xml", "o.db"):
+        outputs[written] = (tmp_path / written).read_bytes().decode(errors="replace")
+    assert "firstName" in outputs["sync"] and "object" in outputs["sync"], outputs["sync"]
+    assert "firstName: expected string, got object" in outputs["verify --json"]
+    leaks = {name: [m for m in MARKERS if m in text] for name, text in outputs.items()}
+    assert not any(leaks.values()), leaks
+
+
+def _proxied(base_url: str) -> dict[str, str]:
+    """What the proxy printed, served and wrote about the same answers."""
+    config = ProxyConfig(upstream=base_url, port=0)
+    journal, printed = Journal(config), []
+    with LiveServer(create_proxy_app(config, journal, printed.append)) as server:
+        proxy = server.root_url + config.prefix
+        headers = {"Authorization": f"Bearer {token(proxy, CUSTOM)}"}
+        for path in ("/v1/students", "/v1/operoo/students"):
+            assert requests.get(proxy + path, headers=headers, timeout=30).status_code == 200
+        pages = {
+            path: requests.get(server.root_url + path, timeout=30).text for path in ("/_mock/violations", "/_mock/")
+        }
+    assert any("firstName" in line for line in printed), printed
+    return {"proxy VIOLATION lines": "\n".join(printed), "proxy junit": journal.junit().decode(), **pages}

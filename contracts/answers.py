@@ -1,0 +1,82 @@
+"""Reading an HTTP answer's body within a size limit, counted decoded, whatever the answer's status.
+
+Every part that reads a server it does not control reads through here: the sync's client, the
+verifier's probe, `mock-esd record` (through the sync's client) and `mock-esd proxy`. A gzip answer
+of 1 MB can inflate to gigabytes; the limit counts the bytes as decoded, as they are read, and stops
+at once when they pass it.
+
+Decoding is urllib3's (2.6 and later): `stream(amt, decode_content=True)` inflates at most `amt`
+bytes per step, whatever the compressed input holds, and decodes every member of a multi-member
+gzip body (as browsers and curl do), so what is judged is what a client reads. A `requests` response
+hook (`limited`) applies the limit to every answer a session receives, redirects included: `requests`
+reads a redirect's body whole before following it, or before handing back an unfollowed one, and the
+hook has read it (within the limit) by then.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
+
+import requests
+import urllib3
+
+from mock_esd_contracts.errors import ContractError
+
+DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024  # a 1,000-record page is about 0.6 MB; 100x that is no page
+CHUNK_BYTES: Final = 64 * 1024  # read (and inflate) this much at a time
+SETTING: Final = "max_response_bytes"
+
+
+class ResponseTooLarge(ContractError):
+    """An answer's body, as decoded, passed the limit; it was not read further (the connection is dropped)."""
+
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(f"{what}: the answer is over {SETTING} ({limit} bytes decoded), so it was not read further")
+        self.what, self.limit = what, limit
+
+
+def read_within(chunks: Iterable[bytes], limit: int, what: str) -> bytes:
+    """`chunks` joined, or ResponseTooLarge (naming `what`) as soon as they pass `limit` bytes."""
+    body = bytearray()
+    for chunk in chunks:
+        body += chunk
+        if len(body) > limit:
+            raise ResponseTooLarge(what, limit)
+    return bytes(body)
+
+
+def read_decoded(response: urllib3.BaseHTTPResponse, limit: int, what: str) -> bytes:
+    """A urllib3 response's body decoded as its Content-Encoding says, read within `limit` decoded bytes."""
+    return read_within(response.stream(CHUNK_BYTES, decode_content=True), limit, what)
+
+
+def decoded(raw: bytes, headers: Mapping[str, str], limit: int, what: str) -> bytes:
+    """A body as it was sent (`raw`, maybe compressed) decoded as `headers` say, within `limit` decoded bytes.
+
+    urllib3.exceptions.DecodeError if it does not decode (a corrupt gzip stream, say).
+    """
+    answer = urllib3.HTTPResponse(io.BytesIO(raw), headers=dict(headers), preload_content=False, decode_content=True)
+    return read_decoded(answer, limit, what)
+
+
+def limited(limit: int) -> Callable[..., requests.Response]:
+    """A `requests` response hook that reads each answer's body within `limit` decoded bytes.
+
+    Give it per request (`hooks={"response": [limited(n)]}`) or to a session; a body over the limit
+    raises ResponseTooLarge from the call that sent the request, and the connection is closed.
+    """
+
+    def hook(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+        what = f"{response.request.method} {response.url}"
+        try:
+            content = read_within(response.iter_content(CHUNK_BYTES), limit, what)
+        except ResponseTooLarge:
+            response.close()  # the rest is never read: the connection cannot go back to the pool
+            raise
+        # What `Response.content` holds had it read the body itself (iter_content has marked it consumed).
+        response._content = content
+        return response
+
+    return hook

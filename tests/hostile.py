@@ -1,0 +1,266 @@
+"""Hostile servers and clients for the limit tests, and the CLI run under a memory cap to measure them.
+
+`hostile_server` answers each route with exactly the bytes given (a gzip bomb, a redirect carrying one,
+an answer trickled a byte at a time), written apart from the mock and from the code under test.
+`run_capped` runs `mock-esd ...` in a child process whose address space is capped (RLIMIT_AS, as the
+issue's probe ran every process) and reads the child's peak resident memory from `wait4`.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import IO, Any
+
+GIB = 1 << 30
+CAP = 1536 * 1024 * 1024  # the address space a capped child may use: a 1 GiB bomb inflated whole does not fit
+TOKEN_BODY = b'{"access_token": "t0k3n", "token_type": "Bearer", "expires_in": 3600}'
+
+
+@cache
+def gzip_bomb(size: int = GIB) -> bytes:
+    """One gzip member inflating to `size` zero bytes (a multiple of 1 MiB), about 1 KB per MiB, with a right trailer.
+
+    Built from one 1 MiB deflate block repeated (each ends in a full flush, so each stands alone): generating
+    1 GiB through zlib would take seconds.
+    """
+    mib = 1 << 20
+    assert size % mib == 0
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    block = deflate.compress(b"\0" * mib) + deflate.flush(zlib.Z_FULL_FLUSH)
+    last = deflate.compress(b"") + deflate.flush(zlib.Z_FINISH)
+    crc = 0
+    zeros = b"\0" * mib
+    for _ in range(size // mib):
+        crc = zlib.crc32(zeros, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    return header + block * (size // mib) + last + struct.pack("<II", crc, size & 0xFFFFFFFF)
+
+
+@dataclass
+class Sent:
+    """One answer, byte for byte: status, headers, and `body` sent `repeat` times (1.5 GB need not be in memory).
+
+    `trickle`: seconds between single bytes of the whole answer, status line and headers included.
+    """
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
+    body: bytes = b""
+    trickle: float = 0.0
+    repeat: int = 1
+
+    def head(self) -> bytes:
+        lines = [f"HTTP/1.1 {self.status} Whatever", *(f"{k}: {v}" for k, v in self.headers.items())]
+        lines.append(f"Content-Length: {len(self.body) * self.repeat}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+TOKEN = Sent(body=TOKEN_BODY)
+
+
+def gzipped(body: bytes, status: int = 200, **headers: str) -> Sent:
+    """An answer whose body is already gzip (a bomb, several members): sent as is, marked Content-Encoding: gzip."""
+    return Sent(status, {"Content-Type": "application/json", "Content-Encoding": "gzip", **headers}, body)
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        path = self.path.split("?", 1)[0]
+        self.server.received.append(Received(self.command, self.path, dict(self.headers.items()), body))
+        sent = self.server.routes.get(f"{self.command} {path}") or Sent(404, body=b'{"title": "Not Found"}')
+        try:
+            if sent.trickle:
+                for byte in sent.head() + sent.body * sent.repeat:
+                    self.wfile.write(bytes((byte,)))
+                    self.wfile.flush()
+                    if self.server.stopping.wait(sent.trickle):
+                        return
+            else:
+                self.wfile.write(sent.head())
+                for _ in range(sent.repeat):
+                    self.wfile.write(sent.body)
+        except OSError:
+            self.close_connection = True  # the client left (a limit reached, a deadline passed): the point
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _answer
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, routes: dict[str, Sent]) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.routes = routes
+        self.received: list[Received] = []
+        self.stopping = threading.Event()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet: a client leaving mid-answer (a limit reached, a deadline passed) is what these tests provoke."""
+
+
+@dataclass
+class Hostile:
+    root_url: str  # http://127.0.0.1:PORT
+    routes: dict[str, Sent]
+    received: list[Received]
+
+    @property
+    def base_url(self) -> str:
+        return self.root_url + "/api"
+
+
+@contextmanager
+def hostile_server(routes: dict[str, Sent]) -> Iterator[Hostile]:
+    """Serve `routes` ("GET /api/v1/schools" -> what to send) on a free 127.0.0.1 port; stopped after."""
+    server = _Server(routes)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Hostile(f"http://127.0.0.1:{server.server_address[1]}", routes, server.received)
+    finally:
+        server.stopping.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+# ----- the command line under a memory cap --------------------------------------------------------------
+
+_CAPPED = (
+    "import resource, runpy, sys; cap = int(sys.argv.pop(1)); resource.setrlimit(resource.RLIMIT_AS, (cap, cap)); "
+    "sys.argv[0] = 'mock-esd'; runpy.run_module('mock_esd', run_name='__main__', alter_sys=True)"
+)
+
+
+@dataclass(frozen=True)
+class Capped:
+    """How a capped `mock-esd` run ended: exit code, what it printed, its peak resident memory and wall time."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    peak_mb: float
+    seconds: float
+
+    def __str__(self) -> str:
+        return (
+            f"exit {self.returncode}, peak {self.peak_mb:.0f} MB, {self.seconds:.1f} s; stderr: {self.stderr[-2000:]}"
+        )
+
+
+def capped_command(*args: str, cap: int = CAP) -> list[str]:
+    """`python -c ... mock-esd ARGS` with the address space capped at `cap` bytes before the program loads."""
+    return [sys.executable, "-c", _CAPPED, str(cap), *args]
+
+
+def run_capped(*args: str, cap: int = CAP, timeout: float = 120) -> Capped:
+    """Run `mock-esd ARGS` under the cap to its end; its peak RSS comes from wait4 (what it held, not what it asked)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.monotonic()
+        proc = subprocess.Popen(capped_command(*args, cap=cap), stdout=out, stderr=err)
+        return _reaped(proc, out, err, start, timeout)
+
+
+def reap(proc: subprocess.Popen[Any], out: IO[bytes], err: IO[bytes], start: float, timeout: float = 60) -> Capped:
+    """Wait for a capped child started elsewhere (a proxy, stopped by the test) and say how it ended."""
+    return _reaped(proc, out, err, start, timeout)
+
+
+def _reaped(proc: subprocess.Popen[Any], out: IO[bytes], err: IO[bytes], start: float, timeout: float) -> Capped:
+    killer = threading.Timer(timeout, proc.kill)
+    killer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        killer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.monotonic() - start
+    out.seek(0)
+    err.seek(0)
+    peak = usage.ru_maxrss / 1024  # KiB on Linux
+    return Capped(
+        proc.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace"), peak, seconds
+    )
+
+
+def own_peak_mb() -> float:
+    """This process's peak RSS (for a test that measures something run in-process)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def report(name: str, run: Capped) -> None:
+    """Print what a run measured, for `pytest -s` and the record of before/after numbers."""
+    print(f"\n[measured] {name}: {run}", file=sys.stderr)
+    log = os.environ.get("MOCK_ESD_MEASURE_LOG")  # a file to collect the numbers of a whole run in
+    if log:
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(f"{name}: {run}".replace("\n", " ") + "\n")
+
+
+@dataclass
+class Running:
+    """A capped `mock-esd proxy` while it runs (`base_url`, what it printed so far) and, once stopped, `ended`."""
+
+    base_url: str
+    printed: list[str]
+    ended: Capped | None = None
+
+
+@contextmanager
+def capped_proxy(upstream: str, *args: str, cap: int = CAP) -> Iterator[Running]:
+    """`mock-esd proxy --port 0 --upstream UPSTREAM ARGS` under the cap; SIGTERM at the end, then `ended` says how it went."""
+    with tempfile.TemporaryFile() as err:
+        start = time.monotonic()
+        command = capped_command("proxy", "--port", "0", "--upstream", upstream, *args, cap=cap)
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err)
+        assert proc.stdout is not None
+        printed: list[str] = []
+        while not printed or not printed[-1].startswith("Proxying"):
+            line = proc.stdout.readline().decode()
+            if not line:
+                err.seek(0)
+                raise AssertionError(f"the proxy did not start: {printed} {err.read().decode()}")
+            printed.append(line.rstrip("\n"))
+        found = [line.split()[2] for line in printed if line.startswith("mock-esd proxy: ")]
+        running = Running(found[0], printed)
+        drain = threading.Thread(target=lambda: printed.extend(x.decode().rstrip("\n") for x in proc.stdout or ()))
+        drain.start()
+        try:
+            yield running
+        finally:
+            proc.terminate()
+            with tempfile.TemporaryFile() as nothing:
+                running.ended = _reaped(proc, nothing, err, start, 60)
+            drain.join(timeout=30)
+            proc.stdout.close()
+            running.ended = Capped(running.ended.returncode, "\n".join(printed), running.ended.stderr,
+                                   running.ended.peak_mb, running.ended.seconds)  # fmt: skip
