@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from mock_esd_sync import vocabulary as o
 from mock_esd_sync.changes import NO_MIRROR_CHANGES, MirrorChanges
 from mock_esd_sync.errors import IdentityConflict
+from mock_esd_sync.records import new_tuple
 from mock_esd_sync.rulebook import ARCHIVED_GONE, ARCHIVED_UNMATCHED, ARCHIVED_UNREAD
 from mock_esd_sync.rules import Decision, Desired
 from mock_esd_sync.state import GroupKey, State, StoredContact, StoredStudent
@@ -164,7 +165,8 @@ def compute_plan(desired: Desired, state: State) -> Plan:
 def _student_changes(desired: Desired, state: State) -> tuple[StudentChange, ...]:
     if not state.students:  # a first sync: every decision is a create, nothing to compare or archive
         created = [
-            _new(StudentChange, (d.student.person_id, None, d.student, d.reason)) for d in desired.students.values()
+            new_tuple(StudentChange, (d.student.person_id, None, d.student, d.reason))
+            for d in desired.students.values()
         ]
         created.sort(key=_BY_ID)
         return tuple(created)
@@ -186,7 +188,6 @@ def _student_changes(desired: Desired, state: State) -> tuple[StudentChange, ...
 
 
 _BY_ID = itemgetter(0)  # a change's person id or contact id
-_new = tuple.__new__  # a named tuple made at once, without `NamedTuple.__new__`'s Python-level call
 
 
 def _check_identities(wanted: Mapping[int, Decision], state: State) -> None:
@@ -228,9 +229,9 @@ def _member_changes(
 def _contact_changes(desired: Desired, state: State, renamed: Mapping[str, str]) -> tuple[ContactChange, ...]:
     if not state.contacts:  # a first sync: every contact is created
         created = [
-            _new(
+            new_tuple(
                 ContactChange,
-                (cid, None, _new(StoredContact, (cid, w.first_name, w.last_name, w.email, False, w.links))),
+                (cid, None, new_tuple(StoredContact, (cid, w.first_name, w.last_name, w.email, False, w.links))),
             )
             for cid, w in desired.contacts.items()
         ]

@@ -21,7 +21,7 @@ from mock_esd_contracts import vocabulary as esd
 from mock_esd_sync import vocabulary as o
 from mock_esd_sync.changes import NO_MIRROR_CHANGES, EsdRecords, MirrorChanges, Scope, esd_records
 from mock_esd_sync.errors import IdentityConflict
-from mock_esd_sync.records import Contact, Person, Snapshot, Student
+from mock_esd_sync.records import Contact, Person, Snapshot, Student, new_tuple
 from mock_esd_sync.rulebook import R1, R2, R3
 from mock_esd_sync.settings import PRIORITY, Settings
 from mock_esd_sync.state import GroupKey, StoredStudent
@@ -166,14 +166,11 @@ def _custom_path(student: Student | None, custom_endpoints: bool, trace: list[st
 
 
 def _decision(student: Student, operoo_id: str, status: o.Option, path: str, reason: str) -> Decision:
-    stored = _new(StoredStudent, (
+    stored = new_tuple(StoredStudent, (
         operoo_id, student.person_id, student.enrolled_id, status, student.school_id, student.first_name,
         student.last_name, False,
     ))  # fmt: skip
-    return _new(Decision, (stored, path, reason))
-
-
-_new = tuple.__new__  # a named tuple made at once, without `NamedTuple.__new__`'s Python-level call
+    return new_tuple(Decision, (stored, path, reason))
 
 
 def _say(trace: list[str] | None, line: str) -> None:
@@ -387,7 +384,7 @@ def _contacts(
             if synced is not None:
                 links[synced] = said[relationship, priority]
         if links:
-            out[contact_id] = _new(DesiredContact, (contact_id, first_name, last_name, email, links))
+            out[contact_id] = new_tuple(DesiredContact, (contact_id, first_name, last_name, email, links))
     return out
 
 
