@@ -14,7 +14,6 @@ from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 from mock_esd_sync import vocabulary as o
-from mock_esd_sync.changes import NO_MIRROR_CHANGES, MirrorChanges
 from mock_esd_sync.errors import IdentityConflict
 from mock_esd_sync.records import new_tuple
 from mock_esd_sync.rulebook import ARCHIVED_GONE, ARCHIVED_UNMATCHED, ARCHIVED_UNREAD
@@ -93,12 +92,11 @@ class Plan:
     members_add: Members = ()
     members_remove: Members = ()
     contacts: tuple[ContactChange, ...] = ()
-    mirror: MirrorChanges = NO_MIRROR_CHANGES  # the eSD mirror's rows that differ from the stored ones
     warnings: tuple[str, ...] = ()
     active_before: int = 0
 
     def is_empty(self) -> bool:
-        """True when applying would change nothing that Operoo users see (the eSD mirror aside)."""
+        """True when applying would change nothing that Operoo users see."""
         return not (
             self.students or self.buildings_upsert or self.buildings_remove or self.groups_create
             or self.groups_remove or self.members_add or self.members_remove or self.contacts
@@ -156,7 +154,6 @@ def compute_plan(desired: Desired, state: State) -> Plan:
         members_add=adds,
         members_remove=removes,
         contacts=_contact_changes(desired, state, renamed),
-        mirror=desired.mirror,
         warnings=desired.warnings,
         active_before=state.active,
     )
