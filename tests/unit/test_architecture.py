@@ -36,7 +36,7 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_layers_contract_is_kept() -> None:
     result = lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 kept, 0 broken" in result.stdout
+    assert "3 kept, 0 broken" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -57,9 +57,34 @@ def test_a_new_crossing_breaks_the_contract(checkout: Path, module: str, crossin
     finally:
         path.write_text(original, encoding="utf-8")
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "BROKEN" in result.stdout and "1 kept, 1 broken" in result.stdout
+    assert "BROKEN" in result.stdout and "2 kept, 1 broken" in result.stdout
     planted = module.removesuffix(".py").replace("/", ".")
     assert planted in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "crossing"),
+    [
+        ("mock_esd_sync/rules.py", "import mock_esd_sync.reader"),  # the rules reading eSD's packed pages
+        ("mock_esd_sync/rules.py", "import mock_esd_sync.client"),  # the rules reaching HTTP
+        ("mock_esd_sync/plan.py", "import mock_esd_sync.mirror"),  # the plan carrying the store's payload again
+        ("mock_esd_sync/state.py", "import mock_esd_sync.client"),  # indirectly: rules and plan both import state
+    ],
+)
+def test_the_sync_rules_or_plan_reaching_io_breaks_the_contract(checkout: Path, module: str, crossing: str) -> None:
+    path = checkout / module
+    original = path.read_text(encoding="utf-8")
+    path.write_text(original + f"\n{crossing}  # planted by the test\n", encoding="utf-8")
+    try:
+        result = lint_imports(checkout)
+    finally:
+        path.write_text(original, encoding="utf-8")
+    assert result.returncode == 1, result.stdout + result.stderr
+    said = " ".join(result.stdout.split())
+    assert "the sync's rules and plan reach no I/O: not the reader, the mirror, the client or the store BROKEN" in said
+    assert "2 kept, 1 broken" in said, "only this contract: the crossing makes no cycle and crosses no part"
+    assert module.removesuffix(".py").replace("/", ".") in said
+    assert crossing.removeprefix("import ") in said
 
 
 def test_a_circular_import_inside_a_part_breaks_the_contract(checkout: Path) -> None:
