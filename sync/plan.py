@@ -2,6 +2,9 @@
 
 `compute_plan` is pure and its output is frozen and sorted, so two runs on the same inputs give the
 same plan, a plan can be printed for `--dry-run`, and applying it then planning again gives nothing.
+It holds only what Operoo users see change: the eSD mirror's rows go from the run to `store.apply_plan`
+on their own, and an import-linter contract keeps this module from the reader, the mirror, the client and
+the store.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 A record that lacks a field or has the wrong type raises RecordError naming endpoint, record and field:
 a sync must abort rather than act on a half-understood listing (R11).
+
+The records are named tuples made at once (`new_tuple`, the sync's one such shortcut, with its measured why);
+the rules and the plan make their decisions, stored rows and changes with it too.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The sync rules R1-R9 as pure functions: which students sync, with which ID, into which groups.
 
 `decide` is the one place a student's fate is decided; `compute_desired` applies it to a snapshot and
-`explain` replays it with a trace. No I/O, no clock, no randomness.
+`explain` replays it with a trace. No I/O, no clock, no randomness: eSD's records come as `shapes` gives
+them, and an import-linter contract (pyproject.toml) keeps this module from the reader, the mirror, the
+client and the store.
 """
 
 from __future__ import annotations

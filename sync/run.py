@@ -63,7 +63,7 @@ class Report:
     plan: Plan | None = None
     errors: list[str] = field(default_factory=list)
     run_id: int | None = None
-    mirror: MirrorChanges = NO_MIRROR_CHANGES  # the rows of the stored eSD mirror the plan comes with
+    mirror: MirrorChanges = NO_MIRROR_CHANGES  # the eSD mirror's rows that differ from the stored ones
 
     @property
     def ok(self) -> bool:
