@@ -2,6 +2,9 @@
 
 `compute_plan` is pure and its output is frozen and sorted, so two runs on the same inputs give the
 same plan, a plan can be printed for `--dry-run`, and applying it then planning again gives nothing.
+It holds only what Operoo users see change: the eSD mirror's rows go from the run to `store.apply_plan`
+on their own, and an import-linter contract keeps this module from the reader, the mirror, the client and
+the store.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 from mock_esd_sync import vocabulary as o
-from mock_esd_sync.changes import NO_MIRROR_CHANGES, MirrorChanges
 from mock_esd_sync.errors import IdentityConflict
+from mock_esd_sync.records import new_tuple
 from mock_esd_sync.rulebook import ARCHIVED_GONE, ARCHIVED_UNMATCHED, ARCHIVED_UNREAD
 from mock_esd_sync.rules import Decision, Desired
 from mock_esd_sync.state import GroupKey, State, StoredContact, StoredStudent
@@ -92,12 +95,11 @@ class Plan:
     members_add: Members = ()
     members_remove: Members = ()
     contacts: tuple[ContactChange, ...] = ()
-    mirror: MirrorChanges = NO_MIRROR_CHANGES  # the eSD mirror's rows that differ from the stored ones
     warnings: tuple[str, ...] = ()
     active_before: int = 0
 
     def is_empty(self) -> bool:
-        """True when applying would change nothing that Operoo users see (the eSD mirror aside)."""
+        """True when applying would change nothing that Operoo users see."""
         return not (
             self.students or self.buildings_upsert or self.buildings_remove or self.groups_create
             or self.groups_remove or self.members_add or self.members_remove or self.contacts
@@ -155,7 +157,6 @@ def compute_plan(desired: Desired, state: State) -> Plan:
         members_add=adds,
         members_remove=removes,
         contacts=_contact_changes(desired, state, renamed),
-        mirror=desired.mirror,
         warnings=desired.warnings,
         active_before=state.active,
     )
@@ -164,7 +165,8 @@ def compute_plan(desired: Desired, state: State) -> Plan:
 def _student_changes(desired: Desired, state: State) -> tuple[StudentChange, ...]:
     if not state.students:  # a first sync: every decision is a create, nothing to compare or archive
         created = [
-            _new(StudentChange, (d.student.person_id, None, d.student, d.reason)) for d in desired.students.values()
+            new_tuple(StudentChange, (d.student.person_id, None, d.student, d.reason))
+            for d in desired.students.values()
         ]
         created.sort(key=_BY_ID)
         return tuple(created)
@@ -186,7 +188,6 @@ def _student_changes(desired: Desired, state: State) -> tuple[StudentChange, ...
 
 
 _BY_ID = itemgetter(0)  # a change's person id or contact id
-_new = tuple.__new__  # a named tuple made at once, without `NamedTuple.__new__`'s Python-level call
 
 
 def _check_identities(wanted: Mapping[int, Decision], state: State) -> None:
@@ -228,9 +229,9 @@ def _member_changes(
 def _contact_changes(desired: Desired, state: State, renamed: Mapping[str, str]) -> tuple[ContactChange, ...]:
     if not state.contacts:  # a first sync: every contact is created
         created = [
-            _new(
+            new_tuple(
                 ContactChange,
-                (cid, None, _new(StoredContact, (cid, w.first_name, w.last_name, w.email, False, w.links))),
+                (cid, None, new_tuple(StoredContact, (cid, w.first_name, w.last_name, w.email, False, w.links))),
             )
             for cid, w in desired.contacts.items()
         ]

@@ -1,7 +1,9 @@
 """The sync rules R1-R9 as pure functions: which students sync, with which ID, into which groups.
 
 `decide` is the one place a student's fate is decided; `compute_desired` applies it to a snapshot and
-`explain` replays it with a trace. No I/O, no clock, no randomness.
+`explain` replays it with a trace. No I/O, no clock, no randomness: eSD's records come as `shapes` gives
+them, and an import-linter contract (pyproject.toml) keeps this module from the reader, the mirror, the
+client and the store.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from typing import NamedTuple
 
 from mock_esd_contracts import vocabulary as esd
 from mock_esd_sync import vocabulary as o
-from mock_esd_sync.changes import NO_MIRROR_CHANGES, EsdRecords, MirrorChanges, Scope, esd_records
 from mock_esd_sync.errors import IdentityConflict
-from mock_esd_sync.records import Contact, Person, Snapshot, Student
+from mock_esd_sync.records import Contact, Person, Snapshot, Student, new_tuple
 from mock_esd_sync.rulebook import R1, R2, R3
 from mock_esd_sync.settings import PRIORITY, Settings
+from mock_esd_sync.shapes import EsdRecords, Scope, esd_records
 from mock_esd_sync.state import GroupKey, StoredStudent
 
 CUSTOM, BUILDING = "custom", "building"
@@ -68,7 +70,6 @@ class Desired:
     persons: Collection[int]  # the ids of the persons decided (not their records: those can be freed)
     warnings: tuple[str, ...] = ()
     custom_endpoints_read: bool = True  # False: persons listed only on /v1/operoo/* were not seen
-    mirror: MirrorChanges = NO_MIRROR_CHANGES  # what eSD said that differs from the stored mirror
 
 
 class DesiredContact(NamedTuple):  # a named tuple, made at once: a first sync makes one per contact
@@ -166,14 +167,11 @@ def _custom_path(student: Student | None, custom_endpoints: bool, trace: list[st
 
 
 def _decision(student: Student, operoo_id: str, status: o.Option, path: str, reason: str) -> Decision:
-    stored = _new(StoredStudent, (
+    stored = new_tuple(StoredStudent, (
         operoo_id, student.person_id, student.enrolled_id, status, student.school_id, student.first_name,
         student.last_name, False,
     ))  # fmt: skip
-    return _new(Decision, (stored, path, reason))
-
-
-_new = tuple.__new__  # a named tuple made at once, without `NamedTuple.__new__`'s Python-level call
+    return new_tuple(Decision, (stored, path, reason))
 
 
 def _say(trace: list[str] | None, line: str) -> None:
@@ -212,16 +210,11 @@ def permission(link_relationship: str, link_priority: int, settings: Settings) -
     return o.VIEW_AND_UPDATE if allowed else o.NO_PERMISSION
 
 
-def compute_desired(
-    snapshot: Snapshot | EsdRecords,
-    settings: Settings,
-    scope: Scope | None = None,
-    mirror: MirrorChanges = NO_MIRROR_CHANGES,
-) -> Desired:
+def compute_desired(snapshot: Snapshot | EsdRecords, settings: Settings, scope: Scope | None = None) -> Desired:
     """The Operoo state R1-R9 ask for, given what eSD says: for everyone, or for the persons and contacts
     of `scope` only (the others' decisions are known not to change)."""
     records = snapshot if isinstance(snapshot, EsdRecords) else esd_records(snapshot)
-    return desired_with_contacts(records, desired_students(records, settings, scope), settings, scope, mirror)
+    return desired_with_contacts(records, desired_students(records, settings, scope), settings, scope)
 
 
 @dataclass(frozen=True)
@@ -317,7 +310,7 @@ class PersonIds(Collection[int]):
 
 
 def desired_with_contacts(
-    records: EsdRecords, students: DesiredStudents, settings: Settings, scope: Scope | None, mirror: MirrorChanges
+    records: EsdRecords, students: DesiredStudents, settings: Settings, scope: Scope | None
 ) -> Desired:
     """The whole desired state: `students` with the buildings and the contacts (R9). Reads only the records'
     contacts and schools: a caller may let the persons' records go before (a sync does, see `run.make_plan`)."""
@@ -339,7 +332,6 @@ def desired_with_contacts(
         students.persons,
         students.warnings,
         records.custom_endpoints_read,
-        mirror,
     )
 
 
@@ -387,7 +379,7 @@ def _contacts(
             if synced is not None:
                 links[synced] = said[relationship, priority]
         if links:
-            out[contact_id] = _new(DesiredContact, (contact_id, first_name, last_name, email, links))
+            out[contact_id] = new_tuple(DesiredContact, (contact_id, first_name, last_name, email, links))
     return out
 
 

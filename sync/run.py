@@ -14,22 +14,15 @@ from typing import IO, Any
 
 import orjson
 
-from mock_esd_sync.changes import (
-    EsdRecords,
-    MirrorChanges,
-    RecordReader,
-    Scope,
-    any_stored,
-    contacts_linking,
-    linked_persons,
-    mirror_changes,
-)
 from mock_esd_sync.client import EsdClient
 from mock_esd_sync.errors import AuthError, FetchError, UrlError
+from mock_esd_sync.mirror import NO_MIRROR_CHANGES, MirrorChanges, any_stored, mirror_changes
 from mock_esd_sync.plan import Plan, compute_plan, group_sort_key
+from mock_esd_sync.reader import ReadRecords, RecordReader
 from mock_esd_sync.rulebook import R11
 from mock_esd_sync.rules import desired_students, desired_with_contacts, may_warn
 from mock_esd_sync.settings import Settings, check_known_schools
+from mock_esd_sync.shapes import Scope, contacts_linking, linked_persons
 from mock_esd_sync.store import (
     active_ids,
     apply_plan,
@@ -70,6 +63,7 @@ class Report:
     plan: Plan | None = None
     errors: list[str] = field(default_factory=list)
     run_id: int | None = None
+    mirror: MirrorChanges = NO_MIRROR_CHANGES  # the eSD mirror's rows that differ from the stored ones
 
     @property
     def ok(self) -> bool:
@@ -175,7 +169,7 @@ def _run_sync(
     pages: tuple[str, ...] = ()
     try:
         previous, warnings = last_applied(conn)
-        # Unless everyone will be decided again, records are parsed only when looked up (changes.RecordReader).
+        # Unless everyone will be decided again, records are parsed only when looked up (reader.RecordReader).
         whole = full or previous is None or not _narrowable(settings, conn)
         reader = RecordReader(settings.custom_endpoints, parse=whole)
         # From the first page that differs from the last applied sync's, every record will be read: read
@@ -192,7 +186,7 @@ def _run_sync(
         del raw  # its pages are read
         # The records are make_plan's alone (no name here holds them, the reader lets them go), so it can
         # let them go once decided.
-        report.plan = make_plan(_known_schools(reader.records(), settings), settings, conn, full)
+        report.plan, report.mirror = make_plan(_known_schools(reader.records(), settings), settings, conn, full)
         held = mass_removal(report.plan, settings)
         if held and not allow_mass_removal:
             report.status, report.errors = HELD, [held]
@@ -201,7 +195,7 @@ def _run_sync(
         else:
             if on_apply:
                 on_apply()
-            apply_plan(conn, report.plan, run_id)
+            apply_plan(conn, report.plan, run_id, mirror=report.mirror)
             report.status = APPLIED
     except (AuthError, UrlError):
         raise  # bad credentials or URL are a configuration error (exit 2), not an incomplete read
@@ -226,14 +220,17 @@ def _run_sync(
     return report
 
 
-def _known_schools(records: EsdRecords, settings: Settings) -> EsdRecords:
+def _known_schools(records: ReadRecords, settings: Settings) -> ReadRecords:
     """`records`, once the settings are known to name only schools eSD lists (R4)."""
     check_known_schools(settings, set(records.schools))
     return records
 
 
-def make_plan(records: EsdRecords, settings: Settings, conn: sqlite3.Connection, full: bool = False) -> Plan:
-    """The plan for what eSD says now. Unless `full`, only the persons and contacts whose records changed
+def make_plan(
+    records: ReadRecords, settings: Settings, conn: sqlite3.Connection, full: bool = False
+) -> tuple[Plan, MirrorChanges]:
+    """The plan for what eSD says now, and the rows of the eSD mirror that differ from the stored ones (the
+    store writes both, `apply_plan`). Unless `full`, only the persons and contacts whose records changed
     since the last applied sync are decided again, and only their rows are loaded: the others' decisions
     cannot have changed, so the plan is the same (tests/properties/test_incremental.py proves it).
     Everyone is decided again after a change of settings, and when the store has no digests yet.
@@ -249,9 +246,9 @@ def make_plan(records: EsdRecords, settings: Settings, conn: sqlite3.Connection,
     del stored
     students = desired_students(records, settings, scope)
     records = replace(records, persons={})
-    desired = desired_with_contacts(records, students, settings, scope, mirror)
+    desired = desired_with_contacts(records, students, settings, scope)
     del records, students
-    return compute_plan(desired, load_state(conn, scope))
+    return compute_plan(desired, load_state(conn, scope)), mirror
 
 
 def _narrowable(settings: Settings, conn: sqlite3.Connection) -> bool:
@@ -259,7 +256,7 @@ def _narrowable(settings: Settings, conn: sqlite3.Connection) -> bool:
     return has_digests(conn) and last_settings(conn) == settings.as_json()
 
 
-def _scope(records: EsdRecords, settings: Settings, conn: sqlite3.Connection, mirror: MirrorChanges) -> Scope:
+def _scope(records: ReadRecords, settings: Settings, conn: sqlite3.Connection, mirror: MirrorChanges) -> Scope:
     """The persons and contacts a partial plan must decide again for its plan to equal the whole's.
 
     The persons whose records changed or who may carry a data warning; then, until nothing is added, whoever
@@ -267,11 +264,10 @@ def _scope(records: EsdRecords, settings: Settings, conn: sqlite3.Connection, mi
     both). The contacts whose records changed or link to one of those persons; the other persons those
     contacts link to keep their stored Operoo IDs (`known`).
     """
-    assert records.raw is not None
     # The reader noted who may warn from the raw records; `may_warn` decides on the few parsed.
-    persons = mirror.changed_persons() | {pid for pid in records.raw.may_warn if may_warn(records.persons[pid])}
+    persons = mirror.changed_persons() | {pid for pid in records.may_warn if may_warn(records.persons[pid])}
     while True:
-        contacts = mirror.changed_contacts() | contacts_linking(records, persons)
+        contacts = mirror.changed_contacts() | contacts_linking(records, persons, records.links)
         known = active_ids(conn, linked_persons(records, contacts) - persons)
         scope = Scope(frozenset(persons), frozenset(contacts), known)
         # Not stopped by an identity conflict among these persons: one with a stored holder may be found later,

@@ -21,10 +21,11 @@ from typing import Any
 
 import orjson
 
-from mock_esd_sync.changes import Digests, Scope, decode_person
 from mock_esd_sync.errors import BusyError, StateError
+from mock_esd_sync.mirror import NO_MIRROR_CHANGES, Digests, MirrorChanges, decode_person
 from mock_esd_sync.plan import Plan
 from mock_esd_sync.records import Person
+from mock_esd_sync.shapes import Scope
 from mock_esd_sync.state import GroupKey, State, StoredContact, StoredStudent
 
 SCHEMA_VERSION = 5
@@ -267,7 +268,7 @@ def _ids(ids: Iterable[int]) -> tuple[str]:
 
 def load_digests(conn: sqlite3.Connection) -> dict[str, Digests]:
     """The ids and digests of every record at the last applied sync in reading order, by listing (see
-    `mock_esd_sync.changes.RawRecords`)."""
+    `mock_esd_sync.mirror.mirror_changes`)."""
     return {
         listing: (array("q", ids), array("Q", digests))
         for listing, ids, digests in conn.execute("SELECT listing, ids, digests FROM esd_digests")
@@ -375,8 +376,10 @@ def last_settings(conn: sqlite3.Connection) -> dict[str, Any] | None:
 ROWS_CHECKED_ONE_BY_ONE = 20_000
 
 
-def apply_plan(conn: sqlite3.Connection, plan: Plan, run_id: int) -> None:
-    """Apply `plan` in one transaction: all of it or none of it; a reference to a missing record rolls it back."""
+def apply_plan(conn: sqlite3.Connection, plan: Plan, run_id: int, *, mirror: MirrorChanges = NO_MIRROR_CHANGES) -> None:
+    """Apply `plan`, and write `mirror` (what eSD said that differs from the stored eSD mirror, see
+    `mirror.mirror_changes`), in one transaction: all of it or none of it; a reference to a missing record
+    rolls it back."""
     links = sum(len(c.after.links) for c in plan.contacts)
     members = sum(len(ids) for _, ids in plan.members_add) + sum(len(ids) for _, ids in plan.members_remove)
     rows = len(plan.students) + len(plan.contacts) + members + links
@@ -397,7 +400,7 @@ def apply_plan(conn: sqlite3.Connection, plan: Plan, run_id: int) -> None:
                 records = _record_ids(conn, needed)
             _apply_memberships(conn, plan, records)
             _apply_contacts(conn, plan, records)
-            _apply_mirror(conn, plan)
+            _apply_mirror(conn, mirror)
             if not small:
                 _check_references(conn)
         except BaseException:
@@ -527,8 +530,7 @@ def _apply_contacts(conn: sqlite3.Connection, plan: Plan, records: dict[str, int
     )
 
 
-def _apply_mirror(conn: sqlite3.Connection, plan: Plan) -> None:
-    m = plan.mirror
+def _apply_mirror(conn: sqlite3.Connection, m: MirrorChanges) -> None:
     if m.is_empty():
         return
     conn.executemany("INSERT OR REPLACE INTO esd_persons (person_id, standard, operoo) VALUES (?, ?, ?)", m.persons_put)

@@ -13,9 +13,10 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
 
-from mock_esd_sync.changes import EsdRecords, RecordReader
 from mock_esd_sync.errors import IdentityConflict
+from mock_esd_sync.mirror import MirrorChanges
 from mock_esd_sync.plan import Plan
+from mock_esd_sync.reader import ReadRecords, RecordReader
 from mock_esd_sync.run import make_plan
 from mock_esd_sync.settings import parse_settings
 from tests.properties.model import r4_valid
@@ -24,8 +25,8 @@ from tests.properties.test_stateful import SyncMachine
 RELATIONSHIPS = st.sampled_from(["Mother", "Father", "Guardian", "Aunt"])
 
 
-def outcome(plan: Callable[[], Plan]) -> Plan | str:
-    """The plan, or the identity conflict that stops it (both ways must stop alike)."""
+def outcome(plan: Callable[[], tuple[Plan, MirrorChanges]]) -> tuple[Plan, MirrorChanges] | str:
+    """The plan with the mirror's rows, or the identity conflict that stops it (both ways must stop alike)."""
     try:
         return plan()
     except IdentityConflict as exc:
@@ -71,7 +72,7 @@ class IncrementalMachine(SyncMachine):
     def delete_contact(self, data: st.DataObject) -> None:
         self.control.delete_contact(data.draw(st.sampled_from(self.store.all_contacts()))["id"])
 
-    def read(self, custom_endpoints: bool, parse: bool) -> EsdRecords:
+    def read(self, custom_endpoints: bool, parse: bool) -> ReadRecords:
         """eSD's records as a sync reads them: each parsed at once (a whole plan), or only when looked up."""
         reader = RecordReader(custom_endpoints, parse)
         reader.read_pages(self.esd().fetch_raw(custom_endpoints).pages)

@@ -8,10 +8,14 @@ from typing import Any
 
 import pytest
 
+import mock_esd_sync.reader
 from mock_esd_contracts import vocabulary as v
-from mock_esd_sync import changes, rules
+from mock_esd_sync import rules
 from mock_esd_sync.client import EsdClient
+from mock_esd_sync.mirror import mirror_changes
+from mock_esd_sync.reader import RecordReader
 from mock_esd_sync.records import RawSnapshot
+from mock_esd_sync.shapes import OPEROO_STUDENTS, STUDENTS
 from tests.rules.test_rules import E, F, P, base_district
 from tests.rules.test_safety import body_edit, on, tamper_with
 from tests.world import World, settings
@@ -150,13 +154,13 @@ def parsed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     """(listing, id) of each student or contact record parsed from eSD's JSON."""
     calls: list[tuple[str, int]] = []
     for name in ("parse_student", "parse_contact"):
-        original = getattr(changes, name)
+        original = getattr(mock_esd_sync.reader, name)
 
         def counting(raw: Any, endpoint: str, original: Any = original) -> Any:
             calls.append((endpoint, raw["id"]))
             return original(raw, endpoint)
 
-        monkeypatch.setattr(changes, name, counting)
+        monkeypatch.setattr(mock_esd_sync.reader, name, counting)
     return calls
 
 
@@ -193,13 +197,13 @@ def test_the_mirror_rows_are_each_persons_records_as_listed_across_pages_and_out
 
     standard = [[_student(5, "Five"), _student(2, "Two")], [_student(9, "Nine" * 50)], [_student(1, "One")]]
     operoo = [[_student(7, "Seven"), _student(2, "Two bis")]]
-    reader = changes.RecordReader(True, parse)
+    reader = RecordReader(True, parse)
     for page in standard:
-        reader.read(changes.STUDENTS, page)
+        reader.read(STUDENTS, page)
     for page in operoo:
-        reader.read(changes.OPEROO_STUDENTS, page)
+        reader.read(OPEROO_STUDENTS, page)
     records = reader.records()
-    rows = list(changes.mirror_changes(records, {}).persons_put)
+    rows = list(mirror_changes(records, {}).persons_put)
 
     def listed(pages: list[list[dict[str, Any]]], pid: int) -> bytes | None:
         return next((orjson.dumps(s) for page in pages for s in page if s["id"] == pid), None)
@@ -220,7 +224,7 @@ def test_a_spool_that_cannot_be_written_aborts_the_first_sync_naming_it_and_chan
     def disk_full(*_: Any) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(changes.os, "pwrite", disk_full)
+    monkeypatch.setattr(mock_esd_sync.reader.os, "pwrite", disk_full)
     with pytest.raises(OSError, match=r"spool for the mirror in .* \(TMPDIR\): .*No space left on device"):
         w.sync(SETTINGS)
     assert w.tables() == before

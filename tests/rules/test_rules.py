@@ -292,7 +292,7 @@ def test_r10_a_second_sync_with_no_change_changes_nothing(world: World, full: bo
     before = world.tables()
     report = world.sync(s, full=full)
     assert report.status == "applied" and report.plan is not None
-    assert report.plan.is_empty() and report.plan.mirror.is_empty()
+    assert report.plan.is_empty() and report.mirror.is_empty()
     assert set(report.plan.counts().values()) == {0}
     assert world.tables() == before
     assert first.plan is not None and report.plan.warnings == first.plan.warnings != (), "warnings are still reported"
@@ -301,8 +301,8 @@ def test_r10_a_second_sync_with_no_change_changes_nothing(world: World, full: bo
 def test_the_mirror_holds_every_persons_records_and_every_contacts_digest_as_esd_listed_them(world: World) -> None:
     """What `explain` replays and what a re-sync compares with: the rows packed in one buffer come out whole."""
     from mock_esd.server.inprocess import DEFAULT_BASE_URL, routed
-    from mock_esd_sync.changes import CONTACTS, OPEROO_CONTACTS, OPEROO_STUDENTS, STUDENTS, esd_records
     from mock_esd_sync.client import EsdClient
+    from mock_esd_sync.shapes import CONTACTS, OPEROO_CONTACTS, OPEROO_STUDENTS, STUDENTS, esd_records
     from mock_esd_sync.store import load_digests, load_mirror
     from tests.world import CUSTOM
 

@@ -95,6 +95,26 @@ def test_a_new_crossing_breaks_its_contract(checkout: Path, module: str, crossin
     assert module.removesuffix(".py").replace("/", ".") in result.stdout  # the report names the importer
 
 
+@pytest.mark.parametrize(
+    ("module", "crossing"),
+    [
+        ("mock_esd_sync/rules.py", "import mock_esd_sync.reader"),  # the rules reading eSD's packed pages
+        ("mock_esd_sync/rules.py", "import mock_esd_sync.client"),  # the rules reaching HTTP
+        ("mock_esd_sync/plan.py", "import mock_esd_sync.mirror"),  # the plan carrying the store's payload again
+        ("mock_esd_sync/state.py", "import mock_esd_sync.client"),  # indirectly: rules and plan both import state
+    ],
+)
+def test_the_sync_rules_or_plan_reaching_io_breaks_the_contract(checkout: Path, module: str, crossing: str) -> None:
+    result = planted(checkout, module, crossing)
+    assert result.returncode == 1, result.stdout + result.stderr
+    said = " ".join(result.stdout.split())
+    assert verdicts(result) == {c: "BROKEN" if c == "sync-pure-core" else "KEPT" for c in CONTRACTS}, (
+        "only this contract: the crossing makes no cycle and crosses no part"
+    )
+    assert module.removesuffix(".py").replace("/", ".") in said
+    assert crossing.removeprefix("import ") in said
+
+
 def test_a_circular_import_inside_a_part_breaks_the_contract(checkout: Path) -> None:
     result = planted(checkout, "mock_esd_sync/records.py", "import mock_esd_sync.rules")  # rules imports records
     assert result.returncode == 1, result.stdout + result.stderr

@@ -1,12 +1,17 @@
-"""Which of eSD's records changed since the last applied sync, and so which persons and contacts to decide again.
+"""Reading eSD's records as they arrive, packed: the sync's fast path, with its spool (temporary files).
 
-Each record is read once, as it arrives (`RecordReader`): its JSON as eSD gave it is kept and digested,
-and only then, if at all, parsed. The store keeps the digest of every record of the student and contact
-listings as eSD gave it at the last applied sync. A person whose records (in both student listings) have
-the same digests, under the same settings, gets the same decision as then, and the state already holds
-it: only the others are decided again (plus the few whose rows they touch, see `run`), and only their
-records are parsed. An unchanged record was parsed and checked whole by the sync that stored its digest.
-Pure functions, no I/O.
+Each record is read once, as its page arrives (`RecordReader`): its JSON as eSD gave it is kept and
+digested, and only then, if at all, parsed. The store keeps the digest of every record of the student and
+contact listings as eSD gave it at the last applied sync (`mirror`): a re-sync parses only the records of
+the persons and contacts it decides again, when first looked up. An unchanged record was parsed and
+checked whole by the sync that stored its digest.
+
+The speed tricks live here, behind `ReadRecords` (plain `EsdRecords` to the rules), each with its measured
+why: ids and digests in packed arrays and JSON in one buffer (`Listing`), a first sync's student JSON
+spooled to an unlinked temporary file (`Spool`: I/O, in TMPDIR), records read a page at a time, persons
+made as tuples at once.
+
+May import: `shapes`, `records`, `errors` and the contracts' vocabulary; not the client, the store or the run.
 """
 
 from __future__ import annotations
@@ -16,22 +21,20 @@ import os
 import tempfile
 import weakref
 from array import array
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, ValuesView
-from dataclasses import dataclass, field
-from typing import Any, TypeAlias, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping, ValuesView
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import orjson
 import xxhash
 
 from mock_esd_contracts import vocabulary as esd
 from mock_esd_sync.errors import RecordError
-from mock_esd_sync.records import ENDPOINTS, Contact, Person, Snapshot, parse_contact, parse_school, parse_student
+from mock_esd_sync.records import ENDPOINTS, Contact, Person, new_tuple, parse_contact, parse_school, parse_student
+from mock_esd_sync.shapes import CONTACTS, OPEROO_CONTACTS, OPEROO_STUDENTS, SCHOOLS, STUDENTS, EsdRecords
 
-# A listing's records at the last applied sync, in reading order: their ids and the 64-bit digest of each.
-Digests: TypeAlias = "tuple[array[int], array[int]]"
 # The mirror's row of a person: its id, its records on /v1/students and /v1/operoo/students as eSD gave them.
 PersonRow = tuple[int, bytes | None, bytes | None]
-SCHOOLS, STUDENTS, CONTACTS, OPEROO_STUDENTS, OPEROO_CONTACTS = (path for path, _ in ENDPOINTS)
 _KEYS = dict(ENDPOINTS)
 _PRE_REGISTERED = esd.Status.PRE_REGISTERED.value
 _INT = frozenset({int})
@@ -40,76 +43,17 @@ SPOOL_READ_AHEAD = 1 << 20  # bytes a spool reads at once when read in order (se
 
 
 @dataclass(frozen=True)
-class EsdRecords:
-    """A snapshot's records joined by id: each person's two student records, each contact's two contact records.
-
-    Read by a `RecordReader`, `raw` holds each record's JSON and digest; its `persons` and `contacts` then
-    parse a record when it is first looked up (all of them up front when read with `parse=True`).
-    """
-
-    persons: Mapping[int, Person]  # by person id, in id order
-    contacts: Mapping[int, tuple[Contact | None, Contact | None]]  # by contact id: (/v1/contacts, /v1/operoo/contacts)
-    schools: Mapping[str, str]  # school id -> name
-    custom_endpoints_read: bool
-    raw: RawRecords | None = None
-
-
-@dataclass(frozen=True)
-class RawRecords:
-    """What a re-sync needs to know of every record without parsing it: digests, and the scope's inputs."""
+class ReadRecords(EsdRecords):
+    """Records as a `RecordReader` read them: each record's JSON and digest, and the scope's inputs, known
+    of every record without parsing it; `persons` and `contacts` parse a record when first looked up
+    (all of them up front when read with `parse=True`)."""
 
     listings: Mapping[str, Listing]  # the four of students and contacts: ids, digests, JSON where kept
     may_warn: frozenset[int]  # persons whose standard record is Pre-Registered without an enrollmentDate
-    # (person id, contact id) of each link of each contact record, unparsed: read once per scope, where an
-    # index by person cost a re-sync more to build (150,000 links at 100,000 students) than it saved
+    # (person id, contact id) of each link of each contact record, unparsed (None when every record was
+    # parsed): read once per scope, where an index by person cost a re-sync more to build (150,000 links
+    # at 100,000 students) than it saved
     links: list[tuple[Any, Any]] | None
-
-
-@dataclass(frozen=True)
-class MirrorChanges:
-    """The rows of the eSD mirror a plan writes: each person's records where they changed, every digest."""
-
-    persons_put: PersonRows = field(default_factory=lambda: PersonRows(Listing(), Listing(), ()))  # in id order
-    persons_drop: tuple[int, ...] = ()
-    contacts_put: array[int] = field(default_factory=lambda: array("q"))  # contacts whose records changed
-    contacts_drop: tuple[int, ...] = ()
-    # Every record's (ids, digests) by listing, in reading order, packed as the store keeps them.
-    digests: Mapping[str, tuple[array[int], array[int]]] = field(default_factory=dict)
-
-    def is_empty(self) -> bool:
-        return not (self.persons_put or self.persons_drop or self.contacts_put or self.contacts_drop)
-
-    def changed_persons(self) -> set[int]:
-        return set(self.persons_put.ids()) | set(self.persons_drop)
-
-    def changed_contacts(self) -> set[int]:
-        return set(self.contacts_put) | set(self.contacts_drop)
-
-
-@dataclass(frozen=True)
-class Scope:
-    """The persons and contacts a plan decides again; `known` gives the Operoo ID of each synced person a
-    contact in scope links to that is not itself in scope (unchanged, so as stored)."""
-
-    persons: frozenset[int]
-    contacts: frozenset[int]
-    known: Mapping[int, str] = field(default_factory=dict)
-
-
-def esd_records(snapshot: Snapshot) -> EsdRecords:
-    """Join a snapshot's listings by person id and by contact id."""
-    standard = {s.person_id: s for s in snapshot.students}
-    operoo = {s.person_id: s for s in snapshot.operoo_students or ()}
-    persons = {pid: Person(pid, standard.get(pid), operoo.get(pid)) for pid in sorted(standard.keys() | operoo.keys())}
-    contacts: dict[int, tuple[Contact | None, Contact | None]] = {c.contact_id: (c, None) for c in snapshot.contacts}
-    for c in snapshot.operoo_contacts or ():
-        contacts[c.contact_id] = (contacts.get(c.contact_id, (None, None))[0], c)
-    return EsdRecords(
-        persons, contacts, {s.school_id: s.name for s in snapshot.schools}, snapshot.operoo_students is not None
-    )
-
-
-# ----- reading records as they arrive ----------------------------------------------------------------
 
 
 class Spool:
@@ -324,27 +268,26 @@ class RecordReader:
             else:
                 self.listings[path].extend(later)
 
-    def records(self) -> EsdRecords:
+    def records(self) -> ReadRecords:
         """The records read, joined by person and by contact, with each one's digest. The reader is spent:
         it lets go of what it read, so that a caller holding only the records can let them go in turn."""
         listings, self.listings = self.listings, {}
         std, op = listings[STUDENTS], listings[OPEROO_STUDENTS]
         contacts = _Contacts(listings[CONTACTS], listings[OPEROO_CONTACTS])
         links, self.links = (None if self.parse else self.links), []
-        raw = RawRecords(listings, frozenset(self.may_warn), links)
-        schools = {s.school_id: s.name for s in self.schools}
+        may_warn, schools = frozenset(self.may_warn), {s.school_id: s.name for s in self.schools}
         if not self.parse:
-            return EsdRecords(_Persons(std, op), contacts, schools, self.custom_endpoints, raw)
+            return ReadRecords(_Persons(std, op), contacts, schools, self.custom_endpoints, listings, may_warn, links)
         # Every record parsed: the persons in a plain dict (the rules go through all of them), the only
         # reference to their records, so that they go once decided (`run.make_plan`).
         first, second = std.parsed, op.parsed
         ids = sorted(first.keys() | second.keys())
         # Person(pid, first.get(pid), second.get(pid)) for each, made at once (see records.py) and in bulk
         records = zip(ids, map(first.get, ids), map(second.get, ids), strict=True)
-        persons = dict(zip(ids, map(tuple.__new__, itertools.repeat(Person), records), strict=True))
+        persons = dict(zip(ids, map(new_tuple, itertools.repeat(Person), records), strict=True))
         std.release_parsed()
         op.release_parsed()
-        return EsdRecords(persons, contacts, schools, self.custom_endpoints, raw)
+        return ReadRecords(persons, contacts, schools, self.custom_endpoints, listings, may_warn, links)
 
 
 class _Persons(Mapping[int, Person]):
@@ -488,91 +431,3 @@ def _join(standard: Listing, operoo: Listing) -> Iterator[tuple[int, int, int]]:
         else:
             yield a, n, m
             (a, n), (b, m) = next(first, (end, -1)), next(second, (end, -1))
-
-
-NO_MIRROR_CHANGES = MirrorChanges()
-NO_DIGESTS: Digests = (array("q"), array("Q"))
-
-
-# ----- what changed ----------------------------------------------------------------------------------
-
-
-def any_stored(stored: Mapping[str, Digests]) -> bool:
-    """Whether the last applied sync left any record's digest (`load_digests`): none on a first sync."""
-    return any(ids for ids, _ in stored.values())
-
-
-def mirror_changes(records: EsdRecords, stored: Mapping[str, Digests]) -> MirrorChanges:
-    """The mirror rows that differ from the `stored` digests (by listing, as `load_digests` gives them).
-
-    A listing whose records come in the order they came at the last sync (the common case: eSD lists by
-    id) is compared position by position, and one whose digests are all the same at once, with no index
-    by id (a re-sync after 1% of students changed compares 290,000 digests at 100,000 students)."""
-    raw = records.raw
-    assert raw is not None, "records read by a RecordReader carry their digests"
-    listings = raw.listings
-    std, op = listings[STUDENTS], listings[OPEROO_STUDENTS]
-    digests = {path: (listing.ids, listing.digests) for path, listing in listings.items()}
-    if not any_stored(stored):  # nothing stored (a first sync): every row written, none dropped
-        contacts = array("q", sorted(records.contacts))
-        return MirrorChanges(PersonRows(std, op, None, len(records.persons)), (), contacts, (), digests)
-    changed: dict[str, set[int]] = {}
-    for path, listing in listings.items():
-        now_ids, now_digests = listing.ids, listing.digests
-        then_ids, then_digests = stored.get(path, NO_DIGESTS)
-        if now_ids == then_ids:
-            same = now_digests == then_digests
-            changed[path] = (
-                set() if same else {i for i, a, b in zip(now_ids, now_digests, then_digests, strict=True) if a != b}
-            )
-            continue
-        then = dict(zip(then_ids, then_digests, strict=True))
-        changed[path] = {i for i, d in zip(now_ids, now_digests, strict=True) if then.get(i) != d} | (
-            then.keys() - set(now_ids)
-        )
-    persons = sorted(changed[STUDENTS] | changed[OPEROO_STUDENTS])
-    contacts_changed = sorted(changed[CONTACTS] | changed[OPEROO_CONTACTS])
-    return MirrorChanges(
-        PersonRows(std, op, (pid for pid in persons if pid in records.persons)),
-        tuple(pid for pid in persons if pid not in records.persons),
-        array("q", (cid for cid in contacts_changed if cid in records.contacts)),
-        tuple(cid for cid in contacts_changed if cid not in records.contacts),
-        digests,
-    )
-
-
-def contacts_linking(records: EsdRecords, persons: set[int] | frozenset[int]) -> set[int]:
-    """The contacts whose records (in either listing) link to any of `persons`."""
-    links = records.raw.links if records.raw is not None else None
-    if links is not None:
-        try:
-            return {cid for pid, cid in links if pid in persons}
-        except TypeError:  # a studentId that is an array or an object: its contact, parsed, says where (RecordError)
-            for cid in sorted({cid for pid, cid in links if not isinstance(pid, Hashable)}):
-                records.contacts[cid]  # (parsed: its RecordError is the one to raise)
-            raise
-    return {
-        cid
-        for cid, pair in records.contacts.items()
-        if any(link.person_id in persons for c in pair if c is not None for link in c.links)
-    }
-
-
-def linked_persons(records: EsdRecords, contacts: set[int] | frozenset[int]) -> set[int]:
-    """The persons the records of `contacts` link to."""
-    return {
-        link.person_id
-        for cid in contacts
-        for c in records.contacts.get(cid, (None, None))
-        if c is not None
-        for link in c.links
-    }
-
-
-def decode_person(person_id: int, standard: bytes | None, operoo: bytes | None) -> Person:
-    """The person whose records the mirror kept (a `PersonRow`)."""
-    return Person(
-        person_id,
-        None if standard is None else parse_student(orjson.loads(standard), STUDENTS),
-        None if operoo is None else parse_student(orjson.loads(operoo), OPEROO_STUDENTS),
-    )
