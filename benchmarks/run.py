@@ -56,8 +56,8 @@ from mock_esd.server.live import LiveServer  # noqa: E402
 from mock_esd_sync.client import EsdClient  # noqa: E402
 from mock_esd_sync.run import run_sync  # noqa: E402
 from mock_esd_sync.store import connect  # noqa: E402
-from mock_esd_workbench.demo import demo_settings  # noqa: E402
-from mock_esd_workbench.sync_commands import write_settings  # noqa: E402
+from mock_esd_workbench.commands.demo import demo_settings  # noqa: E402
+from mock_esd_workbench.commands.sync import write_settings  # noqa: E402
 from mock_esd_workbench.terminal import Progress  # noqa: E402
 
 PARTS = ("generate", "pages", "sync", "throughput", "scaling", "e2e", "record", "fixtures")
@@ -579,7 +579,7 @@ RECORD_DISTRICT = 10_000  # record proves its replay record by record: a distric
 def record_rows(opts: Options, rows: list[Row]) -> None:
     """`mock-esd record` (read, prove the replay, scrub) and a sync through `mock-esd proxy`, each against
     its floor: walking every listing, and the same sync straight to the server."""
-    from mock_esd_workbench.record import Credentials, read_listings, record_district
+    from mock_esd_workbench.recording import Credentials, read_listings, record_district
     from mock_esd_workbench.scrub import Scrubber
 
     n = min(opts.students, RECORD_DISTRICT)

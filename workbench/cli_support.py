@@ -3,11 +3,13 @@ and environment variables for options."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import shlex
 import shutil
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -48,6 +50,11 @@ def _as_typed(path: Path) -> str:
         return shlex.quote(str(absolute.relative_to(Path.cwd())))
     except ValueError:
         return shlex.quote(str(absolute))
+
+
+def print_json(data: Any) -> None:
+    """Print data as indented JSON on stdout (what every command's --json and `export` print)."""
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 def error(message: str) -> None:
@@ -94,6 +101,30 @@ def one_line_errors(
         return run  # type: ignore[return-value]
 
     return decorate
+
+
+def esd_error() -> type[Exception]:
+    """The mock's error root (`mock_esd.errors.EsdError`), imported when a command's errors are caught."""
+    from mock_esd.errors import EsdError
+
+    return EsdError
+
+
+def recording_error() -> type[Exception]:
+    """A recording's error (`mock_esd_workbench.recording.RecordingError`), imported when it is caught."""
+    from mock_esd_workbench.recording import RecordingError
+
+    return RecordingError
+
+
+def stop_on_sigterm() -> None:
+    """From here on SIGTERM ends the command as Ctrl+C does, so `finally` blocks and cleanups run (the
+    default action kills the process where it stands)."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def needs_extra(extra: str) -> Callable[[F], F]:

@@ -13,8 +13,8 @@ from mock_esd.server.live import LiveServer
 from mock_esd_contracts import vocabulary as v
 from mock_esd_sync.explanation import explain
 from mock_esd_sync.store import connect
-from mock_esd_workbench.demo import demo_settings
-from mock_esd_workbench.sync_commands import execute_sync
+from mock_esd_workbench.commands.demo import demo_settings
+from mock_esd_workbench.commands.sync import execute_sync
 from tests.browser.conftest import screenshot
 
 CUSTOM, _ = default_clients(DEFAULT_TENANT)

@@ -22,7 +22,7 @@ from requests.structures import CaseInsensitiveDict
 from mock_esd.district.generator import DistrictSpec
 from mock_esd.server.live import LiveServer
 from mock_esd_contracts.exchange import EXCHANGE_CHECKS, Exchange, exchange_violations
-from mock_esd_workbench.proxy import Journal, ProxyConfig, create_proxy_app
+from mock_esd_workbench.proxy_app import Journal, ProxyConfig, create_proxy_app
 from tests.contract.independent_esd import CUSTOM, district, independent_server
 from tests.e2e.roundtrip import MOCK_CUSTOM, cli, listings, mock_serving, token
 

@@ -24,7 +24,7 @@ from mock_esd.server.live import LiveServer
 from mock_esd_contracts.answers import DEFAULT_MAX_RESPONSE_BYTES
 from mock_esd_contracts.exchange import Exchange
 from mock_esd_sync.settings import MAX_SETTINGS_BYTES
-from mock_esd_workbench.proxy import Journal, ProxyConfig, create_proxy_app
+from mock_esd_workbench.proxy_app import Journal, ProxyConfig, create_proxy_app
 from tests.e2e.roundtrip import mock_serving
 from tests.hostile import TOKEN, Sent, capped_proxy, gzip_bomb, gzipped, hostile_server, report
 

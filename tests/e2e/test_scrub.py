@@ -13,7 +13,7 @@ import requests
 
 from mock_esd.server.live import LiveServer
 from mock_esd_contracts.vocabulary import RELATIONSHIPS
-from mock_esd_workbench.proxy import Journal, ProxyConfig, create_proxy_app
+from mock_esd_workbench.proxy_app import Journal, ProxyConfig, create_proxy_app
 from mock_esd_workbench.scrub import Scrubber
 from tests.contract.independent_esd import CUSTOM, District, district, independent_server
 from tests.e2e.roundtrip import MOCK_CUSTOM, cli, mock_serving, record, sync_export, token

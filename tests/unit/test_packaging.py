@@ -21,8 +21,8 @@ from mock_esd.district.generator import DistrictSpec
 from mock_esd.district.store import DistrictStore
 from mock_esd_sync.settings import load_settings
 from mock_esd_workbench.cli import main
-from mock_esd_workbench.demo import demo_settings
-from mock_esd_workbench.verify_command import verify_command
+from mock_esd_workbench.commands.demo import demo_settings
+from mock_esd_workbench.commands.verify import verify
 from tests.layout import FOLDERS, PACKAGES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,7 +111,7 @@ def test_the_recipes_give_only_options_mock_esd_has(recipe: Path) -> None:
     commands = [line for line in recipe.read_text(encoding="utf-8").splitlines() if not line.lstrip().startswith("#")]
     given = {opt for line in commands for opt in re.findall(r"(?<![\w-])--[a-z][a-z-]*", line)}
     assert given >= {"--junit", "--client-id-standard", "--client-secret-standard", "--version"}
-    assert given <= options_of(verify_command) | options_of(main)
+    assert given <= options_of(verify) | options_of(main)
 
 
 def step_env(workflow: dict[str, Any], name: str) -> dict[str, str]:
@@ -123,7 +123,7 @@ def test_the_github_workflow_takes_credentials_from_secrets_as_verify_reads_them
     workflow = yaml.safe_load(GITHUB.read_text(encoding="utf-8"))
     env = step_env(workflow, "mock-esd verify")
     credentials = {"url", "client_id", "client_secret"}
-    read = {p.name: p.envvar for p in verify_command.params if p.name in credentials}
+    read = {p.name: p.envvar for p in verify.params if p.name in credentials}
     assert read == {"url": "ESD_URL", "client_id": "ESD_CLIENT_ID", "client_secret": "ESD_CLIENT_SECRET"}
     for variable in read.values():
         assert env[variable] == f"${{{{ secrets.{variable} }}}}"

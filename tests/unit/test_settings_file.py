@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 from mock_esd_sync import vocabulary as o
 from mock_esd_sync.settings import MAX_SETTINGS_BYTES, ContactSettings, Settings, load_settings
 from mock_esd_workbench.cli import main
-from mock_esd_workbench.sync_commands import write_settings
+from mock_esd_workbench.commands.sync import write_settings
 from tests.hostile import report, run_capped
 
 

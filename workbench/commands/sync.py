@@ -1,11 +1,10 @@
-"""`mock-esd sync | export | explain`: thin commands over the sync core."""
+"""`mock-esd sync`: read an eSD server, apply the rules R1-R11, keep the state in SQLite; a thin command over the
+sync core (`mock_esd_sync.run`). `execute_sync` is the demo's way in too."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 import tomli_w
@@ -14,11 +13,9 @@ from mock_esd_contracts.answers import DEFAULT_MAX_RESPONSE_BYTES
 from mock_esd_contracts.connection import DEFAULT_CONNECTION, Connection, open_session
 from mock_esd_sync.client import EsdClient, RetryPolicy
 from mock_esd_sync.errors import BusyError, SyncError, TooLargeError
-from mock_esd_sync.explanation import explain as explain_student
-from mock_esd_sync.export import export_state, group_sizes
+from mock_esd_sync.export import group_sizes
 from mock_esd_sync.html_report import write_report
 from mock_esd_sync.report import plan_listing
-from mock_esd_sync.rulebook import RULES
 from mock_esd_sync.run import Outcome, Report, run_sync, utc_now, write_json
 from mock_esd_sync.settings import Settings, load_settings
 from mock_esd_sync.store import (
@@ -27,7 +24,6 @@ from mock_esd_sync.store import (
     check_writable,
     connect,
     mark_interrupted,
-    open_existing,
     sync_lock,
 )  # fmt: skip
 from mock_esd_workbench.cli_support import (
@@ -40,10 +36,6 @@ from mock_esd_workbench.cli_support import (
     warn,
 )
 from mock_esd_workbench.terminal import DEFAULT_INTERVAL, Progress, change_table, group_table
-
-
-def _print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 def execute_sync(
@@ -174,41 +166,6 @@ def sync(
             click.echo(group_table(sizes, names))
     if not report.ok:
         sys.exit(EXIT_FAILED)
-
-
-@click.command()
-@log_options
-def rules() -> None:
-    """Print the sync rules R1-R11, one line each (the same text as docs/rules.md)."""
-    for rule in RULES:
-        click.echo(f"{rule.id} {rule.name}: {rule.statement}")
-
-
-@click.command()
-@click.option("--db", default="operoo.db", show_default=True, type=click.Path(dir_okay=False))
-@log_options
-@one_line_errors(SyncError)
-def export(db: str) -> None:
-    """Print the Operoo state as JSON, sorted for stable diffs."""
-    conn = open_existing(db)
-    try:
-        _print_json(export_state(conn))
-    finally:
-        conn.close()
-
-
-@click.command()
-@click.option("--db", default="operoo.db", show_default=True, type=click.Path(dir_okay=False))
-@click.argument("ident")
-@log_options
-@one_line_errors(SyncError)
-def explain(db: str, ident: str) -> None:
-    """Say why a student (Operoo ID, eSD enrolledId or person id) is or is not synced, rule by rule."""
-    conn = open_existing(db)
-    try:
-        click.echo("\n".join(explain_student(conn, ident)))
-    finally:
-        conn.close()
 
 
 def settings_file_text(settings: Settings) -> str:

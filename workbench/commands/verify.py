@@ -9,11 +9,12 @@ from pathlib import Path
 
 import click
 
+from mock_esd_contracts import verifier
 from mock_esd_contracts.connection import Connection, open_session
 from mock_esd_contracts.errors import CannotRun, ContractError
 from mock_esd_contracts.html_report import Run, write_html
 from mock_esd_contracts.probe import Target
-from mock_esd_contracts.verifier import Result, failed, json_report, junit_report, text_report, verify
+from mock_esd_contracts.verifier import Result, failed, json_report, junit_report, text_report
 from mock_esd_workbench.cli_support import (
     EXIT_FAILED,
     connection_options,
@@ -44,7 +45,7 @@ from mock_esd_workbench.terminal import Progress
 @max_response_option
 @log_options
 @one_line_errors(ContractError)
-def verify_command(
+def verify(
     url: str, client_id: str, client_secret: str, client_id_standard: str | None, client_secret_standard: str | None,
     junit_path: str | None, html_path: str | None, as_json: bool, max_pages: int | None, page_size: int,
     strict: bool, connection: Connection, max_response_bytes: int,
@@ -67,7 +68,7 @@ def verify_command(
     done: list[Result] = []
     with Progress() as progress, open_session(connection) as session:  # a bar on a terminal; elsewhere a line
         try:
-            verify(
+            verifier.verify(
                 target, session, connection=connection, on_result=done.append,
                 on_check=lambda name, n, total: progress.step("checking", n - 1, total, name),
             )  # fmt: skip
@@ -86,6 +87,3 @@ def _write_reports(results: list[Result], run: Run, junit_path: str | None, html
         Path(junit_path).write_bytes(junit_report(results, run.strict, stopped=run.stopped))
     if html_path:
         write_html(html_path, results, run)
-
-
-verify_command.name = "verify"

@@ -21,7 +21,7 @@ from mock_esd_workbench.cli_support import (
     needs_extra,
     one_line_errors,
 )
-from mock_esd_workbench.sync_commands import execute_sync, write_settings
+from mock_esd_workbench.commands.sync import execute_sync, write_settings
 from mock_esd_workbench.terminal import Progress, change_table, group_table
 
 

@@ -1,11 +1,11 @@
-"""`mock-esd record` and `mock-esd proxy`: bring a district home as a scenario; watch live traffic against the contract."""
+"""`mock-esd record`: bring a district home as a scenario file the mock serves back (scrubbed if asked).
+
+The scrub options and the scenario writing here are `mock-esd proxy --record`'s too."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import signal
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -13,34 +13,23 @@ from typing import TYPE_CHECKING, Any, Final
 import click
 
 from mock_esd_contracts.connection import Connection, open_session
-from mock_esd_contracts.errors import ContractError
 from mock_esd_sync.errors import AuthError, FetchError, SyncError, TooLargeError, UnreachableError, UrlError
 from mock_esd_workbench.cli_support import (
     EXIT_FAILED,
     connection_options,
+    esd_error,
     fail,
     log_options,
     max_response_option,
     needs_extra,
     one_line_errors,
+    recording_error,
     warn,
 )
 from mock_esd_workbench.terminal import Progress
 
 if TYPE_CHECKING:  # imported where used: `mock-esd --help` must not import the mock (Flask, Faker)
-    from mock_esd_workbench.record import Recording
-
-
-def _esd_error() -> type[Exception]:
-    from mock_esd.errors import EsdError
-
-    return EsdError
-
-
-def _recording_error() -> type[Exception]:
-    from mock_esd_workbench.record import RecordingError
-
-    return RecordingError
+    from mock_esd_workbench.recording import Recording
 
 
 SCENARIO_SUFFIXES: Final = (".json", ".yaml", ".yml")
@@ -152,7 +141,7 @@ def write_scenario(out: Path, scenario: dict[str, Any]) -> None:
 @max_response_option
 @needs_extra("server")
 @log_options
-@one_line_errors(SyncError, _recording_error, _esd_error)
+@one_line_errors(SyncError, recording_error, esd_error)
 def record(
     url: str, client_id: str, client_secret: str, client_id_standard: str | None, client_secret_standard: str | None,
     out: str, scrub: bool, scrub_key: str | None, scrub_school_names: bool, today: dt.datetime | None,
@@ -166,7 +155,7 @@ def record(
     written; 1 aborted (a listing not whole, or what the scenario format cannot hold); 2 usage,
     URL, credentials, or no answer at all (refused, timed out, TLS).
     """
-    from mock_esd_workbench.record import Credentials, RecordingError, record_district
+    from mock_esd_workbench.recording import Credentials, RecordingError, record_district
 
     if (client_id_standard is None) != (client_secret_standard is None):
         fail("give both --client-id-standard and --client-secret-standard, or neither")
@@ -191,67 +180,3 @@ def record(
         except (FetchError, RecordingError) as exc:
             fail(str(exc), EXIT_FAILED)  # the district could not be read whole, or not held faithfully: aborted
         finish(recording, path, scrub, scrub_key, scrub_school_names, progress.say)
-
-
-@click.command()
-@click.option("--upstream", required=True, help="Base URL of the eSD server to forward to, e.g. https://host/api")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(0, 65535), default=8090, show_default=True, help="0 picks a free port.")
-@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="At exit, write the checks as JUnit XML.")
-@click.option(
-    "--allowed-host", "allowed_hosts", multiple=True,
-    help="Also answer requests naming this host (repeatable): a name for a proxy beyond loopback. Others get 421.",
-)  # fmt: skip
-@click.option(
-    "--record", "record_path", type=click.Path(dir_okay=False), help="At exit, write what passed as a scenario."
-)
-@scrub_options
-@max_response_option
-@needs_extra("server")
-@log_options
-@one_line_errors(ContractError, _recording_error, _esd_error)
-def proxy(
-    upstream: str, host: str, port: int, junit_path: str | None, allowed_hosts: tuple[str, ...],
-    record_path: str | None, scrub: bool, scrub_key: str | None, scrub_school_names: bool, today: dt.datetime | None,
-    max_response_bytes: int,
-) -> None:  # fmt: skip
-    """Forward every request to --upstream unchanged, checking each answer against the contract.
-
-    Each violation is printed as it happens; GET /_mock/violations lists them; Ctrl+C (or SIGTERM)
-    prints a summary and writes --junit and --record. Exit 1 if any answer broke the contract.
-    """
-    from mock_esd_workbench.proxy import ProxyConfig, serve_proxy
-    from mock_esd_workbench.record import RecordingError
-
-    path = check_out_path(record_path, "--record") if record_path else None
-    if (scrub or scrub_key is not None or scrub_school_names or today is not None) and path is None:
-        fail("--scrub, --scrub-key, --scrub-school-names and --today go with --record")
-    check_scrub_options(scrub, scrub_key, scrub_school_names)
-    if junit_path and not Path(junit_path).absolute().parent.is_dir():
-        fail(f"--junit {junit_path!r}: directory {str(Path(junit_path).absolute().parent)!r} does not exist")
-    signal.signal(signal.SIGTERM, _interrupt)
-    config = ProxyConfig(
-        upstream=upstream, host=host, port=port, record=path is not None, allowed_hosts=allowed_hosts,
-        max_response_bytes=max_response_bytes,
-    )  # fmt: skip
-    journal = serve_proxy(config, on_violation=lambda line: click.echo(line), on_ready=lambda line: click.echo(line))
-    click.echo(journal.summary())
-    if junit_path:
-        Path(junit_path).write_bytes(journal.junit())
-    if path is not None:
-        if journal.over_recording_limit:
-            warn(
-                f"--record kept listing pages up to max_recorded_bytes ({config.max_recorded_bytes} bytes) and no more"
-            )
-        day = today.date() if today else dt.datetime.now(dt.UTC).date()
-        try:
-            recording = journal.recording(day, "Recorded with mock-esd proxy" + ("" if scrub else f" from {upstream}"))
-        except RecordingError as exc:
-            fail(str(exc), EXIT_FAILED)
-        finish(recording, path, scrub, scrub_key, scrub_school_names)
-    if journal.violations():
-        sys.exit(EXIT_FAILED)
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
