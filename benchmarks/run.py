@@ -53,6 +53,7 @@ from benchmarks.common import GB, MB, Row, Target, at_least, at_most, print_tabl
 from benchmarks.fixtures import fixture_rows  # noqa: E402
 from mock_esd.district.generator import DistrictSpec, generate_district  # noqa: E402
 from mock_esd.server.live import LiveServer  # noqa: E402
+from mock_esd_contracts import endpoints  # noqa: E402
 from mock_esd_sync.client import EsdClient  # noqa: E402
 from mock_esd_sync.run import run_sync  # noqa: E402
 from mock_esd_sync.store import connect  # noqa: E402
@@ -64,8 +65,7 @@ PARTS = ("generate", "pages", "sync", "throughput", "scaling", "e2e", "record", 
 PAGE_DISTRICT = 100_000  # the largest district the pages and throughput rows serve
 PAGE_SIZES = (100, 1000)
 WRK_THREADS, WRK_CONNECTIONS = 1, 16
-ENDPOINTS = [("/v1/schools", "schools"), ("/v1/students", "students"), ("/v1/contacts", "contacts"),
-             ("/v1/operoo/students", "students"), ("/v1/operoo/contacts", "contacts")]  # fmt: skip
+ENDPOINTS = [(e.path, e.key) for e in endpoints.ENDPOINTS]
 # Issue targets that hold at one district size only.
 MOCK_MEMORY = {100_000: at_most(400 * MB), 1_000_000: at_most(4 * GB)}
 SYNC_MEMORY = {100_000: at_most(500 * MB, strict=True), 1_000_000: at_most(1.5 * GB)}

@@ -20,8 +20,9 @@ import requests
 
 from mock_esd_contracts import schema
 from mock_esd_contracts import vocabulary as v
+from mock_esd_contracts.endpoints import BY_PATH, ENDPOINTS, Endpoint
 from mock_esd_contracts.evidence import Source, type_of
-from mock_esd_contracts.probe import BY_PATH, ENDPOINTS, Endpoint, Probe, Walk, json_body
+from mock_esd_contracts.probe import Probe, Walk, json_body
 
 
 class Skip(Exception):

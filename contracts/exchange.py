@@ -24,7 +24,8 @@ from mock_esd_contracts.checks import (
     record_vocabulary_reasons,
     token_reasons,
 )
-from mock_esd_contracts.probe import BY_PATH, Endpoint, json_body
+from mock_esd_contracts.endpoints import BY_PATH, Endpoint
+from mock_esd_contracts.probe import json_body
 from mock_esd_contracts.schema import violations
 
 EXCHANGE_CHECKS: Final[dict[str, str]] = {

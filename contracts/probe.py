@@ -11,28 +11,11 @@ import requests
 from mock_esd_contracts import vocabulary as esd
 from mock_esd_contracts.answers import DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLarge, limited
 from mock_esd_contracts.connection import DEFAULT_TIMEOUT, connection_failure
+from mock_esd_contracts.endpoints import BY_PATH
 from mock_esd_contracts.errors import CannotRun
 from mock_esd_contracts.evidence import Source, redacted, request_line
 
 JSON = Any
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    path: str
-    key: str
-    component: str
-    custom: bool
-
-
-ENDPOINTS = (
-    Endpoint("/v1/schools", "schools", "School", False),
-    Endpoint("/v1/students", "students", "Student", False),
-    Endpoint("/v1/contacts", "contacts", "Contact", False),
-    Endpoint("/v1/operoo/students", "students", "Student", True),
-    Endpoint("/v1/operoo/contacts", "contacts", "Contact", True),
-)
-BY_PATH = {e.path: e for e in ENDPOINTS}
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,11 @@ import xxhash
 from mock_esd_contracts import vocabulary as esd
 from mock_esd_contracts.answers import DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLarge, limited
 from mock_esd_contracts.connection import DEFAULT_TIMEOUT, connection_failure
+from mock_esd_contracts.endpoints import readable
 from mock_esd_contracts.errors import type_name
 from mock_esd_contracts.probe import what_it_said
 from mock_esd_sync.errors import AuthError, FetchError, RecordError, TooLargeError, UnreachableError, UrlError
-from mock_esd_sync.records import ENDPOINTS, RawSnapshot, Snapshot
+from mock_esd_sync.records import RawSnapshot, Snapshot
 
 T = TypeVar("T")
 Progress = Callable[[str, int, int, int], None]  # endpoint, page, pageCount, records so far
@@ -87,7 +88,7 @@ class EsdClient:
         bytes: an unchanged eSD reads nothing.
         """
         self._digest, self._page_digests = hashlib.blake2b(digest_size=20), []
-        endpoints = ENDPOINTS[: 5 if custom_endpoints else 3]
+        endpoints = [(e.path, e.key) for e in readable(custom_endpoints)]
         # Keep each page's bytes, not its parsed JSON: a 100k district is ~60 MB of bytes, ~10x as dicts.
         pages: dict[str, list[bytes]] = {path: [] for path, _ in endpoints}
         early = False

@@ -29,13 +29,14 @@ import orjson
 import xxhash
 
 from mock_esd_contracts import vocabulary as esd
+from mock_esd_contracts.endpoints import ENDPOINTS
 from mock_esd_sync.errors import RecordError
-from mock_esd_sync.records import ENDPOINTS, Contact, Person, new_tuple, parse_contact, parse_school, parse_student
+from mock_esd_sync.records import Contact, Person, new_tuple, parse_contact, parse_school, parse_student
 from mock_esd_sync.shapes import CONTACTS, OPEROO_CONTACTS, OPEROO_STUDENTS, SCHOOLS, STUDENTS, EsdRecords
 
 # The mirror's row of a person: its id, its records on /v1/students and /v1/operoo/students as eSD gave them.
 PersonRow = tuple[int, bytes | None, bytes | None]
-_KEYS = dict(ENDPOINTS)
+_KEYS = {e.path: e.key for e in ENDPOINTS}
 _PRE_REGISTERED = esd.Status.PRE_REGISTERED.value
 _INT = frozenset({int})
 T = TypeVar("T")
@@ -185,7 +186,7 @@ class RecordReader:
 
     def __init__(self, custom_endpoints: bool, parse: bool) -> None:
         self.custom_endpoints, self.parse = custom_endpoints, parse
-        self.listings: dict[str, Listing] = {path: self._listing(path) for path, _ in ENDPOINTS[1:]}
+        self.listings: dict[str, Listing] = {e.path: self._listing(e.path) for e in ENDPOINTS if e.path != SCHOOLS}
         self.schools: list[Any] = []
         self.may_warn: set[int] = set()
         self.links: list[tuple[Any, Any]] = []  # (person id, contact id)

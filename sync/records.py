@@ -17,7 +17,9 @@ from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
+from mock_esd_contracts import endpoints
 from mock_esd_contracts import vocabulary as esd
+from mock_esd_contracts.endpoints import Endpoint
 from mock_esd_contracts.errors import type_name
 from mock_esd_sync.errors import RecordError
 
@@ -246,18 +248,6 @@ def _parse_contact_carefully(raw: Any, endpoint: str) -> Contact:
 
 # ----- a snapshot: every listing one sync read ------------------------------------------------
 
-# Every listing a sync reads, with the key its records come under; the first three are the standard ones.
-ENDPOINTS: tuple[tuple[str, str], ...] = (
-    ("/v1/schools", esd.SCHOOLS_KEY), ("/v1/students", esd.STUDENTS_KEY), ("/v1/contacts", esd.CONTACTS_KEY),
-    ("/v1/operoo/students", esd.STUDENTS_KEY), ("/v1/operoo/contacts", esd.CONTACTS_KEY),
-)  # fmt: skip
-
-
-PARSERS: dict[str, Callable[[Any, str], Any]] = {
-    "/v1/schools": parse_school, "/v1/students": parse_student, "/v1/contacts": parse_contact,
-    "/v1/operoo/students": parse_student, "/v1/operoo/contacts": parse_contact,
-}  # fmt: skip
-
 
 @dataclass(frozen=True)
 class RawSnapshot:
@@ -275,24 +265,22 @@ class RawSnapshot:
     def parse(self) -> Snapshot:
         """Parse every record, page by page, releasing each page's bytes; RecordError names the first bad record."""
 
-        keys = dict(ENDPOINTS)
-
-        def parsed(path: str, parse: Callable[[Any, str], T]) -> tuple[T, ...]:
+        def parsed(endpoint: Endpoint, parse: Callable[[Any, str], T]) -> tuple[T, ...]:
             out: list[T] = []
-            for body in self.pages.pop(path, []):
-                out += [parse(item, path) for item in orjson.loads(body)[keys[path]]]
-            return (*out, *self.parsed.pop(path, ()))
+            for body in self.pages.pop(endpoint.path, []):
+                out += [parse(item, endpoint.path) for item in orjson.loads(body)[endpoint.key]]
+            return (*out, *self.parsed.pop(endpoint.path, ()))
 
-        schools = parsed("/v1/schools", parse_school)
-        students, contacts = parsed("/v1/students", parse_student), parsed("/v1/contacts", parse_contact)
+        schools = parsed(endpoints.SCHOOLS, parse_school)
+        students, contacts = parsed(endpoints.STUDENTS, parse_student), parsed(endpoints.CONTACTS, parse_contact)
         if not self.custom_endpoints:
             return Snapshot(schools, students, contacts)
         return Snapshot(
             schools,
             students,
             contacts,
-            parsed("/v1/operoo/students", parse_student),
-            parsed("/v1/operoo/contacts", parse_contact),
+            parsed(endpoints.OPEROO_STUDENTS, parse_student),
+            parsed(endpoints.OPEROO_CONTACTS, parse_contact),
         )
 
 

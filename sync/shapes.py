@@ -14,10 +14,12 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mock_esd_sync.records import ENDPOINTS, Contact, Person, Snapshot
+from mock_esd_contracts import endpoints
+from mock_esd_sync.records import Contact, Person, Snapshot
 
-# The listings a sync reads, by path, as `records.ENDPOINTS` lists them.
-SCHOOLS, STUDENTS, CONTACTS, OPEROO_STUDENTS, OPEROO_CONTACTS = (path for path, _ in ENDPOINTS)
+# The listings a sync reads, by path (the contract's table: mock_esd_contracts.endpoints).
+SCHOOLS, STUDENTS, CONTACTS = endpoints.SCHOOLS.path, endpoints.STUDENTS.path, endpoints.CONTACTS.path
+OPEROO_STUDENTS, OPEROO_CONTACTS = endpoints.OPEROO_STUDENTS.path, endpoints.OPEROO_CONTACTS.path
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,8 @@ from mock_esd.http.request import from_loopback
 from mock_esd.server.guard import misdirected
 from mock_esd.server.live import LiveServer
 from mock_esd_contracts.answers import CHUNK_BYTES, DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLarge, decoded
+from mock_esd_contracts.endpoints import BY_PATH
 from mock_esd_contracts.exchange import EXCHANGE_CHECKS, Exchange, Violation, exchange_violations
-from mock_esd_contracts.probe import BY_PATH
 from mock_esd_workbench.recording import Listings, Recording, RecordingError, recording_from
 from mock_esd_workbench.upstream import Answer, Broken, Late, exchange
 

@@ -25,16 +25,17 @@ from mock_esd.errors import EsdError
 from mock_esd_contracts import vocabulary as esd
 from mock_esd_contracts.answers import DEFAULT_MAX_RESPONSE_BYTES
 from mock_esd_contracts.connection import DEFAULT_TIMEOUT
+from mock_esd_contracts.endpoints import ENDPOINTS
 from mock_esd_contracts.errors import type_name
 from mock_esd_sync.client import EsdClient, Progress, RetryPolicy
-from mock_esd_sync.records import ENDPOINTS, RawSnapshot
+from mock_esd_sync.records import RawSnapshot
 
 Record = dict[str, Any]
 Listings = dict[str, list[Record]]  # endpoint path -> its records, in the order the server listed them
 
-STANDARD_PATHS: Final = tuple(path for path, _ in ENDPOINTS[:3])
-CUSTOM_PATHS: Final = tuple(path for path, _ in ENDPOINTS[3:])
-KEYS: Final = dict(ENDPOINTS)
+STANDARD_PATHS: Final = tuple(e.path for e in ENDPOINTS if not e.custom)
+CUSTOM_PATHS: Final = tuple(e.path for e in ENDPOINTS if e.custom)
+KEYS: Final = {e.path: e.key for e in ENDPOINTS}
 SHOWN_DIFFERENCES: Final = 10  # differences a refused recording lists (then "and N more")
 
 # What the scenario format holds of each record; anything else a server sends is listed, not recorded.

@@ -13,7 +13,7 @@ from mock_esd.district.tenants import Client, Registry
 from mock_esd.errors import BadRequest, Forbidden
 from mock_esd.http import hooks, params
 from mock_esd.http.request import current, json_response, require_client
-from mock_esd_contracts import vocabulary as v
+from mock_esd_contracts import endpoints
 
 api = Blueprint("esd_api", __name__)
 
@@ -62,21 +62,20 @@ def _student_id(args: MultiDict[str, str]) -> int | None:
     return params.positive_int(args, "studentId", maximum=params.MAX_INT)
 
 
+# How the district answers each listing; which listings there are, their keys and filters are the contract's
+# table (mock_esd_contracts.endpoints), so a new one is a row there and its view here.
+VIEWS: dict[str, Callable[[DistrictStore, MultiDict[str, str]], View]] = {
+    endpoints.SCHOOLS.path: lambda store, _: store.schools(),
+    endpoints.STUDENTS.path: lambda store, args: store.students(
+        StudentFilter(_given(args, "schoolId"), _given(args, "studentStatus"))
+    ),
+    endpoints.CONTACTS.path: lambda store, args: store.contacts(_student_id(args)),
+    endpoints.OPEROO_STUDENTS.path: lambda store, _: store.operoo_students(),
+    endpoints.OPEROO_CONTACTS.path: lambda store, args: store.operoo_contacts(_student_id(args)),
+}
 LISTINGS: dict[str, Listing] = {  # by path under /api
-    "/v1/schools": Listing(v.SCHOOLS_KEY, params.PAGING_PARAMS, False, lambda store, _: store.schools()),
-    "/v1/students": Listing(
-        v.STUDENTS_KEY, (*params.PAGING_PARAMS, "schoolId", "studentStatus"), False,
-        lambda store, args: store.students(StudentFilter(_given(args, "schoolId"), _given(args, "studentStatus"))),
-    ),
-    "/v1/contacts": Listing(
-        v.CONTACTS_KEY, (*params.PAGING_PARAMS, "studentId"), False, lambda store, args: store.contacts(_student_id(args))
-    ),
-    "/v1/operoo/students": Listing(v.STUDENTS_KEY, params.PAGING_PARAMS, True, lambda store, _: store.operoo_students()),
-    "/v1/operoo/contacts": Listing(
-        v.CONTACTS_KEY, (*params.PAGING_PARAMS, "studentId"), True,
-        lambda store, args: store.operoo_contacts(_student_id(args)),
-    ),
-}  # fmt: skip
+    e.path: Listing(e.key, (*params.PAGING_PARAMS, *e.filters), e.custom, VIEWS[e.path]) for e in endpoints.ENDPOINTS
+}
 
 
 def listing_page(path: str, args: MultiDict[str, str], client: Client, registry: Registry) -> bytes:

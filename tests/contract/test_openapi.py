@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 
-from mock_esd_contracts import schema
+from mock_esd_contracts import endpoints, schema
 from tests.conftest import walk
 
 LISTS = [("/v1/schools", "schools", "School"), ("/v1/students", "students", "Student"), ("/v1/contacts", "contacts", "Contact"),
@@ -20,6 +22,33 @@ def test_the_mock_serves_the_contract(http: FlaskClient) -> None:
     for component in doc["components"]["schemas"].values():
         Draft202012Validator.check_schema(component)
     assert set(doc["paths"]) == {"/v1/auth/token", *(p for p, _, _ in LISTS), "/v1/students/{enrolledId}"}
+
+
+def test_the_endpoint_table_is_the_documents() -> None:
+    """`mock_esd_contracts.endpoints`, which the mock, the sync and the verifier derive their listings from, says
+    what openapi.json says: the paged paths, each page's key and record schema, its filters, who may read it."""
+    doc = schema.openapi()
+
+    def deref(node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            *_, kind, name = node["$ref"].split("/")
+            node = doc["components"][kind][name]
+        return node
+
+    paged = {}
+    for path, item in doc["paths"].items():
+        answer = (
+            deref(item["get"]["responses"]["200"]["content"]["application/json"]["schema"]) if "get" in item else {}
+        )
+        if "pagingInfo" not in answer.get("properties", {}):
+            continue
+        (key,) = (k for k in answer["properties"] if k != "pagingInfo")
+        component = answer["properties"][key]["items"]["$ref"].rsplit("/", 1)[1]
+        names = [deref(p)["name"] for p in item["get"].get("parameters", [])]
+        forbidden = "403" in item["get"]["responses"]
+        paged[path] = (key, component, tuple(n for n in names if n not in ("pageNo", "pageSize")), forbidden)
+    assert paged == {e.path: (e.key, e.component, e.filters, e.custom) for e in endpoints.ENDPOINTS}
+    assert [(e.path, e.key, e.component) for e in endpoints.ENDPOINTS] == LISTS
 
 
 @pytest.mark.parametrize(("path", "key", "component"), LISTS)

@@ -16,8 +16,9 @@ from mock_esd.server.app import create_app
 from mock_esd.server.inprocess import DEFAULT_BASE_URL, Reply, routed
 from mock_esd.state.config import AppConfig
 from mock_esd_contracts.checks import CHECKS
+from mock_esd_contracts.endpoints import ENDPOINTS
 from mock_esd_contracts.errors import CannotRun
-from mock_esd_contracts.probe import ENDPOINTS, Target
+from mock_esd_contracts.probe import Target
 from mock_esd_contracts.verifier import (
     FAIL,
     PASS,
