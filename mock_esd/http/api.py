@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, request
 from werkzeug.datastructures import MultiDict
 
-from mock_esd.district.store import DistrictStore, StudentFilter, View, encode_page
+from mock_esd.district.listings import Listing, encode_page
+from mock_esd.district.store import DistrictStore, StudentFilter
 from mock_esd.district.tenants import Client, Registry
 from mock_esd.errors import BadRequest, Forbidden
 from mock_esd.http import hooks, params
@@ -44,13 +45,13 @@ def token() -> Response:
 
 
 @dataclass(frozen=True)
-class Listing:
-    """A list endpoint: its key in the body, the query parameters it takes, whether it is Operoo's, its view."""
+class ListEndpoint:
+    """A list endpoint: its key in the body, the query parameters it takes, whether it is Operoo's, its listing."""
 
     key: str
     params: tuple[str, ...]
     custom: bool
-    view: Callable[[DistrictStore, MultiDict[str, str]], View]
+    listing: Callable[[DistrictStore, MultiDict[str, str]], Listing]
 
 
 def _given(args: MultiDict[str, str], name: str) -> str | None:
@@ -62,17 +63,17 @@ def _student_id(args: MultiDict[str, str]) -> int | None:
     return params.positive_int(args, "studentId", maximum=params.MAX_INT)
 
 
-LISTINGS: dict[str, Listing] = {  # by path under /api
-    "/v1/schools": Listing(v.SCHOOLS_KEY, params.PAGING_PARAMS, False, lambda store, _: store.schools()),
-    "/v1/students": Listing(
+LISTINGS: dict[str, ListEndpoint] = {  # by path under /api
+    "/v1/schools": ListEndpoint(v.SCHOOLS_KEY, params.PAGING_PARAMS, False, lambda store, _: store.schools()),
+    "/v1/students": ListEndpoint(
         v.STUDENTS_KEY, (*params.PAGING_PARAMS, "schoolId", "studentStatus"), False,
         lambda store, args: store.students(StudentFilter(_given(args, "schoolId"), _given(args, "studentStatus"))),
     ),
-    "/v1/contacts": Listing(
+    "/v1/contacts": ListEndpoint(
         v.CONTACTS_KEY, (*params.PAGING_PARAMS, "studentId"), False, lambda store, args: store.contacts(_student_id(args))
     ),
-    "/v1/operoo/students": Listing(v.STUDENTS_KEY, params.PAGING_PARAMS, True, lambda store, _: store.operoo_students()),
-    "/v1/operoo/contacts": Listing(
+    "/v1/operoo/students": ListEndpoint(v.STUDENTS_KEY, params.PAGING_PARAMS, True, lambda store, _: store.operoo_students()),
+    "/v1/operoo/contacts": ListEndpoint(
         v.CONTACTS_KEY, (*params.PAGING_PARAMS, "studentId"), True,
         lambda store, args: store.operoo_contacts(_student_id(args)),
     ),
@@ -85,13 +86,13 @@ def listing_page(path: str, args: MultiDict[str, str], client: Client, registry:
     Checked in this order: unknown or repeated parameters, the client's right to the endpoint, the
     listing's filter, the paging. The Flask routes and `mock_esd.server.shortcut` both answer with it.
     """
-    listing = LISTINGS[path]
-    params.check_known(args, listing.params)
-    if listing.custom and not client.custom_endpoints:
+    endpoint = LISTINGS[path]
+    params.check_known(args, endpoint.params)
+    if endpoint.custom and not client.custom_endpoints:
         raise Forbidden("the Operoo custom endpoints are not enabled for this client")
-    view = listing.view(registry.store(client.tenant), args)
+    listing = endpoint.listing(registry.store(client.tenant), args)
     page_no, page_size = params.paging(args)
-    return encode_page(listing.key, view, page_no, page_size)
+    return encode_page(endpoint.key, listing, page_no, page_size)
 
 
 def _listing(path: str) -> Response:

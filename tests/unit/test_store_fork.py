@@ -9,7 +9,8 @@ import orjson
 import pytest
 
 from mock_esd.district.generator import DistrictSpec
-from mock_esd.district.store import DistrictStore, StudentFilter, encode_page
+from mock_esd.district.listings import encode_page
+from mock_esd.district.store import DistrictStore, StudentFilter
 from mock_esd.district.tenants import Registry
 from mock_esd.qa import drift
 
