@@ -267,9 +267,10 @@ class DistrictStore:
 
     def _changed(self, op: str, *args: Any) -> None:
         """Every change is an operation with JSON arguments, so other worker processes can replay it."""
-        with self._listings.changing():  # a listing built meanwhile is not cached; those of before are kept
-            self._version += 1
-            self._reindex()
+        self._listings.changing()  # a listing built from here on answers its own request only
+        self._version += 1
+        self._reindex()
+        self._listings.changed()  # the listings of before are kept for the next ones to reuse
         if self.on_change is not None and not replaying():
             self.on_change(op, list(args))
 
