@@ -18,7 +18,8 @@ from typing import Any
 from itsdangerous import BadData, URLSafeSerializer
 
 from mock_esd.district.generator import DistrictSpec
-from mock_esd.district.store import DEFAULT_CACHE_BYTES, DistrictStore, replaying
+from mock_esd.district.listings import DEFAULT_CACHE_BYTES
+from mock_esd.district.store import DistrictStore, replaying
 from mock_esd.errors import Conflict, NotFound, Unauthorized
 
 CLIENT_HOST_SUFFIX = ".guru.eschooldata.com/api"

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, request
 from werkzeug.datastructures import MultiDict
 
-from mock_esd.district.store import DistrictStore, StudentFilter, View, encode_page
+from mock_esd.district.listings import Listing, encode_page
+from mock_esd.district.store import DistrictStore, StudentFilter
 from mock_esd.district.tenants import Client, Registry
 from mock_esd.errors import BadRequest, Forbidden
 from mock_esd.http import hooks, params
 from mock_esd.http.request import current, json_response, require_client
 from mock_esd_contracts import endpoints
+from mock_esd_contracts.endpoints import Endpoint
 
 api = Blueprint("esd_api", __name__)
 
@@ -44,13 +46,13 @@ def token() -> Response:
 
 
 @dataclass(frozen=True)
-class Listing:
-    """A list endpoint: its key in the body, the query parameters it takes, whether it is Operoo's, its view."""
+class ListRoute:
+    """A list endpoint as the mock serves it: the contract's endpoint, the query parameters it takes (paging and
+    its filters: any other is a 400), and how the district lists it."""
 
-    key: str
+    endpoint: Endpoint
     params: tuple[str, ...]
-    custom: bool
-    view: Callable[[DistrictStore, MultiDict[str, str]], View]
+    listing: Callable[[DistrictStore, MultiDict[str, str]], Listing]
 
 
 def _given(args: MultiDict[str, str], name: str) -> str | None:
@@ -62,9 +64,9 @@ def _student_id(args: MultiDict[str, str]) -> int | None:
     return params.positive_int(args, "studentId", maximum=params.MAX_INT)
 
 
-# How the district answers each listing; which listings there are, their keys and filters are the contract's
-# table (mock_esd_contracts.endpoints), so a new one is a row there and its view here.
-VIEWS: dict[str, Callable[[DistrictStore, MultiDict[str, str]], View]] = {
+# How the district lists each endpoint; which endpoints there are, their keys and filters are the contract's
+# table (mock_esd_contracts.endpoints), so a new one is a row there and its listing here.
+LISTED_BY: dict[str, Callable[[DistrictStore, MultiDict[str, str]], Listing]] = {
     endpoints.SCHOOLS.path: lambda store, _: store.schools(),
     endpoints.STUDENTS.path: lambda store, args: store.students(
         StudentFilter(_given(args, "schoolId"), _given(args, "studentStatus"))
@@ -73,8 +75,8 @@ VIEWS: dict[str, Callable[[DistrictStore, MultiDict[str, str]], View]] = {
     endpoints.OPEROO_STUDENTS.path: lambda store, _: store.operoo_students(),
     endpoints.OPEROO_CONTACTS.path: lambda store, args: store.operoo_contacts(_student_id(args)),
 }
-LISTINGS: dict[str, Listing] = {  # by path under /api
-    e.path: Listing(e.key, (*params.PAGING_PARAMS, *e.filters), e.custom, VIEWS[e.path]) for e in endpoints.ENDPOINTS
+LISTINGS: dict[str, ListRoute] = {  # by path under /api
+    e.path: ListRoute(e, (*params.PAGING_PARAMS, *e.filters), LISTED_BY[e.path]) for e in endpoints.ENDPOINTS
 }
 
 
@@ -84,13 +86,13 @@ def listing_page(path: str, args: MultiDict[str, str], client: Client, registry:
     Checked in this order: unknown or repeated parameters, the client's right to the endpoint, the
     listing's filter, the paging. The Flask routes and `mock_esd.server.shortcut` both answer with it.
     """
-    listing = LISTINGS[path]
-    params.check_known(args, listing.params)
-    if listing.custom and not client.custom_endpoints:
+    route = LISTINGS[path]
+    params.check_known(args, route.params)
+    if route.endpoint.custom and not client.custom_endpoints:
         raise Forbidden("the Operoo custom endpoints are not enabled for this client")
-    view = listing.view(registry.store(client.tenant), args)
+    listing = route.listing(registry.store(client.tenant), args)
     page_no, page_size = params.paging(args)
-    return encode_page(listing.key, view, page_no, page_size)
+    return encode_page(route.endpoint.key, listing, page_no, page_size)
 
 
 def _listing(path: str) -> Response:

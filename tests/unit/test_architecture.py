@@ -1,7 +1,9 @@
-"""The walls between the parts hold: import-linter's contracts pass, and fail on a new crossing or cycle."""
+"""The walls between the parts hold: import-linter's contracts pass, and fail on a new crossing or cycle.
+And no module or class of the packages grows past its size (a long one is two things living together)."""
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import subprocess
@@ -115,3 +117,56 @@ def test_a_circular_import_inside_a_part_breaks_the_contract(checkout: Path) -> 
     result = planted(checkout, "mock_esd_sync/records.py", "import mock_esd_sync.rules")  # rules imports records
     assert result.returncode == 1, result.stdout + result.stderr
     assert verdicts(result)["no-cycles"] == "BROKEN"
+
+
+# ----- sizes: a long module or class is a sign that two things live in it (STYLE.md "Size and comments") -----
+
+MAX_MODULE_LINES = 700
+MAX_CLASS_LINES = 400
+
+
+def oversized(path: Path, name: str) -> list[str]:
+    """What is too long in one module (named `name` in the report): the module itself, and each class, nested ones too."""
+    source = path.read_text(encoding="utf-8")
+    found = []
+    lines = len(source.splitlines())
+    if lines > MAX_MODULE_LINES:
+        found.append(f"{name}: {lines} lines (at most {MAX_MODULE_LINES} a module)")
+    for node in ast.walk(ast.parse(source, filename=str(path))):
+        if isinstance(node, ast.ClassDef):
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            if length > MAX_CLASS_LINES:
+                found.append(
+                    f"{name}:{node.lineno} class {node.name}: {length} lines (at most {MAX_CLASS_LINES} a class)"
+                )
+    return found
+
+
+def test_no_module_or_class_in_the_packages_is_too_long() -> None:
+    modules = [
+        (path, f"{folder.name}/{path.relative_to(folder).as_posix()}")
+        for folder in FOLDERS.values()
+        for path in sorted(folder.rglob("*.py"))
+        if "__pycache__" not in path.parts
+    ]
+    assert len(modules) > 50, "the four packages' modules were not found"
+    too_long = [problem for path, name in modules for problem in oversized(path, name)]
+    assert not too_long, "too long, split it:\n" + "\n".join(too_long)
+
+
+def test_a_module_or_class_over_the_limit_is_named(tmp_path: Path) -> None:
+    body = "\n".join(f"    x{n} = {n}" for n in range(MAX_CLASS_LINES))  # a class of one line more than allowed
+    module = tmp_path / "long.py"
+    module.write_text(
+        f"class Outer:\n    class Inner:\n    {body.replace(chr(10), chr(10) + '    ')}\n", encoding="utf-8"
+    )
+    assert [p.split(": ", 1)[0] for p in oversized(module, "long.py")] == [
+        "long.py:1 class Outer",
+        "long.py:2 class Inner",
+    ]
+    module.write_text("x = 1\n" * (MAX_MODULE_LINES + 1), encoding="utf-8")
+    assert oversized(module, "long.py") == [
+        f"long.py: {MAX_MODULE_LINES + 1} lines (at most {MAX_MODULE_LINES} a module)"
+    ]
+    module.write_text("x = 1\n" * MAX_MODULE_LINES, encoding="utf-8")
+    assert oversized(module, "long.py") == []

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import orjson
 import pytest
 
-from mock_esd.district import store
+from mock_esd.district import encoding, store
 from mock_esd.district.generator import DistrictSpec
-from mock_esd.district.store import View
+from mock_esd.district.listings import Listing
 from mock_esd.district.tenants import TokenVerifier, default_clients, issue_token
 from mock_esd.errors import Unauthorized
 
@@ -29,16 +29,16 @@ def _joined(data: list[dict[str, object]]) -> bytes:
 
 def test_a_page_is_the_records_own_json_whatever_its_bounds() -> None:
     data = [*records(250), {"id": 250, "name": 'quote " comma , bracket ] brace }', "tags": [{"nested": "x"}]}]
-    view = View(data)
+    view = Listing(data)
     for start, stop in [(10, 20), (0, 100), (100, 200), (200, 300), (250, 251), (5, 7), (0, 251), (0, 1)]:
         assert bytes(view.page(start, stop)) == _joined(data[start:stop]), (start, stop)
     assert bytes(view.page(251, 300)) == b"", "a page past the end is empty"
-    assert bytes(View([]).page(0, 100)) == b""
+    assert bytes(Listing([]).page(0, 100)) == b""
 
 
 def test_a_view_holds_its_json_once_not_an_object_per_record() -> None:
     data = records(1000)
-    view = View(data)
+    view = Listing(data)
     assert not view.encoded and view.nbytes == 8 * len(data)  # nothing encoded before the first page
     view.page(0, 1)
     assert view.encoded
@@ -60,9 +60,9 @@ class _ChangedBetweenPasses:
 
 
 def test_a_record_changed_while_its_view_is_encoded_still_gives_whole_records(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store, "orjson", _ChangedBetweenPasses)
+    monkeypatch.setattr(encoding, "orjson", _ChangedBetweenPasses)
     data = records(3000)
-    view = View(data)
+    view = Listing(data)
     assert bytes(view.page(0, 3000)) == _joined(data)
     assert bytes(view.page(1500, 1600)) == _joined(data[1500:1600])
 
@@ -83,11 +83,11 @@ class _SlowJson:
 def test_threads_asking_for_pages_at_once_get_the_right_bytes_from_one_encoding(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(store, "orjson", _SlowJson)
+    monkeypatch.setattr(encoding, "orjson", _SlowJson)
     for _ in range(5):
         _SlowJson.calls = 0
         data = records(400)
-        view = View(data)
+        view = Listing(data)
         with ThreadPoolExecutor(8) as pool:
             pages = list(pool.map(lambda n, v=view: bytes(v.page((n % 4) * 100, (n % 4) * 100 + 100)), range(64)))
         assert pages == [_joined(data[(n % 4) * 100 : (n % 4) * 100 + 100]) for n in range(64)]

@@ -9,7 +9,8 @@ import orjson
 import pytest
 
 from mock_esd.district.generator import DistrictSpec
-from mock_esd.district.store import DistrictStore, StudentFilter, encode_page
+from mock_esd.district.listings import encode_page
+from mock_esd.district.store import DistrictStore, StudentFilter
 from mock_esd.district.tenants import Registry
 from mock_esd.qa import drift
 
@@ -93,3 +94,23 @@ def test_a_fork_of_a_changed_fork_starts_from_the_change_and_stays_apart(pristin
     grandchild.delete_student(_linked(grandchild))
     assert seen(fork) == changed
     assert seen(grandchild) not in (changed, pristine)
+
+
+def test_a_fork_leaves_its_twins_listing_cache_alone() -> None:
+    """A fork shares the cache until it changes, but what it does to it (a lower limit, a change, its own
+    listings) never empties or fills its twin's: a test's tenant must not slow down the next test's."""
+    original = DistrictStore(SPEC)
+    original.warm()
+    cache = lambda: (original.cached_views(), original.cached_bytes(), original.kept_views())  # noqa: E731
+    before = cache()
+    assert before[0] == 5 and before[2] == (0, 0)
+    fork, other = original.fork(), original.fork()
+    other.set_cache_limit(8, max_bytes=1)  # while shared: nothing trimmed
+    assert cache() == before
+    fork.put_student({**fork.all_students()[0], "lastName": "Renamed"})
+    assert fork.kept_views()[0] == 5, "the listings of before its change, kept for its next ones"
+    assert cache() == before
+    fork.warm()
+    fork.set_cache_limit(8, max_bytes=1)  # its own cache now: trimmed
+    assert fork.cached_views() == 1 and fork.kept_views() == (0, 0)
+    assert cache() == before

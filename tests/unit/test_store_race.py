@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mock_esd.district import store as store_module
+from mock_esd.district import listings
 from mock_esd.district.generator import DistrictSpec, generate_district
 from mock_esd.district.store import DistrictStore
 
@@ -21,7 +21,7 @@ def _page(store: DistrictStore) -> bytes:
 def test_a_listing_built_across_a_change_is_not_served_after_it(monkeypatch: pytest.MonkeyPatch) -> None:
     store = DistrictStore(DistrictSpec(seed=7, students=60))
     building, changed = threading.Event(), threading.Event()
-    derive = store_module.derive
+    derive = listings.derive
 
     def slow_derive(*args: Any, **kwargs: Any) -> Any:
         if not building.is_set():  # the first build: it has read the district's list; the change lands now
@@ -29,7 +29,7 @@ def test_a_listing_built_across_a_change_is_not_served_after_it(monkeypatch: pyt
             assert changed.wait(30)
         return derive(*args, **kwargs)
 
-    monkeypatch.setattr(store_module, "derive", slow_derive)
+    monkeypatch.setattr(listings, "derive", slow_derive)
     reader = threading.Thread(target=store.students)
     reader.start()
     assert building.wait(30)

@@ -18,10 +18,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mock_esd.district import store
+from mock_esd.district import encoding as encoding_module
+from mock_esd.district.encoding import Encoding, encode_reusing
 from mock_esd.district.generator import DistrictSpec, Record
+from mock_esd.district.listings import Listing, encode_page
 from mock_esd.district.scenario import build_store
-from mock_esd.district.store import DistrictStore, Encoding, StudentFilter, View, encode_page, encode_reusing
+from mock_esd.district.store import DistrictStore, StudentFilter
 from mock_esd.district.tenants import Registry
 from mock_esd.qa import drift
 from mock_esd.state import changelog
@@ -123,11 +125,15 @@ def test_a_listing_changed_again_and_again_stays_in_few_segments_and_holds_few_d
         own = len(encoding.pieces[0][0])  # the piece this change made
         copies += own > whole / 2
         if own <= whole / 2:
-            assert own <= whole * store.MIN_SHARED_RUN / 100, "the changed records and short runs, not the listing"
+            assert own <= whole * encoding_module.MIN_SHARED_RUN / 100, (
+                "the changed records and short runs, not the listing"
+            )
         held = sum(len(buffer) for buffer, _ in encoding.pieces)
-        assert held <= whole / (1 - store.MAX_DEAD_SHARE) + own
-        assert len(encoding.parts(0, 1000)) <= 2 * 1000 // store.MIN_SHARED_RUN + 2
-    assert 0 < copies <= 60 * 0.02 / store.MAX_DEAD_SHARE + 1, "the listing copied whole now and then, not each time"
+        assert held <= whole / (1 - encoding_module.MAX_DEAD_SHARE) + own
+        assert len(encoding.parts(0, 1000)) <= 2 * 1000 // encoding_module.MIN_SHARED_RUN + 2
+    assert 0 < copies <= 60 * 0.02 / encoding_module.MAX_DEAD_SHARE + 1, (
+        "the listing copied whole now and then, not each time"
+    )
     _reads_as(encoding, records)
 
 
@@ -258,7 +264,7 @@ class _Counting:
         return orjson.dumps(value)
 
 
-def _encoded(views: list[View]) -> tuple[int, int]:
+def _encoded(views: list[Listing]) -> tuple[int, int]:
     _Counting.lists = _Counting.records = 0
     for view in views:
         view.page(0, 1)
@@ -268,7 +274,7 @@ def _encoded(views: list[View]) -> tuple[int, int]:
 def test_a_change_encodes_again_only_the_records_it_changed(monkeypatch: pytest.MonkeyPatch) -> None:
     s = DistrictStore(DistrictSpec(seed=3, students=2000))
     s.warm()
-    monkeypatch.setattr(store, "orjson", _Counting)
+    monkeypatch.setattr(encoding_module, "orjson", _Counting)
     listings = lambda s: [s.schools(), s.students(), s.contacts(), s.operoo_students(), s.operoo_contacts()]  # noqa: E731
 
     s.put_student({**s.students().records[5], "lastName": "Renamed"})
@@ -291,7 +297,7 @@ def test_a_view_not_read_before_a_change_still_takes_the_bytes_of_the_one_before
     s.put_student({**first, "lastName": "First"})
     s.students()  # built after the first change, never encoded
     s.put_student({**second, "lastName": "Second"})
-    monkeypatch.setattr(store, "orjson", _Counting)
+    monkeypatch.setattr(encoding_module, "orjson", _Counting)
     assert _encoded([s.students()]) == (0, 2), "both students encoded, the rest copied from the warm listing"
     monkeypatch.undo()
     assert every_page(s) == every_page(fresh(s))
