@@ -21,6 +21,7 @@ import requests
 from mock_esd_contracts import schema
 from mock_esd_contracts import vocabulary as v
 from mock_esd_contracts.endpoints import BY_PATH, ENDPOINTS, Endpoint
+from mock_esd_contracts.errors import described
 from mock_esd_contracts.evidence import Source, type_of
 from mock_esd_contracts.probe import Probe, Walk, json_body
 
@@ -404,7 +405,10 @@ def record_vocabulary_reasons(path: str, key: str, record: Any) -> Iterator[str]
     links = record.get("students", []) if key == v.CONTACTS_KEY else []
     for link in links if isinstance(links, list) else []:
         if isinstance(link, dict) and link.get("relationship") not in v.RELATIONSHIPS:
-            yield f"{path} record {_id(record)}: students.relationship {link.get('relationship')!r} is not one of {', '.join(v.RELATIONSHIPS)}"
+            yield (  # free text: named by its type and length, never quoted (README: a message quotes no personal value)
+                f"{path} record {_id(record)}: students.relationship is not one of {', '.join(v.RELATIONSHIPS)} "
+                f"(got {described(link.get('relationship'))})"
+            )
 
 
 STUDENT_LISTINGS = (BY_PATH["/v1/students"], BY_PATH["/v1/operoo/students"])
@@ -419,7 +423,7 @@ def pre_registered_dates(probe: Probe) -> Iterator[Outcome]:
                 continue
             if record.get("studentStatus") == v.Status.PRE_REGISTERED and not record.get("enrollmentDate"):
                 yield Finding(
-                    f"{endpoint.path} record {_id(record)}: enrollmentDate is {record.get('enrollmentDate')!r} for a "
+                    f"{endpoint.path} record {_id(record)}: enrollmentDate is {described(record.get('enrollmentDate'))} for a "
                     "Pre-Registered student; the sync skips it (with a warning) until it has one",
                     walk.source(i),
                 )

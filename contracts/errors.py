@@ -27,3 +27,9 @@ def type_name(value: object) -> str:
         return "boolean"
     names = {dict: "object", list: "array", tuple: "array", str: "string", int: "integer", float: "number"}
     return next((name for kind, name in names.items() if isinstance(value, kind)), type(value).__name__)
+
+
+def described(value: object) -> str:
+    """A value as a message may describe it: its type, and a string's length ("a string of 22 characters")."""
+    size = f" of {len(value)} characters" if isinstance(value, str) else ""
+    return f"{'an' if type_name(value)[0] in 'aeiou' else 'a'} {type_name(value)}{size}"

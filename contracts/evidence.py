@@ -17,6 +17,7 @@ from typing import Any, Final
 import requests
 
 from mock_esd_contracts import vocabulary as v
+from mock_esd_contracts.errors import type_name
 from mock_esd_contracts.schema import openapi
 
 MAX_EVIDENCE: Final = 5  # findings of a check quoted with their evidence (the first ones; the rest are listed)
@@ -107,6 +108,8 @@ def redacted(value: Any, unknown: bool = True) -> Any:
 def _field(name: str, value: Any, unknown: bool) -> Any:
     if name in v.PERSONAL_FIELDS or name in SECRET_FIELDS or (unknown and name not in contract_fields()):
         return type_of(value) if value is not None else None
+    if name in v.KNOWN_WORDS and value is not None and value not in v.KNOWN_WORDS[name]:  # free text, maybe a person's
+        return type_of(value)
     if isinstance(value, dict | list):
         return redacted(value, unknown)
     return value
@@ -114,8 +117,7 @@ def _field(name: str, value: Any, unknown: bool) -> Any:
 
 def type_of(value: Any) -> str:
     """A value's JSON type, as a quote shows it in the value's place: `"<string>"`, `"<integer>"`, ..."""
-    names = {bool: "boolean", int: "integer", float: "number", str: "string", dict: "object", list: "array"}
-    return f"<{names.get(type(value), 'null' if value is None else type(value).__name__)}>"
+    return f"<{type_name(value)}>"
 
 
 @cache

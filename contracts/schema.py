@@ -10,7 +10,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 from referencing import Registry, Resource
 
-from mock_esd_contracts.errors import type_name
+from mock_esd_contracts.errors import described, type_name
 from mock_esd_contracts.vocabulary import FREE_TEXT_FIELDS, PERSONAL_FIELDS
 
 FORMAT_KEYWORDS = ("enum", "pattern")  # values checked by named checks, not by the structural schema
@@ -66,9 +66,9 @@ def violations(component: str, instance: Any, structural: bool = False) -> list[
 
 def _wrong(keyword: str, rule: Any, value: Any) -> str:
     """What is wrong with `value` under `keyword`, saying its type and size rather than what it holds."""
-    size = f"a {type_name(value)}" + (f" of {len(value)} characters" if isinstance(value, str) else "")
+    size = described(value)
     number = isinstance(value, int | float) and not isinstance(value, bool)  # counts and ids: no one's data
-    described: dict[str, Any] = {
+    messages: dict[str, Any] = {
         "type": lambda: f"expected {' or '.join(rule) if isinstance(rule, list) else rule}, got {type_name(value)}",
         "enum": lambda: f"not one of {', '.join(map(str, rule))} (got {size})",
         "pattern": lambda: f"does not match {rule} (got {size})",
@@ -77,7 +77,7 @@ def _wrong(keyword: str, rule: Any, value: Any) -> str:
         "maximum": lambda: f"expected a number <= {rule}" + (f", got {value}" if number else ""),
         "minLength": lambda: f"expected at least {rule} characters, got {size}",
     }
-    return described[keyword]() if keyword in described else f"breaks the contract's {keyword!r} (got {size})"
+    return messages[keyword]() if keyword in messages else f"breaks the contract's {keyword!r} (got {size})"
 
 
 # ----- the control API's bodies (contracts/control.schema.json) and scenario files ------------------------

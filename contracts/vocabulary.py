@@ -53,10 +53,12 @@ RELATIONSHIPS: Final = (
 PERSONAL_FIELDS: Final = frozenset({
     "firstName", "middleName", "lastName", "email", "address", "dateOfBirth", "mobilePhone", "homePhone",
 })  # fmt: skip
-FREE_TEXT_FIELDS: Final = frozenset({"grade", "gender", "relationship"})
 
 GRADES: Final = ("PK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
 GENDERS: Final = ("F", "M", "X")
+# The words a free-text field may be quoted with; any other value of it is named by its type.
+KNOWN_WORDS: Final = {"grade": GRADES, "gender": GENDERS, "relationship": RELATIONSHIPS}
+FREE_TEXT_FIELDS: Final = frozenset(KNOWN_WORDS)
 
 SCHOOLS_KEY: Final = "schools"
 STUDENTS_KEY: Final = "students"

@@ -15,6 +15,7 @@ from mock_esd.district.generator import DistrictSpec
 from mock_esd.server.app import create_app
 from mock_esd.server.inprocess import DEFAULT_BASE_URL, Reply, routed
 from mock_esd.state.config import AppConfig
+from mock_esd_contracts import vocabulary as esd
 from mock_esd_contracts.checks import CHECKS
 from mock_esd_contracts.endpoints import ENDPOINTS
 from mock_esd_contracts.errors import CannotRun
@@ -434,3 +435,29 @@ def test_a_connection_lost_midway_stops_the_run_with_what_it_judged_so_far(app: 
     assert set(cases) == {c.name for c in CHECKS} | {"could-not-run"}
     assert cases["could-not-run"].find("failure").text == str(stopped.value)  # type: ignore[union-attr]
     assert cases["student-by-id"].find("skipped") is not None and cases["token-form"].find("skipped") is None
+
+
+def test_a_relationship_outside_the_vocabulary_is_named_by_its_type_never_quoted(app: Flask) -> None:
+    """Free text may be a person's ("Grandma Woodard"): the vocabulary check says what it is, not what it says."""
+    planted = edit(
+        "/v1/operoo/contacts",
+        first(
+            "contacts",
+            lambda c: bool(c["students"]),
+            lambda c: c["students"][0].update(relationship="PIIREL Grandma Woodard"),
+        ),
+    )
+    results = run(app, planted)
+    (reason,) = [r for r in results["vocabulary"].reasons if "relationship" in r]
+    assert reason.endswith(
+        "students.relationship is not one of " + ", ".join(esd.RELATIONSHIPS) + " (got a string of 22 characters)"
+    )
+    from xml.etree import ElementTree as ET
+
+    shown = " ".join(
+        [
+            *(r for res in results.values() for r in res.reasons),
+            ET.tostring(ET.fromstring(junit_report(list(results.values()))), encoding="unicode"),
+        ]
+    )
+    assert "PIIREL" not in shown and "Woodard" not in shown

@@ -19,5 +19,7 @@ def test_every_path_the_page_names_exists() -> None:
 
 
 def test_every_import_contract_is_on_the_page() -> None:
-    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]["contracts"]
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"][
+        "contracts"
+    ]
     assert {c["id"] for c in contracts} == set(re.findall(r"^\| `([\w-]+)` \|", PAGE, re.MULTILINE))
