@@ -49,6 +49,7 @@ SERVER_HEADERS: Final = frozenset({"date", "server"})  # the proxy's own server 
 METHODS: Final = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 UNUSABLE: Final = frozenset({"records-schema", "paging-fields"})  # a page failing these is not recorded
 DEFAULT_TIMEOUT: Final = 60.0  # seconds the upstream may take to answer one request whole (not per read): 504
+OWN_PAGES: Final = ("/_mock/", "/_mock/violations", "/_mock/journal")  # the proxy's, not forwarded
 DEFAULT_MAX_JOURNAL: Final = 10_000  # exchanges /_mock/journal keeps (oldest dropped first)
 DEFAULT_MAX_VIOLATIONS: Final = 10_000  # violations kept for /_mock/violations and JUnit (all are counted)
 DEFAULT_MAX_REQUEST_BYTES: Final = 1_000_000  # a request body larger than this, chunked or not: 413, not forwarded
@@ -270,6 +271,14 @@ def create_proxy_app(config: ProxyConfig, journal: Journal, on_violation: Callab
         """Only the proxy's own names are answered: a DNS-rebinding page could otherwise read the journal."""
         refused = misdirected(request.host, config.host, config.allowed_hosts, "proxy --allowed-host NAME")
         return None if refused is None else _problem(421, "Misdirected Request", refused)
+
+    @app.before_request
+    def own_pages_for_this_machine() -> Response | None:
+        """The proxy's pages hold what passed through it (records, violations): this machine's callers only, as
+        the mock's /_mock/ and /guru/ are."""
+        if request.path in OWN_PAGES and not from_loopback():
+            return _problem(404, "Not Found", "the proxy's /_mock/ pages answer this machine only")
+        return None
 
     @app.get("/_mock/violations")
     def violations() -> Response:

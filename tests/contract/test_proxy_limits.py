@@ -106,6 +106,9 @@ def test_a_remote_caller_gets_the_upstream_s_api_and_never_the_mock_s_own_pages(
         assert api.status_code == 401  # the API is forwarded: the mock asks for a token
         own = client.get("/guru/", environ_base=LOCAL)
         assert own.status_code == 200 and custom.secret in own.get_data(as_text=True)  # this machine: as the mock
+        for page in ("/_mock/", "/_mock/violations", "/_mock/journal"):  # the proxy's own: what passed through it
+            assert client.get(page, environ_base=REMOTE).status_code == 404, page
+            assert client.get(page, environ_base=LOCAL).status_code == 200, page
 
 
 # ----- time and size of a request --------------------------------------------------------------------
