@@ -363,6 +363,10 @@ def test_a_server_name_without_the_server_extra_raises_missing_extra(base: Venv,
     done = base.run("python", "-c", script, cwd=tmp_path)
     assert done.stdout.startswith("MissingExtra: mock_esd.create_app needs the 'server' extra: "), done.stdout
     assert "pip install 'mock-esd[server]'" in done.stdout
+    uncaught = base.run("python", "-c", "from mock_esd import LiveServer", cwd=tmp_path)
+    assert uncaught.returncode == 1
+    assert uncaught.stderr.splitlines()[-1].startswith("mock_esd_contracts.extras.MissingExtra: mock_esd.LiveServer ")
+    assert "No module named" not in uncaught.stderr, uncaught.stderr  # no ImportError chained before it
 
 
 def test_a_partner_verifies_and_syncs_their_server_with_the_base_install(base: Venv, tmp_path: Path) -> None:
