@@ -44,9 +44,11 @@ def __getattr__(name: str) -> object:
     try:
         module = _importlib.import_module(f"{__name__}.{home}")
     except ImportError as exc:  # installed without the server extra (Flask, Faker): say which to install
-        from mock_esd_contracts.extras import require
+        from mock_esd_contracts.extras import MissingExtra, missing
 
-        require("server", f"mock_esd.{name}")
+        absent = missing("server")
+        if absent:  # from None: the message says it all, no "No module named 'flask'" chained before it
+            raise MissingExtra("server", f"mock_esd.{name}", list(absent)) from None
         raise exc
     value = getattr(module, name)
     globals()[name] = value

@@ -129,9 +129,14 @@ def pytest_runtest_makereport(
 
 @pytest.fixture(scope="session")
 def esd_districts(pytestconfig: pytest.Config) -> Iterator[Districts]:
-    """The session's districts (one set per xdist worker): tests get forks of them; the live server is shared."""
+    """The session's districts (one set per xdist worker): tests get forks of them; the live server is shared.
+    Without the `testing` extra, each test using a fixture fails in one line naming it."""
     from mock_esd.testing import Districts
+    from mock_esd_contracts.extras import MissingExtra, missing
 
+    absent = missing("testing")
+    if absent:  # failed outside an `except`, so pytest shows the one line, not a chain of exceptions
+        pytest.fail(str(MissingExtra("testing", "a mock eSD fixture", list(absent))), pytrace=False)
     with Districts(_spec(pytestconfig)) as districts:
         yield districts
 

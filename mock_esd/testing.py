@@ -74,8 +74,10 @@ def district_spec(**fields: Any) -> DistrictSpec:
     """The `DistrictSpec` of `seed`, `students`, `schools` and `today` (the fields left out: their defaults).
 
     Raises TypeError naming a field it does not know or a value of the wrong type, ValueError for a value
-    out of range (students below 0, schools below 2).
+    out of range (students below 0, schools below 2); MissingExtra (an ImportError) naming the `server` extra
+    when it is not installed.
     """
+    require("server", "a mock district")  # the generator needs Faker: one line naming the extra, not its ImportError
     from mock_esd.district.generator import DistrictSpec
 
     unknown = sorted(set(fields) - set(SPEC_FIELDS))
