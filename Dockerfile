@@ -21,7 +21,7 @@ COPY mock_esd ./mock_esd
 COPY sync ./sync
 COPY workbench ./workbench
 # The README's first command, less the demo:
-RUN python3 -m venv .venv && .venv/bin/pip install -e .
+RUN python3 -m venv .venv && .venv/bin/pip install -e '.[all]'
 
 # esd, made above (by number, so the host can resolve it): never root
 USER 10001:10001
