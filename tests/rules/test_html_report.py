@@ -146,3 +146,26 @@ def test_the_cli_refuses_a_report_path_in_a_missing_directory_before_syncing(tmp
     assert done.stderr.strip().count("\n") == 0
     assert "nowhere" in done.stderr and "does not exist" in done.stderr
     assert not db.exists()
+
+
+def test_the_room_made_for_a_report_before_the_apply_holds_it(tmp_path: Path) -> None:
+    """`sync --report` makes room for the report before it applies (a full disk then stops it with nothing
+    changed): the room, reckoned from the plan and the store, holds the report written after, for a first sync
+    of a generated district and for a re-sync that archives, restores and re-keys."""
+    from mock_esd.district.generator import DistrictSpec, generate_district
+    from mock_esd_sync.html_report import report_size_bound
+
+    world = World(generate_district(DistrictSpec(seed=4, students=800)), tmp_path / "big.db")
+    everything = settings(custom=True, schools={s["id"]: [E, P] for s in world.store.schools().records})
+    fewer = settings(custom=True, schools={s["id"]: [E] for s in world.store.schools().records[:2]})
+    for step in (everything, fewer, everything):
+        planned = world.sync(step, dry_run=True, allow_mass_removal=True)
+        assert planned.plan is not None
+        conn = world.conn()
+        try:
+            room = report_size_bound(planned.plan, conn)
+        finally:
+            conn.close()
+        report = world.sync(step, allow_mass_removal=True)
+        size = len(render(world, report).encode())
+        assert size <= room <= 3 * size, (size, room)  # room enough, and not much more
