@@ -28,6 +28,7 @@ from mock_esd_sync.errors import AuthError, FetchError, RecordError, TooLargeErr
 from mock_esd_sync.records import ENDPOINTS, RawSnapshot, Snapshot, parse_school
 
 T = TypeVar("T")
+PageRead = Callable[[str, int, int, int], None]  # endpoint, page, pageCount, records so far
 
 
 class Progress(Protocol):
@@ -65,12 +66,15 @@ class EsdClient:
         page_size: int = esd.MAX_PAGE_SIZE,
         retry: RetryPolicy = RetryPolicy(),
         sleep: Callable[[float], None] = time.sleep,
-        progress: Progress | None = None,
+        progress: Progress | PageRead | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.session, self.base_url = session, base_url.rstrip("/")
         self.client_id, self.client_secret = client_id, client_secret
         self.page_size, self.retry, self.sleep, self.progress = page_size, retry, sleep, progress
+        # A plain function hears the pages only; a `Progress` hears each request and each retry too.
+        self._requesting: Callable[[str], None] | None = getattr(progress, "requesting", None)
+        self._retrying: Callable[[str], None] | None = getattr(progress, "retrying", None)
         self._hooks = {"response": [limited(max_response_bytes)]}  # every answer read within the limit
         self._token: str | None = None
         self._digest: Any = None  # a blake2b over the page digests of the current fetch_raw
@@ -189,8 +193,8 @@ class EsdClient:
         def attempt() -> tuple[Any, bytes]:
             nonlocal refreshed
             headers = self._auth()
-            if self.progress:
-                self.progress.requesting(request)
+            if self._requesting:
+                self._requesting(request)
             response = self._send(
                 "GET", self.base_url + path, params=params, headers=headers, timeout=self.retry.timeout
             )
@@ -225,8 +229,8 @@ class EsdClient:
         request = f"POST {esd.TOKEN_PATH}"
 
         def attempt() -> str:
-            if self.progress:
-                self.progress.requesting(request)
+            if self._requesting:
+                self._requesting(request)
             response = self._send("POST", url, data=form, timeout=self.retry.timeout)
             if response.status_code in (404, 405):
                 raise UrlError(f"POST {url}: {response.status_code}: no token endpoint there; {esd.BASE_URL_HINT}")
@@ -286,8 +290,8 @@ class EsdClient:
             except _Retry as retry:
                 last = retry
                 if n + 1 < self.retry.attempts:
-                    if self.progress:
-                        self.progress.retrying(retry_line(request, retry.short, n + 2, self.retry.attempts))
+                    if self._retrying:
+                        self._retrying(retry_line(request, retry.short, n + 2, self.retry.attempts))
                     self.sleep(self._backoff(n) if retry.wait is None else retry.wait)
         error = UnreachableError if last.unreachable else FetchError
         raise error(f"{what or request}: gave up after {self.retry.attempts} attempts; last: {last.reason}")

@@ -229,11 +229,13 @@ def test_a_disk_that_fills_during_the_apply_is_named_and_nothing_changes(
     assert runs(db)[-1][1] == "aborted"
 
 
-def test_a_disk_too_full_to_log_the_run_is_one_line_exit_1(served: Served, settings_file: Path, tmp_path: Path) -> None:
+def test_a_database_on_a_disk_too_full_to_open_it_is_one_line_exit_1(
+    served: Served, settings_file: Path, tmp_path: Path
+) -> None:
     db = tmp_path / "o.db"
     assert mock_esd(*sync_args(served, settings_file, db)).returncode == 0
     before = state(db)
-    done = child(*sync_args(served, settings_file, db), limit=4096)  # not even one page of the write-ahead log
+    done = child(*sync_args(served, settings_file, db), limit=4096)  # no room for SQLite's shared-memory file
     one_line_error(done, 1, f"{db} could not be written (disk I/O error")
     assert "nothing was changed" in done.stderr and state(db) == before
 

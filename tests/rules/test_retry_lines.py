@@ -96,3 +96,10 @@ def test_no_retry_no_line(tmp_path: Path) -> None:
     world, heard = World(big_district(), tmp_path / "o.db"), Heard()
     assert world.sync(SETTINGS, progress=heard).status == "applied"
     assert heard.retries == []
+
+
+def test_a_plain_function_as_progress_hears_the_pages_and_nothing_breaks_on_a_retry(tmp_path: Path) -> None:
+    world, pages = World(big_district(), tmp_path / "o.db"), []
+    fault = tamper_with(on("/v1/students", 2, times=1), status(500))
+    assert world.sync(SETTINGS, tamper=fault, progress=lambda *page: pages.append(page)).status == "applied"
+    assert ("/v1/students", 2, 8, 10) in pages
