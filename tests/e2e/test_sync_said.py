@@ -174,6 +174,7 @@ def test_no_room_for_the_report_is_found_before_the_apply(settings_file: Path, t
         # A re-sync of one renamed student writes a few KB; its report takes more than 32 KB.
         done = child(*sync_args(server, settings_file, db, "--report", str(report)), limit=32 * 1024)
         one_line_error(done, 2, f"--report {report}: no room for the report (File too large); nothing was changed")
+        assert "mock-esd: applying" not in done.stderr
         assert state(db) == before and not report.exists()
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [], "no temporary file left"
         assert runs(db)[-1][1] == "aborted"

@@ -124,10 +124,11 @@ def _locked_sync(
 
 
 def _before_apply(plan: Plan, conn: sqlite3.Connection, progress: Progress | None, html_report: str | None) -> None:
-    if progress:
-        progress.say("applying")
+    """Make room for the report (StateError, and nothing applied, if there is none), then say the apply begins."""
     if html_report:
         reserve_report(html_report, report_size_bound(plan, conn))
+    if progress:
+        progress.say("applying")
 
 
 def _applied_since(conn: sqlite3.Connection, before: tuple[int, str] | None) -> int | None:
