@@ -13,6 +13,7 @@ from mock_esd_sync.errors import (
     TooLargeError,
     UnreachableError,
     UrlError,
+    WriteError,
 )  # fmt: skip
 from mock_esd_sync.explanation import explain
 from mock_esd_sync.export import export_schema, export_state
@@ -28,7 +29,7 @@ from mock_esd_sync.store import apply_plan, connect, load_state
 __all__ = [
     "AuthError", "BusyError", "Desired", "EsdClient", "FetchError", "IdentityConflict", "Plan", "RawSnapshot",
     "RecordError", "Report", "RetryPolicy", "Settings", "SettingsError", "Snapshot", "State", "StateError", "SyncError",
-    "TooLargeError", "UnreachableError", "UrlError", "apply_plan", "compute_desired", "compute_plan", "connect",
+    "TooLargeError", "UnreachableError", "UrlError", "WriteError", "apply_plan", "compute_desired", "compute_plan", "connect",
     "explain", "export_schema", "export_state",
     "load_settings", "load_state", "parse_settings", "render_report", "run_sync", "write_report",
 ]  # fmt: skip

@@ -13,7 +13,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 import requests
@@ -22,14 +22,27 @@ import xxhash
 from mock_esd_contracts import vocabulary as esd
 from mock_esd_contracts.answers import DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLarge, limited
 from mock_esd_contracts.connection import DEFAULT_TIMEOUT, connection_failure
-from mock_esd_contracts.endpoints import readable
+from mock_esd_contracts.endpoints import SCHOOLS, readable
 from mock_esd_contracts.errors import type_name
 from mock_esd_contracts.probe import what_it_said
 from mock_esd_sync.errors import AuthError, FetchError, RecordError, TooLargeError, UnreachableError, UrlError
-from mock_esd_sync.records import RawSnapshot, Snapshot
+from mock_esd_sync.records import RawSnapshot, Snapshot, parse_school
 
 T = TypeVar("T")
-Progress = Callable[[str, int, int, int], None]  # endpoint, page, pageCount, records so far
+PageRead = Callable[[str, int, int, int], None]  # endpoint, page, pageCount, records so far
+
+
+class Progress(Protocol):
+    """What a client tells while it reads (a command's progress display, `mock_esd_workbench.terminal.Progress`)."""
+
+    def __call__(self, endpoint: str, page: int, pages: int, records: int) -> None:
+        """Page `page` of `pages` of `endpoint` was read and checked; `records` read from it so far."""
+
+    def requesting(self, request: str) -> None:
+        """`request` (`GET /v1/contacts page 3`) is sent and its answer awaited: what a stall waits on."""
+
+    def retrying(self, line: str) -> None:
+        """A request failed in a way worth another try, which follows: one line saying so (`retry_line`)."""
 
 
 @dataclass(frozen=True)
@@ -54,12 +67,15 @@ class EsdClient:
         page_size: int = esd.MAX_PAGE_SIZE,
         retry: RetryPolicy = RetryPolicy(),
         sleep: Callable[[float], None] = time.sleep,
-        progress: Progress | None = None,
+        progress: Progress | PageRead | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.session, self.base_url = session, base_url.rstrip("/")
         self.client_id, self.client_secret = client_id, client_secret
         self.page_size, self.retry, self.sleep, self.progress = page_size, retry, sleep, progress
+        # A plain function hears the pages only; a `Progress` hears each request and each retry too.
+        self._requesting: Callable[[str], None] | None = getattr(progress, "requesting", None)
+        self._retrying: Callable[[str], None] | None = getattr(progress, "retrying", None)
         self._hooks = {"response": [limited(max_response_bytes)]}  # every answer read within the limit
         self._token: str | None = None
         self._digest: Any = None  # a blake2b over the page digests of the current fetch_raw
@@ -87,22 +103,43 @@ class EsdClient:
         JSON the check read, instead of keeping its bytes to read again. Pages before it are kept as
         bytes: an unchanged eSD reads nothing.
         """
+        return self.fetch_schools(custom_endpoints).fetch_rest(last_pages, read)
+
+    def fetch_schools(self, custom_endpoints: bool) -> Fetch:
+        """The first step of `fetch_raw`: read `/v1/schools` whole (its records in `Fetch.schools`), so that the
+        settings can be checked against them (R4) before anything else is read or opened; `Fetch.fetch_rest`
+        reads the rest. One fetch at a time per client."""
         self._digest, self._page_digests = hashlib.blake2b(digest_size=20), []
-        endpoints = [(e.path, e.key) for e in readable(custom_endpoints)]
+        return Fetch(self, custom_endpoints, list(self._pages(SCHOOLS.path, SCHOOLS.key)))
+
+    def _fetch_rest(
+        self, fetch: Fetch, last_pages: Sequence[str] | None, read: Callable[[str, list[Any]], None] | None
+    ) -> RawSnapshot:
+        """`Fetch.fetch_rest`: the schools' pages read before, then every other listing, as `fetch_raw` says."""
+        endpoints = [(e.path, e.key) for e in readable(fetch.custom_endpoints)]
         # Keep each page's bytes, not its parsed JSON: a 100k district is ~60 MB of bytes, ~10x as dicts.
         pages: dict[str, list[bytes]] = {path: [] for path, _ in endpoints}
-        early = False
-        for path, key in endpoints:
+        rest = [(path, key) for path, key in endpoints if path != SCHOOLS.path]  # the schools were read first
+        early, n = False, -1
+
+        def keep(path: str, items: list[Any], body: bytes) -> None:
+            nonlocal early, n
+            n += 1
+            if not early and last_pages is not None and read is not None:
+                early = n >= len(last_pages) or last_pages[n] != self._page_digests[n]
+            if early and read is not None:
+                read(path, items)
+            else:
+                pages[path].append(body)
+
+        schools, fetch.school_pages = fetch.school_pages, []
+        for items, body in schools:
+            keep(SCHOOLS.path, items, body)
+        for path, key in rest:
             for items, body in self._pages(path, key):
-                if not early and last_pages is not None and read is not None:
-                    n = len(self._page_digests) - 1
-                    early = n >= len(last_pages) or last_pages[n] != self._page_digests[n]
-                if early and read is not None:
-                    read(path, items)
-                else:
-                    pages[path].append(body)
+                keep(path, items, body)
         digest, self._digest = self._digest.hexdigest(), None
-        return RawSnapshot(pages, custom_endpoints, digest, {}, tuple(self._page_digests))
+        return RawSnapshot(pages, fetch.custom_endpoints, digest, {}, tuple(self._page_digests))
 
     def fetch_all(self, path: str, key: str, parse: Callable[[Any, str], T]) -> list[T]:
         """Walk every page of a list endpoint and parse its records, checking the listing is whole."""
@@ -152,20 +189,25 @@ class EsdClient:
         """GET with retries: the parsed JSON body of a 200 and its bytes, or FetchError saying why not."""
         refreshed = False
 
+        request = f"GET {path}" + (f" page {params['pageNo']}" if "pageNo" in params else "")
+
         def attempt() -> tuple[Any, bytes]:
             nonlocal refreshed
+            headers = self._auth()
+            if self._requesting:
+                self._requesting(request)
             response = self._send(
-                "GET", self.base_url + path, params=params, headers=self._auth(), timeout=self.retry.timeout
+                "GET", self.base_url + path, params=params, headers=headers, timeout=self.retry.timeout
             )
             if response.status_code == 401 and not refreshed:
                 refreshed, self._token = True, None
-                raise _Retry("401: token refused", wait=0.0)
+                raise _Retry("401: token refused", wait=0.0, short="401, token refused; a new one is fetched")
             if response.status_code != 200:
                 raise FetchError(f"GET {path} {params}: {response.status_code}: {what_it_said(response)}")
             try:
                 body = orjson.loads(response.content)
             except orjson.JSONDecodeError:
-                raise _Retry("200 with a body that is not JSON") from None
+                raise _Retry("200 with a body that is not JSON", short="a 200 whose body is not JSON") from None
             if self._digest is not None:
                 # xxh3 (a change detector, not a seal: the server is the source anyway) costs a tenth of blake2b
                 page = xxhash.xxh3_128(f"{path} {sorted(params.items())}".encode())
@@ -174,7 +216,7 @@ class EsdClient:
                 self._digest.update(page.digest())
             return body, response.content
 
-        return self._with_retries(f"GET {path} {params}", attempt)
+        return self._with_retries(request, attempt, f"GET {path} {params}")
 
     def _auth(self) -> dict[str, str]:
         if self._token is None:
@@ -185,7 +227,11 @@ class EsdClient:
         url = self.base_url + esd.TOKEN_PATH
         form = {"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret}
 
+        request = f"POST {esd.TOKEN_PATH}"
+
         def attempt() -> str:
+            if self._requesting:
+                self._requesting(request)
             response = self._send("POST", url, data=form, timeout=self.retry.timeout)
             if response.status_code in (404, 405):
                 raise UrlError(f"POST {url}: {response.status_code}: no token endpoint there; {esd.BASE_URL_HINT}")
@@ -194,16 +240,16 @@ class EsdClient:
                     f"POST {url}: {response.status_code}: {what_it_said(response)} (check the client id and secret)"
                 )
             if response.status_code != 200:
-                raise _Retry(f"{response.status_code}: {what_it_said(response)}")
+                raise _Retry(f"{response.status_code}: {what_it_said(response)}", short=str(response.status_code))
             try:
                 token = response.json()["access_token"]
             except (ValueError, KeyError, TypeError):
                 raise _Retry("200 without an access_token in a JSON body") from None
             if not (isinstance(token, str) and token):
-                raise _Retry(f"access_token is {token!r}")
+                raise _Retry(f"access_token is {token!r}", short="a 200 without a usable access_token")
             return token
 
-        return self._with_retries(f"POST {url} (no token)", attempt)
+        return self._with_retries(request, attempt, f"POST {url} (no token)")
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """One request; what every caller retries alike (no connection, 429, 5xx) raised as _Retry."""
@@ -223,14 +269,16 @@ class EsdClient:
                 raise UnreachableError(f"{method} {url}: {failure}") from None
             raise _Retry(str(failure), unreachable=True) from None
         if response.status_code == 429:
-            raise _Retry("429: rate limited", wait=self._retry_after(response))
+            wait = self._retry_after(response)
+            raise _Retry("429: rate limited", wait=wait, short=f"429 rate limited, waiting {wait:g} s")
         if response.status_code >= 500:
-            raise _Retry(f"{response.status_code}: {what_it_said(response)}")
+            raise _Retry(f"{response.status_code}: {what_it_said(response)}", short=str(response.status_code))
         return response
 
-    def _with_retries(self, what: str, attempt: Callable[[], T]) -> T:
+    def _with_retries(self, request: str, attempt: Callable[[], T], what: str | None = None) -> T:
         """The one retry loop: call `attempt` until it returns, waiting between tries with capped exponential
-        backoff (or the wait a _Retry asks for); FetchError after `retry.attempts` tries, with the last reason."""
+        backoff (or the wait a _Retry asks for), and telling `progress` of each retry (`retry_line`);
+        FetchError after `retry.attempts` tries, naming `what` (default `request`) and the last reason."""
         # Hand-written on purpose. urllib3.Retry (a requests adapter's max_retries) works below the response
         # body and the headers we send: it cannot retry a 200 whose body is not JSON, nor get a new token after
         # a 401 and send it on the next try. tenacity could run this loop, but every decision (refresh, malformed
@@ -243,9 +291,11 @@ class EsdClient:
             except _Retry as retry:
                 last = retry
                 if n + 1 < self.retry.attempts:
+                    if self._retrying:
+                        self._retrying(retry_line(request, retry.short, n + 2, self.retry.attempts))
                     self.sleep(self._backoff(n) if retry.wait is None else retry.wait)
         error = UnreachableError if last.unreachable else FetchError
-        raise error(f"{what}: gave up after {self.retry.attempts} attempts; last: {last.reason}")
+        raise error(f"{what or request}: gave up after {self.retry.attempts} attempts; last: {last.reason}")
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff before attempt number `attempt + 1`, capped."""
@@ -259,12 +309,32 @@ class EsdClient:
         return max(0.0, min(seconds, self.retry.max_retry_after))
 
 
-class _Retry(Exception):
-    """A failure worth another try: why, how long to wait first (None: the backoff), and whether no answer came."""
+def retry_line(request: str, reason: str, attempt: int, attempts: int) -> str:
+    """What a user reads of a retry: `retrying GET /v1/students page 2 after 500 (attempt 2 of 5)`."""
+    return f"retrying {request} after {reason} (attempt {attempt} of {attempts})"
 
-    def __init__(self, reason: str, wait: float | None = None, unreachable: bool = False) -> None:
+
+class Fetch:
+    """A reading of eSD begun by `EsdClient.fetch_schools`: the schools are read, `fetch_rest` reads the rest."""
+
+    def __init__(self, client: EsdClient, custom_endpoints: bool, school_pages: list[tuple[list[Any], bytes]]) -> None:
+        self.client, self.custom_endpoints, self.school_pages = client, custom_endpoints, school_pages
+        self.school_ids = frozenset(parse_school(item).school_id for items, _ in school_pages for item in items)
+
+    def fetch_rest(
+        self, last_pages: Sequence[str] | None = None, read: Callable[[str, list[Any]], None] | None = None
+    ) -> RawSnapshot:
+        """Every other listing, and the whole snapshot, as `EsdClient.fetch_raw` gives it (once)."""
+        return self.client._fetch_rest(self, last_pages, read)
+
+
+class _Retry(Exception):
+    """A failure worth another try: why (whole, and `short` for the retry's line: the status, or the connection's
+    failure as `connection_failure` words it), how long to wait first (None: the backoff), whether no answer came."""
+
+    def __init__(self, reason: str, wait: float | None = None, unreachable: bool = False, short: str = "") -> None:
         super().__init__(reason)
-        self.reason, self.wait, self.unreachable = reason, wait, unreachable
+        self.reason, self.wait, self.unreachable, self.short = reason, wait, unreachable, short or reason
 
 
 def _page_parts(path: str, page_no: int, key: str, body: Any) -> tuple[list[Any], dict[str, int]]:

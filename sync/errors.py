@@ -9,7 +9,8 @@ SyncError                         the root
 │   └── TooLargeError             an answer passed max_response_bytes, decoded: not retried
 ├── RecordError (FetchError)      a record does not have the contract's shape; names endpoint, id, field
 └── StateError                    the Operoo database is unusable (newer schema, not a database, read-only)
-    └── BusyError                 another sync holds the database's lock
+    ├── BusyError                 another sync holds the database's lock
+    └── WriteError                the database could not be written (a full disk); nothing was changed
 """
 
 from __future__ import annotations
@@ -61,3 +62,7 @@ class IdentityConflict(FetchError):
 
 class BusyError(StateError):
     """Another sync is running on the same database; this one did nothing."""
+
+
+class WriteError(StateError):
+    """The Operoo database could not be written (a full disk, a disk quota); nothing was changed."""

@@ -8,6 +8,7 @@ Groups and the search come from the database after the run; a run that applied n
 from __future__ import annotations
 
 import base64
+import errno
 import gzip
 import json
 import os
@@ -30,6 +31,10 @@ from mock_esd_sync.state import GroupKey
 from mock_esd_sync.store import building_names
 
 LISTED_CHANGES = 1000  # archived / restored / re-keyed rows shown per kind; the rest are counted
+# `report_size_bound`'s terms, about twice what was measured (`tests/rules/test_html_report.py` checks they hold):
+REPORT_BASE_BYTES = 32 * 1024  # a page without students took 15 KB
+REPORT_STUDENT_BYTES = 160  # a student's search entry, packed, took ~80 bytes (1,312 students, 1,849)
+REPORT_CHANGE_BYTES = 512  # a change listed (archived, restored, re-keyed), a table row with its reason: ~240
 # The report's page, and the house stylesheet it shares with the mock's browser view.
 _env = Environment(
     loader=ChoiceLoader([PackageLoader("mock_esd_sync"), PackageLoader("mock_esd_contracts")]),
@@ -45,13 +50,67 @@ class GroupRow:
     members: int
 
 
+def report_temp(path: str | Path) -> Path:
+    """Where the report for `path` is written before it takes its name (beside it, so the rename is atomic)."""
+    target = Path(path)
+    return target.with_name(f".{target.name}.{os.getpid()}.tmp")
+
+
+def report_size_bound(plan: Plan, conn: sqlite3.Connection) -> int:
+    """About twice the bytes the report of applying `plan` to the database will take (the room `reserve_report`
+    makes): a page's fixed part, plus a share per student stored or created and per change listed."""
+    stored: int = conn.execute("SELECT count(*) FROM students").fetchone()[0]
+    created = sum(1 for c in plan.students if c.before is None)
+    listed = sum(
+        min(len(_changes_of(plan.students, kind)), LISTED_CHANGES) for kind in ("archived", "restored", "rekeyed")
+    )
+    return REPORT_BASE_BYTES + REPORT_STUDENT_BYTES * (stored + created) + REPORT_CHANGE_BYTES * listed
+
+
+def reserve_report(path: str | Path, size: int) -> None:
+    """Make room for a report of up to `size` bytes at `path` now (before a sync applies): the space is allocated
+    to the file `write_report` fills, so a disk too full for the report stops the sync before it changes
+    anything. StateError if the room cannot be made."""
+    tmp = report_temp(path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)  # the mode `open` gives
+        try:
+            _allocate(fd, size)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StateError(
+            f"--report {path}: no room for the report ({exc.strerror or exc}); nothing was changed"
+        ) from None
+
+
+def _allocate(fd: int, size: int) -> None:
+    """Give the file `size` bytes of disk (OSError, ENOSPC say, if the disk has not that much)."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise
+        zeros = bytes(1 << 20)  # a file system that cannot allocate without writing: write zeros
+        for start in range(0, size, len(zeros)):
+            chunk = zeros[: size - start]
+            if os.write(fd, chunk) < len(chunk):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) from None
+        os.fsync(fd)
+
+
 def write_report(path: str | Path, report: Report, conn: sqlite3.Connection) -> None:
-    """Write the report atomically: a killed sync never leaves half a page behind."""
+    """Write the report atomically: a killed sync never leaves half a page behind. Into the room `reserve_report`
+    made, if it did."""
     target = Path(path)
     page = render_report(report, conn)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # opened as usual: the file gets the usual mode
+    tmp = report_temp(target)  # opened as usual: the file gets the usual mode
     try:
-        tmp.write_text(page, encoding="utf-8")
+        # Written over the room made, then cut to its length: truncating first would give the room back.
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT, 0o666), "wb") as file:
+            file.write(page.encode("utf-8"))
+            file.truncate()
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

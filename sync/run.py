@@ -14,8 +14,8 @@ from typing import IO, Any
 
 import orjson
 
-from mock_esd_sync.client import EsdClient
-from mock_esd_sync.errors import AuthError, FetchError, UrlError
+from mock_esd_sync.client import EsdClient, Fetch
+from mock_esd_sync.errors import AuthError, FetchError, SyncError, UrlError
 from mock_esd_sync.mirror import NO_MIRROR_CHANGES, MirrorChanges, any_stored, mirror_changes
 from mock_esd_sync.plan import Plan, compute_plan, group_sort_key
 from mock_esd_sync.reader import ReadRecords, RecordReader
@@ -35,6 +35,7 @@ from mock_esd_sync.store import (
     last_settings,
     load_digests,
     load_state,
+    write_failure,
 )  # fmt: skip
 
 
@@ -132,6 +133,23 @@ def mass_removal(plan: Plan, settings: Settings) -> str | None:
     )
 
 
+def read_schools(client: EsdClient, settings: Settings) -> Fetch | FetchError:
+    """The first step of a sync: read eSD's schools and check that the settings select only schools it lists.
+
+    SettingsError (R4) at once, before any other listing is read or any database opened or changed. A read
+    that fails is returned, not raised: the sync that goes on with it (`run_sync`) logs it as its run's abort
+    (R11). Bad credentials or a bad URL (AuthError, UrlError) are raised: a configuration error.
+    """
+    try:
+        fetch = client.fetch_schools(settings.custom_endpoints)
+    except (AuthError, UrlError):
+        raise
+    except FetchError as exc:
+        return exc
+    check_known_schools(settings, set(fetch.school_ids))
+    return fetch
+
+
 def run_sync(
     client: EsdClient,
     settings: Settings,
@@ -140,41 +158,49 @@ def run_sync(
     dry_run: bool = False,
     allow_mass_removal: bool = False,
     now: Callable[[], str] = utc_now,
-    on_apply: Callable[[], None] | None = None,
+    on_apply: Callable[[Plan], None] | None = None,
     full: bool = False,
+    schools: Fetch | FetchError | None = None,
 ) -> Report:
     """Fetch eSD, plan, and apply unless dry-run, held or aborted; every outcome is logged as a run.
 
-    Unless `full`, a sync whose eSD answers and settings equal the last applied sync's is known to
-    change nothing (R10) and skips parsing and planning.
+    The schools are read first (`read_schools`, unless `schools` is what it gave): a selected school eSD does
+    not list is a SettingsError before any run is logged. `on_apply` hears the plan just before it is applied
+    (and may stop it by raising). Unless `full`, a sync whose eSD answers and settings equal the last applied
+    sync's is known to change nothing (R10) and skips parsing and planning.
     """
+    if schools is None:
+        schools = read_schools(client, settings)
     # A sync allocates millions of small objects that live until it ends; the cyclic collector would
     # rescan them over and over (time growing faster than the district). Nothing here makes cycles.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _run_sync(client, settings, conn, dry_run, allow_mass_removal, now, on_apply, full)
+        return _run_sync(schools, settings, conn, dry_run, allow_mass_removal, now, on_apply, full)
     finally:
         if collecting:
             gc.enable()
 
 
 def _run_sync(
-    client: EsdClient, settings: Settings, conn: sqlite3.Connection, dry_run: bool, allow_mass_removal: bool,
-    now: Callable[[], str], on_apply: Callable[[], None] | None, full: bool,
+    schools: Fetch | FetchError, settings: Settings, conn: sqlite3.Connection, dry_run: bool,
+    allow_mass_removal: bool, now: Callable[[], str], on_apply: Callable[[Plan], None] | None, full: bool,
 ) -> Report:  # fmt: skip
     run_id = begin_run(conn, now(), settings.as_json())
     report = Report(ABORTED, run_id=run_id)
     digest: str | None = None
     pages: tuple[str, ...] = ()
+    ended = str(ABORTED)  # as the run log will say, unless it says so with the apply
     try:
+        if isinstance(schools, FetchError):
+            raise schools
         previous, warnings = last_applied(conn)
         # Unless everyone will be decided again, records are parsed only when looked up (reader.RecordReader).
         whole = full or previous is None or not _narrowable(settings, conn)
         reader = RecordReader(settings.custom_endpoints, parse=whole)
         # From the first page that differs from the last applied sync's, every record will be read: read
         # those as they arrive (at once on a first sync or --full, which parse everything).
-        raw = client.fetch_raw(settings.custom_endpoints, () if whole else last_pages(conn), reader.read)
+        raw = schools.fetch_rest(() if whole else last_pages(conn), reader.read)
         pages = raw.page_digests
         digest = input_digest(raw.digest, settings)
         if digest == previous and not full:
@@ -186,7 +212,7 @@ def _run_sync(
         del raw  # its pages are read
         # The records are make_plan's alone (no name here holds them, the reader lets them go), so it can
         # let them go once decided.
-        report.plan, report.mirror = make_plan(_known_schools(reader.records(), settings), settings, conn, full)
+        report.plan, report.mirror = make_plan(reader.records(), settings, conn, full)
         held = mass_removal(report.plan, settings)
         if held and not allow_mass_removal:
             report.status, report.errors = HELD, [held]
@@ -194,36 +220,53 @@ def _run_sync(
             report.status = DRY_RUN
         else:
             if on_apply:
-                on_apply()
-            apply_plan(conn, report.plan, run_id, mirror=report.mirror)
+                on_apply(report.plan)
+            plan = report.plan
+
+            def applied() -> None:  # in the apply's transaction
+                finish_run(conn, run_id, now(), APPLIED, plan.counts(), "", digest, plan.warnings, pages)
+
+            apply_plan(conn, plan, run_id, mirror=report.mirror, then=applied)
             report.status = APPLIED
     except (AuthError, UrlError):
-        raise  # bad credentials or URL are a configuration error (exit 2), not an incomplete read
+        raise
     except FetchError as exc:
         report.errors = [f"{R11}: aborted, nothing changed: {exc}"]
     except sqlite3.Error as exc:
-        report.errors = [f"applying the plan failed and was rolled back, nothing changed: {exc}"]
+        report.errors = [f"applying the plan failed and was rolled back, nothing changed: {write_failure(conn, exc)}"]
+    except BaseException as exc:  # an interrupt (Ctrl+C, SIGTERM), a refusal (`on_apply`), a bug: logged, then raised
+        ended, report.errors = _stopped(exc)
+        raise
     finally:
-        plan = report.plan or Plan()
-        applied = report.status == APPLIED
-        finish_run(
-            conn,
-            run_id,
-            now(),
-            report.status,
-            plan.counts(),
-            "; ".join(report.errors),
-            digest if applied else None,
-            plan.warnings,
-            pages,
-        )
+        _log_end(conn, report, run_id, now(), ended, digest, pages)
     return report
 
 
-def _known_schools(records: ReadRecords, settings: Settings) -> ReadRecords:
-    """`records`, once the settings are known to name only schools eSD lists (R4)."""
-    check_known_schools(settings, set(records.schools))
-    return records
+def _stopped(exc: BaseException) -> tuple[str, list[str]]:
+    """How the run log tells a run that `exc` stopped: its status and message (never an unknown error's text,
+    which might quote a record)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", [f"interrupted{f' by {exc}' if str(exc) else ''}; nothing changed"]
+    return str(ABORTED), [
+        str(exc) if isinstance(exc, SyncError) else f"stopped by {type(exc).__name__}; nothing changed"
+    ]
+
+
+def _log_end(
+    conn: sqlite3.Connection, report: Report, run_id: int, finished: str, ended: str, digest: str | None,
+    pages: tuple[str, ...],
+) -> None:  # fmt: skip
+    """Log how a run ended (unless its apply did, in its transaction); a log that cannot be written (a full
+    disk) is said among the report's errors, not in place of them."""
+    plan = report.plan or Plan()
+    applied = report.status == APPLIED
+    try:
+        finish_run(
+            conn, run_id, finished, report.status if report.status != ABORTED else ended, plan.counts(),
+            "; ".join(report.errors), digest if applied else None, plan.warnings, pages,
+        )  # fmt: skip
+    except sqlite3.Error as exc:
+        report.errors.append(f"the run could not be logged as ended: {write_failure(conn, exc)}")
 
 
 def make_plan(

@@ -14,14 +14,14 @@ import sqlite3
 import tempfile
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from mock_esd_sync.errors import BusyError, StateError
+from mock_esd_sync.errors import BusyError, StateError, WriteError
 from mock_esd_sync.mirror import NO_MIRROR_CHANGES, Digests, MirrorChanges, decode_person
 from mock_esd_sync.plan import Plan
 from mock_esd_sync.records import Person
@@ -130,15 +130,21 @@ def connect(path: str | Path) -> sqlite3.Connection:
         raise _unusable(path, exc) from None
     except sqlite3.DatabaseError as exc:
         raise StateError(f"{path} is not an Operoo state database ({exc})") from None
-    if version is None:  # IF NOT EXISTS and OR IGNORE: two processes creating one database both succeed
-        conn.executescript(
-            f"BEGIN IMMEDIATE; {_SCHEMA} INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;"
-        )
-    while version is not None and version in _MIGRATIONS:
-        conn.executescript(
-            f"BEGIN; {_MIGRATIONS[version]} UPDATE meta SET value = '{version + 1}' WHERE key = 'schema_version'; COMMIT;"
-        )
-        version += 1
+    try:
+        if version is None:  # IF NOT EXISTS and OR IGNORE: two processes creating one database both succeed
+            conn.executescript(
+                f"BEGIN IMMEDIATE; {_SCHEMA} INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;"
+            )
+        while version is not None and version in _MIGRATIONS:
+            conn.executescript(
+                f"BEGIN; {_MIGRATIONS[version]} UPDATE meta SET value = '{version + 1}' WHERE key = 'schema_version'; COMMIT;"
+            )
+            version += 1
+    except sqlite3.OperationalError as exc:  # a full disk, say: SQLite rolled the script's transaction back
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        conn.close()
+        raise _unusable(path, exc) from None
     if version is not None and version != SCHEMA_VERSION:
         raise StateError(f"{path} has schema version {version}; this mock-esd reads version {SCHEMA_VERSION}")
     return conn
@@ -147,7 +153,25 @@ def connect(path: str | Path) -> sqlite3.Connection:
 def _unusable(path: str | Path, exc: sqlite3.OperationalError) -> StateError:
     if "locked" in str(exc) or "busy" in str(exc):
         return BusyError(f"{path} is locked by another program ({exc}); nothing was done")
+    if _write_failed(exc):
+        return WriteError(f"{_write_failure(path, exc)}; nothing was changed")
     return StateError(f"{path} cannot be used ({exc})")
+
+
+def _write_failed(exc: sqlite3.Error) -> bool:
+    """Whether SQLite could not write the file: a full disk (SQLITE_FULL), or a write refused or failed (a disk
+    quota, a file size limit, a failing disk: SQLITE_IOERR)."""
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or str(
+        getattr(exc, "sqlite_errorname", "")
+    ).startswith("SQLITE_IOERR")
+
+
+def _write_failure(path: str | Path, exc: sqlite3.Error) -> str:
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        return f"the disk holding {path} is full ({exc})"
+    if _write_failed(exc):
+        return f"{path} could not be written ({exc}: a disk quota or file size limit reached, or a failing disk)"
+    return f"{path}: {exc}"
 
 
 def check_writable(conn: sqlite3.Connection, path: str | Path) -> None:
@@ -175,12 +199,15 @@ def check_directory_writable(path: str | Path, what: str) -> None:
 
 @contextmanager
 def sync_lock(path: str | Path) -> Iterator[None]:
-    """Hold the exclusive lock of the database at `path` (the file `PATH.lock`) for a whole run.
+    """Hold the exclusive lock of the database at `path` (the file `PATH.lock`, beside the file the path leads
+    to after every symbolic link) for a whole run.
 
     BusyError at once if another process holds it: two syncs interleaving read, plan and apply would
-    leave a state that matches neither. The file stays (removing it would race with the next locker).
+    leave a state that matches neither. The lock is keyed on the real path, so two syncs reaching one
+    database by two paths (a symlink, `./o.db` and its absolute path) are two syncs on one database. The
+    file stays (removing it would race with the next locker).
     """
-    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(f"{os.path.realpath(path)}.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -308,12 +335,30 @@ def load_mirror(conn: sqlite3.Connection) -> dict[int, Person]:
 
 
 def begin_run(conn: sqlite3.Connection, started: str, settings: dict[str, Any]) -> int:
-    """Log the start of a sync run; its own small transaction."""
-    cursor = conn.execute(
-        "INSERT INTO sync_runs (started, status, settings) VALUES (?, 'running', ?)", (started, json.dumps(settings))
-    )
+    """Log the start of a sync run; its own small transaction. WriteError if the database cannot be written."""
+    try:
+        cursor = conn.execute(
+            "INSERT INTO sync_runs (started, status, settings) VALUES (?, 'running', ?)",
+            (started, json.dumps(settings)),
+        )
+    except sqlite3.OperationalError as exc:
+        if not _write_failed(exc):
+            raise
+        raise WriteError(f"{write_failure(conn, exc)}; nothing was changed") from None
     assert cursor.lastrowid is not None
     return cursor.lastrowid
+
+
+def latest_run(conn: sqlite3.Connection) -> tuple[int, str] | None:
+    """The id and status of the last run logged, if any."""
+    row = conn.execute("SELECT run_id, status FROM sync_runs ORDER BY run_id DESC LIMIT 1").fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def write_failure(conn: sqlite3.Connection, exc: sqlite3.Error) -> str:
+    """What an error of SQLite on `conn` means, for a user: a full disk named as such, with the database's path."""
+    path = conn.execute("SELECT file FROM pragma_database_list WHERE name = 'main'").fetchone()[0]
+    return _write_failure(path, exc)
 
 
 def mark_interrupted(conn: sqlite3.Connection, now: str) -> list[tuple[int, str]]:
@@ -334,12 +379,15 @@ def finish_run(
     conn: sqlite3.Connection, run_id: int, finished: str, status: str, counts: dict[str, int], message: str,
     input_digest: str | None = None, warnings: tuple[str, ...] = (), pages: tuple[str, ...] = (),
 ) -> None:  # fmt: skip
-    """Record how a run ended; for an applied one, also the digest of each page it read (see `last_pages`)."""
-    conn.execute(
-        "UPDATE sync_runs SET finished = ?, status = ?, counts = ?, message = ?, input_digest = ?, warnings = ? WHERE run_id = ?",
+    """Record how a run ended; for an applied one, also the digest of each page it read (see `last_pages`).
+
+    Only a run still `running` is changed: one recorded as ended (an applied run, with its apply) stays so."""
+    updated = conn.execute(
+        "UPDATE sync_runs SET finished = ?, status = ?, counts = ?, message = ?, input_digest = ?, warnings = ? "
+        "WHERE run_id = ? AND status = 'running'",
         (finished, status, json.dumps(counts), message, input_digest, json.dumps(list(warnings)), run_id),
     )
-    if input_digest is not None:
+    if input_digest is not None and updated.rowcount:
         conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('page_digests', ?)", (json.dumps(pages),))
 
 
@@ -376,10 +424,14 @@ def last_settings(conn: sqlite3.Connection) -> dict[str, Any] | None:
 ROWS_CHECKED_ONE_BY_ONE = 20_000
 
 
-def apply_plan(conn: sqlite3.Connection, plan: Plan, run_id: int, *, mirror: MirrorChanges = NO_MIRROR_CHANGES) -> None:
+def apply_plan(
+    conn: sqlite3.Connection, plan: Plan, run_id: int, *, mirror: MirrorChanges = NO_MIRROR_CHANGES,
+    then: Callable[[], None] | None = None,
+) -> None:  # fmt: skip
     """Apply `plan`, and write `mirror` (what eSD said that differs from the stored eSD mirror, see
     `mirror.mirror_changes`), in one transaction: all of it or none of it; a reference to a missing record
-    rolls it back."""
+    rolls it back. `then` writes what must be committed with it (the run's end, `finish_run`): a process
+    killed right after the commit leaves a run recorded as applied, never one that seems never to have ended."""
     links = sum(len(c.after.links) for c in plan.contacts)
     members = sum(len(ids) for _, ids in plan.members_add) + sum(len(ids) for _, ids in plan.members_remove)
     rows = len(plan.students) + len(plan.contacts) + members + links
@@ -403,10 +455,15 @@ def apply_plan(conn: sqlite3.Connection, plan: Plan, run_id: int, *, mirror: Mir
             _apply_mirror(conn, mirror)
             if not small:
                 _check_references(conn)
+            if then is not None:
+                then()
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # SQLite may have rolled back already (a full disk does): ROLLBACK then would fail with "cannot
+            # rollback - no transaction is active", hiding the cause.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
     finally:
         conn.execute("PRAGMA foreign_keys = ON")
 

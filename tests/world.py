@@ -14,7 +14,7 @@ from mock_esd.district.store import DistrictStore
 from mock_esd.district.tenants import DEFAULT_TENANT, Client, Registry, default_clients
 from mock_esd.server.app import create_app
 from mock_esd.server.inprocess import DEFAULT_BASE_URL, Tamper, routed
-from mock_esd_sync.client import EsdClient, RetryPolicy
+from mock_esd_sync.client import EsdClient, Progress, RetryPolicy
 from mock_esd_sync.export import export_state
 from mock_esd_sync.run import Report, run_sync
 from mock_esd_sync.settings import Settings, parse_settings
@@ -62,8 +62,9 @@ class World:
         self.requests: list[str] = []
 
     def sync(
-        self, s: Settings, *, client: Client = CUSTOM, page_size: int = 5, tamper: Tamper | None = None, **kw: Any
-    ) -> Report:
+        self, s: Settings, *, client: Client = CUSTOM, page_size: int = 5, tamper: Tamper | None = None,
+        progress: Progress | None = None, **kw: Any,
+    ) -> Report:  # fmt: skip
         def record(request: requests.PreparedRequest, reply: Any) -> Any:
             self.requests.append(f"{request.method} {request.path_url}")
             return tamper(request, reply) if tamper else reply
@@ -75,7 +76,7 @@ class World:
             with routed(self.app, tamper=record), requests.Session() as session:
                 esd = EsdClient(
                     session, DEFAULT_BASE_URL, client.client_id, client.secret, page_size=page_size,
-                    retry=RetryPolicy(attempts=4), sleep=self.sleeps.append,
+                    retry=RetryPolicy(attempts=4), sleep=self.sleeps.append, progress=progress,
                 )  # fmt: skip
                 return run_sync(esd, s, conn, now=lambda: "2026-09-01T00:00:00Z", **kw)
         finally:

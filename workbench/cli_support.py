@@ -117,14 +117,37 @@ def recording_error() -> type[Exception]:
     return RecordingError
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, raised where the command stands (`stop_on_sigterm`): handled as Ctrl+C is, and told apart."""
+
+    def __init__(self, signum: int) -> None:
+        self.signal = signal.Signals(signum)
+        super().__init__(self.signal.name)
+
+
+def interrupt_signal(exc: KeyboardInterrupt) -> signal.Signals:
+    """The signal that raised `exc`: SIGTERM for `Interrupted` (or what it carries), SIGINT (Ctrl+C) otherwise."""
+    return getattr(exc, "signal", signal.SIGINT)
+
+
 def stop_on_sigterm() -> None:
-    """From here on SIGTERM ends the command as Ctrl+C does, so `finally` blocks and cleanups run (the
-    default action kills the process where it stands)."""
+    """From here on SIGTERM ends the command as Ctrl+C does (as `Interrupted`, a KeyboardInterrupt), so `finally`
+    blocks and cleanups run (the default action kills the process where it stands)."""
     signal.signal(signal.SIGTERM, _interrupt)
 
 
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """`stop_on_sigterm` while the block runs; then SIGTERM is handled as before (a test's process, say)."""
+    before = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    raise Interrupted(signum)
 
 
 def needs_extra(extra: str) -> Callable[[F], F]:

@@ -80,6 +80,16 @@ class Progress:
         """The sync client's progress callback: one stage per endpoint, one step per page."""
         self.step(f"fetching {endpoint}", page, pages, f"{records} records")
 
+    def requesting(self, request: str) -> None:
+        """The sync client's request is sent (`GET /v1/contacts page 3`): what a "still working" line names
+        until something else happens. No line of its own."""
+        self._set(f"waiting for the answer to {request}", "")
+
+    def retrying(self, line: str) -> None:
+        """The sync client retries a request: its line (`retrying GET /v1/students page 2 after 500 (attempt 2
+        of 5)`), on a terminal or not; nothing under -q."""
+        self.say(line)
+
     def say(self, message: str) -> None:
         """A stage with no steps begins (or the command's last word): one line, on a terminal or not."""
         self._set(message, "")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import shlex
+import signal
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,31 @@ def test_the_demo_syncs_writes_a_report_and_a_second_run_changes_nothing(tmp_pat
     last = db.with_suffix(".report.html").read_text(encoding="utf-8")
     assert (tmp_path / "operoo.run-2.report.html").read_text(encoding="utf-8") == last != report
     assert (tmp_path / "operoo.run-1.report.html").read_text(encoding="utf-8") == report, "the first run's report stays"
+
+
+def test_the_demo_that_keeps_serving_names_its_own_port_in_its_hints(tmp_path: Path) -> None:
+    db = tmp_path / "operoo.db"
+    with open(tmp_path / "stderr", "w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mock_esd", "demo", "--serve", "--students", "100", "--db", str(db)],
+            stdout=subprocess.PIPE, stderr=stderr, text=True,
+        )  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            printed = ""
+            while "Still serving at" not in printed:
+                line = proc.stdout.readline()
+                assert line, printed
+                printed += line
+            url = re.search(r"Still serving at (\S+);", printed)
+            assert url and ":8080" not in printed, printed
+            lines = printed.splitlines()
+            at = next(n for n, line in enumerate(lines) if " sync --url " in line)  # and its continuation line
+            command = shlex.split(lines[at].removesuffix("\\") + lines[at + 1])
+            assert command[command.index("--url") + 1] == url.group(1)
+            again = subprocess.run(command, capture_output=True, text=True, timeout=120)
+            assert again.returncode == 0 and "sync applied" in again.stdout, again.stderr  # pasted as printed
+        finally:
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "stopped" in out

@@ -105,14 +105,21 @@ def test_a_recording_says_which_clients_it_read_with(independent: str, tmp_path:
 
 
 def test_record_retries_as_the_sync_does(tmp_path: Path) -> None:
-    """A 503 and a 429 on the way (the mock's fault rules) are retried; the recording is whole."""
+    """A 503 and a 429 on the way (the mock's fault rules) are retried, a line each, as the sync says them; the
+    recording is whole."""
     with mock_serving(spec=DistrictSpec(seed=2, students=60)) as source:
         root = source.removesuffix("/api")
         for rule in ({"endpoint": "/v1/students", "kind": "status", "mode": "nth", "n": 1, "params": {"status": 503}},
                      {"endpoint": "/v1/operoo/*", "kind": "rate_limit", "mode": "nth", "n": 1, "params": {"retry_after": 0}}):  # fmt: skip
             assert requests.post(f"{root}/_mock/faults", json=rule, timeout=30).status_code == 201
         out = tmp_path / "district.json"
-        assert record(source, MOCK, out).exit_code == 0
+        done = record(source, MOCK, out)
+        assert done.exit_code == 0
+        retries = [line for line in done.stderr.splitlines() if "retrying" in line]
+        assert retries == [
+            "mock-esd: retrying GET /v1/students page 1 after 503 (attempt 2 of 5)",
+            "mock-esd: retrying GET /v1/operoo/students page 1 after 429 rate limited, waiting 0 s (attempt 2 of 5)",
+        ], done.stderr
         fired = [r["fired"] for r in requests.get(f"{root}/_mock/faults", timeout=30).json()]
         assert fired == [1, 1]
         requests.delete(f"{root}/_mock/faults", timeout=30)

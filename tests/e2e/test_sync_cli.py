@@ -328,7 +328,13 @@ def test_a_stalled_sync_off_a_terminal_logs_progress_lines_to_stderr(
     finally:
         requests.delete(control, timeout=10)
     assert done.returncode == 0 and json.loads(done.stdout)["status"] == "applied"
-    assert "mock-esd: fetching /v1/students: 1/1, " in done.stderr and "nothing new for" in done.stderr
+    assert "mock-esd: fetching /v1/students: 1/1, " in done.stderr
+    stalls = [line for line in done.stderr.splitlines() if "nothing new for" in line]
+    assert stalls, done.stderr
+    waiting = (
+        "mock-esd: waiting for the answer to GET /v1/contacts page 1 ("  # the request in flight, not the last stage
+    )
+    assert all(line.startswith(waiting) for line in stalls), stalls
 
 
 def test_quiet_sync_says_only_the_result(served: Served, settings_file: Path, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from mock_esd_contracts import vocabulary as v
 from mock_esd_sync.explanation import explain
 from mock_esd_sync.export import group_sizes
 from mock_esd_sync.html_report import render_report
+from mock_esd_sync.plan import Plan
 from mock_esd_sync.run import Report
 from tests.html import table
 from tests.rules.test_rules import AP, E, P, base_district
@@ -146,3 +147,29 @@ def test_the_cli_refuses_a_report_path_in_a_missing_directory_before_syncing(tmp
     assert done.stderr.strip().count("\n") == 0
     assert "nowhere" in done.stderr and "does not exist" in done.stderr
     assert not db.exists()
+
+
+def test_the_room_made_for_a_report_before_the_apply_holds_it(tmp_path: Path) -> None:
+    """`sync --report` makes room for the report before it applies (a full disk then stops it with nothing
+    changed): the room, reckoned from the plan and the store, holds the report written after, for a first sync
+    of a generated district and for a re-sync that archives, restores and re-keys."""
+    from mock_esd.district.generator import DistrictSpec, generate_district
+    from mock_esd_sync.html_report import report_size_bound
+
+    world = World(generate_district(DistrictSpec(seed=4, students=1200)), tmp_path / "big.db")
+    everything = settings(custom=True, schools={s["id"]: [E, P] for s in world.store.schools().records})
+    fewer = settings(custom=True, schools={s["id"]: [E] for s in world.store.schools().records[:2]})
+    rooms: list[int] = []
+
+    def reckon(plan: Plan) -> None:  # as `sync --report` does, just before the apply
+        conn = world.conn()
+        try:
+            rooms.append(report_size_bound(plan, conn))
+        finally:
+            conn.close()
+
+    for step in (everything, fewer, everything):
+        report = world.sync(step, allow_mass_removal=True, on_apply=reckon)
+        size = len(render(world, report).encode())
+        assert size <= rooms[-1] <= 3 * size, (size, rooms[-1])  # room enough, and not much more
+    assert len(rooms) == 3

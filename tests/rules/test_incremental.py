@@ -11,7 +11,7 @@ import pytest
 import mock_esd_sync.reader
 from mock_esd_contracts import vocabulary as v
 from mock_esd_sync import rules
-from mock_esd_sync.client import EsdClient
+from mock_esd_sync.client import Fetch
 from mock_esd_sync.mirror import mirror_changes
 from mock_esd_sync.reader import RecordReader
 from mock_esd_sync.records import RawSnapshot
@@ -107,20 +107,20 @@ def read(monkeypatch: pytest.MonkeyPatch) -> list[tuple[dict[str, int], dict[str
     """For each sync, as its fetch returned them: the pages kept as bytes and the records read on arrival
     (by listing)."""
     fetched: list[tuple[dict[str, int], dict[str, int]]] = []
-    original = EsdClient.fetch_raw
+    original = Fetch.fetch_rest
 
-    def spying(self: EsdClient, custom: bool, last_pages: Any = None, read: Any = None) -> RawSnapshot:
+    def spying(self: Fetch, last_pages: Any = None, read: Any = None) -> RawSnapshot:
         arrived: dict[str, int] = {}
 
         def counting(path: str, items: list[Any]) -> None:
             arrived[path] = arrived.get(path, 0) + len(items)
             read(path, items)
 
-        raw = original(self, custom, last_pages, counting if read else None)
+        raw = original(self, last_pages, counting if read else None)
         fetched.append(({path: len(bodies) for path, bodies in raw.pages.items() if bodies}, arrived))
         return raw
 
-    monkeypatch.setattr(EsdClient, "fetch_raw", spying)
+    monkeypatch.setattr(Fetch, "fetch_rest", spying)
     return fetched
 
 

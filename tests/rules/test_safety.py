@@ -17,6 +17,7 @@ import requests
 from mock_esd.district.builders import contact, district, school, student
 from mock_esd.server.inprocess import Reply
 from mock_esd_contracts import vocabulary as v
+from mock_esd_sync import run as run_module
 from mock_esd_sync import store as sync_store
 from mock_esd_sync.plan import Plan
 from tests.world import World, settings
@@ -325,3 +326,59 @@ def test_apply_leaves_reference_enforcement_on(tmp_path: Path) -> None:
     sync_store.apply_plan(conn, Plan(), sync_store.begin_run(conn, "2026-09-01T00:00:00Z", {}))
     assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
     conn.close()
+
+
+def test_a_disk_that_fills_during_the_apply_is_named_and_nothing_changes(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's own SQLITE_FULL (a database that may not grow past its pages: what a full disk answers) rolls the
+    transaction back itself: the error says the disk is full, not "cannot rollback - no transaction is active"."""
+    before = world.tables()
+    connect = sync_store.connect
+
+    def on_a_full_disk(path: Any) -> sqlite3.Connection:
+        conn = connect(path)
+        conn.execute(f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0]}")
+        return conn
+
+    monkeypatch.setattr("tests.world.connect", on_a_full_disk)
+    world.store.delete_student(1)  # a change waiting, so that the apply has pages to add
+    for i in range(50, 90):
+        world.put(student(i, enrolled_id=f"{10000000 + i}", school_id="0101"))
+    report = world.sync(SETTINGS)
+    assert report.status == "aborted"
+    assert report.errors == [
+        "applying the plan failed and was rolled back, nothing changed: the disk holding "
+        f"{world.db} is full (database or disk is full)"
+    ]
+    monkeypatch.undo()
+    assert world.tables() == before
+    conn = world.conn()
+    try:
+        assert conn.execute("SELECT status, message FROM sync_runs ORDER BY run_id DESC LIMIT 1").fetchone() == (
+            "aborted",
+            report.errors[0],
+        )
+    finally:
+        conn.close()
+
+
+def test_an_applied_run_is_logged_in_the_apply_s_own_transaction(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's end is written before the COMMIT: a process that dies right after it leaves an applied run."""
+    logged: list[tuple[str, bool]] = []
+    finish_run = run_module.finish_run
+
+    def watching(conn: sqlite3.Connection, run_id: int, finished: str, status: str, *rest: Any) -> None:
+        logged.append((status, conn.in_transaction))
+        finish_run(conn, run_id, finished, status, *rest)
+
+    monkeypatch.setattr(run_module, "finish_run", watching)
+    assert world.sync(SETTINGS).status == "applied"
+    assert logged == [("applied", True), ("applied", False)], (
+        "in the transaction; the second, after it, changes nothing"
+    )
+    conn = world.conn()
+    try:
+        assert [s for (s,) in conn.execute("SELECT status FROM sync_runs ORDER BY run_id")] == ["applied", "applied"]
+    finally:
+        conn.close()

@@ -22,6 +22,33 @@ def test_off_a_terminal_the_current_state_is_written_at_each_interval() -> None:
     assert "\r" not in stream.getvalue() and "\x1b" not in stream.getvalue()  # no terminal control codes in a log
 
 
+def test_a_stall_names_the_request_in_flight_not_the_last_stage() -> None:
+    stream, clock = io.StringIO(), FakeClock()
+    with Progress(stream, live=False, interval=30.0, enabled=True, clock=clock) as progress:
+        progress("/v1/students", 4, 4, 400)
+        progress.requesting("GET /v1/contacts page 1")  # sent; /v1/contacts is slow to answer
+        answers = iter([False, True])
+        progress.heartbeat(lambda seconds: clock.waited(seconds, next(answers)))
+    assert stream.getvalue().splitlines() == [
+        "mock-esd: fetching /v1/students: 4/4, 400 records",
+        "mock-esd: waiting for the answer to GET /v1/contacts page 1 (nothing new for 30 s)",
+    ]
+
+
+def test_each_retry_is_a_line_on_a_terminal_or_not_and_none_under_quiet() -> None:
+    line = "retrying GET /v1/students page 2 after 500 (attempt 2 of 5)"
+    for live in (False, True):
+        stream = io.StringIO()
+        with Progress(stream, live=live, interval=None, enabled=True) as progress:
+            progress.requesting("GET /v1/students page 2")
+            progress.retrying(line)
+        assert line in stream.getvalue() and "waiting for the answer" not in stream.getvalue()
+    quiet = io.StringIO()
+    with Progress(quiet, live=False, interval=0.01, enabled=False) as progress:
+        progress.retrying(line)
+    assert quiet.getvalue() == ""
+
+
 class FakeClock:
     """Time that passes only when the heartbeat waits: no test here reads the wall clock."""
 

@@ -85,20 +85,25 @@ def run_demo(db: str, seed: int, students: int, keep_serving: bool) -> bool:
             (str(s["enrolledId"]) for s in store.students().records), "1"
         )  # no applicant: an eSD ID
         me, q = invocation(), shlex.quote
+        serving = keep_serving and report.ok  # the mock stays where it is: the hints name its port, not :8080
         hints = [
             (f"open {report_path} in a browser", "this sync's report: groups, changes, find a student"),
             *([(f"open {kept} in a browser", "the same, kept when the demo runs again")] if kept else []),
             (f"{me} export --db {q(db)}", "the Operoo state as JSON"),
             (f"{me} explain --db {q(db)} {sample}", "why a student is (or is not) synced"),
-            (f"{me} serve --seed {seed} --students {students}", "serve it on :8080 (browser view: /guru/), then"),
         ]
+        if not serving:  # serving, the sync below reaches this very server
+            hints.append(
+                (f"{me} serve --seed {seed} --students {students}", "serve it on :8080 (browser view: /guru/), then")
+            )
+        url = server.base_url if serving else "http://127.0.0.1:8080/api"
         width = max(len(command) for command, _ in hints)
         click.echo("\nNext:\n" + "".join(f"  {command.ljust(width)}   # {why}\n" for command, why in hints), nl=False)
         click.echo(
-            f"  {me} sync --url http://127.0.0.1:8080/api --client-id {custom.client_id} \\\n"
+            f"  {me} sync --url {url} --client-id {custom.client_id} \\\n"
             f"      --client-secret {custom.secret} --settings {q(str(settings_path))} --db {q(db)}"
         )
-        if keep_serving and report.ok:
+        if serving:
             click.echo(
                 f"\nStill serving at {server.base_url}; browse the district at {server.root_url}/guru/; Ctrl+C stops."
             )

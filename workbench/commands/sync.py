@@ -3,6 +3,8 @@ sync core (`mock_esd_sync.run`). `execute_sync` is the demo's way in too."""
 
 from __future__ import annotations
 
+import signal
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -11,18 +13,20 @@ import tomli_w
 
 from mock_esd_contracts.answers import DEFAULT_MAX_RESPONSE_BYTES
 from mock_esd_contracts.connection import DEFAULT_CONNECTION, Connection, open_session
-from mock_esd_sync.client import EsdClient, RetryPolicy
-from mock_esd_sync.errors import BusyError, SyncError, TooLargeError
+from mock_esd_sync.client import EsdClient, Fetch, RetryPolicy
+from mock_esd_sync.errors import BusyError, FetchError, SyncError, TooLargeError, WriteError
 from mock_esd_sync.export import group_sizes
-from mock_esd_sync.html_report import write_report
+from mock_esd_sync.html_report import report_size_bound, report_temp, reserve_report, write_report
+from mock_esd_sync.plan import Plan
 from mock_esd_sync.report import plan_listing
-from mock_esd_sync.run import Outcome, Report, run_sync, utc_now, write_json
+from mock_esd_sync.run import Outcome, Report, read_schools, run_sync, utc_now, write_json
 from mock_esd_sync.settings import Settings, load_settings
 from mock_esd_sync.store import (
     building_names,
     check_directory_writable,
     check_writable,
     connect,
+    latest_run,
     mark_interrupted,
     sync_lock,
 )  # fmt: skip
@@ -30,9 +34,12 @@ from mock_esd_workbench.cli_support import (
     EXIT_FAILED,
     connection_options,
     error,
+    fail,
+    interrupt_signal,
     log_options,
     max_response_option,
     one_line_errors,
+    sigterm_interrupts,
     warn,
 )
 from mock_esd_workbench.terminal import DEFAULT_INTERVAL, Progress, change_table, group_table
@@ -49,8 +56,11 @@ def execute_sync(
     The server is reached as `connection` says (a CA bundle, or no certificate check; the timeout).
 
     Every check that needs no data comes first: the directories of --db and --report, then the token
-    (a wrong URL or wrong credentials create no file), then the lock and the database's writability.
+    (a wrong URL or wrong credentials create no file), then eSD's schools against the settings (R4: a
+    school eSD does not list creates no file either), then the lock and the database's writability.
     The lock is held for the whole run; runs a killed process left `running` are marked interrupted.
+    Room for the report is made before the apply: a disk too full for it stops the sync before it changes
+    anything. Interrupted (Ctrl+C, SIGTERM), it raises `SyncInterrupted`, saying whether the sync had applied.
     """
     check_directory_writable(db, "--db")
     if html_report:
@@ -62,29 +72,74 @@ def execute_sync(
             max_response_bytes=max_response_bytes,
         )  # fmt: skip
         client.authenticate()
+        schools = read_schools(client, settings)
         with sync_lock(db):
-            return _locked_sync(client, settings, db, dry_run, allow_mass_removal, progress, full, html_report)
+            try:
+                return _locked_sync(
+                    client, settings, db, dry_run, allow_mass_removal, progress, full, html_report, schools
+                )
+            finally:
+                if html_report:
+                    report_temp(html_report).unlink(missing_ok=True)  # the room made for a report never written
+
+
+class SyncInterrupted(KeyboardInterrupt):
+    """A sync stopped by Ctrl+C or SIGTERM (`signal`), and the run it applied first, if it had (`applied_run`)."""
+
+    def __init__(self, interrupt: KeyboardInterrupt, applied_run: int | None) -> None:
+        super().__init__(str(interrupt))
+        self.signal, self.applied_run = interrupt_signal(interrupt), applied_run
+
+    def line(self) -> str:
+        """The one line a user reads."""
+        by = f"interrupted by {'Ctrl+C' if self.signal == signal.SIGINT else self.signal.name}"
+        if self.applied_run is None:
+            return f"{by}; nothing was changed"
+        return f"{by} after the sync applied (run {self.applied_run}): the database holds the new state"
 
 
 def _locked_sync(
     client: EsdClient, settings: Settings, db: str, dry_run: bool, allow_mass_removal: bool,
-    progress: Progress | None, full: bool, html_report: str | None,
+    progress: Progress | None, full: bool, html_report: str | None, schools: Fetch | FetchError,
 ) -> tuple[Report, dict[str, str], list[tuple[str, str | None, int]]]:  # fmt: skip
     conn = connect(db)
     try:
         check_writable(conn, db)
         for run_id, started in mark_interrupted(conn, utc_now()):
             warn(f"run {run_id} (started {started}) never finished, its process was stopped; marked interrupted")
-        report = run_sync(
-            client, settings, conn, dry_run=dry_run, allow_mass_removal=allow_mass_removal, full=full,
-            on_apply=(lambda: progress.say("applying")) if progress else None,
-        )  # fmt: skip
-        names = building_names(conn)
-        if html_report:
-            write_report(html_report, report, conn)
-        return report, names, group_sizes(conn)
+        before = latest_run(conn)
+        try:
+            report = run_sync(
+                client, settings, conn, dry_run=dry_run, allow_mass_removal=allow_mass_removal, full=full,
+                on_apply=lambda plan: _before_apply(plan, conn, progress, html_report), schools=schools,
+            )  # fmt: skip
+            names = building_names(conn)
+            if html_report:
+                write_report(html_report, report, conn)
+            return report, names, group_sizes(conn)
+        except KeyboardInterrupt as exc:
+            raise SyncInterrupted(exc, _applied_since(conn, before)) from None
     finally:
         conn.close()
+
+
+def _before_apply(plan: Plan, conn: sqlite3.Connection, progress: Progress | None, html_report: str | None) -> None:
+    """Make room for the report (StateError, and nothing applied, if there is none), then say the apply begins."""
+    if html_report:
+        reserve_report(html_report, report_size_bound(plan, conn))
+    if progress:
+        progress.say("applying")
+
+
+def _applied_since(conn: sqlite3.Connection, before: tuple[int, str] | None) -> int | None:
+    """The run applied since `before` was the last one, if any (the database, not the report, says so:
+    an interrupt may come between the commit and the report)."""
+    if conn.in_transaction:  # stopped inside the apply: what it wrote is not committed
+        conn.execute("ROLLBACK")
+    latest = latest_run(conn)
+    if latest is None or (before is not None and latest[0] == before[0]) or latest[1] != Outcome.APPLIED:
+        return None
+    return latest[0]
 
 
 @click.command()
@@ -127,7 +182,8 @@ def _locked_sync(
 @connection_options
 @max_response_option
 @log_options
-@one_line_errors(SyncError, failed=(BusyError, TooLargeError))  # an answer too large aborts the sync (R11)
+# An answer too large aborts the sync (R11); a database that cannot be written (a full disk) fails it: exit 1.
+@one_line_errors(SyncError, failed=(BusyError, TooLargeError, WriteError))
 def sync(
     url: str,
     client_id: str,
@@ -143,29 +199,48 @@ def sync(
     connection: Connection,
     max_response_bytes: int,
 ) -> None:
-    """Sync students and contacts from an eSD server into the Operoo state database."""
+    """Sync students and contacts from an eSD server into the Operoo state database.
+
+    Ctrl+C or SIGTERM stops it with one line saying whether it had applied, exit 130 or 143 (128 + the signal).
+    """
     settings = load_settings(settings_path)
-    with Progress(live=None if not as_json else False, interval=progress_every) as progress:
-        report, names, sizes = execute_sync(
-            url, client_id, client_secret, settings, db,
-            dry_run=dry_run, allow_mass_removal=allow_mass_removal, progress=progress, full=full,
-            html_report=html_report, connection=connection, max_response_bytes=max_response_bytes,
-        )  # fmt: skip
+    report: Report | None = None
+    try:
+        with sigterm_interrupts():
+            with Progress(live=None if not as_json else False, interval=progress_every) as progress:
+                report, names, sizes = execute_sync(
+                    url, client_id, client_secret, settings, db,
+                    dry_run=dry_run, allow_mass_removal=allow_mass_removal, progress=progress, full=full,
+                    html_report=html_report, connection=connection, max_response_bytes=max_response_bytes,
+                )  # fmt: skip
+            _say(report, names, sizes, as_json, dry_run, progress)
+    except KeyboardInterrupt as exc:
+        if not isinstance(exc, SyncInterrupted):  # before the database was opened, or after the sync ended
+            exc = SyncInterrupted(exc, report.run_id if report and report.status == Outcome.APPLIED else None)
+        fail(exc.line(), 128 + exc.signal)
+    if not report.ok:
+        sys.exit(EXIT_FAILED)
+
+
+def _say(
+    report: Report, names: dict[str, str], sizes: list[tuple[str, str | None, int]], as_json: bool, dry_run: bool,
+    progress: Progress,
+) -> None:  # fmt: skip
+    """What a sync prints when it ends: why it did not apply on stderr first (with --json too, where a script or a
+    person looks for why), then the report (JSON, or the plan, the changes and the groups) on stdout."""
+    for reason in report.errors:
+        error(reason)
     if as_json:
         write_json(report, sys.stdout.buffer)
         sys.stdout.flush()
-    else:
-        if report.ok:
-            progress.say("done")
-        for reason in report.errors:  # first, where a script or a person looks for why
-            error(reason)
-        if (report.plan and not report.ok) or dry_run:
-            click.echo(plan_listing(report.plan) if report.plan else "")
-        click.echo(change_table(report, with_errors=False))
-        if report.status == Outcome.APPLIED:
-            click.echo(group_table(sizes, names))
-    if not report.ok:
-        sys.exit(EXIT_FAILED)
+        return
+    if report.ok:
+        progress.say("done")
+    if (report.plan and not report.ok) or dry_run:
+        click.echo(plan_listing(report.plan) if report.plan else "")
+    click.echo(change_table(report, with_errors=False))
+    if report.status == Outcome.APPLIED:
+        click.echo(group_table(sizes, names))
 
 
 def settings_file_text(settings: Settings) -> str:
