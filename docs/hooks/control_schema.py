@@ -22,10 +22,11 @@ CONTROL_ID = "https://mock-esd.invalid/control.schema.json"
 
 # What a field may say about itself, and how the page words it. Anything else fails the build.
 _BOUNDS = {
-    "minimum": "≥ {}", "maximum": "≤ {}", "minLength": "at least {} characters", "maxLength": "at most {} characters",
-    "pattern": "matches `{}`", "format": "a {}", "minItems": "at least {} items", "maxItems": "at most {} items",
-    "maxProperties": "at most {} entries", "minProperties": "at least {} entries",
+    "minimum": "≥ {}", "maximum": "≤ {}", "minLength": "length ≥ {}", "maxLength": "length ≤ {}",
+    "pattern": "matches `{}`", "format": "a {}", "minItems": "items ≥ {}", "maxItems": "items ≤ {}",
+    "maxProperties": "entries ≤ {}", "minProperties": "entries ≥ {}",
 }  # fmt: skip
+_NAMED = {2**53 - 1: "2^53 - 1"}  # JSON's largest exact integer, as the README writes it
 _SHOWN_ELSEWHERE = {"type", "enum", "const", "description", "properties", "additionalProperties", "required", "items",
                     "$ref", "uniqueItems", "propertyNames", "allOf", "dependentSchemas", "title", "$defs"}  # fmt: skip
 
@@ -82,7 +83,7 @@ class SchemaPage:
             else:
                 self.check_keywords(f"{prefix}{field}", spec)
                 kind = self.type_of(spec)
-            bounds = "; ".join(_BOUNDS[k].format(v) for k, v in spec.items() if k in _BOUNDS)
+            bounds = _bounds(spec)
             if spec.get("uniqueItems"):
                 bounds = "; ".join(filter(None, [bounds, "no item twice"]))
             description = " ".join(spec.get("description", "").split())
@@ -129,8 +130,8 @@ class SchemaPage:
                 lines.append(f"| `{kind}` | none | | | |")
             for field, spec in fields.items():
                 self.check_keywords(f"params.{kind}.{field}", spec)
-                bounds = "; ".join(_BOUNDS[k].format(v) for k, v in spec.items() if k in _BOUNDS)
-                lines.append(f"| `{kind}` | `{field}` | {self.type_of(spec)} | {bounds} | {_cell(spec.get('description', ''))} |")
+                description = _cell(spec.get("description", ""))
+                lines.append(f"| `{kind}` | `{field}` | {self.type_of(spec)} | {_bounds(spec)} | {description} |")
         return "\n".join([*lines, ""])
 
     @staticmethod
@@ -138,6 +139,12 @@ class SchemaPage:
         unknown = set(spec) - _SHOWN_ELSEWHERE - set(_BOUNDS)
         if unknown:
             raise ValueError(f"{PAGE}: {where} uses {', '.join(sorted(unknown))}, which the page does not show yet")
+
+
+def _bounds(spec: dict[str, Any]) -> str:
+    """A field's bounds in a few words: `≥ 0; ≤ 2^53 - 1`, `matches ^[0-9]{8}$`."""
+    said = [_BOUNDS[k].format(_NAMED.get(v, v)) for k, v in spec.items() if k in _BOUNDS]
+    return _cell("; ".join(said))
 
 
 def _cell(text: str) -> str:
