@@ -23,17 +23,16 @@ from mock_esd_workbench.cli import main
 from mock_esd_workbench.commands import COMMANDS
 from tests.layout import ROOT
 
-# The Python reference documents each of these (the list): the control client, the district object,
-# the fixtures, the strategies, the sync's client and run, the verifier's API.
+# The Python reference documents each of these (the list), under the name users import it by: the
+# control client, the district object, the fixtures, the strategies, the sync's client and run, the verifier.
 DOCUMENTED = [
-    "mock_esd.testing.mock_district", "mock_esd.testing.EsdDistrict", "mock_esd.testing.Districts",
+    "mock_esd.mock_district", "mock_esd.EsdDistrict", "mock_esd.Districts",
     "mock_esd.pytest_plugin.esd_server", "mock_esd.pytest_plugin.esd_inprocess", "mock_esd.pytest_plugin.esd_districts",
-    "mock_esd.qa.client.ControlClient", "mock_esd.qa.client.ControlError", "mock_esd.qa.client.Credentials",
+    "mock_esd.ControlClient", "mock_esd.ControlError", "mock_esd.qa.client.Credentials",
     "mock_esd.strategies", "mock_esd_sync.strategies",
-    "mock_esd_sync.client.EsdClient", "mock_esd_sync.client.RetryPolicy", "mock_esd_sync.run.run_sync",
-    "mock_esd_sync.run.Report",
-    "mock_esd_contracts.verifier.verify", "mock_esd_contracts.verifier.Result", "mock_esd_contracts.probe.Target",
-    "mock_esd_contracts.connection.Connection",
+    "mock_esd_sync.EsdClient", "mock_esd_sync.RetryPolicy", "mock_esd_sync.run_sync", "mock_esd_sync.Report",
+    "mock_esd_contracts.verify", "mock_esd_contracts.Result", "mock_esd_contracts.Target",
+    "mock_esd_contracts.Connection",
 ]  # fmt: skip
 
 # What a built page may reference on another host: only a link a reader follows (`<a href>`, and the
