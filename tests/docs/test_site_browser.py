@@ -80,7 +80,9 @@ def test_the_search_finds_a_name_of_the_reference(page: Page, served: str, offli
     assert offline == []
 
 
-def test_screenshots_of_the_home_the_qa_page_and_the_control_client(page: Page, served: str, offline: list[str]) -> None:
+def test_screenshots_of_the_home_the_qa_page_and_the_control_client(
+    page: Page, served: str, offline: list[str]
+) -> None:
     page.goto(served)
     page.wait_for_load_state("networkidle")
     screenshot(page, "docs-home")
