@@ -71,9 +71,13 @@ def test_every_page_loads_from_the_site_alone(site: Path, page: Page, served: st
 
 def test_the_search_finds_a_name_of_the_reference(page: Page, served: str, offline: list[str]) -> None:
     page.goto(served)
+    from playwright.sync_api import expect
+
     query = page.locator("input[data-md-component='search-query']")
     query.click()
-    query.fill("assert_requests")
+    # the index is built in a worker after the page loads; a query typed before it is ready finds nothing
+    expect(page.locator(".md-search-result__meta")).not_to_have_text("Initializing search", timeout=60_000)
+    query.press_sequentially("assert_requests", delay=20)  # typed: the search listens for keys, not `fill`
     result = page.locator(".md-search-result__item a").first
     result.wait_for()
     assert "reference/python/" in str(result.get_attribute("href"))
