@@ -155,3 +155,29 @@ def test_the_placeholders_are_what_a_reader_fills_in() -> None:
     assert (
         console_commands("$ mock-esd rules \\\n  --help\nUsage: ...\n$ true\n") == "mock-esd rules \\\n  --help\ntrue\n"
     )
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("language", "text", "failure"),
+    [
+        ("python", "import mock_esd\nraise SystemExit(mock_esd.mock_district(students=1).spec.students - 1)\n", None),
+        ("python", "assert 1 + 1 == 3, 'arithmetic'\n", "AssertionError: arithmetic"),
+        ("python", "# test_skips.py\nimport pytest\n\n\ndef test_x():\n    pytest.skip('not here')\n", "skipped"),
+        ("python", "def test_x(esd_inprocess):\n    assert esd_inprocess.control.student(1)['id'] == 2\n", "1 failed"),
+        ("bash", "mock-esd rules | grep -q R11\n", None),
+        ("bash", "mock-esd export --db missing/operoo.db\necho never\n", "exit 2"),
+        ("bash", ".venv/bin/mock-esd serve --port 8080 --seed 1 --students 5\n", None),
+        ("bash", ".venv/bin/mock-esd serve --scenario nowhere.yaml\n", "did not start"),
+    ],
+)
+def test_the_runner_passes_a_working_example_and_fails_a_broken_one(
+    language: str, text: str, failure: str | None, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The runner itself: a script, a test file and a shell block, each passing or failing as a reader's would."""
+    example = Example("README.md", 1, language, text)
+    if failure is None:
+        test_the_example_runs(example, tmp_path, request)
+        return
+    with pytest.raises(AssertionError, match=failure):
+        test_the_example_runs(example, tmp_path, request)
