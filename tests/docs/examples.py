@@ -174,12 +174,12 @@ set -euo pipefail
 export PATH="$EXAMPLE_BIN:$PATH"
 _background_pids=()
 _stop_background() {
-    local status=$? failed=0 pid
-    for pid in "${_background_pids[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-        if ! wait "$pid"; then
-            echo "example: a background mock-esd (pid $pid) did not exit 0 when stopped; its output:" >&2
-            cat "background-$pid.log" >&2
+    local status=$? failed=0 i
+    for i in "${!_background_pids[@]}"; do
+        kill -TERM "${_background_pids[$i]}" 2>/dev/null || true
+        if ! wait "${_background_pids[$i]}"; then
+            echo "example: a background mock-esd did not exit 0 when stopped; its output:" >&2
+            cat "background-$i.log" >&2
             failed=1
         fi
     done
@@ -192,20 +192,19 @@ mock-esd() {
         serve|proxy) ;;
         *) command mock-esd "$@"; return ;;
     esac
-    local args=() skip=0 arg
+    local args=() skip=0 arg log="background-${#_background_pids[@]}.log" waited=0
     for arg in "$@"; do  # a free port, not the one written: the test's mock may hold it
         if [ "$skip" -eq 1 ]; then skip=0; continue; fi
         case "$arg" in --port) skip=1; continue ;; --port=*) continue ;; esac
         args+=("$arg")
     done
-    command mock-esd "${args[@]}" --port 0 >"background.log" 2>&1 &
-    local pid=$! waited=0
-    mv background.log "background-$pid.log"
-    _background_pids+=("$pid")
-    until grep -q 'http://127.0.0.1:[0-9]' "background-$pid.log" 2>/dev/null; do
-        if ! kill -0 "$pid" 2>/dev/null || [ "$waited" -ge 600 ]; then
+    : >"$log"  # before the process starts, so the wait below reads an existing file
+    command mock-esd "${args[@]}" --port 0 >>"$log" 2>&1 &
+    _background_pids+=("$!")
+    until grep -q 'http://127.0.0.1:[0-9]' "$log"; do
+        if ! kill -0 "$!" 2>/dev/null || [ "$waited" -ge 600 ]; then
             echo "example: mock-esd $1 did not start; its output:" >&2
-            cat "background-$pid.log" >&2
+            cat "$log" >&2
             return 1
         fi
         sleep 0.1

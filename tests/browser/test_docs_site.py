@@ -1,5 +1,6 @@
-"""The built site in headless Chromium, served from 127.0.0.1 with every other address cut off: each page and
-the search work and ask for nothing from elsewhere. Saves build/screenshots/docs-*.png."""
+"""The documentation site in headless Chromium, served from 127.0.0.1 with every other address cut off: each
+page and the search work and ask for nothing from elsewhere. Saves build/screenshots/docs-*.png. (The site's
+other tests, which need no browser, are in tests/docs.)"""
 
 from __future__ import annotations
 
@@ -14,11 +15,18 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.browser.conftest import screenshot
+from tests.docs.site import build_site
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Route
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built site (`mkdocs build --strict`)."""
+    return build_site(tmp_path_factory.mktemp("site"))
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
