@@ -46,6 +46,7 @@ class Result:
     evidence: list[Evidence | None] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
+        """One check as `mock-esd verify --json` lists it: its verdict, every reason, what it could not judge, evidence."""
         return {
             "check": self.name, "description": self.description, "result": self.status, "reasons": self.reasons,
             "notJudged": self.not_judged,

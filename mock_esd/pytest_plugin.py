@@ -1,12 +1,13 @@
 """pytest plugin (entry point `pytest11`): a mock eSD district per test, live or in-process.
 
-Fixtures:
-    esd_server      a live server on a free 127.0.0.1 port (one per session, per xdist worker) and a
-                    fresh tenant per test, so tests never see each other's changes;
-    esd_inprocess   the same API with no socket: `requests` calls for its base URL are routed into
-                    the Flask app by the `responses` library (as moto's mock_aws does);
-options: --esd-seed N (the district's seed), --esd-students N (its size, default 200);
-marker: @pytest.mark.esd_district(seed=N, students=N, schools=N, today=date) for one test's district.
+- fixture `esd_server`: a live server on a free 127.0.0.1 port (one per session, per xdist worker) and a
+  fresh tenant per test, so tests never see each other's changes;
+- fixture `esd_inprocess`: the same API with no socket: `requests` calls for its base URL are routed into
+  the Flask app by the `responses` library (as moto's mock_aws does);
+- options: `--esd-seed N` (the district's seed), `--esd-students N` (its size, default 200),
+  `--esd-unfired-faults fail` (a test that leaves a fault rule unfired errors at teardown);
+- marker: `@pytest.mark.esd_district(seed=N, students=N, schools=N, today=date, unfired_faults=...)` for
+  one test's district.
 
 Both are `mock_esd.testing.Districts` of the session, the same districts `mock_esd.mock_district` gives
 outside pytest: a district is generated once per (seed, size) per session, and each test gets a

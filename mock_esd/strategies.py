@@ -33,6 +33,8 @@ names = st.text(st.characters(codec="utf-8", categories=["L", "M", "Zs", "Pd"]),
 
 @st.composite
 def students(draw: st.DrawFn, person_id: int, school_ids: Sequence[str]) -> Record:
+    """One student record of id `person_id`: any status, with or without an enrolledId, a school of `school_ids`
+    or none, odd but valid names; a Pre-Registered one mostly has an enrollmentDate."""
     status = draw(
         st.sampled_from([*v.STUDENT_STATUSES, v.Status.ENROLLED, v.Status.PRE_ENROLLED, v.Status.PRE_REGISTERED])
     )  # the synced ones twice

@@ -68,9 +68,11 @@ class Report:
 
     @property
     def ok(self) -> bool:
+        """Whether the run did what was asked: applied, or planned as a dry run (exit 0); not held or aborted."""
         return self.status in (APPLIED, DRY_RUN)
 
     def as_json(self, with_changes: bool = True) -> dict[str, Any]:
+        """What `mock-esd sync --json` prints: status, runId, counts, warnings, errors and (unless asked not) changes."""
         plan = self.plan or Plan()
         out: dict[str, Any] = {
             "status": self.status,
