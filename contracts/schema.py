@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from functools import cache
 from importlib import resources
@@ -238,8 +239,16 @@ def shown(value: Any) -> str:
     return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
 
 
+_FIELD_NAME = re.compile(r"[A-Za-z0-9_.\[\]-]{1,60}")  # what a field's name looks like; anything else is described
+
+
 def _path(parts: Any) -> str:
-    return ".".join(str(p) if len(str(p)) <= _SHOWN else str(p)[:_SHOWN] + "…" for p in parts)
+    """Where a problem is: `students.0.address`. A part that is no field's name (a line of a file given by
+    mistake, `root:$6$...`: the text of an input, not its shape) is described by its length, never quoted."""
+    return ".".join(
+        str(p) if isinstance(p, int) or _FIELD_NAME.fullmatch(str(p)) else f"(a name of {len(str(p))} characters)"
+        for p in parts
+    )
 
 
 def _leaves(error: ValidationError) -> list[ValidationError]:

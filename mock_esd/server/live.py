@@ -123,6 +123,11 @@ class _ProblemHandler(WSGIRequestHandler):
             self._clock.stop()
         return parsed
 
+    def log_error(self, format: str, *args: Any) -> None:
+        """As http.server logs, but not the idle keep-alive connection closed at `max_header_seconds` (a 408 is logged)."""
+        if not format.startswith("Request timed out"):
+            super().log_error(format, *args)
+
     def _try(self, write: Any) -> None:
         try:
             self.connection.settimeout(1.0)  # the client that was too slow to send may be too slow to read

@@ -233,10 +233,6 @@ class ChangeLog:
             ).rowcount
         return gone > 0
 
-    def operations(self) -> int:
-        """How many operations the log holds (what a worker starting late would replay)."""
-        return int(self.connection().execute("SELECT count(*) FROM ops").fetchone()[0])
-
     def catch_up(self, registry: Registry) -> None:
         """Replay every operation this process has not applied yet (nothing to ask when none was logged since)."""
         if self.counters.get(Counters.LATEST_OP) <= self.seen:

@@ -126,6 +126,7 @@ def _serve(app: Flask, host: str, port: int, scenario_path: str | None, workers:
     from mock_esd import heap
     from mock_esd.district import scenario
     from mock_esd.district.tenants import DEFAULT_TENANT
+    from mock_esd.errors import BadRequest, EsdError
     from mock_esd.server.live import LiveServer
     from mock_esd.server.workers import serve_with_workers
     from mock_esd.state import changelog
@@ -133,7 +134,11 @@ def _serve(app: Flask, host: str, port: int, scenario_path: str | None, workers:
     state = app.extensions["mock_esd"]
     if scenario_path:  # read within the server's limits (size, nodes, depth, fields), as a /_mock/scenario body
         recipe = {"scenario": scenario.read_file(scenario_path, state.config.limits)}
-        state.registry.replace_store(DEFAULT_TENANT, changelog.build_store(recipe, limits=state.config.limits), recipe)
+        try:
+            built = changelog.build_store(recipe, limits=state.config.limits)
+        except EsdError as exc:  # a schema problem or a limit: say which file
+            raise BadRequest(f"{scenario_path}: {exc.detail}") from None
+        state.registry.replace_store(DEFAULT_TENANT, built, recipe)
     if not workers:  # gunicorn's master freezes after encoding the listings, before it forks
         heap.freeze()
     server = LiveServer(app, host, port, log_requests=True)
