@@ -486,3 +486,15 @@ def test_a_worker_that_is_behind_still_replays_a_compacted_log_to_the_same_distr
     assert second.get("/_mock/scenario?tenant=t").get_json() == first.get("/_mock/scenario?tenant=t").get_json()
     third = create_app(config).test_client()  # a worker started late (gunicorn restarts one) replays from the start
     assert third.get("/_mock/scenario?tenant=t").get_json() == first.get("/_mock/scenario?tenant=t").get_json()
+
+
+def test_a_drift_inserts_no_more_students_than_the_limits_leave_room_for(caplog: pytest.LogCaptureFixture) -> None:
+    """A drift firing on every page added up to 10,000 students a request, whatever max_students said."""
+    http = _app(max_students=45).test_client()
+    rule = {"endpoint": "/v1/students", "kind": "drift", "params": {"insert": 4}}
+    assert http.post("/_mock/faults", json=rule).status_code == 201
+    headers = {"Authorization": f"Bearer {token_for(http, CUSTOM)}"}
+    for _ in range(3):
+        assert http.get("/api/v1/students", headers=headers).status_code == 200
+    assert len(http.get("/_mock/scenario").json["students"]) == 45  # type: ignore[index]
+    assert "the drift inserts 1 students, not 4: max_students=45" in caplog.text
