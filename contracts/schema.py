@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable, Iterator
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -128,38 +130,107 @@ def _body_validator(name: str) -> Any:
 FORMATS = FormatChecker(["date"])
 
 
-def body_problems(name: str, instance: Any, max_depth: int = MAX_DEPTH) -> list[dict[str, str]]:
-    """Every way a control body (`fault`, `tenant`, `reset`, `student`, ..., or `scenario`) breaks its schema.
+MAX_PROBLEMS = 100  # problems a check reports at most (the mock's default `max_reported_errors`)
+
+
+class Problems(list[dict[str, str]]):
+    """The problems a check found, at most its limit of them; `more` is True when it stopped with some left.
+
+    The search stops there (jsonschema finds errors lazily): a body of a million bad records costs
+    the first few of them, not a list of millions.
+    """
+
+    more: bool = False
+
+
+def body_problems(
+    name: str, instance: Any, max_depth: int = MAX_DEPTH, limit: int = MAX_PROBLEMS, max_chars: int | None = None
+) -> Problems:
+    """How a control body (`fault`, `tenant`, `reset`, `student`, ..., or `scenario`) breaks its schema: at most `limit` ways.
 
     Each problem is `{"path": "params.ms", "message": "expected an integer <= 60000, got 99999"}`; values
-    are cut short, so a problem never repeats megabytes of input.
+    are cut short, so a problem never repeats megabytes of input. With `max_chars`, a string longer than
+    that is a problem too (`max_field_chars`), named by its path and length, never quoted.
     """
     too_deep = depth_problem(instance, max_depth)
     if too_deep:
-        return [too_deep]
-    found = [
-        (str(leaf.validator), problem)
-        for error in _body_validator(name).iter_errors(instance)
-        for leaf in _leaves(error)
-        for problem in _described(leaf)
-    ]
-    # a value of the wrong type breaks its bounds too: say only the type
-    mistyped = {p["path"] for keyword, p in found if keyword == "type"}
-    kept = [p for keyword, p in found if p["path"] not in mistyped or keyword == "type"]
-    unique = {(p["path"], p["message"]): p for p in kept}
-    return sorted(unique.values(), key=lambda p: p["path"])
+        return Problems([too_deep])
+    unique: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}
+    found = Problems()
+    for keyword, problem in _found(name, instance, max_chars):
+        unique.setdefault((problem["path"], problem["message"]), (keyword, problem))
+        if len(unique) > limit:
+            found.more = True
+            break
+    # a value of the wrong type (or far too long) breaks its other bounds too: say only that
+    for first in ("max_field_chars", "type"):
+        named = {p["path"] for keyword, p in unique.values() if keyword == first}
+        unique = {k: (keyword, p) for k, (keyword, p) in unique.items() if p["path"] not in named or keyword == first}
+    kept = [p for _, p in unique.values()]
+    found.extend(sorted(kept, key=lambda p: p["path"])[:limit])
+    return found
+
+
+def _found(name: str, instance: Any, max_chars: int | None) -> Iterator[tuple[str, dict[str, str]]]:
+    """(keyword, problem) for each problem, found lazily: the caller stops when it has enough."""
+    if max_chars is not None:
+        yield from (("max_field_chars", p) for p in _long_strings(instance, max_chars))
+    for error in _body_validator(name).iter_errors(instance):
+        for leaf in _leaves(error):
+            for problem in _described(leaf):
+                yield str(leaf.validator), problem
+
+
+def _long_strings(instance: Any, limit: int) -> Iterator[dict[str, str]]:
+    """A problem for each string (a value or a field's name) longer than `limit` characters, walked without recursion."""
+
+    def too_long(where: tuple[Any, ...], what: str) -> dict[str, str]:
+        return {"path": _path(where) or "(body)", "message": f"{what} longer than the limit max_field_chars={limit}"}
+
+    if isinstance(instance, str) and len(instance) > limit:
+        yield too_long((), f"a string of {len(instance)} characters,")
+    stack: list[tuple[tuple[Any, ...], Iterator[tuple[Any, Any]]]] = [((), _pairs(instance))]
+    while stack:
+        where, pairs = stack[-1]
+        pair = next(pairs, None)
+        if pair is None:
+            stack.pop()
+            continue
+        key, value = pair
+        if isinstance(key, str) and len(key) > limit:
+            yield too_long(where, f"a field name of {len(key)} characters,")
+        if isinstance(value, str) and len(value) > limit:
+            yield too_long((*where, key), f"a string of {len(value)} characters,")
+        elif isinstance(value, dict | list):
+            stack.append(((*where, key), _pairs(value)))
+
+
+def _pairs(node: Any) -> Iterator[tuple[Any, Any]]:
+    """(field or index, value) of a container's members; none for anything else."""
+    if isinstance(node, dict):
+        return iter(node.items())
+    if isinstance(node, list):
+        return enumerate(node)
+    return iter(())
 
 
 def depth_problem(instance: Any, limit: int = MAX_DEPTH) -> dict[str, str] | None:
-    """A problem when `instance` nests deeper than `limit` (checked without recursion)."""
-    stack = [(instance, 1)]
+    """A problem when `instance` nests deeper than `limit` (checked without recursion, one level's members at a time)."""
+    stack: list[Iterator[Any]] = [iter((instance,))]
     while stack:
-        node, depth = stack.pop()
-        if depth > limit:
+        node = next(stack[-1], _END)
+        if node is _END:
+            stack.pop()
+        elif len(stack) > limit:
             return {"path": "(body)", "message": f"nested deeper than the limit max_body_depth={limit}"}
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-        stack.extend((child, depth + 1) for child in children)
+        elif isinstance(node, dict):
+            stack.append(iter(node.values()))
+        elif isinstance(node, list):
+            stack.append(iter(node))
     return None
+
+
+_END = object()
 
 
 def shown(value: Any) -> str:
@@ -168,8 +239,16 @@ def shown(value: Any) -> str:
     return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
 
 
+_FIELD_NAME = re.compile(r"[A-Za-z0-9_.\[\]-]{1,60}")  # what a field's name looks like; anything else is described
+
+
 def _path(parts: Any) -> str:
-    return ".".join(str(p) if len(str(p)) <= _SHOWN else str(p)[:_SHOWN] + "…" for p in parts)
+    """Where a problem is: `students.0.address`. A part that is no field's name (a line of a file given by
+    mistake, `root:$6$...`: the text of an input, not its shape) is described by its length, never quoted."""
+    return ".".join(
+        str(p) if isinstance(p, int) or _FIELD_NAME.fullmatch(str(p)) else f"(a name of {len(str(p))} characters)"
+        for p in parts
+    )
 
 
 def _leaves(error: ValidationError) -> list[ValidationError]:
@@ -178,7 +257,7 @@ def _leaves(error: ValidationError) -> list[ValidationError]:
     return [error]
 
 
-def _described(error: ValidationError) -> list[dict[str, str]]:
+def _described(error: ValidationError) -> Iterable[dict[str, str]]:
     path = _path(error.absolute_path) or "(body)"
     value: Any = error.instance
     rule: Any = error.validator_value
@@ -188,7 +267,7 @@ def _described(error: ValidationError) -> list[dict[str, str]]:
         allowed = ", ".join(sorted(known)) or "none"
         extra = sorted(set(value) - set(known))
         prefix = f"{path}." if path != "(body)" else ""
-        return [{"path": prefix + _path([k]), "message": f"unknown field; allowed: {allowed}"} for k in extra]
+        return ({"path": prefix + _path([k]), "message": f"unknown field; allowed: {allowed}"} for k in extra)
     if error.validator == "required":
         prefix = f"{path}." if path != "(body)" else ""
         missing = [k for k in rule if k not in value]

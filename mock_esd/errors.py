@@ -15,6 +15,8 @@ EsdError                      status, title, detail; the root
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class EsdError(Exception):
     """An error the API answers with; `headers` go into the response."""
@@ -37,15 +39,32 @@ class BadRequest(EsdError, ValueError):
     status, title = 400, "Bad Request"
 
 
-class Invalid(BadRequest):
-    """A body that breaks its schema: `errors` lists every problem as {path, message}."""
+MAX_REPORTED_ERRORS = 100  # the default of `Limits.max_reported_errors`
+SHOWN_IN_DETAIL = 20  # problems the detail spells out; `errors` lists them all
+_PATH_CHARS, _MESSAGE_CHARS = 300, 400  # a problem's parts, cut: the 400's body stays small whatever the input
 
-    def __init__(self, what: str, errors: list[dict[str, str]]) -> None:
-        shown = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:20])
-        more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
-        super().__init__(f"invalid {what}: {shown}{more}")
-        self.errors = errors
-        self.extra = {"errors": errors}
+
+class Invalid(BadRequest):
+    """A body that breaks its schema: `errors` lists its problems as {path, message}, at most `limit` of them.
+
+    `more`: the check stopped with problems left (it looks for `limit` and one more, no further), so
+    the answer says "and more" without counting them: a body of a million bad records is a small 400.
+    """
+
+    def __init__(
+        self, what: str, errors: Sequence[dict[str, str]], more: bool = False, limit: int = MAX_REPORTED_ERRORS
+    ) -> None:
+        listed = [{"path": e["path"][:_PATH_CHARS], "message": e["message"][:_MESSAGE_CHARS]} for e in errors[:limit]]
+        more = more or len(errors) > limit
+        shown = "; ".join(f"{e['path']}: {e['message']}" for e in listed[:SHOWN_IN_DETAIL])
+        rest = len(listed) - SHOWN_IN_DETAIL
+        if more:
+            note = f" (and more: `errors` lists the first {len(listed)}, the limit max_reported_errors={limit}; the rest are not counted)"
+        else:
+            note = f" (and {rest} more in `errors`)" if rest > 0 else ""
+        super().__init__(f"invalid {what}: {shown}{note}")
+        self.errors = listed
+        self.extra = {"errors": listed, **({"moreErrors": True} if more else {})}
 
 
 class Unauthorized(EsdError):

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import IO, Any
 
 GIB = 1 << 30
@@ -264,3 +265,57 @@ def capped_proxy(upstream: str, *args: str, cap: int = CAP) -> Iterator[Running]
             proc.stdout.close()
             running.ended = Capped(running.ended.returncode, "\n".join(printed), running.ended.stderr,
                                    running.ended.peak_mb, running.ended.seconds)  # fmt: skip
+
+
+@dataclass
+class Serving:
+    """A capped `mock-esd serve` while it runs (`root_url`, its pid) and, once stopped, `ended` (peak RSS, time)."""
+
+    root_url: str
+    pid: int
+    printed: list[str]
+    ended: Capped | None = None
+
+    def resident_mb(self) -> float:
+        """The server's peak resident memory so far (VmHWM), to tell a request's cost from the start's."""
+        for line in Path(f"/proc/{self.pid}/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError("no VmHWM in /proc: not Linux?")
+
+    def alive(self) -> bool:
+        """True while the server process has not ended (killed by the kernel, or out of memory and exited)."""
+        try:
+            return Path(f"/proc/{self.pid}/status").read_text(encoding="ascii").find("State:\tZ") < 0
+        except FileNotFoundError:
+            return False
+
+
+@contextmanager
+def capped_serve(*args: str, cap: int = CAP) -> Iterator[Serving]:
+    """`mock-esd serve --port 0 ARGS` under the cap, -q; SIGTERM at the end, then `ended` says how it went."""
+    with tempfile.TemporaryFile() as err:
+        start = time.monotonic()
+        proc = subprocess.Popen(
+            capped_command("serve", "-q", "--port", "0", *args, cap=cap), stdout=subprocess.PIPE, stderr=err
+        )
+        assert proc.stdout is not None
+        printed: list[str] = []
+        while not printed or not printed[-1].startswith("Serving"):
+            line = proc.stdout.readline().decode()
+            if not line:
+                err.seek(0)
+                raise AssertionError(f"the server did not start: {printed} {err.read().decode()}")
+            printed.append(line.rstrip("\n"))
+        found = [line.split()[3] for line in printed if line.startswith("eSD base URL: ")]
+        running = Serving(found[0].removesuffix("/api"), proc.pid, printed)
+        drain = threading.Thread(target=lambda: printed.extend(x.decode().rstrip("\n") for x in proc.stdout or ()))
+        drain.start()
+        try:
+            yield running
+        finally:
+            proc.terminate()
+            with tempfile.TemporaryFile() as nothing:
+                running.ended = _reaped(proc, nothing, err, start, 60)
+            drain.join(timeout=30)
+            proc.stdout.close()

@@ -4,6 +4,9 @@ A 429-byte document of nested aliases ("billion laughs") expands to 10^8 leaves:
 as shared objects in no time, but everything after (copying dates to text, validating, logging the
 change) walks every leaf. Aliases stay allowed (a scenario may share a contact's fields); the size the
 document *means*, aliases expanded, is counted from the node graph before anything is built.
+
+The nodes written are counted too, as they are composed: PyYAML holds some 700 bytes per node, so
+a document is refused at `max_yaml_nodes` before its graph outgrows memory, not after.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from mock_esd.errors import BadRequest
@@ -21,8 +25,10 @@ class _BoundedLoader(yaml.SafeLoader):
     """SafeLoader that refuses documents nested deeper than `max_depth` while composing them."""
 
     max_depth = DEFAULT_LIMITS.max_body_depth
+    max_nodes = DEFAULT_LIMITS.max_yaml_nodes
     source = "the document"
     _depth = 0
+    _composed = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         # The composer recurses per level: refuse before Python's recursion limit is reached.
@@ -30,6 +36,10 @@ class _BoundedLoader(yaml.SafeLoader):
         try:
             if self._depth > self.max_depth:
                 raise BadRequest(f"{self.source} is nested deeper than the limit max_body_depth={self.max_depth}")
+            if not self.check_event(AliasEvent):  # an alias is a node already composed (its expansion: below)
+                self._composed += 1
+                if self._composed > self.max_nodes:
+                    raise BadRequest(f"{self.source} has more nodes than the limit max_yaml_nodes={self.max_nodes}")
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -38,7 +48,7 @@ class _BoundedLoader(yaml.SafeLoader):
 def load(text: str, source: str, limits: Limits = DEFAULT_LIMITS) -> Any:
     """The data of one YAML or JSON document; BadRequest naming the limit when it is too deep or too big."""
     loader = _BoundedLoader(text)
-    loader.max_depth, loader.source = limits.max_body_depth, source
+    loader.max_depth, loader.max_nodes, loader.source = limits.max_body_depth, limits.max_yaml_nodes, source
     try:
         node = loader.get_single_node()
         if node is None:

@@ -91,14 +91,15 @@ class StudentQuery:
             raise BadRequest("; ".join(problems))
         return cls(status, school, enrolled, args.get("q", "").strip(), page)
 
-    def matches(self, s: Record) -> bool:
+    def matches(self, s: Record, personal: bool = True) -> bool:
+        """True when `s` passes every filter; without `personal`, the search looks at ids only (not names, emails)."""
         if self.status and s["studentStatus"] != self.status:
             return False
         if self.school and (s["schoolId"] or NO_SCHOOL) != self.school:
             return False
         if self.enrolled and (s["enrolledId"] is not None) != (self.enrolled == "with"):
             return False
-        return not self.q or self.q.casefold() in _haystack(s)
+        return not self.q or self.q.casefold() in _haystack(s, personal)
 
     def link(self, **changes: str | int) -> dict[str, str | int]:
         """Query parameters for a link to another page of the same list (empty filters left out)."""
@@ -109,10 +110,9 @@ class StudentQuery:
         return {k: val for k, val in params.items() if val != "" and not (k == "page" and val == 1)}
 
 
-def _haystack(s: Record) -> str:
-    return " ".join(
-        str(s[k] or "") for k in ("id", "enrolledId", "firstName", "middleName", "lastName", "email")
-    ).casefold()
+def _haystack(s: Record, personal: bool = True) -> str:
+    fields = ("id", "enrolledId", "firstName", "middleName", "lastName", "email") if personal else ("id", "enrolledId")
+    return " ".join(str(s[k] or "") for k in fields).casefold()
 
 
 @dataclass(frozen=True)
@@ -123,9 +123,12 @@ class StudentPage:
     pages: int
 
 
-def find_students(store: DistrictStore, query: StudentQuery) -> StudentPage:
-    """One page of the persons matching every filter, by person id; a page past the end is empty."""
-    found = [s for s in store.all_students() if query.matches(s)]
+def find_students(store: DistrictStore, query: StudentQuery, personal: bool = True) -> StudentPage:
+    """One page of the persons matching every filter, by person id; a page past the end is empty.
+
+    Without `personal`, the text search matches person ids and enrolledIds only.
+    """
+    found = [s for s in store.all_students() if query.matches(s, personal)]
     pages = max(1, math.ceil(len(found) / PAGE_SIZE))
     start = (query.page - 1) * PAGE_SIZE
     return StudentPage(found[start : start + PAGE_SIZE], len(found), query.page, pages)

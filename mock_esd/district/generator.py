@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from faker import Faker
 
 from mock_esd.district.defaults import DEFAULT_SCHOOLS, DEFAULT_SEED, DEFAULT_STUDENTS, DEFAULT_TODAY
+from mock_esd.errors import BadRequest
 from mock_esd_contracts import vocabulary as v
 
 if TYPE_CHECKING:
@@ -68,6 +69,9 @@ _TYPE_SUFFIX = {
 _FAMILY_SIZES = (1, 1, 1, 1, 1, 2, 2, 2, 3, 4)
 _EMAIL_DOMAINS = ("example.com", "example.org", "example.net", "mail.example.com")
 _SECONDS_PER_YEAR = 365 * 24 * 3600
+# The reference dates a district can have: the dates it derives (birth dates 17 years before, enrolments 200
+# days after, lastModified a second per change after) stay real dates written with four-digit years.
+EARLIEST_TODAY, LATEST_TODAY = dt.date(1000, 1, 1), dt.date(9998, 12, 31)
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 
@@ -81,10 +85,23 @@ class DistrictSpec:
     today: dt.date = DEFAULT_TODAY
 
     def __post_init__(self) -> None:
+        problem = today_problem(self.today)
+        if problem:
+            raise BadRequest(f"today: {problem}")
         if self.students < 0:
             raise ValueError(f"students must be >= 0, got {self.students}")
         if self.schools < 2:
             raise ValueError(f"schools must be >= 2 (one regular and the holding school), got {self.schools}")
+
+
+def today_problem(today: dt.date) -> str | None:
+    """Why `today` cannot be a district's reference date (outside EARLIEST_TODAY..LATEST_TODAY), or None."""
+    if EARLIEST_TODAY <= today <= LATEST_TODAY:
+        return None
+    return (
+        f"{today.isoformat()} is out of range: a district's today is from {EARLIEST_TODAY.isoformat()} to "
+        f"{LATEST_TODAY.isoformat()} (every date it derives, birth dates to lastModified, must be a real date)"
+    )
 
 
 @dataclass

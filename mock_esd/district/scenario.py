@@ -7,7 +7,9 @@ district; fields left out take the defaults of `mock_esd.district.builders`.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -16,36 +18,85 @@ import yaml
 
 from mock_esd.district import bounded_yaml, builders
 from mock_esd.district.defaults import DEFAULT_TODAY
-from mock_esd.district.generator import District, DistrictSpec, generate_district
+from mock_esd.district.generator import District, DistrictSpec, generate_district, today_problem
 from mock_esd.district.store import DistrictStore
 from mock_esd.errors import BadRequest, Invalid
 from mock_esd.limits import DEFAULT_LIMITS, Limits
-from mock_esd_contracts.schema import MAX_DEPTH, body_problems
+from mock_esd_contracts.errors import type_name
+from mock_esd_contracts.schema import body_problems
 
 
 def parse_text(text: str, source: str = "scenario", limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
-    """YAML or JSON (JSON is YAML) into plain data with dates as ISO strings; bounded by `limits`."""
-    try:
-        data = bounded_yaml.load(text, source, limits)
-    except yaml.YAMLError as exc:
-        raise BadRequest(f"{source} is neither YAML nor JSON: {str(exc)[:300]}") from None
-    except RecursionError:
+    """YAML or JSON into plain data with dates as ISO strings; bounded by `limits`.
+
+    JSON is read as JSON (YAML's reader takes it too, at some 40 µs and 700 bytes a node); anything else
+    as YAML within `max_yaml_nodes`. An error names `source`, the line and column and what was expected,
+    never the text it found there (a file given by mistake may hold anything, /etc/shadow included).
+    """
+    data = _json_object(text)
+    if data is None:
+        try:
+            data = bounded_yaml.load(text, source, limits)
+        except yaml.YAMLError as exc:
+            raise BadRequest(f"{source} is neither YAML nor JSON: {_yaml_problem(exc)}") from None
+        except RecursionError:
+            raise BadRequest(
+                f"{source} is nested deeper than Python can read (max_body_depth={limits.max_body_depth})"
+            ) from None
+        except BadRequest:  # a limit of bounded_yaml, which names the source itself (a ValueError too)
+            raise
+        except ValueError as exc:  # a YAML date that is no date: 2026-02-30
+            raise BadRequest(f"{source}: {str(exc)[:300]}") from None
+        data = _dates_to_text(data if data is not None else {})
+    if not isinstance(data, dict):
         raise BadRequest(
-            f"{source} is nested deeper than Python can read (max_body_depth={limits.max_body_depth})"
-        ) from None
-    except BadRequest:  # a limit of bounded_yaml, which names the source itself (a ValueError too)
-        raise
-    except ValueError as exc:  # a YAML date that is no date: 2026-02-30
-        raise BadRequest(f"{source}: {str(exc)[:300]}") from None
-    return _dates_to_text(data if data is not None else {})  # type: ignore[no-any-return]
+            f"{source} is no scenario: expected a mapping of schools, students, ..., got {type_name(data)}"
+        )
+    return data
 
 
-def read_file(path: str | Path) -> dict[str, Any]:
+def _json_object(text: str) -> Any:
+    """The JSON object `text` holds, or None when it is no JSON object (then it is read as YAML)."""
+    if not text.lstrip().startswith("{"):
+        return None
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # YAML's flow style ({a: 1}), or broken: the YAML reader says where
+        return None
+
+
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """What PyYAML found wrong and where, without the excerpt of the text it quotes (nor a name it found)."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        code = f" #x{exc.character:04x}" if isinstance(exc.character, int) else ""
+        return f"character {exc.position + 1}: unacceptable character{code} ({exc.reason})"
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        what = " ".join(part for part in (exc.context, exc.problem) if part)
+        return where + _QUOTED.sub(
+            lambda m: m.group(0) if len(m.group(1)) <= 2 or m.group(1).startswith("<") else "'…'", what
+        )
+    return type(exc).__name__
+
+
+def read_file(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """The scenario in the file at `path`, read within `max_body_bytes` (a scenario file is a body too)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limits.max_body_bytes + 1)
     except OSError as exc:
         raise BadRequest(f"cannot read scenario {path}: {exc.strerror}") from None
-    return parse_text(text, str(path))
+    if len(data) > limits.max_body_bytes:
+        raise BadRequest(f"scenario {path} is larger than the limit max_body_bytes={limits.max_body_bytes}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"scenario {path} is not UTF-8 text (byte {exc.start + 1})") from None
+    return parse_text(text, str(path), limits)
 
 
 YAML_SUFFIXES: Final = (".yaml", ".yml")
@@ -72,23 +123,33 @@ def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _text)
 
 
-def _dates_to_text(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: _dates_to_text(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_dates_to_text(v) for v in node]
+def _dates_to_text(node: Any, done: dict[int, Any] | None = None) -> Any:
+    """`node` with every date as its ISO text. A part YAML shares (an alias) is converted once and stays
+    shared: a document that means millions of nodes through aliases is not copied out to millions."""
+    done = {} if done is None else done
+    if isinstance(node, dict | list):
+        key = id(node)
+        if key not in done:
+            done[key] = (
+                {k: _dates_to_text(v, done) for k, v in node.items()}
+                if isinstance(node, dict)
+                else [_dates_to_text(v, done) for v in node]
+            )
+        return done[key]
     if isinstance(node, dt.date):
         return node.isoformat()
     return node
 
 
 def build_store(
-    scenario: dict[str, Any], base: DistrictStore | None = None, max_depth: int = MAX_DEPTH
+    scenario: dict[str, Any], base: DistrictStore | None = None, limits: Limits = DEFAULT_LIMITS
 ) -> DistrictStore:
-    """A district from a scenario: over `base` if given, else over its `base` spec, else empty."""
-    problems = body_problems("scenario", scenario, max_depth)
-    if problems:
-        raise Invalid("scenario", problems)
+    """A district from a scenario: over `base` if given, else over its `base` spec, else empty.
+
+    The scenario is checked against its schema and `limits` (depth, field lengths; at most
+    `max_reported_errors` problems are looked for); its size is the caller's to check.
+    """
+    check_scenario(scenario, limits)
     today = (
         dt.date.fromisoformat(scenario["today"])
         if "today" in scenario
@@ -105,6 +166,18 @@ def build_store(
     _merge(district, scenario)
     _check(district)
     return DistrictStore(spec, district, previous=base)
+
+
+def check_scenario(scenario: Any, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Invalid naming the first problems of a scenario (its schema, `max_field_chars`, a `today` out of range)."""
+    found = body_problems(
+        "scenario", scenario, limits.max_body_depth, limits.max_reported_errors, limits.max_field_chars
+    )
+    if found:
+        raise Invalid("scenario", found, found.more, limits.max_reported_errors)
+    problem = today_problem(dt.date.fromisoformat(scenario["today"])) if "today" in scenario else None
+    if problem:
+        raise Invalid("scenario", [{"path": "today", "message": problem}])
 
 
 def _merge(district: District, scenario: dict[str, Any]) -> None:
@@ -138,32 +211,35 @@ def _merge(district: District, scenario: dict[str, Any]) -> None:
 
 
 def _check(district: District) -> None:
-    """Every reference resolves and every enrolledId is unique: say every problem."""
-    problems = []
+    """Every reference resolves and every enrolledId is unique: say the first ten problems."""
+    problems = list(itertools.islice(_broken(district), 11))
+    if problems:
+        more = "; and more" if len(problems) > 10 else ""
+        raise BadRequest("invalid scenario: " + "; ".join(problems[:10]) + more)
+
+
+def _broken(district: District) -> Iterator[str]:
+    """Each dangling reference and each enrolledId used twice, found lazily."""
     school_ids = {s["id"] for s in district.schools}
     person_ids = {s["id"] for s in district.students}
     seen: dict[str, int] = {}
     for s in district.students:
         if s["schoolId"] is not None and s["schoolId"] not in school_ids:
-            problems.append(f"student {s['id']}: unknown schoolId {s['schoolId']!r}")
+            yield f"student {s['id']}: unknown schoolId {s['schoolId']!r}"
         if s["enrolledId"] is not None:
             if s["enrolledId"] in seen:
-                problems.append(
-                    f"student {s['id']}: enrolledId {s['enrolledId']} already belongs to student {seen[s['enrolledId']]}"
-                )
+                yield f"student {s['id']}: enrolledId {s['enrolledId']} already belongs to student {seen[s['enrolledId']]}"
             seen[s["enrolledId"]] = s["id"]
     for c in district.contacts:
-        problems += [
+        yield from (
             f"contact {c['id']}: unknown studentId {x['studentId']}"
             for x in c["students"]
             if x["studentId"] not in person_ids
-        ]
+        )
     contact_ids = {c["id"] for c in district.contacts}
-    problems += [f"operooContacts {c}: no such contact" for c in district.operoo_contact_fields if c not in contact_ids]
+    yield from (f"operooContacts {c}: no such contact" for c in district.operoo_contact_fields if c not in contact_ids)
     unenrolled = {s["id"] for s in district.students if not s["enrolledId"]}
-    problems += [f"recentlyAccepted {p}: has no enrolledId" for p in district.recently_accepted if p in unenrolled]
-    if problems:
-        raise BadRequest("invalid scenario: " + "; ".join(problems[:10]))
+    yield from (f"recentlyAccepted {p}: has no enrolledId" for p in district.recently_accepted if p in unenrolled)
 
 
 def export(store: DistrictStore) -> dict[str, Any]:
@@ -180,8 +256,8 @@ def export(store: DistrictStore) -> dict[str, Any]:
     }
 
 
-def check_record(kind: str, record: dict[str, Any]) -> None:
+def check_record(kind: str, record: dict[str, Any], limits: Limits = DEFAULT_LIMITS) -> None:
     """Validate one school, student or contact against the scenario format (for the control API)."""
-    problems = body_problems(kind[:-1], record)
-    if problems:
-        raise Invalid(kind[:-1], problems)
+    found = body_problems(kind[:-1], record, limits.max_body_depth, limits.max_reported_errors, limits.max_field_chars)
+    if found:
+        raise Invalid(kind[:-1], found, found.more, limits.max_reported_errors)

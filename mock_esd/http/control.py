@@ -15,7 +15,7 @@ import yaml
 from flask import Blueprint, Response, g, request
 
 from mock_esd.district import builders, scenario
-from mock_esd.district.generator import DistrictSpec
+from mock_esd.district.generator import DistrictSpec, today_problem
 from mock_esd.district.store import DistrictStore
 from mock_esd.errors import BadRequest, Conflict, Invalid, NotFound
 from mock_esd.http.request import current, from_loopback, json_response, requested_store, requested_tenant
@@ -100,10 +100,15 @@ def _json() -> Any:
 
 
 def _checked(schema: str, body: Any, *extra: dict[str, str]) -> dict[str, Any]:
-    """`body` if it follows `$defs/<schema>` of contracts/control.schema.json; else one 400 naming every problem."""
-    problems = [*body_problems(schema, body, current().config.limits.max_body_depth), *extra]
+    """`body` if it follows `$defs/<schema>` of contracts/control.schema.json; else one 400 naming its problems
+    (the first `max_reported_errors` of them: the check stops there)."""
+    limits = current().config.limits
+    found = body_problems(schema, body, limits.max_body_depth, limits.max_reported_errors, limits.max_field_chars)
+    problems = [*found, *extra]
     if problems:
-        raise Invalid(f"{schema} body", sorted(problems, key=lambda p: p["path"]))
+        raise Invalid(
+            f"{schema} body", sorted(problems, key=lambda p: p["path"]), found.more, limits.max_reported_errors
+        )
     return body  # type: ignore[no-any-return]
 
 
@@ -113,14 +118,23 @@ def _body(schema: str) -> dict[str, Any]:
     return _checked(schema, {} if raw is None else raw)
 
 
-def _spec(body: dict[str, Any], base: DistrictSpec) -> DistrictSpec:
+def _spec(schema: str, body: dict[str, Any], base: DistrictSpec) -> DistrictSpec:
     """A district spec from a checked reset or tenant body; fields left out keep `base`'s."""
     today = dt.date.fromisoformat(body["today"]) if "today" in body else base.today
+    problem = today_problem(today)
+    if problem:
+        raise Invalid(f"{schema} body", [{"path": "today", "message": problem}])
     spec = DistrictSpec(
         body.get("seed", base.seed), body.get("students", base.students), body.get("schools", base.schools), today
     )
     current().config.limits.check_district(spec.students, spec.schools)
     return spec
+
+
+def _students_beside(tenant: str | None) -> int:
+    """Persons of every district but `tenant`'s: what `max_total_students` counts a new or replaced district with."""
+    registry = current().registry
+    return sum(len(registry.store(t).all_students()) for t in registry.tenants() if t != tenant)
 
 
 # ----- tenants and districts ------------------------------------------------------------------------
@@ -139,7 +153,8 @@ def index() -> Response:
 @control.post("/reset")
 def reset() -> Response:
     """Regenerate the tenant's district, optionally with another seed or size; faults stay."""
-    spec = _spec(_body("reset"), requested_store().spec)
+    spec = _spec("reset", _body("reset"), requested_store().spec)
+    current().config.limits.check_total(_students_beside(requested_tenant()), spec.students)
     current().registry.replace_store(requested_tenant(), DistrictStore(spec), changelog.spec_recipe(spec))
     return json_response(
         {"tenant": requested_tenant(), "seed": spec.seed, "students": spec.students, "schools": spec.schools}
@@ -158,15 +173,17 @@ def tenants() -> Response:
 def create_tenant() -> Response:
     """A new district and its two clients, isolated from every other tenant."""
     body = _body("tenant")
-    registry = current().registry
+    registry, limits = current().registry, current().config.limits
+    limits.check_tenants(len(registry.tenants()) + 1)
     name = str(body.get("name") or f"t{len(registry.tenants()) + 1}")
     while "name" not in body and name in registry.tenants():
         name += "x"
     if "scenario" in body:
         recipe = {"scenario": body["scenario"]}
     else:
-        recipe = changelog.spec_recipe(_spec(body, DistrictSpec(seed=current().config.spec.seed)))
-    clients = registry.add_tenant(name, changelog.build_store(recipe, limits=current().config.limits), recipe)
+        recipe = changelog.spec_recipe(_spec("tenant", body, DistrictSpec(seed=current().config.spec.seed)))
+    built = changelog.build_store(recipe, limits=limits, beside=_students_beside(None))
+    clients = registry.add_tenant(name, built, recipe)
     return json_response({"tenant": name, "clients": [c.as_json() for c in clients]}, 201)
 
 
@@ -183,7 +200,8 @@ def load_scenario() -> Response:
         "scenario": scenario.parse_text(request.get_data(as_text=True), "the request body", current().config.limits),
         "merge": _flag("merge"),
     }
-    built = changelog.build_store(recipe, requested_store(), current().config.limits)
+    limits = current().config.limits
+    built = changelog.build_store(recipe, requested_store(), limits, beside=_students_beside(requested_tenant()))
     current().registry.replace_store(requested_tenant(), built, recipe)
     store = requested_store()
     return json_response(
@@ -207,13 +225,16 @@ def export_scenario() -> Response:
 
 
 def _validated(kind: str, record: dict[str, Any]) -> dict[str, Any]:
-    scenario.check_record(kind, record)
+    scenario.check_record(kind, record, current().config.limits)
     return record
 
 
 def _room_for(store: DistrictStore, students: int = 0, schools: int = 0) -> None:
     """A record added one at a time counts against the same district limits as a generated district."""
-    current().config.limits.check_district(len(store.all_students()) + students, len(store.school_ids()) + schools)
+    limits, present = current().config.limits, len(store.all_students())
+    limits.check_district(present + students, len(store.school_ids()) + schools)
+    if students:
+        limits.check_total(_students_beside(requested_tenant()), present + students)
 
 
 @control.post("/schools")
@@ -326,9 +347,12 @@ def list_faults() -> Response:
 def add_fault() -> Response:
     raw = _json()
     body = {} if raw is None else raw
-    problems = faults.rule_problems(body, current().registry.tenants(), current().config.limits.max_body_depth)
+    limits = current().config.limits
+    problems = faults.rule_problems(
+        body, current().registry.tenants(), limits.max_body_depth, limits.max_reported_errors
+    )
     if problems:
-        raise Invalid("fault rule", problems)
+        raise Invalid("fault rule", problems, problems.more, limits.max_reported_errors)
     return json_response(current().faults.add(body).as_json(), 201)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from http import HTTPStatus
 
@@ -13,6 +14,8 @@ from mock_esd.http.request import current
 from mock_esd.qa import drift
 from mock_esd.qa.faults import FaultKind, FaultRule
 from mock_esd_contracts.vocabulary import PAGING_KEY
+
+log = logging.getLogger(__name__)
 
 
 class InjectedError(EsdError):
@@ -77,9 +80,23 @@ def faults_after(response: Response) -> Response:
             tenant, insert, remove = str(_tenant()), rule.params.get("insert", 0), rule.params.get("remove", 0)
             with current().changing():
                 store = current().registry.store(tenant)
+                insert = _within_limits(rule, tenant, insert)
                 changes = drift.apply(store, tenant, insert, remove, operoo="/operoo/" in request.path)
                 current().faults.record_changes(rule.rule_id, changes)
     return response
+
+
+def _within_limits(rule: FaultRule, tenant: str, insert: int) -> int:
+    """As many of a drift's `insert` students as `max_students` and `max_total_students` leave room for (logged when fewer)."""
+    registry, limits = current().registry, current().config.limits
+    sizes = {t: len(registry.store(t).all_students()) for t in registry.tenants()}
+    room = max(0, min(limits.max_students - sizes[tenant], limits.max_total_students - sum(sizes.values())))
+    if insert > room:
+        log.warning(
+            "fault rule %d: the drift inserts %d students, not %d: max_students=%d, max_total_students=%d",
+            rule.rule_id, room, insert, limits.max_students, limits.max_total_students,
+        )  # fmt: skip
+    return min(insert, room)
 
 
 def _short_last_page(response: Response, rule: FaultRule) -> None:

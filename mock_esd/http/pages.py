@@ -3,16 +3,25 @@
 Thin: each page parses its query, asks `mock_esd.district.browse` for plain data and renders a template. Pages read;
 the buttons that clear faults and the journal are forms posting here, answered on loopback only and
 only when the control API is on, with the page's CSRF token (`mock_esd.server.guard`). Errors stay problem+json, as everywhere on this server.
+
+Asked from another machine, the pages hide personal data (names, dates of birth, emails, addresses,
+phones: `vocabulary.PERSONAL_FIELDS`) unless the server was told to show it (`serve --show-personal-data`),
+and no page may be framed by another site (its buttons cannot be clickjacked).
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import datetime as dt
+import hashlib
+from functools import cache
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from mock_esd.district import browse
+from mock_esd.district.generator import Record
 from mock_esd.district.tenants import DEFAULT_TENANT
 from mock_esd.errors import BadRequest, NotFound
 from mock_esd.http.request import current, from_loopback, requested_store, requested_tenant
@@ -21,6 +30,37 @@ from mock_esd_contracts.schema import shown
 
 guru = Blueprint("guru", __name__)
 JOURNAL_ROWS = 200
+HIDDEN = "(hidden)"  # a personal value, beyond loopback
+
+
+@cache
+def _csp(style: str) -> str:
+    """The pages' Content-Security-Policy: their one inline stylesheet (by its hash), forms to this server, no frames."""
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    return (
+        f"default-src 'none'; style-src 'sha256-{digest}'; img-src 'self' data:; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    )
+
+
+@guru.after_request
+def no_framing(response: Response) -> Response:
+    """No other site may frame a page (clickjacking its buttons), nor the pages load anything from elsewhere."""
+    style = current_app.jinja_env.get_template("style.css").render()
+    response.headers["Content-Security-Policy"] = _csp(style)
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def personal_data_shown() -> bool:
+    """True when this request may see personal values: it comes from this machine, or the server was told to."""
+    return from_loopback() or current().config.show_personal_data
+
+
+def _masked(record: Record) -> Record:
+    """`record` with each personal value (a name, date of birth, email, address, phone) replaced by HIDDEN."""
+    return {k: HIDDEN if k in v.PERSONAL_FIELDS and val is not None else val for k, val in record.items()}
 
 
 @guru.before_request
@@ -48,6 +88,7 @@ def _render(template: str, **context: Any) -> str:
         tenants=current().registry.tenants(),
         here=_here(),
         control=current().config.control,
+        personal_hidden=not personal_data_shown(),
         **context,
     )
 
@@ -66,8 +107,12 @@ def overview() -> str:
 def students() -> str:
     store = requested_store()
     query = browse.StudentQuery.from_args(request.args, store.school_ids())
+    shown_ = personal_data_shown()  # hidden values are not searched either: a match would tell them
+    found = browse.find_students(store, query, personal=shown_)
+    if not shown_:
+        found = dataclasses.replace(found, students=[_masked(s) for s in found.students])
     return _render(
-        "students.html", query=query, found=browse.find_students(store, query), statuses=v.STUDENT_STATUSES,
+        "students.html", query=query, found=found, statuses=v.STUDENT_STATUSES,
         schools=store.schools().records, no_school=browse.NO_SCHOOL,
         page_url=lambda n: url_for("guru.students", **{**query.link(page=n), **_here()}),
     )  # fmt: skip
@@ -75,9 +120,14 @@ def students() -> str:
 
 @guru.get("/students/<int:person_id>")
 def student(person_id: int) -> str:
-    return _render(
-        "student.html", detail=browse.student_detail(requested_store(), person_id, current().config.paths_for)
-    )
+    detail = browse.student_detail(requested_store(), person_id, current().config.paths_for)
+    if not personal_data_shown():
+        detail = dataclasses.replace(
+            detail,
+            record=_masked(detail.record),
+            contacts=[dataclasses.replace(c, contact=_masked(c.contact)) for c in detail.contacts],
+        )
+    return _render("student.html", detail=detail)
 
 
 @guru.get("/activity")

@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from mock_esd.errors import Invalid
-from mock_esd_contracts.schema import MAX_DEPTH, api_paths, body_problems, control_schema, shown
+from mock_esd_contracts.schema import MAX_DEPTH, MAX_PROBLEMS, Problems, api_paths, body_problems, control_schema, shown
 
 
 class FaultKind(StrEnum):
@@ -144,10 +144,14 @@ def _served(endpoint: str) -> bool:
     return False
 
 
-def rule_problems(body: Any, tenants: list[str] | None = None, max_depth: int = MAX_DEPTH) -> list[dict[str, str]]:
-    """Every problem of a rule body: its schema (contracts/control.schema.json), an endpoint the mock serves,
-    a tenant that must exist, and a client that a call to its endpoint can carry."""
-    problems = [_flat_hint(p, body) for p in body_problems("fault", body, max_depth)]
+def rule_problems(
+    body: Any, tenants: list[str] | None = None, max_depth: int = MAX_DEPTH, limit: int = MAX_PROBLEMS
+) -> Problems:
+    """The problems of a rule body (at most `limit` of its schema's): its schema (contracts/control.schema.json),
+    an endpoint the mock serves, a tenant that must exist, and a client that a call to its endpoint can carry."""
+    found = body_problems("fault", body, max_depth, limit)
+    problems = Problems(_flat_hint(p, body) for p in found)
+    problems.more = found.more
     if not isinstance(body, dict):
         return problems
     tenant, endpoint = body.get("tenant"), body.get("endpoint")
@@ -168,7 +172,8 @@ def rule_problems(body: Any, tenants: list[str] | None = None, max_depth: int = 
                 "message": f"a call to {TOKEN_PATH} carries no client yet (it asks for the token): leave client out",
             }
         )
-    return sorted(problems, key=lambda p: p["path"])
+    problems.sort(key=lambda p: p["path"])
+    return problems
 
 
 def _flat_hint(problem: dict[str, str], body: Any) -> dict[str, str]:
@@ -186,7 +191,7 @@ def parse_rule(rule_id: int, body: Any) -> FaultRule:
     """A rule from the control API's JSON; Invalid naming every problem."""
     problems = rule_problems(body)
     if problems:
-        raise Invalid("fault rule", problems)
+        raise Invalid("fault rule", problems, problems.more)
     return rule_from(rule_id, body)
 
 

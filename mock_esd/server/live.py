@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import socket
 import threading
+import time
 from types import TracebackType
+from typing import Any
 
 import orjson
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
 
-from mock_esd.limits import DEFAULT_LIMITS, too_long_line
+from mock_esd.limits import DEFAULT_LIMITS, too_late_headers, too_long_line
 from mock_esd.server.app import API_PREFIX
 from mock_esd.state.mock_state import EXTENSION
 
@@ -18,6 +22,49 @@ HTTP_SERVER_MAX_LINE = 65_536  # http.server's cap on a request line
 # How often the background loop looks for stop(): socketserver's default (0.5 s) made every stop cost half a
 # second, paid by each `mock_district(live=True)` block; 50 ms costs a select() call 20 times a second.
 STOP_POLL_SECONDS = 0.05
+log = logging.getLogger(__name__)
+
+
+class _HeaderClock(io.RawIOBase):
+    """The connection's bytes, each read waiting at most until `deadline` (when one is set).
+
+    The request line and headers must arrive by the deadline however slowly they trickle: every
+    read's timeout is what is left of it, not a fresh allowance. `received` counts the bytes since
+    it was set, telling a request cut short (408) from an idle keep-alive connection (closed quietly).
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self._sock = sock
+        self.deadline: float | None = None
+        self.received = 0
+        self._timeout: float | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def start(self, seconds: float) -> None:
+        self.deadline, self.received = time.monotonic() + seconds, 0
+
+    def stop(self) -> None:
+        """The headers are in: the body and the answer are read and written without the clock."""
+        self.deadline = None
+        self._set_timeout(None)
+
+    def readinto(self, buffer: Any) -> int:
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the request line and headers took too long")
+            self._set_timeout(left)
+        count = self._sock.recv_into(buffer)
+        self.received += count
+        return count
+
+    def _set_timeout(self, seconds: float | None) -> None:
+        if seconds != self._timeout:
+            self._sock.settimeout(seconds)
+            self._timeout = seconds
 
 
 class _ProblemHandler(WSGIRequestHandler):
@@ -40,6 +87,25 @@ class _ProblemHandler(WSGIRequestHandler):
 
     max_request_line = DEFAULT_LIMITS.max_request_line_bytes
     line_is_a_setting = True  # the mock's `max_request_line_bytes`; another app (the proxy) has http.server's cap
+    header_seconds = DEFAULT_LIMITS.max_header_seconds
+    _clock: _HeaderClock
+
+    def setup(self) -> None:
+        super().setup()
+        self._clock = _HeaderClock(self.connection)
+        self.rfile = io.BufferedReader(self._clock)
+
+    def handle_one_request(self) -> None:
+        """One request, its line and headers read within `max_header_seconds` (408, or an idle connection closed)."""
+        self._clock.start(self.header_seconds)
+        super().handle_one_request()  # a TimeoutError there closes the connection
+        if self._clock.deadline is not None and self._clock.deadline <= time.monotonic():
+            self.close_connection = True
+            if self._clock.received:  # a request began and did not finish in time
+                self.requestline = getattr(self, "requestline", "")
+                self.request_version, self.command = getattr(self, "request_version", ""), ""
+                self._try(lambda: self.send_error(408, too_late_headers(self.header_seconds)))
+        self._clock.stop()
 
     def _too_long(self) -> str:
         if self.line_is_a_setting:
@@ -52,7 +118,22 @@ class _ProblemHandler(WSGIRequestHandler):
             self.requestline, self.request_version, self.command = "", "", ""
             self.send_error(414, self._too_long())
             return False
-        return super().parse_request()
+        parsed = super().parse_request()  # reads the headers, still on the clock
+        if parsed:
+            self._clock.stop()
+        return parsed
+
+    def log_error(self, format: str, *args: Any) -> None:
+        """As http.server logs, but not the idle keep-alive connection closed at `max_header_seconds` (a 408 is logged)."""
+        if not format.startswith("Request timed out"):
+            super().log_error(format, *args)
+
+    def _try(self, write: Any) -> None:
+        try:
+            self.connection.settimeout(1.0)  # the client that was too slow to send may be too slow to read
+            write()
+        except OSError:
+            pass
 
 
 class _QuietHandler(_ProblemHandler):
@@ -61,6 +142,52 @@ class _QuietHandler(_ProblemHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Tests and benchmarks do not want a line per request."""
+
+
+class _BoundedServer(ThreadedWSGIServer):
+    """werkzeug's threaded server, serving at most `max_connections` connections at once (a thread each).
+
+    With every one busy it stops accepting: further connections wait in the listen queue (as under
+    gunicorn) until one ends, which `max_header_seconds` makes sure a slow or idle client does soon.
+    """
+
+    def __init__(self, *args: Any, max_connections: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_connections = max_connections
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._full_since: float | None = None
+
+    def _handle_request_noblock(self) -> None:
+        if not self._slots.acquire(timeout=STOP_POLL_SECONDS):  # full: back to the loop (it checks for stop)
+            if self._full_since is None:
+                self._full_since = time.monotonic()
+                log.warning(
+                    "all %d connections (max_connections) are busy: new ones wait to be accepted",
+                    self.max_connections,
+                )
+            return
+        self._full_since = None
+        try:
+            request, client_address = self.get_request()
+        except OSError:
+            self._slots.release()
+            return
+        if not self.verify_request(request, client_address):
+            self.shutdown_request(request)
+            self._slots.release()
+            return
+        try:
+            self.process_request(request, client_address)  # its thread gives the slot back
+        except BaseException:
+            self._slots.release()
+            self.handle_error(request, client_address)
+            self.shutdown_request(request)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 class LiveServer:
@@ -78,9 +205,18 @@ class LiveServer:
         config = getattr(app.extensions.get(EXTENSION), "config", None)
         # the mock's limit; another app (the proxy) keeps http.server's own, 64 KB
         line = config.limits.max_request_line_bytes if config is not None else HTTP_SERVER_MAX_LINE
-        handler = type(base.__name__, (base,), {"max_request_line": line, "line_is_a_setting": config is not None})
-        self._server: BaseWSGIServer = make_server(
-            host, self.port, app, threaded=True, fd=self._socket.fileno(), request_handler=handler
+        limits = config.limits if config is not None else DEFAULT_LIMITS
+        handler = type(
+            base.__name__,
+            (base,),
+            {
+                "max_request_line": line,
+                "line_is_a_setting": config is not None,
+                "header_seconds": limits.max_header_seconds,
+            },
+        )
+        self._server: BaseWSGIServer = _BoundedServer(
+            host, self.port, app, handler, fd=self._socket.fileno(), max_connections=limits.max_connections
         )
         self._thread: threading.Thread | None = None
         self._serving = False  # shutdown() would wait forever for a loop that never ran

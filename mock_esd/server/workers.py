@@ -9,9 +9,13 @@ no worker writes) instead of each holding its own copy.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import os
 import socket
+import threading
+import time
 from typing import Any
 
 import orjson
@@ -19,10 +23,13 @@ from flask import Flask
 from gunicorn import glogging, util
 from gunicorn.app.base import BaseApplication
 from gunicorn.config import AccessLogFormat
+from gunicorn.http import parser
+from gunicorn.http.errors import NoMoreData
+from gunicorn.http.unreader import SocketUnreader
 from gunicorn.workers.gthread import ThreadWorker
 
 from mock_esd import heap
-from mock_esd.limits import too_long_line
+from mock_esd.limits import Limits, too_late_headers, too_long_line
 from mock_esd.state.mock_state import EXTENSION
 
 DEFAULT_ACCESS_FORMAT: str = AccessLogFormat.default  # '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
@@ -35,8 +42,38 @@ def _write_problem(sock: socket.socket, status: int, reason: str, message: str) 
     util.write_nonblock(sock, head.encode("latin-1") + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
 
 
+_reading = threading.local()  # the header deadline of the request a worker thread is reading (`at`), if any
+
+
+class _HeaderClockUnreader(SocketUnreader):  # type: ignore[misc]
+    """gunicorn's socket reader, each read waiting at most until the thread's header deadline (when one is set).
+
+    Past it the client gets a 408 naming `max_header_seconds` and the connection closes: a request whose
+    line and headers trickle in can hold a worker thread that long, no longer.
+    """
+
+    def chunk(self, size_hint: int | None = None) -> bytes:
+        deadline: float | None = getattr(_reading, "at", None)
+        if deadline is None:
+            return super().chunk(size_hint)  # type: ignore[no-any-return]
+        left = deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise TimeoutError
+            self.sock.settimeout(left)
+            return super().chunk(size_hint)  # type: ignore[no-any-return]
+        except TimeoutError:
+            _reading.at = None
+            with contextlib.suppress(OSError):
+                _write_problem(self.sock, 408, "Request Timeout", too_late_headers(_reading.seconds))
+            raise NoMoreData(b"") from None  # gunicorn closes the connection quietly
+
+
 class ProblemWorker(ThreadWorker):  # type: ignore[misc]
-    """gthread worker whose own errors (414, 431, a bad request line: before the app) are problem+json."""
+    """gthread worker whose own errors (408, 414, 431, a bad request line: before the app) are problem+json,
+    and whose threads read a request's line and headers within `max_header_seconds`."""
+
+    header_seconds = Limits().max_header_seconds
 
     def init_process(self) -> None:
         limit = self.cfg.limit_request_line
@@ -45,7 +82,22 @@ class ProblemWorker(ThreadWorker):  # type: ignore[misc]
             _write_problem(sock, status, reason, too_long_line(limit) if status == 414 else message)
 
         util.write_error = write_error  # in the forked worker only, which serves nothing but this app
+        parser.SocketUnreader = _HeaderClockUnreader  # the same: every connection's parser reads on the clock
         super().init_process()
+
+    def handle(self, conn: Any) -> Any:
+        """One request of `conn`: its line and headers on the clock (stopped by `handle_request`)."""
+        _reading.at, _reading.seconds = time.monotonic() + self.header_seconds, self.header_seconds
+        try:
+            return super().handle(conn)
+        finally:
+            _reading.at = None
+
+    def handle_request(self, req: Any, conn: Any) -> Any:
+        """The headers are in: the body and the answer are read and written without the clock."""
+        _reading.at = None
+        conn.sock.settimeout(None)
+        return super().handle_request(req, conn)
 
 
 class _AccessLog(glogging.Logger):  # type: ignore[misc]
@@ -107,15 +159,24 @@ def warm_before_fork(app: Flask) -> None:
     heap.freeze()
 
 
-def serve_with_workers(app: Flask, sock: socket.socket, workers: int, threads: int = 4) -> None:
-    """Serve `app` on an already bound socket with `workers` processes of `threads` threads each."""
+def serve_with_workers(app: Flask, sock: socket.socket, workers: int) -> None:
+    """Serve `app` on an already bound socket with `workers` processes.
+
+    `max_connections` is split among them: each serves its share at once, a thread each (a request
+    whose headers trickle in holds one at most `max_header_seconds`), and keeps as many idle
+    keep-alive connections besides; further connections wait in the listen queue.
+    """
     sock.set_inheritable(True)
+    limits: Limits = app.extensions[EXTENSION].config.limits
+    threads = max(1, math.ceil(limits.max_connections / workers))
+    worker = type("ProblemWorker", (ProblemWorker,), {"header_seconds": limits.max_header_seconds})
     options = {
         "bind": f"fd://{sock.fileno()}",
         "workers": workers,
-        "worker_class": ProblemWorker,
+        "worker_class": worker,
         "threads": threads,
-        "limit_request_line": app.extensions[EXTENSION].config.limits.max_request_line_bytes,
+        "worker_connections": 2 * threads,
+        "limit_request_line": limits.max_request_line_bytes,
         "preload_app": True,
         "keepalive": 5,
         "graceful_timeout": 3,

@@ -39,7 +39,6 @@ from mock_esd.district.tenants import Recipe, Registry
 from mock_esd.limits import Limits
 from mock_esd.qa.faults import FaultRule, parse_rule, rule_from
 from mock_esd.qa.journal import Entry, check_filters, matching
-from mock_esd_contracts.schema import MAX_DEPTH
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ops (seq INTEGER PRIMARY KEY, tenant TEXT NOT NULL, op TEXT NOT NULL, args TEXT NOT NULL);
@@ -80,30 +79,50 @@ class Counters:
         struct.pack_into("Q", self._map, slot * 8, value)
 
 
-def build_store(recipe: Recipe, base: DistrictStore | None = None, limits: Limits | None = None) -> DistrictStore:
+def build_store(
+    recipe: Recipe, base: DistrictStore | None = None, limits: Limits | None = None, beside: int = 0
+) -> DistrictStore:
     """A district from its recipe: a generator spec, or a scenario (merged onto `base` if asked).
 
-    With `limits`, a district larger than they allow is refused (a generated base before it is generated).
+    With `limits`, a district larger than they allow is refused (a generated base before it is generated),
+    and so is one that takes the persons of every district over `max_total_students`, counting `beside`
+    persons in the others. Without, the recipe is one a server already took (replayed from the log):
+    checked against its schema with the default limits' depth, never refused for its size.
     """
     if limits is not None:
         sizes = recipe["scenario"].get("base") if isinstance(recipe.get("scenario"), dict) else recipe.get("spec")
         if isinstance(sizes, dict):
-            limits.check_district(_size(sizes, "students", DEFAULT_STUDENTS), _size(sizes, "schools", DEFAULT_SCHOOLS))
+            students = _size(sizes, "students", DEFAULT_STUDENTS)
+            limits.check_district(students, _size(sizes, "schools", DEFAULT_SCHOOLS))
+            limits.check_total(beside, students)
     if "scenario" in recipe:
-        depth = limits.max_body_depth if limits is not None else MAX_DEPTH  # a logged scenario passed its check
-        store = scenario.build_store(recipe["scenario"], base if recipe.get("merge") else None, depth)
+        store = scenario.build_store(recipe["scenario"], base if recipe.get("merge") else None, limits or _REPLAYED)
     else:
         spec = dict(recipe["spec"])
         store = DistrictStore(DistrictSpec(**{**spec, "today": dt.date.fromisoformat(spec["today"])}))
     if limits is not None:
         limits.check_district(len(store.all_students()), len(store.schools().records))
+        limits.check_total(beside, len(store.all_students()))
     return store
+
+
+# A logged scenario passed its server's checks: replayed, only its shape matters (the limits a server was
+# given may be above the defaults, and every worker must apply what the first one took).
+_REPLAYED = Limits(max_field_chars=2**62, max_body_depth=2**62)
 
 
 def _size(sizes: dict[str, Any], name: str, default: int) -> int:
     """A size as given (or its default); a value of the wrong type is left to the scenario's schema check."""
     value = sizes.get(name, default)
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+EMPTY_RECIPE: Recipe = {"scenario": {}}  # a district of nothing: what a removed tenant's addition is replayed as
+
+
+def _replaces(recipe: Any) -> bool:
+    """True for a recipe whose district does not build on the one it replaces (anything but a merge)."""
+    return isinstance(recipe, dict) and not recipe.get("merge")
 
 
 def spec_recipe(spec: DistrictSpec) -> Recipe:
@@ -116,6 +135,8 @@ def replay(registry: Registry, tenant: str, op: str, args: list[Any]) -> None:
     """Apply one logged operation without logging it again."""
     with replay_mode():
         if op == "add_tenant":
+            if tenant in registry.tenants():  # an earlier tenant of that name whose removal the log dropped
+                registry.remove_tenant(tenant)
             registry.add_tenant(tenant, build_store(args[0]), args[0])
         elif op == "replace_store":
             registry.replace_store(tenant, build_store(args[0], registry.store(tenant)), args[0])
@@ -134,6 +155,7 @@ class ChangeLog:
         self._thread_lock = threading.RLock()
         self.seen = 0
         with sqlite3.connect(self.path) as conn:
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # before the first table: pages compaction frees go back
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(_SCHEMA)
         self.counters = Counters(self.path.with_suffix(".counters"))
@@ -168,11 +190,48 @@ class ChangeLog:
                     fcntl.flock(handle, fcntl.LOCK_UN)
 
     def append(self, tenant: str, op: str, args: list[Any]) -> None:
-        cursor = self.connection().execute(
-            "INSERT INTO ops (tenant, op, args) VALUES (?, ?, ?)", (tenant, op, json.dumps(args))
-        )
-        self.seen = int(cursor.lastrowid or self.seen)
+        """Log one operation (called under `exclusive()`), dropping those of `tenant` it makes moot.
+
+        A district replaced by a recipe that does not build on it (a reset, a scenario that is no merge)
+        makes every operation on it since the tenant was added moot, and a removed tenant every one since
+        too: they go, so the log holds what the districts are now, not every change ever made. A worker
+        that had not read them yet replays the replacement (or the removal) all the same.
+        """
+        conn = self.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = conn.execute("INSERT INTO ops (tenant, op, args) VALUES (?, ?, ?)", (tenant, op, json.dumps(args)))
+            seq = int(cursor.lastrowid or 0)
+            compacted = False
+            if op == "add_tenant":  # replayed over whatever a worker still holds of an earlier tenant of that name
+                compacted = self._drop_moot(conn, tenant, seq, since=0)
+            elif op == "remove_tenant" or (op == "replace_store" and args and _replaces(args[0])):
+                compacted = self._drop_moot(conn, tenant, seq, removed=op == "remove_tenant")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        if compacted:
+            conn.execute("PRAGMA incremental_vacuum")
+        self.seen = seq or self.seen
         self.counters.set(Counters.LATEST_OP, self.seen)
+
+    @staticmethod
+    def _drop_moot(
+        conn: sqlite3.Connection, tenant: str, seq: int, removed: bool = False, since: int | None = None
+    ) -> bool:
+        """Delete `tenant`'s operations after `since` (default: its latest addition) and before `seq`; True if any went."""
+        if since is None:
+            (since,) = conn.execute(
+                "SELECT coalesce(max(seq), 0) FROM ops WHERE tenant = ? AND seq < ? AND op = 'add_tenant'",
+                (tenant, seq),
+            ).fetchone()
+        gone = conn.execute("DELETE FROM ops WHERE tenant = ? AND seq > ? AND seq < ?", (tenant, since, seq)).rowcount
+        if removed and since:  # a worker that never built the removed district builds an empty one, not its recipe
+            gone += conn.execute(
+                "UPDATE ops SET args = ? WHERE seq = ? AND op = 'add_tenant'", (json.dumps([EMPTY_RECIPE]), since)
+            ).rowcount
+        return gone > 0
 
     def catch_up(self, registry: Registry) -> None:
         """Replay every operation this process has not applied yet (nothing to ask when none was logged since)."""

@@ -33,6 +33,9 @@ class AppConfig:
     # Client secrets: derived from the tenant name (stable, public) when the server listens on loopback only,
     # random per start when it listens beyond; a `secret_key` derives them from it instead (stable, private).
     secret_key: str | None = None
+    # /guru/ shows students' and contacts' personal data (names, dates of birth, emails, addresses, phones)
+    # to requests from this machine only, unless this is set (serve --show-personal-data).
+    show_personal_data: bool = False
 
     @property
     def loopback_only(self) -> bool:

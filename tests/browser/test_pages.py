@@ -119,3 +119,23 @@ def test_the_sync_report_finds_a_student_with_groups_and_trace(
     page.locator("#archived tbody a").first.click()  # an archived student's link opens its explanation
     expect(page.locator("#detail-title")).to_contain_text("[archived]")
     expect(page.locator("#detail-trace")).to_contain_text("R7")
+
+
+def test_the_pages_keep_their_style_under_their_policy_and_no_other_site_can_frame_them(
+    page: Page, district: LiveServer
+) -> None:
+    """The Content-Security-Policy admits the page's own stylesheet and refuses being framed (clickjacking)."""
+    refused: list[str] = []
+    page.on(
+        "console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None
+    )
+    page.goto("about:blank")  # another site's page (no policy of its own)
+    page.set_content(f'<p>another site</p><iframe id="framed" src="{district.root_url}/guru/activity"></iframe>')
+    framed = page.frame_locator("#framed")
+    expect(framed.locator("html[subframe]")).to_have_count(1)  # Chromium's error page, in place of the view
+    assert [f.url for f in page.frames][1].startswith("chrome-error://"), "refused by frame-ancestors 'none'"
+    expect(framed.get_by_role("heading", name="Requests and faults")).to_have_count(0)
+    page.goto(district.root_url + "/guru/activity")
+    expect(page.get_by_role("heading", name="Requests and faults")).to_be_visible()
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(246, 247, 249)", "styled"
+    assert refused == [], refused

@@ -86,7 +86,7 @@ def _laughs(levels: int = 9) -> str:
 def test_a_billion_laughs_yaml_is_refused_by_its_expanded_size(http: FlaskClient) -> None:
     text = _laughs()
     assert len(text) < 500
-    assert_problem(http.post("/_mock/scenario", data=text, headers=YAML), 400, "max_yaml_nodes=5000000")
+    assert_problem(http.post("/_mock/scenario", data=text, headers=YAML), 400, "max_yaml_nodes=1000000")
 
 
 def test_the_alias_expansion_limit_is_a_setting_and_aliases_are_otherwise_fine() -> None:
@@ -310,3 +310,191 @@ def test_a_scenario_just_past_the_depth_limit_names_it() -> None:
     assert_problem(_app().test_client().post("/_mock/scenario", data=text, headers=YAML), 400, "max_body_depth=32")
     shallow = _app(max_body_depth=40).test_client().post("/_mock/scenario", data=text, headers=YAML)
     assert shallow.status_code == 400 and "max_body_depth" not in shallow.get_json()["detail"]
+
+
+# ----- issue 26: every limit on every path ------------------------------------------------------------------
+
+
+def test_a_body_of_200000_bad_records_is_a_small_400_listing_the_first_problems() -> None:
+    """The probe's body: 600 KB of `{}` answered a 34.9 MB 400 after 11.5 s; the check now stops at the limit."""
+    http = _app().test_client()
+    response = http.post("/_mock/contacts", json={"students": [{}] * 200_000})
+    assert_problem(response, 400, "and more: `errors` lists the first 100, the limit max_reported_errors=100")
+    body = response.get_json()
+    assert len(body["errors"]) == 100 and body["moreErrors"] is True
+    assert len(response.data) < 20_000, "a bounded body, not one problem per record"
+    assert body["errors"][0] == {"path": "id", "message": "required"} or body["errors"][0]["path"].startswith(
+        "students"
+    )
+
+
+def test_the_reported_errors_limit_is_a_setting_and_a_body_under_it_lists_every_problem() -> None:
+    few = _app(max_reported_errors=5).test_client().post("/_mock/contacts", json={"students": [{}] * 50})
+    assert_problem(few, 400, "max_reported_errors=5")
+    assert len(few.get_json()["errors"]) == 5 and few.get_json()["moreErrors"] is True
+    whole = _app().test_client().post("/_mock/contacts", json={"students": [{}] * 2})
+    assert_problem(whole, 400)
+    assert "moreErrors" not in whole.get_json() and "max_reported_errors" not in whole.get_json()["detail"]
+    assert len(whole.get_json()["errors"]) == 6  # three missing fields of each of the two links
+
+
+def test_a_scenario_and_a_fault_rule_stop_at_the_limit_too() -> None:
+    http = _app(max_reported_errors=7).test_client()
+    scenario = http.post("/_mock/scenario", json={"students": [{"id": n, "colour": 1} for n in range(1, 1000)]})
+    assert_problem(scenario, 400, "max_reported_errors=7")
+    assert len(scenario.get_json()["errors"]) == 7
+    rule = http.post("/_mock/faults", json={f"field{n}": n for n in range(1000)})
+    assert_problem(rule, 400, "max_reported_errors=7")
+    assert len(rule.get_json()["errors"]) == 7
+
+
+def test_a_field_longer_than_the_limit_is_refused_naming_it_without_quoting_it() -> None:
+    """The probe stored a 31 MB firstName and served it back; any string of a record is bounded now."""
+    http = _app().test_client()
+    before = http.get("/_mock/scenario").json
+    name = "Q" * 31_000_000
+    response = http.post("/_mock/students", json={"firstName": name})
+    assert_problem(
+        response, 400, "firstName: a string of 31000000 characters, longer than the limit max_field_chars=1000"
+    )
+    assert b"QQ" not in response.data and len(response.data) < 2_000
+    address = http.post("/_mock/scenario?merge=true", json={"students": [{"id": 5, "address": "Q" * 1001}]})
+    assert_problem(address, 400, "students.0.address: a string of 1001 characters")
+    contact = http.post("/_mock/contacts", json={"lastName": "Q" * 5000, "students": []})
+    assert_problem(contact, 400, "lastName: a string of 5000 characters")
+    assert http.get("/_mock/scenario").json == before
+    assert http.post("/_mock/students", json={"firstName": "Q" * 1000}).status_code == 201, "the limit itself is fine"
+    assert (
+        _app(max_field_chars=10).test_client().post("/_mock/applications", json={"firstName": "Q" * 11}).status_code
+        == 400
+    )
+
+
+@pytest.mark.parametrize("path", ["/_mock/reset", "/_mock/tenants"])
+@pytest.mark.parametrize("today", ["9999-12-31", "0001-01-01", "0999-12-31", "9999-01-01"])
+def test_a_today_out_of_the_generator_s_range_is_a_400_naming_it_not_a_500(path: str, today: str) -> None:
+    http = _app().test_client()
+    response = http.post(path, json={"today": today})
+    assert_problem(
+        response, 400, f"today: {today} is out of range: a district's today is from 1000-01-01 to 9998-12-31"
+    )
+    assert response.get_json()["errors"] == [{"path": "today", "message": response.get_json()["errors"][0]["message"]}]
+
+
+@pytest.mark.parametrize("today", ["1000-01-01", "9998-12-31"])
+def test_the_edges_of_today_s_range_make_a_district_with_real_dates(today: str) -> None:
+    http = _app().test_client()
+    assert http.post("/_mock/reset", json={"today": today, "students": 60}).status_code == 200
+    person = http.post("/_mock/applications", json={"firstName": "Ada"}).get_json()  # a change: lastModified moves on
+    scenario = http.get("/_mock/scenario").get_json()
+    dates = [s[k] for s in scenario["students"] for k in ("dateOfBirth", "enrollmentDate", "lastModified") if s[k]]
+    assert all(len(d.split("-")[0]) == 4 for d in dates), "every derived date keeps a four-digit year"
+    assert person["lastModified"].startswith(today[:4])
+
+
+def test_a_scenario_s_today_out_of_range_is_a_400_naming_it() -> None:
+    http = _app().test_client()
+    for body in ({"today": "9999-12-31"}, {"today": "0001-01-01", "base": {"students": 3}}):
+        assert_problem(http.post("/_mock/scenario", json=body), 400, "today: ")
+        assert_problem(http.post("/_mock/tenants", json={"scenario": body}), 400, "is out of range")
+
+
+def test_tenants_are_bounded_by_count_and_by_students_across_them() -> None:
+    """The probe's POST /_mock/tenants {"students": 1000000} succeeded again and again until out of memory."""
+    http = _app(max_tenants=3, max_total_students=100).test_client()  # the default tenant has 40
+    assert http.post("/_mock/tenants", json={"name": "a", "students": 30}).status_code == 201
+    refused = http.post("/_mock/tenants", json={"name": "b", "students": 31})
+    assert_problem(
+        refused, 400, "this district's 31 and the other tenants' 70 make 101, above the limit max_total_students=100"
+    )
+    assert http.post("/_mock/tenants", json={"name": "b", "students": 30}).status_code == 201
+    assert_problem(http.post("/_mock/tenants", json={"name": "c", "students": 0}), 400, "max_tenants=3")
+    assert [t["tenant"] for t in http.get("/_mock/tenants").get_json()] == ["a", "b", "default"]
+    # every other path to a district's size counts the same total
+    assert_problem(http.post("/_mock/reset?tenant=a", json={"students": 31}), 400, "max_total_students=100")
+    assert http.post("/_mock/reset?tenant=a", json={"students": 29}).status_code == 200
+    assert http.post("/_mock/applications?tenant=a", json={}).status_code == 201
+    assert_problem(http.post("/_mock/applications?tenant=a", json={}), 400, "max_total_students=100")
+    assert_problem(http.post("/_mock/students?tenant=b", json={}), 400, "max_total_students=100")
+    people = [{"id": 9000 + n, "studentStatus": "Pre-enrolled"} for n in range(5)]
+    assert_problem(
+        http.post("/_mock/scenario?merge=true&tenant=b", json={"students": people}), 400, "max_total_students"
+    )
+    assert_problem(http.post("/_mock/scenario?tenant=b", json={"base": {"students": 31}}), 400, "max_total_students")
+    assert http.delete("/_mock/tenants/b").status_code == 204
+    assert http.post("/_mock/tenants", json={"name": "c", "students": 30}).status_code == 201, "room again"
+
+
+def _alias_bomb(items: int = 1000, copies: int = 4000) -> str:
+    """The probe's 20 KB scenario: one list of `items` empty records, shared by `copies` contacts."""
+    return f"x: &S [{', '.join(['{}'] * items)}]\ny: &C {{students: *S}}\ncontacts: [{', '.join(['*C'] * copies)}]\n"
+
+
+def test_twenty_kilobytes_of_aliases_meaning_four_million_nodes_are_refused_before_they_are_built() -> None:
+    text = _alias_bomb()
+    assert len(text) < 21_000
+    response = _app().test_client().post("/_mock/scenario", data=text, headers=YAML)
+    assert_problem(response, 400, "expands (aliases followed) to more than the limit max_yaml_nodes=1000000")
+
+
+def test_a_document_within_the_node_limit_is_still_bounded_downstream() -> None:
+    """Allowed 5,000,000 nodes, the same document is converted shared and checked to the error limit: a small 400."""
+    response = _app(max_yaml_nodes=5_000_000).test_client().post("/_mock/scenario", data=_alias_bomb(), headers=YAML)
+    assert_problem(response, 400, "max_reported_errors=100")
+    assert len(response.get_json()["errors"]) == 100
+
+
+def test_written_yaml_nodes_are_counted_as_they_are_read() -> None:
+    text = "contacts: [" + ", ".join(["{}"] * 1000) + "]\n"
+    assert_problem(_app(max_yaml_nodes=500).test_client().post("/_mock/scenario", data=text, headers=YAML), 400,
+                   "has more nodes than the limit max_yaml_nodes=500")  # fmt: skip
+    as_json = _app(max_yaml_nodes=500).test_client().post("/_mock/scenario", json={"contacts": [{}] * 1000})
+    assert_problem(as_json, 400, "contacts.0.id: required"), "JSON is read as JSON, bounded by max_body_bytes"
+
+
+def test_the_change_log_of_workers_stops_growing_across_resets_and_tenants(tmp_path: Path) -> None:
+    """The --workers change log kept every change ever made; a reset or a removal now drops what it makes moot."""
+    config = AppConfig(spec=TINY, shared_state=str(tmp_path / "c.db"), signing_key=b"k" * 32)
+    first, second = create_app(config), create_app(config)  # two workers' apps
+    http, log = first.test_client(), first.extensions[EXTENSION].log
+    sizes = []
+    for round_ in range(30):
+        for n in range(5):
+            assert http.post("/_mock/applications", json={"firstName": f"Ada{n}"}).status_code == 201
+        assert http.post("/_mock/tenants", json={"name": "churn", "students": 3}).status_code == 201
+        assert http.post("/_mock/applications?tenant=churn", json={}).status_code == 201
+        assert http.delete("/_mock/tenants/churn").status_code == 204
+        assert http.post("/_mock/reset", json={"seed": round_ % 3}).status_code == 200
+        sizes.append(log.connection().execute("SELECT count(*) FROM ops").fetchone()[0])
+    assert max(sizes[5:]) == min(sizes[5:]) == sizes[0] <= 3, sizes
+    assert (tmp_path / "c.db").stat().st_size < 200_000
+    # a worker that read none of it replays what is left and holds the same districts
+    other = second.test_client()
+    assert other.get("/_mock/scenario").get_json() == http.get("/_mock/scenario").get_json()
+    assert [t["tenant"] for t in other.get("/_mock/tenants").get_json()] == ["default"]
+
+
+def test_a_worker_that_is_behind_still_replays_a_compacted_log_to_the_same_districts(tmp_path: Path) -> None:
+    config = AppConfig(spec=TINY, shared_state=str(tmp_path / "c.db"), signing_key=b"k" * 32)
+    first, second = create_app(config).test_client(), create_app(config).test_client()
+    assert first.post("/_mock/tenants", json={"name": "t", "students": 5}).status_code == 201
+    assert second.get("/_mock/tenants").status_code == 200  # the second worker holds t, as it was
+    assert first.post("/_mock/applications?tenant=t", json={"firstName": "Grace"}).status_code == 201
+    assert first.delete("/_mock/tenants/t").status_code == 204  # the application and t's addition are dropped
+    assert first.post("/_mock/tenants", json={"name": "t", "students": 7}).status_code == 201  # ... and the removal
+    assert first.post("/_mock/applications?tenant=t", json={"firstName": "Ada"}).status_code == 201
+    assert second.get("/_mock/scenario?tenant=t").get_json() == first.get("/_mock/scenario?tenant=t").get_json()
+    third = create_app(config).test_client()  # a worker started late (gunicorn restarts one) replays from the start
+    assert third.get("/_mock/scenario?tenant=t").get_json() == first.get("/_mock/scenario?tenant=t").get_json()
+
+
+def test_a_drift_inserts_no_more_students_than_the_limits_leave_room_for(caplog: pytest.LogCaptureFixture) -> None:
+    """A drift firing on every page added up to 10,000 students a request, whatever max_students said."""
+    http = _app(max_students=45).test_client()
+    rule = {"endpoint": "/v1/students", "kind": "drift", "params": {"insert": 4}}
+    assert http.post("/_mock/faults", json=rule).status_code == 201
+    headers = {"Authorization": f"Bearer {token_for(http, CUSTOM)}"}
+    for _ in range(3):
+        assert http.get("/api/v1/students", headers=headers).status_code == 200
+    assert len(http.get("/_mock/scenario").json["students"]) == 45  # type: ignore[index]
+    assert "the drift inserts 1 students, not 4: max_students=45" in caplog.text

@@ -80,12 +80,18 @@ def describe_clients(base_url: str, clients: list[Client]) -> str:
     "--allowed-host", "allowed_hosts", multiple=True,
     help="Also answer requests naming this host (repeatable): a name for a server beyond loopback. Others get 421.",
 )  # fmt: skip
+@click.option(
+    "--show-personal-data", is_flag=True,
+    help="Show students' and contacts' names, dates of birth, emails, addresses and phones in /guru/ to every "
+    "machine that can reach this server (without it, only to requests from this machine).",
+)  # fmt: skip
 @needs_extra("server")
 @log_options
 @one_line_errors(esd_error)
 def serve(
     host: str, port: int, seed: int, students: int, schools: int, today: dt.datetime, scenario_path: str | None,
     no_control: bool, workers: int | None, secret_key: str | None, allowed_hosts: tuple[str, ...],
+    show_personal_data: bool,
 ) -> None:  # fmt: skip
     """Serve a generated district (or a scenario) until interrupted (Ctrl+C or SIGTERM: exit 0, "stopped").
 
@@ -106,6 +112,7 @@ def serve(
         bind_host=host,
         secret_key=secret_key,
         allowed_hosts=allowed_hosts,
+        show_personal_data=show_personal_data,
     )
     if not workers:  # one process needs no shared state, so no temporary directory
         _serve(create_app(with_rule_paths(config)), host, port, scenario_path, None)
@@ -119,13 +126,19 @@ def _serve(app: Flask, host: str, port: int, scenario_path: str | None, workers:
     from mock_esd import heap
     from mock_esd.district import scenario
     from mock_esd.district.tenants import DEFAULT_TENANT
+    from mock_esd.errors import BadRequest, EsdError
     from mock_esd.server.live import LiveServer
     from mock_esd.server.workers import serve_with_workers
+    from mock_esd.state import changelog
 
     state = app.extensions["mock_esd"]
-    if scenario_path:
-        recipe = {"scenario": scenario.read_file(scenario_path)}
-        state.registry.replace_store(DEFAULT_TENANT, scenario.build_store(recipe["scenario"]), recipe)
+    if scenario_path:  # read within the server's limits (size, nodes, depth, fields), as a /_mock/scenario body
+        recipe = {"scenario": scenario.read_file(scenario_path, state.config.limits)}
+        try:
+            built = changelog.build_store(recipe, limits=state.config.limits)
+        except EsdError as exc:  # a schema problem or a limit: say which file
+            raise BadRequest(f"{scenario_path}: {exc.detail}") from None
+        state.registry.replace_store(DEFAULT_TENANT, built, recipe)
     if not workers:  # gunicorn's master freezes after encoding the listings, before it forks
         heap.freeze()
     server = LiveServer(app, host, port, log_requests=True)
