@@ -136,7 +136,8 @@ CHANGES = {
     ),
     "add a school": lambda esd: esd.control.put_school(id="0950", name="Harbor Elementary", schoolType="Elementary"),
     "delete a contact": lambda esd: esd.control.delete_contact(EXPORT["contacts"][0]["id"]),
-    "a fault for every tenant": lambda esd: esd.control.add_fault("/v1/schools", "status", params={"status": 503}),
+    "a fault for its tenant": lambda esd: esd.control.add_fault("/v1/schools", "status", params={"status": 503}),
+    "a fault for every tenant": lambda esd: esd.control.add_fault("/v1/schools", "status", every_tenant=True),
     "another tenant": lambda esd: esd.control.call("POST", "/tenants", json={"name": "other", "students": 5}),
     "reset to another seed": lambda esd: esd.control.reset(seed=SEED + 1),
 }
@@ -162,7 +163,7 @@ def test_a_change_in_one_test_is_never_seen_in_another(
     tests = ISOLATION_TESTS.replace("FIXTURE", fixture).replace("SEED", "3").replace("STUDENTS", "60")
     pytester.makepyfile(test_isolation=tests)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--esd-seed=3", "--esd-students=60", *workers)
-    result.assert_outcomes(passed=18)
+    result.assert_outcomes(passed=20)
 
 
 # ----- the plugin's load: every pytest run in the environment pays it ------------------------------------
