@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import unittest
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -204,3 +206,91 @@ def test_a_tests_own_responses_mock_around_it_still_answers_its_calls() -> None:
         theirs.add(responses.GET, "https://api.other.example/ping", json={"pong": True})
         assert requests.get("https://api.other.example/ping", timeout=5).json() == {"pong": True}
         assert students(esd)
+
+
+def test_without_parentheses_it_decorates_with_the_defaults() -> None:
+    @mock_district
+    def count(esd: EsdDistrict) -> int:
+        return len(students(esd))
+
+    assert count() == len(students_of_a_default_district())
+    with pytest.raises(TypeError, match=r"options by name: @mock_district\(students=5\)"):
+        mock_district(count, students=5)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"options go by name"):
+        mock_district(200)  # type: ignore[arg-type]
+
+
+def students_of_a_default_district() -> list[dict[str, Any]]:
+    with mock_district() as esd:
+        return students(esd)
+
+
+def test_a_generator_keeps_its_district_until_it_is_exhausted() -> None:
+    @mock_district(students=6)
+    def pages(esd: EsdDistrict) -> Iterator[int]:
+        for _ in range(2):
+            yield len(students(esd))  # the second, after the caller's pause, still reaches the district
+
+    walk = pages()
+    assert next(walk) == next(walk) > 0
+    assert list(walk) == []
+
+
+def test_a_coroutine_keeps_its_district_until_it_returns() -> None:
+    @mock_district(students=6)
+    async def count(esd: EsdDistrict) -> int:
+        await asyncio.sleep(0)
+        return len(students(esd))
+
+    assert asyncio.run(count()) > 0
+
+
+def test_an_async_generator_is_refused_at_decoration_saying_why() -> None:
+    async def pages(esd: EsdDistrict) -> AsyncIterator[int]:
+        yield 1
+
+    with pytest.raises(TypeError, match=r"async generator function .*pages: nothing says when its district may end"):
+        mock_district()(pages)
+
+
+def test_a_function_without_a_parameter_for_it_is_refused_at_decoration() -> None:
+    def nothing() -> None:
+        pass
+
+    with pytest.raises(TypeError, match="nothing takes no parameter for the district"):
+        mock_district()(nothing)
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        ({"live": "no"}, "mock_district's live must be True or False, got str"),
+        ({"live": 1}, "mock_district's live must be True or False, got int"),
+        ({"districts": {}}, "mock_district's districts must be a mock_esd.Districts, got dict"),
+        ({"unfired_faults": True}, "mock_district's unfired_faults must be a str, got bool"),
+    ],
+)
+def test_an_option_of_the_wrong_type_is_refused_naming_it(options: dict[str, Any], said: str) -> None:
+    with pytest.raises(TypeError, match=re.escape(said)):
+        mock_district(**options)
+
+
+def test_inherited_test_methods_get_a_district_too() -> None:
+    class Base(unittest.TestCase):
+        def test_inherited(self, esd: EsdDistrict) -> None:
+            assert students(esd)
+
+    @mock_district(students=9)
+    class Case(Base):
+        def test_own(self, esd: EsdDistrict) -> None:
+            assert students(esd)
+
+    @mock_district(students=9)
+    class Again(Case):  # decorated twice over: each method still gets one district
+        pass
+
+    for case in (Case, Again):
+        result = unittest.TestResult()
+        unittest.defaultTestLoader.loadTestsFromTestCase(case).run(result)
+        assert result.testsRun == 2 and result.wasSuccessful(), result.errors + result.failures
+    assert not hasattr(Base.test_inherited, "__mock_district__")  # the base class is left as it was

@@ -325,3 +325,25 @@ def test_the_unfired_option_refuses_a_misspelt_value(pytester: pytest.Pytester) 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--esd-unfired-faults=fial")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--esd-unfired-faults: invalid choice: 'fial'*"])
+
+
+DECORATED_PYTEST_TESTS = """
+import requests
+from mock_esd import mock_district
+
+
+@mock_district(students=5)
+def test_fixtures_still_inject(tmp_path, esd):
+    assert tmp_path.is_dir()
+    assert requests.get(esd.base_url + "/v1/schools").status_code == 401
+
+
+@mock_district
+def test_bare(tmp_path, esd):
+    assert tmp_path.is_dir() and esd.base_url
+"""
+
+
+def test_pytest_still_injects_the_fixtures_of_a_decorated_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_decorated=DECORATED_PYTEST_TESTS)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
