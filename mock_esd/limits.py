@@ -86,6 +86,14 @@ class Limits:
         if problems:
             raise BadRequest("district too large: " + "; ".join(problems))
 
+    def check_spec(self, students: int, schools: int) -> None:
+        """ValueError naming the limit and its setting (`mock_esd.Limits`) when a district to generate from a
+        spec (serve's options, create_app's, a test's district) would be larger than allowed: the 400's words."""
+        try:
+            self.check_district(students, schools)
+        except BadRequest as exc:
+            raise ValueError(f"{exc.detail} (a setting of mock_esd.Limits)") from None
+
     def check_total(self, beside: int, students: int) -> None:
         """BadRequest naming `max_total_students` when a district of `students`, beside `beside` persons in
         the other districts, would take the server's total over it."""

@@ -92,16 +92,20 @@ def _test_district(request: pytest.FixtureRequest) -> tuple[DistrictSpec, str]:
 
 @contextmanager
 def _district_of(
-    request: pytest.FixtureRequest, fixture: str, start: Callable[[DistrictSpec], Any]
+    request: pytest.FixtureRequest, fixture: str, districts: Districts, start: Callable[[DistrictSpec], Any]
 ) -> Iterator[EsdDistrict]:
-    """Run one test's district: `start(spec)` gives its context; at the end, its unfired rules checked if asked."""
+    """Run one test's district: `start(spec)` gives its context; at the end, its unfired rules checked if asked.
+    A district above the limits of `districts` (mock_esd.Limits) fails the test in one line naming the limit."""
     from mock_esd_contracts.extras import MissingExtra
 
     spec, unfired = _test_district(request)
     try:
+        districts.check(spec, fixture)
         context = start(spec)
         district = context.__enter__()
     except MissingExtra as exc:
+        pytest.fail(f"{fixture}: {exc}", pytrace=False)
+    except ValueError as exc:  # a limit: from `check`, or the live server's total of students or tenants
         pytest.fail(f"{fixture}: {exc}", pytrace=False)
     try:
         yield district
@@ -138,7 +142,11 @@ def esd_districts(pytestconfig: pytest.Config) -> Iterator[Districts]:
     absent = missing("testing")
     if absent:  # failed outside an `except`, so pytest shows the one line, not a chain of exceptions
         pytest.fail(str(MissingExtra("testing", "a mock eSD fixture", list(absent))), pytrace=False)
-    with Districts(_spec(pytestconfig)) as districts:
+    try:
+        districts = Districts(_spec(pytestconfig))
+    except ValueError as exc:  # --esd-students above max_students: one line, for each test that asks
+        pytest.fail(f"--esd-students: {exc}", pytrace=False)
+    with districts:
         yield districts
 
 
@@ -147,12 +155,12 @@ def esd_server(esd_districts: Districts, request: pytest.FixtureRequest) -> Iter
     """A fresh tenant on the session's live server. At the end whatever the test left goes: its tenant, the
     tenants and fault rules it made, the journal, and a changed default tenant (given a fresh fork)."""
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.nodeid)[-80:]
-    with _district_of(request, "esd_server", lambda spec: esd_districts.live(spec, name)) as district:
+    with _district_of(request, "esd_server", esd_districts, lambda spec: esd_districts.live(spec, name)) as district:
         yield district
 
 
 @pytest.fixture
 def esd_inprocess(esd_districts: Districts, request: pytest.FixtureRequest) -> Iterator[EsdDistrict]:
     """A fresh district behind `http://esd.invalid/api`, reached in-process (no socket)."""
-    with _district_of(request, "esd_inprocess", esd_districts.inprocess) as district:
+    with _district_of(request, "esd_inprocess", esd_districts, esd_districts.inprocess) as district:
         yield district

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from mock_esd.district.generator import DistrictSpec
     from mock_esd.district.store import DistrictStore
     from mock_esd.district.tenants import Client, Registry
+    from mock_esd.limits import Limits
     from mock_esd.qa.client import ControlClient, Credentials
     from mock_esd.server.live import LiveServer
 
@@ -125,10 +126,19 @@ class Districts:
     `live(spec)` give a running `EsdDistrict` for a `with` block. Live districts share one server (started at
     their first use, with a default tenant of `default_spec`), each as its own tenant; `close()` stops it.
     Also a context manager that closes itself.
+
+    Each spec is a `DistrictSpec` (`district_spec(**options)` makes one; anything else is a TypeError) and keeps
+    to `limits` (default `mock_esd.Limits()`): a district above `max_students` or `max_schools`, or live ones
+    together above `max_total_students` or `max_tenants`, is a ValueError naming the limit and its setting.
     """
 
-    def __init__(self, default_spec: DistrictSpec | None = None) -> None:
-        self.default_spec = default_spec if default_spec is not None else district_spec()
+    def __init__(self, default_spec: DistrictSpec | None = None, limits: Limits | None = None) -> None:
+        from mock_esd.limits import Limits
+
+        if limits is not None and not isinstance(limits, Limits):
+            raise TypeError(f"Districts' limits must be a mock_esd.Limits, got {type(limits).__name__}")
+        self.limits = limits if limits is not None else Limits()
+        self.default_spec = self.check(default_spec, "Districts") if default_spec is not None else district_spec()
         self._pristine: dict[DistrictSpec, DistrictStore] = {}
         self._idle: list[tuple[Flask, str]] = []  # in-process apps not in use, each with the base URL it answers
         self._apps = 0
@@ -136,10 +146,25 @@ class Districts:
         self._names = itertools.count(1)
         self._lock = threading.Lock()
 
+    def check(self, spec: DistrictSpec, taker: str = "Districts.fork") -> DistrictSpec:
+        """`spec` when it is a `DistrictSpec` within these districts' limits; TypeError naming what `taker`
+        takes, or ValueError naming the limit and its setting."""
+        from mock_esd.district.generator import DistrictSpec
+
+        if not isinstance(spec, DistrictSpec):
+            raise TypeError(
+                f"{taker} takes a DistrictSpec (mock_esd.testing.district_spec(**options) makes one), "
+                f"got {type(spec).__name__}"
+            )
+        self.limits.check_spec(spec.students, spec.schools)
+        return spec
+
     def fork(self, spec: DistrictSpec) -> DistrictStore:
-        """A fresh, isolated district of `spec`: what one use changes in it no other sees."""
+        """A fresh, isolated district of `spec`: what one use changes in it no other sees. TypeError or
+        ValueError as `check` says."""
         from mock_esd.district.store import DistrictStore
 
+        self.check(spec)
         with self._lock:
             pristine = self._pristine.get(spec)
             if pristine is None:
@@ -153,6 +178,7 @@ class Districts:
         Blocks may nest: each district active at once answers its own host (`http://esd.invalid/api`, then
         `http://esd-2.invalid/api`, ...).
         """
+        self.check(spec, "Districts.inprocess")
         require("testing", "an in-process mock district")
         import requests
 
@@ -181,8 +207,8 @@ class Districts:
             self._apps += 1
             n = self._apps
         base_url = DEFAULT_BASE_URL if n == 1 else DEFAULT_BASE_URL.replace("//esd.", f"//esd-{n}.", 1)
-        app = create_app(AppConfig(spec=self.default_spec), _registry(self.fork(self.default_spec)))
-        return app, base_url
+        config = AppConfig(spec=self.default_spec, limits=self.limits)
+        return create_app(config, _registry(self.fork(self.default_spec))), base_url
 
     def server(self) -> LiveServer:
         """The live server of these districts on a free 127.0.0.1 port, started at the first call."""
@@ -194,7 +220,7 @@ class Districts:
         with self._lock:
             if self._server is not None:
                 return self._server
-        app = create_app(AppConfig(spec=self.default_spec), _registry(self.fork(self.default_spec)))
+        app = create_app(AppConfig(spec=self.default_spec, limits=self.limits), _registry(self.fork(self.default_spec)))
         with self._lock:
             if self._server is None:  # the first of two threads to get here serves; the other's app goes
                 self._server = LiveServer(app).start()
@@ -210,10 +236,12 @@ class Districts:
         import requests
 
         from mock_esd.district.tenants import DEFAULT_TENANT
+        from mock_esd.errors import BadRequest
         from mock_esd.qa.client import ControlClient
         from mock_esd.state.changelog import spec_recipe
         from mock_esd.state.mock_state import EXTENSION, MockState
 
+        self.check(spec, "Districts.live")
         server = self.server()
         state: MockState = server.app.extensions[EXTENSION]
         stem = name or f"district-{next(self._names)}"
@@ -223,6 +251,12 @@ class Districts:
                 n += 1
                 tenant = f"{stem}-{n}"
             tenants_before = set(state.registry.tenants())
+            beside = sum(len(state.registry.store(t).all_students()) for t in tenants_before)
+            try:  # the server's limits hold for the districts of a test as for those POSTed to it
+                state.config.limits.check_tenants(len(tenants_before) + 1)
+                state.config.limits.check_total(beside, spec.students)
+            except BadRequest as exc:
+                raise ValueError(f"{exc.detail} (a setting of mock_esd.Limits)") from None
             default = state.registry.store(DEFAULT_TENANT)
             default_before = default, default.version
             clients = state.registry.add_tenant(tenant, self.fork(spec), spec_recipe(spec))
@@ -340,7 +374,13 @@ class mock_district:
             raise TypeError(f"mock_district's districts must be a mock_esd.Districts, got {type(districts).__name__}")
         if not isinstance(unfired_faults, str):
             raise TypeError(f"mock_district's unfired_faults must be a str, got {type(unfired_faults).__name__}")
+        from mock_esd.limits import DEFAULT_LIMITS
+
         self.spec = district_spec(**fields)
+        if districts is not None:
+            districts.check(self.spec, "mock_district")
+        else:
+            DEFAULT_LIMITS.check_spec(self.spec.students, self.spec.schools)
         self.live, self.districts = live, districts
         self.unfired_faults = check_unfired_faults(unfired_faults)
         self._stack: ExitStack | None = None

@@ -294,3 +294,52 @@ def test_inherited_test_methods_get_a_district_too() -> None:
         unittest.defaultTestLoader.loadTestsFromTestCase(case).run(result)
         assert result.testsRun == 2 and result.wasSuccessful(), result.errors + result.failures
     assert not hasattr(Base.test_inherited, "__mock_district__")  # the base class is left as it was
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (lambda: mock_district(students=10**7), "students 10000000 is above the limit max_students=1000000"),
+        (lambda: mock_district(schools=10**5), "schools 100000 is above the limit max_schools=1000"),
+        (lambda: Districts(mock_esd.testing.district_spec(students=10**7)), "above the limit max_students=1000000"),
+        (
+            lambda: Districts().inprocess(mock_esd.testing.district_spec(students=10**7)).__enter__(),
+            "above the limit max_students=1000000",
+        ),
+        (
+            lambda: mock_district(students=11, districts=Districts(limits=mock_esd.Limits(max_students=10))),
+            "students 11 is above the limit max_students=10",
+        ),
+    ],
+    ids=["mock_district", "schools", "Districts", "inprocess", "own-limits"],
+)
+def test_a_district_above_the_limits_is_refused_before_it_is_generated(make: Any, said: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"{said}") + r".*\(a setting of mock_esd\.Limits\)"):
+        make()
+
+
+def test_live_districts_together_keep_to_the_servers_total_and_tenants() -> None:
+    spec = mock_esd.testing.district_spec
+    limits = mock_esd.Limits(max_total_students=25, max_tenants=3)
+    with Districts(spec(students=10), limits) as districts, mock_district(live=True, districts=districts, students=12):
+        with pytest.raises(ValueError, match=r"make 34, above the limit max_total_students=25 \(a setting"):
+            districts.live(spec(students=12)).__enter__()  # 10 + 12 + 12 of 25
+        with (
+            mock_district(live=True, districts=districts, students=0),
+            pytest.raises(ValueError, match=r"4 would be above the limit max_tenants=3"),
+        ):
+            districts.live(spec(students=0)).__enter__()
+
+
+@pytest.mark.parametrize("method", ["inprocess", "live", "fork"])
+def test_districts_take_a_spec_not_a_mapping_of_options(method: str) -> None:
+    def use(districts: Districts) -> None:
+        made = getattr(districts, method)({"students": 5})
+        if method != "fork":  # the others are context managers: refused when entered
+            made.__enter__()
+
+    with (
+        Districts() as districts,
+        pytest.raises(TypeError, match=rf"Districts.{method} takes a DistrictSpec .*got dict"),
+    ):
+        use(districts)

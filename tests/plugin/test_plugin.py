@@ -347,3 +347,40 @@ def test_bare(tmp_path, esd):
 def test_pytest_still_injects_the_fixtures_of_a_decorated_test(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_decorated=DECORATED_PYTEST_TESTS)
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+LIMITED_TESTS = """
+import pytest
+
+
+@pytest.fixture(params=["esd_inprocess", "esd_server"])
+def esd(request):
+    return request.getfixturevalue(request.param)
+
+
+@pytest.mark.esd_district(students=10**7)
+def test_too_large(esd):
+    pass
+"""
+
+
+def test_a_district_above_the_limits_fails_its_test_in_one_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_limited=LIMITED_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--esd-students=10")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines_random([
+        "*esd_inprocess: district too large: students 10000000 is above the limit max_students=1000000 (a setting *",
+        "*esd_server: district too large: students 10000000 is above the limit max_students=1000000 (a setting *",
+    ])  # fmt: skip
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_an_esd_students_option_above_the_limits_fails_each_test_that_asks_in_one_line(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_limited=LIMITED_TESTS.replace("@pytest.mark.esd_district(students=10**7)\n", ""))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--esd-students=10000000")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        ["*--esd-students: district too large: students 10000000 is above the limit max_students=1000000*"]
+    )
