@@ -384,3 +384,81 @@ def test_an_esd_students_option_above_the_limits_fails_each_test_that_asks_in_on
     result.stdout.fnmatch_lines(
         ["*--esd-students: district too large: students 10000000 is above the limit max_students=1000000*"]
     )
+
+
+MERGED_MARKERS = """
+import pytest
+
+pytestmark = pytest.mark.esd_district(students=7, schools=3)
+
+
+def shape(esd):
+    export = esd.control.export_scenario()
+    return len(export["students"]), len(export["schools"])
+
+
+def test_the_module_s(esd_inprocess):
+    assert shape(esd_inprocess) == (7, 3)
+
+
+@pytest.mark.esd_district(students=5)
+def test_its_own_students_the_module_s_schools(esd_inprocess):
+    assert shape(esd_inprocess) == (5, 3)
+
+
+@pytest.mark.esd_district(schools=4)
+class TestAClass:
+    def test_the_class_s_schools(self, esd_server):
+        assert shape(esd_server) == (7, 4)
+
+    @pytest.mark.esd_district(students=6)
+    def test_nearest_first(self, esd_server):
+        assert shape(esd_server) == (6, 4)
+
+
+def test_a_test_without_a_district_is_left_alone():
+    pass
+"""
+
+
+def test_markers_merge_per_option_the_nearest_winning(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_merged=MERGED_MARKERS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--esd-students=30")
+    result.assert_outcomes(passed=5)
+
+
+UNUSED_MARKER = """
+import pytest
+
+
+@pytest.mark.esd_district(students=5)
+def test_marked_without_a_district():
+    pass
+
+
+@pytest.mark.esd_district(students=5)
+def test_marked_with_one_taken_late(request):
+    assert request.getfixturevalue("esd_inprocess").base_url
+"""
+
+
+def test_a_marker_on_a_test_without_a_district_is_an_error_naming_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_unused=UNUSED_MARKER)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines([
+        "*ERROR at teardown of test_marked_without_a_district*",
+        "*test_unused.py::test_marked_without_a_district: its esd_district marker changes nothing: the test takes "
+        "neither esd_inprocess nor esd_server*",
+    ])  # fmt: skip
+
+
+def test_a_marker_s_error_is_said_once(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_once="import pytest\n\n@pytest.mark.esd_district(size=7)\ndef test_it(esd_inprocess):\n    pass\n"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    errors = result.stdout.str().split("short test summary")[0]
+    assert errors.count("a district takes only seed, students, schools, today; got size") == 1, errors
+    assert "During handling" not in errors
