@@ -377,6 +377,8 @@ class mock_district:
         from mock_esd.limits import DEFAULT_LIMITS
 
         self.spec = district_spec(**fields)
+        if not live:  # `responses` routes its requests: said now, not at the first start()
+            require("testing", "an in-process mock_district (live=True needs only the 'server' extra)")
         if districts is not None:
             districts.check(self.spec, "mock_district")
         else:

@@ -20,13 +20,17 @@ from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-import requests
-import responses
-from flask import Flask
-from flask.testing import FlaskClient
+from mock_esd_contracts.extras import require
 
-from mock_esd.http.hooks import ConnectionDropped
-from mock_esd.server.app import API_PREFIX
+require("testing", "in-process routing (mock_esd.routed, an in-process mock district)")  # responses
+
+import requests  # noqa: E402
+import responses  # noqa: E402
+from flask import Flask  # noqa: E402
+from flask.testing import FlaskClient  # noqa: E402
+
+from mock_esd.http.hooks import ConnectionDropped  # noqa: E402
+from mock_esd.server.app import API_PREFIX  # noqa: E402
 
 Reply = tuple[int, dict[str, str], bytes]
 Tamper = Callable[[requests.PreparedRequest, Reply], Reply]
