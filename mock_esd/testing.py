@@ -360,7 +360,7 @@ class mock_district:
 
     def __init__(
         self,
-        target: None = None,
+        target: Callable[..., Any] | None = None,  # @mock_district without parentheses: decorated in __new__
         /,
         *,
         live: bool = False,
