@@ -21,7 +21,7 @@ from typing import TypeAlias
 
 import orjson
 
-from mock_esd_sync.reader import Listing, PersonRows, ReadRecords
+from mock_esd_sync.reader import Listing, PersonRows, ReadRecords, listing_key
 from mock_esd_sync.records import Person, parse_student
 from mock_esd_sync.shapes import CONTACTS, OPEROO_CONTACTS, OPEROO_STUDENTS, STUDENTS
 
@@ -37,8 +37,11 @@ class MirrorChanges:
     persons_drop: tuple[int, ...] = ()
     contacts_put: array[int] = field(default_factory=lambda: array("q"))  # contacts whose records changed
     contacts_drop: tuple[int, ...] = ()
-    # Every record's (ids, digests) by listing, in reading order, packed as the store keeps them.
+    # The (ids, digests) of every record of each listing whose arrays differ from the stored ones, in
+    # reading order, packed as the store keeps them.
     digests: Mapping[str, tuple[array[int], array[int]]] = field(default_factory=dict)
+    # Each listing's `reader.listing_key`: its pages tied to the arrays stored for it once these are written.
+    keys: Mapping[str, str] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
         return not (self.persons_put or self.persons_drop or self.contacts_put or self.contacts_drop)
@@ -59,22 +62,30 @@ def any_stored(stored: Mapping[str, Digests]) -> bool:
     return any(ids for ids, _ in stored.values())
 
 
-def mirror_changes(records: ReadRecords, stored: Mapping[str, Digests]) -> MirrorChanges:
+def mirror_changes(
+    records: ReadRecords, stored: Mapping[str, Digests], keys: Mapping[str, str] | None = None
+) -> MirrorChanges:
     """The mirror rows that differ from the `stored` digests (by listing, as `load_digests` gives them).
 
-    A listing whose records come in the order they came at the last sync (the common case: eSD lists by
-    id) is compared position by position, and one whose digests are all the same at once, with no index
-    by id (a re-sync after 1% of students changed compares 290,000 digests at 100,000 students)."""
+    A listing that waits unread with the pages its stored digests were read from (`keys`, as
+    `load_listing_keys` gives them: `reader.Listing.take_stored`) takes them and has no record changed, with
+    no per-record work. A listing whose records come in the order they came at the last sync (the common
+    case: eSD lists by id) is compared position by position, and one whose digests are all the same at once,
+    with no index by id (a re-sync after 1% of students changed compares 290,000 digests at 100,000 students)."""
     listings = records.listings
     std, op = listings[STUDENTS], listings[OPEROO_STUDENTS]
-    digests = {path: (listing.ids, listing.digests) for path, listing in listings.items()}
     if not any_stored(stored):  # nothing stored (a first sync): every row written, none dropped
         contacts = array("q", sorted(records.contacts))
-        return MirrorChanges(PersonRows(std, op, None, len(records.persons)), (), contacts, (), digests)
+        digests = {path: (listing.ids, listing.digests) for path, listing in listings.items()}
+        everyone = PersonRows(std, op, None, len(records.persons))
+        return MirrorChanges(everyone, (), contacts, (), digests, _keys(records))
     changed: dict[str, set[int]] = {}
     for path, listing in listings.items():
-        now_ids, now_digests = listing.ids, listing.digests
         then_ids, then_digests = stored.get(path, NO_DIGESTS)
+        if listing.take_stored(then_ids, then_digests, (keys or {}).get(path)):
+            changed[path] = set()
+            continue
+        now_ids, now_digests = listing.ids, listing.digests
         if now_ids == then_ids:
             same = now_digests == then_digests
             changed[path] = (
@@ -92,8 +103,19 @@ def mirror_changes(records: ReadRecords, stored: Mapping[str, Digests]) -> Mirro
         tuple(pid for pid in persons if pid not in records.persons),
         array("q", (cid for cid in contacts_changed if cid in records.contacts)),
         tuple(cid for cid in contacts_changed if cid not in records.contacts),
-        digests,
+        {
+            path: (listing.ids, listing.digests)
+            for path, listing in listings.items()
+            if (listing.ids, listing.digests) != stored.get(path)
+        },
+        _keys(records),
     )
+
+
+def _keys(records: ReadRecords) -> dict[str, str]:
+    return {
+        path: listing_key(listing.pages, listing.ids, listing.digests) for path, listing in records.listings.items()
+    }
 
 
 def decode_person(person_id: int, standard: bytes | None, operoo: bytes | None) -> Person:

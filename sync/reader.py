@@ -21,7 +21,7 @@ import os
 import tempfile
 import weakref
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping, ValuesView
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, ValuesView
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -49,11 +49,19 @@ class ReadRecords(EsdRecords):
     (all of them up front when read with `parse=True`)."""
 
     listings: Mapping[str, Listing]  # the four of students and contacts: ids, digests, JSON where kept
-    may_warn: frozenset[int]  # persons whose standard record is Pre-Registered without an enrollmentDate
-    # (person id, contact id) of each link of each contact record, unparsed (None when every record was
-    # parsed): read once per scope, where an index by person cost a re-sync more to build (150,000 links
-    # at 100,000 students) than it saved
-    links: list[tuple[Any, Any]] | None
+
+    @property
+    def may_warn(self) -> frozenset[int]:
+        """Persons whose standard record is Pre-Registered without an enrollmentDate (R3 may warn)."""
+        return frozenset(self.listings[STUDENTS].may_warn)
+
+    @property
+    def links(self) -> list[tuple[Any, Any]] | None:
+        """(person id, contact id) of each link of each contact record, unparsed (None when every record was
+        parsed): read once per scope, where an index by person cost a re-sync more to build (150,000 links
+        at 100,000 students) than it saved. Reads a contact listing kept unread (`Listing`)."""
+        first, second = self.listings[CONTACTS].links, self.listings[OPEROO_CONTACTS].links
+        return None if first is None or second is None else first + second
 
 
 class Spool:
@@ -98,22 +106,81 @@ class Spool:
         return self._block[: end - start]
 
 
+def listing_key(pages: Sequence[str], ids: array[int], digests: array[int]) -> str:
+    """What ties a listing's pages to its records' ids and digests, as the store keeps them beside the
+    digests (`store.load_listing_keys`): the xxh3-128 of the pages' digests (`RawSnapshot.listing_pages`)
+    and of both arrays. A re-sync whose listing has the same pages, and the same stored arrays, has the same
+    key: then the arrays are what reading its records would give (`Listing.take_stored`)."""
+    key = xxhash.xxh3_128("\n".join(pages).encode())
+    key.update(ids)
+    key.update(digests)
+    return key.hexdigest()
+
+
 class Listing:
     """One listing's records in reading order, packed: ids and digests in arrays, the JSON (when kept) in
     one buffer (or a `Spool`) with where each record's ends, and the records parsed so far by id. About 24
     bytes a record beside its JSON, where a dict entry, a `bytes` object and an int apiece cost some 150 (a
-    first sync of 1,000,000 students holds two million student records until the mirror is written)."""
+    first sync of 1,000,000 students holds two million student records until the mirror is written).
 
-    __slots__ = ("_index", "buffer", "complete", "digests", "ends", "ids", "parsed", "spool")
+    A listing every page of which the client kept as bytes, each one the same as at the last applied sync
+    (`RecordReader.read_pages`), waits *unread*: its pages are read only when something needs its records.
+    If its pages are those the stored ids and digests were read from (`take_stored`, by their key), those
+    are its ids and digests, and its JSON is read only when one of its records is (measured at 100,000
+    students: after 1% of the students were renamed, reading both contact listings, 101,000 records, took
+    about 0.15 s of a 1.4 s re-sync, and nothing of them is needed). Whatever else asks an unread listing
+    for its records (`ids`, `links`, a record's JSON) has it read first, so it behaves as one read on arrival.
+    """
 
-    def __init__(self, complete: bool = False, spool: bool = False) -> None:
-        self.ids, self.digests = array("q"), array("Q")  # each record's id and the xxh3 digest of its JSON
-        # The kept JSON, one after the other: the first `spool.size` bytes in the spool, the rest in `buffer`.
-        self.ends, self.buffer = array("q"), bytearray()
+    __slots__ = (
+        "_buffer", "_digests", "_ends", "_ids", "_index", "_last_page", "_links", "_may_warn", "_page_size",
+        "_stored", "_unread", "complete", "pages", "parse", "parsed", "path", "spool",
+    )  # fmt: skip
+
+    def __init__(self, path: str = STUDENTS, parse: bool = False, spool: bool = False) -> None:
+        self.path, self.parse = path, parse  # parse: each record parsed as it is read (everyone is decided)
+        self._ids, self._digests = array("q"), array("Q")  # each record's id and the xxh3 digest of its JSON
+        # The kept JSON, one after the other: the first `spool.size` bytes in the spool, the rest in `_buffer`.
+        self._ends, self._buffer = array("q"), bytearray()
         self.spool = Spool() if spool else None
         self.parsed: dict[Any, Any] = {}
-        self.complete = complete  # every record is in `parsed` (until `release_parsed`)
+        self.complete = parse  # every record is in `parsed` (until `release_parsed`)
         self._index: dict[int, int] | None = None
+        # The scope's inputs, noted from the raw records: each contact record's links (not when parsed: the
+        # records have them), the persons R3 may warn about (a student listing's Pre-Registered, undated).
+        self._links: list[tuple[Any, Any]] | None = None if parse else []
+        self._may_warn: set[int] = set()
+        self.pages: tuple[str, ...] = ()  # the digest of each of its pages (`RawSnapshot.listing_pages`)
+        self._unread: list[bytes] | None = None  # the bytes of its pages, while it waits unread
+        self._stored = False  # its ids and digests are the stored ones (`take_stored`), its pages still unread
+        self._page_size = 0  # records on each page but the last, once known
+        self._last_page: tuple[int, list[Any]] = (-1, [])  # the last page parsed (its number, its records)
+
+    @property
+    def ids(self) -> array[int]:
+        if self._unread is not None and not self._stored:
+            self._read_unread()
+        return self._ids
+
+    @property
+    def digests(self) -> array[int]:
+        if self._unread is not None and not self._stored:
+            self._read_unread()
+        return self._digests
+
+    @property
+    def links(self) -> list[tuple[Any, Any]] | None:
+        """(person id, contact id) of each link of a contact listing's records, as read (None: parsed)."""
+        if self._unread is not None:
+            self._read_unread()
+        return self._links
+
+    @property
+    def may_warn(self) -> set[int]:
+        """The persons of /v1/students whose record is Pre-Registered without an enrollmentDate."""
+        if self._unread is not None:
+            self._read_unread()
+        return self._may_warn
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -124,34 +191,143 @@ class Listing:
     def index(self) -> dict[int, int]:
         """Each record's position by id, made when first needed (a re-sync: a whole plan does not look up)."""
         if self._index is None:
-            self._index = dict(zip(self.ids, range(len(self.ids)), strict=True))
+            ids = self.ids
+            self._index = dict(zip(ids, range(len(ids)), strict=True))
         return self._index
 
     def body(self, ident: int) -> bytes | None:
         """A record's JSON as read, if it is listed and its JSON kept."""
-        if not self.ends:
+        if self._unread is not None and not self._stored:
+            self._read_unread()
+        if not (self._ends or self._stored):
             return None
         n = self.index().get(ident)
         return None if n is None else self.body_at(n)
 
     def body_at(self, n: int) -> bytes:
-        ends = self.ends
+        if self._unread is not None:
+            if self._stored:
+                return self._unread_body(n)
+            self._read_unread()
+        ends = self._ends
         start, end = ends[n - 1] if n else 0, ends[n]
         spooled = 0 if self.spool is None else self.spool.size
         if start < spooled:
             assert self.spool is not None
             return self.spool.read(start, end)
-        return bytes(memoryview(self.buffer)[start - spooled : end - spooled])
+        return bytes(memoryview(self._buffer)[start - spooled : end - spooled])
+
+    def wait_unread(self, bodies: list[bytes]) -> None:
+        """Keep these page bodies, the whole listing, to be read only when its records are needed."""
+        assert not self._ids and not self.parse, "only a listing nothing was read into, and not parsed whole"
+        self._unread = bodies
+
+    def take_stored(self, ids: array[int], digests: array[int], key: str | None) -> bool:
+        """Whether this listing waits unread with the pages `key` was made from (`listing_key`) with these
+        stored ids and digests; if so, those are its own from now on, taken without reading a record."""
+        if self._unread is None or key is None or key != listing_key(self.pages, ids, digests):
+            return False
+        self._ids, self._digests, self._stored, self._index = ids, digests, True, None
+        return True
+
+    def _unread_body(self, n: int) -> bytes:
+        """Record n's JSON from the page that holds it, while the listing waits unread with its stored ids and
+        digests: the page is parsed, not the listing (a contact changed on /v1/operoo/contacts needs its
+        record on /v1/contacts, one of 91,000 at 100,000 students). Each page but the last holds as many
+        records as the first (the client checked), so record n is on page n // that. The last page parsed is
+        kept: a scope looks its records up in id order, the order eSD lists them in."""
+        assert self._unread is not None
+        if self._page_size == 0:
+            self._page_size = len(self._page(0)) or 1
+        page, at = divmod(n, self._page_size)
+        body = orjson.dumps(self._page(page)[at])  # as `read` keeps it
+        assert xxhash.xxh3_64_intdigest(body) == self._digests[n], (
+            "a page is not what its stored digests were read from"
+        )
+        return body
+
+    def _page(self, number: int) -> list[Any]:
+        if self._last_page[0] != number:
+            assert self._unread is not None
+            self._last_page = (number, orjson.loads(self._unread[number])[_KEYS[self.path]])
+        return self._last_page[1]
+
+    def _read_unread(self) -> None:
+        """Read the pages kept unread, as they would have been on arrival. From the same pages, the ids and
+        digests are those taken from the store, in the same order: the positions found so far still hold."""
+        bodies, self._unread, self._stored, self._last_page = self._unread or [], None, False, (-1, [])
+        self._ids, self._digests, self._index = array("q"), array("Q"), None
+        key = _KEYS[self.path]
+        for body in bodies:
+            self.read(orjson.loads(body)[key])
+
+    def read(self, items: list[Any]) -> None:
+        """Read one page's records (already checked whole by the client), in reading order."""
+        path, parse = self.path, self.parse
+        contacts = path in (CONTACTS, OPEROO_CONTACTS)
+        parser = parse_contact if contacts else parse_student
+        self._index = None
+        # A page at a time, not a record at a time: this runs for every record of every re-sync.
+        ids: list[Any] = list(map(dict.get, items, itertools.repeat("id")))  # each is a dict (the client checked)
+        if parse:  # RecordError names the first record that is not well formed
+            self.parsed.update(zip(ids, map(parser, items, itertools.repeat(path, len(items))), strict=True))
+        elif not set(map(type, ids)) <= _INT:
+            parsed = self.parsed
+            for ident, item in zip(ids, items, strict=True):
+                if type(ident) is not int:
+                    parsed[ident] = parser(item, path)  # RecordError unless the id is an integer
+        try:
+            self._ids.extend(ids)
+        except OverflowError:  # packed as 64-bit integers (`Listing`): a larger id is not one eSD gives
+            big = next(ident for ident in ids if not -(1 << 63) <= ident < 1 << 63)
+            raise RecordError(path, big, "id", f"expected a 64-bit integer, got {big}") from None
+        if parse and contacts:  # their digests only: no JSON kept (below), none held meanwhile
+            self._digests.extend(map(xxhash.xxh3_64_intdigest, map(orjson.dumps, items)))
+        else:
+            bodies = list(map(orjson.dumps, items))
+            self._digests.extend(map(xxhash.xxh3_64_intdigest, bodies))
+        # A record's JSON is kept to parse it later, and a student's for the mirror (contacts have none there).
+        if not (parse and contacts):
+            spooled = 0 if self.spool is None else self.spool.size  # the buffer holds what comes after
+            ends = itertools.accumulate(map(len, bodies), initial=spooled + len(self._buffer))
+            next(ends)
+            self._ends.extend(ends)
+            self._buffer += b"".join(bodies)
+        if contacts and not parse:  # the scope's input (a whole plan has the parsed links)
+            self._note_links(ids, items)
+        if path == STUDENTS:
+            statuses = list(map(dict.get, items, itertools.repeat("studentStatus")))
+            if _PRE_REGISTERED in statuses:  # R3's undated Pre-Registered: a few per district, if any
+                self._may_warn.update(
+                    ident
+                    for ident, status, item in zip(ids, statuses, items, strict=True)
+                    if status == _PRE_REGISTERED and not item.get("enrollmentDate")
+                )
+        self.spill()
+
+    def _note_links(self, ids: list[Any], items: list[Any]) -> None:
+        links = self._links
+        assert links is not None
+        try:
+            links += [
+                (link["studentId"], ident) for ident, item in zip(ids, items, strict=True) for link in item["students"]
+            ]
+        except (KeyError, TypeError):
+            for ident, item in zip(ids, items, strict=True):
+                try:
+                    links += [(link["studentId"], ident) for link in item["students"]]
+                except (KeyError, TypeError):
+                    self.parsed[ident] = parse_contact(item, self.path)  # not a contact record: RecordError says why
 
     def spill(self) -> None:
         """Move the buffer's JSON to the spool, if there is one (after each page)."""
-        if self.spool is not None and self.buffer:
-            self.spool.write(self.buffer)
-            self.buffer.clear()
+        if self.spool is not None and self._buffer:
+            self.spool.write(self._buffer)
+            self._buffer.clear()
 
     def _kept(self) -> bytes:
         spooled = b"" if self.spool is None else self.spool.read(0, self.spool.size)
-        return spooled + bytes(self.buffer)
+        return spooled + bytes(self._buffer)
 
     def in_id_order(self) -> Iterator[tuple[int, int]]:
         """(id, position) of each record, by id (a listing is read in id order, but need not be)."""
@@ -161,14 +337,17 @@ class Listing:
         return ((ids[n], n) for n in sorted(range(len(ids)), key=ids.__getitem__))
 
     def extend(self, later: Listing) -> None:
-        """Append the records read after these."""
-        shift = self.ends[-1] if self.ends else 0
-        self.ids += later.ids
-        self.digests += later.digests
-        self.ends.extend(end + shift for end in later.ends)
-        self.buffer += later._kept()
+        """Append the records read after these (both read, neither waiting unread)."""
+        shift = self._ends[-1] if self._ends else 0
+        self._ids += later._ids
+        self._digests += later._digests
+        self._ends.extend(end + shift for end in later._ends)
+        self._buffer += later._kept()
         self.spill()
         self.parsed.update(later.parsed)
+        if self._links is not None and later._links is not None:
+            self._links += later._links
+        self._may_warn |= later._may_warn
         self._index = None
 
     def release_parsed(self) -> None:
@@ -187,86 +366,44 @@ class RecordReader:
         self.custom_endpoints, self.parse = custom_endpoints, parse
         self.listings: dict[str, Listing] = {path: self._listing(path) for path, _ in ENDPOINTS[1:]}
         self.schools: list[Any] = []
-        self.may_warn: set[int] = set()
-        self.links: list[tuple[Any, Any]] = []  # (person id, contact id)
 
     def _listing(self, path: str) -> Listing:
         # Everyone is decided: the students' JSON is kept only for the mirror, written at the end (spooled).
-        return Listing(self.parse, spool=self.parse and path in (STUDENTS, OPEROO_STUDENTS))
+        return Listing(path, self.parse, spool=self.parse and path in (STUDENTS, OPEROO_STUDENTS))
 
     def read(self, path: str, items: list[Any]) -> None:
         """Read one page's records (already checked whole by the client), in reading order."""
         if path == SCHOOLS:
             self.schools += [parse_school(item, path) for item in items]
-            return
-        listing, parse = self.listings[path], self.parse
-        contacts = path in (CONTACTS, OPEROO_CONTACTS)
-        parser = parse_contact if contacts else parse_student
-        listing._index = None
-        # A page at a time, not a record at a time: this runs for every record of every re-sync.
-        ids: list[Any] = list(map(dict.get, items, itertools.repeat("id")))  # each is a dict (the client checked)
-        if parse:  # RecordError names the first record that is not well formed
-            listing.parsed.update(zip(ids, map(parser, items, itertools.repeat(path, len(items))), strict=True))
-        elif not set(map(type, ids)) <= _INT:
-            parsed = listing.parsed
-            for ident, item in zip(ids, items, strict=True):
-                if type(ident) is not int:
-                    parsed[ident] = parser(item, path)  # RecordError unless the id is an integer
-        try:
-            listing.ids.extend(ids)
-        except OverflowError:  # packed as 64-bit integers (`Listing`): a larger id is not one eSD gives
-            big = next(ident for ident in ids if not -(1 << 63) <= ident < 1 << 63)
-            raise RecordError(path, big, "id", f"expected a 64-bit integer, got {big}") from None
-        if parse and contacts:  # their digests only: no JSON kept (below), none held meanwhile
-            listing.digests.extend(map(xxhash.xxh3_64_intdigest, map(orjson.dumps, items)))
         else:
-            bodies = list(map(orjson.dumps, items))
-            listing.digests.extend(map(xxhash.xxh3_64_intdigest, bodies))
-        # A record's JSON is kept to parse it later, and a student's for the mirror (contacts have none there).
-        if not (parse and contacts):
-            spooled = 0 if listing.spool is None else listing.spool.size  # the buffer holds what comes after
-            ends = itertools.accumulate(map(len, bodies), initial=spooled + len(listing.buffer))
-            next(ends)
-            listing.ends.extend(ends)
-            listing.buffer += b"".join(bodies)
-        if contacts and not parse:  # the scope's input (a whole plan has the parsed links)
-            try:
-                self.links += [
-                    (link["studentId"], ident)
-                    for ident, item in zip(ids, items, strict=True)
-                    for link in item["students"]
-                ]
-            except (KeyError, TypeError):
-                for ident, item in zip(ids, items, strict=True):
-                    try:
-                        self.links += [(link["studentId"], ident) for link in item["students"]]
-                    except (KeyError, TypeError):
-                        listing.parsed[ident] = parser(item, path)  # not a contact record: RecordError says why
-        if path == STUDENTS:
-            statuses = list(map(dict.get, items, itertools.repeat("studentStatus")))
-            if _PRE_REGISTERED in statuses:  # R3's undated Pre-Registered: a few per district, if any
-                self.may_warn.update(
-                    ident
-                    for ident, status, item in zip(ids, statuses, items, strict=True)
-                    if status == _PRE_REGISTERED and not item.get("enrollmentDate")
-                )
-        listing.spill()
+            self.listings[path].read(items)
 
-    def read_pages(self, pages: Mapping[str, list[bytes]]) -> None:
-        """Read the pages the client kept as bytes; they come before any page of their listing read on arrival."""
+    def read_pages(
+        self, pages: Mapping[str, list[bytes]], listing_pages: Mapping[str, Sequence[str]] | None = None
+    ) -> None:
+        """Read the pages the client kept as bytes; they come before any page of their listing read on arrival.
+
+        With `listing_pages` (each listing's page digests, `RawSnapshot.listing_pages`), a listing whose
+        every page was kept (each as at the last applied sync: `EsdClient.fetch_raw`) waits unread, unless
+        every record is parsed now (`Listing`)."""
         for path, bodies in pages.items():
             if not bodies:
                 continue
             if path == SCHOOLS:
                 later_schools, self.schools = self.schools, []
-            else:
-                later, self.listings[path] = self.listings[path], self._listing(path)
+                for body in bodies:
+                    self.read(path, orjson.loads(body)[_KEYS[path]])
+                self.schools += later_schools
+                continue
+            if not self.parse and listing_pages is not None and len(bodies) == len(listing_pages.get(path, ())):
+                self.listings[path].wait_unread(bodies)  # (none of its pages arrived, so nothing was read into it)
+                continue
+            later, self.listings[path] = self.listings[path], self._listing(path)
             for body in bodies:
                 self.read(path, orjson.loads(body)[_KEYS[path]])
-            if path == SCHOOLS:
-                self.schools += later_schools
-            else:
-                self.listings[path].extend(later)
+            self.listings[path].extend(later)
+        for path, listing in self.listings.items():
+            listing.pages = tuple((listing_pages or {}).get(path, ()))
 
     def records(self) -> ReadRecords:
         """The records read, joined by person and by contact, with each one's digest. The reader is spent:
@@ -274,10 +411,9 @@ class RecordReader:
         listings, self.listings = self.listings, {}
         std, op = listings[STUDENTS], listings[OPEROO_STUDENTS]
         contacts = _Contacts(listings[CONTACTS], listings[OPEROO_CONTACTS])
-        links, self.links = (None if self.parse else self.links), []
-        may_warn, schools = frozenset(self.may_warn), {s.school_id: s.name for s in self.schools}
+        schools = {s.school_id: s.name for s in self.schools}
         if not self.parse:
-            return ReadRecords(_Persons(std, op), contacts, schools, self.custom_endpoints, listings, may_warn, links)
+            return ReadRecords(_Persons(std, op), contacts, schools, self.custom_endpoints, listings)
         # Every record parsed: the persons in a plain dict (the rules go through all of them), the only
         # reference to their records, so that they go once decided (`run.make_plan`).
         first, second = std.parsed, op.parsed
@@ -287,7 +423,7 @@ class RecordReader:
         persons = dict(zip(ids, map(new_tuple, itertools.repeat(Person), records), strict=True))
         std.release_parsed()
         op.release_parsed()
-        return ReadRecords(persons, contacts, schools, self.custom_endpoints, listings, may_warn, links)
+        return ReadRecords(persons, contacts, schools, self.custom_endpoints, listings)
 
 
 class _Persons(Mapping[int, Person]):
@@ -322,8 +458,16 @@ class _Contacts(Mapping[int, tuple[Contact | None, Contact | None]]):
 
     def __init__(self, standard: Listing, operoo: Listing) -> None:
         self.first, self.second = standard, operoo
-        self.ids = array("q", standard.ids)
-        self.ids.extend(cid for cid in operoo.ids if cid not in standard)
+        self._ids: array[int] | None = None
+
+    @property
+    def ids(self) -> array[int]:
+        """Every contact's id, made when first needed (a partial plan looks contacts up by id)."""
+        if self._ids is None:
+            standard = self.first
+            self._ids = array("q", standard.ids)
+            self._ids.extend(cid for cid in self.second.ids if cid not in standard)
+        return self._ids
 
     def __contains__(self, ident: object) -> bool:
         return ident in self.first or ident in self.second
