@@ -389,3 +389,17 @@ def test_a_sync_killed_after_its_apply_leaves_the_next_one_seeing_every_change(
     same_plan_both_ways(world)
     assert world.sync(SETTINGS).status == "applied"
     exported_as_a_first_sync_would(world, tmp_path)
+
+
+@pytest.mark.parametrize("order", [[1, 2, 5, 9], [9, 5, 2, 1], [2, 9, 1, 5]], ids=["in order", "reversed", "mixed"])
+def test_a_re_sync_finds_each_record_by_id_whatever_order_the_listing_gives(order: list[int]) -> None:
+    """eSD lists by id, and a listing in order is searched by bisection; any other order by an index."""
+    reader = RecordReader(True, False)
+    for pid in order:
+        reader.read(STUDENTS, [_student(pid, f"Name{pid}")])
+    records = reader.records()
+    assert [pid for pid in range(11) if pid in records.persons] == [1, 2, 5, 9]
+    assert all(records.persons[pid].standard.last_name == f"Name{pid}" for pid in order)  # type: ignore[union-attr]
+    assert "5" not in records.persons and None not in records.persons
+    with pytest.raises(KeyError):
+        records.persons[3]
