@@ -17,6 +17,8 @@ from __future__ import annotations
 from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import ne
 from typing import TypeAlias
 
 import orjson
@@ -86,11 +88,9 @@ def mirror_changes(
             changed[path] = set()
             continue
         now_ids, now_digests = listing.ids, listing.digests
-        if now_ids == then_ids:
+        if now_ids == then_ids:  # (the digests that differ found in C: 95,000 at 100,000 students)
             same = now_digests == then_digests
-            changed[path] = (
-                set() if same else {i for i, a, b in zip(now_ids, now_digests, then_digests, strict=True) if a != b}
-            )
+            changed[path] = set() if same else set(compress(now_ids, map(ne, now_digests, then_digests)))
             continue
         then = dict(zip(then_ids, then_digests, strict=True))
         changed[path] = {i for i, d in zip(now_ids, now_digests, strict=True) if then.get(i) != d} | (
