@@ -23,7 +23,8 @@ from typing import TypeAlias
 
 import orjson
 
-from mock_esd_sync.reader import Listing, PersonRows, ReadRecords, listing_key
+from mock_esd_sync.listing import Listing, listing_key
+from mock_esd_sync.reader import PersonRows, ReadRecords
 from mock_esd_sync.records import Person, parse_student
 from mock_esd_sync.shapes import CONTACTS, OPEROO_CONTACTS, OPEROO_STUDENTS, STUDENTS
 

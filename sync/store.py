@@ -277,7 +277,7 @@ def load_digests(conn: sqlite3.Connection) -> dict[str, Digests]:
 
 def load_listing_keys(conn: sqlite3.Connection) -> dict[str, str]:
     """Each listing's key as the last applied sync that wrote the mirror left it, written with its digests
-    (see `mock_esd_sync.reader.listing_key`): none before that."""
+    (see `mock_esd_sync.listing.listing_key`): none before that."""
     row = conn.execute("SELECT value FROM meta WHERE key = 'listing_keys'").fetchone()
     return dict(json.loads(row[0])) if row else {}
 

@@ -8,13 +8,15 @@ from typing import Any
 
 import pytest
 
+import mock_esd_sync.listing
 import mock_esd_sync.reader
 import mock_esd_sync.run
 from mock_esd_contracts import vocabulary as v
 from mock_esd_sync import rules
 from mock_esd_sync.client import EsdClient
+from mock_esd_sync.listing import Listing
 from mock_esd_sync.mirror import mirror_changes
-from mock_esd_sync.reader import Listing, RecordReader
+from mock_esd_sync.reader import RecordReader
 from mock_esd_sync.records import RawSnapshot
 from mock_esd_sync.shapes import OPEROO_STUDENTS, STUDENTS
 from tests.rules.test_rules import E, F, P, base_district
@@ -155,14 +157,15 @@ def test_pages_are_read_as_they_arrive_from_the_first_one_that_changed(
 def parsed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     """(listing, id) of each student or contact record parsed from eSD's JSON."""
     calls: list[tuple[str, int]] = []
-    for name in ("parse_student", "parse_contact"):
-        original = getattr(mock_esd_sync.reader, name)
+    for module in (mock_esd_sync.reader, mock_esd_sync.listing):  # parsed when looked up, or as read
+        for name in ("parse_student", "parse_contact"):
+            original = getattr(module, name)
 
-        def counting(raw: Any, endpoint: str, original: Any = original) -> Any:
-            calls.append((endpoint, raw["id"]))
-            return original(raw, endpoint)
+            def counting(raw: Any, endpoint: str, original: Any = original) -> Any:
+                calls.append((endpoint, raw["id"]))
+                return original(raw, endpoint)
 
-        monkeypatch.setattr(mock_esd_sync.reader, name, counting)
+            monkeypatch.setattr(module, name, counting)
     return calls
 
 
@@ -226,7 +229,7 @@ def test_a_spool_that_cannot_be_written_aborts_the_first_sync_naming_it_and_chan
     def disk_full(*_: Any) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(mock_esd_sync.reader.os, "pwrite", disk_full)
+    monkeypatch.setattr(mock_esd_sync.listing.os, "pwrite", disk_full)
     with pytest.raises(OSError, match=r"spool for the mirror in .* \(TMPDIR\): .*No space left on device"):
         w.sync(SETTINGS)
     assert w.tables() == before
