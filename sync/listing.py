@@ -31,7 +31,6 @@ from mock_esd_sync.shapes import CONTACTS, OPEROO_CONTACTS, STUDENTS
 
 _KEYS = dict(ENDPOINTS)
 _PRE_REGISTERED = esd.Status.PRE_REGISTERED.value
-_REPEAT_PRE_REGISTERED = itertools.repeat(_PRE_REGISTERED)
 _INT = frozenset({int})
 SPOOL_READ_AHEAD = 1 << 20  # bytes a spool reads at once when read in order (see `Spool`)
 
@@ -290,7 +289,9 @@ class Listing:
         if path == STUDENTS:
             statuses = list(map(dict.get, items, itertools.repeat("studentStatus")))
             if _PRE_REGISTERED in statuses:  # R3's undated Pre-Registered: a few a page (found in C), if any
-                for n in itertools.compress(range(len(items)), map(operator.eq, statuses, _REPEAT_PRE_REGISTERED)):
+                for n in itertools.compress(
+                    range(len(items)), map(operator.eq, statuses, itertools.repeat(_PRE_REGISTERED))
+                ):
                     if not items[n].get("enrollmentDate"):
                         self._may_warn.add(ids[n])
         self.spill()
