@@ -98,9 +98,10 @@ class Listing:
     (`RecordReader.read_pages`), waits *unread*: its pages are read only when something needs its records.
     If its pages are those the stored ids and digests were read from (`take_stored`, by their key), those
     are its ids and digests, and its JSON is read only when one of its records is (measured at 100,000
-    students: after 1% of the students were renamed, reading both contact listings, 101,000 records, took
-    about 0.15 s of a 1.4 s re-sync, and nothing of them is needed). Whatever else asks an unread listing
-    for its records (`ids`, `links`, a record's JSON) has it read first, so it behaves as one read on arrival.
+    students, 1% of the students renamed: reading /v1/contacts, 91,000 records, cost the re-sync about
+    0.1 s of CPU, for the few of them it needs; docs/scaling.md, "What a 1% re-sync at 1.5x took"). Whatever
+    else asks an unread listing for its records (`ids`, `links`, a record's JSON) has it read first, so it
+    behaves as one read on arrival.
     """
 
     __slots__ = (
