@@ -1,15 +1,17 @@
 """The eSD mirror's changes: which of eSD's records differ from the last applied sync's (the digest diff).
 
 The store keeps what eSD said at the last applied sync: each person's two student records as eSD gave
-them, and the digest of every record of the student and contact listings. `mirror_changes` compares the
-digests a `RecordReader` took with the stored ones: the rows that differ are what a sync writes to the
-mirror (`store.apply_plan`'s `mirror`), and the persons and contacts they name are the ones a re-sync
-decides again (`run`): a person whose records have the same digests, under the same settings, gets the
+them, the digest of every record of the student and contact listings, and each listing's key tying those
+digests to the pages they were read from (`listing.listing_key`). `mirror_changes` compares the digests a
+`RecordReader` took with the stored ones (a listing left unread, its pages as they were, takes the stored
+ones): the rows that differ are what a sync writes to the mirror (`store.apply_plan`'s `mirror`), and the
+persons and contacts they name are the ones a re-sync decides again (`run`), with the contacts of persons
+whose Operoo ID changes: a person whose records have the same digests, under the same settings, gets the
 same decision as then, and the state already holds it. `decode_person` reads a stored row back.
 
 Plain computation over the reader's packed listings, no I/O of its own (the rows it hands on read the
-reader's buffers and spool as they are written). May import: `reader`, `shapes`, `records`; not the
-client, the store or the run. The rules and the plan never see it: the run passes it to the store.
+reader's buffers and spool as they are written). May import: `reader`, `listing`, `shapes`, `records`;
+not the client, the store or the run. The rules and the plan never see it: the run passes it to the store.
 """
 
 from __future__ import annotations
