@@ -85,7 +85,7 @@ class EsdClient:
         read every record of the listing anyway, so each page's records are passed to `read` as the page
         arrives, from the JSON the check read, instead of keeping its bytes to read again. Pages before it
         are kept as bytes: an unchanged eSD reads nothing, and a listing whose every page is as it was may
-        not be read at all (`reader.Listing`). A page's digest covers its path and parameters, so a page is
+        not be read at all (`listing.Listing`). A page's digest covers its path and parameters, so a page is
         "as it was" whatever the listings before it did.
         """
         self._digest, self._page_digests = hashlib.blake2b(digest_size=20), []
