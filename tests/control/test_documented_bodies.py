@@ -14,10 +14,9 @@ from mock_esd.server.app import create_app
 from mock_esd.state.config import AppConfig
 
 DOCS = Path(__file__).parents[2] / "docs"
-PAGES = [DOCS / "qa" / "scenarios.md", DOCS / "qa" / "faults.md"]  # in this order: the faults aim at a tenant made first
-EXAMPLE = re.compile(
-    r'^```json title="(POST|PATCH|PUT|DELETE) (/_mock/\S*)"\n(.*?)^```$', re.DOTALL | re.MULTILINE
-)
+# in this order: a fault rule aims at the tenant a body of scenarios.md makes
+PAGES = [DOCS / "qa" / "scenarios.md", DOCS / "qa" / "faults.md"]
+EXAMPLE = re.compile(r'^```json title="(POST|PATCH|PUT|DELETE) (/_mock/\S*)"\n(.*?)^```$', re.DOTALL | re.MULTILINE)
 # every control route that takes a body, as the pages must show it
 BODIES = {
     "POST /_mock/reset", "POST /_mock/tenants", "POST /_mock/schools", "POST /_mock/students",

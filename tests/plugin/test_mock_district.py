@@ -185,7 +185,7 @@ def test_the_documented_unittest_example_runs() -> None:
     block = re.search(
         r"```python\n(# test_district_unittest\.py\n.*?)```", FIXTURES_PAGE.read_text(encoding="utf-8"), re.DOTALL
     )
-    assert block is not None, "docs/qa/fixtures.md's unittest example (first line `# test_district_unittest.py`) is gone"
+    assert block is not None, "the unittest example of docs/qa/fixtures.md (`# test_district_unittest.py`) is gone"
     namespace: dict[str, Any] = {"__name__": "test_district_unittest"}
     exec(compile(block.group(1), "docs/qa/fixtures.md", "exec"), namespace)
     cases = [v for v in namespace.values() if isinstance(v, type) and issubclass(v, unittest.TestCase)]
