@@ -157,7 +157,8 @@ def rule_problems(
     tenant, endpoint = body.get("tenant"), body.get("endpoint")
     if tenants is not None and isinstance(tenant, str) and tenant not in tenants:
         problems.append({"path": "tenant", "message": f"no tenant {shown(tenant)}; tenants: {', '.join(tenants)}"})
-    if isinstance(endpoint, str) and endpoint.startswith("/") and not _served(endpoint):
+    endpoint_ok = not any(p["path"] == "endpoint" for p in problems)  # too long, say: that is its problem
+    if endpoint_ok and isinstance(endpoint, str) and endpoint.startswith("/") and not _served(endpoint):
         served = ", ".join(api_paths())
         problems.append(
             {
