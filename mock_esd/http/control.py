@@ -23,9 +23,10 @@ from mock_esd.qa import drift, faults
 from mock_esd.qa.journal import FILTERS
 from mock_esd.state import changelog
 from mock_esd_contracts import vocabulary as v
-from mock_esd_contracts.schema import body_problems, depth_problem, shown
+from mock_esd_contracts.schema import body_problems, depth_problem, duplicate_keys, shown
 
 control = Blueprint("mock_control", __name__)
+ORJSON_DEPTH = 1024  # orjson refuses a body nested deeper than this, whatever max_body_depth says
 TENANT = ("tenant",)
 # The query parameters each endpoint reads (by view name); any other is refused by `known_query`.
 QUERY: dict[str, tuple[str, ...]] = {
@@ -85,17 +86,23 @@ def _json() -> Any:
         return None
     if not request.is_json:
         raise BadRequest("the body must be JSON (Content-Type: application/json)")
+    limits = current().config.limits
     try:
         body = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        if str(exc).startswith("depth limit exceeded"):  # orjson's own cap (1,024 levels) is past ours: say ours
-            raise BadRequest(
-                f"the body is nested deeper than the limit max_body_depth={current().config.limits.max_body_depth}"
-            ) from None
+        if str(exc).startswith("depth limit exceeded"):  # orjson's own cap: the lower of it and ours is the limit
+            if limits.max_body_depth < ORJSON_DEPTH:
+                raise BadRequest(
+                    f"the body is nested deeper than the limit max_body_depth={limits.max_body_depth}"
+                ) from None
+            raise BadRequest(f"the body is nested deeper than the JSON parser reads ({ORJSON_DEPTH} levels)") from None
         raise BadRequest(f"the body is not JSON: {str(exc)[:200]}") from None
-    too_deep = depth_problem(body, current().config.limits.max_body_depth)
+    too_deep = depth_problem(body, limits.max_body_depth)
     if too_deep:
         raise BadRequest(f"the body is {too_deep['message']}")
+    twice = duplicate_keys(data, limits.max_reported_errors)  # after the depth check: this parser recurses
+    if twice:
+        raise Invalid("body", twice, twice.more, limits.max_reported_errors)
     return body
 
 
