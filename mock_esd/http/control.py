@@ -17,6 +17,7 @@ from flask import Blueprint, Response, g, request
 from mock_esd.district import builders, scenario
 from mock_esd.district.generator import DistrictSpec, today_problem
 from mock_esd.district.store import DistrictStore
+from mock_esd.district.tenants import tenant_name_problem
 from mock_esd.errors import BadRequest, Conflict, Invalid, NotFound
 from mock_esd.http.request import current, from_loopback, json_response, requested_store, requested_tenant
 from mock_esd.qa import drift, faults
@@ -111,7 +112,8 @@ def _checked(schema: str, body: Any, *extra: dict[str, str]) -> dict[str, Any]:
     (the first `max_reported_errors` of them: the check stops there)."""
     limits = current().config.limits
     found = body_problems(schema, body, limits.max_body_depth, limits.max_reported_errors, limits.max_field_chars)
-    problems = [*found, *extra]
+    said = {p["path"] for p in extra}  # a field an extra check explains is told once, in its words
+    problems = [*(p for p in found if p["path"] not in said), *extra]
     if problems:
         raise Invalid(
             f"{schema} body", sorted(problems, key=lambda p: p["path"]), found.more, limits.max_reported_errors
@@ -179,7 +181,10 @@ def tenants() -> Response:
 @control.post("/tenants")
 def create_tenant() -> Response:
     """A new district and its two clients, isolated from every other tenant."""
-    body = _body("tenant")
+    raw = _json()
+    name = raw.get("name") if isinstance(raw, dict) else None
+    problem = tenant_name_problem(name) if isinstance(name, str) else None
+    body = _checked("tenant", {} if raw is None else raw, *([{"path": "name", "message": problem}] if problem else []))
     registry, limits = current().registry, current().config.limits
     limits.check_tenants(len(registry.tenants()) + 1)
     name = str(body.get("name") or f"t{len(registry.tenants()) + 1}")
