@@ -20,7 +20,7 @@ from mock_esd.district.store import DistrictStore
 from mock_esd.district.tenants import tenant_name_problem
 from mock_esd.errors import BadRequest, Conflict, Invalid, NotFound
 from mock_esd.http.request import current, from_loopback, json_response, requested_store, requested_tenant
-from mock_esd.qa import drift, faults
+from mock_esd.qa import drift, faults, served
 from mock_esd.qa.journal import FILTERS
 from mock_esd.state import changelog
 from mock_esd_contracts import vocabulary as v
@@ -410,6 +410,12 @@ def delete_fault(rule_id: int) -> Response:
 
 @control.get("/requests")
 def journal() -> Response:
+    """The tenant's journal, filtered; a filter no request could match is a 400 naming it, not an empty list."""
+    registry = current().registry
+    clients = [c.client_id for c in registry.clients()]
+    problems = served.criteria_problems(request.args, registry.tenants(), clients)
+    if problems:
+        raise Invalid("journal filter", problems)
     return json_response([e.as_json() for e in current().journal.entries(request.args)])
 
 
