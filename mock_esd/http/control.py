@@ -360,8 +360,10 @@ def add_fault() -> Response:
     raw = _json()
     body = {} if raw is None else raw
     limits = current().config.limits
+    registry = current().registry
+    clients = {t: [c.client_id for c in registry.clients(t)] for t in registry.tenants()}
     problems = faults.rule_problems(
-        body, current().registry.tenants(), limits.max_body_depth, limits.max_reported_errors
+        body, registry.tenants(), limits.max_body_depth, limits.max_reported_errors, clients
     )
     if problems:
         raise Invalid("fault rule", problems, problems.more, limits.max_reported_errors)

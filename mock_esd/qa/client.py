@@ -195,8 +195,10 @@ class ControlClient:
         (the `n`th matching call), times (the first `n`) or probability (`probability`, drawn from `seed`).
 
         The whole rule may also be given as one mapping: `add_fault({"endpoint": ..., "kind": ...})`. A
-        field the control API does not know, a wrong value, or an endpoint the mock does not serve raises
-        ControlError naming each (nothing is armed); a field this method does not know raises TypeError.
+        field the control API does not know, a wrong value, an endpoint the mock does not serve, or a rule
+        that could never fire or would do nothing (a method or query parameter the endpoint does not take, a
+        client its tenant does not have, `n` with mode always, drift off a listing) raises ControlError
+        naming each (nothing is armed); a field this method does not know raises TypeError.
         """
         if isinstance(endpoint, Mapping):
             given = [name for name, value in locals().items() if name in _RULE_FIELDS[1:] and value is not None]

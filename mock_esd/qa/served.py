@@ -74,6 +74,7 @@ def _part_fits(part: str, wanted: str) -> bool:
     return part == wanted or (wanted.startswith("{") and part != "")
 
 
+@cache  # a fault rule of a listing's kind asks on every call it matches
 def listing_paths() -> tuple[str, ...]:
     """The listings' paths: `/v1/schools`, `/v1/students`, ..."""
     return tuple(s.template for s in served() if s.listing)
