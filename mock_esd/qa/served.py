@@ -3,7 +3,7 @@ reads, and whether it is a listing. Fault rules and journal filters are checked 
 filter that can never match a call is refused rather than silently never matching.
 
 Plain data, derived once from `openapi.json` (`mock_esd_contracts.schema.api_operations`) and the listings'
-table (`mock_esd_contracts.endpoints`); `tests/control/test_aimed_faults.py` holds it to the mock's routes.
+table (`mock_esd_contracts.endpoints`); `tests/control/test_rule_reach.py` holds it to the mock's routes.
 """
 
 from __future__ import annotations

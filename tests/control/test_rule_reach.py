@@ -62,6 +62,9 @@ LISTING_READS = "it reads pageNo, pageSize, schoolId, studentStatus"
         ({"endpoint": "/v1/auth/token", "kind": "short_last_page"}, "kind", "/v1/auth/token is no listing"),
         ({"endpoint": "/v1/auth/token", "kind": "drift"}, "kind", "drift changes a listing's pages"),
         ({"endpoint": "/v1/students/*", "kind": "drift"}, "kind", "no listing is under /v1/students/*"),
+        ({"endpoint": "/v1/auth/token", "kind": "expire_token"}, "kind", "/v1/auth/token carries no token to expire"),
+        ({"endpoint": "/v1/auth/*", "kind": "expire_token"}, "kind", "carries no token to expire"),
+        ({"endpoint": "/v1/auth/token", "client": STANDARD.client_id}, "client", "carries no client yet"),
     ],
 )
 def test_a_rule_that_cannot_fire_or_do_anything_is_refused_naming_the_field(
@@ -136,3 +139,15 @@ def test_the_schema_s_methods_are_those_the_api_answers() -> None:
     enum = schema.control_schema()["$defs"]["fault"]["properties"]["method"]["enum"]
     answered = {m for s in served() for m in s.methods}
     assert set(enum) == {*answered, None}
+
+
+def test_expire_token_on_a_prefix_leaves_the_token_request_alone(
+    http: FlaskClient, custom_headers: dict[str, str]
+) -> None:
+    """On `/*` it expires the token of every call that carries one; a token request carries none: no 401 there."""
+    assert add(http, endpoint="/*", kind="expire_token").status_code == 201
+    form = {"grant_type": "client_credentials"}
+    assert http.post("/api/v1/auth/token", data=form, auth=(CUSTOM.client_id, CUSTOM.secret)).status_code == 200
+    assert http.get("/api/v1/schools", headers=custom_headers).status_code == 401
+    (rule,) = http.get("/_mock/faults").json
+    assert (rule["calls"], rule["fired"]) == (1, 1)
