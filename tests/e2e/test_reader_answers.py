@@ -1,16 +1,21 @@
-"""How the readers (`verify`, `sync`, `record`) meet a server that trickles its answer a byte at a time, and an
-unusable --timeout. Each runs as a user runs it, against a server on 127.0.0.1 sending exactly the bytes given."""
+"""How the readers (`verify`, `sync`, `record`) meet a hostile server: an answer trickled a byte at a time, an
+unusable --timeout, a signal while they wait, and an error body that echoes the secret, names a person, or
+nests too deep. Each runs as a user runs it, against a server on 127.0.0.1 sending exactly the bytes given."""
 
 from __future__ import annotations
 
+import base64
+import json
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import pytest
 
+from mock_esd_contracts.checks import CHECKS
 from tests.e2e.test_answer_limits import command
-from tests.hostile import TOKEN_BODY, Sent, hostile_server, report, run_capped
+from tests.hostile import TOKEN, TOKEN_BODY, Sent, hostile_server, report, run_capped
 
 pytestmark = pytest.mark.e2e
 
@@ -48,6 +53,20 @@ def test_an_answer_trickled_a_byte_at_a_time_ends_at_the_timeout(name: str, tmp_
     assert run.seconds < 30, run  # sync and record try 5 times: 5 s, the backoff, and the start-up
 
 
+def test_verify_reports_a_listing_that_does_not_come_whole_in_time_and_goes_on(tmp_path: Path) -> None:
+    routes = {"POST /api/v1/auth/token": TOKEN, "GET /api/v1/schools": Sent(body=b"{}" * 2000, trickle=0.2)}
+    with hostile_server(routes) as server:
+        run = run_capped(*reader("verify", server.base_url, tmp_path, "-q", "--json", "--timeout", "1"), timeout=120)
+    assert run.returncode == 1 and run.stderr == "", run  # judged: a check failed
+    checks = {c["check"]: c for c in json.loads(run.stdout)["checks"]}
+    assert (
+        "GET /v1/schools page 1: no answer within 1 s (--timeout): the server accepted but did not answer"
+        in (checks["endpoints-reachable"]["reasons"])
+    )
+    assert checks["paging-bad-params"]["result"] == "fail"  # later checks still ran (and judged the 404s)
+    assert run.seconds < 60, run
+
+
 # ----- an unusable --timeout is a usage error ---------------------------------------------------------------
 
 
@@ -61,3 +80,117 @@ def test_a_timeout_that_is_no_number_of_seconds_is_a_usage_error(name: str, valu
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     (error,) = [line for line in done.stderr.splitlines() if line.startswith("Error: ")]
     assert error.startswith("Error: Invalid value for '--timeout'"), done.stderr
+
+
+# ----- what a server says is quoted short, never its secret echoed, never too deep ------------------------
+
+
+def problem(status: int, title: str, detail: str = "") -> Sent:
+    body = {"type": "about:blank", "title": title, "status": status, **({"detail": detail} if detail else {})}
+    return Sent(status, {"Content-Type": "application/problem+json"}, json.dumps(body).encode())
+
+
+ECHOES = {  # the ways the secret travelled in the token request, echoed back in a problem's title
+    "as sent": SECRET,
+    "form-encoded": quote_plus(SECRET),
+    "in HTTP Basic": base64.b64encode(f"c:{SECRET}".encode()).decode(),
+}
+
+
+@pytest.mark.parametrize("echo", list(ECHOES))
+@pytest.mark.parametrize("name", READERS)
+def test_a_secret_echoed_in_an_error_is_never_repeated(name: str, echo: str, tmp_path: Path) -> None:
+    routes = {"POST /api/v1/auth/token": problem(401, f"invalid client: {ECHOES[echo]}")}
+    with hostile_server(routes) as server:
+        run = run_capped(*reader(name, server.base_url, tmp_path, "-q"), timeout=60)
+    line = error_line(run.stderr)
+    assert run.returncode == 2, run
+    assert SECRET not in line and ECHOES[echo] not in line and "invalid client: <secret>" in line, line
+
+
+def test_verify_never_repeats_a_secret_a_listing_echoes_in_a_finding_or_its_evidence(tmp_path: Path) -> None:
+    routes = {"POST /api/v1/auth/token": TOKEN, "GET /api/v1/schools": problem(500, f"no school for {SECRET}")}
+    with hostile_server(routes) as server:
+        run = run_capped(*reader("verify", server.base_url, tmp_path, "-q", "--json"), timeout=60)
+    assert run.returncode == 1 and SECRET not in run.stdout, run
+    checks = {c["check"]: c for c in json.loads(run.stdout)["checks"]}
+    assert "GET /v1/schools page 1: 500 no school for <secret>" in checks["endpoints-reachable"]["reasons"]
+
+
+PERSONAL = "Ada Lovelace, born 2010-02-03"
+
+
+def as_json(name: str) -> list[str]:
+    """`--json` for the commands that have it (verify's findings, read from its report)."""
+    return ["--json"] if name == "verify" else []
+
+
+@pytest.mark.parametrize("name", READERS)
+def test_a_problem_detail_or_an_html_page_is_said_by_its_size_never_quoted(name: str, tmp_path: Path) -> None:
+    """A detail, or a proxy's error page, may name the student the server choked on: only its size is said."""
+    detail = f"{PERSONAL} has no school\n" * 500
+    page = f"<html><body><h1>500</h1><p>{PERSONAL} {'x' * 5000}\nline two</p></body></html>".encode()
+    routes = {
+        "POST /api/v1/auth/token": TOKEN,
+        "GET /api/v1/schools": problem(400, "Bad Request", detail),
+        "GET /api/v1/students": Sent(400, {"Content-Type": "text/html"}, page),
+    }
+    with hostile_server(routes) as server:
+        run = run_capped(*reader(name, server.base_url, tmp_path, "-q", *as_json(name)), timeout=60)
+    said = run.stderr + run.stdout
+    assert PERSONAL not in said and "Traceback" not in said, run
+    if name == "verify":  # each is a finding, one short line
+        reasons = [r for c in json.loads(run.stdout)["checks"] for r in c["reasons"]]
+        assert f"GET /v1/schools page 1: 400 Bad Request (detail of {len(detail):,} characters, not quoted)" in reasons
+        assert f"GET /v1/students page 1: 400 ({len(page):,} bytes of text/html, not JSON; not quoted)" in reasons
+        assert all(len(r) < 1000 and "\n" not in r for r in reasons)  # a skip names each listing it lacked
+    else:  # the first one stops the read
+        assert error_line(run.stderr).endswith(f"400: Bad Request (detail of {len(detail):,} characters, not quoted)")
+
+
+DEEP = (  # a school as the contract has it, but for a field nested 900 deep (orjson reads up to 1,024)
+    b'{"schools": [{"id": "0101", "name": "A", "schoolType": "High", "isHoldingSchool": false, "extra": '
+    + b"[" * 900
+    + b"]" * 900
+    + b'}], "pagingInfo": {"pageNo": 1, "pageSize": 100, "pageCount": 1, "totalCount": 1}}'
+)
+DEEPER = b"[" * 200_000 + b"]" * 200_000  # past any parser's own limit
+
+
+@pytest.mark.parametrize("where", ["a record", "the token answer"])
+@pytest.mark.parametrize("name", READERS)
+def test_json_nested_too_deep_is_one_line_never_a_recursion_error(name: str, where: str, tmp_path: Path) -> None:
+    if where == "the token answer":
+        routes = {"POST /api/v1/auth/token": Sent(body=DEEPER)}
+    else:
+        routes = {"POST /api/v1/auth/token": TOKEN, "GET /api/v1/schools": Sent(body=DEEP)}
+    with hostile_server(routes) as server:
+        run = run_capped(*reader(name, server.base_url, tmp_path, "-q", *as_json(name)), timeout=90)
+    assert "Traceback" not in run.stderr and "RecursionError" not in run.stderr + run.stdout, run
+    if name == "verify" and where == "a record":  # a finding: the page is not usable JSON
+        reasons = [r for c in json.loads(run.stdout)["checks"] for r in c["reasons"]]
+        assert any("/v1/schools page 1: 200 without a 'schools' list" in r and "nested deeper" in r for r in reasons)
+        assert run.returncode == 1, run
+    elif where == "a record":  # the page is no JSON the sync reads: retried, then aborted
+        assert run.returncode == 1, run
+        assert "GET /v1/schools" in error_line(run.stderr) and "JSON nested deeper than 64 levels" in run.stderr
+    else:  # no token: verify cannot run (2); sync and record give up after their retries
+        assert run.returncode in (1, 2), run
+        assert "no token" in error_line(run.stderr) or "access_token" in run.stderr, run
+
+
+# ----- verify goes on past what it could not read, and --json says when it could not run ----------------
+
+
+def test_verify_reports_a_redirect_loop_as_a_finding_and_goes_on(tmp_path: Path) -> None:
+    loop = Sent(302, {"Location": "/api/v1/schools", "Content-Type": "text/plain"})
+    with hostile_server({"POST /api/v1/auth/token": TOKEN, "GET /api/v1/schools": loop}) as server:
+        run = run_capped(*reader("verify", server.base_url, tmp_path, "-q", "--json"), timeout=60)
+    assert run.returncode == 1 and run.stderr == "", run
+    checks = {c["check"]: c for c in json.loads(run.stdout)["checks"]}
+    assert (
+        "GET /v1/schools page 1: redirected more than 30 times (a redirect loop?)"
+        in (checks["endpoints-reachable"]["reasons"])
+    )
+    assert "GET /v1/schools: redirected more than 30 times (a redirect loop?)" in checks["auth-required"]["reasons"]
+    assert len(checks) == len(CHECKS) and checks["paging-bad-params"]["result"] == "fail"  # the 404s, judged
