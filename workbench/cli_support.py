@@ -131,6 +131,34 @@ def interrupt_signal(exc: KeyboardInterrupt) -> signal.Signals:
     return getattr(exc, "signal", signal.SIGINT)
 
 
+def interrupted_by(exc: KeyboardInterrupt) -> str:
+    """`interrupted by Ctrl+C` or `interrupted by SIGTERM`: how a line says what stopped the command."""
+    signum = interrupt_signal(exc)
+    return f"interrupted by {'Ctrl+C' if signum == signal.SIGINT else signum.name}"
+
+
+def interrupt_exit(exc: KeyboardInterrupt) -> int:
+    """The exit code of a command the signal behind `exc` stopped: 128 + the signal (130 Ctrl+C, 143 SIGTERM)."""
+    return 128 + interrupt_signal(exc)
+
+
+def interrupts_in_one_line(outcome: str) -> Callable[[F], F]:
+    """Ctrl+C, or SIGTERM once `stop_on_sigterm` or `sigterm_interrupts` made it one, that reaches the command's top
+    ends it with one line (`interrupted by SIGTERM; OUTCOME`) and exit 130 or 143, not click's "Aborted!" and 1."""
+
+    def decorate(command: F) -> F:
+        @wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return command(*args, **kwargs)
+            except KeyboardInterrupt as exc:
+                fail(f"{interrupted_by(exc)}; {outcome}", interrupt_exit(exc))
+
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
 def stop_on_sigterm() -> None:
     """From here on SIGTERM ends the command as Ctrl+C does (as `Interrupted`, a KeyboardInterrupt), so `finally`
     blocks and cleanups run (the default action kills the process where it stands)."""

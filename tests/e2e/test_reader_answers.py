@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -15,7 +18,7 @@ import pytest
 
 from mock_esd_contracts.checks import CHECKS
 from tests.e2e.test_answer_limits import command
-from tests.hostile import TOKEN, TOKEN_BODY, Sent, hostile_server, report, run_capped
+from tests.hostile import TOKEN, TOKEN_BODY, Hostile, Sent, hostile_server, report, run_capped
 
 pytestmark = pytest.mark.e2e
 
@@ -80,6 +83,51 @@ def test_a_timeout_that_is_no_number_of_seconds_is_a_usage_error(name: str, valu
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     (error,) = [line for line in done.stderr.splitlines() if line.startswith("Error: ")]
     assert error.startswith("Error: Invalid value for '--timeout'"), done.stderr
+
+
+# ----- a signal while a reader waits: one line, 128 + the signal ------------------------------------------
+
+
+def waiting(name: str, server: Hostile, tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
+    """`mock-esd NAME` started, once it waits on the server's first answer (trickled, 14 minutes long)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mock_esd", *reader(name, server.base_url, tmp_path, "-q", *extra)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not server.received and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.received, "the command never asked"
+    return proc
+
+
+@pytest.mark.parametrize(("sig", "code", "by"), [("SIGTERM", 143, "SIGTERM"), ("SIGINT", 130, "Ctrl+C")])
+def test_a_signal_stops_verify_with_one_line_and_the_reports_saying_so(
+    sig: str, code: int, by: str, tmp_path: Path
+) -> None:
+    junit = tmp_path / "contract.xml"
+    with hostile_server({"POST /api/v1/auth/token": TRICKLED}) as server:
+        proc = waiting("verify", server, tmp_path, "--json", "--junit", str(junit))
+        proc.send_signal(getattr(signal, sig))
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert error_line(err) == f"interrupted by {by} after 0 of {len(CHECKS)} checks; the server was not judged"
+    report_ = json.loads(out)
+    assert report_["verdict"] == "fail" and report_["stopped"] == error_line(err)
+    assert "could-not-run" in junit.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("sig", "code", "by"), [("SIGTERM", 143, "SIGTERM"), ("SIGINT", 130, "Ctrl+C")])
+def test_a_signal_stops_record_with_one_line_saying_nothing_was_written(
+    sig: str, code: int, by: str, tmp_path: Path
+) -> None:
+    with hostile_server({"POST /api/v1/auth/token": TRICKLED}) as server:
+        proc = waiting("record", server, tmp_path)
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert error_line(err) == f"interrupted by {by}; nothing was written to {tmp_path / 'd.json'}"
+    assert not (tmp_path / "d.json").exists()
 
 
 # ----- what a server says is quoted short, never its secret echoed, never too deep ------------------------
@@ -194,3 +242,16 @@ def test_verify_reports_a_redirect_loop_as_a_finding_and_goes_on(tmp_path: Path)
     )
     assert "GET /v1/schools: redirected more than 30 times (a redirect loop?)" in checks["auth-required"]["reasons"]
     assert len(checks) == len(CHECKS) and checks["paging-bad-params"]["result"] == "fail"  # the 404s, judged
+
+
+def test_verify_json_says_the_server_could_not_be_judged_when_it_cannot_run(tmp_path: Path) -> None:
+    with socket.socket() as bound:  # bound, never listening: refused
+        bound.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{bound.getsockname()[1]}/api"
+        run = run_capped(*reader("verify", url, tmp_path, "-q", "--json"), timeout=60)
+    assert run.returncode == 2, run
+    line = error_line(run.stderr)
+    report_ = json.loads(run.stdout)
+    assert report_["verdict"] == "fail" and report_["passed"] is False and report_["stopped"] == line
+    results = {c["check"]: c["result"] for c in report_["checks"]}
+    assert results == {"could-not-run": "fail", **{c.name: "skip" for c in CHECKS}}
