@@ -23,7 +23,7 @@ from mock_esd.district.store import DistrictStore
 from mock_esd.errors import BadRequest, Invalid
 from mock_esd.limits import DEFAULT_LIMITS, Limits
 from mock_esd_contracts.errors import type_name
-from mock_esd_contracts.schema import body_problems
+from mock_esd_contracts.schema import body_problems, depth_problem, duplicate_keys
 
 
 def parse_text(text: str, source: str = "scenario", limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
@@ -34,7 +34,9 @@ def parse_text(text: str, source: str = "scenario", limits: Limits = DEFAULT_LIM
     never the text it found there (a file given by mistake may hold anything, /etc/shadow included).
     """
     data = _json_object(text)
-    if data is None:
+    if data is not None:
+        _once_each(data, text, source, limits)
+    else:
         try:
             data = bounded_yaml.load(text, source, limits)
         except yaml.YAMLError as exc:
@@ -53,6 +55,15 @@ def parse_text(text: str, source: str = "scenario", limits: Limits = DEFAULT_LIM
             f"{source} is no scenario: expected a mapping of schools, students, ..., got {type_name(data)}"
         )
     return data
+
+
+def _once_each(data: Any, text: str, source: str, limits: Limits) -> None:
+    """A JSON key given twice in one object is refused where it is (a parser keeps only the last, silently)."""
+    if depth_problem(data, limits.max_body_depth) is not None:
+        return  # the scenario's own check says how deep; the key check below recurses
+    twice = duplicate_keys(text, limits.max_reported_errors)
+    if twice:
+        raise Invalid(source, twice, twice.more, limits.max_reported_errors)
 
 
 def _json_object(text: str) -> Any:
