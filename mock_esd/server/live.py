@@ -155,7 +155,17 @@ class _BoundedServer(ThreadedWSGIServer):
         super().__init__(*args, **kwargs)
         self.max_connections = max_connections
         self._slots = threading.BoundedSemaphore(max_connections)
+        self._held: set[Any] = set()  # the accepted connections whose slot is not yet given back
+        self._held_lock = threading.Lock()
         self._full_since: float | None = None
+
+    def _give_back(self, request: Any) -> None:
+        """Give `request`'s slot back, once: its thread's end and a failure to hand it over may both try."""
+        with self._held_lock:
+            if request not in self._held:
+                return
+            self._held.discard(request)
+        self._slots.release()
 
     def _handle_request_noblock(self) -> None:
         if not self._slots.acquire(timeout=STOP_POLL_SECONDS):  # full: back to the loop (it checks for stop)
@@ -176,18 +186,23 @@ class _BoundedServer(ThreadedWSGIServer):
             self.shutdown_request(request)
             self._slots.release()
             return
+        with self._held_lock:
+            self._held.add(request)
         try:
             self.process_request(request, client_address)  # its thread gives the slot back
-        except BaseException:
-            self._slots.release()
+        except Exception:
+            self._give_back(request)
             self.handle_error(request, client_address)
             self.shutdown_request(request)
+        except BaseException:  # a signal stopping the server (Ctrl+C, SIGTERM), maybe after the thread started
+            self._give_back(request)
+            raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._slots.release()
+            self._give_back(request)
 
 
 class LiveServer:

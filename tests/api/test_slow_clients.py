@@ -111,3 +111,40 @@ def test_trickling_connections_beyond_max_connections_do_not_stop_the_server_ans
 def test_the_connection_limits_must_be_positive(limits: dict[str, float]) -> None:
     with pytest.raises(ValueError, match=next(iter(limits))):
         Limits(**limits)  # type: ignore[arg-type]
+
+
+def test_a_signal_landing_after_a_connection_s_thread_started_gives_its_slot_back_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SIGTERM's exception may land in the accepting thread right after it handed a connection to its thread:
+    that thread gives the slot back when it ends, and the stop must not give it back a second time ("Semaphore
+    released too many times" ended `serve` with exit 2 instead of "stopped")."""
+    from socketserver import ThreadingMixIn
+
+    from mock_esd.server import live
+
+    handed_over = ThreadingMixIn.process_request
+
+    def then_interrupted(self: ThreadingMixIn, request: socket.socket, client_address: object) -> None:
+        handed_over(self, request, client_address)  # type: ignore[arg-type]
+        raise KeyboardInterrupt
+
+    app = create_app(AppConfig(spec=DistrictSpec(seed=7, students=40), limits=Limits(max_connections=2)))
+    server = LiveServer(app)  # not started: this test is its accepting thread
+    bounded = server._server
+    assert isinstance(bounded, live._BoundedServer)
+    monkeypatch.setattr(live._BoundedServer, "process_request", then_interrupted)
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+            client.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            with pytest.raises(KeyboardInterrupt):
+                bounded._handle_request_noblock()
+            assert client.recv(12).startswith(b"HTTP/1.1 200"), "its thread answered it"
+        for thread in list(getattr(bounded, "_threads", None) or []):
+            thread.join(10)
+        assert bounded._held == set()
+        assert [bounded._slots.acquire(timeout=1) for _ in range(2)] == [True, True], "both slots are free again"
+        for _ in range(2):
+            bounded._slots.release()
+    finally:
+        server.stop()
