@@ -26,8 +26,8 @@ YAML = {"Content-Type": "application/yaml"}
 TINY = DistrictSpec(seed=7, students=40)
 
 
-def _app(**limits: int) -> Flask:
-    return create_app(AppConfig(spec=TINY, limits=Limits(**limits)))
+def _app(spec: DistrictSpec = TINY, **limits: int) -> Flask:
+    return create_app(AppConfig(spec=spec, limits=Limits(**limits)))
 
 
 def test_the_default_limits_are_documented_on_the_limits_page() -> None:
@@ -56,7 +56,7 @@ def test_a_huge_district_is_a_400_naming_the_limit_not_an_out_of_memory(
 
 
 def test_the_district_limits_are_settings() -> None:
-    http = _app(max_students=50, max_schools=4).test_client()
+    http = _app(DistrictSpec(seed=7, students=40, schools=4), max_students=50, max_schools=4).test_client()
     assert_problem(
         http.post("/_mock/reset", json={"students": 51}), 400, "students 51 is above the limit max_students=50"
     )
@@ -271,7 +271,7 @@ def test_the_shared_journal_limit_is_the_apps_setting(tmp_path: Path) -> None:
 
 
 def test_records_added_one_at_a_time_count_against_the_district_limits() -> None:
-    http = _app(max_students=3, max_schools=3).test_client()
+    http = _app(DistrictSpec(seed=7, students=2, schools=2), max_students=3, max_schools=3).test_client()
     assert http.post("/_mock/reset", json={"students": 2, "schools": 2}).status_code == 200
     assert http.post("/_mock/applications", json={"firstName": "Ada"}).status_code == 201  # the third student
     before = http.get("/_mock/scenario").json
