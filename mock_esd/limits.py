@@ -23,7 +23,13 @@ class Limits:
     max_token_body_bytes: int = 64 * 1024  # the token endpoint's form: credentials, not megabytes
     max_students: int = 1_000_000  # persons of a generated district (reset, tenants, a scenario's base)
     max_schools: int = 1_000  # schools of a generated district
-    max_yaml_nodes: int = 1_000_000  # nodes of a YAML scenario, as written and with its aliases expanded
+    max_scenario_bytes: int = (
+        256 * MIB
+    )  # a scenario file `serve --scenario` reads (a JSON recording of 350,000 students)
+    max_yaml_nodes: int = (
+        10_000_000  # nodes of a YAML scenario, as written and with its aliases expanded (<= 70 bytes each)
+    )
+    max_cached_scenarios: int = 8  # scenarios a server keeps parsed and built, for the next load of the same text
     max_body_depth: int = MAX_DEPTH  # nesting of any /_mock/ body or scenario (a scenario's aliases followed)
     max_cached_views: int = 256  # per district: filtered listings kept encoded (least recently used go)
     max_cached_view_bytes: int = 1024 * MIB  # per district: bytes those listings hold (the 1M district's five fit)
@@ -38,7 +44,7 @@ class Limits:
     max_connections: int = 64  # connections served at once (a thread each); under --workers N, split among them
 
     def __post_init__(self) -> None:
-        for name in ("max_reported_errors", "max_field_chars", "max_tenants", "max_connections"):
+        for name in ("max_reported_errors", "max_field_chars", "max_tenants", "max_connections", "max_scenario_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not self.max_header_seconds > 0:

@@ -47,15 +47,22 @@ def test_a_body_of_empty_records_is_a_small_400_in_bounded_memory(records: int) 
     assert run.peak_mb < CEILING_MB, run
 
 
-def test_twenty_kilobytes_of_yaml_aliases_are_refused_before_they_are_built() -> None:
-    text = f"x: &S [{', '.join(['{}'] * 1000)}]\ny: &C {{students: *S}}\ncontacts: [{', '.join(['*C'] * 4000)}]\n"
+@pytest.mark.parametrize(
+    ("copies", "refused"), [(12_000, "max_yaml_nodes=10000000"), (4_000, "max_reported_errors=100")]
+)
+def test_kilobytes_of_yaml_aliases_are_refused_before_they_are_built_or_checked_shared(
+    copies: int, refused: str
+) -> None:
+    """12,000,000 nodes (60 KB) are refused as they are read; 4,000,000 (20 KB) are read shared, a small 400."""
+    text = f"x: &S [{', '.join(['{}'] * 1000)}]\ny: &C {{students: *S}}\ncontacts: [{', '.join(['*C'] * copies)}]\n"
     with capped_serve("--students", "120") as server:
         response = requests.post(
             f"{server.root_url}/_mock/scenario", data=text, headers={"Content-Type": "application/yaml"}, timeout=300
         )
     run = _ended(server)
     report(f"serve: POST /_mock/scenario, {len(text):,} bytes of aliases", run)
-    assert response.status_code == 400 and "max_yaml_nodes=1000000" in response.json()["detail"], response.text
+    assert response.status_code == 400 and refused in response.json()["detail"], response.text
+    assert len(response.content) < 20_000, f"a {len(response.content):,}-byte 400"
     assert run.peak_mb < CEILING_MB, run
 
 
@@ -163,7 +170,7 @@ SHADOW = "root:$6$Zb5mG1x$hashedsecretvalue:19000:0:99999:7:::\ndaemon:*:19000:0
 @pytest.mark.parametrize(
     ("given", "words"),
     [
-        ("/dev/zero", "scenario /dev/zero is larger than the limit max_body_bytes=33554432"),
+        ("/dev/zero", "scenario /dev/zero is larger than the limit max_scenario_bytes=268435456"),
         ("/proc/self/mem", "cannot read scenario /proc/self/mem: Input/output error"),
         ("{tmp}/shadow", "{tmp}/shadow: invalid scenario: (a name of 26 characters): unknown field; allowed: base"),
         ("{tmp}/passwd", "{tmp}/passwd is no scenario: expected a mapping of schools, students, ..., got string"),
