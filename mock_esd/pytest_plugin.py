@@ -7,11 +7,14 @@
 - options: `--esd-seed N` (the district's seed), `--esd-students N` (its size, default 200),
   `--esd-unfired-faults fail` (a test that leaves a fault rule unfired errors at teardown);
 - marker: `@pytest.mark.esd_district(seed=N, students=N, schools=N, today=date, unfired_faults=...)` for
-  one test's district.
+  one test's district, or `@pytest.mark.esd_district(scenario="tests/districts/d.yaml")` for the district a
+  scenario file describes (a path relative to the rootdir; parsed once per session and content, each
+  test a fork).
 
 Both are `mock_esd.testing.Districts` of the session, the same districts `mock_esd.mock_district` gives
-outside pytest: a district is generated once per (seed, size) per session, and each test gets a
-copy-on-write fork of it, so a fresh district costs about what a hand-written `responses` stub does.
+outside pytest: a district is generated once per (seed, size) per session, a scenario (a marker's file, or
+a text `ControlClient.load_scenario` sends) parsed and built once, and each test gets a copy-on-write fork
+of it, so a fresh district costs about what a hand-written `responses` stub does.
 
 Every pytest run in an environment with this package loads this module, so it imports nothing but
 pytest and the plain modules below at load: Flask, Faker, werkzeug and the mock's server are imported
@@ -31,6 +34,8 @@ import pytest
 from mock_esd.district.defaults import SPEC_FIELDS, TEST_STUDENTS, UNFIRED_FAULTS
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from mock_esd.district.generator import DistrictSpec
     from mock_esd.testing import Districts, EsdDistrict
 
@@ -56,7 +61,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{MARKER}({', '.join(f'{name}=...' for name in SPEC_FIELDS)}, unfired_faults='fail'|'ignore'): the mock "
         "eSD district of this test's esd_inprocess or esd_server (fields left out: --esd-seed, --esd-students, "
-        "--esd-unfired-faults and the defaults)",
+        "--esd-unfired-faults and the defaults); or scenario='path/to/district.yaml' (from the rootdir) for the "
+        "district a scenario file describes",
     )
     students = config.getoption("--esd-students")
     if students < 0:
@@ -69,10 +75,10 @@ def _spec(config: pytest.Config) -> DistrictSpec:
     return district_spec(seed=config.getoption("--esd-seed"), students=config.getoption("--esd-students"))
 
 
-def _test_district(request: pytest.FixtureRequest) -> tuple[DistrictSpec, str]:
-    """The district a test asked for (the options', with the fields of its `esd_district` marker), and what
-    its end does about an armed fault rule that never fired."""
-    from mock_esd.testing import check_unfired_faults, district_spec
+def _test_district(request: pytest.FixtureRequest) -> tuple[DistrictSpec | Path, str]:
+    """The district a test asked for (the options', with the fields of its `esd_district` marker, or its
+    scenario file), and what its end does about an armed fault rule that never fired."""
+    from mock_esd.testing import check_unfired_faults, district_spec, scenario_path
 
     options = {"seed": request.config.getoption("--esd-seed"), "students": request.config.getoption("--esd-students")}
     unfired = request.config.getoption("--esd-unfired-faults")
@@ -81,10 +87,16 @@ def _test_district(request: pytest.FixtureRequest) -> tuple[DistrictSpec, str]:
         return district_spec(**options), unfired
     if marker.args:
         given = ", ".join(map(repr, marker.args))
-        pytest.fail(f"{MARKER} takes only {', '.join(SPEC_FIELDS)}, unfired_faults by name; got {given}", pytrace=False)
+        pytest.fail(
+            f"{MARKER} takes only {', '.join(SPEC_FIELDS)}, scenario, unfired_faults by name; got {given}",
+            pytrace=False,
+        )
     fields = dict(marker.kwargs)
     try:
         unfired = check_unfired_faults(fields.pop("unfired_faults", unfired))
+        if "scenario" in fields:
+            scenario = fields.pop("scenario")
+            return scenario_path(scenario, fields, request.config.rootpath), unfired
         return district_spec(**{**options, **fields}), unfired
     except (TypeError, ValueError) as exc:
         pytest.fail(f"{MARKER}: {exc}", pytrace=False)
@@ -92,17 +104,20 @@ def _test_district(request: pytest.FixtureRequest) -> tuple[DistrictSpec, str]:
 
 @contextmanager
 def _district_of(
-    request: pytest.FixtureRequest, fixture: str, start: Callable[[DistrictSpec], Any]
+    request: pytest.FixtureRequest, fixture: str, start: Callable[[DistrictSpec | Path], Any]
 ) -> Iterator[EsdDistrict]:
-    """Run one test's district: `start(spec)` gives its context; at the end, its unfired rules checked if asked."""
+    """Run one test's district: `start(source)` gives its context; at the end, its unfired rules checked if asked."""
+    from mock_esd.errors import EsdError
     from mock_esd_contracts.extras import MissingExtra
 
-    spec, unfired = _test_district(request)
+    source, unfired = _test_district(request)
     try:
-        context = start(spec)
+        context = start(source)
         district = context.__enter__()
     except MissingExtra as exc:
         pytest.fail(f"{fixture}: {exc}", pytrace=False)
+    except EsdError as exc:  # a scenario file that cannot be read, or is no scenario: one line naming it
+        pytest.fail(f"{MARKER}: {exc.detail}", pytrace=False)
     try:
         yield district
         if unfired == "fail" and not _failed(request):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, Final
 
 import orjson
@@ -94,13 +94,18 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return type(exc).__name__
 
 
-def read_file(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+def read_file(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
     """The scenario in the file at `path`, read within `max_scenario_bytes` (and, YAML, `max_yaml_nodes`)."""
     return parse_text(file_text(path, limits), str(path), limits)
 
 
-def file_text(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> str:
+def file_text(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> str:
     """The text of a scenario file, read no further than `max_scenario_bytes`; BadRequest naming the file."""
+    return utf8(file_bytes(path, limits), str(path))
+
+
+def file_bytes(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """The bytes of a scenario file, read no further than `max_scenario_bytes`; BadRequest naming the file."""
     try:
         with open(path, "rb") as handle:
             data = handle.read(limits.max_scenario_bytes + 1)
@@ -108,10 +113,15 @@ def file_text(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> str:
         raise BadRequest(f"cannot read scenario {path}: {exc.strerror}") from None
     if len(data) > limits.max_scenario_bytes:
         raise BadRequest(f"scenario {path} is larger than the limit max_scenario_bytes={limits.max_scenario_bytes}")
+    return data
+
+
+def utf8(data: bytes, source: str) -> str:
+    """A scenario file's bytes as text; BadRequest naming the file and the first byte that is no UTF-8."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise BadRequest(f"scenario {path} is not UTF-8 text (byte {exc.start + 1})") from None
+        raise BadRequest(f"scenario {source} is not UTF-8 text (byte {exc.start + 1})") from None
 
 
 YAML_SUFFIXES: Final = (".yaml", ".yml")

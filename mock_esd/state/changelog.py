@@ -107,14 +107,16 @@ def build_store(
 
 
 def scenario_recipe(
-    text: bytes, source: str, cache: ScenarioCache, limits: Limits, beside: int = 0
+    text: bytes, source: str, cache: ScenarioCache, limits: Limits, beside: int = 0, file: bool = False
 ) -> tuple[Recipe, DistrictStore]:
-    """A scenario's recipe and district from its text (YAML or JSON), within `limits`, counting `beside`
-    persons in the other districts: parsed and built once per `cache`, each load a fork of it (its size
-    checked again every time: the other districts may have grown meanwhile)."""
+    """A scenario's recipe and district from its text (YAML or JSON; a `file`'s must be UTF-8, a body's is
+    read as HTTP reads it), within `limits`, counting `beside` persons in the other districts: parsed and
+    built once per `cache`, each load a fork of it (its size checked again every time: the other districts
+    may have grown meanwhile)."""
 
     def build() -> tuple[dict[str, Any], DistrictStore]:
-        data = scenario.parse_text(text.decode("utf-8", "replace"), source, limits)
+        decoded = scenario.utf8(text, source) if file else text.decode("utf-8", "replace")
+        data = scenario.parse_text(decoded, source, limits)
         return data, build_store({"scenario": data}, limits=limits, beside=beside)
 
     data, store = cache.load(text, limits, build)
