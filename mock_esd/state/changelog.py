@@ -115,8 +115,7 @@ def scenario_recipe(
     may have grown meanwhile)."""
 
     def build() -> tuple[dict[str, Any], DistrictStore]:
-        decoded = scenario.utf8(text, source) if file else text.decode("utf-8", "replace")
-        data = scenario.parse_text(decoded, source, limits)
+        data = scenario.parse_text(text if file else text.decode("utf-8", "replace"), source, limits)
         return data, build_store({"scenario": data}, limits=limits, beside=beside)
 
     data, store = cache.load(text, limits, build)

@@ -176,6 +176,7 @@ SHADOW = "root:$6$Zb5mG1x$hashedsecretvalue:19000:0:99999:7:::\ndaemon:*:19000:0
         ("{tmp}/passwd", "{tmp}/passwd is no scenario: expected a mapping of schools, students, ..., got string"),
         ("{tmp}/bad.yaml", "{tmp}/bad.yaml is neither YAML nor JSON: line 2, column 1:"),
         ("{tmp}/latin1.yaml", "scenario {tmp}/latin1.yaml is not UTF-8 text (byte 11)"),
+        ("{tmp}/latin1.json", "scenario {tmp}/latin1.json is not UTF-8 text (byte 15)"),  # its bytes go to orjson
     ],
 )
 def test_a_scenario_that_is_no_scenario_file_is_one_line_quoting_nothing_of_it(
@@ -185,6 +186,7 @@ def test_a_scenario_that_is_no_scenario_file_is_one_line_quoting_nothing_of_it(
     (tmp_path / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
     (tmp_path / "bad.yaml").write_text("students: [1\n\troot:$6$Zb5mG1x$hashedsecretvalue\n")
     (tmp_path / "latin1.yaml").write_bytes("schools: Ménière".encode("latin-1"))
+    (tmp_path / "latin1.json").write_bytes('{"schools": "Ménière"}'.encode("latin-1"))
     run = run_capped("serve", "--port", "0", "--scenario", given.format(tmp=tmp_path), timeout=120)
     report(f"serve --scenario {given}", run)
     assert run.returncode == 2, run
