@@ -405,7 +405,7 @@ def record_vocabulary_reasons(path: str, key: str, record: Any) -> Iterator[str]
     links = record.get("students", []) if key == v.CONTACTS_KEY else []
     for link in links if isinstance(links, list) else []:
         if isinstance(link, dict) and link.get("relationship") not in v.RELATIONSHIPS:
-            yield (  # free text: named by its type and length, never quoted (README: a message quotes no personal value)
+            yield (  # free text: named by its type and length, never quoted (a message quotes no personal value)
                 f"{path} record {_id(record)}: students.relationship is not one of {', '.join(v.RELATIONSHIPS)} "
                 f"(got {described(link.get('relationship'))})"
             )

@@ -1,6 +1,6 @@
 """How big a request, a district, a YAML document, the view cache and the journal may grow.
 
-Each limit is a named setting (`AppConfig.limits`) with a documented default (README, "Limits"), so a
+Each limit is a named setting (`AppConfig.limits`) with a documented default (docs/limits.md), so a
 test can set a small one; exceeding one is a 4xx problem+json naming the setting, never an exhausted server.
 """
 

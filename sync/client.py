@@ -97,11 +97,13 @@ class EsdClient:
     ) -> RawSnapshot:
         """Every endpoint's page bodies, listings checked, with a digest of each page and of them all.
 
-        `last_pages`, when given with `read`, are the page digests of the last applied sync in reading order:
-        from the first page that differs (the first page at once if they are empty) the sync will read
-        every record anyway, so each page's records are passed to `read` as the page arrives, from the
-        JSON the check read, instead of keeping its bytes to read again. Pages before it are kept as
-        bytes: an unchanged eSD reads nothing.
+        `last_pages`, when given with `read`, are the page digests of the last applied sync: in each listing,
+        from the first page that is not one of them (the first page at once if they are empty) the sync will
+        read every record of the listing anyway, so each page's records are passed to `read` as the page
+        arrives, from the JSON the check read, instead of keeping its bytes to read again. Pages before it
+        are kept as bytes: an unchanged eSD reads nothing, and a listing whose every page is as it was may
+        not be read at all (`listing.Listing`). A page's digest covers its path and parameters, so a page is
+        "as it was" whatever the listings before it did.
         """
         return self.fetch_schools(custom_endpoints).fetch_rest(last_pages, read)
 
@@ -119,27 +121,23 @@ class EsdClient:
         endpoints = [(e.path, e.key) for e in readable(fetch.custom_endpoints)]
         # Keep each page's bytes, not its parsed JSON: a 100k district is ~60 MB of bytes, ~10x as dicts.
         pages: dict[str, list[bytes]] = {path: [] for path, _ in endpoints}
-        rest = [(path, key) for path, key in endpoints if path != SCHOOLS.path]  # the schools were read first
-        early, n = False, -1
-
-        def keep(path: str, items: list[Any], body: bytes) -> None:
-            nonlocal early, n
-            n += 1
-            if not early and last_pages is not None and read is not None:
-                early = n >= len(last_pages) or last_pages[n] != self._page_digests[n]
-            if early and read is not None:
-                read(path, items)
-            else:
-                pages[path].append(body)
-
-        schools, fetch.school_pages = fetch.school_pages, []
-        for items, body in schools:
-            keep(SCHOOLS.path, items, body)
-        for path, key in rest:
-            for items, body in self._pages(path, key):
-                keep(path, items, body)
+        listing_pages: dict[str, tuple[str, ...]] = {}
+        last = None if last_pages is None or read is None else frozenset(last_pages)
+        schools, fetch.school_pages = fetch.school_pages, []  # read first, their digests first in `_page_digests`
+        n = 0  # the page's place in reading order: its digest is `self._page_digests[n]`
+        for path, key in endpoints:
+            first, early = n, False
+            for items, body in iter(schools) if path == SCHOOLS.path else self._pages(path, key):
+                if not early and last is not None:
+                    early = self._page_digests[n] not in last
+                if early and read is not None:
+                    read(path, items)
+                else:
+                    pages[path].append(body)
+                n += 1
+            listing_pages[path] = tuple(self._page_digests[first:n])
         digest, self._digest = self._digest.hexdigest(), None
-        return RawSnapshot(pages, fetch.custom_endpoints, digest, {}, tuple(self._page_digests))
+        return RawSnapshot(pages, fetch.custom_endpoints, digest, {}, tuple(self._page_digests), listing_pages)
 
     def fetch_all(self, path: str, key: str, parse: Callable[[Any, str], T]) -> list[T]:
         """Walk every page of a list endpoint and parse its records, checking the listing is whole."""

@@ -1,4 +1,4 @@
-"""The Operoo state as JSON (the README's "Sync" shows its shape), sorted for stable diffs."""
+"""The Operoo state as JSON (its shape: sync/export.schema.json; docs/developers/sync.md), sorted for stable diffs."""
 
 from __future__ import annotations
 

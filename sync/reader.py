@@ -1,46 +1,39 @@
-"""Reading eSD's records as they arrive, packed: the sync's fast path, with its spool (temporary files).
+"""Reading eSD's records as they arrive: the sync's fast path, behind plain records.
 
 Each record is read once, as its page arrives (`RecordReader`): its JSON as eSD gave it is kept and
 digested, and only then, if at all, parsed. The store keeps the digest of every record of the student and
 contact listings as eSD gave it at the last applied sync (`mirror`): a re-sync parses only the records of
 the persons and contacts it decides again, when first looked up. An unchanged record was parsed and
-checked whole by the sync that stored its digest.
+checked whole by the sync that stored its digest, and a listing whose pages are all as they were is not
+read record by record at all (`listing.Listing`).
 
-The speed tricks live here, behind `ReadRecords` (plain `EsdRecords` to the rules), each with its measured
-why: ids and digests in packed arrays and JSON in one buffer (`Listing`), a first sync's student JSON
-spooled to an unlinked temporary file (`Spool`: I/O, in TMPDIR), records read a page at a time, persons
-made as tuples at once.
+The speed tricks live here and in `listing`, behind `ReadRecords` (plain `EsdRecords` to the rules), each
+with its measured why: a listing's records packed (`listing.Listing`, its spool `listing.Spool`), records
+read a page at a time, persons made as tuples at once.
 
-May import: `shapes`, `records`, `errors` and the contracts' vocabulary; not the client, the store or the run.
+May import: `listing`, `shapes`, `records`, `errors` and the contracts' vocabulary; not the client, the
+store or the run.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
-import tempfile
-import weakref
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping, ValuesView
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, ValuesView
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
-import xxhash
 
-from mock_esd_contracts import vocabulary as esd
 from mock_esd_contracts.endpoints import ENDPOINTS
-from mock_esd_sync.errors import RecordError
+from mock_esd_sync.listing import Listing
 from mock_esd_sync.records import Contact, Person, new_tuple, parse_contact, parse_school, parse_student
 from mock_esd_sync.shapes import CONTACTS, OPEROO_CONTACTS, OPEROO_STUDENTS, SCHOOLS, STUDENTS, EsdRecords
 
 # The mirror's row of a person: its id, its records on /v1/students and /v1/operoo/students as eSD gave them.
 PersonRow = tuple[int, bytes | None, bytes | None]
 _KEYS = {e.path: e.key for e in ENDPOINTS}
-_PRE_REGISTERED = esd.Status.PRE_REGISTERED.value
-_INT = frozenset({int})
 T = TypeVar("T")
-SPOOL_READ_AHEAD = 1 << 20  # bytes a spool reads at once when read in order (see `Spool`)
 
 
 @dataclass(frozen=True)
@@ -50,131 +43,19 @@ class ReadRecords(EsdRecords):
     (all of them up front when read with `parse=True`)."""
 
     listings: Mapping[str, Listing]  # the four of students and contacts: ids, digests, JSON where kept
-    may_warn: frozenset[int]  # persons whose standard record is Pre-Registered without an enrollmentDate
-    # (person id, contact id) of each link of each contact record, unparsed (None when every record was
-    # parsed): read once per scope, where an index by person cost a re-sync more to build (150,000 links
-    # at 100,000 students) than it saved
-    links: list[tuple[Any, Any]] | None
 
+    @property
+    def may_warn(self) -> frozenset[int]:
+        """Persons whose standard record is Pre-Registered without an enrollmentDate (R3 may warn)."""
+        return frozenset(self.listings[STUDENTS].may_warn)
 
-class Spool:
-    """Bytes appended to an unlinked temporary file (in TMPDIR) and read back by offset: what a first sync
-    keeps of each student record for the mirror (~0.4 KB a student) waits in the file system's cache, which
-    the kernel may write out, not in the sync's memory. Reads in order are served from a block read ahead."""
-
-    __slots__ = ("__weakref__", "_block", "_block_start", "_fd", "_last_end", "size")
-
-    def __init__(self) -> None:
-        try:
-            fd, path = tempfile.mkstemp(prefix="mock-esd-sync-")
-            os.unlink(path)
-        except OSError as exc:
-            raise OSError(f"the sync's spool for the mirror in {tempfile.gettempdir()} (TMPDIR): {exc}") from None
-        self._fd, self.size = fd, 0
-        self._block, self._block_start, self._last_end = b"", 0, 0
-        weakref.finalize(self, os.close, fd)  # closed (and its space freed) when the spool is let go
-
-    def write(self, data: bytes | bytearray) -> None:
-        with memoryview(data) as whole:
-            done = 0
-            while done < len(whole):
-                try:
-                    done += os.pwrite(self._fd, whole[done:], self.size + done)
-                except OSError as exc:  # the disk full, say: one line naming the spool, nothing applied
-                    raise OSError(
-                        f"the sync's spool for the mirror in {tempfile.gettempdir()} (TMPDIR): {exc}"
-                    ) from None
-        self.size += len(data)
-
-    def read(self, start: int, end: int) -> bytes:
-        """The bytes from `start` to `end`."""
-        sequential, self._last_end = start == self._last_end, end
-        offset = start - self._block_start
-        if offset >= 0 and end - self._block_start <= len(self._block):
-            return self._block[offset : end - self._block_start]
-        self._block = os.pread(self._fd, max(end - start, SPOOL_READ_AHEAD if sequential else 0), start)
-        self._block_start = start
-        if len(self._block) < end - start:
-            raise OSError(f"the sync's spool file ended at {start + len(self._block)}, before {end}")
-        return self._block[: end - start]
-
-
-class Listing:
-    """One listing's records in reading order, packed: ids and digests in arrays, the JSON (when kept) in
-    one buffer (or a `Spool`) with where each record's ends, and the records parsed so far by id. About 24
-    bytes a record beside its JSON, where a dict entry, a `bytes` object and an int apiece cost some 150 (a
-    first sync of 1,000,000 students holds two million student records until the mirror is written)."""
-
-    __slots__ = ("_index", "buffer", "complete", "digests", "ends", "ids", "parsed", "spool")
-
-    def __init__(self, complete: bool = False, spool: bool = False) -> None:
-        self.ids, self.digests = array("q"), array("Q")  # each record's id and the xxh3 digest of its JSON
-        # The kept JSON, one after the other: the first `spool.size` bytes in the spool, the rest in `buffer`.
-        self.ends, self.buffer = array("q"), bytearray()
-        self.spool = Spool() if spool else None
-        self.parsed: dict[Any, Any] = {}
-        self.complete = complete  # every record is in `parsed` (until `release_parsed`)
-        self._index: dict[int, int] | None = None
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __contains__(self, ident: object) -> bool:
-        return ident in self.parsed or (not self.complete and ident in self.index())
-
-    def index(self) -> dict[int, int]:
-        """Each record's position by id, made when first needed (a re-sync: a whole plan does not look up)."""
-        if self._index is None:
-            self._index = dict(zip(self.ids, range(len(self.ids)), strict=True))
-        return self._index
-
-    def body(self, ident: int) -> bytes | None:
-        """A record's JSON as read, if it is listed and its JSON kept."""
-        if not self.ends:
-            return None
-        n = self.index().get(ident)
-        return None if n is None else self.body_at(n)
-
-    def body_at(self, n: int) -> bytes:
-        ends = self.ends
-        start, end = ends[n - 1] if n else 0, ends[n]
-        spooled = 0 if self.spool is None else self.spool.size
-        if start < spooled:
-            assert self.spool is not None
-            return self.spool.read(start, end)
-        return bytes(memoryview(self.buffer)[start - spooled : end - spooled])
-
-    def spill(self) -> None:
-        """Move the buffer's JSON to the spool, if there is one (after each page)."""
-        if self.spool is not None and self.buffer:
-            self.spool.write(self.buffer)
-            self.buffer.clear()
-
-    def _kept(self) -> bytes:
-        spooled = b"" if self.spool is None else self.spool.read(0, self.spool.size)
-        return spooled + bytes(self.buffer)
-
-    def in_id_order(self) -> Iterator[tuple[int, int]]:
-        """(id, position) of each record, by id (a listing is read in id order, but need not be)."""
-        ids = self.ids
-        if all(a < b for a, b in itertools.pairwise(ids)):
-            return zip(ids, range(len(ids)), strict=True)
-        return ((ids[n], n) for n in sorted(range(len(ids)), key=ids.__getitem__))
-
-    def extend(self, later: Listing) -> None:
-        """Append the records read after these."""
-        shift = self.ends[-1] if self.ends else 0
-        self.ids += later.ids
-        self.digests += later.digests
-        self.ends.extend(end + shift for end in later.ends)
-        self.buffer += later._kept()
-        self.spill()
-        self.parsed.update(later.parsed)
-        self._index = None
-
-    def release_parsed(self) -> None:
-        """Let the parsed records go (their holder took them); the ids, digests and JSON stay."""
-        self.parsed, self.complete = {}, False
+    @property
+    def links(self) -> list[tuple[Any, Any]] | None:
+        """(person id, contact id) of each link of each contact record, unparsed (None when every record was
+        parsed): read once per scope, where an index by person cost a re-sync more to build (150,000 links
+        at 100,000 students) than it saved. Reads a contact listing kept unread (`Listing`)."""
+        first, second = self.listings[CONTACTS].links, self.listings[OPEROO_CONTACTS].links
+        return None if first is None or second is None else first + second
 
 
 class RecordReader:
@@ -188,86 +69,44 @@ class RecordReader:
         self.custom_endpoints, self.parse = custom_endpoints, parse
         self.listings: dict[str, Listing] = {e.path: self._listing(e.path) for e in ENDPOINTS if e.path != SCHOOLS}
         self.schools: list[Any] = []
-        self.may_warn: set[int] = set()
-        self.links: list[tuple[Any, Any]] = []  # (person id, contact id)
 
     def _listing(self, path: str) -> Listing:
         # Everyone is decided: the students' JSON is kept only for the mirror, written at the end (spooled).
-        return Listing(self.parse, spool=self.parse and path in (STUDENTS, OPEROO_STUDENTS))
+        return Listing(path, self.parse, spool=self.parse and path in (STUDENTS, OPEROO_STUDENTS))
 
     def read(self, path: str, items: list[Any]) -> None:
         """Read one page's records (already checked whole by the client), in reading order."""
         if path == SCHOOLS:
             self.schools += [parse_school(item, path) for item in items]
-            return
-        listing, parse = self.listings[path], self.parse
-        contacts = path in (CONTACTS, OPEROO_CONTACTS)
-        parser = parse_contact if contacts else parse_student
-        listing._index = None
-        # A page at a time, not a record at a time: this runs for every record of every re-sync.
-        ids: list[Any] = list(map(dict.get, items, itertools.repeat("id")))  # each is a dict (the client checked)
-        if parse:  # RecordError names the first record that is not well formed
-            listing.parsed.update(zip(ids, map(parser, items, itertools.repeat(path, len(items))), strict=True))
-        elif not set(map(type, ids)) <= _INT:
-            parsed = listing.parsed
-            for ident, item in zip(ids, items, strict=True):
-                if type(ident) is not int:
-                    parsed[ident] = parser(item, path)  # RecordError unless the id is an integer
-        try:
-            listing.ids.extend(ids)
-        except OverflowError:  # packed as 64-bit integers (`Listing`): a larger id is not one eSD gives
-            big = next(ident for ident in ids if not -(1 << 63) <= ident < 1 << 63)
-            raise RecordError(path, big, "id", f"expected a 64-bit integer, got {big}") from None
-        if parse and contacts:  # their digests only: no JSON kept (below), none held meanwhile
-            listing.digests.extend(map(xxhash.xxh3_64_intdigest, map(orjson.dumps, items)))
         else:
-            bodies = list(map(orjson.dumps, items))
-            listing.digests.extend(map(xxhash.xxh3_64_intdigest, bodies))
-        # A record's JSON is kept to parse it later, and a student's for the mirror (contacts have none there).
-        if not (parse and contacts):
-            spooled = 0 if listing.spool is None else listing.spool.size  # the buffer holds what comes after
-            ends = itertools.accumulate(map(len, bodies), initial=spooled + len(listing.buffer))
-            next(ends)
-            listing.ends.extend(ends)
-            listing.buffer += b"".join(bodies)
-        if contacts and not parse:  # the scope's input (a whole plan has the parsed links)
-            try:
-                self.links += [
-                    (link["studentId"], ident)
-                    for ident, item in zip(ids, items, strict=True)
-                    for link in item["students"]
-                ]
-            except (KeyError, TypeError):
-                for ident, item in zip(ids, items, strict=True):
-                    try:
-                        self.links += [(link["studentId"], ident) for link in item["students"]]
-                    except (KeyError, TypeError):
-                        listing.parsed[ident] = parser(item, path)  # not a contact record: RecordError says why
-        if path == STUDENTS:
-            statuses = list(map(dict.get, items, itertools.repeat("studentStatus")))
-            if _PRE_REGISTERED in statuses:  # R3's undated Pre-Registered: a few per district, if any
-                self.may_warn.update(
-                    ident
-                    for ident, status, item in zip(ids, statuses, items, strict=True)
-                    if status == _PRE_REGISTERED and not item.get("enrollmentDate")
-                )
-        listing.spill()
+            self.listings[path].read(items)
 
-    def read_pages(self, pages: Mapping[str, list[bytes]]) -> None:
-        """Read the pages the client kept as bytes; they come before any page of their listing read on arrival."""
+    def read_pages(
+        self, pages: Mapping[str, list[bytes]], listing_pages: Mapping[str, Sequence[str]] | None = None
+    ) -> None:
+        """Read the pages the client kept as bytes; they come before any page of their listing read on arrival.
+
+        With `listing_pages` (each listing's page digests, `RawSnapshot.listing_pages`), a listing whose
+        every page was kept (each as at the last applied sync: `EsdClient.fetch_raw`) waits unread, unless
+        every record is parsed now (`Listing`)."""
         for path, bodies in pages.items():
             if not bodies:
                 continue
             if path == SCHOOLS:
                 later_schools, self.schools = self.schools, []
-            else:
-                later, self.listings[path] = self.listings[path], self._listing(path)
+                for body in bodies:
+                    self.read(path, orjson.loads(body)[_KEYS[path]])
+                self.schools += later_schools
+                continue
+            if not self.parse and listing_pages is not None and len(bodies) == len(listing_pages.get(path, ())):
+                self.listings[path].wait_unread(bodies)  # (none of its pages arrived, so nothing was read into it)
+                continue
+            later, self.listings[path] = self.listings[path], self._listing(path)
             for body in bodies:
                 self.read(path, orjson.loads(body)[_KEYS[path]])
-            if path == SCHOOLS:
-                self.schools += later_schools
-            else:
-                self.listings[path].extend(later)
+            self.listings[path].extend(later)
+        for path, listing in self.listings.items():
+            listing.pages = tuple((listing_pages or {}).get(path, ()))
 
     def records(self) -> ReadRecords:
         """The records read, joined by person and by contact, with each one's digest. The reader is spent:
@@ -275,10 +114,9 @@ class RecordReader:
         listings, self.listings = self.listings, {}
         std, op = listings[STUDENTS], listings[OPEROO_STUDENTS]
         contacts = _Contacts(listings[CONTACTS], listings[OPEROO_CONTACTS])
-        links, self.links = (None if self.parse else self.links), []
-        may_warn, schools = frozenset(self.may_warn), {s.school_id: s.name for s in self.schools}
+        schools = {s.school_id: s.name for s in self.schools}
         if not self.parse:
-            return ReadRecords(_Persons(std, op), contacts, schools, self.custom_endpoints, listings, may_warn, links)
+            return ReadRecords(_Persons(std, op), contacts, schools, self.custom_endpoints, listings)
         # Every record parsed: the persons in a plain dict (the rules go through all of them), the only
         # reference to their records, so that they go once decided (`run.make_plan`).
         first, second = std.parsed, op.parsed
@@ -288,7 +126,7 @@ class RecordReader:
         persons = dict(zip(ids, map(new_tuple, itertools.repeat(Person), records), strict=True))
         std.release_parsed()
         op.release_parsed()
-        return ReadRecords(persons, contacts, schools, self.custom_endpoints, listings, may_warn, links)
+        return ReadRecords(persons, contacts, schools, self.custom_endpoints, listings)
 
 
 class _Persons(Mapping[int, Person]):
@@ -323,8 +161,16 @@ class _Contacts(Mapping[int, tuple[Contact | None, Contact | None]]):
 
     def __init__(self, standard: Listing, operoo: Listing) -> None:
         self.first, self.second = standard, operoo
-        self.ids = array("q", standard.ids)
-        self.ids.extend(cid for cid in operoo.ids if cid not in standard)
+        self._ids: array[int] | None = None
+
+    @property
+    def ids(self) -> array[int]:
+        """Every contact's id, made when first needed (a partial plan looks contacts up by id)."""
+        if self._ids is None:
+            standard = self.first
+            self._ids = array("q", standard.ids)
+            self._ids.extend(cid for cid in self.second.ids if cid not in standard)
+        return self._ids
 
     def __contains__(self, ident: object) -> bool:
         return ident in self.first or ident in self.second
@@ -399,7 +245,9 @@ class PersonRows:
         standard, operoo = self._standard, self._operoo
         if self._ids is not None:
             return ((pid, standard.body(pid), operoo.body(pid)) for pid in self._ids)
-        std, op = standard.body_at, operoo.body_at
+        standard.read_whole()
+        operoo.read_whole()
+        std, op = standard._body_at, operoo._body_at
         return ((pid, None if n < 0 else std(n), None if m < 0 else op(m)) for pid, n, m in _join(standard, operoo))
 
     def __eq__(self, other: object) -> bool:

@@ -261,6 +261,7 @@ class RawSnapshot:
     digest: str
     parsed: dict[str, list[Any]] = field(default_factory=dict)
     page_digests: tuple[str, ...] = ()  # each page's, in reading order (EsdClient.fetch_raw's `last_pages`)
+    listing_pages: dict[str, tuple[str, ...]] = field(default_factory=dict)  # the same, by listing
 
     def parse(self) -> Snapshot:
         """Parse every record, page by page, releasing each page's bytes; RecordError names the first bad record."""

@@ -34,6 +34,7 @@ from mock_esd_sync.store import (
     last_pages,
     last_settings,
     load_digests,
+    load_listing_keys,
     load_state,
     write_failure,
 )  # fmt: skip
@@ -210,7 +211,7 @@ def _run_sync(
             # plan is empty by R10, so skip reading and planning (the costly part of a re-sync).
             report.plan, report.status = Plan(warnings=warnings), DRY_RUN if dry_run else APPLIED
             return report
-        reader.read_pages(raw.pages)
+        reader.read_pages(raw.pages, raw.listing_pages)
         del raw  # its pages are read
         # The records are make_plan's alone (no name here holds them, the reader lets them go), so it can
         # let them go once decided.
@@ -284,7 +285,7 @@ def make_plan(
     that keeps no other reference to `records` (a sync) has them freed as soon as they are not needed:
     the persons' once they are decided, the rest before the plan is built."""
     stored = load_digests(conn)
-    mirror = mirror_changes(records, stored)
+    mirror = mirror_changes(records, stored, load_listing_keys(conn))
     scope = None
     if not (full or not any_stored(stored) or last_settings(conn) != settings.as_json()):
         scope = _scope(records, settings, conn, mirror)
@@ -306,22 +307,28 @@ def _scope(records: ReadRecords, settings: Settings, conn: sqlite3.Connection, m
 
     The persons whose records changed or who may carry a data warning; then, until nothing is added, whoever
     holds in the store an Operoo ID one of them is now given (an identity conflict or a re-key involves
-    both). The contacts whose records changed or link to one of those persons; the other persons those
-    contacts link to keep their stored Operoo IDs (`known`).
+    both). The contacts whose records changed, and those linking a person of the scope whose synced Operoo ID
+    changes (made, re-keyed, archived, restored): R9 asks of a contact only its own records and the Operoo ID
+    of each synced person it links to, so a contact of a renamed student stays as stored. The other persons
+    those contacts link to keep their stored Operoo IDs (`known`).
     """
     # The reader noted who may warn from the raw records; `may_warn` decides on the few parsed.
     persons = mirror.changed_persons() | {pid for pid in records.may_warn if may_warn(records.persons[pid])}
     while True:
-        contacts = mirror.changed_contacts() | contacts_linking(records, persons, records.links)
-        known = active_ids(conn, linked_persons(records, contacts) - persons)
-        scope = Scope(frozenset(persons), frozenset(contacts), known)
         # Not stopped by an identity conflict among these persons: one with a stored holder may be found later,
         # and the plan (`make_plan`) names them all, as the whole's does.
-        desired = desired_students(records, settings, scope, check_identities=False)
+        desired = desired_students(records, settings, Scope(frozenset(persons), frozenset()), check_identities=False)
         holders = holders_of(conn, desired.students) - persons
         if not holders:
-            return scope
+            break
         persons |= holders
+    given, stored = {d.person_id: operoo_id for operoo_id, d in desired.students.items()}, active_ids(conn, persons)
+    moved = {pid for pid in persons if given.get(pid) != stored.get(pid)}  # (None: not synced, or archived)
+    contacts = mirror.changed_contacts()
+    if moved:  # (the contacts' links are read only then: a listing of them may wait unread)
+        contacts |= contacts_linking(records, moved, records.links)
+    known = active_ids(conn, linked_persons(records, contacts) - persons) if contacts else {}
+    return Scope(frozenset(persons), frozenset(contacts), known)
 
 
 def input_digest(bodies: str, settings: Settings) -> str:

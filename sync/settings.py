@@ -1,4 +1,4 @@
-"""Integration settings (the TOML the README's "Sync" shows), validated by R4 with every reason at once."""
+"""Integration settings (the TOML docs/developers/sync.md shows), validated by R4 with every reason at once."""
 
 from __future__ import annotations
 

@@ -302,6 +302,13 @@ def load_digests(conn: sqlite3.Connection) -> dict[str, Digests]:
     }
 
 
+def load_listing_keys(conn: sqlite3.Connection) -> dict[str, str]:
+    """Each listing's key as the last applied sync that wrote the mirror left it, written with its digests
+    (see `mock_esd_sync.listing.listing_key`): none before that."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'listing_keys'").fetchone()
+    return dict(json.loads(row[0])) if row else {}
+
+
 def has_digests(conn: sqlite3.Connection) -> bool:
     """Whether the last applied sync left the digests a re-sync compares with (a migration drops them)."""
     return conn.execute("SELECT 1 FROM esd_digests WHERE length(ids) > 0").fetchone() is not None
@@ -596,6 +603,8 @@ def _apply_mirror(conn: sqlite3.Connection, m: MirrorChanges) -> None:
         "INSERT OR REPLACE INTO esd_digests (listing, ids, digests) VALUES (?, ?, ?)",
         [(listing, ids.tobytes(), digests.tobytes()) for listing, (ids, digests) in m.digests.items()],
     )
+    # In the same transaction as the digests they are tied to: a key never outlives its digests.
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('listing_keys', ?)", (json.dumps(m.keys),))
 
 
 def snapshot_tables(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:

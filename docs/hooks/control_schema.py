@@ -26,7 +26,7 @@ _BOUNDS = {
     "pattern": "matches `{}`", "format": "a {}", "minItems": "items ≥ {}", "maxItems": "items ≤ {}",
     "maxProperties": "entries ≤ {}", "minProperties": "entries ≥ {}",
 }  # fmt: skip
-_NAMED = {2**53 - 1: "2^53 - 1"}  # JSON's largest exact integer, as the README writes it
+_NAMED = {2**53 - 1: "2^53 - 1"}  # JSON's largest exact integer, as docs/qa/scenarios.md writes it
 _SHOWN_ELSEWHERE = {"type", "enum", "const", "description", "properties", "additionalProperties", "required", "items",
                     "$ref", "uniqueItems", "propertyNames", "allOf", "dependentSchemas", "title", "$defs"}  # fmt: skip
 

@@ -1,7 +1,7 @@
 """A client of the `/_mock/` control API for QA tests: change a district, inject faults, assert what was asked.
 
 The pytest fixtures and `mock_district` hand one out as `esd.control`, bound to the test's district
-(tenant). Every method is one call of the control API (README "For QA"); a refusal raises `ControlError`
+(tenant). Every method is one call of the control API (docs/qa/scenarios.md); a refusal raises `ControlError`
 with the mock's problem detail, which names every field it could not take.
 """
 
@@ -187,7 +187,7 @@ class ControlClient:
         query={"pageNo": "2"})` answers 503 to every request for page 2 of `/v1/students`.
 
         What goes wrong: `kind` (latency, status, rate_limit, expire_token, malformed, drop, drift,
-        short_last_page) with its `params` (`{"ms": 300}`, `{"status": 503}`, ...: README's table).
+        short_last_page) with its `params` (`{"ms": 300}`, `{"status": 503}`, ...: the table of docs/qa/faults.md).
         On which calls: `endpoint` (a path the mock serves, or a prefix ending in `*`), and only those with
         this `method`, every parameter of `query` given once with exactly that value, made with this
         `client` id's token, or of this `tenant` (default: any tenant). When: `mode` always (default), nth

@@ -21,7 +21,7 @@ from mock_esd_contracts.schema import MAX_DEPTH, MAX_PROBLEMS, Problems, api_pat
 
 
 class FaultKind(StrEnum):
-    """What a fault rule does to a matching request (README: the fault kinds and their params)."""
+    """What a fault rule does to a matching request (docs/qa/faults.md: the fault kinds and their params)."""
 
     LATENCY = "latency"
     STATUS = "status"

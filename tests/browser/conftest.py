@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 CHROMIUM = os.environ.get("MOCK_ESD_CHROMIUM", "/usr/bin/chromium")
-# A test run saves pictures of the main pages here; the README's (docs/screenshots) are made by setting it.
+# A test run saves pictures of the main pages here; the documentation's (docs/screenshots) are made by setting it.
 SCREENSHOTS = Path(
     os.environ.get("MOCK_ESD_SCREENSHOTS") or Path(__file__).resolve().parents[2] / "build" / "screenshots"
 )

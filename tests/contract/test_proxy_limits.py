@@ -194,9 +194,9 @@ def _page_exchange(n: int, pages: int) -> Exchange:
     return Exchange("GET", "/v1/students", {"pageNo": str(n), "pageSize": "200"}, True, answer)
 
 
-def test_the_readme_names_every_limit_of_the_tools_with_its_default() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    rows = [line for line in readme.splitlines() if line.startswith("| `")]
+def test_the_limits_page_names_every_limit_of_the_tools_with_its_default() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "limits.md").read_text(encoding="utf-8")
+    rows = [line for line in page.splitlines() if line.startswith("| `")]
     config = ProxyConfig(upstream="http://127.0.0.1:9/api")
     limits = {
         "`max_response_bytes` (`sync`": DEFAULT_MAX_RESPONSE_BYTES,
@@ -208,7 +208,7 @@ def test_the_readme_names_every_limit_of_the_tools_with_its_default() -> None:
     }
     for name, default in limits.items():
         row = next((r for r in rows if r.startswith(f"| {name}")), None)
-        assert row is not None, f"README's Limits lacks {name}"
+        assert row is not None, f"docs/limits.md lacks {name}"
         assert row.split(" | ")[1] == _written(default), (name, row)
 
 

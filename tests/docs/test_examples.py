@@ -115,11 +115,15 @@ def test_the_example_runs(example: Example, tmp_path: Path, request: pytest.Fixt
 
 
 def test_the_examples_are_found() -> None:
-    """The collector sees the README's blocks: a change to the fences or markers cannot make it see none."""
+    """The collector sees the README's blocks and the pages': a change to the fences or markers cannot make it see
+    none."""
     readme = [e for e in EXAMPLES if e.source == "README.md"]
     assert {e.kind for e in readme} == {"python", "shell"}
-    assert len(readme) >= 10
     assert any(e.verb == "skip" for e in readme), "the README's set-up commands are marked, not run"
+    pages = {e.source for e in EXAMPLES if e.verb != "skip"}
+    for page in ("getting-started.md", "qa/fixtures.md", "developers/sync.md", "partners/verify.md"):
+        assert f"docs/{page}" in pages, f"no example of docs/{page} runs"
+    assert len([e for e in EXAMPLES if e.verb != "skip"]) >= 15
     assert all(e.verb != "skip" or e.argument for e in EXAMPLES)
 
 

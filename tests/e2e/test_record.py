@@ -233,7 +233,7 @@ def committed_recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
 
 
 def test_the_readme_regression_workflow(committed_recording: tuple[Path, set[str]], esd_inprocess: Any) -> None:
-    """The README's QA example, as written there, on a scrubbed recording."""
+    """docs/qa/recording.md's regression test, as written there, on a scrubbed recording."""
     path, expected = committed_recording
     esd_inprocess.control.load_scenario(path.read_text())
     client = EsdClient(

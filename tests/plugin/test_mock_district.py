@@ -15,7 +15,7 @@ import mock_esd
 from mock_esd import EsdDistrict, mock_district
 from mock_esd.testing import Districts
 
-README = Path(__file__).parents[2] / "README.md"
+FIXTURES_PAGE = Path(__file__).parents[2] / "docs" / "qa" / "fixtures.md"
 
 
 def token(esd: EsdDistrict, custom: bool = True) -> str:
@@ -180,14 +180,14 @@ def test_the_package_exports_it() -> None:
     assert mock_esd.mock_district is mock_district and mock_esd.EsdDistrict is EsdDistrict
 
 
-def test_the_readme_unittest_example_runs() -> None:
-    """The README's unittest example, run as a user would paste it into a test module."""
+def test_the_documented_unittest_example_runs() -> None:
+    """docs/qa/fixtures.md's unittest example, run as a user would paste it into a test module."""
     block = re.search(
-        r"```python\n(# test_district_unittest\.py\n.*?)```", README.read_text(encoding="utf-8"), re.DOTALL
+        r"```python\n(# test_district_unittest\.py\n.*?)```", FIXTURES_PAGE.read_text(encoding="utf-8"), re.DOTALL
     )
-    assert block is not None, "the README's unittest example (first line `# test_district_unittest.py`) is gone"
+    assert block is not None, "the unittest example of docs/qa/fixtures.md (`# test_district_unittest.py`) is gone"
     namespace: dict[str, Any] = {"__name__": "test_district_unittest"}
-    exec(compile(block.group(1), "README.md", "exec"), namespace)
+    exec(compile(block.group(1), "docs/qa/fixtures.md", "exec"), namespace)
     cases = [v for v in namespace.values() if isinstance(v, type) and issubclass(v, unittest.TestCase)]
     assert cases
     result = unittest.TestResult()

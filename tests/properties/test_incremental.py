@@ -13,12 +13,16 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
 
+from mock_esd.server.inprocess import DEFAULT_BASE_URL
+from mock_esd_sync.client import EsdClient, RetryPolicy
 from mock_esd_sync.errors import IdentityConflict
 from mock_esd_sync.mirror import MirrorChanges
 from mock_esd_sync.plan import Plan
 from mock_esd_sync.reader import ReadRecords, RecordReader
 from mock_esd_sync.run import make_plan
 from mock_esd_sync.settings import parse_settings
+from mock_esd_sync.store import last_pages
+from tests.conftest import CUSTOM
 from tests.properties.model import r4_valid
 from tests.properties.test_stateful import SyncMachine
 
@@ -52,6 +56,13 @@ class IncrementalMachine(SyncMachine):
         self.control.patch_student(person["id"], studentStatus="Pre-Registered", enrollmentDate=date)
 
     @precondition(lambda self: self.persons())
+    @rule(data=st.data(), status=st.sampled_from(["Enrolled", "Pre-enrolled", "Withdrawn", "Denied"]))
+    def change_status(self, data: st.DataObject, status: str) -> None:
+        """A person starts or stops syncing (made, archived, restored) while its contacts' records stay as they
+        are: a partial plan must still decide those contacts again."""
+        self.control.patch_student(data.draw(st.sampled_from(self.persons()))["id"], studentStatus=status)
+
+    @precondition(lambda self: self.persons())
     @rule(
         data=st.data(),
         contact_id=st.integers(1, 4),
@@ -72,10 +83,18 @@ class IncrementalMachine(SyncMachine):
     def delete_contact(self, data: st.DataObject) -> None:
         self.control.delete_contact(data.draw(st.sampled_from(self.store.all_contacts()))["id"])
 
+    def esd(self) -> EsdClient:
+        """Two records a page: a listing spans pages, some as they were and some not."""
+        return EsdClient(self.session, DEFAULT_BASE_URL, CUSTOM.client_id, CUSTOM.secret, page_size=2,
+                         retry=RetryPolicy(attempts=2), sleep=lambda _: None)  # fmt: skip
+
     def read(self, custom_endpoints: bool, parse: bool) -> ReadRecords:
-        """eSD's records as a sync reads them: each parsed at once (a whole plan), or only when looked up."""
+        """eSD's records as a sync reads them (`run._run_sync`): each parsed at once as it arrives (a whole
+        plan), or, from the first page of each listing that is not as at the last applied sync, read as it
+        arrives and parsed only when looked up; a listing none of whose pages changed waits unread."""
         reader = RecordReader(custom_endpoints, parse)
-        reader.read_pages(self.esd().fetch_raw(custom_endpoints).pages)
+        raw = self.esd().fetch_raw(custom_endpoints, () if parse else last_pages(self.conn), reader.read)
+        reader.read_pages(raw.pages, raw.listing_pages)
         return reader.records()
 
     @invariant()

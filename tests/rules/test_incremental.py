@@ -8,10 +8,13 @@ from typing import Any
 
 import pytest
 
+import mock_esd_sync.listing
 import mock_esd_sync.reader
+import mock_esd_sync.run
 from mock_esd_contracts import vocabulary as v
 from mock_esd_sync import rules
 from mock_esd_sync.client import Fetch
+from mock_esd_sync.listing import Listing
 from mock_esd_sync.mirror import mirror_changes
 from mock_esd_sync.reader import RecordReader
 from mock_esd_sync.records import RawSnapshot
@@ -132,12 +135,13 @@ def test_pages_are_read_as_they_arrive_from_the_first_one_that_changed(
     assert world.sync(SETTINGS).status == "applied"
     kept, arrived = read[-1]
     assert set(kept) == everything and not arrived
-    # person 6 changed: the pages before its page are kept, its page and every later one read on arrival
+    # person 6 changed: in its listing the pages before its page are kept, its page and every later one read
+    # on arrival; the other listings are page for page as they were, every page kept
     world.put({**world.store.get_person(6), "firstName": "Changed"})
     assert world.sync(SETTINGS).status == "applied"
     kept, arrived = read[-1]
-    assert kept == {"/v1/schools": 1, "/v1/students": 1}, "page 2 of /v1/students (5 a page) holds person 6"
-    assert set(arrived) == everything - {"/v1/schools"} and arrived["/v1/students"] == 2  # of 7 with an enrolledId
+    assert kept == {path: 1 for path in everything}, "page 2 of /v1/students (5 a page) holds person 6"
+    assert arrived == {"/v1/students": 2}  # of 7 with an enrolledId
     # a first sync reads every page on arrival, and ends where the page-by-page reading did
     other = World(base_district(), tmp_path / "other.db")  # type: ignore[arg-type]
     other.put({**other.store.get_person(6), "firstName": "Changed"})
@@ -153,23 +157,24 @@ def test_pages_are_read_as_they_arrive_from_the_first_one_that_changed(
 def parsed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     """(listing, id) of each student or contact record parsed from eSD's JSON."""
     calls: list[tuple[str, int]] = []
-    for name in ("parse_student", "parse_contact"):
-        original = getattr(mock_esd_sync.reader, name)
+    for module in (mock_esd_sync.reader, mock_esd_sync.listing):  # parsed when looked up, or as read
+        for name in ("parse_student", "parse_contact"):
+            original = getattr(module, name)
 
-        def counting(raw: Any, endpoint: str, original: Any = original) -> Any:
-            calls.append((endpoint, raw["id"]))
-            return original(raw, endpoint)
+            def counting(raw: Any, endpoint: str, original: Any = original) -> Any:
+                calls.append((endpoint, raw["id"]))
+                return original(raw, endpoint)
 
-        monkeypatch.setattr(mock_esd_sync.reader, name, counting)
+            monkeypatch.setattr(module, name, counting)
     return calls
 
 
 def test_a_re_sync_parses_only_the_records_it_decides_again(world: World, parsed: list[tuple[str, int]]) -> None:
     world.put({**world.store.get_person(5), "lastName": "Renamed"})
     assert world.sync(SETTINGS).status == "applied"
-    # person 5, person 4 (Pre-Registered without an enrollmentDate: its warning is said again), contact 1
-    # (links person 5; it links person 1 too, whose stored Operoo ID it keeps, unparsed)
-    assert sorted(set(parsed)) == [("/v1/contacts", 1), ("/v1/students", 4), ("/v1/students", 5)]
+    # person 5, person 4 (Pre-Registered without an enrollmentDate: its warning is said again); not contact 1,
+    # which links person 5: a rename leaves person 5's Operoo ID, all R9 asks of it
+    assert sorted(set(parsed)) == [("/v1/students", 4), ("/v1/students", 5)]
     parsed.clear()
     assert world.sync(SETTINGS, full=True).status == "applied"
     assert {pid for path, pid in parsed if path.endswith("/students")} == set(range(1, 12)), "--full parses everyone"
@@ -224,7 +229,7 @@ def test_a_spool_that_cannot_be_written_aborts_the_first_sync_naming_it_and_chan
     def disk_full(*_: Any) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(mock_esd_sync.reader.os, "pwrite", disk_full)
+    monkeypatch.setattr(mock_esd_sync.listing.os, "pwrite", disk_full)
     with pytest.raises(OSError, match=r"spool for the mirror in .* \(TMPDIR\): .*No space left on device"):
         w.sync(SETTINGS)
     assert w.tables() == before
@@ -249,3 +254,157 @@ def test_identity_conflicts_stop_the_partial_plan_naming_each_as_the_whole_does(
     assert "ID 10000099 to both person 2 and person 6" in whole.errors[0]
     assert (partial.status, partial.errors) == (whole.status, whole.errors)
     assert world.tables() == before
+
+
+# ----- what a re-sync leaves unread and undecided, and why the plan is still the whole's --------------------
+
+
+@pytest.fixture
+def records_read(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How many records of each listing were read (kept and digested, one by one) by the syncs since cleared."""
+    counts: dict[str, int] = {}
+    original = Listing.read
+
+    def counting(self: Listing, items: list[Any]) -> None:
+        counts[self.path] = counts.get(self.path, 0) + len(items)
+        original(self, items)
+
+    monkeypatch.setattr(Listing, "read", counting)
+    return counts
+
+
+def exported_as_a_first_sync_would(world: World, tmp_path: Path) -> None:
+    """The state the re-syncs left is the one a first sync of today's district gives."""
+    fresh = World(world.store.snapshot(), tmp_path / f"fresh{len(list(tmp_path.iterdir()))}.db")
+    assert fresh.sync(SETTINGS).status == "applied"
+    assert world.export() == fresh.export()
+
+
+def test_a_listing_whose_pages_are_as_they_were_is_not_read_record_by_record(
+    world: World, tmp_path: Path, records_read: dict[str, int]
+) -> None:
+    """Person 5 renamed: only /v1/students changed. The other listings' pages are byte for byte the last
+    sync's, so their records' ids and digests are the stored ones, and none of their records is needed."""
+    world.put({**world.store.get_person(5), "lastName": "Renamed"})
+    same_plan_both_ways(world)
+    records_read.clear()
+    report = world.sync(SETTINGS)
+    assert report.status == "applied" and report.plan is not None and report.plan.counts()["updated"] == 1
+    assert records_read == {"/v1/students": 7}, "the contacts and the applications are not read one by one"
+    exported_as_a_first_sync_would(world, tmp_path)
+    records_read.clear()
+    world.put({**world.store.get_person(5), "lastName": "Again"})
+    assert world.sync(SETTINGS, full=True).status == "applied"
+    assert set(records_read) == {"/v1/students", "/v1/contacts", "/v1/operoo/students", "/v1/operoo/contacts"}
+
+
+def test_a_contact_changed_on_one_listing_is_read_from_the_other_without_reading_it_whole(
+    world: World, tmp_path: Path, records_read: dict[str, int], parsed: list[tuple[str, int]]
+) -> None:
+    """Contact 6 links person 1 (enrolled: /v1/contacts shows that link) and applicant 7 (/v1/operoo/contacts
+    shows both). Its link to 7 changes: only its /v1/operoo/contacts record does, but the contact is made from
+    both records, so its /v1/contacts record is needed, from a listing that is as it was."""
+    links = [
+        {"studentId": 1, "relationship": "Father", "priority": 1},
+        {"studentId": 7, "relationship": "Aunt", "priority": 3},
+    ]
+    world.store.put_contact({**world.store.get_contact(1), "id": 6, "students": links})
+    assert world.sync(SETTINGS).status == "applied"
+    world.store.put_contact(
+        {**world.store.get_contact(6), "students": [links[0], {**links[1], "relationship": "Mother"}]}
+    )
+    same_plan_both_ways(world)
+    records_read.clear()
+    parsed.clear()
+    report = world.sync(SETTINGS)
+    assert report.status == "applied" and report.plan is not None
+    assert [(c.contact_id, c.after.links) for c in report.plan.contacts] == [
+        (6, {"10000001": "View and Update", "student-operoo-7": "View and Update"})
+    ]
+    assert "/v1/contacts" not in records_read, "its /v1/contacts record is taken from its page alone"
+    assert ("/v1/contacts", 6) in parsed
+    exported_as_a_first_sync_would(world, tmp_path)
+
+
+def test_a_contact_of_a_person_who_starts_syncing_is_decided_again_though_its_records_did_not_change(
+    world: World, tmp_path: Path
+) -> None:
+    """Applicant 9 (Denied) becomes Pre-enrolled: R1 syncs it with a temporary ID, and contact 5, whose
+    records (the mother of 9) did not change, is made with that link."""
+    world.put({**world.store.get_person(9), "studentStatus": v.Status.PRE_ENROLLED})
+    same_plan_both_ways(world)
+    report = world.sync(SETTINGS)
+    assert report.plan is not None and [c.contact_id for c in report.plan.contacts] == [5]
+    contacts = {c["contactId"]: c for c in world.export()["contacts"]}
+    assert contacts[5]["students"] == [{"operooId": "student-operoo-9", "permission": "View and Update"}]
+    exported_as_a_first_sync_would(world, tmp_path)
+
+
+def test_a_contact_follows_a_student_archived_then_restored(world: World, tmp_path: Path) -> None:
+    """Person 5 withdrawn (archived), then enrolled again (restored): contact 1's records say the same all
+    along (it links persons 1 and 5 either way), but its link to 5 goes and comes back."""
+    enrolled = world.store.get_person(5)
+    world.store.withdraw(5)
+    same_plan_both_ways(world)
+    world.sync(SETTINGS)
+    contacts = {c["contactId"]: c for c in world.export()["contacts"]}
+    assert [s["operooId"] for s in contacts[1]["students"]] == ["10000001"]
+    world.put(enrolled)
+    same_plan_both_ways(world)
+    report = world.sync(SETTINGS)
+    assert report.plan is not None and report.plan.counts()["restored"] == 1
+    contacts = {c["contactId"]: c for c in world.export()["contacts"]}
+    assert [s["operooId"] for s in contacts[1]["students"]] == ["10000001", "10000005"]
+    exported_as_a_first_sync_would(world, tmp_path)
+
+
+def test_a_contact_follows_an_application_accepted_and_re_keyed(world: World, tmp_path: Path) -> None:
+    """Applicant 7 accepted into school 0101 (R8: its record re-keyed to its eSD ID): contact 3's link to it
+    follows the new ID."""
+    accepted = world.store.accept(7, "0101")
+    same_plan_both_ways(world)
+    report = world.sync(SETTINGS)
+    assert report.plan is not None and report.plan.counts()["rekeyed"] == 1
+    contacts = {c["contactId"]: c for c in world.export()["contacts"]}
+    assert [s["operooId"] for s in contacts[3]["students"]] == [accepted["enrolledId"]]
+    exported_as_a_first_sync_would(world, tmp_path)
+
+
+def test_a_sync_killed_after_its_apply_leaves_the_next_one_seeing_every_change(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sync killed right after its apply committed (with the run's end, in the same transaction): a listing
+    changed back to the pages the sync before it read is not the one whose digests are stored, and must be
+    read (the stored digests are tied to the pages they were read from)."""
+    original = world.store.get_contact(1)
+    world.store.put_contact({**original, "doNotContact": True})
+    apply_plan = mock_esd_sync.run.apply_plan
+
+    def killed(*args: Any, **kwargs: Any) -> None:
+        apply_plan(*args, **kwargs)
+        raise KeyboardInterrupt  # as if the process were killed here
+
+    with monkeypatch.context() as patch:
+        patch.setattr(mock_esd_sync.run, "apply_plan", killed)
+        with pytest.raises(KeyboardInterrupt):
+            world.sync(SETTINGS)
+    assert {c["contactId"]: c for c in world.export()["contacts"]}[1]["archived"], "the apply was committed"
+    world.store.put_contact(original)  # /v1/contacts as the last logged sync read it
+    world.put({**world.store.get_person(7), "lastName": "Renamed"})  # (so that the answers are not all as then)
+    same_plan_both_ways(world)
+    assert world.sync(SETTINGS).status == "applied"
+    exported_as_a_first_sync_would(world, tmp_path)
+
+
+@pytest.mark.parametrize("order", [[1, 2, 5, 9], [9, 5, 2, 1], [2, 9, 1, 5]], ids=["in order", "reversed", "mixed"])
+def test_a_re_sync_finds_each_record_by_id_whatever_order_the_listing_gives(order: list[int]) -> None:
+    """eSD lists by id, and a listing in order is searched by bisection; any other order by an index."""
+    reader = RecordReader(True, False)
+    for pid in order:
+        reader.read(STUDENTS, [_student(pid, f"Name{pid}")])
+    records = reader.records()
+    assert [pid for pid in range(11) if pid in records.persons] == [1, 2, 5, 9]
+    assert all(records.persons[pid].standard.last_name == f"Name{pid}" for pid in order)  # type: ignore[union-attr]
+    assert "5" not in records.persons and None not in records.persons
+    with pytest.raises(KeyError):
+        records.persons[3]

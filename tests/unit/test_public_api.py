@@ -1,5 +1,5 @@
 """The Python API says what it takes: every public method of what a test is handed has a docstring, and the
-README's table of `ControlClient` methods lists each one, with an example that names it."""
+QA overview's table of `ControlClient` methods (docs/qa/index.md) lists each one, with an example that names it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from mock_esd import ControlClient, Districts, EsdDistrict, mock_district
 
-README = Path(__file__).parents[2] / "README.md"
+QA_PAGE = Path(__file__).parents[2] / "docs" / "qa" / "index.md"
 
 
 def public_methods(cls: type) -> dict[str, object]:
@@ -29,8 +29,8 @@ def test_every_public_method_says_what_it_takes_and_gives(cls: type) -> None:
     assert undocumented == [], f"{cls.__name__}: no docstring on {undocumented}"
 
 
-def test_the_readme_table_lists_every_control_client_method_with_its_example() -> None:
-    rows = dict(re.findall(r"^  \| `(\w+)` \| `([^`]*esd\.control\.[^`]*)`", README.read_text(encoding="utf-8"), re.M))
+def test_the_qa_page_s_table_lists_every_control_client_method_with_its_example() -> None:
+    rows = dict(re.findall(r"^ *\| `(\w+)` \| `([^`]*esd\.control\.[^`]*)`", QA_PAGE.read_text(encoding="utf-8"), re.M))
     assert set(rows) == set(public_methods(ControlClient))
     for name, example in rows.items():
-        assert f".{name}(" in example, f"the README's example of {name} does not call it: {example}"
+        assert f".{name}(" in example, f"docs/qa/index.md's example of {name} does not call it: {example}"

@@ -151,7 +151,7 @@ def _applied_since(conn: sqlite3.Connection, before: tuple[int, str] | None) -> 
     "settings_path",
     required=True,
     type=click.Path(),  # not dir_okay=False: a directory is refused in one line with the others (load_settings)
-    help='Settings TOML (the README\'s "Sync"; the rules it drives: `mock-esd rules`).',
+    help="Settings TOML (docs/developers/sync.md; the rules it drives: `mock-esd rules`).",
 )
 @click.option("--db", default="operoo.db", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")

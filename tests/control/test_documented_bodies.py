@@ -1,4 +1,8 @@
-"""The README's control-API bodies are the real ones: each is sent, in order, and must be accepted."""
+"""The control-API bodies the QA pages show are the real ones: each is sent, in order, and must be accepted.
+
+docs/qa/scenarios.md shows a body for every route that changes the district, docs/qa/faults.md one for every
+fault kind; each is a JSON block titled with its route (```json title="POST /_mock/reset"```).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,11 @@ from pathlib import Path
 from mock_esd.server.app import create_app
 from mock_esd.state.config import AppConfig
 
-README = Path(__file__).parents[2] / "README.md"
-EXAMPLE = re.compile(r"^```json (POST|PATCH|PUT|DELETE) (/_mock/\S*)\n(.*?)^```$", re.DOTALL | re.MULTILINE)
-# every control route that takes a body, as the README must show it
+DOCS = Path(__file__).parents[2] / "docs"
+# in this order: a fault rule aims at the tenant a body of scenarios.md makes
+PAGES = [DOCS / "qa" / "scenarios.md", DOCS / "qa" / "faults.md"]
+EXAMPLE = re.compile(r'^```json title="(POST|PATCH|PUT|DELETE) (/_mock/\S*)"\n(.*?)^```$', re.DOTALL | re.MULTILINE)
+# every control route that takes a body, as the pages must show it
 BODIES = {
     "POST /_mock/reset", "POST /_mock/tenants", "POST /_mock/schools", "POST /_mock/students",
     "PATCH /_mock/students/ID", "POST /_mock/applications", "POST /_mock/students/ID/accept",
@@ -21,16 +27,15 @@ BODIES = {
 
 
 def examples() -> list[tuple[str, str, str]]:
-    qa = README.read_text(encoding="utf-8").split("## For QA", 1)[1].split("\n## ", 1)[0]
-    return EXAMPLE.findall(qa)
+    return [found for page in PAGES for found in EXAMPLE.findall(page.read_text(encoding="utf-8"))]
 
 
-def test_the_readme_shows_a_body_for_every_control_route() -> None:
+def test_the_pages_show_a_body_for_every_control_route() -> None:
     shown = {f"{method} {re.sub(r'/[0-9]+', '/ID', path.split('?')[0])}" for method, path, _ in examples()}
     assert shown == BODIES
 
 
-def test_every_readme_body_is_accepted_by_the_mock() -> None:
+def test_every_body_shown_is_accepted_by_the_mock() -> None:
     http = create_app(AppConfig()).test_client()
     for method, path, text in examples():
         response = http.open(path, method=method, json=json.loads(text))
