@@ -71,7 +71,8 @@ def start(*args: str) -> tuple[float, float, float]:
         peak = float(status.split("VmHWM:")[1].split()[0]) * 1024
         return wall, cpu, peak
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        if proc.poll() is None:  # one that did not start has ended already: its error is the one to say
+            os.killpg(proc.pid, signal.SIGTERM)
         proc.communicate(timeout=60)
 
 
