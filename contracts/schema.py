@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from functools import cache
 from importlib import resources
@@ -111,6 +112,30 @@ def api_paths() -> list[str]:
 
 
 @cache
+def api_operations() -> dict[str, dict[str, tuple[str, ...]]]:
+    """What each path of the contract serves: its methods, each with the query parameters it reads.
+
+    `{"/v1/students": {"GET": ("pageNo", "pageSize", "schoolId", "studentStatus")}, "/v1/auth/token": {"POST": ()}, ...}`
+    """
+    doc = openapi()
+
+    def named(parameter: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in parameter:
+            *_, kind, name = parameter["$ref"].split("/")
+            parameter = doc["components"][kind][name]
+        return parameter
+
+    return {
+        path: {
+            method.upper(): tuple(p["name"] for p in map(named, operation.get("parameters", [])) if p["in"] == "query")
+            for method, operation in item.items()
+            if method in ("get", "put", "post", "delete", "patch", "head", "options")
+        }
+        for path, item in doc["paths"].items()
+    }
+
+
+@cache
 def _registry() -> Registry[Any]:
     resources_ = [
         Resource.from_contents(
@@ -214,6 +239,57 @@ def _pairs(node: Any) -> Iterator[tuple[Any, Any]]:
     return iter(())
 
 
+class _Object(dict[str, Any]):
+    """A JSON object as `duplicate_keys` parses it: `twice` names the keys given more than once."""
+
+    twice: tuple[str, ...] = ()
+
+
+def _object(pairs: list[tuple[str, Any]]) -> _Object:
+    parsed = _Object(pairs)
+    if len(parsed) < len(pairs):
+        parsed.twice = tuple(key for key, count in Counter(k for k, _ in pairs).items() if count > 1)
+    return parsed
+
+
+def duplicate_keys(text: str | bytes, limit: int = MAX_PROBLEMS) -> Problems:
+    """A problem for each key given twice in one object of the JSON `text` (`{"kind": 1, "kind": 2}`), at most `limit`.
+
+    JSON parsers keep the last of them silently, so the first one's meaning would be lost without a word.
+    Call it on text already parsed within the depth limit (`depth_problem`): Python's parser recurses.
+    """
+    try:
+        parsed = json.loads(text, object_pairs_hook=_object)
+    except RecursionError:
+        return Problems(
+            [
+                {
+                    "path": "(body)",
+                    "message": "nested too deep to check for a key given twice (Python's JSON parser stops near 1,000 levels)",
+                }
+            ]
+        )
+    except ValueError:  # not JSON: the caller's parser says so
+        return Problems()
+    found = Problems()
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), parsed)]
+    while stack:
+        where, node = stack.pop()
+        for key in getattr(node, "twice", ()):
+            found.append(
+                {
+                    "path": _path((*where, key)),
+                    "message": "given more than once in one object (a parser would keep only the last): give it once",
+                }
+            )
+        stack.extend(((*where, k), v) for k, v in reversed(list(_pairs(node))) if isinstance(v, dict | list))
+        if len(found) > limit:
+            found.more = True
+            del found[limit:]
+            break
+    return found
+
+
 def depth_problem(instance: Any, limit: int = MAX_DEPTH) -> dict[str, str] | None:
     """A problem when `instance` nests deeper than `limit` (checked without recursion, one level's members at a time)."""
     stack: list[Iterator[Any]] = [iter((instance,))]
@@ -272,30 +348,42 @@ def _described(error: ValidationError) -> Iterable[dict[str, str]]:
         prefix = f"{path}." if path != "(body)" else ""
         missing = [k for k in rule if k not in value]
         return [{"path": prefix + k, "message": "required"} for k in missing]
+    if "propertyNames" in error.absolute_schema_path:  # the instance is a field's name, the path its object's
+        return [{"path": path, "message": f"a field's name: {_expected(str(error.validator), rule, value, '(name)')}"}]
     field = str(error.absolute_path[-1]) if error.absolute_path else ""
-    message = _expected(str(error.validator), rule, value, error.message, field)
-    return [{"path": path, "message": message}]
+    return [{"path": path, "message": _expected(str(error.validator), rule, value, field)}]
 
 
-def _expected(keyword: str, rule: Any, value: Any, fallback: str, field: str = "") -> str:
-    personal = field in PERSONAL_FIELDS or field in FREE_TEXT_FIELDS  # a person's value: its type, not it
+def _expected(keyword: str, rule: Any, value: Any, field: str = "") -> str:
+    """What `keyword` wants and what it got: the value itself only when it cannot be a person's (nor a field's name)."""
+    personal = field in PERSONAL_FIELDS or field in FREE_TEXT_FIELDS or field == "(name)"
     got = f"got {type_name(value)}" if personal else f"got {shown(value)}"
+    size = f"got {len(value)}" if isinstance(value, str | list | dict) else got
     expected: Any = {
-        "type": lambda: f"expected {_type_words(rule)}",
-        "minimum": lambda: f"expected a number >= {rule}",
-        "maximum": lambda: f"expected a number <= {rule}",
-        "enum": lambda: f"expected one of {', '.join(shown(x) for x in rule)}",
-        "const": lambda: f"expected {shown(rule)}",
-        "pattern": lambda: f"expected text matching {rule}",
-        "minLength": lambda: f"expected at least {rule} characters",
-        "maxLength": lambda: f"expected at most {rule} characters",
-        "minProperties": lambda: f"expected at least {rule} fields",
-        "format": lambda: "expected a real date, YYYY-MM-DD" if rule == "date" else f"expected format {rule}",
+        "type": lambda: f"expected {_type_words(rule)}, {got}",
+        "minimum": lambda: f"expected a number >= {rule}, {got}",
+        "maximum": lambda: f"expected a number <= {rule}, {got}",
+        "exclusiveMinimum": lambda: f"expected a number > {rule}, {got}",
+        "exclusiveMaximum": lambda: f"expected a number < {rule}, {got}",
+        "enum": lambda: f"expected one of {', '.join(shown(x) for x in rule)}, {got}",
+        "const": lambda: f"expected {shown(rule)}, {got}",
+        "pattern": lambda: f"expected text matching {rule}, {got}",
+        "minLength": lambda: f"expected at least {rule} characters, {size}",
+        "maxLength": lambda: f"expected at most {rule} characters, {size}",
+        "minProperties": lambda: f"expected at least {rule} fields, {size}",
+        "maxProperties": lambda: f"expected at most {rule} fields, {size}",
+        "minItems": lambda: f"expected at least {rule} items, {size}",
+        "maxItems": lambda: f"expected at most {rule} items, {size}",
+        "uniqueItems": lambda: "expected every item once, got one twice",
+        "format": lambda: (
+            ("expected a real date, YYYY-MM-DD" if rule == "date" else f"expected format {rule}") + f", {got}"
+        ),
         "not": lambda: "these fields cannot be given together",
-    }.get(str(keyword))
+    }.get(keyword)
     if expected:
-        return f"{expected()}, {got}"
-    return f"not valid here, {got}" if personal else fallback[:200]
+        return str(expected())
+    # any other keyword: named with its bound, and the value described by its type, never repeated
+    return f"breaks the schema's {keyword} {shown(rule)}, got {described(value)}"
 
 
 def _type_words(rule: Any) -> str:

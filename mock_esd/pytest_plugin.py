@@ -24,7 +24,6 @@ naming it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -161,7 +160,9 @@ def esd_districts(pytestconfig: pytest.Config) -> Iterator[Districts]:
 def esd_server(esd_districts: Districts, request: pytest.FixtureRequest) -> Iterator[EsdDistrict]:
     """A fresh tenant on the session's live server. At the end whatever the test left goes: its tenant, the
     tenants and fault rules it made, the journal, and a changed default tenant (given a fresh fork)."""
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.nodeid)[-80:]
+    from mock_esd.district.tenants import tenant_name_from  # the server's extra: imported once one is wanted
+
+    name = tenant_name_from(request.node.nodeid)
     with _district_of(request, "esd_server", lambda spec: esd_districts.live(spec, name)) as district:
         yield district
 

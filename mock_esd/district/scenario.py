@@ -24,7 +24,7 @@ from mock_esd.district.store import DistrictStore
 from mock_esd.errors import BadRequest, Invalid
 from mock_esd.limits import DEFAULT_LIMITS, Limits
 from mock_esd_contracts.errors import type_name
-from mock_esd_contracts.schema import body_problems
+from mock_esd_contracts.schema import body_problems, depth_problem, duplicate_keys
 
 
 def parse_text(text: str | bytes, source: str = "scenario", limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
@@ -41,7 +41,9 @@ def parse_text(text: str | bytes, source: str = "scenario", limits: Limits = DEF
 
 def _parse(text: str | bytes, source: str, limits: Limits) -> dict[str, Any]:
     data = _json_object(text)  # a file's bytes as they are: no text copy of a 70 MB recording
-    if data is None:
+    if data is not None:
+        _once_each(data, text, source, limits)
+    else:
         if isinstance(text, bytes):
             text = utf8(text, source)
         try:
@@ -67,6 +69,15 @@ def _parse(text: str | bytes, source: str, limits: Limits) -> dict[str, Any]:
 # libyaml's scanner reads ahead and stops at 1,000 levels of nesting before any event of them reaches us
 LIBYAML_TOO_DEEP: Final = "exceeded maximum nesting depth"
 LIBYAML_MAX_DEPTH: Final = 1000
+
+
+def _once_each(data: Any, text: str | bytes, source: str, limits: Limits) -> None:
+    """A JSON key given twice in one object is refused where it is (a parser keeps only the last, silently)."""
+    if depth_problem(data, limits.max_body_depth) is not None:
+        return  # the scenario's own check says how deep; the key check below recurses
+    twice = duplicate_keys(text, limits.max_reported_errors)
+    if twice:
+        raise Invalid(source, twice, twice.more, limits.max_reported_errors)
 
 
 def _json_object(text: str | bytes) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,12 +21,32 @@ from itsdangerous import BadData, URLSafeSerializer
 from mock_esd.district.generator import DistrictSpec
 from mock_esd.district.listings import DEFAULT_CACHE_BYTES
 from mock_esd.district.store import DistrictStore, replaying
-from mock_esd.errors import Conflict, NotFound, Unauthorized
+from mock_esd.errors import Conflict, Invalid, NotFound, Unauthorized
+from mock_esd_contracts.schema import control_schema, shown
 
 CLIENT_HOST_SUFFIX = ".guru.eschooldata.com/api"
 DEFAULT_TENANT = "default"
 TOKEN_SALT = "mock-esd access token"
 _NAMESPACE = uuid.UUID("6f1c1d4e-7a4b-4e55-9a3e-2f6f3f1b7a10")
+# What may name a tenant, written once (the control schema's `$defs/tenant/properties/name`): a name is a part
+# of URLs (`DELETE /_mock/tenants/{name}`), so no `/`, no control character, and not `.` or `..`, which a
+# client resolves away (`/_mock/tenants/..` is `/_mock/`): such a tenant could be made but never deleted.
+TENANT_NAME = re.compile(control_schema()["$defs"]["tenant"]["properties"]["name"]["pattern"])
+_NAME_RULE = "a tenant's name is 1 to 100 letters, digits, _ . or -, and not . or .."
+_NOT_IN_NAMES = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def tenant_name_problem(name: str) -> str | None:
+    """What is wrong with `name` as a tenant's name (None: nothing), as the control API's 400 says it."""
+    if TENANT_NAME.fullmatch(name):  # fullmatch: the schema's `$` would also match before a final newline
+        return None
+    return f"{_NAME_RULE}, got {shown(name)}"
+
+
+def tenant_name_from(text: str) -> str:
+    """A tenant's name made from any `text` (a test's node id, say): each other character as `_`, its last 80."""
+    name = _NOT_IN_NAMES.sub("_", text)[-80:]
+    return name if tenant_name_problem(name) is None else f"t{name}"
 
 
 @dataclass(frozen=True)
@@ -105,6 +126,9 @@ class Registry:
         store.on_change = lambda op, args: self._notify(tenant, op, args)
 
     def add_tenant(self, tenant: str, store: DistrictStore, recipe: Recipe | None = None) -> tuple[Client, ...]:
+        problem = tenant_name_problem(tenant)
+        if problem is not None:
+            raise Invalid("tenant", [{"path": "name", "message": problem}])
         if tenant in self._stores:
             raise Conflict(f"tenant {tenant!r} already exists")
         self._attach(tenant, store)

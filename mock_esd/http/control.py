@@ -17,15 +17,17 @@ from flask import Blueprint, Response, g, request
 from mock_esd.district import builders, scenario
 from mock_esd.district.generator import DistrictSpec, today_problem
 from mock_esd.district.store import DistrictStore
+from mock_esd.district.tenants import tenant_name_problem
 from mock_esd.errors import BadRequest, Conflict, Invalid, NotFound
 from mock_esd.http.request import current, from_loopback, json_response, requested_store, requested_tenant
-from mock_esd.qa import drift, faults
+from mock_esd.qa import drift, faults, served
 from mock_esd.qa.journal import FILTERS
 from mock_esd.state import changelog
 from mock_esd_contracts import vocabulary as v
-from mock_esd_contracts.schema import body_problems, depth_problem, shown
+from mock_esd_contracts.schema import body_problems, depth_problem, duplicate_keys, shown
 
 control = Blueprint("mock_control", __name__)
+ORJSON_DEPTH = 1024  # orjson refuses a body nested deeper than this, whatever max_body_depth says
 TENANT = ("tenant",)
 # The query parameters each endpoint reads (by view name); any other is refused by `known_query`.
 QUERY: dict[str, tuple[str, ...]] = {
@@ -85,17 +87,23 @@ def _json() -> Any:
         return None
     if not request.is_json:
         raise BadRequest("the body must be JSON (Content-Type: application/json)")
+    limits = current().config.limits
     try:
         body = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        if str(exc).startswith("depth limit exceeded"):  # orjson's own cap (1,024 levels) is past ours: say ours
-            raise BadRequest(
-                f"the body is nested deeper than the limit max_body_depth={current().config.limits.max_body_depth}"
-            ) from None
+        if str(exc).startswith("depth limit exceeded"):  # orjson's own cap: the lower of it and ours is the limit
+            if limits.max_body_depth < ORJSON_DEPTH:
+                raise BadRequest(
+                    f"the body is nested deeper than the limit max_body_depth={limits.max_body_depth}"
+                ) from None
+            raise BadRequest(f"the body is nested deeper than the JSON parser reads ({ORJSON_DEPTH} levels)") from None
         raise BadRequest(f"the body is not JSON: {str(exc)[:200]}") from None
-    too_deep = depth_problem(body, current().config.limits.max_body_depth)
+    too_deep = depth_problem(body, limits.max_body_depth)
     if too_deep:
         raise BadRequest(f"the body is {too_deep['message']}")
+    twice = duplicate_keys(data, limits.max_reported_errors)  # after the depth check: this parser recurses
+    if twice:
+        raise Invalid("body", twice, twice.more, limits.max_reported_errors)
     return body
 
 
@@ -104,7 +112,8 @@ def _checked(schema: str, body: Any, *extra: dict[str, str]) -> dict[str, Any]:
     (the first `max_reported_errors` of them: the check stops there)."""
     limits = current().config.limits
     found = body_problems(schema, body, limits.max_body_depth, limits.max_reported_errors, limits.max_field_chars)
-    problems = [*found, *extra]
+    said = {p["path"] for p in extra}  # a field an extra check explains is told once, in its words
+    problems = [*(p for p in found if p["path"] not in said), *extra]
     if problems:
         raise Invalid(
             f"{schema} body", sorted(problems, key=lambda p: p["path"]), found.more, limits.max_reported_errors
@@ -172,7 +181,10 @@ def tenants() -> Response:
 @control.post("/tenants")
 def create_tenant() -> Response:
     """A new district and its two clients, isolated from every other tenant."""
-    body = _body("tenant")
+    raw = _json()
+    name = raw.get("name") if isinstance(raw, dict) else None
+    problem = tenant_name_problem(name) if isinstance(name, str) else None
+    body = _checked("tenant", {} if raw is None else raw, *([{"path": "name", "message": problem}] if problem else []))
     registry, limits = current().registry, current().config.limits
     limits.check_tenants(len(registry.tenants()) + 1)
     name = str(body.get("name") or f"t{len(registry.tenants()) + 1}")
@@ -350,8 +362,10 @@ def add_fault() -> Response:
     raw = _json()
     body = {} if raw is None else raw
     limits = current().config.limits
+    registry = current().registry
+    clients = {t: [c.client_id for c in registry.clients(t)] for t in registry.tenants()}
     problems = faults.rule_problems(
-        body, current().registry.tenants(), limits.max_body_depth, limits.max_reported_errors
+        body, registry.tenants(), limits.max_body_depth, limits.max_reported_errors, clients
     )
     if problems:
         raise Invalid("fault rule", problems, problems.more, limits.max_reported_errors)
@@ -400,6 +414,12 @@ def delete_fault(rule_id: int) -> Response:
 
 @control.get("/requests")
 def journal() -> Response:
+    """The tenant's journal, filtered; a filter no request could match is a 400 naming it, not an empty list."""
+    registry = current().registry
+    clients = [c.client_id for c in registry.clients()]
+    problems = served.criteria_problems(request.args, registry.tenants(), clients)
+    if problems:
+        raise Invalid("journal filter", problems)
     return json_response([e.as_json() for e in current().journal.entries(request.args)])
 
 

@@ -43,9 +43,17 @@ def _csp(style: str) -> str:
     )
 
 
-@guru.after_request
+GURU_PREFIX = "/guru"
+
+
 def no_framing(response: Response) -> Response:
-    """No other site may frame a page (clickjacking its buttons), nor the pages load anything from elsewhere."""
+    """No other site may frame a page (clickjacking its buttons), nor the pages load anything from elsewhere.
+
+    Installed on the app, not the blueprint: the view's 404s (no such page) and redirects (`/guru`) come from
+    routing, before any blueprint is chosen, and are answers under `/guru/` all the same.
+    """
+    if request.path != GURU_PREFIX and not request.path.startswith(GURU_PREFIX + "/"):
+        return response
     style = current_app.jinja_env.get_template("style.css").render()
     response.headers["Content-Security-Policy"] = _csp(style)
     response.headers["X-Frame-Options"] = "DENY"

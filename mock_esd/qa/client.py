@@ -16,6 +16,7 @@ import requests
 
 from mock_esd.errors import EsdError
 from mock_esd.qa.expectations import count_failure, differences, unfired_failure
+from mock_esd.qa.served import criteria_problems
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 FaultKindName = Literal[
@@ -194,8 +195,10 @@ class ControlClient:
         (the `n`th matching call), times (the first `n`) or probability (`probability`, drawn from `seed`).
 
         The whole rule may also be given as one mapping: `add_fault({"endpoint": ..., "kind": ...})`. A
-        field the control API does not know, a wrong value, or an endpoint the mock does not serve raises
-        ControlError naming each (nothing is armed); a field this method does not know raises TypeError.
+        field the control API does not know, a wrong value, an endpoint the mock does not serve, or a rule
+        that could never fire or would do nothing (a method or query parameter the endpoint does not take, a
+        client its tenant does not have, `n` with mode always, drift off a listing) raises ControlError
+        naming each (nothing is armed); a field this method does not know raises TypeError.
         """
         if isinstance(endpoint, Mapping):
             given = [name for name, value in locals().items() if name in _RULE_FIELDS[1:] and value is not None]
@@ -259,7 +262,8 @@ class ControlClient:
         status: int | None = None,
     ) -> list[dict[str, Any]]:
         """This tenant's journal entries (`seq`, `time`, `method`, `path`, `query`, `client`, `tenant`, `status`),
-        oldest first, filtered by method, path (a prefix if it ends in `*`), client id and status."""
+        oldest first, filtered by method, path (a prefix if it ends in `*`), client id and status. A filter no
+        request could match (a path the mock does not serve, say) raises ControlError naming it."""
         given = {"method": method, "path": path, "client": client, "status": status}
         return list(self.call("GET", "/requests", query={k: v for k, v in given.items() if v is not None}))
 
@@ -282,8 +286,17 @@ class ControlClient:
         `path` is `/v1/...` or `/api/v1/...` (a prefix if it ends in `*`); `query` is the exact query
         string or a mapping of parameters that must have those values. On failure the AssertionError
         lists the matches and the near misses: entries that match every criterion but one, and which.
+        A criterion no request could match (a path the mock does not serve, a method that is none, a status
+        outside 100-599, a query parameter no path named reads, a client no tenant has) raises ValueError
+        naming it, before the journal is read.
         """
         criteria = {"method": method, "path": path, "query": query, "client": client, "status": status}
+        clients = [c["clientId"] for t in self.call("GET", "/tenants") for c in t["clients"]] if client else None
+        problems = criteria_problems(criteria, clients=clients)
+        if problems:  # no request could match it: `assert_requests(0, ...)` would pass on anything
+            raise ValueError(
+                "assert_requests cannot match: " + "; ".join(f"{p['path']}: {p['message']}" for p in problems)
+            )
         entries = self.requests()
         failure = count_failure(entries, count, criteria)
         if failure is not None:

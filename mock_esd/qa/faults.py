@@ -5,6 +5,13 @@ tenant, query parameters (each given once with exactly the value named, as WireM
 client whose token made the call. It fires always / on the Nth matching call / for the first N calls /
 with a probability drawn from its own seeded generator, so a fault sequence is reproducible. What each
 kind takes (`params`) is read from the control schema (`contracts/control.schema.json`), written once.
+
+A rule that could never fire, or would do nothing where it fires, is refused when it is added
+(`reach_problems`), so `assert_faults_fired` never passes on a rule that changed nothing. The token
+endpoint (`POST /v1/auth/token`) takes latency, status, rate_limit, malformed and drop, and no `client`,
+`query`, drift, short_last_page nor expire_token: a token request carries no bearer token yet, reads no
+query parameter and is no listing. On a prefix (`/v1/*`), a listing's kinds count and change listings only,
+and expire_token every path but the token endpoint.
 """
 
 from __future__ import annotations
@@ -17,7 +24,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from mock_esd.errors import Invalid
-from mock_esd_contracts.schema import MAX_DEPTH, MAX_PROBLEMS, Problems, api_paths, body_problems, control_schema, shown
+from mock_esd.qa import served
+from mock_esd_contracts.schema import MAX_DEPTH, MAX_PROBLEMS, Problems, body_problems, control_schema, shown
 
 
 class FaultKind(StrEnum):
@@ -43,6 +51,7 @@ class Mode(StrEnum):
 
 
 KINDS, MODES = tuple(FaultKind), tuple(Mode)
+LISTING_KINDS = (FaultKind.DRIFT, FaultKind.SHORT_LAST_PAGE)  # they change a listing's answer, and nothing else
 
 
 @dataclass
@@ -78,7 +87,9 @@ class FaultRule:
             return False
         if self.query and not query_matches(query or {}, self.query):
             return False
-        return endpoint_matches(self.endpoint, path)
+        if not endpoint_matches(self.endpoint, path):
+            return False
+        return _kind_reaches(self.kind, path)
 
     def should_fire(self) -> bool:
         """Count a matching call and say whether the fault applies to it."""
@@ -123,57 +134,125 @@ def query_matches(given: Mapping[str, list[str]], wanted: Mapping[str, str]) -> 
     return all(given.get(name) == [value] for name, value in wanted.items())
 
 
+def _kind_reaches(kind: FaultKind, path: str) -> bool:
+    """Whether a rule of `kind` does anything to a call of `path`: a listing's kinds to a listing only, expire_token
+    off the token endpoint. A rule on a prefix counts (and fires on) only those calls, so `fired` means changed."""
+    if kind in LISTING_KINDS:
+        return path in served.listing_paths()
+    return kind != FaultKind.EXPIRE_TOKEN or path != TOKEN_PATH
+
+
 def endpoint_matches(endpoint: str, path: str) -> bool:
     """A rule's endpoint against a call's path: equal, or a prefix of it when the endpoint ends in `*`."""
     return path.startswith(endpoint[:-1]) if endpoint.endswith("*") else path == endpoint
 
 
-def _served(endpoint: str) -> bool:
-    """Whether the mock serves a path `endpoint` names: one of the contract's paths (an `{id}` part being any
-    one part), or, ending in `*`, the beginning of one."""
-    for template in api_paths():
-        if endpoint.endswith("*"):
-            if template.startswith(endpoint[:-1]) or template.split("{", 1)[0].startswith(endpoint[:-1]):
-                return True
-            continue
-        parts, wanted = endpoint.split("/"), template.split("/")
-        if len(parts) == len(wanted) and all(
-            w == p or (w.startswith("{") and p) for p, w in zip(parts, wanted, strict=True)
-        ):
-            return True
-    return False
-
-
 def rule_problems(
-    body: Any, tenants: list[str] | None = None, max_depth: int = MAX_DEPTH, limit: int = MAX_PROBLEMS
-) -> Problems:
+    body: Any, tenants: list[str] | None = None, max_depth: int = MAX_DEPTH, limit: int = MAX_PROBLEMS,
+    clients: Mapping[str, list[str]] | None = None,
+) -> Problems:  # fmt: skip
     """The problems of a rule body (at most `limit` of its schema's): its schema (contracts/control.schema.json),
-    an endpoint the mock serves, a tenant that must exist, and a client that a call to its endpoint can carry."""
+    a tenant that must exist (one of `tenants`), then whether it can fire and do something where it fires
+    (`reach_problems`; `clients` maps each tenant to its client ids, None: clients not checked)."""
     found = body_problems("fault", body, max_depth, limit)
     problems = Problems(_flat_hint(p, body) for p in found)
     problems.more = found.more
     if not isinstance(body, dict):
         return problems
-    tenant, endpoint = body.get("tenant"), body.get("endpoint")
+    tenant = body.get("tenant")
     if tenants is not None and isinstance(tenant, str) and tenant not in tenants:
         problems.append({"path": "tenant", "message": f"no tenant {shown(tenant)}; tenants: {', '.join(tenants)}"})
-    if isinstance(endpoint, str) and endpoint.startswith("/") and not _served(endpoint):
-        served = ", ".join(api_paths())
-        problems.append(
-            {
-                "path": "endpoint",
-                "message": f"the mock serves no {shown(endpoint)}; it serves {served} (a prefix may end in *)",
-            }
-        )
-    if body.get("client") is not None and endpoint == TOKEN_PATH:
-        problems.append(
-            {
-                "path": "client",
-                "message": f"a call to {TOKEN_PATH} carries no client yet (it asks for the token): leave client out",
-            }
-        )
+    wrong = {p["path"].split(".", 1)[0] for p in problems}  # a field with a problem is told that one only
+    problems += reach_problems({k: v for k, v in body.items() if k not in wrong}, clients)
     problems.sort(key=lambda p: p["path"])
     return problems
+
+
+def reach_problems(body: Mapping[str, Any], clients: Mapping[str, list[str]] | None = None) -> list[dict[str, str]]:
+    """Why a rule (its fields that passed the schema) could never fire, or would do nothing where it fires.
+
+    Checked against what the contract says each path serves (`mock_esd.qa.served`): the endpoint must name a
+    path the mock serves; `method` one that path answers; `query` parameters one path it names reads, all of
+    them; `client` one of the rule's tenant's clients (of any tenant's when it names none), and none on the
+    token endpoint (a token request carries no bearer token yet); each of `n`, `probability`, `seed` only with
+    the mode that reads it; drift and short_last_page on a listing; expire_token off the token endpoint.
+    """
+    endpoint = body.get("endpoint")
+    if not isinstance(endpoint, str) or not endpoint.startswith("/"):
+        return []
+    paths = served.named_by(endpoint)
+    if not paths:
+        every = ", ".join(s.template for s in served.served())
+        message = f"the mock serves no {shown(endpoint)}; it serves {every} (a prefix may end in *)"
+        return [{"path": "endpoint", "message": message}]
+    problems = _mode_problems(body) + _kind_problems(body, endpoint, paths) + _client_problems(body, endpoint, clients)
+    method = body.get("method")
+    if isinstance(method, str) and not any(method in s.methods for s in paths):
+        problems.append({"path": "method", "message": _unanswered(endpoint, paths, method)})
+    elif isinstance(method, str):
+        paths = [s for s in paths if method in s.methods]
+    query = body.get("query")
+    if isinstance(query, dict) and query:
+        problems += served.query_problems(endpoint, paths, set(query))
+    return problems
+
+
+def _unanswered(endpoint: str, paths: list[served.Served], method: str) -> str:
+    answered = ", ".join(dict.fromkeys(m for s in paths for m in s.methods))
+    where = paths[0].template if len(paths) == 1 else f"every path under {endpoint}"
+    return f"{where} is served to {answered}; a {method} call never reaches it"
+
+
+# Which modes read each of a rule's timing fields: given with another mode, it would be silently ignored.
+_READ_BY: dict[str, tuple[Mode, ...]] = {
+    "n": (Mode.NTH, Mode.TIMES), "probability": (Mode.PROBABILITY,), "seed": (Mode.PROBABILITY,),
+}  # fmt: skip
+
+
+def _mode_problems(body: Mapping[str, Any]) -> list[dict[str, str]]:
+    mode = body.get("mode", Mode.ALWAYS)
+    if mode not in MODES:
+        return []
+    return [
+        {"path": name, "message": f"mode {mode} does not read it ({name} is for mode {' or '.join(modes)})"}
+        for name, modes in _READ_BY.items()
+        if name in body and mode not in modes
+    ]
+
+
+def _kind_problems(body: Mapping[str, Any], endpoint: str, paths: list[served.Served]) -> list[dict[str, str]]:
+    kind = body.get("kind")
+    if kind in LISTING_KINDS and not any(s.listing for s in paths):
+        what = "changes a listing's pages" if kind == FaultKind.DRIFT else "shortens a listing's last page"
+        where = f"no listing is under {endpoint}" if endpoint.endswith("*") else f"{endpoint} is no listing"
+        listings = ", ".join(served.listing_paths())
+        return [{"path": "kind", "message": f"{where}; the listings: {listings} ({kind} {what})"}]
+    if kind == FaultKind.EXPIRE_TOKEN and all(s.template == TOKEN_PATH for s in paths):
+        message = (
+            f"a call to {TOKEN_PATH} carries no token to expire: aim expire_token at a path that takes one, "
+            'or answer the token request with kind status, params {"status": 401}'
+        )
+        return [{"path": "kind", "message": message}]
+    return []
+
+
+def _client_problems(
+    body: Mapping[str, Any], endpoint: str, clients: Mapping[str, list[str]] | None
+) -> list[dict[str, str]]:
+    client, tenant = body.get("client"), body.get("tenant")
+    if not isinstance(client, str):
+        return []
+    if endpoint == TOKEN_PATH:
+        message = f"a call to {TOKEN_PATH} carries no client yet (it asks for the token): leave client out"
+        return [{"path": "client", "message": message}]
+    if clients is None:
+        return []
+    if isinstance(tenant, str) and tenant in clients and client not in clients[tenant]:
+        message = f"tenant {tenant} has no client {shown(client)}; its clients: {', '.join(clients[tenant])}"
+        return [{"path": "client", "message": message}]
+    if all(client not in ids for ids in clients.values()):
+        return [{"path": "client", "message": f"no tenant has a client {shown(client)}"}]
+    return []
 
 
 def _flat_hint(problem: dict[str, str], body: Any) -> dict[str, str]:

@@ -15,7 +15,7 @@ from mock_esd.errors import EsdError
 from mock_esd.http.api import api
 from mock_esd.http.control import control
 from mock_esd.http.docs import docs
-from mock_esd.http.pages import guru
+from mock_esd.http.pages import GURU_PREFIX, guru, no_framing
 from mock_esd.limits import clipped
 from mock_esd.server import guard
 from mock_esd.server.shortcut import ListingShortcut
@@ -35,7 +35,8 @@ def create_app(config: AppConfig | None = None, registry: Registry | None = None
     app.register_blueprint(api, url_prefix=API_PREFIX)
     if app.extensions[EXTENSION].config.control:
         app.register_blueprint(control, url_prefix="/_mock")
-    app.register_blueprint(guru, url_prefix="/guru")
+    app.register_blueprint(guru, url_prefix=GURU_PREFIX)
+    app.after_request(no_framing)  # every answer under /guru/, its 404s and redirects too
     app.register_blueprint(docs, url_prefix="/docs")  # the contract in a browser (Swagger UI, served from here)
     # The browser view's pages, and the house stylesheet they share with the sync's HTML report.
     app.jinja_loader = ChoiceLoader([PackageLoader("mock_esd"), PackageLoader("mock_esd_contracts")])

@@ -100,3 +100,12 @@ def test_the_flag_s_help_says_what_it_exposes_and_to_whom() -> None:
     shown = " ".join(CliRunner().invoke(serve, ["--help"], terminal_width=200).output.split())
     assert "--show-personal-data" in shown
     assert "names, dates of birth, emails, addresses and phones in /guru/ to every machine that can reach" in shown
+
+
+@pytest.mark.parametrize("path", ["/guru/nope", "/guru/students/nope/more", "/guru", "/guru/students?colour=blue"])
+def test_every_answer_under_guru_refuses_framing_a_404_too(path: str) -> None:
+    """Not only the pages: the view's 404s, redirects and 400s are answers of the view, and are not framed either."""
+    response = _app().test_client().get(path, environ_base=REMOTE, headers=SERVED_AT)
+    assert response.status_code in (308, 400, 404)
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"

@@ -1,4 +1,4 @@
-"""The listing shortcut (`mock_esd.shortcut`): a plain page answered without Flask is the page Flask answers.
+"""The listing shortcut (`mock_esd.server.shortcut`): a plain page answered without Flask is the page Flask answers.
 
 Each request goes once through the app (the shortcut in front) and once straight to the Flask app behind
 it; the status, the headers (their order too), the body and the journal entry must be the same, and

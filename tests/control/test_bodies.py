@@ -78,7 +78,7 @@ def test_flat_fault_fields_are_refused_with_the_params_notation(
         ({"kind": "expire_token", "params": {"ms": 1}}, "params.ms", "unknown field; allowed: none"),
         ({"kind": "status", "mode": "probability", "probability": 2}, "probability", "expected a number <= 1"),
         ({"kind": "status", "mode": "times", "n": 0}, "n", "expected a number >= 1, got 0"),
-        ({"kind": "status", "method": "get"}, "method", 'expected one of "GET", "POST"'),
+        ({"kind": "status", "method": "get"}, "method", 'expected one of "GET", "HEAD", "POST", null'),
         ({"kind": "status", "method": 5}, "method", 'expected one of "GET"'),
         ({"kind": "status", "seed": {}}, "seed", "expected an integer, got {}"),
         ({"kind": "status", "tenant": "nobody"}, "tenant", 'no tenant "nobody"; tenants: default'),

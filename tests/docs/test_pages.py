@@ -74,3 +74,39 @@ def test_the_number_of_checks_said_anywhere_is_the_number_there_is() -> None:
     ]
     assert len(said) >= 2
     assert [(where, n) for where, n in said if n != len(CHECKS)] == []
+
+
+# A dotted name of the installed packages, or a repository file, as the pages quote them in backticks.
+NAMED_OBJECT = re.compile(r"`((?:mock_esd|mock_esd_sync|mock_esd_contracts|mock_esd_workbench)(?:\.[A-Za-z_]\w*)+)")
+NAMED_FILE = re.compile(
+    r"`((?:mock_esd|sync|contracts|workbench|tests|benchmarks|docs)/[\w/.-]+\.(?:py|md|json|yaml|toml|html))`"
+)
+
+
+def _resolves(dotted: str) -> bool:
+    """Whether `dotted` is a module of the installed packages, or an attribute (a class's too) of one."""
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            found: object = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            if not hasattr(found, name):
+                return False
+            found = getattr(found, name)
+        return True
+    return False
+
+
+def test_every_module_file_and_name_the_pages_quote_exists() -> None:
+    """A page naming `mock_esd.builders` after it moved to `mock_esd.district.builders` sends readers nowhere."""
+    stale = []
+    for page in [README, *sorted(DOCS.rglob("*.md"))]:
+        text = page.read_text(encoding="utf-8")
+        where = page.relative_to(ROOT)
+        stale += [f"{where}: {name}" for name in sorted(set(NAMED_OBJECT.findall(text))) if not _resolves(name)]
+        stale += [f"{where}: {path}" for path in sorted(set(NAMED_FILE.findall(text))) if not (ROOT / path).exists()]
+    assert stale == []

@@ -56,15 +56,13 @@ def random_fault(rng: random.Random) -> dict[str, Any]:
         "short_last_page": {"missing": rng.randint(1, 2)},
     }.get(kind, {})
     mode = rng.choice(["always", "nth", "times", "probability"])
-    return {
-        "endpoint": endpoint,
-        "kind": kind,
-        "mode": mode,
-        "n": rng.randint(1, 6),
-        "probability": 0.4,
-        "seed": rng.randint(0, 999),
-        "params": params,
-    }
+    when = {  # each mode with the fields it reads: the mock refuses one a mode would ignore
+        "always": {},
+        "nth": {"n": rng.randint(1, 6)},
+        "times": {"n": rng.randint(1, 6)},
+        "probability": {"probability": 0.4, "seed": rng.randint(0, 999)},
+    }[mode]
+    return {"endpoint": endpoint, "kind": kind, "mode": mode, **when, "params": params}
 
 
 def mutate(control: ControlClient, rng: random.Random) -> None:
