@@ -11,6 +11,10 @@ gzip body (as browsers and curl do), so what is judged is what a client reads. A
 hook (`limited`) applies the limit to every answer a session receives, redirects included: `requests`
 reads a redirect's body whole before following it, or before handing back an unfollowed one, and the
 hook has read it (within the limit) by then.
+
+An answer's JSON is read by `loads`: orjson (which refuses nesting past 1,024 levels with a
+JSONDecodeError, where the standard library's parser raises RecursionError), and no deeper than
+`MAX_JSON_DEPTH`, so that no code walking it later (a quote, a comparison, a repr) can recurse too deep.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import io
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
+import orjson
 import requests
 import urllib3
 
@@ -27,14 +32,20 @@ from mock_esd_contracts.errors import ContractError
 DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024  # a 1,000-record page is about 0.6 MB; 100x that is no page
 CHUNK_BYTES: Final = 64 * 1024  # read (and inflate) this much at a time
 SETTING: Final = "max_response_bytes"
+MAX_JSON_DEPTH: Final = 64  # an eSD page nests 4 deep (page, records, a contact's students, a link); a problem 2
 
 
 class ResponseTooLarge(ContractError):
     """An answer's body, as decoded, passed the limit; it was not read further (the connection is dropped)."""
 
     def __init__(self, what: str, limit: int) -> None:
-        super().__init__(f"{what}: the answer is over {SETTING} ({limit} bytes decoded), so it was not read further")
         self.what, self.limit = what, limit
+        super().__init__(f"{what}: {self.reason}")
+
+    @property
+    def reason(self) -> str:
+        """Why the answer was not read, without naming the request."""
+        return f"the answer is over {SETTING} ({self.limit} bytes decoded), so it was not read further"
 
 
 def read_within(chunks: Iterable[bytes], limit: int, what: str) -> bytes:
@@ -80,3 +91,36 @@ def limited(limit: int) -> Callable[..., requests.Response]:
         return response
 
     return hook
+
+
+class TooDeep(ValueError):
+    """JSON nested deeper than MAX_JSON_DEPTH: read as not usable JSON."""
+
+
+def loads(content: bytes | str) -> Any:
+    """The JSON value of an answer's body; ValueError (orjson's JSONDecodeError, or TooDeep) if it is not JSON or
+    nests deeper than MAX_JSON_DEPTH."""
+    try:
+        value = orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit exceeded"):  # orjson's own limit, 1,024 levels
+            raise TooDeep(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+        raise
+    if nested_deeper(value, MAX_JSON_DEPTH):
+        raise TooDeep(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def nested_deeper(value: Any, limit: int) -> bool:
+    """Whether objects and arrays in `value` nest more than `limit` levels (walked without recursion)."""
+    level: list[Any] = [value] if isinstance(value, dict | list) else []
+    for _ in range(limit):
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+        if not level:
+            return False
+    return bool(level)

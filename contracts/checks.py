@@ -21,8 +21,8 @@ import requests
 from mock_esd_contracts import schema
 from mock_esd_contracts import vocabulary as v
 from mock_esd_contracts.endpoints import BY_PATH, ENDPOINTS, Endpoint
-from mock_esd_contracts.errors import described
-from mock_esd_contracts.evidence import Source, type_of
+from mock_esd_contracts.errors import NoAnswer, described
+from mock_esd_contracts.evidence import Source, cut, one_line, type_of
 from mock_esd_contracts.probe import Probe, Walk, json_body
 
 
@@ -65,10 +65,22 @@ def check(
     """Register a generator of findings (for a `warning` check, warnings) and unjudged parts as a named check."""
 
     def register(fn: Callable[[Probe], Iterator[Outcome]]) -> Callable[[Probe], Iterator[Outcome]]:
-        CHECKS.append(Check(name, description, lambda probe: list(fn(probe)), warning))
+        CHECKS.append(Check(name, description, lambda probe: _outcomes(fn(probe)), warning))
         return fn
 
     return register
+
+
+def _outcomes(found: Iterator[Outcome]) -> list[Outcome]:
+    """What a check yields. A request of its own that got no usable answer (cut short, a redirect loop, too large,
+    too slow) is a finding naming it, and what the check would have asked after it is not judged."""
+    outcomes: list[Outcome] = []
+    try:
+        for outcome in found:
+            outcomes.append(outcome)
+    except NoAnswer as exc:
+        outcomes += [Finding(str(exc), Source(exc.request)), Unjudged(f"what it asks after {exc.named}")]
+    return outcomes
 
 
 def problem_reasons(where: str, response: requests.Response, status: int) -> Iterator[str]:
@@ -77,7 +89,7 @@ def problem_reasons(where: str, response: requests.Response, status: int) -> Ite
         yield f"{where}: status {response.status_code}, expected {status}"
         return
     if not response.headers.get("Content-Type", "").startswith("application/problem+json"):
-        yield f"{where}: Content-Type {response.headers.get('Content-Type')!r}, expected application/problem+json"
+        yield f"{where}: Content-Type {shown(response.headers.get('Content-Type'))}, expected application/problem+json"
     for error in schema.violations("Problem", json_body(response)):
         yield f"{where}: problem body: {error}"
 
@@ -199,7 +211,11 @@ def paging_complete(probe: Probe) -> Iterator[Outcome]:
         first = walk.pages[0]
         total, size, count = first.get("totalCount"), first.get("pageSize"), first.get("pageCount")
         if not (isinstance(total, int) and isinstance(size, int) and isinstance(count, int)) or not size:
-            yield Finding(f"{endpoint.path}: pagingInfo {first!r} is not usable", walk.page_source(1))
+            yield Finding(
+                f"{endpoint.path}: pagingInfo is not usable (totalCount, pageSize and pageCount must be integers, "
+                "pageSize not 0)",
+                walk.page_source(1),
+            )
             continue
         for reason in page_count_reasons(endpoint.path, total, size, count):
             yield Finding(reason, walk.page_source(1))
@@ -228,7 +244,7 @@ def _repeated_ids(path: str, walk: Walk) -> Iterator[Finding]:
     for i, record in enumerate(walk.records):
         ident = record.get("id") if isinstance(record, dict) else None
         if counts[ident] > 1 and ident in seen:
-            yield Finding(f"{path} record {ident}: appears {counts[ident]} times", walk.source(i))
+            yield Finding(f"{path} record {shown(ident)}: appears {counts[ident]} times", walk.source(i))
             counts[ident] = 0
         seen.add(ident)
 
@@ -246,7 +262,7 @@ def paging_stable_order(probe: Probe) -> Iterator[Outcome]:
         again = probe.walk(endpoint.path, fresh=True)
         if again.failure and not walk.failure:
             yield Finding(f"{endpoint.path}: the second walk could not be read ({again.failure})", again.failed)
-        first, second = [_id(r) for r in walk.records], [_id(r) for r in again.records]
+        first, second = [_key(r) for r in walk.records], [_key(r) for r in again.records]
         if walk.failure or again.failure:  # judge the pages both walks read
             first, second = first[: len(second)], second[: len(first)]
         if first != second:
@@ -254,7 +270,7 @@ def paging_stable_order(probe: Probe) -> Iterator[Outcome]:
                 (i for i, (a, b) in enumerate(zip(first, second, strict=False)) if a != b), min(len(first), len(second))
             )
             yield Finding(
-                f"{endpoint.path}: the second walk differs at position {at} ({first[at : at + 3]} then {second[at : at + 3]})",
+                f"{endpoint.path}: the second walk differs at position {at} ({_ids(first[at : at + 3])} then {_ids(second[at : at + 3])})",
                 again.source(at) if at < len(again.records) else None,
             )
 
@@ -329,8 +345,8 @@ def _filter_reasons(
     for i, record in enumerate(got.records):
         if not matches(record):
             yield Finding(f"GET {path} {params}: record {_id(record)} does not match the filter", got.source(i))
-    expected = [_id(r) for r in every if matches(r)]
-    if [_id(r) for r in got.records] != expected and all(matches(r) for r in got.records):
+    expected = [_key(r) for r in every if matches(r)]
+    if [_key(r) for r in got.records] != expected and all(matches(r) for r in got.records):
         yield Finding(
             f"GET {path} {params}: {len(got.records)} records, the full listing has {len(expected)} that match",
             got.page_source(1) if got.pages else None,
@@ -354,7 +370,8 @@ def integrity_schools(probe: Probe) -> Iterator[Outcome]:
             school = record.get("schoolId") if isinstance(record, dict) else None
             if school is not None and school not in known:
                 yield Finding(
-                    f"{endpoint.path} record {_id(record)}: schoolId {school!r} is not a known school", walk.source(i)
+                    f"{endpoint.path} record {_id(record)}: schoolId {shown(school)} is not a known school",
+                    walk.source(i),
                 )
 
 
@@ -373,12 +390,12 @@ def integrity_contacts(probe: Probe) -> Iterator[Outcome]:
             unjudged.append(Unjudged(f"{contacts_path} against {students_path}: {skip}"))
             continue
         judged += 1
-        persons = {_id(s) for s in students.records}
+        persons = {_key(s) for s in students.records}
         for i, record in enumerate(contacts.records):
             for link in _links(record):
                 if link.get("studentId") not in persons:
                     yield Finding(
-                        f"{contacts_path} record {_id(record)}: students.studentId {link.get('studentId')!r} is not on {students_path}",
+                        f"{contacts_path} record {_id(record)}: students.studentId {shown(link.get('studentId'))} is not on {students_path}",
                         contacts.source(i),
                     )
     if not judged:
@@ -401,7 +418,7 @@ def record_vocabulary_reasons(path: str, key: str, record: Any) -> Iterator[str]
         return
     for name, allowed in {"studentStatus": v.STUDENT_STATUSES, "schoolType": v.SCHOOL_TYPES}.items():
         if name in record and record[name] not in allowed:
-            yield f"{path} record {_id(record)}: {name} {record[name]!r} is not one of {', '.join(allowed)}"
+            yield f"{path} record {_id(record)}: {name} {shown(record[name])} is not one of {', '.join(allowed)}"
     links = record.get("students", []) if key == v.CONTACTS_KEY else []
     for link in links if isinstance(links, list) else []:
         if isinstance(link, dict) and link.get("relationship") not in v.RELATIONSHIPS:
@@ -444,7 +461,7 @@ def enrolled_id_reasons(path: str, record: Any, nullable: bool) -> Iterator[str]
     if value is None and nullable:
         return
     if not (isinstance(value, str) and len(value) == v.ENROLLED_ID_DIGITS and value.isdigit()):
-        yield f"{path} record {_id(record)}: enrolledId {value!r} is not 8 digits"
+        yield f"{path} record {_id(record)}: enrolledId {shown(value)} is not 8 digits"
 
 
 BY_ID_SAMPLE = 20  # students of the first page fetched one by one
@@ -459,13 +476,12 @@ def student_by_id(probe: Probe) -> Iterator[Outcome]:
         enrolled = record.get("enrolledId") if isinstance(record, dict) else None
         response = probe.get(f"/v1/students/{enrolled}")
         body = json_body(response)
+        named = enrolled if isinstance(enrolled, str) and shown(enrolled) == repr(enrolled) else shown(enrolled)
         if response.status_code != 200:
-            yield Finding(
-                f"GET /v1/students/{enrolled}: status {response.status_code}, expected 200", Source.of(response)
-            )
+            yield Finding(f"GET /v1/students/{named}: status {response.status_code}, expected 200", Source.of(response))
         elif body != record:
             yield Finding(
-                f"GET /v1/students/{enrolled}: differs from record {_id(record)} of the list in {_differing(record, body)}",
+                f"GET /v1/students/{named}: differs from record {_id(record)} of the list in {_differing(record, body)}",
                 Source.of(response),
             )
     response = probe.get("/v1/students/00000000x")
@@ -476,7 +492,8 @@ def _differing(listed: dict[str, Any], single: Any) -> str:
     """The fields in which two records differ, by name (never their values)."""
     if not isinstance(single, dict):
         return f"everything (the answer is {type_of(single)}, not an object)"
-    return ", ".join(sorted(k for k in listed.keys() | single.keys() if listed.get(k, ...) != single.get(k, ...)))
+    names = sorted(k for k in listed.keys() | single.keys() if listed.get(k, ...) != single.get(k, ...))
+    return cut(one_line(", ".join(names)), 200)
 
 
 @check("custom-forbidden", "a client without the custom endpoints gets 403 problem+json from /v1/operoo/*")
@@ -489,5 +506,31 @@ def custom_forbidden(probe: Probe) -> Iterator[Outcome]:
             yield from answered(problem_reasons(f"GET {endpoint.path} (standard client)", response, 403), response)
 
 
-def _id(record: Any) -> Any:
+def _key(record: Any) -> Any:
+    """A record's id as sent, to compare records by (never shown: `_id` is)."""
     return record.get("id") if isinstance(record, dict) else type_of(record)
+
+
+def _ids(keys: list[Any]) -> str:
+    return "[" + ", ".join(map(shown, keys)) + "]"
+
+
+def _id(record: Any) -> Any:
+    """A record's id as a reason names it (`shown`), or its type if it is no object."""
+    ident = record.get("id") if isinstance(record, dict) else None
+    if isinstance(ident, int) and not isinstance(ident, bool):
+        return ident
+    return shown(ident) if isinstance(record, dict) else type_of(record)
+
+
+SHOWN_CHARS = 40  # a value a reason repeats (an id, a status, a school id): quoted up to this, else described
+
+
+def shown(value: Any) -> str:
+    """A value as a reason repeats it: its repr if it is a number, a boolean, null or a short printable string
+    (ids, statuses, school ids); anything else (long text, a list, an object) by its type and size."""
+    if value is None or isinstance(value, bool | int | float):
+        return repr(value)
+    if isinstance(value, str) and len(value) <= SHOWN_CHARS and value.isprintable():
+        return repr(value)
+    return f"({described(value)})"

@@ -2,6 +2,8 @@
 
 ContractError            the root
 ├── CannotRun            the server cannot be judged (unreachable, no token): exit 2
+├── NoAnswer             one request got no usable answer (cut short, redirected in a loop, too large, too slow):
+│                        what needed it is not judged, and the rest of the run goes on
 └── ResponseTooLarge     an answer's body passed max_response_bytes (`answers.py`)
 
 A message names the record, the field and the type of a wrong value (`type_name`), never the value: it may be
@@ -17,6 +19,15 @@ class ContractError(Exception):
 
 class CannotRun(ContractError):
     """The verifier cannot run against this server at all."""
+
+
+class NoAnswer(ContractError):
+    """One request got no usable answer: `request` as a report shows it (`GET /api/v1/contacts?pageNo=1`), and why;
+    the message names it as the checks do (`named`: `GET /v1/contacts?pageNo=1`)."""
+
+    def __init__(self, request: str, why: str, named: str | None = None) -> None:
+        super().__init__(f"{named or request}: {why}")
+        self.request, self.why, self.named = request, why, named or request
 
 
 def type_name(value: object) -> str:

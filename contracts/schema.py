@@ -253,17 +253,16 @@ def _object(pairs: list[tuple[str, Any]]) -> _Object:
 
 
 def _any_twice(text: str | bytes) -> bool:
-    """True when some object of the JSON `text` gives a key twice (json's errors go to the caller)."""
-    found = False
+    """Whether any object of the JSON `text` gives a key twice: a parse that keeps no object (each becomes None)."""
+    seen = False
 
-    def seen(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        nonlocal found
-        parsed = dict(pairs)
-        found = found or len(parsed) < len(pairs)
-        return parsed
+    def keys_once(pairs: list[tuple[str, Any]]) -> None:
+        nonlocal seen
+        if not seen and len({key for key, _ in pairs}) < len(pairs):
+            seen = True
 
-    json.loads(text, object_pairs_hook=seen)
-    return found
+    json.loads(text, object_pairs_hook=keys_once)
+    return seen
 
 
 def duplicate_keys(text: str | bytes, limit: int = MAX_PROBLEMS) -> Problems:
@@ -273,7 +272,7 @@ def duplicate_keys(text: str | bytes, limit: int = MAX_PROBLEMS) -> Problems:
     Call it on text already parsed within the depth limit (`depth_problem`): Python's parser recurses.
     """
     try:
-        if not _any_twice(text):  # the common case, a third of the time: no object marked, no walk
+        if not _any_twice(text):  # the common case, found without keeping one object: 1,000,000 x {} stays small
             return Problems()
         parsed = json.loads(text, object_pairs_hook=_object)
     except RecursionError:

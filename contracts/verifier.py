@@ -85,6 +85,7 @@ def verify(
 
 
 def _run(check: Check, probe: Probe) -> Result:
+    """One check's result; its evidence quoted with the client secrets and access tokens scrubbed."""
     start = time.perf_counter()
     try:
         outcomes = check.run(probe)
@@ -95,7 +96,7 @@ def _run(check: Check, probe: Probe) -> Result:
     return Result(
         check.name, check.description, status, [f.reason for f in findings], time.perf_counter() - start,
         not_judged=[o.what for o in outcomes if isinstance(o, Unjudged)],
-        evidence=[quote(f.source) if f.source else None for f in findings[:MAX_EVIDENCE]],
+        evidence=[quote(f.source, probe.secrets()) if f.source else None for f in findings[:MAX_EVIDENCE]],
     )  # fmt: skip
 
 
@@ -131,18 +132,29 @@ def summary(results: list[Result]) -> str:
     return f"{counts[PASS]} passed, {counts[WARN]} warned, {counts[FAIL]} failed, {counts[SKIP]} skipped"
 
 
-def json_report(results: list[Result], target: Target, strict: bool = False) -> dict[str, Any]:
+STOPPED_CASE = "could-not-run"  # the JUnit test case of a run that stopped: the server could not be judged
+NOT_RUN = "not run: the verifier stopped (see could-not-run)"  # why a check a stopped run never reached is skipped
+
+
+def json_report(
+    results: list[Result], target: Target, strict: bool = False, stopped: str | None = None
+) -> dict[str, Any]:
+    """What `verify --json` prints: the verdict and every check. A run that `stopped` (the server could not be
+    judged) fails, with a failed `could-not-run` check saying why first and the checks it never reached skipped,
+    as in JUnit."""
+    checks = [r.as_json() for r in results]
+    if stopped:
+        unreached = [Result(c.name, c.description, SKIP, [NOT_RUN]).as_json() for c in not_run(results)]
+        checks = [Result(STOPPED_CASE, "the server can be judged", FAIL, [stopped]).as_json(), *checks, *unreached]
     return {
         "url": target.base_url,
-        "passed": not failed(results, strict),
-        "verdict": verdict(results, strict),
+        "passed": not stopped and not failed(results, strict),
+        "verdict": FAIL if stopped else verdict(results, strict),
         "strict": strict,
-        "checks": [r.as_json() for r in results],
+        "stopped": stopped,
+        "checks": checks,
         "warnings": [f"{r.name}: {reason}" for r in results if r.status == WARN for reason in r.reasons],
     }
-
-
-STOPPED_CASE = "could-not-run"  # the JUnit test case of a run that stopped: the server could not be judged
 
 
 def not_run(results: list[Result]) -> list[Check]:
@@ -184,7 +196,7 @@ def junit_report(results: list[Result], strict: bool = False, stopped: str | Non
             ET.SubElement(case, "system-out").text = "\n".join(unjudged)
     for check in unreached:
         case = ET.SubElement(suite, "testcase", classname="contract", name=check.name, time="0.000")
-        ET.SubElement(case, "skipped", message="not run: the verifier stopped (see could-not-run)")
+        ET.SubElement(case, "skipped", message=NOT_RUN)
     return bytes(ET.tostring(suite, encoding="utf-8", xml_declaration=True))
 
 

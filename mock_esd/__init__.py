@@ -41,11 +41,13 @@ def __getattr__(name: str) -> object:
     home = _HOME.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from mock_esd_contracts.extras import MissingExtra, missing
+
     try:
         module = _importlib.import_module(f"{__name__}.{home}")
+    except MissingExtra:  # the module said which extra it needs (`routed`: testing)
+        raise
     except ImportError as exc:  # installed without the server extra (Flask, Faker): say which to install
-        from mock_esd_contracts.extras import MissingExtra, missing
-
         absent = missing("server")
         if absent:  # from None: the message says it all, no "No module named 'flask'" chained before it
             raise MissingExtra("server", f"mock_esd.{name}", list(absent)) from None

@@ -6,18 +6,40 @@ test can set a small one; exceeding one is a 4xx problem+json naming the setting
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 
 from mock_esd.errors import MAX_REPORTED_ERRORS, BadRequest
 from mock_esd_contracts.schema import MAX_DEPTH
 
 MIB = 1024 * 1024
 MAX_REQUEST_LINE = 8_190  # gunicorn's largest `limit_request_line`: both servers keep to one limit
+MAX_HEADER_SECONDS = 86_400.0  # a day: far beyond any test, and within what a socket's timeout can hold
+# The values each limit takes, lowest and highest (inclusive): a district may have no students, has at least two
+# schools; every other count or size is at least 1. max_header_seconds alone is a float, above 0.
+_RANGES: dict[str, tuple[float, float]] = {
+    "max_students": (0, math.inf),
+    "max_total_students": (0, math.inf),
+    "max_cached_scenarios": (0, math.inf),  # 0: a server keeps no scenario built
+    "max_schools": (2, math.inf),
+    "max_request_line_bytes": (1, MAX_REQUEST_LINE),
+    "max_header_seconds": (0, MAX_HEADER_SECONDS),  # a float's lowest is excluded: above 0
+}
+_WHY = {
+    "max_request_line_bytes": " (gunicorn's cap under --workers)",
+    "max_header_seconds": " (a day; a socket's timeout holds no more)",
+}
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Every size limit of the mock; the defaults fit a 1,000,000-student district on a laptop."""
+    """Every size limit of the mock; the defaults fit a 1,000,000-student district on a laptop.
+
+    Each is a whole number (an int, not a bool) of at least 1, except: `max_students`,
+    `max_total_students` and `max_cached_scenarios` (0: none kept) at least 0, `max_schools` at least 2 (a district's fewest), `max_request_line_bytes`
+    1 to 8,190, and `max_header_seconds` a number of seconds (int or float) above 0 and at most 86,400.
+    Anything else is refused when the Limits are made: TypeError or ValueError naming the field and what it takes.
+    """
 
     max_body_bytes: int = 32 * MIB  # any request body (413, refused before it is read)
     max_token_body_bytes: int = 64 * 1024  # the token endpoint's form: credentials, not megabytes
@@ -44,16 +66,22 @@ class Limits:
     max_connections: int = 64  # connections served at once (a thread each); under --workers N, split among them
 
     def __post_init__(self) -> None:
-        for name in ("max_reported_errors", "max_field_chars", "max_tenants", "max_connections", "max_scenario_bytes"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if not self.max_header_seconds > 0:
-            raise ValueError(f"max_header_seconds must be above 0, got {self.max_header_seconds}")
-        if not 1 <= self.max_request_line_bytes <= MAX_REQUEST_LINE:
-            raise ValueError(
-                f"max_request_line_bytes must be 1 to {MAX_REQUEST_LINE} (gunicorn's cap under --workers), "
-                f"got {self.max_request_line_bytes}"
-            )
+        """TypeError for a limit that is not a number of its kind (an int, not a bool; max_header_seconds may
+        be a float), ValueError for one outside its range (`Limits` docstring), each naming the field."""
+        for field in fields(self):
+            name, value = field.name, getattr(self, field.name)
+            whole = isinstance(field.default, int)  # max_header_seconds, the one float, defaults to 10.0
+            if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+                kind = "a whole number (int)" if whole else "a number of seconds (int or float)"
+                raise TypeError(f"{name} must be {kind}, got {type(value).__name__}")
+            low, high = _RANGES.get(name, (1, math.inf))
+            if whole and not low <= value <= high:
+                wanted = f"at least {low:g}" if high == math.inf else f"{low:g} to {high:g}"
+            elif not whole and not low < value <= high:  # NaN too
+                wanted = f"above {low:g} and at most {high:g}"
+            else:
+                continue
+            raise ValueError(f"{name} must be {wanted}{_WHY.get(name, '')}, got {value!r}")
 
     def check_district(self, students: int, schools: int) -> None:
         """BadRequest naming the limit when a district to generate would be larger than allowed."""
@@ -64,6 +92,14 @@ class Limits:
             problems.append(f"schools {schools} is above the limit max_schools={self.max_schools}")
         if problems:
             raise BadRequest("district too large: " + "; ".join(problems))
+
+    def check_spec(self, students: int, schools: int) -> None:
+        """ValueError naming the limit and its setting (`mock_esd.Limits`) when a district to generate from a
+        spec (serve's options, create_app's, a test's district) would be larger than allowed: the 400's words."""
+        try:
+            self.check_district(students, schools)
+        except BadRequest as exc:
+            raise ValueError(f"{exc.detail} (a setting of mock_esd.Limits)") from None
 
     def check_total(self, beside: int, students: int) -> None:
         """BadRequest naming `max_total_students` when a district of `students`, beside `beside` persons in

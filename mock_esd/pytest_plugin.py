@@ -9,7 +9,10 @@
 - marker: `@pytest.mark.esd_district(seed=N, students=N, schools=N, today=date, unfired_faults=...)` for
   one test's district, or `@pytest.mark.esd_district(scenario="tests/districts/d.yaml")` for the district a
   scenario file describes (a path relative to the rootdir; parsed once per session and content, each
-  test a fork).
+  test a fork); on a class or a module (`pytestmark = pytest.mark.esd_district(...)`), for those of
+  its tests that take a district. Markers merge per option: each option comes from the nearest marker that
+  gives it (the test's, then its class's, then its module's), the others from the command-line options
+  and the defaults. A marker on a test that takes neither fixture is an error at its teardown, naming it.
 
 Both are `mock_esd.testing.Districts` of the session, the same districts `mock_esd.mock_district` gives
 outside pytest: a district is generated once per (seed, size) per session, a scenario (a marker's file, or
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
     from mock_esd.testing import Districts, EsdDistrict
 
 MARKER = "esd_district"
+_TOOK_A_DISTRICT = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -59,9 +63,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}({', '.join(f'{name}=...' for name in SPEC_FIELDS)}, unfired_faults='fail'|'ignore'): the mock "
-        "eSD district of this test's esd_inprocess or esd_server (fields left out: --esd-seed, --esd-students, "
-        "--esd-unfired-faults and the defaults); or scenario='path/to/district.yaml' (from the rootdir) for the "
-        "district a scenario file describes",
+        "eSD district of this test's esd_inprocess or esd_server (on a class or module: of its tests that take one; "
+        "each option from the nearest marker giving it, else --esd-seed, --esd-students, --esd-unfired-faults "
+        "and the defaults); or scenario='path/to/district.yaml' (from the rootdir) for the district a scenario "
+        "file describes",
     )
     students = config.getoption("--esd-students")
     if students < 0:
@@ -74,49 +79,71 @@ def _spec(config: pytest.Config) -> DistrictSpec:
     return district_spec(seed=config.getoption("--esd-seed"), students=config.getoption("--esd-students"))
 
 
+def _marked_fields(node: pytest.Item) -> dict[str, Any]:
+    """The options of the `esd_district` markers over `node`, each from the nearest marker that gives it: the
+    test's own, then its class's, then its module's (`pytestmark`), as pytest's closest marker but per option.
+    A positional argument fails the test in one line."""
+    fields: dict[str, Any] = {}
+    for marker in node.iter_markers(MARKER):  # nearest first
+        if marker.args:
+            given = ", ".join(map(repr, marker.args))
+            pytest.fail(
+                f"{MARKER} takes only {', '.join(SPEC_FIELDS)}, scenario, unfired_faults by name; got {given}",
+                pytrace=False,
+            )
+        for name, value in marker.kwargs.items():
+            fields.setdefault(name, value)
+    return fields
+
+
 def _test_district(request: pytest.FixtureRequest) -> tuple[DistrictSpec | Path, str]:
-    """The district a test asked for (the options', with the fields of its `esd_district` marker, or its
-    scenario file), and what its end does about an armed fault rule that never fired."""
+    """The district a test asked for (the options', with the fields of its `esd_district` markers, or its
+    scenario file), and what its end does about an armed fault rule that never fired. A field it cannot
+    take fails the test in one line."""
     from mock_esd.testing import check_unfired_faults, district_spec, scenario_path
 
     options = {"seed": request.config.getoption("--esd-seed"), "students": request.config.getoption("--esd-students")}
-    unfired = request.config.getoption("--esd-unfired-faults")
-    marker = request.node.get_closest_marker(MARKER)
-    if marker is None:
-        return district_spec(**options), unfired
-    if marker.args:
-        given = ", ".join(map(repr, marker.args))
-        pytest.fail(
-            f"{MARKER} takes only {', '.join(SPEC_FIELDS)}, scenario, unfired_faults by name; got {given}",
-            pytrace=False,
-        )
-    fields = dict(marker.kwargs)
+    fields = _marked_fields(request.node)
     try:
-        unfired = check_unfired_faults(fields.pop("unfired_faults", unfired))
+        unfired = check_unfired_faults(fields.pop("unfired_faults", request.config.getoption("--esd-unfired-faults")))
         if "scenario" in fields:
             scenario = fields.pop("scenario")
             return scenario_path(scenario, fields, request.config.rootpath), unfired
         return district_spec(**{**options, **fields}), unfired
     except (TypeError, ValueError) as exc:
-        pytest.fail(f"{MARKER}: {exc}", pytrace=False)
+        problem = str(exc)
+    pytest.fail(f"{MARKER}: {problem}", pytrace=False)  # outside the except: said once, not chained to itself
 
 
 @contextmanager
 def _district_of(
-    request: pytest.FixtureRequest, fixture: str, start: Callable[[DistrictSpec | Path], Any]
+    request: pytest.FixtureRequest,
+    fixture: str,
+    districts: Districts,
+    start: Callable[[DistrictSpec | Path], Any],
 ) -> Iterator[EsdDistrict]:
-    """Run one test's district: `start(source)` gives its context; at the end, its unfired rules checked if asked."""
+    """Run one test's district: `start(source)` gives its context; at the end, its unfired rules checked if
+    asked. A district above the limits of `districts` (mock_esd.Limits) fails the test in one line naming the
+    limit; so does a scenario file that cannot be read or is no scenario, naming it."""
+    from pathlib import Path
+
     from mock_esd.errors import EsdError
     from mock_esd_contracts.extras import MissingExtra
 
+    request.node.stash[_TOOK_A_DISTRICT] = True
     source, unfired = _test_district(request)
+    problem = None
     try:
+        if not isinstance(source, Path):
+            districts.check(source, fixture)
         context = start(source)
         district = context.__enter__()
-    except MissingExtra as exc:
-        pytest.fail(f"{fixture}: {exc}", pytrace=False)
-    except EsdError as exc:  # a scenario file that cannot be read, or is no scenario: one line naming it
-        pytest.fail(f"{MARKER}: {exc.detail}", pytrace=False)
+    except EsdError as exc:  # a scenario file that cannot be read, or is no scenario (a ValueError too)
+        problem = f"{MARKER}: {exc.detail}"
+    except (MissingExtra, ValueError) as exc:  # ValueError: a limit, from `check` or the live server's totals
+        problem = f"{fixture}: {exc}"
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)  # outside the except: one line, no chained exception before it
     try:
         yield district
         if unfired == "fail" and not _failed(request):
@@ -142,6 +169,20 @@ def pytest_runtest_makereport(
     return report
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    """A test marked `esd_district` itself that took neither fixture errors at teardown, naming it: the marker
+    changed nothing. (A module's or class's marker is a default for those of its tests that take one.)"""
+    yield  # torn down first: the error must not leave its fixtures standing for the next test
+    ran = getattr(item, "rep_call", None) is not None
+    if ran and item.stash.get(_TOOK_A_DISTRICT, False) is False and any(m.name == MARKER for m in item.own_markers):
+        pytest.fail(
+            f"{item.nodeid}: its {MARKER} marker changes nothing: the test takes neither esd_inprocess nor "
+            "esd_server (take one, or remove the marker)",
+            pytrace=False,
+        )
+
+
 @pytest.fixture(scope="session")
 def esd_districts(pytestconfig: pytest.Config) -> Iterator[Districts]:
     """The session's districts (one set per xdist worker): tests get forks of them; the live server is shared.
@@ -152,7 +193,14 @@ def esd_districts(pytestconfig: pytest.Config) -> Iterator[Districts]:
     absent = missing("testing")
     if absent:  # failed outside an `except`, so pytest shows the one line, not a chain of exceptions
         pytest.fail(str(MissingExtra("testing", "a mock eSD fixture", list(absent))), pytrace=False)
-    with Districts(_spec(pytestconfig)) as districts:
+    problem: str | None = None
+    try:
+        districts = Districts(_spec(pytestconfig))
+    except ValueError as exc:  # --esd-students above max_students: one line, for each test that asks
+        problem = f"--esd-students: {exc}"
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
+    with districts:
         yield districts
 
 
@@ -163,12 +211,12 @@ def esd_server(esd_districts: Districts, request: pytest.FixtureRequest) -> Iter
     from mock_esd.district.tenants import tenant_name_from  # the server's extra: imported once one is wanted
 
     name = tenant_name_from(request.node.nodeid)
-    with _district_of(request, "esd_server", lambda spec: esd_districts.live(spec, name)) as district:
+    with _district_of(request, "esd_server", esd_districts, lambda spec: esd_districts.live(spec, name)) as district:
         yield district
 
 
 @pytest.fixture
 def esd_inprocess(esd_districts: Districts, request: pytest.FixtureRequest) -> Iterator[EsdDistrict]:
     """A fresh district behind `http://esd.invalid/api`, reached in-process (no socket)."""
-    with _district_of(request, "esd_inprocess", esd_districts.inprocess) as district:
+    with _district_of(request, "esd_inprocess", esd_districts, esd_districts.inprocess) as district:
         yield district

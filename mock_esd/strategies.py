@@ -15,11 +15,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from hypothesis import strategies as st
+from mock_esd_contracts.extras import require
 
-from mock_esd.district import builders
-from mock_esd.district.generator import District, Record
-from mock_esd_contracts import vocabulary as v
+require("testing", "mock_esd.strategies")  # Hypothesis: one line naming the extra, not "No module named"
+
+from hypothesis import strategies as st  # noqa: E402
+
+from mock_esd.district import builders  # noqa: E402
+from mock_esd.district.generator import District, Record  # noqa: E402
+from mock_esd_contracts import vocabulary as v  # noqa: E402
 
 # School ids and types the districts draw from; `mock_esd_sync.strategies.SCHOOL_IDS` are the same ids.
 SCHOOLS: dict[str, str] = {

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from mock_esd.district.scenario_cache import ScenarioCache
     from mock_esd.district.store import DistrictStore
     from mock_esd.district.tenants import Client, Recipe, Registry
+    from mock_esd.limits import Limits
     from mock_esd.qa.client import ControlClient, Credentials
     from mock_esd.server.live import LiveServer
 
@@ -164,10 +165,20 @@ class Districts:
     server (started at their first use, with a default tenant of `default_spec`), each as its own tenant;
     `close()` stops it. The servers keep the scenarios loaded through their control API
     (`ControlClient.load_scenario`) parsed too, for every later test. Also a context manager that closes itself.
+
+    Each spec is a `DistrictSpec` (`district_spec(**options)` makes one; anything else is a TypeError) and keeps
+    to `limits` (default `mock_esd.Limits()`): a district above `max_students` or `max_schools`, or live ones
+    together above `max_total_students` or `max_tenants`, is a ValueError naming the limit and its setting; a
+    scenario file keeps to them too (`max_scenario_bytes` and all).
     """
 
-    def __init__(self, default_spec: DistrictSpec | None = None) -> None:
-        self.default_spec = default_spec if default_spec is not None else district_spec()
+    def __init__(self, default_spec: DistrictSpec | None = None, limits: Limits | None = None) -> None:
+        from mock_esd.limits import Limits
+
+        if limits is not None and not isinstance(limits, Limits):
+            raise TypeError(f"Districts' limits must be a mock_esd.Limits, got {type(limits).__name__}")
+        self.limits = limits if limits is not None else Limits()
+        self.default_spec = self.check(default_spec, "Districts") if default_spec is not None else district_spec()
         self._pristine: dict[DistrictSpec, DistrictStore] = {}
         self._idle: list[tuple[Flask, str]] = []  # in-process apps not in use, each with the base URL it answers
         self._apps = 0
@@ -176,10 +187,25 @@ class Districts:
         self._lock = threading.Lock()
         self._scenarios: ScenarioCache | None = None  # made at first use: it imports the district's modules
 
+    def check(self, spec: DistrictSpec, taker: str = "Districts.fork") -> DistrictSpec:
+        """`spec` when it is a `DistrictSpec` within these districts' limits; TypeError naming what `taker`
+        takes, or ValueError naming the limit and its setting."""
+        from mock_esd.district.generator import DistrictSpec
+
+        if not isinstance(spec, DistrictSpec):
+            raise TypeError(
+                f"{taker} takes a DistrictSpec (mock_esd.testing.district_spec(**options) makes one), "
+                f"got {type(spec).__name__}"
+            )
+        self.limits.check_spec(spec.students, spec.schools)
+        return spec
+
     def fork(self, spec: DistrictSpec) -> DistrictStore:
-        """A fresh, isolated district of `spec`: what one use changes in it no other sees."""
+        """A fresh, isolated district of `spec`: what one use changes in it no other sees. TypeError or
+        ValueError as `check` says."""
         from mock_esd.district.store import DistrictStore
 
+        self.check(spec)
         with self._lock:
             pristine = self._pristine.get(spec)
             if pristine is None:
@@ -189,18 +215,17 @@ class Districts:
     def scenario(self, path: str | os.PathLike[str]) -> tuple[DistrictStore, Recipe]:
         """A fresh, isolated district of the scenario file at `path` (YAML or JSON), and its recipe.
 
-        The file is read each time, but parsed, checked and built once per content (within the default
-        `Limits`, `max_scenario_bytes` and all): each use gets a fork. BadRequest (a ValueError) naming the
+        The file is read each time, but parsed, checked and built once per content (within these districts'
+        `limits`, `max_scenario_bytes` and all): each use gets a fork. BadRequest (a ValueError) naming the
         file and what is wrong with it.
         """
         from mock_esd.district.scenario import file_bytes
         from mock_esd.errors import BadRequest, EsdError
-        from mock_esd.limits import DEFAULT_LIMITS
         from mock_esd.state.changelog import scenario_recipe
 
         try:
-            data = file_bytes(path, DEFAULT_LIMITS)
-            recipe, store = scenario_recipe(data, str(path), self.scenarios(), DEFAULT_LIMITS, file=True)
+            data = file_bytes(path, self.limits)
+            recipe, store = scenario_recipe(data, str(path), self.scenarios(), self.limits, file=True)
         except EsdError as exc:  # a schema problem or a limit: say which file (a reading error names it already)
             if str(path) in exc.detail:
                 raise
@@ -210,19 +235,19 @@ class Districts:
     def scenarios(self) -> ScenarioCache:
         """The scenarios these districts and their servers keep parsed and built (`max_cached_scenarios`)."""
         from mock_esd.district.scenario_cache import ScenarioCache
-        from mock_esd.limits import DEFAULT_LIMITS
 
         with self._lock:
             if self._scenarios is None:
-                limits = DEFAULT_LIMITS
+                limits = self.limits
                 self._scenarios = ScenarioCache(limits.max_cached_scenarios, limits.max_students)
             return self._scenarios
 
-    def _made(self, source: DistrictSpec | str | os.PathLike[str]) -> tuple[DistrictStore, Recipe | None]:
-        """A fresh district of a spec or a scenario file, and the scenario's recipe (None for a spec)."""
+    def _made(self, source: DistrictSpec | str | os.PathLike[str], taker: str) -> tuple[DistrictStore, Recipe | None]:
+        """A fresh district of a spec or a scenario file, and the scenario's recipe (None for a spec); TypeError
+        naming what `taker` takes for anything else, ValueError for a district above the limits."""
         if isinstance(source, str | os.PathLike):
             return self.scenario(source)
-        return self.fork(source), None
+        return self.fork(self.check(source, taker)), None
 
     @contextmanager
     def inprocess(self, source: DistrictSpec | str | os.PathLike[str]) -> Iterator[EsdDistrict]:
@@ -239,7 +264,7 @@ class Districts:
         from mock_esd.server.inprocess import routed
         from mock_esd.state.mock_state import renew_state
 
-        store, recipe = self._made(source)
+        store, recipe = self._made(source, "Districts.inprocess")
         app, base_url = self._acquire_app()
         try:
             state = renew_state(app, _registry(store, recipe))
@@ -261,7 +286,7 @@ class Districts:
             self._apps += 1
             n = self._apps
         base_url = DEFAULT_BASE_URL if n == 1 else DEFAULT_BASE_URL.replace("//esd.", f"//esd-{n}.", 1)
-        app = create_app(AppConfig(spec=self.default_spec), _registry(self.fork(self.default_spec)))
+        app = create_app(AppConfig(spec=self.default_spec, limits=self.limits), _registry(self.fork(self.default_spec)))
         self._share_scenarios(app)
         return app, base_url
 
@@ -281,7 +306,7 @@ class Districts:
         with self._lock:
             if self._server is not None:
                 return self._server
-        app = create_app(AppConfig(spec=self.default_spec), _registry(self.fork(self.default_spec)))
+        app = create_app(AppConfig(spec=self.default_spec, limits=self.limits), _registry(self.fork(self.default_spec)))
         self._share_scenarios(app)
         with self._lock:
             if self._server is None:  # the first of two threads to get here serves; the other's app goes
@@ -299,11 +324,12 @@ class Districts:
         import requests
 
         from mock_esd.district.tenants import DEFAULT_TENANT
+        from mock_esd.errors import BadRequest
         from mock_esd.qa.client import ControlClient
         from mock_esd.state.changelog import spec_recipe
         from mock_esd.state.mock_state import EXTENSION, MockState
 
-        store, recipe = self._made(source)
+        store, recipe = self._made(source, "Districts.live")
         server = self.server()
         state: MockState = server.app.extensions[EXTENSION]
         stem = name or f"district-{next(self._names)}"
@@ -313,6 +339,12 @@ class Districts:
                 n += 1
                 tenant = f"{stem}-{n}"
             tenants_before = set(state.registry.tenants())
+            beside = sum(len(state.registry.store(t).all_students()) for t in tenants_before)
+            try:  # the server's limits hold for the districts of a test as for those POSTed to it
+                state.config.limits.check_tenants(len(tenants_before) + 1)
+                state.config.limits.check_total(beside, len(store.all_students()))
+            except BadRequest as exc:
+                raise ValueError(f"{exc.detail} (a setting of mock_esd.Limits)") from None
             default = state.registry.store(DEFAULT_TENANT)
             default_before = default, default.version
             kept = recipe if recipe is not None else spec_recipe(cast("DistrictSpec", source))
@@ -366,6 +398,30 @@ def shared_districts() -> Districts:
         return _shared
 
 
+_DECORATED = "__mock_district__"  # set on what mock_district decorated: a subclass's decorator leaves it alone
+
+
+def _district_parameter(func: Callable[..., Any], label: str) -> tuple[str | None, inspect.Signature | None]:
+    """The name the district is passed by (None: appended positionally) and `func`'s signature without it.
+
+    The district goes to the last positional parameter: by name when it may be named, so that keyword
+    arguments before it (pytest's fixtures) land where they belong. TypeError when `func` has none.
+    """
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):  # a builtin without a signature: as mock.patch does, append it
+        return None, None
+    params = list(signature.parameters.values())
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if not positional:
+        if any(p.kind is p.VAR_POSITIONAL for p in params):
+            return None, signature
+        raise TypeError(f"mock_district: {label} takes no parameter for the district (its last positional one)")
+    last = positional[-1]
+    rest = signature.replace(parameters=[p for p in params if p is not last])
+    return (last.name if last.kind is last.POSITIONAL_OR_KEYWORD else None), rest
+
+
 class mock_district:
     """A mock eSD district as a context manager, a decorator, or with `start()` and `stop()`.
 
@@ -376,14 +432,26 @@ class mock_district:
     own, stopped when the block ends; otherwise it is reached in-process, `requests` calls only. `districts`:
     the `Districts` to take it from (default: one per process, so the same spec is generated once).
 
-    As a decorator of a function, each call gets a fresh district as its last positional argument; of a
-    `unittest.TestCase` class, each `test*` method does. Raises TypeError or ValueError at once for a field
+    As a decorator (`@mock_district(...)`, or `@mock_district` for the defaults) of a function, each call gets
+    a fresh district as its last positional parameter (a generator's lasts until it is exhausted, a coroutine's
+    until it returns; pytest sees the signature without it, so fixtures still inject); of a
+    `unittest.TestCase` class, each `test*` method does, inherited ones included. Raises TypeError or ValueError at once for an option or field
     it does not know or a value it cannot take, and `MissingExtra` (an ImportError) naming the extra to
     install when the package was installed without it.
     """
 
+    def __new__(cls, target: Any = None, /, **options: Any) -> Any:
+        """`mock_district(...)` makes the district; `@mock_district` without parentheses decorates at once."""
+        if target is None:
+            return super().__new__(cls)
+        if options:  # mock_district(f, students=5): neither a decorator nor a district
+            raise TypeError("mock_district takes its options by name: @mock_district(students=5), then the function")
+        return cls()(target)
+
     def __init__(
         self,
+        target: Callable[..., Any] | None = None,  # @mock_district without parentheses: decorated in __new__
+        /,
         *,
         live: bool = False,
         districts: Districts | None = None,
@@ -391,8 +459,22 @@ class mock_district:
         scenario: str | os.PathLike[str] | None = None,
         **fields: Any,
     ) -> None:
+        if not isinstance(live, bool):
+            raise TypeError(f"mock_district's live must be True or False, got {type(live).__name__}")
+        if districts is not None and not isinstance(districts, Districts):
+            raise TypeError(f"mock_district's districts must be a mock_esd.Districts, got {type(districts).__name__}")
+        if not isinstance(unfired_faults, str):
+            raise TypeError(f"mock_district's unfired_faults must be a str, got {type(unfired_faults).__name__}")
+        from mock_esd.limits import DEFAULT_LIMITS
+
         self.scenario = scenario_path(scenario, fields) if scenario is not None else None
         self.spec = district_spec(**fields)
+        if not live:  # `responses` routes its requests: said now, not at the first start()
+            require("testing", "an in-process mock_district (live=True needs only the 'server' extra)")
+        if districts is not None:
+            districts.check(self.spec, "mock_district")
+        else:
+            DEFAULT_LIMITS.check_spec(self.spec.students, self.spec.schools)
         self.live, self.districts = live, districts
         self.unfired_faults = check_unfired_faults(unfired_faults)
         self._stack: ExitStack | None = None
@@ -442,7 +524,12 @@ class mock_district:
         self._end(check=exc_type is None)  # the block's own error says more than a rule it did not get to fire
 
     def __call__(self, target: T) -> T:
-        """Decorate a function (the district comes as its last positional argument) or a TestCase's test methods."""
+        """Decorate a function (the district comes as its last positional parameter) or a TestCase's test methods.
+
+        A generator function keeps its district until it is exhausted or closed, a coroutine function until
+        it returns; the decorated function's signature leaves the district out, so pytest still injects the
+        fixtures named by its other parameters. Raises TypeError at once for what it cannot decorate.
+        """
         import unittest
 
         if isinstance(target, type):
@@ -451,20 +538,52 @@ class mock_district:
                     f"mock_district decorates functions and unittest.TestCase classes, not {target.__name__}"
                 )
             prefix = unittest.TestLoader.testMethodPrefix
-            for name, method in list(vars(target).items()):
-                if name.startswith(prefix) and inspect.isfunction(method):
+            for name in dir(target):  # inherited test methods too, wrapped on this class (the base is left alone)
+                method = inspect.getattr_static(target, name)
+                if name.startswith(prefix) and inspect.isfunction(method) and not hasattr(method, _DECORATED):
                     setattr(target, name, self(method))
             return target
         if not callable(target):
-            raise TypeError(f"mock_district decorates functions and unittest.TestCase classes, not {target!r}")
+            raise TypeError(
+                f"mock_district decorates functions and unittest.TestCase classes, not {target!r}; "
+                "its options go by name: @mock_district(students=5)"
+            )
         func = cast(Callable[..., Any], target)
+        label = getattr(func, "__qualname__", repr(func))
+        if inspect.isasyncgenfunction(func):
+            raise TypeError(
+                f"mock_district cannot decorate the async generator function {label}: nothing says when its "
+                "district may end; use `with mock_district(...) as esd:` inside it"
+            )
+        by_name, signature = _district_parameter(func, label)
 
-        @functools.wraps(func)
-        def with_district(*args: Any, **kwargs: Any) -> Any:
-            with self._again() as esd:  # a fresh district for every call
-                return func(*args, esd, **kwargs)
+        def call(args: tuple[Any, ...], kwargs: dict[str, Any], esd: EsdDistrict) -> Any:
+            return func(*args, **kwargs, **{by_name: esd}) if by_name else func(*args, esd, **kwargs)
 
-        return cast(T, with_district)
+        wrapper: Callable[..., Any]
+        if inspect.iscoroutinefunction(func):
+
+            async def wrapper(*args: Any, **kwargs: Any) -> Any:
+                with self._again() as esd:
+                    return await call(args, kwargs, esd)
+
+        elif inspect.isgeneratorfunction(func):
+
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                with self._again() as esd:  # open while the generator runs, ended when it is exhausted or closed
+                    return (yield from call(args, kwargs, esd))
+
+        else:
+
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                with self._again() as esd:  # a fresh district for every call
+                    return call(args, kwargs, esd)
+
+        functools.update_wrapper(wrapper, func)
+        if signature is not None:  # what pytest reads: the district's parameter is not a fixture to look for
+            setattr(wrapper, "__signature__", signature)  # noqa: B010 (a function has no such attribute to mypy)
+        setattr(wrapper, _DECORATED, True)
+        return cast(T, wrapper)
 
     def _again(self) -> mock_district:
         """Another mock_district of the same spec and mode: a decorated function may run many times, or at once."""

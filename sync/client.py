@@ -10,20 +10,21 @@ Every answer's body is read within `max_response_bytes`, decoded, redirects incl
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-import orjson
 import requests
 import xxhash
 
 from mock_esd_contracts import vocabulary as esd
-from mock_esd_contracts.answers import DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLarge, limited
+from mock_esd_contracts.answers import DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLarge, TooDeep, limited, loads
 from mock_esd_contracts.connection import DEFAULT_TIMEOUT, connection_failure
 from mock_esd_contracts.endpoints import SCHOOLS, readable
 from mock_esd_contracts.errors import type_name
+from mock_esd_contracts.evidence import secret_forms
 from mock_esd_contracts.probe import what_it_said
 from mock_esd_sync.errors import AuthError, FetchError, RecordError, TooLargeError, UnreachableError, UrlError
 from mock_esd_sync.records import RawSnapshot, Snapshot, parse_school
@@ -172,8 +173,9 @@ class EsdClient:
                 except TypeError:  # an array or an object: no id, and no key for the check of repeats
                     raise RecordError(path, "?", "id", f"expected integer, got {type_name(ident)}") from None
                 if repeated:
+                    named = ident if isinstance(ident, int) else f"with {type_name(ident)} id"
                     raise FetchError(
-                        f"{path}: record {ident} appears twice (page {page_no}); the listing is inconsistent"
+                        f"{path}: record {named} appears twice (page {page_no}); the listing is inconsistent"
                     )
                 seen.add(ident)
             if self.progress:
@@ -201,10 +203,12 @@ class EsdClient:
                 refreshed, self._token = True, None
                 raise _Retry("401: token refused", wait=0.0, short="401, token refused; a new one is fetched")
             if response.status_code != 200:
-                raise FetchError(f"GET {path} {params}: {response.status_code}: {what_it_said(response)}")
+                raise FetchError(f"GET {path} {params}: {response.status_code}: {self._said(response)}")
             try:
-                body = orjson.loads(response.content)
-            except orjson.JSONDecodeError:
+                body = loads(response.content)  # no deeper than MAX_JSON_DEPTH: nothing after recurses too deep
+            except TooDeep as exc:
+                raise _Retry(f"200 with a body that is {exc}", short=f"a 200 whose body is {exc}") from None
+            except ValueError:
                 raise _Retry("200 with a body that is not JSON", short="a 200 whose body is not JSON") from None
             if self._digest is not None:
                 # xxh3 (a change detector, not a seal: the server is the source anyway) costs a tenth of blake2b
@@ -235,16 +239,19 @@ class EsdClient:
                 raise UrlError(f"POST {url}: {response.status_code}: no token endpoint there; {esd.BASE_URL_HINT}")
             if response.status_code in (400, 401, 403):
                 raise AuthError(
-                    f"POST {url}: {response.status_code}: {what_it_said(response)} (check the client id and secret)"
+                    f"POST {url}: {response.status_code}: {self._said(response)} (check the client id and secret)"
                 )
             if response.status_code != 200:
-                raise _Retry(f"{response.status_code}: {what_it_said(response)}", short=str(response.status_code))
+                raise _Retry(f"{response.status_code}: {self._said(response)}", short=str(response.status_code))
             try:
-                token = response.json()["access_token"]
+                token = loads(response.content)["access_token"]
             except (ValueError, KeyError, TypeError):
                 raise _Retry("200 without an access_token in a JSON body") from None
-            if not (isinstance(token, str) and token):
-                raise _Retry(f"access_token is {token!r}", short="a 200 without a usable access_token")
+            if not (isinstance(token, str) and token):  # its type, never its value (which may be the token, say)
+                raise _Retry(
+                    f"access_token is {'empty' if token == '' else type_name(token)}",
+                    short="a 200 without a usable access_token",
+                )
             return token
 
         return self._with_retries(request, attempt, f"POST {url} (no token)")
@@ -267,11 +274,22 @@ class EsdClient:
                 raise UnreachableError(f"{method} {url}: {failure}") from None
             raise _Retry(str(failure), unreachable=True) from None
         if response.status_code == 429:
-            wait = self._retry_after(response)
-            raise _Retry("429: rate limited", wait=wait, short=f"429 rate limited, waiting {wait:g} s")
+            wait, asked = self._retry_after(response)
+            capped = (
+                f" (Retry-After asked for {asked:g} s; a wait is capped at max_retry_after, {wait:g} s)"
+                if asked > wait
+                else ""
+            )
+            raise _Retry("429: rate limited", wait=wait, short=f"429 rate limited, waiting {wait:g} s{capped}")
         if response.status_code >= 500:
-            raise _Retry(f"{response.status_code}: {what_it_said(response)}", short=str(response.status_code))
+            raise _Retry(f"{response.status_code}: {self._said(response)}", short=str(response.status_code))
         return response
+
+    def _said(self, response: requests.Response) -> str:
+        """What the server said (`what_it_said`: one short line, nothing personal), the secret and token scrubbed."""
+        return what_it_said(
+            response, secret_forms(self.client_id, self.client_secret) + ((self._token,) if self._token else ())
+        )
 
     def _with_retries(self, request: str, attempt: Callable[[], T], what: str | None = None) -> T:
         """The one retry loop: call `attempt` until it returns, waiting between tries with capped exponential
@@ -299,12 +317,15 @@ class EsdClient:
         """Exponential backoff before attempt number `attempt + 1`, capped."""
         return float(min(self.retry.backoff * 2.0**attempt, self.retry.max_backoff))
 
-    def _retry_after(self, response: requests.Response) -> float:
+    def _retry_after(self, response: requests.Response) -> tuple[float, float]:
+        """How long to wait after a 429, and how long Retry-After asked (the wait is capped at max_retry_after)."""
         try:
             seconds = float(str(response.headers.get("Retry-After", self.retry.backoff)))
         except ValueError:
             seconds = self.retry.backoff
-        return max(0.0, min(seconds, self.retry.max_retry_after))
+        if math.isnan(seconds):  # "nan" reads as a float, and waits for no number
+            seconds = self.retry.backoff
+        return max(0.0, min(seconds, self.retry.max_retry_after)), seconds
 
 
 def retry_line(request: str, reason: str, attempt: int, attempts: int) -> str:

@@ -10,12 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from hypothesis import strategies as st
+from mock_esd_contracts.extras import require
 
-from mock_esd_contracts import vocabulary as esd
-from mock_esd_sync import vocabulary as o
-from mock_esd_sync.errors import SettingsError
-from mock_esd_sync.settings import Settings, parse_settings
+require("testing", "mock_esd_sync.strategies")  # Hypothesis: one line naming the extra, not "No module named"
+
+from hypothesis import strategies as st  # noqa: E402
+
+from mock_esd_contracts import vocabulary as esd  # noqa: E402
+from mock_esd_sync import vocabulary as o  # noqa: E402
+from mock_esd_sync.errors import SettingsError  # noqa: E402
+from mock_esd_sync.settings import Settings, parse_settings  # noqa: E402
 
 # The school ids `mock_esd.strategies.districts()` draws from (a test keeps the two the same).
 SCHOOL_IDS: tuple[str, ...] = ("0101", "0102", "0201", "0900")

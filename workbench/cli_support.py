@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import shlex
@@ -20,7 +21,7 @@ from typing import Any, NoReturn, TextIO, TypeVar
 import click
 
 from mock_esd_contracts.answers import DEFAULT_MAX_RESPONSE_BYTES
-from mock_esd_contracts.connection import DEFAULT_TIMEOUT, INSECURE_WARNING, Connection, check_ca_bundle
+from mock_esd_contracts.connection import DEFAULT_TIMEOUT, INSECURE_WARNING, MAX_TIMEOUT, Connection, check_ca_bundle
 from mock_esd_contracts.extras import MissingExtra, require
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -128,6 +129,34 @@ class Interrupted(KeyboardInterrupt):
 def interrupt_signal(exc: KeyboardInterrupt) -> signal.Signals:
     """The signal that raised `exc`: SIGTERM for `Interrupted` (or what it carries), SIGINT (Ctrl+C) otherwise."""
     return getattr(exc, "signal", signal.SIGINT)
+
+
+def interrupted_by(exc: KeyboardInterrupt) -> str:
+    """`interrupted by Ctrl+C` or `interrupted by SIGTERM`: how a line says what stopped the command."""
+    signum = interrupt_signal(exc)
+    return f"interrupted by {'Ctrl+C' if signum == signal.SIGINT else signum.name}"
+
+
+def interrupt_exit(exc: KeyboardInterrupt) -> int:
+    """The exit code of a command the signal behind `exc` stopped: 128 + the signal (130 Ctrl+C, 143 SIGTERM)."""
+    return 128 + interrupt_signal(exc)
+
+
+def interrupts_in_one_line(outcome: str) -> Callable[[F], F]:
+    """Ctrl+C, or SIGTERM once `stop_on_sigterm` or `sigterm_interrupts` made it one, that reaches the command's top
+    ends it with one line (`interrupted by SIGTERM; OUTCOME`) and exit 130 or 143, not click's "Aborted!" and 1."""
+
+    def decorate(command: F) -> F:
+        @wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return command(*args, **kwargs)
+            except KeyboardInterrupt as exc:
+                fail(f"{interrupted_by(exc)}; {outcome}", interrupt_exit(exc))
+
+        return run  # type: ignore[return-value]
+
+    return decorate
 
 
 def stop_on_sigterm() -> None:
@@ -270,6 +299,21 @@ def log_options(command: F) -> F:
 # -- Reaching an eSD server: --ca-bundle, --insecure, --timeout on `sync`, `verify` and `record` ------------------
 
 
+class Seconds(click.FloatRange):
+    """A number of seconds above 0 and at most `max`: "nan" (which passes any range) and "inf" are refused too."""
+
+    name = "number of seconds"
+
+    def __init__(self, max: float) -> None:
+        super().__init__(min=0, max=max, min_open=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if not math.isfinite(seconds):
+            self.fail(f"{value!r} is not a number of seconds (0 < x <= {self.max:g})", param, ctx)
+        return seconds
+
+
 def connection_options(command: F) -> F:
     """--ca-bundle FILE, --insecure and --timeout SECONDS (ESD_CA_BUNDLE, ESD_INSECURE, ESD_TIMEOUT, read alike by
     every command that reaches an eSD server), given to the command as one `connection: Connection`.
@@ -293,8 +337,9 @@ def connection_options(command: F) -> F:
 
     for option in (
         click.option(
-            "--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT, show_default=True,
-            envvar="ESD_TIMEOUT", help="Seconds to wait for a connection, and then for each answer.",
+            "--timeout", type=Seconds(MAX_TIMEOUT), default=DEFAULT_TIMEOUT, show_default=True, envvar="ESD_TIMEOUT",
+            metavar="SECONDS",
+            help=f"Seconds for each answer whole, from connecting to its last byte (at most {MAX_TIMEOUT:g}).",
         ),
         click.option(
             "--insecure", is_flag=True, envvar="ESD_INSECURE",

@@ -183,6 +183,7 @@ class ControlClient:
         query: Mapping[str, str] | None = None,
         client: str | None = None,
         tenant: str | None = None,
+        every_tenant: bool = False,
     ) -> int:
         """Arm a fault rule; returns its id. `add_fault("/v1/students", "status", params={"status": 503},
         query={"pageNo": "2"})` answers 503 to every request for page 2 of `/v1/students`.
@@ -191,14 +192,21 @@ class ControlClient:
         short_last_page) with its `params` (`{"ms": 300}`, `{"status": 503}`, ...: the table of docs/qa/faults.md).
         On which calls: `endpoint` (a path the mock serves, or a prefix ending in `*`), and only those with
         this `method`, every parameter of `query` given once with exactly that value, made with this
-        `client` id's token, or of this `tenant` (default: any tenant). When: `mode` always (default), nth
-        (the `n`th matching call), times (the first `n`) or probability (`probability`, drawn from `seed`).
+        `client` id's token, or of this `tenant`. When: `mode` always (default), nth (the `n`th matching
+        call), times (the first `n`) or probability (`probability`, drawn from `seed`).
 
-        The whole rule may also be given as one mapping: `add_fault({"endpoint": ..., "kind": ...})`. A
-        field the control API does not know, a wrong value, an endpoint the mock does not serve, or a rule
-        that could never fire or would do nothing (a method or query parameter the endpoint does not take, a
-        client its tenant does not have, `n` with mode always, drift off a listing) raises ControlError
-        naming each (nothing is armed); a field this method does not know raises TypeError.
+        Whose calls: this client's tenant by default (the district it is bound to: `esd.control` arms rules
+        for its own district only), another `tenant` if named, or every tenant of the server with
+        `every_tenant=True` (then `tenant` may not be given). Over raw HTTP a body without `tenant` is for
+        every tenant; only this method's default is the client's own.
+
+        The whole rule may also be given as one mapping: `add_fault({"endpoint": ..., "kind": ...})`; without
+        a `tenant` key it is this client's tenant's too (`every_tenant=True`, or `"tenant": None` as over
+        HTTP, for every tenant). A field the control API does not know, a wrong value, an endpoint the mock
+        does not serve, or a rule that could never fire or would do nothing (a method or query parameter the
+        endpoint does not take, a client its tenant does not have, `n` with mode always, drift off a listing)
+        raises ControlError naming each (nothing is armed); a field this method does not know, or
+        `every_tenant` with a tenant named, raises TypeError.
         """
         if isinstance(endpoint, Mapping):
             given = [name for name, value in locals().items() if name in _RULE_FIELDS[1:] and value is not None]
@@ -223,6 +231,11 @@ class ControlClient:
                 "query": dict(query) if query is not None else None, "client": client, "tenant": tenant,
             }  # fmt: skip
             body = {k: v for k, v in fields.items() if v is not None}
+        if every_tenant:
+            if body.get("tenant") is not None:
+                raise TypeError(f"add_fault: every_tenant=True, or tenant={body['tenant']!r}, not both")
+            body["tenant"] = None
+        body.setdefault("tenant", self.tenant)
         return int(self.call("POST", "/faults", json=body)["id"])
 
     def faults(self) -> list[dict[str, Any]]:

@@ -29,6 +29,8 @@ class MockState:
 
     def __init__(self, config: AppConfig, registry: Registry | None = None) -> None:
         self.config = config
+        if registry is None:  # the district generated from the spec keeps to the limits, as one asked for by POST
+            config.limits.check_spec(config.spec.students, config.spec.schools)
         self.registry = registry or default_registry(config.spec, config.client_secret_key())
         self.registry.set_view_cache_limit(config.limits.max_cached_views, config.limits.max_cached_view_bytes)
         self.csrf_token = secrets.token_urlsafe(32)  # made before --workers forks, so every worker knows it

@@ -114,7 +114,8 @@ def test_the_junit_failure_carries_the_evidence(results: list[Result]) -> None:
     assert '"lastName": "<array>"' in text
     reachable = next(c for c in suite.iter("testcase") if c.get("name") == "endpoints-reachable")
     assert "request: GET /api/v1/schools?pageNo=1&pageSize=100" in (reachable.findtext("failure") or "")
-    assert '"detail": "broken"' in (reachable.findtext("failure") or "")  # the problem body, quoted
+    quoted = reachable.findtext("failure") or ""
+    assert '"title": "x"' in quoted and '"detail": "<string>"' in quoted  # the problem body, its detail as its type
     passed = next(c for c in suite.iter("testcase") if c.get("name") == "vocabulary")
     assert passed.find("failure") is not None  # broken for it, and judged beside the 500
     schema_out = case.findtext("failure") or ""
@@ -123,7 +124,8 @@ def test_the_junit_failure_carries_the_evidence(results: list[Result]) -> None:
 
 def test_the_json_report_keeps_its_shape_and_adds_what_was_not_judged_and_the_evidence(results: list[Result]) -> None:
     report = json_report(results, TARGET)
-    assert set(report) == {"url", "passed", "verdict", "strict", "checks", "warnings"}
+    assert set(report) == {"url", "passed", "verdict", "strict", "stopped", "checks", "warnings"}
+    assert report["stopped"] is None  # the run went through every check
     check = next(c for c in report["checks"] if c["check"] == "records-schema")
     assert set(check) == {"check", "description", "result", "reasons", "notJudged", "evidence"}
     assert check["notJudged"][0].startswith("/v1/schools (could not be read")

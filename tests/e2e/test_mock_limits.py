@@ -201,3 +201,15 @@ def test_a_today_out_of_range_is_one_line_not_a_traceback() -> None:
     run = run_capped("serve", "--port", "0", "--today", "9999-12-31", timeout=120)
     assert run.returncode == 2 and run.stderr.startswith("mock-esd: error: today: 9999-12-31 is out of range"), run
     assert "1000-01-01 to 9998-12-31" in run.stderr and run.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("option", "limit"),
+    [("--students=10000000", "max_students=1000000"), ("--schools=100000", "max_schools=1000")],
+)
+def test_serve_refuses_a_district_above_the_limits_before_generating_it(option: str, limit: str) -> None:
+    run = run_capped("serve", "--port", "0", option, timeout=120)
+    assert run.returncode == 2, run
+    assert run.stderr.startswith("mock-esd: error: district too large: "), run.stderr
+    assert f"above the limit {limit} (a setting of mock_esd.Limits)" in run.stderr and run.stderr.count("\n") == 1
+    assert run.peak_mb < CEILING_MB and run.seconds < 30, run

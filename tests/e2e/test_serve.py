@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -154,3 +156,24 @@ def test_serve_logs_each_request_plainly_off_a_terminal(quiet: bool, workers: li
     logged = [line for line in err.splitlines() if '"GET /api/v1/students HTTP/1.1" 401' in line]
     logger = "INFO mock_esd.access: " if workers else "INFO werkzeug: "
     assert len(logged) == (0 if quiet else 1) and all(line.startswith(logger) for line in logged), err
+
+
+def catches_sigterm(pid: int) -> bool:
+    """Whether the process handles SIGTERM itself (the command has started, `stop_on_sigterm`), from /proc."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    caught = int(re.search(r"^SigCgt:\s*([0-9a-f]+)$", status, re.M).group(1), 16)  # type: ignore[union-attr]
+    return bool(caught >> (signal.SIGTERM - 1) & 1)
+
+
+@pytest.mark.parametrize(("sig", "code", "by"), [("SIGTERM", 143, "SIGTERM"), ("SIGINT", 130, "Ctrl+C")])
+def test_a_signal_before_it_serves_is_one_line_and_128_plus_the_signal(sig: str, code: int, by: str) -> None:
+    """While a large district is generated (before: click's "Aborted!" and exit 1, as for any error)."""
+    command = [sys.executable, "-m", "mock_esd", "serve", "--port", "0", "--students", "100000", "-q"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not catches_sigterm(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(getattr(signal, sig))
+    out, err = proc.communicate(timeout=60)
+    assert "eSD base URL" not in out, "the district was generated before the signal came: generate more"
+    assert proc.returncode == code and err == f"mock-esd: error: interrupted by {by}; the server had not started\n", err

@@ -99,7 +99,8 @@ def test_an_html_500_server_is_exit_2_with_what_it_said() -> None:
     with LiveServer(app) as server:
         done = mock_esd("verify", "--url", server.base_url, "--client-id", "a", "--client-secret", "b")
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert "no token" in done.stderr and "500" in done.stderr and "<html>" in done.stderr
+    assert "no token" in done.stderr and "500" in done.stderr and "<html>" not in done.stderr  # free text: not quoted
+    assert "(40 bytes of text/html, not JSON; not quoted)" in done.stderr
 
 
 @pytest.mark.parametrize("where", ["root", "extra-v1", "no-scheme"])

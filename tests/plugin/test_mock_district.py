@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import unittest
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -204,3 +206,140 @@ def test_a_tests_own_responses_mock_around_it_still_answers_its_calls() -> None:
         theirs.add(responses.GET, "https://api.other.example/ping", json={"pong": True})
         assert requests.get("https://api.other.example/ping", timeout=5).json() == {"pong": True}
         assert students(esd)
+
+
+def test_without_parentheses_it_decorates_with_the_defaults() -> None:
+    @mock_district
+    def count(esd: EsdDistrict) -> int:
+        return len(students(esd))
+
+    assert count() == len(students_of_a_default_district())
+    with pytest.raises(TypeError, match=r"options by name: @mock_district\(students=5\)"):
+        mock_district(count, students=5)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"options go by name"):
+        mock_district(200)  # type: ignore[arg-type]
+
+
+def students_of_a_default_district() -> list[dict[str, Any]]:
+    with mock_district() as esd:
+        return students(esd)
+
+
+def test_a_generator_keeps_its_district_until_it_is_exhausted() -> None:
+    @mock_district(students=6)
+    def pages(esd: EsdDistrict) -> Iterator[int]:
+        for _ in range(2):
+            yield len(students(esd))  # the second, after the caller's pause, still reaches the district
+
+    walk = pages()
+    assert next(walk) == next(walk) > 0
+    assert list(walk) == []
+
+
+def test_a_coroutine_keeps_its_district_until_it_returns() -> None:
+    @mock_district(students=6)
+    async def count(esd: EsdDistrict) -> int:
+        await asyncio.sleep(0)
+        return len(students(esd))
+
+    assert asyncio.run(count()) > 0
+
+
+def test_an_async_generator_is_refused_at_decoration_saying_why() -> None:
+    async def pages(esd: EsdDistrict) -> AsyncIterator[int]:
+        yield 1
+
+    with pytest.raises(TypeError, match=r"async generator function .*pages: nothing says when its district may end"):
+        mock_district()(pages)
+
+
+def test_a_function_without_a_parameter_for_it_is_refused_at_decoration() -> None:
+    def nothing() -> None:
+        pass
+
+    with pytest.raises(TypeError, match="nothing takes no parameter for the district"):
+        mock_district()(nothing)
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        ({"live": "no"}, "mock_district's live must be True or False, got str"),
+        ({"live": 1}, "mock_district's live must be True or False, got int"),
+        ({"districts": {}}, "mock_district's districts must be a mock_esd.Districts, got dict"),
+        ({"unfired_faults": True}, "mock_district's unfired_faults must be a str, got bool"),
+    ],
+)
+def test_an_option_of_the_wrong_type_is_refused_naming_it(options: dict[str, Any], said: str) -> None:
+    with pytest.raises(TypeError, match=re.escape(said)):
+        mock_district(**options)
+
+
+def test_inherited_test_methods_get_a_district_too() -> None:
+    class Base(unittest.TestCase):
+        def test_inherited(self, esd: EsdDistrict) -> None:
+            assert students(esd)
+
+    @mock_district(students=9)
+    class Case(Base):
+        def test_own(self, esd: EsdDistrict) -> None:
+            assert students(esd)
+
+    @mock_district(students=9)
+    class Again(Case):  # decorated twice over: each method still gets one district
+        pass
+
+    for case in (Case, Again):
+        result = unittest.TestResult()
+        unittest.defaultTestLoader.loadTestsFromTestCase(case).run(result)
+        assert result.testsRun == 2 and result.wasSuccessful(), result.errors + result.failures
+    assert not hasattr(Base.test_inherited, "__mock_district__")  # the base class is left as it was
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (lambda: mock_district(students=10**7), "students 10000000 is above the limit max_students=1000000"),
+        (lambda: mock_district(schools=10**5), "schools 100000 is above the limit max_schools=1000"),
+        (lambda: Districts(mock_esd.testing.district_spec(students=10**7)), "above the limit max_students=1000000"),
+        (
+            lambda: Districts().inprocess(mock_esd.testing.district_spec(students=10**7)).__enter__(),
+            "above the limit max_students=1000000",
+        ),
+        (
+            lambda: mock_district(students=11, districts=Districts(limits=mock_esd.Limits(max_students=10))),
+            "students 11 is above the limit max_students=10",
+        ),
+    ],
+    ids=["mock_district", "schools", "Districts", "inprocess", "own-limits"],
+)
+def test_a_district_above_the_limits_is_refused_before_it_is_generated(make: Any, said: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"{said}") + r".*\(a setting of mock_esd\.Limits\)"):
+        make()
+
+
+def test_live_districts_together_keep_to_the_servers_total_and_tenants() -> None:
+    spec = mock_esd.testing.district_spec
+    limits = mock_esd.Limits(max_total_students=25, max_tenants=3)
+    with Districts(spec(students=10), limits) as districts, mock_district(live=True, districts=districts, students=12):
+        with pytest.raises(ValueError, match=r"make 34, above the limit max_total_students=25 \(a setting"):
+            districts.live(spec(students=12)).__enter__()  # 10 + 12 + 12 of 25
+        with (
+            mock_district(live=True, districts=districts, students=0),
+            pytest.raises(ValueError, match=r"4 would be above the limit max_tenants=3"),
+        ):
+            districts.live(spec(students=0)).__enter__()
+
+
+@pytest.mark.parametrize("method", ["inprocess", "live", "fork"])
+def test_districts_take_a_spec_not_a_mapping_of_options(method: str) -> None:
+    def use(districts: Districts) -> None:
+        made = getattr(districts, method)({"students": 5})
+        if method != "fork":  # the others are context managers: refused when entered
+            made.__enter__()
+
+    with (
+        Districts() as districts,
+        pytest.raises(TypeError, match=rf"Districts.{method} takes a DistrictSpec .*got dict"),
+    ):
+        use(districts)

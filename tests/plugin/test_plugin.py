@@ -136,7 +136,8 @@ CHANGES = {
     ),
     "add a school": lambda esd: esd.control.put_school(id="0950", name="Harbor Elementary", schoolType="Elementary"),
     "delete a contact": lambda esd: esd.control.delete_contact(EXPORT["contacts"][0]["id"]),
-    "a fault for every tenant": lambda esd: esd.control.add_fault("/v1/schools", "status", params={"status": 503}),
+    "a fault for its tenant": lambda esd: esd.control.add_fault("/v1/schools", "status", params={"status": 503}),
+    "a fault for every tenant": lambda esd: esd.control.add_fault("/v1/schools", "status", every_tenant=True),
     "another tenant": lambda esd: esd.control.call("POST", "/tenants", json={"name": "other", "students": 5}),
     "reset to another seed": lambda esd: esd.control.reset(seed=SEED + 1),
 }
@@ -162,7 +163,7 @@ def test_a_change_in_one_test_is_never_seen_in_another(
     tests = ISOLATION_TESTS.replace("FIXTURE", fixture).replace("SEED", "3").replace("STUDENTS", "60")
     pytester.makepyfile(test_isolation=tests)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--esd-seed=3", "--esd-students=60", *workers)
-    result.assert_outcomes(passed=18)
+    result.assert_outcomes(passed=20)
 
 
 # ----- the plugin's load: every pytest run in the environment pays it ------------------------------------
@@ -403,3 +404,140 @@ def test_a_marker_gives_each_test_a_scenario_file_s_district_parsed_once(pyteste
         ]
     )
     assert "Traceback" not in result.stdout.str()
+
+
+DECORATED_PYTEST_TESTS = """
+import requests
+from mock_esd import mock_district
+
+
+@mock_district(students=5)
+def test_fixtures_still_inject(tmp_path, esd):
+    assert tmp_path.is_dir()
+    assert requests.get(esd.base_url + "/v1/schools").status_code == 401
+
+
+@mock_district
+def test_bare(tmp_path, esd):
+    assert tmp_path.is_dir() and esd.base_url
+"""
+
+
+def test_pytest_still_injects_the_fixtures_of_a_decorated_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_decorated=DECORATED_PYTEST_TESTS)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+LIMITED_TESTS = """
+import pytest
+
+
+@pytest.fixture(params=["esd_inprocess", "esd_server"])
+def esd(request):
+    return request.getfixturevalue(request.param)
+
+
+@pytest.mark.esd_district(students=10**7)
+def test_too_large(esd):
+    pass
+"""
+
+
+def test_a_district_above_the_limits_fails_its_test_in_one_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_limited=LIMITED_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--esd-students=10")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines_random([
+        "*esd_inprocess: district too large: students 10000000 is above the limit max_students=1000000 (a setting *",
+        "*esd_server: district too large: students 10000000 is above the limit max_students=1000000 (a setting *",
+    ])  # fmt: skip
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_an_esd_students_option_above_the_limits_fails_each_test_that_asks_in_one_line(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_limited=LIMITED_TESTS.replace("@pytest.mark.esd_district(students=10**7)\n", ""))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--esd-students=10000000")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        ["*--esd-students: district too large: students 10000000 is above the limit max_students=1000000*"]
+    )
+
+
+MERGED_MARKERS = """
+import pytest
+
+pytestmark = pytest.mark.esd_district(students=7, schools=3)
+
+
+def shape(esd):
+    export = esd.control.export_scenario()
+    return len(export["students"]), len(export["schools"])
+
+
+def test_the_module_s(esd_inprocess):
+    assert shape(esd_inprocess) == (7, 3)
+
+
+@pytest.mark.esd_district(students=5)
+def test_its_own_students_the_module_s_schools(esd_inprocess):
+    assert shape(esd_inprocess) == (5, 3)
+
+
+@pytest.mark.esd_district(schools=4)
+class TestAClass:
+    def test_the_class_s_schools(self, esd_server):
+        assert shape(esd_server) == (7, 4)
+
+    @pytest.mark.esd_district(students=6)
+    def test_nearest_first(self, esd_server):
+        assert shape(esd_server) == (6, 4)
+
+
+def test_a_test_without_a_district_is_left_alone():
+    pass
+"""
+
+
+def test_markers_merge_per_option_the_nearest_winning(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_merged=MERGED_MARKERS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--esd-students=30")
+    result.assert_outcomes(passed=5)
+
+
+UNUSED_MARKER = """
+import pytest
+
+
+@pytest.mark.esd_district(students=5)
+def test_marked_without_a_district():
+    pass
+
+
+@pytest.mark.esd_district(students=5)
+def test_marked_with_one_taken_late(request):
+    assert request.getfixturevalue("esd_inprocess").base_url
+"""
+
+
+def test_a_marker_on_a_test_without_a_district_is_an_error_naming_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_unused=UNUSED_MARKER)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines([
+        "*ERROR at teardown of test_marked_without_a_district*",
+        "*test_unused.py::test_marked_without_a_district: its esd_district marker changes nothing: the test takes "
+        "neither esd_inprocess nor esd_server*",
+    ])  # fmt: skip
+
+
+def test_a_marker_s_error_is_said_once(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_once="import pytest\n\n@pytest.mark.esd_district(size=7)\ndef test_it(esd_inprocess):\n    pass\n"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    errors = result.stdout.str().split("short test summary")[0]
+    assert errors.count("a district takes only seed, students, schools, today; got size") == 1, errors
+    assert "During handling" not in errors

@@ -51,6 +51,14 @@ def refused(request: requests.PreparedRequest, reply: Reply) -> Reply:
             id="a 429 with Retry-After",
         ),
         pytest.param(
+            lambda: tamper_with(on("/v1/contacts", 2, times=1), status(429, {"Retry-After": "3600"})),
+            [
+                "retrying GET /v1/contacts page 2 after 429 rate limited, waiting 30 s (Retry-After asked for 3600 s; "
+                "a wait is capped at max_retry_after, 30 s) (attempt 2 of 4)"
+            ],
+            id="a 429 with a Retry-After past the cap",
+        ),
+        pytest.param(
             lambda: tamper_with(on("/v1/contacts", 1, times=1), lambda r: (200, r[1], r[2][:40])),
             ["retrying GET /v1/contacts page 1 after a 200 whose body is not JSON (attempt 2 of 4)"],
             id="a truncated body",

@@ -6,6 +6,10 @@ from __future__ import annotations
 import http.client
 import socket
 import ssl
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -14,7 +18,8 @@ import trustme
 from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError, ProtocolError
 from urllib3.exceptions import SSLError as Urllib3SSLError
 
-from mock_esd_contracts.connection import Connection, check_ca_bundle, connection_failure, open_session
+from mock_esd_contracts.answers import MAX_JSON_DEPTH, TooDeep, loads, nested_deeper
+from mock_esd_contracts.connection import AnswerTimeout, Connection, check_ca_bundle, connection_failure, open_session
 
 
 def wrapped(
@@ -101,3 +106,49 @@ def test_the_trust_given_wins_over_requests_environment_variables(
         assert insecure.merge_environment_settings(url, {}, None, None, None)["verify"] is False
     with open_session(Connection(ca_bundle="mine.pem")) as bundled:
         assert bundled.merge_environment_settings(url, {}, None, None, None)["verify"] == "mine.pem"
+
+
+@contextmanager
+def body_trickled(interval: float) -> Iterator[str]:
+    """A server on 127.0.0.1 answering each request's status line and headers at once, then its 1,000-byte body
+    one byte every `interval` seconds (each read gets a byte well within any socket timeout)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def answer() -> None:
+        with suppress(OSError):
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
+                while not stop.wait(interval):
+                    conn.sendall(b" ")
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/api/v1/schools"
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(timeout=5)
+
+
+@pytest.mark.parametrize("connection", [Connection(), Connection(insecure=True)], ids=["default", "--insecure"])
+def test_a_body_trickled_after_prompt_headers_ends_at_the_timeout(connection: Connection) -> None:
+    """The status line came at once: the answer is not whole within the timeout, and is said to be so."""
+    with body_trickled(0.05) as url, open_session(connection) as session:
+        start = time.monotonic()
+        with pytest.raises(AnswerTimeout) as timed_out:
+            session.get(url, timeout=0.5)
+        took = time.monotonic() - start
+    assert timed_out.value.answered and took < 3, took  # whole, the body would take 50 s
+    assert str(connection_failure(timed_out.value, 0.5)) == "the answer did not come whole within 0.5 s (--timeout)"
+
+
+def test_json_is_read_no_deeper_than_max_json_depth() -> None:
+    assert loads(b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH) is not None
+    for depth in (MAX_JSON_DEPTH + 1, 2_000, 200_000):  # past ours; past orjson's (1,024); past any stack
+        with pytest.raises(TooDeep, match=f"JSON nested deeper than {MAX_JSON_DEPTH} levels"):
+            loads(b"[" * depth + b"]" * depth)
+    assert not nested_deeper({"a": [{"b": []}]}, 4) and nested_deeper({"a": [{"b": []}]}, 3)  # 4 levels

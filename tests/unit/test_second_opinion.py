@@ -43,6 +43,7 @@ def test_without_schemathesis_it_says_how_to_install_it_in_one_line(monkeypatch:
     assert done.output.strip().splitlines() == [
         f"mock-esd: error: schemathesis is not installed: {second_opinion.INSTALL_HINT}"
     ]
+    assert "pip install -e '.[second-opinion]'" in done.output  # the extra's own name, hyphenated as pip takes it
 
 
 def test_a_server_that_cannot_be_reached_is_one_line() -> None:

@@ -19,11 +19,14 @@ from mock_esd_workbench.cli_support import (
     connection_options,
     esd_error,
     fail,
+    interrupt_exit,
+    interrupted_by,
     log_options,
     max_response_option,
     needs_extra,
     one_line_errors,
     recording_error,
+    sigterm_interrupts,
     warn,
 )
 from mock_esd_workbench.terminal import Progress
@@ -153,7 +156,8 @@ def record(
     Reads as `mock-esd sync` reads (same retries; an incomplete or inconsistent listing aborts with
     nothing written), then proves the scenario serves the same records before writing it. Exit 0
     written; 1 aborted (a listing not whole, or what the scenario format cannot hold); 2 usage,
-    URL, credentials, or no answer at all (refused, timed out, TLS).
+    URL, credentials, or no answer at all (refused, timed out, TLS). Ctrl+C or SIGTERM stops it with one
+    line saying whether --out was written, exit 130 or 143 (128 + the signal).
     """
     from mock_esd_workbench.recording import Credentials, RecordingError, record_district
 
@@ -168,15 +172,29 @@ def record(
     )
     day = today.date() if today else dt.datetime.now(dt.UTC).date()
     description = "Recorded with mock-esd record" + ("" if scrub else f" from {url}")
-    with Progress() as progress:
-        try:
-            with open_session(connection) as session:
-                recording = record_district(
-                    session, url, Credentials(client_id, client_secret), standard, day, description,
-                    progress, progress.say, connection.timeout, max_response_bytes,
-                )  # fmt: skip
-        except (AuthError, UrlError, UnreachableError, TooLargeError):
-            raise  # wrong credentials or URL, no server answering there, or an answer past the limit: exit 2
-        except (FetchError, RecordingError) as exc:
-            fail(str(exc), EXIT_FAILED)  # the district could not be read whole, or not held faithfully: aborted
-        finish(recording, path, scrub, scrub_key, scrub_school_names, progress.say)
+    before = _file_state(path)
+    try:
+        with sigterm_interrupts(), Progress() as progress:
+            try:
+                with open_session(connection) as session:
+                    recording = record_district(
+                        session, url, Credentials(client_id, client_secret), standard, day, description,
+                        progress, progress.say, connection.timeout, max_response_bytes,
+                    )  # fmt: skip
+            except (AuthError, UrlError, UnreachableError, TooLargeError):
+                raise  # wrong credentials or URL, no server answering there, or an answer past the limit: exit 2
+            except (FetchError, RecordingError) as exc:
+                fail(str(exc), EXIT_FAILED)  # the district could not be read whole, or not held faithfully: aborted
+            finish(recording, path, scrub, scrub_key, scrub_school_names, progress.say)
+    except KeyboardInterrupt as exc:  # the file is written whole or not at all (`write_scenario`)
+        tail = f" after writing {out}" if _file_state(path) != before else f"; nothing was written to {out}"
+        fail(interrupted_by(exc) + tail, interrupt_exit(exc))
+
+
+def _file_state(path: Path) -> tuple[int, int, int] | None:
+    """Which file is at `path` (inode, size, modification time), to tell whether a recording replaced it."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns

@@ -16,6 +16,7 @@ from mock_esd_workbench.cli_support import (
     ENVVAR_PREFIX,
     F,
     esd_error,
+    interrupts_in_one_line,
     log_options,
     needs_extra,
     one_line_errors,
@@ -89,6 +90,7 @@ def describe_clients(base_url: str, clients: list[Client]) -> str:
 @needs_extra("server")
 @log_options
 @one_line_errors(esd_error)
+@interrupts_in_one_line("the server had not started")  # once it serves, an interrupt ends in "stopped", exit 0
 def serve(
     host: str, port: int, seed: int, students: int, schools: int, today: dt.datetime, scenario_path: str | None,
     no_control: bool, workers: int | None, secret_key: str | None, allowed_hosts: tuple[str, ...],
@@ -97,6 +99,7 @@ def serve(
     """Serve a generated district (or a scenario) until interrupted (Ctrl+C or SIGTERM: exit 0, "stopped").
 
     Each request is logged at info on stderr (-q: none), without colour codes when stderr is not a terminal.
+    Interrupted before it serves (while a large district is generated, say): one line, exit 130 or 143.
     """
     import dataclasses
     import tempfile

@@ -3,7 +3,6 @@ sync core (`mock_esd_sync.run`). `execute_sync` is the demo's way in too."""
 
 from __future__ import annotations
 
-import signal
 import sqlite3
 import sys
 from pathlib import Path
@@ -35,7 +34,9 @@ from mock_esd_workbench.cli_support import (
     connection_options,
     error,
     fail,
+    interrupt_exit,
     interrupt_signal,
+    interrupted_by,
     log_options,
     max_response_option,
     one_line_errors,
@@ -92,7 +93,7 @@ class SyncInterrupted(KeyboardInterrupt):
 
     def line(self) -> str:
         """The one line a user reads."""
-        by = f"interrupted by {'Ctrl+C' if self.signal == signal.SIGINT else self.signal.name}"
+        by = interrupted_by(self)
         if self.applied_run is None:
             return f"{by}; nothing was changed"
         return f"{by} after the sync applied (run {self.applied_run}): the database holds the new state"
@@ -217,7 +218,7 @@ def sync(
     except KeyboardInterrupt as exc:
         if not isinstance(exc, SyncInterrupted):  # before the database was opened, or after the sync ended
             exc = SyncInterrupted(exc, report.run_id if report and report.status == Outcome.APPLIED else None)
-        fail(exc.line(), 128 + exc.signal)
+        fail(exc.line(), interrupt_exit(exc))
     if not report.ok:
         sys.exit(EXIT_FAILED)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from mock_esd_contracts import verifier
+from mock_esd_contracts.checks import CHECKS
 from mock_esd_contracts.connection import Connection, open_session
 from mock_esd_contracts.errors import CannotRun, ContractError
 from mock_esd_contracts.html_report import Run, write_html
@@ -19,9 +20,12 @@ from mock_esd_workbench.cli_support import (
     EXIT_FAILED,
     connection_options,
     fail,
+    interrupt_exit,
+    interrupted_by,
     log_options,
     max_response_option,
     one_line_errors,
+    sigterm_interrupts,
 )
 from mock_esd_workbench.terminal import Progress
 
@@ -53,7 +57,8 @@ def verify(
     """Check an eSD-compatible server against the contract (exit 0 all pass or warn, 1 a check failed, 2 cannot run).
 
     A server that cannot be judged (unreachable, refused, TLS, timeout, no token) is one line on stderr and
-    exit 2; --junit and --html are still written, saying why.
+    exit 2; --junit, --html and --json are still written, saying why. Ctrl+C or SIGTERM stops it with one line,
+    exit 130 or 143 (128 + the signal), the reports written with the checks done so far.
     """
     if (client_id_standard is None) != (client_secret_standard is None):
         raise click.UsageError("give both --client-id-standard and --client-secret-standard, or neither")
@@ -66,24 +71,35 @@ def verify(
     )  # fmt: skip
     run = Run(target, strict, started=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     done: list[Result] = []
-    with Progress() as progress, open_session(connection) as session:  # a bar on a terminal; elsewhere a line
-        try:
-            verifier.verify(
-                target, session, connection=connection, on_result=done.append,
-                on_check=lambda name, n, total: progress.step("checking", n - 1, total, name),
-            )  # fmt: skip
-        except CannotRun as exc:
-            _write_reports(done, Run(target, strict, run.started, stopped=str(exc)), junit_path, html_path)
-            raise
-        progress.step("checking", len(done), len(done), "done")
+    try:
+        with sigterm_interrupts(), Progress() as progress, open_session(connection) as session:
+            # a bar on a terminal; elsewhere a line
+            try:
+                verifier.verify(
+                    target, session, connection=connection, on_result=done.append,
+                    on_check=lambda name, n, total: progress.step("checking", n - 1, total, name),
+                )  # fmt: skip
+            except CannotRun as exc:
+                _write_reports(done, Run(target, strict, run.started, stopped=str(exc)), junit_path, html_path, as_json)
+                raise
+            progress.step("checking", len(done), len(done), "done")
+    except KeyboardInterrupt as exc:
+        line = f"{interrupted_by(exc)} after {len(done)} of {len(CHECKS)} checks; the server was not judged"
+        _write_reports(done, Run(target, strict, run.started, stopped=line), junit_path, html_path, as_json)
+        fail(line, interrupt_exit(exc))
     _write_reports(done, run, junit_path, html_path)
     click.echo(json.dumps(json_report(done, target, strict), indent=2) if as_json else text_report(done, target))
     if failed(done, strict):
         sys.exit(EXIT_FAILED)
 
 
-def _write_reports(results: list[Result], run: Run, junit_path: str | None, html_path: str | None) -> None:
+def _write_reports(
+    results: list[Result], run: Run, junit_path: str | None, html_path: str | None, as_json: bool = False
+) -> None:
+    """The --junit and --html files; for a run that stopped (`run.stopped`), the --json report on stdout too."""
     if junit_path:
         Path(junit_path).write_bytes(junit_report(results, run.strict, stopped=run.stopped))
     if html_path:
         write_html(html_path, results, run)
+    if as_json and run.stopped:
+        click.echo(json.dumps(json_report(results, run.target, run.strict, stopped=run.stopped), indent=2))
