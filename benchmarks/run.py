@@ -19,6 +19,10 @@ Pages and throughput use a district of at most 100,000 students (a page is a sli
 whatever the district's size). With --students above 100,000 the end-to-end part runs 100,000 first,
 so the per-student cost at the larger size is compared with it in the same run.
 
+The scenarios part (`benchmarks/scenarios.py`) starts `serve --scenario` of a recorded district (JSON, YAML)
+against `serve --students` of the same size, 20,000 and 100,000 students, and times a scenario loaded again
+in a test; its CPU rows judge the ratio where the machine's load moves the wall time.
+
 Needs `wrk` (Debian package) for the throughput rows and `prism` (npm @stoplight/prism-cli, on PATH,
 in ./node_modules/.bin or /tmp/prism/node_modules/.bin) for the Prism rows; each is skipped with a
 message when missing.
@@ -51,6 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import GB, MB, Row, Target, at_least, at_most, print_table, proc_status, timed  # noqa: E402
 from benchmarks.fixtures import fixture_rows  # noqa: E402
+from benchmarks.scenarios import scenario_rows  # noqa: E402
 from mock_esd.district.generator import DistrictSpec, generate_district  # noqa: E402
 from mock_esd.server.live import LiveServer  # noqa: E402
 from mock_esd_contracts import endpoints  # noqa: E402
@@ -61,7 +66,7 @@ from mock_esd_workbench.commands.demo import demo_settings  # noqa: E402
 from mock_esd_workbench.commands.sync import write_settings  # noqa: E402
 from mock_esd_workbench.terminal import Progress  # noqa: E402
 
-PARTS = ("generate", "pages", "sync", "throughput", "scaling", "e2e", "record", "fixtures")
+PARTS = ("generate", "pages", "sync", "throughput", "scaling", "e2e", "record", "fixtures", "scenarios")
 PAGE_DISTRICT = 100_000  # the largest district the pages and throughput rows serve
 PAGE_SIZES = (100, 1000)
 WRK_THREADS, WRK_CONNECTIONS = 1, 16
@@ -647,6 +652,7 @@ def main(students: int, repeat: int, seconds: int, skip_prism: bool, only: tuple
         "e2e": end_to_end_rows,
         "record": record_rows,
         "fixtures": fixture_rows,
+        "scenarios": scenario_rows,
     }
     chosen = [name for name in parts if not only or name in only]
     # The command line's own progress: a bar on a terminal, a line per part otherwise (stderr; the table is stdout)

@@ -13,6 +13,8 @@ district is freed at once. Processes that never froze (tests, libraries) are lef
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def freeze() -> None:
@@ -25,3 +27,19 @@ def settle() -> None:
     """After a change to a district, in a process that froze its heap: collect and freeze again."""
     if gc.get_freeze_count():
         freeze()
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """The collector off while a district's millions of records are made, then as it was.
+
+    Made in one go, they hold no cycle for it to find, yet each full pass the allocations trigger walks
+    all made so far: 0.7 of the 2.5 s of CPU a recorded 100,000-student scenario took to read and build.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -20,6 +20,7 @@ MAX_HEADER_SECONDS = 86_400.0  # a day: far beyond any test, and within what a s
 _RANGES: dict[str, tuple[float, float]] = {
     "max_students": (0, math.inf),
     "max_total_students": (0, math.inf),
+    "max_cached_scenarios": (0, math.inf),  # 0: a server keeps no scenario built
     "max_schools": (2, math.inf),
     "max_request_line_bytes": (1, MAX_REQUEST_LINE),
     "max_header_seconds": (0, MAX_HEADER_SECONDS),  # a float's lowest is excluded: above 0
@@ -34,8 +35,8 @@ _WHY = {
 class Limits:
     """Every size limit of the mock; the defaults fit a 1,000,000-student district on a laptop.
 
-    Each is a whole number (an int, not a bool) of at least 1, except: `max_students` and
-    `max_total_students` at least 0, `max_schools` at least 2 (a district's fewest), `max_request_line_bytes`
+    Each is a whole number (an int, not a bool) of at least 1, except: `max_students`,
+    `max_total_students` and `max_cached_scenarios` (0: none kept) at least 0, `max_schools` at least 2 (a district's fewest), `max_request_line_bytes`
     1 to 8,190, and `max_header_seconds` a number of seconds (int or float) above 0 and at most 86,400.
     Anything else is refused when the Limits are made: TypeError or ValueError naming the field and what it takes.
     """
@@ -44,7 +45,13 @@ class Limits:
     max_token_body_bytes: int = 64 * 1024  # the token endpoint's form: credentials, not megabytes
     max_students: int = 1_000_000  # persons of a generated district (reset, tenants, a scenario's base)
     max_schools: int = 1_000  # schools of a generated district
-    max_yaml_nodes: int = 1_000_000  # nodes of a YAML scenario, as written and with its aliases expanded
+    max_scenario_bytes: int = (
+        256 * MIB
+    )  # a scenario file `serve --scenario` reads (a JSON recording of 350,000 students)
+    max_yaml_nodes: int = (
+        10_000_000  # nodes of a YAML scenario, as written and with its aliases expanded (<= 70 bytes each)
+    )
+    max_cached_scenarios: int = 8  # scenarios a server keeps parsed and built, for the next load of the same text
     max_body_depth: int = MAX_DEPTH  # nesting of any /_mock/ body or scenario (a scenario's aliases followed)
     max_cached_views: int = 256  # per district: filtered listings kept encoded (least recently used go)
     max_cached_view_bytes: int = 1024 * MIB  # per district: bytes those listings hold (the 1M district's five fit)

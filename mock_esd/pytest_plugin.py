@@ -7,14 +7,17 @@
 - options: `--esd-seed N` (the district's seed), `--esd-students N` (its size, default 200),
   `--esd-unfired-faults fail` (a test that leaves a fault rule unfired errors at teardown);
 - marker: `@pytest.mark.esd_district(seed=N, students=N, schools=N, today=date, unfired_faults=...)` for
-  one test's district; on a class or a module (`pytestmark = pytest.mark.esd_district(...)`), for those of
+  one test's district, or `@pytest.mark.esd_district(scenario="tests/districts/d.yaml")` for the district a
+  scenario file describes (a path relative to the rootdir; parsed once per session and content, each
+  test a fork); on a class or a module (`pytestmark = pytest.mark.esd_district(...)`), for those of
   its tests that take a district. Markers merge per option: each option comes from the nearest marker that
   gives it (the test's, then its class's, then its module's), the others from the command-line options
   and the defaults. A marker on a test that takes neither fixture is an error at its teardown, naming it.
 
 Both are `mock_esd.testing.Districts` of the session, the same districts `mock_esd.mock_district` gives
-outside pytest: a district is generated once per (seed, size) per session, and each test gets a
-copy-on-write fork of it, so a fresh district costs about what a hand-written `responses` stub does.
+outside pytest: a district is generated once per (seed, size) per session, a scenario (a marker's file, or
+a text `ControlClient.load_scenario` sends) parsed and built once, and each test gets a copy-on-write fork
+of it, so a fresh district costs about what a hand-written `responses` stub does.
 
 Every pytest run in an environment with this package loads this module, so it imports nothing but
 pytest and the plain modules below at load: Flask, Faker, werkzeug and the mock's server are imported
@@ -33,6 +36,8 @@ import pytest
 from mock_esd.district.defaults import SPEC_FIELDS, TEST_STUDENTS, UNFIRED_FAULTS
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from mock_esd.district.generator import DistrictSpec
     from mock_esd.testing import Districts, EsdDistrict
 
@@ -60,7 +65,8 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{MARKER}({', '.join(f'{name}=...' for name in SPEC_FIELDS)}, unfired_faults='fail'|'ignore'): the mock "
         "eSD district of this test's esd_inprocess or esd_server (on a class or module: of its tests that take one; "
         "each option from the nearest marker giving it, else --esd-seed, --esd-students, --esd-unfired-faults "
-        "and the defaults)",
+        "and the defaults); or scenario='path/to/district.yaml' (from the rootdir) for the district a scenario "
+        "file describes",
     )
     students = config.getoption("--esd-students")
     if students < 0:
@@ -82,22 +88,27 @@ def _marked_fields(node: pytest.Item) -> dict[str, Any]:
         if marker.args:
             given = ", ".join(map(repr, marker.args))
             pytest.fail(
-                f"{MARKER} takes only {', '.join(SPEC_FIELDS)}, unfired_faults by name; got {given}", pytrace=False
+                f"{MARKER} takes only {', '.join(SPEC_FIELDS)}, scenario, unfired_faults by name; got {given}",
+                pytrace=False,
             )
         for name, value in marker.kwargs.items():
             fields.setdefault(name, value)
     return fields
 
 
-def _test_district(request: pytest.FixtureRequest) -> tuple[DistrictSpec, str]:
-    """The district a test asked for (the options', with the fields of its `esd_district` markers), and what
-    its end does about an armed fault rule that never fired. A field it cannot take fails the test in one line."""
-    from mock_esd.testing import check_unfired_faults, district_spec
+def _test_district(request: pytest.FixtureRequest) -> tuple[DistrictSpec | Path, str]:
+    """The district a test asked for (the options', with the fields of its `esd_district` markers, or its
+    scenario file), and what its end does about an armed fault rule that never fired. A field it cannot
+    take fails the test in one line."""
+    from mock_esd.testing import check_unfired_faults, district_spec, scenario_path
 
     options = {"seed": request.config.getoption("--esd-seed"), "students": request.config.getoption("--esd-students")}
     fields = _marked_fields(request.node)
     try:
         unfired = check_unfired_faults(fields.pop("unfired_faults", request.config.getoption("--esd-unfired-faults")))
+        if "scenario" in fields:
+            scenario = fields.pop("scenario")
+            return scenario_path(scenario, fields, request.config.rootpath), unfired
         return district_spec(**{**options, **fields}), unfired
     except (TypeError, ValueError) as exc:
         problem = str(exc)
@@ -106,19 +117,29 @@ def _test_district(request: pytest.FixtureRequest) -> tuple[DistrictSpec, str]:
 
 @contextmanager
 def _district_of(
-    request: pytest.FixtureRequest, fixture: str, districts: Districts, start: Callable[[DistrictSpec], Any]
+    request: pytest.FixtureRequest,
+    fixture: str,
+    districts: Districts,
+    start: Callable[[DistrictSpec | Path], Any],
 ) -> Iterator[EsdDistrict]:
-    """Run one test's district: `start(spec)` gives its context; at the end, its unfired rules checked if asked.
-    A district above the limits of `districts` (mock_esd.Limits) fails the test in one line naming the limit."""
+    """Run one test's district: `start(source)` gives its context; at the end, its unfired rules checked if
+    asked. A district above the limits of `districts` (mock_esd.Limits) fails the test in one line naming the
+    limit; so does a scenario file that cannot be read or is no scenario, naming it."""
+    from pathlib import Path
+
+    from mock_esd.errors import EsdError
     from mock_esd_contracts.extras import MissingExtra
 
     request.node.stash[_TOOK_A_DISTRICT] = True
-    spec, unfired = _test_district(request)
+    source, unfired = _test_district(request)
     problem = None
     try:
-        districts.check(spec, fixture)
-        context = start(spec)
+        if not isinstance(source, Path):
+            districts.check(source, fixture)
+        context = start(source)
         district = context.__enter__()
+    except EsdError as exc:  # a scenario file that cannot be read, or is no scenario (a ValueError too)
+        problem = f"{MARKER}: {exc.detail}"
     except (MissingExtra, ValueError) as exc:  # ValueError: a limit, from `check` or the live server's totals
         problem = f"{fixture}: {exc}"
     if problem is not None:

@@ -24,10 +24,12 @@ import datetime as dt
 import functools
 import inspect
 import itertools
+import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -45,8 +47,9 @@ if TYPE_CHECKING:
     from flask import Flask
 
     from mock_esd.district.generator import DistrictSpec
+    from mock_esd.district.scenario_cache import ScenarioCache
     from mock_esd.district.store import DistrictStore
-    from mock_esd.district.tenants import Client, Registry
+    from mock_esd.district.tenants import Client, Recipe, Registry
     from mock_esd.limits import Limits
     from mock_esd.qa.client import ControlClient, Credentials
     from mock_esd.server.live import LiveServer
@@ -60,15 +63,32 @@ class EsdDistrict:
     """A running mock district: where its API is, who may call it, and the control API for it.
 
     `base_url` is what an eSD client is given (`.../api`); `custom` are the credentials of a client with the
-    Operoo custom endpoints, `standard` of one without (403 on `/v1/operoo/*`); `control` changes this
-    district and asserts what was asked of it; `tenant` names it on its server.
+    Operoo custom endpoints, `standard` of one without (403 on `/v1/operoo/*`); `clients` has those the
+    district has by kind (`"custom"`, `"standard"`: both, unless its scenario's `clients` names one);
+    `control` changes this district and asserts what was asked of it; `tenant` names it on its server.
     """
 
     base_url: str
     tenant: str
-    custom: Credentials
-    standard: Credentials
+    clients: Mapping[str, Credentials]
     control: ControlClient
+
+    @property
+    def custom(self) -> Credentials:
+        """The client with the Operoo custom endpoints; LookupError when the district's scenario names none."""
+        return self._client("custom")
+
+    @property
+    def standard(self) -> Credentials:
+        """The client without the Operoo custom endpoints; LookupError when the district's scenario names none."""
+        return self._client("standard")
+
+    def _client(self, kind: str) -> Credentials:
+        if kind not in self.clients:
+            raise LookupError(
+                f"this district has no {kind} client: its scenario's clients are {', '.join(self.clients)}"
+            )
+        return self.clients[kind]
 
 
 def district_spec(**fields: Any) -> DistrictSpec:
@@ -96,6 +116,20 @@ def district_spec(**fields: Any) -> DistrictSpec:
     return DistrictSpec(**{**defaults, **fields})
 
 
+def scenario_path(scenario: object, fields: dict[str, Any], base: Path | None = None) -> Path:
+    """A scenario file's path made absolute (against `base`, default the working directory); TypeError for
+    anything else than a path, or when spec `fields` are given beside it (the scenario says its district)."""
+    if fields:
+        raise TypeError(
+            f"a district from a scenario takes no {', '.join(sorted(fields))}: the scenario says its district "
+            "(its base, today)"
+        )
+    if not isinstance(scenario, str | os.PathLike) or not str(scenario):
+        raise TypeError(f"scenario must be a path to a YAML or JSON file, got {type(scenario).__name__}")
+    path = Path(scenario)
+    return path if path.is_absolute() else (base or Path.cwd()) / path
+
+
 def check_unfired_faults(value: object) -> str:
     """`value` if it is one of UNFIRED_FAULTS; else ValueError naming them."""
     if value not in UNFIRED_FAULTS:
@@ -103,33 +137,39 @@ def check_unfired_faults(value: object) -> str:
     return str(value)
 
 
-def _registry(store: DistrictStore) -> Registry:
-    """A registry whose default tenant is `store` (what `create_app` would generate, already generated)."""
+def _registry(store: DistrictStore, recipe: Recipe | None = None) -> Registry:
+    """A registry whose default tenant is `store` (what `create_app` would generate, already generated), with
+    the clients its `recipe` (a scenario's) names."""
     from mock_esd.district.tenants import DEFAULT_TENANT, Registry
 
     registry = Registry()
-    registry.add_tenant(DEFAULT_TENANT, store)
+    registry.add_tenant(DEFAULT_TENANT, store, recipe)
     return registry
 
 
 def _district(base_url: str, tenant: str, clients: list[Client], control: ControlClient) -> EsdDistrict:
     from mock_esd.qa.client import Credentials
 
-    by_kind = {c.custom_endpoints: Credentials(c.client_id, c.secret) for c in clients}
-    return EsdDistrict(base_url, tenant, by_kind[True], by_kind[False], control)
+    by_kind = {
+        c.kind: Credentials(c.client_id, c.secret) for c in sorted(clients, key=lambda c: not c.custom_endpoints)
+    }
+    return EsdDistrict(base_url, tenant, by_kind, control)
 
 
 class Districts:
-    """Generated districts and the servers that serve them, kept for many uses (a pytest session, a test module).
+    """Districts and the servers that serve them, kept for many uses (a pytest session, a test module).
 
-    `fork(spec)` generates a district once per spec and hands out isolated copies of it; `inprocess(spec)` and
-    `live(spec)` give a running `EsdDistrict` for a `with` block. Live districts share one server (started at
-    their first use, with a default tenant of `default_spec`), each as its own tenant; `close()` stops it.
-    Also a context manager that closes itself.
+    `fork(spec)` generates a district once per spec and hands out isolated copies of it; `scenario(path)` does
+    the same for a scenario file (parsed and built once per content); `inprocess(source)` and `live(source)`
+    give a running `EsdDistrict` of a spec or a scenario file for a `with` block. Live districts share one
+    server (started at their first use, with a default tenant of `default_spec`), each as its own tenant;
+    `close()` stops it. The servers keep the scenarios loaded through their control API
+    (`ControlClient.load_scenario`) parsed too, for every later test. Also a context manager that closes itself.
 
     Each spec is a `DistrictSpec` (`district_spec(**options)` makes one; anything else is a TypeError) and keeps
     to `limits` (default `mock_esd.Limits()`): a district above `max_students` or `max_schools`, or live ones
-    together above `max_total_students` or `max_tenants`, is a ValueError naming the limit and its setting.
+    together above `max_total_students` or `max_tenants`, is a ValueError naming the limit and its setting; a
+    scenario file keeps to them too (`max_scenario_bytes` and all).
     """
 
     def __init__(self, default_spec: DistrictSpec | None = None, limits: Limits | None = None) -> None:
@@ -145,6 +185,7 @@ class Districts:
         self._server: LiveServer | None = None
         self._names = itertools.count(1)
         self._lock = threading.Lock()
+        self._scenarios: ScenarioCache | None = None  # made at first use: it imports the district's modules
 
     def check(self, spec: DistrictSpec, taker: str = "Districts.fork") -> DistrictSpec:
         """`spec` when it is a `DistrictSpec` within these districts' limits; TypeError naming what `taker`
@@ -171,14 +212,51 @@ class Districts:
                 pristine = self._pristine[spec] = DistrictStore(spec)
         return pristine.fork()
 
+    def scenario(self, path: str | os.PathLike[str]) -> tuple[DistrictStore, Recipe]:
+        """A fresh, isolated district of the scenario file at `path` (YAML or JSON), and its recipe.
+
+        The file is read each time, but parsed, checked and built once per content (within these districts'
+        `limits`, `max_scenario_bytes` and all): each use gets a fork. BadRequest (a ValueError) naming the
+        file and what is wrong with it.
+        """
+        from mock_esd.district.scenario import file_bytes
+        from mock_esd.errors import BadRequest, EsdError
+        from mock_esd.state.changelog import scenario_recipe
+
+        try:
+            data = file_bytes(path, self.limits)
+            recipe, store = scenario_recipe(data, str(path), self.scenarios(), self.limits, file=True)
+        except EsdError as exc:  # a schema problem or a limit: say which file (a reading error names it already)
+            if str(path) in exc.detail:
+                raise
+            raise BadRequest(f"{path}: {exc.detail}") from None
+        return store, recipe
+
+    def scenarios(self) -> ScenarioCache:
+        """The scenarios these districts and their servers keep parsed and built (`max_cached_scenarios`)."""
+        from mock_esd.district.scenario_cache import ScenarioCache
+
+        with self._lock:
+            if self._scenarios is None:
+                limits = self.limits
+                self._scenarios = ScenarioCache(limits.max_cached_scenarios, limits.max_students)
+            return self._scenarios
+
+    def _made(self, source: DistrictSpec | str | os.PathLike[str], taker: str) -> tuple[DistrictStore, Recipe | None]:
+        """A fresh district of a spec or a scenario file, and the scenario's recipe (None for a spec); TypeError
+        naming what `taker` takes for anything else, ValueError for a district above the limits."""
+        if isinstance(source, str | os.PathLike):
+            return self.scenario(source)
+        return self.fork(self.check(source, taker)), None
+
     @contextmanager
-    def inprocess(self, spec: DistrictSpec) -> Iterator[EsdDistrict]:
-        """A district reached in-process (no socket) for the block: `requests` calls for its base URL go into the app.
+    def inprocess(self, source: DistrictSpec | str | os.PathLike[str]) -> Iterator[EsdDistrict]:
+        """A district of a spec or a scenario file, reached in-process (no socket) for the block: `requests`
+        calls for its base URL go into the app.
 
         Blocks may nest: each district active at once answers its own host (`http://esd.invalid/api`, then
         `http://esd-2.invalid/api`, ...).
         """
-        self.check(spec, "Districts.inprocess")
         require("testing", "an in-process mock district")
         import requests
 
@@ -186,9 +264,10 @@ class Districts:
         from mock_esd.server.inprocess import routed
         from mock_esd.state.mock_state import renew_state
 
+        store, recipe = self._made(source, "Districts.inprocess")
         app, base_url = self._acquire_app()
         try:
-            state = renew_state(app, _registry(self.fork(spec)))
+            state = renew_state(app, _registry(store, recipe))
             with routed(app, base_url), requests.Session() as session:
                 control = ControlClient(session, base_url.removesuffix("/api"))
                 yield _district(base_url, state.registry.tenants()[0], state.registry.clients(), control)
@@ -207,8 +286,15 @@ class Districts:
             self._apps += 1
             n = self._apps
         base_url = DEFAULT_BASE_URL if n == 1 else DEFAULT_BASE_URL.replace("//esd.", f"//esd-{n}.", 1)
-        config = AppConfig(spec=self.default_spec, limits=self.limits)
-        return create_app(config, _registry(self.fork(self.default_spec))), base_url
+        app = create_app(AppConfig(spec=self.default_spec, limits=self.limits), _registry(self.fork(self.default_spec)))
+        self._share_scenarios(app)
+        return app, base_url
+
+    def _share_scenarios(self, app: Flask) -> None:
+        """Let `app` keep the scenarios its control API loads where every app of these districts finds them."""
+        from mock_esd.state.mock_state import EXTENSION
+
+        app.extensions[EXTENSION].scenarios = self.scenarios()
 
     def server(self) -> LiveServer:
         """The live server of these districts on a free 127.0.0.1 port, started at the first call."""
@@ -221,14 +307,16 @@ class Districts:
             if self._server is not None:
                 return self._server
         app = create_app(AppConfig(spec=self.default_spec, limits=self.limits), _registry(self.fork(self.default_spec)))
+        self._share_scenarios(app)
         with self._lock:
             if self._server is None:  # the first of two threads to get here serves; the other's app goes
                 self._server = LiveServer(app).start()
             return self._server
 
     @contextmanager
-    def live(self, spec: DistrictSpec, name: str | None = None) -> Iterator[EsdDistrict]:
-        """A district on the live server for the block, as a tenant of its own (named `name`, made unique).
+    def live(self, source: DistrictSpec | str | os.PathLike[str], name: str | None = None) -> Iterator[EsdDistrict]:
+        """A district of a spec or a scenario file on the live server for the block, as a tenant of its own
+        (named `name`, made unique).
 
         Afterwards whatever the block left goes: its tenant, the tenants and fault rules it made, the journal,
         and a changed default tenant (given a fresh fork), so the next block finds the server as it was.
@@ -241,7 +329,7 @@ class Districts:
         from mock_esd.state.changelog import spec_recipe
         from mock_esd.state.mock_state import EXTENSION, MockState
 
-        self.check(spec, "Districts.live")
+        store, recipe = self._made(source, "Districts.live")
         server = self.server()
         state: MockState = server.app.extensions[EXTENSION]
         stem = name or f"district-{next(self._names)}"
@@ -254,12 +342,13 @@ class Districts:
             beside = sum(len(state.registry.store(t).all_students()) for t in tenants_before)
             try:  # the server's limits hold for the districts of a test as for those POSTed to it
                 state.config.limits.check_tenants(len(tenants_before) + 1)
-                state.config.limits.check_total(beside, spec.students)
+                state.config.limits.check_total(beside, len(store.all_students()))
             except BadRequest as exc:
                 raise ValueError(f"{exc.detail} (a setting of mock_esd.Limits)") from None
             default = state.registry.store(DEFAULT_TENANT)
             default_before = default, default.version
-            clients = state.registry.add_tenant(tenant, self.fork(spec), spec_recipe(spec))
+            kept = recipe if recipe is not None else spec_recipe(cast("DistrictSpec", source))
+            clients = state.registry.add_tenant(tenant, store, kept)
             rules_before = {rule.rule_id for rule in state.faults.rules()}
         try:
             with requests.Session() as session:
@@ -336,11 +425,12 @@ def _district_parameter(func: Callable[..., Any], label: str) -> tuple[str | Non
 class mock_district:
     """A mock eSD district as a context manager, a decorator, or with `start()` and `stop()`.
 
-    Takes what the pytest marker takes: `seed`, `students` (default 200), `schools`, `today`, and
-    `unfired_faults="fail"` to fail (AssertionError) a district whose armed fault rules did not all fire. `live=True`
-    serves it on a free 127.0.0.1 port of its own, stopped when the block ends; otherwise it is reached
-    in-process, `requests` calls only. `districts`: the `Districts` to take it from (default: one per process,
-    so the same spec is generated once).
+    Takes what the pytest marker takes: `seed`, `students` (default 200), `schools`, `today`, or instead
+    `scenario` (a YAML or JSON scenario file's path, relative to the working directory when it is made: the
+    district it describes, parsed once per content), and `unfired_faults="fail"` to fail (AssertionError) a
+    district whose armed fault rules did not all fire. `live=True` serves it on a free 127.0.0.1 port of its
+    own, stopped when the block ends; otherwise it is reached in-process, `requests` calls only. `districts`:
+    the `Districts` to take it from (default: one per process, so the same spec is generated once).
 
     As a decorator (`@mock_district(...)`, or `@mock_district` for the defaults) of a function, each call gets
     a fresh district as its last positional parameter (a generator's lasts until it is exhausted, a coroutine's
@@ -366,6 +456,7 @@ class mock_district:
         live: bool = False,
         districts: Districts | None = None,
         unfired_faults: str = "ignore",
+        scenario: str | os.PathLike[str] | None = None,
         **fields: Any,
     ) -> None:
         if not isinstance(live, bool):
@@ -376,6 +467,7 @@ class mock_district:
             raise TypeError(f"mock_district's unfired_faults must be a str, got {type(unfired_faults).__name__}")
         from mock_esd.limits import DEFAULT_LIMITS
 
+        self.scenario = scenario_path(scenario, fields) if scenario is not None else None
         self.spec = district_spec(**fields)
         if not live:  # `responses` routes its requests: said now, not at the first start()
             require("testing", "an in-process mock_district (live=True needs only the 'server' extra)")
@@ -393,14 +485,15 @@ class mock_district:
         if self._stack is not None:
             raise RuntimeError("this mock_district is already started; stop() it first, or make another")
         stack = ExitStack()
+        source = self.scenario or self.spec
         try:
             if self.live and self.districts is None:
                 districts = stack.enter_context(Districts(self.spec))  # its own server, stopped with the district
-                esd = stack.enter_context(districts.live(self.spec))
+                esd = stack.enter_context(districts.live(source))
             elif self.live:
-                esd = stack.enter_context(cast(Districts, self.districts).live(self.spec))
+                esd = stack.enter_context(cast(Districts, self.districts).live(source))
             else:
-                esd = stack.enter_context((self.districts or shared_districts()).inprocess(self.spec))
+                esd = stack.enter_context((self.districts or shared_districts()).inprocess(source))
         except BaseException:
             stack.close()
             raise
@@ -495,8 +588,9 @@ class mock_district:
     def _again(self) -> mock_district:
         """Another mock_district of the same spec and mode: a decorated function may run many times, or at once."""
         twin = object.__new__(mock_district)
-        twin.spec, twin.live, twin.districts, twin.unfired_faults = (
+        twin.spec, twin.scenario, twin.live, twin.districts, twin.unfired_faults = (
             self.spec,
+            self.scenario,
             self.live,
             self.districts,
             self.unfired_faults,

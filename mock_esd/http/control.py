@@ -207,13 +207,15 @@ def delete_tenant(name: str) -> Response:
 
 @control.post("/scenario")
 def load_scenario() -> Response:
-    """Replace the tenant's district with a scenario (YAML or JSON body); `?merge=true` adds to it instead."""
-    recipe = {
-        "scenario": scenario.parse_text(request.get_data(as_text=True), "the request body", current().config.limits),
-        "merge": _flag("merge"),
-    }
-    limits = current().config.limits
-    built = changelog.build_store(recipe, requested_store(), limits, beside=_students_beside(requested_tenant()))
+    """Replace the tenant's district with a scenario (YAML or JSON body); `?merge=true` adds to it instead.
+
+    A scenario (not a merge) is parsed and built once per server: loaded again, its text gets a fork."""
+    limits, beside, source = current().config.limits, _students_beside(requested_tenant()), "the request body"
+    if _flag("merge"):
+        recipe = {"scenario": scenario.parse_text(request.get_data(as_text=True), source, limits), "merge": True}
+        built = changelog.build_store(recipe, requested_store(), limits, beside=beside)
+    else:
+        recipe, built = changelog.scenario_recipe(request.get_data(), source, current().scenarios, limits, beside)
     current().registry.replace_store(requested_tenant(), built, recipe)
     store = requested_store()
     return json_response(

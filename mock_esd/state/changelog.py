@@ -34,6 +34,7 @@ from mock_esd import heap
 from mock_esd.district import scenario
 from mock_esd.district.defaults import DEFAULT_SCHOOLS, DEFAULT_STUDENTS
 from mock_esd.district.generator import DistrictSpec
+from mock_esd.district.scenario_cache import ScenarioCache
 from mock_esd.district.store import DistrictStore, replay_mode
 from mock_esd.district.tenants import Recipe, Registry
 from mock_esd.limits import Limits
@@ -101,9 +102,31 @@ def build_store(
         spec = dict(recipe["spec"])
         store = DistrictStore(DistrictSpec(**{**spec, "today": dt.date.fromisoformat(spec["today"])}))
     if limits is not None:
-        limits.check_district(len(store.all_students()), len(store.schools().records))
-        limits.check_total(beside, len(store.all_students()))
+        _check_size(store, limits, beside)
     return store
+
+
+def scenario_recipe(
+    text: bytes, source: str, cache: ScenarioCache, limits: Limits, beside: int = 0, file: bool = False
+) -> tuple[Recipe, DistrictStore]:
+    """A scenario's recipe and district from its text (YAML or JSON; a `file`'s must be UTF-8, a body's is
+    read as HTTP reads it), within `limits`, counting `beside` persons in the other districts: parsed and
+    built once per `cache`, each load a fork of it (its size checked again every time: the other districts
+    may have grown meanwhile)."""
+
+    def build() -> tuple[dict[str, Any], DistrictStore]:
+        data = scenario.parse_text(text if file else text.decode("utf-8", "replace"), source, limits)
+        return data, build_store({"scenario": data}, limits=limits, beside=beside)
+
+    data, store = cache.load(text, limits, build)
+    _check_size(store, limits, beside)
+    return {"scenario": data, "merge": False}, store
+
+
+def _check_size(store: DistrictStore, limits: Limits, beside: int) -> None:
+    persons = len(store.all_students())
+    limits.check_district(persons, len(store.schools().records))
+    limits.check_total(beside, persons)
 
 
 # A logged scenario passed its server's checks: replayed, only its shape matters (the limits a server was

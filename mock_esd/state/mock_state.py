@@ -14,6 +14,7 @@ from typing import cast
 from flask import Flask
 
 from mock_esd import heap
+from mock_esd.district.scenario_cache import ScenarioCache
 from mock_esd.district.tenants import Client, Registry, TokenVerifier, default_registry, issue_token
 from mock_esd.qa.faults import FaultBook, Faults
 from mock_esd.qa.journal import Journal, Requests
@@ -43,6 +44,8 @@ class MockState:
             log = self.log
             self.registry.listener = log.append
         self._lock = threading.RLock()
+        limits = config.limits  # scenarios parsed and built once, each load a fork (kept across `renew_state`)
+        self.scenarios = ScenarioCache(limits.max_cached_scenarios, limits.max_students)
 
     def catch_up(self) -> None:
         """Apply the changes other worker processes made (nothing to do in one process)."""
@@ -85,5 +88,7 @@ def renew_state(app: Flask, registry: Registry) -> MockState:
         raise ValueError(
             "renew_state: an app whose worker processes share state (shared_state) is renewed by a restart"
         )
+    scenarios = cast(MockState, app.extensions[EXTENSION]).scenarios
     state = app.extensions[EXTENSION] = MockState(config, registry)
+    state.scenarios = scenarios  # what was parsed is no state a test sees: the next test's load reuses it
     return state

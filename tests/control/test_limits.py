@@ -84,7 +84,7 @@ def _laughs(levels: int = 9) -> str:
 def test_a_billion_laughs_yaml_is_refused_by_its_expanded_size(http: FlaskClient) -> None:
     text = _laughs()
     assert len(text) < 500
-    assert_problem(http.post("/_mock/scenario", data=text, headers=YAML), 400, "max_yaml_nodes=1000000")
+    assert_problem(http.post("/_mock/scenario", data=text, headers=YAML), 400, "max_yaml_nodes=10000000")
 
 
 def test_the_alias_expansion_limit_is_a_setting_and_aliases_are_otherwise_fine() -> None:
@@ -428,16 +428,19 @@ def _alias_bomb(items: int = 1000, copies: int = 4000) -> str:
     return f"x: &S [{', '.join(['{}'] * items)}]\ny: &C {{students: *S}}\ncontacts: [{', '.join(['*C'] * copies)}]\n"
 
 
-def test_twenty_kilobytes_of_aliases_meaning_four_million_nodes_are_refused_before_they_are_built() -> None:
-    text = _alias_bomb()
-    assert len(text) < 21_000
+def test_sixty_kilobytes_of_aliases_meaning_twelve_million_nodes_are_refused_before_they_are_built() -> None:
+    text = _alias_bomb(copies=12_000)
+    assert len(text) < 61_000
     response = _app().test_client().post("/_mock/scenario", data=text, headers=YAML)
-    assert_problem(response, 400, "expands (aliases followed) to more than the limit max_yaml_nodes=1000000")
+    assert_problem(response, 400, "expands (aliases followed) to more than the limit max_yaml_nodes=10000000")
+    small = _app(max_yaml_nodes=1_000_000).test_client().post("/_mock/scenario", data=_alias_bomb(), headers=YAML)
+    assert_problem(small, 400, "expands (aliases followed) to more than the limit max_yaml_nodes=1000000")
 
 
 def test_a_document_within_the_node_limit_is_still_bounded_downstream() -> None:
-    """Allowed 5,000,000 nodes, the same document is converted shared and checked to the error limit: a small 400."""
-    response = _app(max_yaml_nodes=5_000_000).test_client().post("/_mock/scenario", data=_alias_bomb(), headers=YAML)
+    """Within the default 10,000,000 nodes, the probe's 20 KB meaning 4,000,000 is read shared and checked to the
+    error limit: a small 400."""
+    response = _app().test_client().post("/_mock/scenario", data=_alias_bomb(), headers=YAML)
     assert_problem(response, 400, "max_reported_errors=100")
     assert len(response.get_json()["errors"]) == 100
 

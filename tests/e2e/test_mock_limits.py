@@ -47,15 +47,22 @@ def test_a_body_of_empty_records_is_a_small_400_in_bounded_memory(records: int) 
     assert run.peak_mb < CEILING_MB, run
 
 
-def test_twenty_kilobytes_of_yaml_aliases_are_refused_before_they_are_built() -> None:
-    text = f"x: &S [{', '.join(['{}'] * 1000)}]\ny: &C {{students: *S}}\ncontacts: [{', '.join(['*C'] * 4000)}]\n"
+@pytest.mark.parametrize(
+    ("copies", "refused"), [(12_000, "max_yaml_nodes=10000000"), (4_000, "max_reported_errors=100")]
+)
+def test_kilobytes_of_yaml_aliases_are_refused_before_they_are_built_or_checked_shared(
+    copies: int, refused: str
+) -> None:
+    """12,000,000 nodes (60 KB) are refused as they are read; 4,000,000 (20 KB) are read shared, a small 400."""
+    text = f"x: &S [{', '.join(['{}'] * 1000)}]\ny: &C {{students: *S}}\ncontacts: [{', '.join(['*C'] * copies)}]\n"
     with capped_serve("--students", "120") as server:
         response = requests.post(
             f"{server.root_url}/_mock/scenario", data=text, headers={"Content-Type": "application/yaml"}, timeout=300
         )
     run = _ended(server)
     report(f"serve: POST /_mock/scenario, {len(text):,} bytes of aliases", run)
-    assert response.status_code == 400 and "max_yaml_nodes=1000000" in response.json()["detail"], response.text
+    assert response.status_code == 400 and refused in response.json()["detail"], response.text
+    assert len(response.content) < 20_000, f"a {len(response.content):,}-byte 400"
     assert run.peak_mb < CEILING_MB, run
 
 
@@ -163,12 +170,13 @@ SHADOW = "root:$6$Zb5mG1x$hashedsecretvalue:19000:0:99999:7:::\ndaemon:*:19000:0
 @pytest.mark.parametrize(
     ("given", "words"),
     [
-        ("/dev/zero", "scenario /dev/zero is larger than the limit max_body_bytes=33554432"),
+        ("/dev/zero", "scenario /dev/zero is larger than the limit max_scenario_bytes=268435456"),
         ("/proc/self/mem", "cannot read scenario /proc/self/mem: Input/output error"),
         ("{tmp}/shadow", "{tmp}/shadow: invalid scenario: (a name of 26 characters): unknown field; allowed: base"),
         ("{tmp}/passwd", "{tmp}/passwd is no scenario: expected a mapping of schools, students, ..., got string"),
         ("{tmp}/bad.yaml", "{tmp}/bad.yaml is neither YAML nor JSON: line 2, column 1:"),
         ("{tmp}/latin1.yaml", "scenario {tmp}/latin1.yaml is not UTF-8 text (byte 11)"),
+        ("{tmp}/latin1.json", "scenario {tmp}/latin1.json is not UTF-8 text (byte 15)"),  # its bytes go to orjson
     ],
 )
 def test_a_scenario_that_is_no_scenario_file_is_one_line_quoting_nothing_of_it(
@@ -178,6 +186,7 @@ def test_a_scenario_that_is_no_scenario_file_is_one_line_quoting_nothing_of_it(
     (tmp_path / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
     (tmp_path / "bad.yaml").write_text("students: [1\n\troot:$6$Zb5mG1x$hashedsecretvalue\n")
     (tmp_path / "latin1.yaml").write_bytes("schools: Ménière".encode("latin-1"))
+    (tmp_path / "latin1.json").write_bytes('{"schools": "Ménière"}'.encode("latin-1"))
     run = run_capped("serve", "--port", "0", "--scenario", given.format(tmp=tmp_path), timeout=120)
     report(f"serve --scenario {given}", run)
     assert run.returncode == 2, run

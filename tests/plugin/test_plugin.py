@@ -327,6 +327,85 @@ def test_the_unfired_option_refuses_a_misspelt_value(pytester: pytest.Pytester) 
     result.stderr.fnmatch_lines(["*--esd-unfired-faults: invalid choice: 'fial'*"])
 
 
+SCENARIO_TESTS = """
+import pytest
+
+from mock_esd.district import scenario
+
+PARSED = []
+_parse = scenario.parse_text
+scenario.parse_text = lambda *args, **kwargs: PARSED.append(args[1]) or _parse(*args, **kwargs)
+
+
+@pytest.fixture(params=["esd_inprocess", "esd_server"])
+def esd(request):
+    return request.getfixturevalue(request.param)
+
+
+@pytest.mark.parametrize("round", range(3))
+@pytest.mark.esd_district(scenario="districts/recorded.yaml")
+def test_each_test_gets_the_recorded_district_fresh(esd, round):
+    export = esd.control.export_scenario()
+    assert [s["lastName"] for s in export["students"]] == ["Ng", "Okafor"]
+    assert export["today"] == "2026-03-01"
+    esd.control.withdraw(1)  # never seen by the next test
+
+
+@pytest.mark.esd_district(scenario="districts/custom-only.json")
+def test_a_scenario_naming_one_client(esd):
+    assert esd.custom.client_id and list(esd.clients) == ["custom"]
+    with pytest.raises(LookupError, match="no standard client: its scenario's clients are custom"):
+        esd.standard
+
+
+def test_parsed_once_per_file(esd):
+    assert sorted(set(PARSED)) == sorted(PARSED), PARSED
+
+
+@pytest.mark.esd_district(scenario="districts/recorded.yaml", students=5)
+def test_a_scenario_and_a_size(esd):
+    pass
+
+
+@pytest.mark.esd_district(scenario="districts/missing.yaml")
+def test_a_missing_file(esd):
+    pass
+
+
+@pytest.mark.esd_district(scenario="districts/broken.yaml")
+def test_a_broken_file(esd):
+    pass
+"""
+RECORDED = """
+today: 2026-03-01
+schools: [{id: '0101', name: Harbor, schoolType: Elementary}]
+students:
+  - {id: 1, enrolledId: '20000001', schoolId: '0101', lastName: Ng}
+  - {id: 2, enrolledId: '20000002', schoolId: '0101', lastName: Okafor}
+"""
+
+
+def test_a_marker_gives_each_test_a_scenario_file_s_district_parsed_once(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_scenarios=SCENARIO_TESTS)
+    (pytester.path / "districts").mkdir()
+    (pytester.path / "districts" / "recorded.yaml").write_text(RECORDED)
+    (pytester.path / "districts" / "custom-only.json").write_text(
+        '{"clients": ["custom"], "schools": [{"id": "0101"}]}'
+    )
+    (pytester.path / "districts" / "broken.yaml").write_text("students: [{id: 1, firstName: [Ada]}]\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--strict-markers")
+    result.assert_outcomes(passed=10, errors=6)
+    broken = pytester.path / "districts" / "broken.yaml"
+    result.stdout.fnmatch_lines_random(
+        [
+            "*esd_district: a district from a scenario takes no students: the scenario says its district*",
+            f"*esd_district: cannot read scenario {pytester.path / 'districts' / 'missing.yaml'}: No such file*",
+            f"*esd_district: {broken}: invalid scenario: students.0.firstName: expected a string, got array*",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
 DECORATED_PYTEST_TESTS = """
 import requests
 from mock_esd import mock_district

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -59,3 +60,41 @@ def test_a_server_s_cpu_counts_its_workers() -> None:
         assert cpu_seconds(parent.pid) - own >= 0.25, "the child's 0.3 s of CPU is counted"
     finally:
         parent.communicate("", timeout=30)
+
+
+def test_the_scenarios_part_starts_at_the_issue_s_sizes_up_to_students(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--students` bounds the starts (20,000 and 100,000; below both, its own size) and the per-test district."""
+    from benchmarks import scenarios
+    from benchmarks.run import Options
+
+    asked: list[tuple[str, int]] = []
+    monkeypatch.setattr(scenarios, "start_rows", lambda n, repeat, rows: asked.append(("start", n)))
+    monkeypatch.setattr(scenarios, "per_test_rows", lambda repeat, rows, n: asked.append(("per test", n)))
+    for students in (100_000, 50_000, 1_000):
+        scenarios.scenario_rows(Options(students, 1, 1, True), [])
+    assert asked == [
+        *[("start", 20_000), ("start", 100_000), ("per test", 2_000)],
+        *[("start", 20_000), ("per test", 2_000)],
+        *[("start", 1_000), ("per test", 1_000)],
+    ]
+
+
+@pytest.mark.slow
+def test_the_scenarios_part_prints_each_start_against_generated_and_each_per_test_load_judged() -> None:
+    """`--only scenarios` at a small size: every row a user reads for the issue, its ratio and its verdict."""
+    done = subprocess.run(
+        [sys.executable, str(RUN), "--only", "scenarios", "--students", "1000", "--repeat", "1"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = {line[:70].strip(): line[70:] for line in done.stdout.splitlines()[1:]}  # name, then the numbers
+    assert "serve ready, generated, 1000 students" in rows, done.stdout
+    verdict = re.compile(r"\d+\.\d\dx  target <= 2x: (met|NOT MET)  vs ")
+    for kind in ("JSON scenario", "YAML scenario"):
+        for row in (f"serve ready, {kind}, 1000 students", f"its CPU time to start, {kind}, 1000 students"):
+            assert verdict.search(rows[row]), rows[row]
+        assert f"its peak RSS at start, {kind}, 1000 students" in rows
+    per_test = [name for name in rows if "again" in name or "esd_district(scenario=...)" in name]
+    assert len(per_test) == 3, done.stdout
+    for name in per_test:
+        assert re.search(r"target <= 5\.00 ms: (met|NOT MET)$", rows[name]), rows[name]

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # imported where used: `mock-esd --help` must not import the 
 
     from mock_esd.district.generator import DistrictSpec
     from mock_esd.district.tenants import Client
+    from mock_esd.state.mock_state import MockState
 
 
 def district_options(command: F) -> F:
@@ -127,21 +128,12 @@ def serve(
 
 def _serve(app: Flask, host: str, port: int, scenario_path: str | None, workers: int | None) -> None:
     from mock_esd import heap
-    from mock_esd.district import scenario
-    from mock_esd.district.tenants import DEFAULT_TENANT
-    from mock_esd.errors import BadRequest, EsdError
     from mock_esd.server.live import LiveServer
     from mock_esd.server.workers import serve_with_workers
-    from mock_esd.state import changelog
 
     state = app.extensions["mock_esd"]
-    if scenario_path:  # read within the server's limits (size, nodes, depth, fields), as a /_mock/scenario body
-        recipe = {"scenario": scenario.read_file(scenario_path, state.config.limits)}
-        try:
-            built = changelog.build_store(recipe, limits=state.config.limits)
-        except EsdError as exc:  # a schema problem or a limit: say which file
-            raise BadRequest(f"{scenario_path}: {exc.detail}") from None
-        state.registry.replace_store(DEFAULT_TENANT, built, recipe)
+    if scenario_path:
+        _load_scenario(state, scenario_path)
     if not workers:  # gunicorn's master freezes after encoding the listings, before it forks
         heap.freeze()
     server = LiveServer(app, host, port, log_requests=True)
@@ -160,3 +152,20 @@ def _serve(app: Flask, host: str, port: int, scenario_path: str | None, workers:
     finally:
         server.stop()
     click.echo("stopped")
+
+
+def _load_scenario(state: MockState, path: str) -> None:
+    """The default tenant's district from a scenario file, read within the server's limits (`max_scenario_bytes`,
+    nodes, depth, fields) as a /_mock/scenario body is. Its data goes once built (a function of its own: of a
+    100,000-student file's data only the records the district took outlive the call)."""
+    from mock_esd.district import scenario
+    from mock_esd.district.tenants import DEFAULT_TENANT
+    from mock_esd.errors import BadRequest, EsdError
+    from mock_esd.state import changelog
+
+    recipe = {"scenario": scenario.read_file(path, state.config.limits)}
+    try:
+        built = changelog.build_store(recipe, limits=state.config.limits)
+    except EsdError as exc:  # a schema problem or a limit: say which file
+        raise BadRequest(f"{path}: {exc.detail}") from None
+    state.registry.replace_store(DEFAULT_TENANT, built, recipe)
