@@ -157,9 +157,15 @@ def hostile_server(routes: dict[str, Sent]) -> Iterator[Hostile]:
 # ----- the command line under a memory cap --------------------------------------------------------------
 
 _CAPPED = (
-    "import resource, runpy, sys; cap = int(sys.argv.pop(1)); resource.setrlimit(resource.RLIMIT_AS, (cap, cap)); "
+    "import atexit, resource, runpy, sys; peak_file = sys.argv.pop(1); cap = int(sys.argv.pop(1)); "
+    "resource.setrlimit(resource.RLIMIT_AS, (cap, cap)); "
+    "atexit.register(lambda: open(peak_file, 'w').write("
+    "next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')))); "
     "sys.argv[0] = 'mock-esd'; runpy.run_module('mock_esd', run_name='__main__', alter_sys=True)"
 )
+# Why the capped process writes its own peak (VmHWM, KiB) at exit rather than the parent taking wait4's ru_maxrss:
+# Linux carries the highest RSS across exec, and a child started from a pytest worker (with vfork, the worker's
+# own memory) starts out "peaking" at the worker's 300 MB. wait4's figure is the fallback for a process killed.
 
 
 @dataclass(frozen=True)
@@ -179,8 +185,11 @@ class Capped:
 
 
 def capped_command(*args: str, cap: int = CAP) -> list[str]:
-    """`python -c ... mock-esd ARGS` with the address space capped at `cap` bytes before the program loads."""
-    return [sys.executable, "-c", _CAPPED, str(cap), *args]
+    """`python -c ... mock-esd ARGS` with the address space capped at `cap` bytes before the program loads; it
+    writes its peak resident memory to a file of its own at exit (`_reaped` reads it)."""
+    fd, peak_file = tempfile.mkstemp(prefix="mock-esd-peak-")
+    os.close(fd)
+    return [sys.executable, "-c", _CAPPED, peak_file, str(cap), *args]
 
 
 def run_capped(*args: str, cap: int = CAP, timeout: float = 120) -> Capped:
@@ -207,7 +216,13 @@ def _reaped(proc: subprocess.Popen[Any], out: IO[bytes], err: IO[bytes], start: 
     seconds = time.monotonic() - start
     out.seek(0)
     err.seek(0)
-    peak = usage.ru_maxrss / 1024  # KiB on Linux
+    peak = usage.ru_maxrss / 1024  # KiB on Linux; includes the RSS it was started with (see _CAPPED)
+    peak_file = Path(proc.args[3]) if isinstance(proc.args, list) and len(proc.args) > 3 else None
+    if peak_file is not None and peak_file.name.startswith("mock-esd-peak-"):
+        written = peak_file.read_text(encoding="ascii").strip() if peak_file.exists() else ""
+        peak_file.unlink(missing_ok=True)
+        if written.isdigit():
+            peak = int(written) / 1024
     return Capped(
         proc.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace"), peak, seconds
     )

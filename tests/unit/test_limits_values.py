@@ -52,7 +52,7 @@ def test_a_value_a_limit_cannot_take_is_refused_naming_the_field(
 
 def test_every_limit_is_checked_at_its_lowest() -> None:
     """Each field refuses one below its lowest value and takes the lowest: none is left unchecked."""
-    lowest = {"max_students": 0, "max_total_students": 0, "max_schools": 2}
+    lowest = {"max_students": 0, "max_total_students": 0, "max_schools": 2, "max_cached_scenarios": 0}
     for field in dataclasses.fields(Limits):
         if field.name == "max_header_seconds":
             assert Limits(max_header_seconds=0.001).max_header_seconds == 0.001
