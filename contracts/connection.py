@@ -4,8 +4,9 @@
 one place a `requests.Session` is made from it. `connection_failure` turns what requests raised into one
 line a partner can act on ("connection refused: is a server listening there?"), never a urllib3 repr.
 
-The timeout is for each answer whole: from sending the request (connecting first if need be) to its last
-byte, redirects followed included. A socket timeout alone bounds each read, so a server sending a byte a
+The timeout is for each answer whole, once connected: from sending the request to its last byte, redirects
+followed included (connecting is bounded by the same number of seconds as a socket timeout, and a host
+that does not accept in time is a ConnectTimeout: "is the host reachable?"). A socket timeout alone bounds each read, so a server sending a byte a
 second holds a client for as long as it likes; a session from `open_session` also starts a timer with
 each request that shuts the connection's socket down at the deadline (as `mock-esd proxy` does with its
 upstream), which ends whatever the request waits for, and says so as `AnswerTimeout`.
@@ -102,7 +103,8 @@ class AnswerTimeout(requests.exceptions.ReadTimeout):
 
 class DeadlineSession(requests.Session):
     """A session whose requests, given a `timeout` in seconds, end with AnswerTimeout once it passes, whatever
-    the server is doing: connecting, sending the status line and headers, or the body, a byte at a time.
+    the connected server is doing: sending the status line and headers, or the body, a byte at a time.
+    Connecting is bounded by the socket's timeout, and a connection not made in time stays a ConnectTimeout.
 
     A request's redirects are followed within its deadline. Without a number as `timeout`, a request is not
     bounded here (only by its socket's timeout, if any)."""
@@ -123,6 +125,8 @@ class DeadlineSession(requests.Session):
         deadline = _current.deadline = _Deadline(float(seconds))
         try:
             response = super().send(request, **kwargs)
+        except requests.ConnectTimeout:
+            raise  # no connection within the socket's timeout: not an answer cut short ("is the host reachable?")
         except requests.RequestException as exc:
             if deadline.passed:
                 raise AnswerTimeout(seconds, deadline.answered) from exc

@@ -152,3 +152,26 @@ def test_json_is_read_no_deeper_than_max_json_depth() -> None:
         with pytest.raises(TooDeep, match=f"JSON nested deeper than {MAX_JSON_DEPTH} levels"):
             loads(b"[" * depth + b"]" * depth)
     assert not nested_deeper({"a": [{"b": []}]}, 4) and nested_deeper({"a": [{"b": []}]}, 3)  # 4 levels
+
+
+def test_a_host_that_does_not_accept_in_time_is_no_connection_not_an_answer_cut_short() -> None:
+    """A listening socket whose backlog is full accepts nothing: the connect itself times out, and the line says
+    "is the host reachable?", not "the server accepted but did not answer" (what the deadline would claim)."""
+    with socket.create_server(("127.0.0.1", 0), backlog=0) as full:
+        port = full.getsockname()[1]
+        waiting = []
+        for _ in range(8):  # fill the accept queue and the SYN backlog; nothing accepts them
+            pending = socket.socket()
+            pending.setblocking(False)
+            with suppress(BlockingIOError):
+                pending.connect(("127.0.0.1", port))
+            waiting.append(pending)
+        try:
+            with open_session(Connection(timeout=1)) as session, pytest.raises(requests.RequestException) as raised:
+                session.get(f"http://127.0.0.1:{port}/api/v1/schools", timeout=1)
+        finally:
+            for pending in waiting:
+                pending.close()
+    assert isinstance(raised.value, requests.ConnectTimeout) and not isinstance(raised.value, AnswerTimeout)
+    failure = connection_failure(raised.value, 1)
+    assert "is the host reachable?" in failure.message and not failure.connected
