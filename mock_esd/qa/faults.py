@@ -185,12 +185,13 @@ def reach_problems(body: Mapping[str, Any], clients: Mapping[str, list[str]] | N
         every = ", ".join(s.template for s in served.served())
         message = f"the mock serves no {shown(endpoint)}; it serves {every} (a prefix may end in *)"
         return [{"path": "endpoint", "message": message}]
-    problems = _mode_problems(body) + _kind_problems(body, endpoint, paths) + _client_problems(body, endpoint, clients)
+    problems = _mode_problems(body)
     method = body.get("method")
     if isinstance(method, str) and not any(method in s.methods for s in paths):
         problems.append({"path": "method", "message": _unanswered(endpoint, paths, method)})
-    elif isinstance(method, str):
+    elif isinstance(method, str):  # the kind and the client are judged on the paths the method reaches
         paths = [s for s in paths if method in s.methods]
+    problems += _kind_problems(body, endpoint, paths) + _client_problems(body, endpoint, paths, clients)
     query = body.get("query")
     if isinstance(query, dict) and query:
         problems += served.query_problems(endpoint, paths, set(query))
@@ -225,6 +226,8 @@ def _kind_problems(body: Mapping[str, Any], endpoint: str, paths: list[served.Se
     if kind in LISTING_KINDS and not any(s.listing for s in paths):
         what = "changes a listing's pages" if kind == FaultKind.DRIFT else "shortens a listing's last page"
         where = f"no listing is under {endpoint}" if endpoint.endswith("*") else f"{endpoint} is no listing"
+        if isinstance(body.get("method"), str) and endpoint.endswith("*"):
+            where = f"no listing under {endpoint} answers {body['method']}"
         listings = ", ".join(served.listing_paths())
         return [{"path": "kind", "message": f"{where}; the listings: {listings} ({kind} {what})"}]
     if kind == FaultKind.EXPIRE_TOKEN and all(s.template == TOKEN_PATH for s in paths):
@@ -237,12 +240,12 @@ def _kind_problems(body: Mapping[str, Any], endpoint: str, paths: list[served.Se
 
 
 def _client_problems(
-    body: Mapping[str, Any], endpoint: str, clients: Mapping[str, list[str]] | None
+    body: Mapping[str, Any], endpoint: str, paths: list[served.Served], clients: Mapping[str, list[str]] | None
 ) -> list[dict[str, str]]:
     client, tenant = body.get("client"), body.get("tenant")
     if not isinstance(client, str):
         return []
-    if endpoint == TOKEN_PATH:
+    if all(s.template == TOKEN_PATH for s in paths):
         message = f"a call to {TOKEN_PATH} carries no client yet (it asks for the token): leave client out"
         return [{"path": "client", "message": message}]
     if clients is None:

@@ -65,6 +65,10 @@ LISTING_READS = "it reads pageNo, pageSize, schoolId, studentStatus"
         ({"endpoint": "/v1/auth/token", "kind": "expire_token"}, "kind", "/v1/auth/token carries no token to expire"),
         ({"endpoint": "/v1/auth/*", "kind": "expire_token"}, "kind", "carries no token to expire"),
         ({"endpoint": "/v1/auth/token", "client": STANDARD.client_id}, "client", "carries no client yet"),
+        # a method that narrows a prefix to the token endpoint: judged on what the method reaches
+        ({"endpoint": "/v1/*", "method": "POST", "kind": "drift"}, "kind", "no listing under /v1/* answers POST"),
+        ({"endpoint": "/v1/*", "method": "POST", "kind": "expire_token"}, "kind", "carries no token to expire"),
+        ({"endpoint": "/v1/*", "method": "POST", "client": STANDARD.client_id}, "client", "carries no client yet"),
     ],
 )
 def test_a_rule_that_cannot_fire_or_do_anything_is_refused_naming_the_field(
