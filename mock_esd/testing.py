@@ -422,6 +422,13 @@ def _district_parameter(func: Callable[..., Any], label: str) -> tuple[str | Non
     return (last.name if last.kind is last.POSITIONAL_OR_KEYWORD else None), rest
 
 
+def _takes_one_after_self(method: Callable[..., Any]) -> bool:
+    """Whether a test method has a positional parameter after `self` (or *args) for the district."""
+    params = list(inspect.signature(method).parameters.values())
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
+
+
 class mock_district:
     """A mock eSD district as a context manager, a decorator, or with `start()` and `stop()`.
 
@@ -538,10 +545,21 @@ class mock_district:
                     f"mock_district decorates functions and unittest.TestCase classes, not {target.__name__}"
                 )
             prefix = unittest.TestLoader.testMethodPrefix
-            for name in dir(target):  # inherited test methods too, wrapped on this class (the base is left alone)
-                method = inspect.getattr_static(target, name)
-                if name.startswith(prefix) and inspect.isfunction(method) and not hasattr(method, _DECORATED):
-                    setattr(target, name, self(method))
+            methods = {  # inherited test methods too, wrapped on this class (the base is left alone)
+                name: method
+                for name in dir(target)
+                if name.startswith(prefix)
+                and inspect.isfunction(method := inspect.getattr_static(target, name))
+                and not hasattr(method, _DECORATED)
+            }
+            for name, method in methods.items():  # all checked before any is wrapped: an error changes nothing
+                if not _takes_one_after_self(method):
+                    raise TypeError(
+                        f"mock_district: {target.__name__}.{name} takes no parameter for the district after self "
+                        f"(def {name}(self, esd)), or start one in setUp with mock_district(...).start()"
+                    )
+            for name, method in methods.items():
+                setattr(target, name, self(method))
             return target
         if not callable(target):
             raise TypeError(

@@ -299,6 +299,22 @@ def test_inherited_test_methods_get_a_district_too() -> None:
     assert not hasattr(Base.test_inherited, "__mock_district__")  # the base class is left as it was
 
 
+def test_a_test_case_method_without_a_parameter_for_the_district_is_refused_at_decoration() -> None:
+    """`def test_a(self)` has no place for the district: said when the class is decorated, naming the method,
+    not as "multiple values for argument 'self'" once a district was generated for it; nothing is wrapped."""
+
+    class Case(unittest.TestCase):
+        def test_with(self, esd: EsdDistrict) -> None:
+            assert students(esd)
+
+        def test_without(self) -> None:
+            pass
+
+    with pytest.raises(TypeError, match=r"Case\.test_without takes no parameter for the district after self"):
+        mock_district(students=3)(Case)
+    assert not hasattr(Case.test_with, "__mock_district__"), "an error changes nothing"
+
+
 @pytest.mark.parametrize(
     ("make", "said"),
     [
