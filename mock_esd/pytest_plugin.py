@@ -82,8 +82,11 @@ def _spec(config: pytest.Config) -> DistrictSpec:
 def _marked_fields(node: pytest.Item) -> dict[str, Any]:
     """The options of the `esd_district` markers over `node`, each from the nearest marker that gives it: the
     test's own, then its class's, then its module's (`pytestmark`), as pytest's closest marker but per option.
-    A positional argument fails the test in one line."""
+    The district's form is chosen whole by the nearest marker that gives one: a `scenario`, or generated
+    (`seed`, `students`, ...); a farther marker's options of the other form are left out, so a test's
+    `scenario=` wins over its module's `students=`. A positional argument fails the test in one line."""
     fields: dict[str, Any] = {}
+    form: str | None = None  # "scenario" or "generated", once a marker gave either
     for marker in node.iter_markers(MARKER):  # nearest first
         if marker.args:
             given = ", ".join(map(repr, marker.args))
@@ -91,9 +94,19 @@ def _marked_fields(node: pytest.Item) -> dict[str, Any]:
                 f"{MARKER} takes only {', '.join(SPEC_FIELDS)}, scenario, unfired_faults by name; got {given}",
                 pytrace=False,
             )
+        forms = {"scenario" if name == "scenario" else "generated" for name in marker.kwargs if name in _FORMS}
         for name, value in marker.kwargs.items():
-            fields.setdefault(name, value)
+            other_form = (
+                name in _FORMS and form is not None and ("scenario" if name == "scenario" else "generated") != form
+            )
+            if not other_form:
+                fields.setdefault(name, value)
+        if form is None and len(forms) == 1:
+            form = forms.pop()
     return fields
+
+
+_FORMS = frozenset({*SPEC_FIELDS, "scenario"})  # the options that say what the district is
 
 
 def _test_district(request: pytest.FixtureRequest) -> tuple[DistrictSpec | Path, str]:

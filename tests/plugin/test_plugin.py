@@ -506,6 +506,31 @@ def test_markers_merge_per_option_the_nearest_winning(pytester: pytest.Pytester)
     result.assert_outcomes(passed=5)
 
 
+FORMS_OF_A_DISTRICT = """
+import pytest
+
+pytestmark = pytest.mark.esd_district(students=50, seed=9)
+
+def test_the_module_s_generated_district(esd_inprocess):
+    assert len(esd_inprocess.control.export_scenario()["students"]) == 50
+
+
+@pytest.mark.esd_district(scenario="one.yaml")
+def test_a_test_s_scenario_wins_over_the_module_s_students(esd_inprocess):
+    assert [s["id"] for s in esd_inprocess.control.export_scenario()["students"]] == [1]
+"""
+
+
+def test_the_nearest_marker_chooses_the_district_s_form(pytester: pytest.Pytester) -> None:
+    """A module's `students=` and a test's `scenario=` are two forms of a district: the test's is taken whole
+    (merged per option, they failed with "a district from a scenario takes no students")."""
+    pytester.makefile(".yaml", one="schools:\n  - {id: '0101', name: One, schoolType: Elementary}\nstudents:\n"
+                      "  - {id: 1, enrolledId: '10000001', studentStatus: Enrolled, schoolId: '0101'}\n")  # fmt: skip
+    pytester.makepyfile(test_forms=FORMS_OF_A_DISTRICT)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
 UNUSED_MARKER = """
 import pytest
 
