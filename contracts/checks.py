@@ -461,7 +461,7 @@ def enrolled_id_reasons(path: str, record: Any, nullable: bool) -> Iterator[str]
     if value is None and nullable:
         return
     if not (isinstance(value, str) and len(value) == v.ENROLLED_ID_DIGITS and value.isdigit()):
-        yield f"{path} record {_id(record)}: enrolledId {shown(value)} is not 8 digits"
+        yield f"{path} record {_id(record)}: enrolledId is not 8 digits ({described(value)})"
 
 
 BY_ID_SAMPLE = 20  # students of the first page fetched one by one
@@ -474,9 +474,11 @@ def student_by_id(probe: Probe) -> Iterator[Outcome]:
         yield Unjudged(f"the list records of /v1/students ({_unread(walk)})")
     for record in walk.records[:BY_ID_SAMPLE]:
         enrolled = record.get("enrolledId") if isinstance(record, dict) else None
+        if not (isinstance(enrolled, str) and len(enrolled) == v.ENROLLED_ID_DIGITS and enrolled.isdigit()):
+            continue  # not an id to ask for (`enrolled-id-format` says so); never sent in a path, nor quoted
         response = probe.get(f"/v1/students/{enrolled}")
         body = json_body(response)
-        named = enrolled if isinstance(enrolled, str) and shown(enrolled) == repr(enrolled) else shown(enrolled)
+        named = enrolled
         if response.status_code != 200:
             yield Finding(f"GET /v1/students/{named}: status {response.status_code}, expected 200", Source.of(response))
         elif body != record:

@@ -259,7 +259,7 @@ def test_each_check_fails_alone_against_the_server_broken_for_it(app: Flask, nam
         ("records-schema", ["/v1/operoo/students record", "lastName: expected string, got integer"]),
         ("integrity-schools", ["/v1/operoo/students record", "schoolId '9999'"]),
         ("paging-complete", ["/v1/contacts", "totalCount"]),
-        ("enrolled-id-format", ["/v1/operoo/students record", "enrolledId '123'"]),
+        ("enrolled-id-format", ["/v1/operoo/students record", "enrolledId is not 8 digits (a string of 3 characters"]),
     ],
 )
 def test_a_failure_names_endpoint_record_and_field(app: Flask, name: str, words: list[str]) -> None:
@@ -472,3 +472,22 @@ def test_a_relationship_outside_the_vocabulary_is_named_by_its_type_never_quoted
         ]
     )
     assert "PIIREL" not in shown and "Woodard" not in shown
+
+
+def test_an_enrolled_id_that_is_no_id_is_never_asked_for_by_id_nor_quoted(app: Flask) -> None:
+    """A listing whose enrolledId holds text (a name, say): `enrolled-id-format` fails naming the record, and
+    `student-by-id` neither sends the text in a path nor repeats it in a reason."""
+    asked: list[str] = []
+    mangle = edit(
+        "/v1/students", first(esd.STUDENTS_KEY, lambda r: True, lambda r: r.update(enrolledId="PII Jane Doe"))
+    )
+
+    def tamper(request: requests.PreparedRequest, reply: Reply) -> Reply:
+        asked.append(request.url or "")
+        return mangle(request, reply)
+
+    results = run(app, tamper)
+    assert results["enrolled-id-format"].status == "fail"
+    assert not any("PII" in url or "Jane" in url for url in asked), "the text was sent in a path"
+    assert results["student-by-id"].status == PASS
+    assert not any("Jane" in reason for r in results.values() for reason in r.reasons)
