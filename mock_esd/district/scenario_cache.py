@@ -28,18 +28,17 @@ class ScenarioCache:
 
     def __init__(self, limit: int, max_students: int) -> None:
         self.limit, self.max_students = limit, max_students
-        self._kept: OrderedDict[tuple[bytes, str, Limits], tuple[dict[str, Any], DistrictStore, int]] = OrderedDict()
+        self._kept: OrderedDict[tuple[bytes, Limits], tuple[dict[str, Any], DistrictStore, int]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def load(self, text: bytes, limits: Limits, build: Callable[[], Built], read_as: str = "body") -> Built:
+    def load(self, text: bytes, limits: Limits, build: Callable[[], Built]) -> Built:
         """The scenario of `text` and a fresh fork of its district: `build()` makes them the first time (its
         errors go to the caller, nothing kept); later loads of the same text within the same limits reuse them.
 
         The key is the text's 128-bit xxh3 hash: a collision by chance is out of reach, and one made on
-        purpose could only give a caller of the loopback control API a district it can load anyway. It holds
-        `read_as` too ("body" or "file"), since the two read the same bytes differently (a file must be UTF-8).
+        purpose could only give a caller of the loopback control API a district it can load anyway.
         """
-        key = (xxhash.xxh3_128_digest(text), read_as, limits)
+        key = (xxhash.xxh3_128_digest(text), limits)
         with self._lock:
             kept = self._kept.get(key)
             if kept is not None:

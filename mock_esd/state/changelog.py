@@ -118,7 +118,7 @@ def scenario_recipe(
         data = scenario.parse_text(text if file else text.decode("utf-8", "replace"), source, limits)
         return data, build_store({"scenario": data}, limits=limits, beside=beside)
 
-    data, store = cache.load(text, limits, build, "file" if file else "body")
+    data, store = cache.load(text, limits, build)
     _check_size(store, limits, beside)
     return {"scenario": data, "merge": False}, store
 

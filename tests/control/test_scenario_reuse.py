@@ -133,20 +133,3 @@ def test_each_test_s_district_loads_a_scenario_its_suite_loaded_before_as_a_fork
                 esd.control.withdraw(exports[-1]["students"][0]["id"])  # seen by no later use
     assert all(export == exports[0] for export in exports)
     assert parses == ["the request body"], "one parse: the marker's file is the same text"
-
-
-def test_the_same_bytes_read_as_a_body_and_as_a_file_are_kept_apart() -> None:
-    """A body is decoded leniently, a file must be UTF-8: the district a body's bytes built is never handed to a
-    file of the same bytes (which would then skip its "is not UTF-8 text" error)."""
-    cache, built = ScenarioCache(8, 10_000), []
-    store = DistrictStore(DistrictSpec(seed=1, students=3, schools=2))
-
-    def build() -> tuple[dict[str, Any], DistrictStore]:
-        built.append(1)
-        return {}, store
-
-    cache.load(b"\xff not utf-8", DEFAULT_LIMITS, build, "body")
-    cache.load(b"\xff not utf-8", DEFAULT_LIMITS, build, "body")
-    assert len(built) == 1
-    cache.load(b"\xff not utf-8", DEFAULT_LIMITS, build, "file")
-    assert len(built) == 2, "a file's read is its own"
