@@ -133,3 +133,16 @@ def test_each_test_s_district_loads_a_scenario_its_suite_loaded_before_as_a_fork
                 esd.control.withdraw(exports[-1]["students"][0]["id"])  # seen by no later use
     assert all(export == exports[0] for export in exports)
     assert parses == ["the request body"], "one parse: the marker's file is the same text"
+
+
+def test_a_file_that_is_not_utf8_is_refused_even_when_a_body_of_its_bytes_was_loaded(tmp_path: Path) -> None:
+    """A body is decoded leniently, a file must be UTF-8: the district a body's bytes built is never handed to a
+    file of the same bytes, which is refused as not UTF-8 text."""
+    bad = TEXT.replace(b"schools:", b"# \xff\nschools:", 1)
+    districts = Districts(DistrictSpec(seed=1, students=5))
+    with districts.inprocess(DistrictSpec(seed=1, students=5)) as esd:
+        esd.control.call("POST", "/scenario", data=bad, headers=YAML)  # as a body: read leniently, built, kept
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(bad)
+    with pytest.raises(ValueError, match="UTF-8"), mock_district(scenario=path, districts=districts):
+        pass
