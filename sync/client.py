@@ -148,6 +148,7 @@ class EsdClient:
         """Each page's records and body, after checking it against the pages before (R11)."""
         seen: set[Any] = set()
         total: int | None = None
+        size: int | None = None  # page 1's pageSize: every page has it (a re-sync finds record n on page n // it)
         page_no, page_count = 1, 1
         while page_no <= page_count:
             body, raw = self.get_json(path, {"pageNo": page_no, "pageSize": self.page_size})
@@ -159,6 +160,13 @@ class EsdClient:
                 raise FetchError(
                     f"{path}: the listing changed while it was read (page {page_no} says totalCount "
                     f"{info['totalCount']}, pageCount {info['pageCount']}; page 1 said {total}, {page_count})"
+                )
+            if size is None:
+                size = info["pageSize"]
+            elif info["pageSize"] != size:
+                raise FetchError(
+                    f"{path}: the listing changed while it was read (page {page_no} says pageSize "
+                    f"{info['pageSize']}; page 1 said {size})"
                 )
             if page_no < page_count and len(items) != info["pageSize"]:
                 raise FetchError(

@@ -190,6 +190,10 @@ FATAL = {
         ),
         "the listing changed while it was read",
     ),
+    "a page size that changes between pages": (  # a re-sync finds record n of an unread listing by it
+        tamper_with(on("/v1/contacts", 2), body_edit(lambda b: b["pagingInfo"].update(pageSize=7))),
+        "page 2 says pageSize 7; page 1 said",
+    ),
     "a 429 that never ends": (tamper_with(on("/v1/schools"), status(429, {"Retry-After": "1"})), "429: rate limited"),
     "HTML instead of JSON": (
         tamper_with(on("/v1/schools"), lambda r: (200, {"Content-Type": "text/html"}, b"<html>oops</html>")),
