@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 import trustme
+from hypothesis import given
+from hypothesis import strategies as st
 from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError, ProtocolError
 from urllib3.exceptions import SSLError as Urllib3SSLError
 
@@ -175,3 +177,25 @@ def test_a_host_that_does_not_accept_in_time_is_no_connection_not_an_answer_cut_
     assert isinstance(raised.value, requests.ConnectTimeout) and not isinstance(raised.value, AnswerTimeout)
     failure = connection_failure(raised.value, 1)
     assert "is the host reachable?" in failure.message and not failure.connected
+
+
+def _depth(value: object) -> int:
+    """Objects and arrays nested in `value`, counted the plain recursive way (the reference)."""
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=4),
+    max_leaves=40,
+)
+
+
+@given(_JSON, st.integers(0, 12))
+def test_the_depth_check_agrees_with_counting_the_levels(value: object, limit: int) -> None:
+    """The level-by-level check (C's iteration over each level's values) says what a recursive count says."""
+    assert nested_deeper(value, limit) == (_depth(value) > limit)
