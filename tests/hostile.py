@@ -17,13 +17,13 @@ import tempfile
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 GIB = 1 << 30
 CAP = 1536 * 1024 * 1024  # the address space a capped child may use: a 1 GiB bomb inflated whole does not fit
@@ -254,20 +254,38 @@ class Running:
 @contextmanager
 def capped_proxy(upstream: str, *args: str, cap: int = CAP) -> Iterator[Running]:
     """`mock-esd proxy --port 0 --upstream UPSTREAM ARGS` under the cap; SIGTERM at the end, then `ended` says how it went."""
+
+    def running(printed: list[str], pid: int) -> Running:
+        return Running(next(line.split()[2] for line in printed if line.startswith("mock-esd proxy: ")), printed)
+
+    with _capped_until_stopped(
+        ("proxy", "--port", "0", "--upstream", upstream, *args), "Proxying", cap, running
+    ) as ran:
+        yield ran
+
+
+T = TypeVar("T", Running, "Serving")
+
+
+@contextmanager
+def _capped_until_stopped(
+    args: tuple[str, ...], ready: str, cap: int, make: Callable[[list[str], int], T]
+) -> Iterator[T]:
+    """Capped `mock-esd ARGS`, read until a line starts with `ready` (AssertionError with what it said if it
+    ends first), then its output drained; `make(printed, pid)` is what the block gets, and at its end the
+    process is sent SIGTERM and `ended` set: exit code, all it printed, stderr, peak RSS, time."""
     with tempfile.TemporaryFile() as err:
         start = time.monotonic()
-        command = capped_command("proxy", "--port", "0", "--upstream", upstream, *args, cap=cap)
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err)
+        proc = subprocess.Popen(capped_command(*args, cap=cap), stdout=subprocess.PIPE, stderr=err)
         assert proc.stdout is not None
         printed: list[str] = []
-        while not printed or not printed[-1].startswith("Proxying"):
+        while not printed or not printed[-1].startswith(ready):
             line = proc.stdout.readline().decode()
             if not line:
                 err.seek(0)
-                raise AssertionError(f"the proxy did not start: {printed} {err.read().decode()}")
+                raise AssertionError(f"mock-esd {args[0]} did not start: {printed} {err.read().decode()}")
             printed.append(line.rstrip("\n"))
-        found = [line.split()[2] for line in printed if line.startswith("mock-esd proxy: ")]
-        running = Running(found[0], printed)
+        running = make(printed, proc.pid)
         drain = threading.Thread(target=lambda: printed.extend(x.decode().rstrip("\n") for x in proc.stdout or ()))
         drain.start()
         try:
@@ -275,11 +293,10 @@ def capped_proxy(upstream: str, *args: str, cap: int = CAP) -> Iterator[Running]
         finally:
             proc.terminate()
             with tempfile.TemporaryFile() as nothing:
-                running.ended = _reaped(proc, nothing, err, start, 60)
+                ended = _reaped(proc, nothing, err, start, 60)
             drain.join(timeout=30)
             proc.stdout.close()
-            running.ended = Capped(running.ended.returncode, "\n".join(printed), running.ended.stderr,
-                                   running.ended.peak_mb, running.ended.seconds)  # fmt: skip
+            running.ended = Capped(ended.returncode, "\n".join(printed), ended.stderr, ended.peak_mb, ended.seconds)
 
 
 @dataclass
@@ -309,28 +326,10 @@ class Serving:
 @contextmanager
 def capped_serve(*args: str, cap: int = CAP) -> Iterator[Serving]:
     """`mock-esd serve --port 0 ARGS` under the cap, -q; SIGTERM at the end, then `ended` says how it went."""
-    with tempfile.TemporaryFile() as err:
-        start = time.monotonic()
-        proc = subprocess.Popen(
-            capped_command("serve", "-q", "--port", "0", *args, cap=cap), stdout=subprocess.PIPE, stderr=err
-        )
-        assert proc.stdout is not None
-        printed: list[str] = []
-        while not printed or not printed[-1].startswith("Serving"):
-            line = proc.stdout.readline().decode()
-            if not line:
-                err.seek(0)
-                raise AssertionError(f"the server did not start: {printed} {err.read().decode()}")
-            printed.append(line.rstrip("\n"))
-        found = [line.split()[3] for line in printed if line.startswith("eSD base URL: ")]
-        running = Serving(found[0].removesuffix("/api"), proc.pid, printed)
-        drain = threading.Thread(target=lambda: printed.extend(x.decode().rstrip("\n") for x in proc.stdout or ()))
-        drain.start()
-        try:
-            yield running
-        finally:
-            proc.terminate()
-            with tempfile.TemporaryFile() as nothing:
-                running.ended = _reaped(proc, nothing, err, start, 60)
-            drain.join(timeout=30)
-            proc.stdout.close()
+
+    def serving(printed: list[str], pid: int) -> Serving:
+        found = next(line.split()[3] for line in printed if line.startswith("eSD base URL: "))
+        return Serving(found.removesuffix("/api"), pid, printed)
+
+    with _capped_until_stopped(("serve", "-q", "--port", "0", *args), "Serving", cap, serving) as ran:
+        yield ran
