@@ -118,20 +118,11 @@ def scenario_recipe(
         data = scenario.parse_text(text if file else text.decode("utf-8", "replace"), source, limits)
         return data, build_store({"scenario": data}, limits=limits, beside=beside)
 
-    if file and not _utf8(text):  # never from the cache: a body of these bytes (read leniently) may be there
-        data, store = build()  # (it says where the file is not UTF-8)
-    else:
-        data, store = cache.load(text, limits, build)
+    if file:  # refused before the cache: a body of the same bytes (read leniently) may be kept there
+        scenario.utf8(text, source)
+    data, store = cache.load(text, limits, build)
     _check_size(store, limits, beside)
     return {"scenario": data, "merge": False}, store
-
-
-def _utf8(text: bytes) -> bool:
-    try:
-        text.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _check_size(store: DistrictStore, limits: Limits, beside: int) -> None:
