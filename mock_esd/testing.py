@@ -412,7 +412,7 @@ def _district_parameter(func: Callable[..., Any], label: str) -> tuple[str | Non
     except (TypeError, ValueError):  # a builtin without a signature: as mock.patch does, append it
         return None, None
     params = list(signature.parameters.values())
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    positional = _positional(params)
     if not positional:
         if any(p.kind is p.VAR_POSITIONAL for p in params):
             return None, signature
@@ -425,8 +425,11 @@ def _district_parameter(func: Callable[..., Any], label: str) -> tuple[str | Non
 def _takes_one_after_self(method: Callable[..., Any]) -> bool:
     """Whether a test method has a positional parameter after `self` (or *args) for the district."""
     params = list(inspect.signature(method).parameters.values())
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
+    return len(_positional(params)) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
+
+
+def _positional(params: list[inspect.Parameter]) -> list[inspect.Parameter]:
+    return [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
 class mock_district:
