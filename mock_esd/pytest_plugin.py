@@ -94,19 +94,18 @@ def _marked_fields(node: pytest.Item) -> dict[str, Any]:
                 f"{MARKER} takes only {', '.join(SPEC_FIELDS)}, scenario, unfired_faults by name; got {given}",
                 pytrace=False,
             )
-        forms = {"scenario" if name == "scenario" else "generated" for name in marker.kwargs if name in _FORMS}
-        for name, value in marker.kwargs.items():
-            other_form = (
-                name in _FORMS and form is not None and ("scenario" if name == "scenario" else "generated") != form
-            )
-            if not other_form:
-                fields.setdefault(name, value)
+        forms = {_form(name) for name in marker.kwargs} - {None}
+        fields.update(
+            {k: v for k, v in marker.kwargs.items() if k not in fields and _form(k) in (None, form or _form(k))}
+        )
         if form is None and len(forms) == 1:
             form = forms.pop()
     return fields
 
 
-_FORMS = frozenset({*SPEC_FIELDS, "scenario"})  # the options that say what the district is
+def _form(option: str) -> str | None:
+    """What an option says the district is: "scenario", "generated" (a spec's field), or nothing."""
+    return "scenario" if option == "scenario" else "generated" if option in SPEC_FIELDS else None
 
 
 def _test_district(request: pytest.FixtureRequest) -> tuple[DistrictSpec | Path, str]:
