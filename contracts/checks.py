@@ -478,12 +478,13 @@ def student_by_id(probe: Probe) -> Iterator[Outcome]:
             continue  # not an id to ask for (`enrolled-id-format` says so); never sent in a path, nor quoted
         response = probe.get(f"/v1/students/{enrolled}")
         body = json_body(response)
-        named = enrolled
         if response.status_code != 200:
-            yield Finding(f"GET /v1/students/{named}: status {response.status_code}, expected 200", Source.of(response))
+            yield Finding(
+                f"GET /v1/students/{enrolled}: status {response.status_code}, expected 200", Source.of(response)
+            )
         elif body != record:
             yield Finding(
-                f"GET /v1/students/{named}: differs from record {_id(record)} of the list in {_differing(record, body)}",
+                f"GET /v1/students/{enrolled}: differs from record {_id(record)} of the list in {_differing(record, body)}",
                 Source.of(response),
             )
     response = probe.get("/v1/students/00000000x")
